@@ -1,0 +1,37 @@
+# Helpers that keep every module's build rules the same.
+
+# Warnings for our own code; third-party headers come in as SYSTEM and stay quiet.
+function(boomer_warnings target)
+    target_compile_options(${target} PRIVATE -Wall -Wextra -Wpedantic -Wshadow
+        -Wnon-virtual-dtor -Wold-style-cast -Wcast-align -Woverloaded-virtual -Werror)
+endfunction()
+
+# boomer_module(NAME DIR folder DEPS targets...): a static library made of the .cpp files
+# directly in `folder` (sub-folders are modules of their own).
+function(boomer_module name)
+    cmake_parse_arguments(M "" "DIR" "DEPS" ${ARGN})
+    file(GLOB sources CONFIGURE_DEPENDS ${CMAKE_SOURCE_DIR}/${M_DIR}/*.cpp)
+    if(NOT sources)
+        set(sources ${CMAKE_SOURCE_DIR}/cmake/empty.cpp)
+    endif()
+    add_library(boomer_${name} STATIC ${sources})
+    target_include_directories(boomer_${name} PUBLIC ${CMAKE_SOURCE_DIR})
+    target_link_libraries(boomer_${name} PUBLIC ${M_DEPS})
+    boomer_warnings(boomer_${name})
+endfunction()
+
+# boomer_test(NAME LIBS targets...): a Catch2 executable from tests/NAME/*.cpp, registered
+# with ctest test by test.
+function(boomer_test name)
+    cmake_parse_arguments(T "" "" "LIBS" ${ARGN})
+    file(GLOB sources CONFIGURE_DEPENDS ${CMAKE_SOURCE_DIR}/tests/${name}/*.cpp)
+    if(NOT sources)
+        return()
+    endif()
+    add_executable(test_${name} ${sources})
+    target_link_libraries(test_${name} PRIVATE boomer_test_main ${T_LIBS})
+    boomer_warnings(test_${name})
+    catch_discover_tests(test_${name} TEST_PREFIX "${name}: "
+        PROPERTIES ENVIRONMENT
+        "BOOMER_SOURCE_DIR=${CMAKE_SOURCE_DIR};BOOMER_SHARED_DIR=${CMAKE_SOURCE_DIR}/../shared")
+endfunction()

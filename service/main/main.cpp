@@ -1,0 +1,2 @@
+// boomer's entry point.
+int main() { return 0; }
