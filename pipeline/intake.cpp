@@ -1,0 +1,120 @@
+// Validation and persistence of a submitted item.
+#include "pipeline/intake.hpp"
+
+#include "core/ids.hpp"
+#include "pipeline/image/probe.hpp"
+
+#include <fmt/format.h>
+
+namespace boomer::pipeline {
+namespace {
+
+std::string describe(std::size_t index, const intake_file& file) {
+    if (file.filename.empty()) {
+        return fmt::format("photo {}", index + 1);
+    }
+    return fmt::format("photo {} ({})", index + 1, file.filename);
+}
+
+result<bool> check_fields(const intake_request& request, const intake_limits& limits) {
+    const std::pair<std::string_view, const std::string*> fields[] = {
+        {"title_hint", &request.title_hint},
+        {"sku", &request.sku},
+        {"condition", &request.condition},
+    };
+    for (const auto& [name, value] : fields) {
+        if (value->size() > limits.max_text_field) {
+            return fail(std::string(intake_error::field_too_long),
+                        fmt::format("field '{}' is {} bytes long; the limit is {}", name,
+                                    value->size(), limits.max_text_field));
+        }
+    }
+    return true;
+}
+
+// check_file sniffs one photo's header and returns its image row (without the hash yet).
+result<store::image_ref> check_file(std::size_t index, const intake_file& file,
+                                    const intake_limits& limits) {
+    if (file.bytes.empty()) {
+        return fail(std::string(intake_error::empty_file),
+                    fmt::format("{} is empty", describe(index, file)));
+    }
+    if (file.bytes.size() > limits.max_file_bytes) {
+        return fail(std::string(intake_error::file_too_large),
+                    fmt::format("{} is {} bytes; the limit is {} bytes", describe(index, file),
+                                file.bytes.size(), limits.max_file_bytes));
+    }
+    auto info = image::probe(file.bytes);
+    if (!info) {
+        return fail(std::string(intake_error::unsupported_media),
+                    fmt::format("{} is not a supported image; send JPEG, PNG, WebP, GIF or HEIC",
+                                describe(index, file)));
+    }
+    auto pixels = static_cast<std::uint64_t>(info->width) * static_cast<std::uint64_t>(info->height);
+    if (pixels > limits.max_pixels) {
+        return fail(std::string(intake_error::too_many_pixels),
+                    fmt::format("{} declares {}x{} pixels ({} megapixels); the limit is {} "
+                                "megapixels",
+                                describe(index, file), info->width, info->height,
+                                pixels / 1'000'000, limits.max_pixels / 1'000'000));
+    }
+    store::image_ref ref;
+    ref.index = static_cast<int>(index);
+    ref.filename = file.filename;
+    ref.media_type = std::string(info->media_type);
+    ref.bytes = static_cast<std::int64_t>(file.bytes.size());
+    ref.width = info->width;
+    ref.height = info->height;
+    return ref;
+}
+
+}  // namespace
+
+result<intake_receipt> submit(const intake_request& request, const intake_limits& limits,
+                              store::store& db, store::blob_store& blobs, const clock& time) {
+    if (request.files.empty()) {
+        return fail(std::string(intake_error::no_files), "an item needs at least one photo");
+    }
+    if (request.files.size() > static_cast<std::size_t>(limits.max_files)) {
+        return fail(std::string(intake_error::too_many_files),
+                    fmt::format("an item takes at most {} photos; {} were sent", limits.max_files,
+                                request.files.size()));
+    }
+    if (auto fields = check_fields(request, limits); !fields) {
+        return make_unexpected(fields.error());
+    }
+
+    // Check every photo before writing anything, so a refused item leaves nothing behind.
+    std::vector<store::image_ref> images;
+    for (std::size_t i = 0; i < request.files.size(); ++i) {
+        auto ref = check_file(i, request.files[i], limits);
+        if (!ref) {
+            return make_unexpected(ref.error());
+        }
+        images.push_back(std::move(*ref));
+    }
+
+    // Photos first (durable, content-addressed), then the rows that point at them.
+    for (std::size_t i = 0; i < images.size(); ++i) {
+        images[i].sha256 = blobs.put(request.files[i].bytes);
+    }
+
+    store::new_item item;
+    item.now_ms = time.now_ms();
+    item.tenant_id = request.tenant_id;
+    item.item_id = new_id("itm", item.now_ms);
+    item.job_id = new_id("job", item.now_ms);
+    item.idempotency_key = request.idempotency_key;
+    item.title_hint = request.title_hint;
+    item.sku = request.sku;
+    item.condition = request.condition;
+    item.prio = request.prio;
+    item.source = request.source;
+    item.images = std::move(images);
+    item.max_attempts = limits.max_attempts;
+
+    auto created = db.create_item(item);
+    return intake_receipt{created.created, created.item_id, created.job_id};
+}
+
+}  // namespace boomer::pipeline

@@ -1,0 +1,397 @@
+// The scheduler's loops: dispatch (claim and start jobs), rescue (expired leases), and per job
+// the stage chain with its heartbeat.
+#include "pipeline/scheduler.hpp"
+
+#include "core/async.hpp"
+#include "pipeline/item_document.hpp"
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/use_awaitable.hpp>
+
+#include <algorithm>
+#include <map>
+#include <random>
+
+namespace boomer::pipeline {
+namespace {
+
+using namespace std::chrono_literals;
+constexpr auto wait = asio::as_tuple(asio::use_awaitable);
+
+result<json::value> run_stage(std::string_view stage, const store::item_record& item,
+                              const std::map<std::string, json::value, std::less<>>& done,
+                              const stage_env& env) {
+    if (stage == "normalize") {
+        return run_normalize(item, env);
+    }
+    if (stage == "analyze") {
+        return run_analyze(done.at("normalize"), env);
+    }
+    if (stage == "identify") {
+        return run_identify_local(item, done.at("analyze"), env);
+    }
+    if (stage == "comps") {
+        return run_comps(done.at("identify"), env);
+    }
+    if (stage == "price") {
+        return run_price(done.at("comps"), env);
+    }
+    return run_draft(item, done.at("analyze"), done.at("identify"), done.at("price"));
+}
+
+bool identified(const json::value& identification) {
+    const auto* flag = identification.as_object().if_contains("identified");
+    return flag != nullptr && flag->is_bool() && flag->as_bool();
+}
+
+bool priced(const json::value& price) {
+    const auto* p = price.as_object().if_contains("price");
+    return p != nullptr && p->is_object();
+}
+
+}  // namespace
+
+struct scheduler::job_context {
+    job_context(store::claimed_job j, asio::strand<asio::any_io_executor> strand)
+        : job(std::move(j)), heartbeat_timer(strand) {}
+
+    store::claimed_job job;
+    bool lost = false;      // the lease is gone: write nothing more
+    bool finished = false;  // execute() returned
+    asio::steady_timer heartbeat_timer;
+};
+
+scheduler::scheduler(asio::any_io_executor io, scheduler_deps deps, scheduler_options options)
+    : strand_(asio::make_strand(io)),
+      deps_(std::move(deps)),
+      options_(std::move(options)),
+      wake_timer_(strand_),
+      rescue_timer_(strand_),
+      idle_timer_(strand_) {}
+
+void scheduler::spawn(asio::awaitable<void> work, std::string_view what) {
+    asio::co_spawn(strand_, std::move(work),
+                   [self = shared_from_this(), what = std::string(what)](std::exception_ptr e) {
+                       if (!e) {
+                           return;
+                       }
+                       try {
+                           std::rethrow_exception(e);
+                       } catch (const std::exception& ex) {
+                           self->deps_.observer->internal_error(what, ex.what());
+                       }
+                   });
+}
+
+void scheduler::start() {
+    spawn(dispatch_loop(), "dispatch");
+    spawn(rescue_loop(), "rescue");
+}
+
+void scheduler::wake() {
+    asio::post(strand_, [self = shared_from_this()] {
+        self->pending_wake_ = true;
+        self->wake_timer_.cancel();
+    });
+}
+
+asio::awaitable<void> scheduler::dispatch_loop() {
+    while (!stopping_) {
+        int free = options_.concurrency - running_.load();
+        std::size_t got = 0;
+        if (free > 0) {
+            int want = std::min(free, options_.claim_batch);
+            std::vector<store::claimed_job> jobs;
+            try {
+                jobs = co_await run_on(*deps_.store_pool, [db = deps_.db, time = deps_.time,
+                                                           id = options_.worker_id, want,
+                                                           lease = options_.lease_ms] {
+                    return db->claim(id, want, lease, time->now_ms());
+                });
+            } catch (const store::store_error& e) {
+                deps_.observer->internal_error("claim", e.what());
+            }
+            got = jobs.size();
+            for (auto& job : jobs) {
+                ++running_;
+                spawn(run_job(std::move(job)), "job");
+            }
+            if (got == static_cast<std::size_t>(want)) {
+                continue;  // there may be more waiting
+            }
+        }
+        if (!pending_wake_) {
+            wake_timer_.expires_after(std::chrono::milliseconds(options_.poll_ms));
+            co_await wake_timer_.async_wait(wait);
+        }
+        pending_wake_ = false;
+    }
+    dispatch_done_ = true;
+}
+
+asio::awaitable<void> scheduler::rescue_loop() {
+    while (!stopping_) {
+        try {
+            int n = co_await run_on(*deps_.store_pool, [db = deps_.db, time = deps_.time] {
+                return db->rescue_expired(time->now_ms());
+            });
+            if (n > 0) {
+                deps_.observer->rescued(n);
+                wake();
+            }
+        } catch (const store::store_error& e) {
+            deps_.observer->internal_error("rescue", e.what());
+        }
+        rescue_timer_.expires_after(std::chrono::milliseconds(options_.rescue_every_ms));
+        co_await rescue_timer_.async_wait(wait);
+    }
+    rescue_done_ = true;
+}
+
+asio::awaitable<void> scheduler::run_job(store::claimed_job job) {
+    auto ctx = std::make_shared<job_context>(std::move(job), strand_);
+    active_.push_back(ctx);
+    spawn(heartbeat_loop(ctx), "heartbeat");
+
+    // co_await is not allowed in a handler, so the failure is caught first and handled after.
+    std::optional<failure> crashed;
+    try {
+        co_await execute(ctx);
+    } catch (const store::store_error& e) {
+        bool retryable = e.kind() == store::error_kind::retryable;
+        deps_.observer->internal_error("job", e.what());
+        crashed = failure{retryable ? "store_unavailable" : "internal_error",
+                          "the item could not be saved; it will be tried again", retryable};
+    } catch (const std::exception& e) {
+        deps_.observer->internal_error("job", e.what());
+        crashed = failure{"internal_error", "an internal error stopped this item", false};
+    }
+    if (crashed && !ctx->lost) {
+        try {
+            if (crashed->retryable) {
+                co_await retry_later(ctx, *crashed);
+            } else {
+                co_await finish(ctx, store::job_state::failed, crashed->code, crashed->message);
+            }
+        } catch (const std::exception& e) {
+            // The lease runs out and the rescue loop takes the job back.
+            deps_.observer->internal_error("job_finish", e.what());
+        }
+    }
+
+    ctx->finished = true;
+    ctx->heartbeat_timer.cancel();
+    std::erase(active_, ctx);
+    if (--running_ == 0 && stopping_) {
+        idle_timer_.cancel();
+    }
+    wake();
+}
+
+asio::awaitable<void> scheduler::heartbeat_loop(std::shared_ptr<job_context> ctx) {
+    while (!ctx->finished && !ctx->lost) {
+        ctx->heartbeat_timer.expires_after(std::chrono::milliseconds(options_.heartbeat_ms));
+        co_await ctx->heartbeat_timer.async_wait(wait);
+        if (ctx->finished || ctx->lost) {
+            break;
+        }
+        bool held = true;
+        try {
+            held = co_await run_on(*deps_.store_pool, [db = deps_.db, time = deps_.time,
+                                                       id = ctx->job.job_id,
+                                                       fence = ctx->job.fence,
+                                                       lease = options_.lease_ms] {
+                return db->heartbeat(id, fence, time->now_ms() + lease);
+            });
+        } catch (const store::store_error& e) {
+            deps_.observer->internal_error("heartbeat", e.what());  // try again next beat
+        }
+        if (!held) {
+            ctx->lost = true;
+            deps_.observer->lease_lost(ctx->job);
+        }
+    }
+}
+
+asio::awaitable<void> scheduler::execute(std::shared_ptr<job_context> ctx) {
+    const auto& job = ctx->job;
+    auto* db = deps_.db;
+    auto item = co_await run_on(*deps_.store_pool, [db, tenant = job.tenant_id, id = job.item_id] {
+        return db->find_item(tenant, id);
+    });
+    if (!item) {
+        co_await finish(ctx, store::job_state::failed, "item_missing", "the item no longer exists");
+        co_return;
+    }
+    auto saved = co_await run_on(*deps_.store_pool,
+                                 [db, id = job.job_id] { return db->checkpoints(id); });
+    std::map<std::string, json::value, std::less<>> done;
+    for (const auto& c : saved) {
+        done[c.stage] = json::parse(c.output_json);
+    }
+
+    for (std::string_view stage : stage_names) {
+        if (!done.contains(stage)) {
+            if (ctx->lost) {
+                co_return;
+            }
+            if (stopping_) {
+                co_await release(ctx);
+                co_return;
+            }
+            bool held = co_await run_on(*deps_.store_pool, [db, &job, stage] {
+                return db->set_stage(job.job_id, job.fence, stage);
+            });
+            if (!held) {
+                ctx->lost = true;
+                co_return;
+            }
+
+            // The stage itself, on the CPU pool; `item` and `done` stay alive in this frame.
+            auto started = std::chrono::steady_clock::now();
+            auto out = co_await run_on(*deps_.cpu_pool, [&item, &done, &env = deps_.env, stage] {
+                return run_stage(stage, *item, done, env);
+            });
+            auto elapsed = std::chrono::steady_clock::now() - started;
+            double seconds = std::chrono::duration<double>(elapsed).count();
+            deps_.observer->stage_finished(stage, seconds, out.has_value());
+            if (!out) {
+                if (out.error().retryable) {
+                    co_await retry_later(ctx, out.error());
+                } else {
+                    co_await finish(ctx, store::job_state::failed, out.error().code,
+                                    out.error().message);
+                }
+                co_return;
+            }
+
+            store::checkpoint c{std::string(stage), json::serialize(*out),
+                                static_cast<std::int64_t>(seconds * 1000), deps_.time->now_ms()};
+            held = co_await run_on(*deps_.store_pool, [db, &job, c = std::move(c)] {
+                return db->save_checkpoint(job.job_id, job.fence, c);
+            });
+            if (!held) {
+                ctx->lost = true;
+                co_return;
+            }
+            done[std::string(stage)] = std::move(*out);
+        }
+        if (stage == "identify" && !identified(done.at("identify"))) {
+            co_await finish(ctx, store::job_state::needs_review, "not_identified",
+                            "nothing in the photos or hints identifies this item; add a title "
+                            "hint or a photo of its barcode or label, then retry");
+            co_return;
+        }
+    }
+
+    if (!priced(done.at("price"))) {
+        co_await finish(ctx, store::job_state::needs_review, "no_price",
+                        "no comparable sales were found; set a price before listing");
+        co_return;
+    }
+    co_await finish(ctx, store::job_state::succeeded, "", "");
+}
+
+asio::awaitable<void> scheduler::finish(std::shared_ptr<job_context> ctx, store::job_state state,
+                                        std::string code, std::string message) {
+    if (ctx->lost) {
+        co_return;
+    }
+    bool held = co_await run_on(*deps_.store_pool, [db = deps_.db, time = deps_.time,
+                                                    job = ctx->job, state, code, message] {
+        auto item = db->find_item(job.tenant_id, job.item_id);
+        json::object doc;
+        if (item) {
+            item->state = state;
+            doc = item_document(*item, db->checkpoints(job.job_id));
+        }
+        if (!code.empty()) {
+            doc["error"] = json::object{{"code", code}, {"message", message}};
+        }
+        return db->complete(job.job_id, job.fence, state, json::serialize(doc), code, message,
+                            time->now_ms());
+    });
+    if (!held) {
+        ctx->lost = true;
+        deps_.observer->lease_lost(ctx->job);
+        co_return;
+    }
+    deps_.observer->job_finished(ctx->job, state, code, message);
+}
+
+std::int64_t scheduler::backoff_ms(int attempts) {
+    // Full jitter: uniform in [0, min(max, base * 2^(attempts-1))].
+    thread_local std::mt19937_64 rng{std::random_device{}()};
+    int shift = std::clamp(attempts - 1, 0, 30);
+    std::int64_t cap = std::min(options_.retry_max_ms, options_.retry_base_ms << shift);
+    return std::uniform_int_distribution<std::int64_t>(0, cap)(rng);
+}
+
+asio::awaitable<void> scheduler::retry_later(std::shared_ptr<job_context> ctx, failure why) {
+    if (ctx->lost) {
+        co_return;
+    }
+    std::int64_t delay = backoff_ms(ctx->job.attempts);
+    bool held = co_await run_on(*deps_.store_pool, [db = deps_.db, time = deps_.time,
+                                                    job = ctx->job, why, delay] {
+        auto now = time->now_ms();
+        return db->retry_later(job.job_id, job.fence, why.code, why.message, now + delay, now);
+    });
+    if (!held) {
+        ctx->lost = true;
+        co_return;
+    }
+    if (ctx->job.attempts >= ctx->job.max_attempts) {
+        deps_.observer->job_finished(ctx->job, store::job_state::failed, why.code, why.message);
+    } else {
+        deps_.observer->job_retry(ctx->job, why.code, why.message, delay);
+    }
+}
+
+asio::awaitable<void> scheduler::release(std::shared_ptr<job_context> ctx) {
+    if (ctx->lost) {
+        co_return;
+    }
+    ctx->lost = true;  // after a release nothing more is written, whatever it returns
+    co_await run_on(*deps_.store_pool, [db = deps_.db, time = deps_.time, job = ctx->job] {
+        return db->release(job.job_id, job.fence, time->now_ms());
+    });
+}
+
+void scheduler::shutdown(std::chrono::milliseconds drain_time, std::function<void()> done) {
+    spawn(drain(drain_time, std::move(done)), "shutdown");
+}
+
+asio::awaitable<void> scheduler::drain(std::chrono::milliseconds drain_time,
+                                       std::function<void()> done) {
+    stopping_ = true;
+    wake_timer_.cancel();
+    rescue_timer_.cancel();
+
+    // Running stages get until the deadline to finish; jobs release themselves at their next
+    // stage boundary.
+    auto deadline = std::chrono::steady_clock::now() + drain_time;
+    while (running_ > 0 && std::chrono::steady_clock::now() < deadline) {
+        idle_timer_.expires_at(std::min(deadline, std::chrono::steady_clock::now() + 50ms));
+        co_await idle_timer_.async_wait(wait);
+    }
+
+    // Whatever still runs is handed back now; its late writes will be refused by the fence.
+    auto still = active_;
+    for (auto& ctx : still) {
+        try {
+            co_await release(ctx);
+        } catch (const std::exception& e) {
+            deps_.observer->internal_error("release", e.what());
+        }
+    }
+    while (!dispatch_done_ || !rescue_done_) {
+        idle_timer_.expires_after(10ms);
+        co_await idle_timer_.async_wait(wait);
+    }
+    done();
+}
+
+}  // namespace boomer::pipeline

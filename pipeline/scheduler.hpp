@@ -1,0 +1,117 @@
+// The scheduler: claims jobs from the durable queue and runs each through the stage chain,
+// at most `concurrency` at a time, holding each job's lease with heartbeats.
+//
+// Lifetime and threads: construct, start(), and keep the object alive until shutdown() has
+// completed. All of the scheduler's coroutines run on one strand of the I/O executor; blocking
+// work goes to the CPU and store pools. wake() may be called from any thread.
+//
+// Failure handling: a stage's permanent failure ends the item `failed` with the reason; a
+// retryable one (or a store error that may pass) requeues it with full-jitter exponential
+// backoff until attempts run out. Finished stages are checkpoints: a retry resumes after them.
+#pragma once
+
+#include "core/clock.hpp"
+#include "pipeline/stages.hpp"
+#include "store/blob_store.hpp"
+#include "store/store.hpp"
+
+#include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/strand.hpp>
+#include <boost/asio/thread_pool.hpp>
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+
+namespace boomer::pipeline {
+
+struct scheduler_options {
+    std::string worker_id;  // host, pid and a per-boot random id
+    int concurrency = 4;
+    int claim_batch = 8;
+    std::int64_t lease_ms = 30'000;
+    std::int64_t heartbeat_ms = 10'000;
+    std::int64_t poll_ms = 500;
+    std::int64_t rescue_every_ms = 5'000;
+    std::int64_t retry_base_ms = 1'000;
+    std::int64_t retry_max_ms = 60'000;
+};
+
+// What the scheduler reports as it works; the service turns these into logs and metrics.
+// Called on the scheduler's strand; implementations must not block.
+class pipeline_observer {
+public:
+    virtual ~pipeline_observer() = default;
+    virtual void stage_finished(std::string_view stage, double seconds, bool ok) = 0;
+    virtual void job_finished(const store::claimed_job& job, store::job_state state,
+                              std::string_view error_code, std::string_view message) = 0;
+    virtual void job_retry(const store::claimed_job& job, std::string_view error_code,
+                           std::string_view message, std::int64_t delay_ms) = 0;
+    virtual void lease_lost(const store::claimed_job& job) = 0;
+    virtual void rescued(int count) = 0;
+    virtual void internal_error(std::string_view where, std::string_view what) = 0;
+};
+
+struct scheduler_deps {
+    store::store* db = nullptr;
+    asio::thread_pool* cpu_pool = nullptr;
+    asio::thread_pool* store_pool = nullptr;
+    const clock* time = nullptr;
+    stage_env env;
+    pipeline_observer* observer = nullptr;
+};
+
+class scheduler : public std::enable_shared_from_this<scheduler> {
+public:
+    scheduler(asio::any_io_executor io, scheduler_deps deps, scheduler_options options);
+
+    // start begins claiming and rescuing. Call once.
+    void start();
+
+    // wake tells an idle scheduler that new work may be queued. Thread-safe.
+    void wake();
+
+    // shutdown stops claiming, lets running stages finish for up to `drain`, then releases the
+    // leases of jobs still running so another worker can take them at once. Calls `done` (on the
+    // scheduler's strand) when nothing of the scheduler runs any more. Thread-safe; call once.
+    void shutdown(std::chrono::milliseconds drain, std::function<void()> done);
+
+    int running() const { return running_.load(); }
+
+private:
+    struct job_context;
+
+    asio::awaitable<void> dispatch_loop();
+    asio::awaitable<void> rescue_loop();
+    asio::awaitable<void> run_job(store::claimed_job job);
+    asio::awaitable<void> heartbeat_loop(std::shared_ptr<job_context> ctx);
+    asio::awaitable<void> execute(std::shared_ptr<job_context> ctx);
+    asio::awaitable<void> finish(std::shared_ptr<job_context> ctx, store::job_state state,
+                                 std::string code, std::string message);
+    asio::awaitable<void> retry_later(std::shared_ptr<job_context> ctx, failure why);
+    asio::awaitable<void> release(std::shared_ptr<job_context> ctx);
+    asio::awaitable<void> drain(std::chrono::milliseconds drain, std::function<void()> done);
+    std::int64_t backoff_ms(int attempts);
+    void spawn(asio::awaitable<void> work, std::string_view what);
+
+    asio::strand<asio::any_io_executor> strand_;
+    scheduler_deps deps_;
+    scheduler_options options_;
+    asio::steady_timer wake_timer_;
+    asio::steady_timer rescue_timer_;
+    asio::steady_timer idle_timer_;  // signalled when the last running job ends
+    std::atomic<int> running_{0};
+    std::atomic<bool> stopping_{false};
+    bool pending_wake_ = false;
+    bool dispatch_done_ = false;
+    bool rescue_done_ = false;
+    std::vector<std::shared_ptr<job_context>> active_;
+};
+
+}  // namespace boomer::pipeline

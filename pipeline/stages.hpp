@@ -1,0 +1,61 @@
+// The stages an item goes through, as plain functions from inputs to a JSON checkpoint:
+// normalize → analyze → identify → comps → price → draft. Each returns the document the
+// runner stores as that stage's checkpoint; the next stage reads only checkpoints, so a
+// retried job resumes after the last stage that finished.
+//
+// All functions here block (image work, disk reads): the runner calls them on the CPU pool.
+// They are thread-safe as long as the objects in stage_env are.
+#pragma once
+
+#include "core/result.hpp"
+#include "pipeline/image/normalize.hpp"
+#include "pipeline/market/sales_history.hpp"
+#include "store/blob_store.hpp"
+#include "store/store.hpp"
+
+#include <boost/json.hpp>
+
+#include <array>
+#include <string>
+#include <string_view>
+
+namespace boomer::pipeline {
+
+namespace json = boost::json;
+
+inline constexpr std::array<std::string_view, 6> stage_names = {
+    "normalize", "analyze", "identify", "comps", "price", "draft"};
+
+struct stage_env {
+    store::blob_store* blobs = nullptr;
+    const market::sales_history* sales = nullptr;  // null: no sales history loaded
+    image::normalize_limits image_limits;
+    unsigned duplicate_distance = 6;  // perceptual-hash bits for "same photo twice"
+    std::string today;                // YYYY-MM-DD, for comp recency
+};
+
+// normalize decodes each photo, applies its orientation, strips metadata, resizes, stores the
+// normalized JPEG in the blob store and analyses it. A photo that cannot be decoded fails the
+// item with a permanent failure naming the photo.
+result<json::value> run_normalize(const store::item_record& item, const stage_env& env);
+
+// analyze merges the per-photo findings: warnings, barcodes (deduplicated), duplicate photos.
+json::value run_analyze(const json::value& normalized, const stage_env& env);
+
+// identify says what the item is from what is known locally: a barcode (and a sale with the
+// same code), else the title hint. `identified` is false when there is nothing to go on.
+json::value run_identify_local(const store::item_record& item, const json::value& analysis,
+                               const stage_env& env);
+
+// comps finds the seller's own past sales that match the identification.
+json::value run_comps(const json::value& identification, const stage_env& env);
+
+// price turns comps into a median with a p25-p75 band; null price when there are no comps.
+json::value run_price(const json::value& comps, const stage_env& env);
+
+// draft writes the listing: title (at most 80 characters), condition, specifics, description,
+// price.
+json::value run_draft(const store::item_record& item, const json::value& analysis,
+                      const json::value& identification, const json::value& price);
+
+}  // namespace boomer::pipeline

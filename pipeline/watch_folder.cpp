@@ -1,0 +1,151 @@
+// Scanning the watched folder and handing settled entries to intake.
+#include "pipeline/watch_folder.hpp"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <fstream>
+#include <sstream>
+
+namespace boomer::pipeline {
+namespace fs = std::filesystem;
+namespace {
+
+bool hidden(const fs::path& p) {
+    auto name = p.filename().string();
+    return name.empty() || name.front() == '.';
+}
+
+// The photos of an entry: the file itself, or a sub-folder's visible files by name.
+std::vector<fs::path> photos_of(const fs::path& entry) {
+    std::vector<fs::path> out;
+    std::error_code ec;
+    if (fs::is_regular_file(entry, ec)) {
+        out.push_back(entry);
+        return out;
+    }
+    for (const auto& f : fs::directory_iterator(entry, ec)) {
+        if (f.is_regular_file(ec) && !hidden(f.path())) {
+            out.push_back(f.path());
+        }
+    }
+    std::sort(out.begin(), out.end());
+    return out;
+}
+
+// size and newest modification time over an entry's photos
+std::pair<std::uintmax_t, std::int64_t> fingerprint(const std::vector<fs::path>& photos) {
+    std::uintmax_t bytes = 0;
+    std::int64_t newest = 0;
+    for (const auto& p : photos) {
+        std::error_code ec;
+        bytes += fs::file_size(p, ec);
+        auto t = fs::last_write_time(p, ec).time_since_epoch();
+        newest = std::max<std::int64_t>(
+            newest, std::chrono::duration_cast<std::chrono::nanoseconds>(t).count());
+    }
+    return {bytes, newest};
+}
+
+std::string slurp(const fs::path& p) {
+    std::ifstream in(p, std::ios::binary);
+    std::ostringstream out;
+    out << in.rdbuf();
+    return out.str();
+}
+
+}  // namespace
+
+watch_folder::watch_folder(fs::path dir, std::string tenant_id, std::int64_t settle_ms)
+    : dir_(std::move(dir)), tenant_id_(std::move(tenant_id)), settle_ms_(settle_ms) {
+    fs::create_directories(dir_);
+}
+
+std::vector<watch_event> watch_folder::scan_once(const intake_limits& limits, store::store& db,
+                                                 store::blob_store& blobs, const clock& time) {
+    std::vector<watch_event> events;
+    std::map<std::string, seen> next;
+    std::error_code ec;
+    auto now = time.now_ms();
+    for (const auto& entry : fs::directory_iterator(dir_, ec)) {
+        if (hidden(entry.path())) {
+            continue;
+        }
+        auto photos = photos_of(entry.path());
+        if (photos.empty()) {
+            continue;
+        }
+        auto [bytes, mtime] = fingerprint(photos);
+        auto name = entry.path().filename().string();
+
+        // Settled: unchanged since the last scan for at least settle_ms.
+        seen state{bytes, mtime, now};
+        auto before = candidates_.find(name);
+        bool unchanged = before != candidates_.end() && before->second.bytes == bytes &&
+                         before->second.mtime_ns == mtime;
+        if (unchanged) {
+            state.first_stable_ms = before->second.first_stable_ms;
+        }
+        if (unchanged && now - state.first_stable_ms >= settle_ms_) {
+            events.push_back(ingest(entry.path(), state, limits, db, blobs, time));
+            continue;
+        }
+        next[name] = state;
+    }
+    candidates_ = std::move(next);
+    return events;
+}
+
+watch_event watch_folder::ingest(const fs::path& entry, const seen& state,
+                                 const intake_limits& limits, store::store& db,
+                                 store::blob_store& blobs, const clock& time) {
+    watch_event ev;
+    ev.entry = entry.filename().string();
+
+    auto photos = photos_of(entry);
+    std::vector<std::string> contents;
+    contents.reserve(photos.size());
+    intake_request req;
+    req.tenant_id = tenant_id_;
+    req.source = "watch";
+    req.prio = store::priority::normal;
+    req.idempotency_key = fmt::format("watch:{}:{}:{}", ev.entry, state.bytes, state.mtime_ns);
+    if (fs::is_directory(entry)) {
+        req.title_hint = ev.entry;
+    }
+    for (const auto& p : photos) {
+        contents.push_back(slurp(p));
+    }
+    for (std::size_t i = 0; i < photos.size(); ++i) {
+        req.files.push_back({photos[i].filename().string(), contents[i]});
+    }
+
+    auto receipt = submit(req, limits, db, blobs, time);
+    if (!receipt) {
+        ev.error = receipt.error().message;
+        move_aside(entry, ".rejected", ev.error);
+        return ev;
+    }
+    ev.accepted = true;
+    ev.created = receipt->created;
+    ev.item_id = receipt->item_id;
+    move_aside(entry, ".processed", "");
+    return ev;
+}
+
+void watch_folder::move_aside(const fs::path& entry, std::string_view folder,
+                              std::string_view reason) {
+    auto target_dir = dir_ / std::string(folder);
+    fs::create_directories(target_dir);
+    auto target = target_dir / entry.filename();
+    std::error_code ec;
+    if (fs::exists(target, ec)) {
+        target += fmt::format(".{}", std::chrono::system_clock::now().time_since_epoch().count());
+    }
+    fs::rename(entry, target, ec);
+    if (!reason.empty()) {
+        std::ofstream(target.string() + ".reason.txt") << reason << '\n';
+    }
+}
+
+}  // namespace boomer::pipeline

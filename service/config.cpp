@@ -1,0 +1,112 @@
+// Command line, environment and config file, through CLI11.
+#include "service/config.hpp"
+
+#include <CLI/CLI.hpp>
+#include <fmt/format.h>
+
+namespace boomer::service {
+namespace {
+
+void add_serve_options(CLI::App& serve, serve_config& c) {
+    serve.add_option("--listen", c.listen, "address and port to listen on (HOST:PORT)")
+        ->envname("BOOMER_LISTEN")
+        ->capture_default_str();
+    serve.add_option("--data", c.data_dir, "folder for the database and the photo store")
+        ->envname("BOOMER_DATA")
+        ->capture_default_str();
+    serve.add_option("--db", c.db, "database: sqlite:PATH (default: sqlite:DATA/boomer.db)")
+        ->envname("BOOMER_DB");
+    serve.add_option("--watch", c.watch_dir, "folder to take photos from (one item per file "
+                                             "or sub-folder)")
+        ->envname("BOOMER_WATCH");
+    serve.add_option("--sales-csv", c.sales_csv, "sales-history export used as comps; "
+                                                 "repeatable (env: comma-separated)")
+        ->envname("BOOMER_SALES_CSV")
+        ->delimiter(',')
+        ->check(CLI::ExistingFile);
+    serve.add_option("--workers", c.workers, "items processed at once")
+        ->envname("BOOMER_WORKERS")
+        ->capture_default_str()
+        ->check(CLI::Range(1, 1024));
+    serve.add_option("--io-threads", c.io_threads, "network threads (0: one per core)")
+        ->envname("BOOMER_IO_THREADS")
+        ->check(CLI::Range(0, 256));
+    serve.add_option("--cpu-threads", c.cpu_threads, "image threads (0: one per core)")
+        ->envname("BOOMER_CPU_THREADS")
+        ->check(CLI::Range(0, 256));
+    serve.add_option("--max-body-mb", c.max_body_mb, "largest request body in MiB")
+        ->envname("BOOMER_MAX_BODY_MB")
+        ->capture_default_str()
+        ->check(CLI::Range(1, 4096));
+    serve.add_option("--max-megapixels", c.max_megapixels, "largest photo in megapixels")
+        ->envname("BOOMER_MAX_MEGAPIXELS")
+        ->capture_default_str()
+        ->check(CLI::Range(1, 1000));
+    serve.add_option("--max-attempts", c.max_attempts, "attempts before an item fails")
+        ->envname("BOOMER_MAX_ATTEMPTS")
+        ->capture_default_str()
+        ->check(CLI::Range(1, 100));
+    serve.add_option("--drain-seconds", c.drain_seconds, "grace period on SIGTERM")
+        ->envname("BOOMER_DRAIN_SECONDS")
+        ->capture_default_str()
+        ->check(CLI::Range(0, 3600));
+    serve.add_option("--lease-seconds", c.lease_seconds, "job lease; a crashed worker's items "
+                                                         "are taken back after it")
+        ->envname("BOOMER_LEASE_SECONDS")
+        ->capture_default_str()
+        ->check(CLI::Range(2, 3600));
+    serve.add_option("--log-format", c.log_format, "json or text (default: text on a terminal)")
+        ->envname("BOOMER_LOG_FORMAT")
+        ->check(CLI::IsMember({"json", "text"}));
+    serve.add_option("--log-level", c.log_level, "trace, debug, info, warn, error")
+        ->envname("BOOMER_LOG_LEVEL")
+        ->capture_default_str()
+        ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error"}));
+}
+
+}  // namespace
+
+command parse_command(int argc, char** argv) {
+    command cmd;
+    CLI::App app{"boomer: photos of second-hand items in, priced listing drafts out."};
+    app.require_subcommand(1);
+    app.set_config("--config", "", "read settings from a TOML file (flags and env win)");
+    app.allow_config_extras(CLI::config_extras_mode::error);
+
+    auto* serve = app.add_subcommand("serve", "run the HTTP service and the pipeline");
+    add_serve_options(*serve, cmd.serve);
+    serve->callback([&cmd] { cmd.what = command::kind::serve; });
+
+    try {
+        app.parse(argc, argv);
+    } catch (const CLI::ParseError& e) {
+        cmd.what = command::kind::exit;
+        cmd.exit_code = app.exit(e);
+        return cmd;
+    }
+    if (cmd.what == command::kind::serve) {
+        if (auto problem = validate(cmd.serve)) {
+            fmt::print(stderr, "boomer serve: {}\n", *problem);
+            cmd.what = command::kind::exit;
+            cmd.exit_code = 2;
+        }
+    }
+    return cmd;
+}
+
+std::optional<std::string> validate(const serve_config& c) {
+    auto colon = c.listen.rfind(':');
+    if (colon == std::string::npos || colon + 1 == c.listen.size()) {
+        return fmt::format("--listen must be HOST:PORT, got '{}'", c.listen);
+    }
+    // TODO(#6): accept postgres:// DSNs once the Postgres engine exists.
+    if (!c.db.empty() && c.db.rfind("sqlite:", 0) != 0) {
+        return fmt::format("--db must be sqlite:PATH, got '{}'", c.db.substr(0, c.db.find(':')));
+    }
+    if (c.data_dir.empty()) {
+        return std::string("--data must not be empty");
+    }
+    return std::nullopt;
+}
+
+}  // namespace boomer::service

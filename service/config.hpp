@@ -1,0 +1,48 @@
+// The service's configuration: one place for every setting, read from flags, then BOOMER_*
+// environment variables, then an optional config file (--config, TOML), then defaults.
+// Validated at start; unknown keys in the file are refused.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace boomer::service {
+
+struct serve_config {
+    std::string listen = "0.0.0.0:8080";
+    std::string data_dir = "var";
+    std::string db;  // "sqlite:PATH"; empty: sqlite:<data_dir>/boomer.db
+    std::string watch_dir;
+    std::vector<std::string> sales_csv;
+    int workers = 4;        // items processed at once
+    int io_threads = 0;     // 0: one per core
+    int cpu_threads = 0;    // 0: one per core
+    int store_threads = 2;
+    std::uint64_t max_body_mb = 100;
+    int max_files = 12;
+    std::uint64_t max_file_mb = 25;
+    std::uint64_t max_megapixels = 50;
+    int max_attempts = 5;
+    int drain_seconds = 20;
+    int lease_seconds = 20;
+    std::string log_format;  // "json" or "text"; empty: text on a terminal, else json
+    std::string log_level = "info";
+    std::string tenant = "default";
+};
+
+// The outcome of reading the command line.
+struct command {
+    enum class kind { serve, exit } what = kind::exit;
+    int exit_code = 0;  // for kind::exit (help printed, or a usage error)
+    serve_config serve;
+};
+
+// parse_command reads argv (and the environment). Prints help or errors itself.
+command parse_command(int argc, char** argv);
+
+// validate checks ranges and that paths make sense; returns the problem, or nothing.
+std::optional<std::string> validate(const serve_config& config);
+
+}  // namespace boomer::service
