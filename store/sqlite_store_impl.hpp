@@ -1,0 +1,62 @@
+// The SQLite engine's class, shared by its two source files: sqlite_store.cpp (intake and
+// reads) and sqlite_queue.cpp (the job queue). Private to store/.
+#pragma once
+
+#include "store/sqlite_db.hpp"
+#include "store/sqlite_store.hpp"
+
+namespace boomer::store::sqlite {
+
+// Thread-safe: each call borrows its own connection from the pool.
+class sqlite_store final : public store {
+public:
+    sqlite_store(const std::string& path, const sqlite_options& options);
+
+    create_result create_item(const new_item& item) override;
+    std::optional<item_record> find_item(std::string_view tenant_id,
+                                         std::string_view item_id) override;
+    std::optional<job_record> find_job(std::string_view tenant_id,
+                                       std::string_view job_id) override;
+    std::vector<item_record> list_items(const list_query& q) override;
+
+    std::vector<claimed_job> claim(std::string_view worker_id, int max, std::int64_t lease_ms,
+                                   std::int64_t now_ms) override;
+    bool heartbeat(std::string_view job_id, std::int64_t fence,
+                   std::int64_t locked_until_ms) override;
+    bool set_stage(std::string_view job_id, std::int64_t fence, std::string_view stage) override;
+    bool save_checkpoint(std::string_view job_id, std::int64_t fence,
+                         const checkpoint& c) override;
+    std::vector<checkpoint> checkpoints(std::string_view job_id) override;
+    bool complete(std::string_view job_id, std::int64_t fence, job_state final_state,
+                  std::string_view result_json, std::string_view error_code,
+                  std::string_view error_message, std::int64_t now_ms) override;
+    bool retry_later(std::string_view job_id, std::int64_t fence, std::string_view error_code,
+                     std::string_view error_message, std::int64_t run_after_ms,
+                     std::int64_t now_ms) override;
+    bool release(std::string_view job_id, std::int64_t fence, std::int64_t now_ms) override;
+    int rescue_expired(std::int64_t now_ms) override;
+    cancel_outcome cancel(std::string_view tenant_id, std::string_view item_id,
+                          std::int64_t now_ms) override;
+    bool retry(std::string_view tenant_id, std::string_view item_id,
+               std::int64_t now_ms) override;
+
+    std::map<priority, std::int64_t> queue_depth() override;
+    std::map<job_state, std::int64_t> count_by_state() override;
+    bool ping() override;
+
+private:
+    std::optional<create_result> find_by_key(connection& conn, std::string_view tenant_id,
+                                             std::string_view key);
+    void insert_item(connection& conn, const new_item& item);
+    std::vector<image_ref> images_of(connection& conn, std::string_view item_id);
+    void touch_item(connection& conn, std::string_view item_id, std::int64_t now_ms);
+
+    connection_pool pool_;
+    aging_policy aging_;
+};
+
+// Text read back from the database; an unknown word means the schema and code disagree.
+priority priority_from_db(std::string_view text);
+job_state state_from_db(std::string_view text);
+
+}  // namespace boomer::store::sqlite

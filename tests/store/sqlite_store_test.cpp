@@ -1,0 +1,171 @@
+// What only the SQLite engine has: its file, its migrations, its query plans and how its
+// result codes are classified.
+#include "store/sqlite_db.hpp"
+#include "store/sqlite_schema.hpp"
+#include "store/sqlite_store.hpp"
+#include "tests/store/store_engines.hpp"
+
+#include <catch2/catch.hpp>
+#include <sqlite3.h>
+
+#include <string>
+
+using namespace boomer::store;
+using namespace boomer::store::test;
+
+namespace {
+
+// A plain connection to the file, as another process would have.
+class raw_db {
+public:
+    explicit raw_db(const std::filesystem::path& path) {
+        REQUIRE(sqlite3_open(path.c_str(), &db_) == SQLITE_OK);
+    }
+    raw_db(const raw_db&) = delete;
+    raw_db& operator=(const raw_db&) = delete;
+    ~raw_db() { sqlite3_close(db_); }
+
+    void exec(const std::string& sql) {
+        REQUIRE(sqlite3_exec(db_, sql.c_str(), nullptr, nullptr, nullptr) == SQLITE_OK);
+    }
+
+    // rows returns every row of `sql`, columns joined by '|'.
+    std::vector<std::string> rows(const std::string& sql) {
+        sqlite3_stmt* st = nullptr;
+        REQUIRE(sqlite3_prepare_v2(db_, sql.c_str(), -1, &st, nullptr) == SQLITE_OK);
+        std::vector<std::string> out;
+        while (sqlite3_step(st) == SQLITE_ROW) {
+            std::string row;
+            for (int c = 0; c < sqlite3_column_count(st); ++c) {
+                const auto* text = sqlite3_column_text(st, c);
+                row += (c > 0 ? "|" : "") +
+                       std::string(text ? reinterpret_cast<const char*>(text) : "");
+            }
+            out.push_back(row);
+        }
+        sqlite3_finalize(st);
+        return out;
+    }
+
+private:
+    sqlite3* db_ = nullptr;
+};
+
+}  // namespace
+
+TEST_CASE("sqlite store: migrations run once and reopening keeps the data", "[store]") {
+    temp_dir dir;
+    auto path = dir.path() / "boomer.db";
+    std::string item_id;
+    {
+        auto s = open_sqlite_store(path.string());
+        item_id = add_item(*s, "t", priority::normal, t0).item_id;
+    }
+    auto s = open_sqlite_store(path.string());
+    CHECK(s->find_item("t", item_id));
+
+    raw_db raw(path);
+    auto versions = raw.rows("SELECT version FROM schema_migrations ORDER BY version");
+    CHECK(versions.size() == sqlite::migrations().size());
+    CHECK(versions.back() == std::to_string(sqlite::migrations().back().version));
+    CHECK(raw.rows("PRAGMA journal_mode") == std::vector<std::string>{"wal"});
+}
+
+TEST_CASE("sqlite store: a database newer than the build is refused as a bug", "[store]") {
+    temp_dir dir;
+    auto path = dir.path() / "boomer.db";
+    open_sqlite_store(path.string());
+    raw_db(path).exec(
+        "INSERT INTO schema_migrations (version, name, applied_at) VALUES (999, 'future', 'x')");
+    try {
+        open_sqlite_store(path.string());
+        FAIL("a newer schema was accepted");
+    } catch (const store_error& e) {
+        CHECK(e.kind() == error_kind::bug);
+        CHECK_THAT(e.what(), Catch::Contains("999"));
+    }
+}
+
+TEST_CASE("sqlite store: the database must be a file", "[store]") {
+    CHECK_THROWS_AS(open_sqlite_store(":memory:"), std::invalid_argument);
+    CHECK_THROWS_AS(open_sqlite_store(""), std::invalid_argument);
+    temp_dir dir;
+    sqlite_options no_connections;
+    no_connections.connections = 0;
+    CHECK_THROWS_AS(open_sqlite_store((dir.path() / "x.db").string(), no_connections),
+                    std::invalid_argument);
+    try {
+        open_sqlite_store((dir.path() / "missing-folder" / "x.db").string());
+        FAIL("a database in a missing folder was opened");
+    } catch (const store_error& e) {
+        CHECK(e.kind() == error_kind::bug);
+    }
+}
+
+TEST_CASE("sqlite store: result codes are classified at the boundary", "[store]") {
+    using sqlite::classify;
+    CHECK(classify(SQLITE_BUSY) == error_kind::retryable);
+    CHECK(classify(SQLITE_BUSY_SNAPSHOT) == error_kind::retryable);
+    CHECK(classify(SQLITE_LOCKED) == error_kind::retryable);
+    CHECK(classify(SQLITE_IOERR_FSYNC) == error_kind::retryable);
+    CHECK(classify(SQLITE_FULL) == error_kind::retryable);
+    CHECK(classify(SQLITE_CONSTRAINT_UNIQUE) == error_kind::conflict);
+    CHECK(classify(SQLITE_CONSTRAINT_PRIMARYKEY) == error_kind::conflict);
+    CHECK(classify(SQLITE_CONSTRAINT_FOREIGNKEY) == error_kind::conflict);
+    CHECK(classify(SQLITE_CONSTRAINT_CHECK) == error_kind::bug);
+    CHECK(classify(SQLITE_CONSTRAINT_NOTNULL) == error_kind::bug);
+    CHECK(classify(SQLITE_ERROR) == error_kind::bug);
+    CHECK(classify(SQLITE_MISMATCH) == error_kind::bug);
+}
+
+TEST_CASE("sqlite store: a write lock held by another process past the timeout is retryable",
+          "[store]") {
+    temp_dir dir;
+    auto path = dir.path() / "boomer.db";
+    sqlite_options options;
+    options.busy_timeout_ms = 50;
+    auto s = open_sqlite_store(path.string(), options);
+
+    raw_db other(path);
+    other.exec("BEGIN IMMEDIATE");
+    try {
+        add_item(*s, "t", priority::normal, t0);
+        FAIL("a write went through while another process held the lock");
+    } catch (const store_error& e) {
+        CHECK(e.kind() == error_kind::retryable);
+    }
+    CHECK(s->find_item("t", "itm_none") == std::nullopt);  // reads still work
+    other.exec("COMMIT");
+    CHECK(add_item(*s, "t", priority::normal, t0).created);
+}
+
+TEST_CASE("sqlite store: claims and listings walk their indexes instead of sorting", "[store]") {
+    temp_dir dir;
+    auto path = dir.path() / "boomer.db";
+    open_sqlite_store(path.string());
+    raw_db raw(path);
+
+    // The claim's inner select, as sqlite_queue.cpp writes it.
+    auto claim = raw.rows(
+        "EXPLAIN QUERY PLAN SELECT job_id FROM jobs WHERE state = 'queued' AND run_after_ms <= 1 "
+        "ORDER BY sort_key, job_id LIMIT 8");
+    std::string plan;
+    for (const auto& row : claim) {
+        plan += row + "\n";
+    }
+    INFO(plan);
+    CHECK_THAT(plan, Catch::Contains("jobs_claim"));
+    CHECK_THAT(plan, !Catch::Contains("TEMP B-TREE"));
+
+    auto listing = raw.rows(
+        "EXPLAIN QUERY PLAN SELECT i.item_id FROM items i JOIN jobs j ON j.item_id = i.item_id "
+        "WHERE j.tenant_id = 't' AND j.state = 'queued' AND j.item_id < 'x' "
+        "ORDER BY j.item_id DESC LIMIT 5");
+    plan.clear();
+    for (const auto& row : listing) {
+        plan += row + "\n";
+    }
+    INFO(plan);
+    CHECK_THAT(plan, Catch::Contains("jobs_tenant_state"));
+    CHECK_THAT(plan, !Catch::Contains("TEMP B-TREE"));
+}
