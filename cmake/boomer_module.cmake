@@ -33,5 +33,5 @@ function(boomer_test name)
     boomer_warnings(test_${name})
     catch_discover_tests(test_${name} TEST_PREFIX "${name}: "
         PROPERTIES ENVIRONMENT
-        "BOOMER_SOURCE_DIR=${CMAKE_SOURCE_DIR};BOOMER_SHARED_DIR=${CMAKE_SOURCE_DIR}/../shared")
+        "BOOMER_SOURCE_DIR=${CMAKE_SOURCE_DIR};BOOMER_SHARED_DIR=${CMAKE_SOURCE_DIR}/../shared;BOOMER_BINARY=${CMAKE_BINARY_DIR}/boomer")
 endfunction()

@@ -31,6 +31,8 @@
 
 namespace boomer::pipeline {
 
+namespace asio = boost::asio;
+
 struct scheduler_options {
     std::string worker_id;  // host, pid and a per-boot random id
     int concurrency = 4;

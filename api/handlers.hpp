@@ -1,0 +1,37 @@
+// boomer's v1 routes: thin handlers that decode a request, call intake or the store (on the
+// store pool), and encode the answer. Errors become problem documents here and nowhere else.
+#pragma once
+
+#include "api/router.hpp"
+#include "core/clock.hpp"
+#include "core/metrics.hpp"
+#include "pipeline/intake.hpp"
+#include "store/blob_store.hpp"
+#include "store/store.hpp"
+
+#include <boost/asio/thread_pool.hpp>
+
+#include <atomic>
+#include <functional>
+#include <string>
+
+namespace boomer::api {
+
+struct api_deps {
+    store::store* db = nullptr;
+    store::blob_store* blobs = nullptr;
+    boost::asio::thread_pool* store_pool = nullptr;
+    const clock* time = nullptr;
+    pipeline::intake_limits limits;
+    std::function<void()> wake_workers;  // new work is queued
+    metrics::registry* metrics = nullptr;
+    std::string openapi_yaml;
+    const std::atomic<bool>* draining = nullptr;
+    std::string tenant_id = "default";  // one tenant until API keys exist
+};
+
+// add_routes registers every v1 route, the health routes, /metrics and /openapi.yaml.
+// `deps` must outlive the router.
+void add_routes(router& r, api_deps& deps);
+
+}  // namespace boomer::api

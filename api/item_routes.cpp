@@ -1,0 +1,324 @@
+// Item and job routes: submit, read, list, cancel, retry, photos.
+#include "api/handlers.hpp"
+
+#include "api/json_response.hpp"
+#include "api/multipart.hpp"
+#include "api/problem.hpp"
+#include "core/async.hpp"
+#include "core/ids.hpp"
+#include "pipeline/item_document.hpp"
+
+#include <boost/json.hpp>
+#include <fmt/format.h>
+
+#include <charconv>
+
+namespace boomer::api {
+namespace {
+
+namespace json = boost::json;
+using asio::awaitable;
+
+// The form fields POST /v1/items accepts besides photos.
+struct item_form {
+    pipeline::intake_request request;
+    std::vector<std::string> unknown;
+};
+
+std::optional<problem> read_form(const std::vector<part>& parts, item_form& form) {
+    for (const auto& p : parts) {
+        if (!p.filename.empty()) {
+            form.request.files.push_back({p.filename, p.data});
+        } else if (p.name == "title_hint") {
+            form.request.title_hint = std::string(p.data);
+        } else if (p.name == "sku") {
+            form.request.sku = std::string(p.data);
+        } else if (p.name == "condition") {
+            form.request.condition = std::string(p.data);
+        } else if (p.name == "priority") {
+            auto prio = store::parse_priority(p.data);
+            if (!prio) {
+                return make_problem(http::status::bad_request, "invalid-field",
+                                    fmt::format("priority must be urgent, normal or bulk, not "
+                                                "'{}'",
+                                                p.data.substr(0, 40)));
+            }
+            form.request.prio = *prio;
+        } else {
+            return make_problem(http::status::bad_request, "unknown-field",
+                                fmt::format("unknown form field '{}'; expected photo files and "
+                                            "title_hint, sku, condition, priority",
+                                            p.name.substr(0, 60)));
+        }
+    }
+    return std::nullopt;
+}
+
+http::status intake_status(std::string_view code) {
+    namespace e = pipeline::intake_error;
+    if (code == e::unsupported_media) {
+        return http::status::unsupported_media_type;
+    }
+    if (code == e::too_many_files || code == e::file_too_large || code == e::too_many_pixels) {
+        return http::status::payload_too_large;
+    }
+    return http::status::bad_request;
+}
+
+json::object links(std::string_view item_id, std::string_view job_id) {
+    return {{"item", fmt::format("/v1/items/{}", item_id)},
+            {"job", fmt::format("/v1/jobs/{}", job_id)}};
+}
+
+awaitable<http_response> submit_item(api_deps& deps, request_context ctx) {
+    const auto& req = ctx.request;
+    auto content_type = req[http::field::content_type];
+    if (!media_type_is(content_type, "multipart/form-data")) {
+        co_return to_response(unsupported_media_type(content_type, {"multipart/form-data"}));
+    }
+    auto parts = parse_multipart(req.body(), content_type);
+    if (!parts) {
+        co_return to_response(from_failure(http::status::bad_request, parts.error()));
+    }
+    item_form form;
+    if (auto bad = read_form(*parts, form)) {
+        co_return to_response(*bad);
+    }
+    form.request.idempotency_key = std::string(req["Idempotency-Key"]);
+    if (form.request.idempotency_key.size() > 200) {
+        co_return to_response(bad_request("Idempotency-Key is longer than 200 characters"));
+    }
+    form.request.tenant_id = deps.tenant_id;
+    form.request.source = "api";
+
+    auto receipt = co_await run_on(*deps.store_pool, [&deps, &form] {
+        return pipeline::submit(form.request, deps.limits, *deps.db, *deps.blobs, *deps.time);
+    });
+    if (!receipt) {
+        co_return to_response(from_failure(intake_status(receipt.error().code), receipt.error()));
+    }
+    if (receipt->created) {
+        deps.wake_workers();
+    }
+    json::object body{{"item_id", receipt->item_id},
+                      {"job_id", receipt->job_id},
+                      {"status", receipt->created ? "queued" : "existing"},
+                      {"links", links(receipt->item_id, receipt->job_id)}};
+    auto status = receipt->created ? http::status::accepted : http::status::ok;
+    auto res = json_response(status, body);
+    res.set(http::field::location, fmt::format("/v1/items/{}", receipt->item_id));
+    co_return res;
+}
+
+problem item_not_found(std::string_view id) {
+    return not_found(fmt::format("no item with id '{}'", id.substr(0, 64)));
+}
+
+awaitable<http_response> get_item(api_deps& deps, request_context ctx) {
+    std::string id(ctx.path.get("item_id").value_or(""));
+    auto doc = co_await run_on(*deps.store_pool, [&deps, id]() -> std::optional<json::object> {
+        auto item = deps.db->find_item(deps.tenant_id, id);
+        if (!item) {
+            return std::nullopt;
+        }
+        auto out = pipeline::item_document(*item, deps.db->checkpoints(item->job_id));
+        out["links"] = links(item->item_id, item->job_id);
+        if (auto job = deps.db->find_job(deps.tenant_id, item->job_id);
+            job && !job->error_code.empty()) {
+            out["error"] = json::object{{"code", job->error_code},
+                                        {"message", job->error_message}};
+        }
+        return out;
+    });
+    if (!doc) {
+        co_return to_response(item_not_found(id));
+    }
+    co_return json_response(http::status::ok, *doc);
+}
+
+std::optional<int> parse_int(std::string_view text) {
+    int value = 0;
+    auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+    if (ec != std::errc{} || end != text.data() + text.size()) {
+        return std::nullopt;
+    }
+    return value;
+}
+
+awaitable<http_response> list_items(api_deps& deps, request_context ctx) {
+    store::list_query q;
+    q.tenant_id = deps.tenant_id;
+    if (auto status = ctx.query.get("status").value_or(""); !status.empty()) {
+        q.state = store::parse_job_state(status);
+        if (!q.state) {
+            co_return to_response(bad_request(
+                "status must be queued, running, succeeded, needs_review, failed or canceled"));
+        }
+    }
+    if (auto limit = ctx.query.get("limit").value_or(""); !limit.empty()) {
+        auto n = parse_int(limit);
+        if (!n || *n < 1 || *n > 200) {
+            co_return to_response(bad_request("limit must be a whole number from 1 to 200"));
+        }
+        q.limit = *n;
+    }
+    q.before_item_id = std::string(ctx.query.get("cursor").value_or(""));
+    if (!q.before_item_id.empty() && !is_valid_id(q.before_item_id, "itm")) {
+        co_return to_response(bad_request("cursor is not one this service handed out"));
+    }
+
+    auto page = co_await run_on(*deps.store_pool, [&deps, q] {
+        json::array items;
+        for (const auto& item : deps.db->list_items(q)) {
+            auto doc = pipeline::item_document(item, deps.db->checkpoints(item.job_id));
+            doc["links"] = links(item.item_id, item.job_id);
+            items.emplace_back(std::move(doc));
+        }
+        return items;
+    });
+    json::value next = nullptr;
+    if (page.size() == static_cast<std::size_t>(q.limit)) {
+        next = page.back().at("item_id");
+    }
+    co_return json_response(http::status::ok, json::object{{"items", std::move(page)},
+                                                           {"next_cursor", std::move(next)}});
+}
+
+awaitable<http_response> cancel_item(api_deps& deps, request_context ctx) {
+    std::string id(ctx.path.get("item_id").value_or(""));
+    auto outcome = co_await run_on(*deps.store_pool, [&deps, id] {
+        return deps.db->cancel(deps.tenant_id, id, deps.time->now_ms());
+    });
+    switch (outcome) {
+        case store::cancel_outcome::not_found:
+            co_return to_response(item_not_found(id));
+        case store::cancel_outcome::already_final:
+            co_return to_response(make_problem(http::status::conflict, "already-final",
+                                               "the item has already finished"));
+        case store::cancel_outcome::canceled:
+            break;
+    }
+    co_return json_response(http::status::ok,
+                            json::object{{"item_id", id}, {"status", "canceled"}});
+}
+
+awaitable<http_response> retry_item(api_deps& deps, request_context ctx) {
+    std::string id(ctx.path.get("item_id").value_or(""));
+    auto outcome = co_await run_on(*deps.store_pool, [&deps, id]() -> std::optional<bool> {
+        if (!deps.db->find_item(deps.tenant_id, id)) {
+            return std::nullopt;
+        }
+        return deps.db->retry(deps.tenant_id, id, deps.time->now_ms());
+    });
+    if (!outcome) {
+        co_return to_response(item_not_found(id));
+    }
+    if (!*outcome) {
+        co_return to_response(make_problem(http::status::conflict, "not-retryable",
+                                           "only failed or canceled items can be retried"));
+    }
+    deps.wake_workers();
+    co_return json_response(http::status::accepted,
+                            json::object{{"item_id", id}, {"status", "queued"}});
+}
+
+awaitable<http_response> get_image(api_deps& deps, request_context ctx) {
+    std::string id(ctx.path.get("item_id").value_or(""));
+    auto n = parse_int(ctx.path.get("n").value_or(""));
+    if (!n || *n < 0) {
+        co_return to_response(bad_request("the photo number must be a whole number from 0"));
+    }
+    struct found {
+        bool item = false;
+        bool normalized = false;
+        std::optional<std::string> bytes;
+    };
+    auto got = co_await run_on(*deps.store_pool, [&deps, id, index = *n] {
+        found f;
+        auto item = deps.db->find_item(deps.tenant_id, id);
+        if (!item || index >= static_cast<int>(item->images.size())) {
+            return f;
+        }
+        f.item = true;
+        for (const auto& c : deps.db->checkpoints(item->job_id)) {
+            if (c.stage != "normalize") {
+                continue;
+            }
+            auto doc = json::parse(c.output_json);
+            const auto& img = doc.at("images").as_array().at(static_cast<std::size_t>(index));
+            f.normalized = true;
+            f.bytes = deps.blobs->get(img.at("sha256").as_string());
+        }
+        return f;
+    });
+    if (!got.item) {
+        co_return to_response(not_found(fmt::format("item '{}' has no photo {}", id, *n)));
+    }
+    if (!got.normalized || !got.bytes) {
+        co_return to_response(make_problem(http::status::conflict, "not-normalized",
+                                           "this photo has not been normalized yet"));
+    }
+    http_response res{http::status::ok, 11};
+    res.set(http::field::content_type, "image/jpeg");
+    res.set(http::field::cache_control, "private, max-age=86400, immutable");
+    res.body() = std::move(*got.bytes);
+    res.prepare_payload();
+    co_return res;
+}
+
+awaitable<http_response> get_job(api_deps& deps, request_context ctx) {
+    std::string id(ctx.path.get("job_id").value_or(""));
+    auto doc = co_await run_on(*deps.store_pool, [&deps, id]() -> std::optional<json::object> {
+        auto job = deps.db->find_job(deps.tenant_id, id);
+        if (!job) {
+            return std::nullopt;
+        }
+        json::object timings;
+        for (const auto& c : deps.db->checkpoints(job->job_id)) {
+            timings[c.stage] = c.duration_ms;
+        }
+        auto when = [](std::int64_t ms) -> json::value {
+            return ms > 0 ? json::value(iso8601_utc(ms)) : json::value(nullptr);
+        };
+        json::value error = nullptr;
+        if (!job->error_code.empty()) {
+            error = json::object{{"code", job->error_code}, {"message", job->error_message}};
+        }
+        return json::object{{"job_id", job->job_id},
+                            {"item_id", job->item_id},
+                            {"state", std::string(store::to_string(job->state))},
+                            {"stage", job->stage},
+                            {"priority", std::string(store::to_string(job->prio))},
+                            {"attempts", job->attempts},
+                            {"max_attempts", job->max_attempts},
+                            {"created_at", when(job->created_ms)},
+                            {"started_at", when(job->started_ms)},
+                            {"finished_at", when(job->finished_ms)},
+                            {"stage_ms", std::move(timings)},
+                            {"error", std::move(error)},
+                            {"links", links(job->item_id, job->job_id)}};
+    });
+    if (!doc) {
+        co_return to_response(not_found(fmt::format("no job with id '{}'", id.substr(0, 64))));
+    }
+    co_return json_response(http::status::ok, *doc);
+}
+
+}  // namespace
+
+void add_item_routes(router& r, api_deps& deps) {
+    r.add(http::verb::post, "/v1/items", [&deps](request_context c) { return submit_item(deps, c); });
+    r.add(http::verb::get, "/v1/items", [&deps](request_context c) { return list_items(deps, c); });
+    r.add(http::verb::get, "/v1/items/{item_id}",
+          [&deps](request_context c) { return get_item(deps, c); });
+    r.add(http::verb::post, "/v1/items/{item_id}/cancel",
+          [&deps](request_context c) { return cancel_item(deps, c); });
+    r.add(http::verb::post, "/v1/items/{item_id}/retry",
+          [&deps](request_context c) { return retry_item(deps, c); });
+    r.add(http::verb::get, "/v1/items/{item_id}/images/{n}",
+          [&deps](request_context c) { return get_image(deps, c); });
+    r.add(http::verb::get, "/v1/jobs/{job_id}",
+          [&deps](request_context c) { return get_job(deps, c); });
+}
+
+}  // namespace boomer::api

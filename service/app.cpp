@@ -1,0 +1,281 @@
+// Wiring and lifecycle of the service.
+#include "service/app.hpp"
+
+#include "api/handlers.hpp"
+#include "api/http_server.hpp"
+#include "core/async.hpp"
+#include "core/ids.hpp"
+#include "core/log.hpp"
+#include "core/metrics.hpp"
+#include "pipeline/market/sales_import.hpp"
+#include "pipeline/scheduler.hpp"
+#include "pipeline/watch_folder.hpp"
+#include "service/openapi_document.hpp"
+#include "service/pipeline_events.hpp"
+#include "store/sqlite_store.hpp"
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <fmt/format.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <thread>
+
+namespace boomer::service {
+namespace fs = std::filesystem;
+namespace {
+
+int or_cores(int n) {
+    return n > 0 ? n : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+}
+
+std::string read_text(const fs::path& p) {
+    std::ifstream in(p, std::ios::binary);
+    if (!in) {
+        throw std::runtime_error(fmt::format("cannot read {}", p.string()));
+    }
+    std::ostringstream out;
+    out << in.rdbuf();
+    return out.str();
+}
+
+boost::asio::ip::tcp::endpoint parse_endpoint(const std::string& listen) {
+    auto colon = listen.rfind(':');
+    auto host = listen.substr(0, colon);
+    if (host.size() >= 2 && host.front() == '[' && host.back() == ']') {
+        host = host.substr(1, host.size() - 2);
+    }
+    boost::system::error_code ec;
+    auto address = boost::asio::ip::make_address(host.empty() ? "0.0.0.0" : host, ec);
+    if (ec) {
+        throw std::runtime_error(fmt::format("--listen: '{}' is not an IP address", host));
+    }
+    int port = std::stoi(listen.substr(colon + 1));
+    if (port < 0 || port > 65535) {
+        throw std::runtime_error(fmt::format("--listen: port {} is out of range", port));
+    }
+    return {address, static_cast<unsigned short>(port)};
+}
+
+std::string worker_identity() {
+    char host[256] = {};
+    gethostname(host, sizeof host - 1);
+    return fmt::format("{}:{}:{}", host, getpid(), new_id("boot", system_clock::instance().now_ms()));
+}
+
+// The sales history from every --sales-csv file; a malformed file stops the start with the
+// importer's line-numbered reason.
+std::unique_ptr<market::sales_history> load_sales(const std::vector<std::string>& files) {
+    auto history = std::make_unique<market::sales_history>();
+    for (const auto& file : files) {
+        auto imported = market::import_sales_csv(read_text(file), file);
+        if (!imported) {
+            throw std::runtime_error(
+                fmt::format("--sales-csv {}: {}", file, imported.error().message));
+        }
+        log::event(spdlog::level::info, "sales_loaded",
+                   {{"file", file}, {"format", imported->format},
+                    {"sales", imported->sales.size()}, {"duplicates", imported->duplicates},
+                    {"warnings", imported->warnings.size()}});
+        history->add(*imported);
+    }
+    return history;
+}
+
+}  // namespace
+
+struct app::impl {
+    explicit impl(serve_config c)
+        : config(std::move(c)),
+          io(or_cores(config.io_threads)),
+          cpu_pool(static_cast<std::size_t>(or_cores(config.cpu_threads))),
+          store_pool(static_cast<std::size_t>(config.store_threads)),
+          signals(io, SIGINT, SIGTERM),
+          events(registry),
+          watch_timer(io) {}
+
+    serve_config config;
+    boost::asio::io_context io;
+    boost::asio::thread_pool cpu_pool;
+    boost::asio::thread_pool store_pool;
+    boost::asio::signal_set signals;
+    metrics::registry registry;
+    pipeline_events events;
+    std::unique_ptr<store::store> db;
+    std::unique_ptr<store::blob_store> blobs;
+    std::unique_ptr<market::sales_history> sales;
+    std::shared_ptr<pipeline::scheduler> scheduler;
+    api::router router;
+    api::api_deps deps;
+    std::unique_ptr<api::http_server> server;
+    std::unique_ptr<pipeline::watch_folder> watcher;
+    boost::asio::steady_timer watch_timer;
+    std::atomic<bool> draining{false};
+};
+
+app::app(serve_config config) : impl_(std::make_unique<impl>(std::move(config))) {
+    auto& s = *impl_;
+    const auto& c = s.config;
+
+    fs::create_directories(c.data_dir);
+    std::string db_path = c.db.empty() ? (fs::path(c.data_dir) / "boomer.db").string()
+                                       : c.db.substr(std::string_view("sqlite:").size());
+    store::sqlite_options db_options;
+    db_options.connections = c.store_threads;
+    s.db = store::open_sqlite_store(db_path, db_options);
+    s.blobs = std::make_unique<store::blob_store>(fs::path(c.data_dir) / "blobs");
+    s.sales = load_sales(c.sales_csv);
+
+    pipeline::intake_limits limits;
+    limits.max_files = c.max_files;
+    limits.max_file_bytes = c.max_file_mb * 1024 * 1024;
+    limits.max_pixels = c.max_megapixels * 1'000'000;
+    limits.max_attempts = c.max_attempts;
+
+    pipeline::scheduler_deps sd;
+    sd.db = s.db.get();
+    sd.cpu_pool = &s.cpu_pool;
+    sd.store_pool = &s.store_pool;
+    sd.time = &system_clock::instance();
+    sd.env.blobs = s.blobs.get();
+    sd.env.sales = s.sales.get();
+    sd.env.image_limits.max_pixels = limits.max_pixels;
+    sd.env.today = iso8601_utc(system_clock::instance().now_ms()).substr(0, 10);
+    sd.observer = &s.events;
+    pipeline::scheduler_options so;
+    so.worker_id = worker_identity();
+    so.concurrency = c.workers;
+    so.lease_ms = c.lease_seconds * 1000;
+    so.heartbeat_ms = so.lease_ms / 4;
+    s.scheduler = std::make_shared<pipeline::scheduler>(s.io.get_executor(), sd, so);
+
+    s.deps.db = s.db.get();
+    s.deps.blobs = s.blobs.get();
+    s.deps.store_pool = &s.store_pool;
+    s.deps.time = &system_clock::instance();
+    s.deps.limits = limits;
+    s.deps.wake_workers = [sched = s.scheduler] { sched->wake(); };
+    s.deps.metrics = &s.registry;
+    s.deps.openapi_yaml = std::string(openapi_document());
+    s.deps.draining = &s.draining;
+    s.deps.tenant_id = c.tenant;
+    api::add_routes(s.router, s.deps);
+
+    api::server_options http_options;
+    http_options.max_body_bytes = c.max_body_mb * 1024 * 1024;
+    s.server = std::make_unique<api::http_server>(s.io, parse_endpoint(c.listen), s.router,
+                                                  http_options, s.registry);
+    if (!c.watch_dir.empty()) {
+        s.watcher = std::make_unique<pipeline::watch_folder>(c.watch_dir, c.tenant, 1000);
+    }
+}
+
+app::~app() = default;
+
+boost::asio::ip::tcp::endpoint app::local_endpoint() const {
+    return impl_->server->local_endpoint();
+}
+
+namespace {
+
+boost::asio::awaitable<void> watch_loop(app::impl* s) {
+    const auto wait = boost::asio::as_tuple(boost::asio::use_awaitable);
+    while (!s->draining) {
+        try {
+            auto events = co_await run_on(s->store_pool, [s] {
+                return s->watcher->scan_once(s->deps.limits, *s->db, *s->blobs,
+                                             system_clock::instance());
+            });
+            for (const auto& e : events) {
+                if (e.accepted) {
+                    log::event(spdlog::level::info, "watch_ingested",
+                               {{"entry", e.entry}, {"item_id", e.item_id}, {"new", e.created}});
+                } else {
+                    log::event(spdlog::level::warn, "watch_rejected",
+                               {{"entry", e.entry}, {"reason", e.error}});
+                }
+            }
+            if (!events.empty()) {
+                s->scheduler->wake();
+            }
+        } catch (const std::exception& e) {
+            log::event(spdlog::level::err, "watch_failed", {{"what", e.what()}});
+        }
+        s->watch_timer.expires_after(std::chrono::seconds(1));
+        co_await s->watch_timer.async_wait(wait);
+    }
+}
+
+void log_escape(const char* what, std::exception_ptr e) {
+    if (!e) {
+        return;
+    }
+    try {
+        std::rethrow_exception(e);
+    } catch (const std::exception& ex) {
+        log::event(spdlog::level::err, "coroutine_failed", {{"where", what}, {"what", ex.what()}});
+    }
+}
+
+}  // namespace
+
+void app::stop() {
+    auto& s = *impl_;
+    boost::asio::post(s.io, [&s] {
+        if (s.draining.exchange(true)) {
+            return;
+        }
+        log::event(spdlog::level::info, "draining",
+                   {{"running", s.scheduler->running()}, {"deadline_s", s.config.drain_seconds}});
+        s.signals.cancel();
+        s.watch_timer.cancel();
+        s.server->stop();
+        s.scheduler->shutdown(std::chrono::seconds(s.config.drain_seconds), [&s] {
+            log::event(spdlog::level::info, "stopped", {});
+            s.io.stop();
+        });
+    });
+}
+
+int app::run() {
+    auto& s = *impl_;
+    s.server->start();
+    s.scheduler->start();
+    if (s.watcher) {
+        boost::asio::co_spawn(s.io, watch_loop(&s),
+                              [](std::exception_ptr e) { log_escape("watch", e); });
+    }
+    s.signals.async_wait([this](boost::system::error_code ec, int signal) {
+        if (!ec) {
+            log::event(spdlog::level::info, "signal", {{"signal", signal}});
+            stop();
+        }
+    });
+    auto ep = s.server->local_endpoint();
+    log::event(spdlog::level::info, "listening",
+               {{"address", ep.address().to_string()}, {"port", static_cast<int>(ep.port())},
+                {"data", s.config.data_dir}, {"workers", s.config.workers},
+                {"watch", s.config.watch_dir}, {"sales_files", s.config.sales_csv.size()}});
+
+    std::vector<std::thread> threads;
+    int n = or_cores(s.config.io_threads);
+    for (int i = 1; i < n; ++i) {
+        threads.emplace_back([&s] { s.io.run(); });
+    }
+    s.io.run();
+    for (auto& t : threads) {
+        t.join();
+    }
+    s.cpu_pool.join();
+    s.store_pool.join();
+    return 0;
+}
+
+}  // namespace boomer::service

@@ -1,0 +1,179 @@
+// Bad input end to end: each refusal is a specific problem document, nothing half-written is
+// left behind, and a bad photo fails only its own item.
+#include "tests/support/http_client.hpp"
+#include "tests/support/paths.hpp"
+#include "tests/support/service_process.hpp"
+
+#include <catch2/catch.hpp>
+
+using namespace boomer::test;
+namespace json = boost::json;
+
+namespace {
+
+std::string str(const json::value& v) { return std::string(v.as_string()); }
+
+upload jpeg(const std::string& name) {
+    return {"photo", name, read_file(data_dir() / "images" / name), "image/jpeg"};
+}
+
+// A JPEG header declaring 20000x14000 pixels and no image data: enough to be refused from the
+// header alone.
+std::string pixel_bomb_header() {
+    std::string s = "\xFF\xD8";
+    s += std::string("\xFF\xC0\x00\x0B\x08", 5);
+    s += std::string("\x36\xB0", 2);  // height 14000
+    s += std::string("\x4E\x20", 2);  // width 20000
+    s += std::string("\x01\x01\x11\x00", 4);
+    s += std::string("\xFF\xD9", 2);
+    return s;
+}
+
+void check_problem(const httplib::Result& res, int status, const std::string& type_suffix) {
+    REQUIRE(res);
+    INFO(res->body);
+    CHECK(res->status == status);
+    CHECK(res->get_header_value("Content-Type") == "application/problem+json");
+    auto p = parse_object(res->body);
+    CHECK(p.at("status").as_int64() == status);
+    CHECK(str(p.at("type")).ends_with(type_suffix));
+    CHECK(!p.at("detail").as_string().empty());
+}
+
+std::int64_t item_count(api_client& api) {
+    auto list = parse_object(api.get("/v1/items?limit=200")->body);
+    return static_cast<std::int64_t>(list.at("items").as_array().size());
+}
+
+}  // namespace
+
+TEST_CASE("service: bad submissions get specific problem documents", "[e2e]") {
+    temp_dir dir;
+    service_process svc(dir.path(), {"--max-body-mb", "2"});
+    api_client api(svc.port());
+    auto good = jpeg("orientation-1-landscape.jpg");
+
+    SECTION("not an image") {
+        check_problem(api.post_item({{"photo", "notes.txt", "just some text", "text/plain"}}),
+                      415, "unsupported-media-type");
+    }
+    SECTION("too many photos") {
+        std::vector<upload> many(13, {"photo", "tiny.png",
+                                      read_file(data_dir() / "images" / "ean8-render-01.png"),
+                                      "image/png"});
+        check_problem(api.post_item(many), 413, "too-many-files");
+    }
+    SECTION("a body over the limit") {
+        std::vector<upload> big(8, good);  // 8 x ~350 KB > 2 MiB
+        check_problem(api.post_item(big), 413, "payload-too-large");
+    }
+    SECTION("a decompression bomb is refused from its header") {
+        check_problem(api.post_item({{"photo", "bomb.jpg", pixel_bomb_header(), "image/jpeg"}}),
+                      413, "too-many-pixels");
+    }
+    SECTION("no photo at all") {
+        check_problem(api.post_item({}, {{"title_hint", "a lamp"}}), 400, "no-files");
+    }
+    SECTION("an empty multipart body") {
+        httplib::Client raw("127.0.0.1", svc.port());
+        auto res = raw.Post("/v1/items", "--b--\r\n", "multipart/form-data; boundary=b");
+        REQUIRE(res);
+        CHECK(res->status == 400);
+        CHECK(res->get_header_value("Content-Type") == "application/problem+json");
+    }
+    SECTION("not multipart") {
+        httplib::Client raw("127.0.0.1", svc.port());
+        check_problem(raw.Post("/v1/items", "{}", "application/json"), 415,
+                      "unsupported-media-type");
+    }
+    SECTION("an unknown priority") {
+        check_problem(api.post_item({good}, {{"priority", "asap"}}), 400, "invalid-field");
+    }
+    SECTION("an unknown field") {
+        check_problem(api.post_item({good}, {{"titel_hint", "typo"}}), 400, "unknown-field");
+    }
+    SECTION("an unknown item, job or photo") {
+        check_problem(api.get("/v1/items/itm_00000000000000000000000000"), 404, "not-found");
+        check_problem(api.get("/v1/jobs/job_nope"), 404, "not-found");
+        check_problem(api.post("/v1/items/itm_nope/cancel"), 404, "not-found");
+        check_problem(api.get("/v1/items/itm_nope/images/0"), 404, "not-found");
+    }
+    SECTION("an unknown list filter") {
+        check_problem(api.get("/v1/items?status=done"), 400, "bad-request");
+        check_problem(api.get("/v1/items?limit=0"), 400, "bad-request");
+    }
+    // Nothing refused above left an item behind.
+    CHECK(item_count(api) == 0);
+}
+
+TEST_CASE("service: a truncated photo fails its own item and not its neighbour", "[e2e]") {
+    temp_dir dir;
+    service_process svc(dir.path());
+    api_client api(svc.port());
+
+    auto whole = read_file(data_dir() / "images" / "orientation-3-landscape.jpg");
+    upload half{"photo", "half.jpg", whole.substr(0, whole.size() / 2), "image/jpeg"};
+
+    auto bad = parse_object(api.post_item({half}, {{"title_hint", "broken"}})->body);
+    auto neighbour = parse_object(
+        api.post_item({jpeg("orientation-3-landscape.jpg")}, {{"title_hint", "a print"}})->body);
+
+    auto failed = api.wait_final(str(bad.at("job_id")));
+    CHECK(str(failed.at("state")) == "failed");
+    CHECK(str(failed.at("error").at("code")) == "corrupt_image");
+    CHECK(str(failed.at("error").at("message")).find("half.jpg") != std::string::npos);
+    CHECK(failed.at("attempts").as_int64() == 1);  // permanent: never retried
+
+    auto fine = api.wait_final(str(neighbour.at("job_id")));
+    CHECK(str(fine.at("state")) != "failed");
+    CHECK(api.get("/healthz")->status == 200);
+}
+
+TEST_CASE("service: an Idempotency-Key replays the original item", "[e2e]") {
+    temp_dir dir;
+    service_process svc(dir.path());
+    api_client api(svc.port());
+    httplib::Headers key{{"Idempotency-Key", "order-77-photo-set"}};
+
+    auto first = api.post_item({jpeg("orientation-1-landscape.jpg")}, {}, key);
+    auto again = api.post_item({jpeg("orientation-1-landscape.jpg")}, {}, key);
+    REQUIRE(first->status == 202);
+    REQUIRE(again->status == 200);
+    CHECK(parse_object(first->body).at("item_id") == parse_object(again->body).at("item_id"));
+    CHECK(item_count(api) == 1);
+}
+
+TEST_CASE("service: items are listed newest first with a cursor, and can be canceled",
+          "[e2e]") {
+    temp_dir dir;
+    // One worker and a queue of five: the later items are still queued when canceled.
+    service_process svc(dir.path(), {"--workers", "1"});
+    api_client api(svc.port());
+
+    std::vector<std::string> ids;
+    for (int i = 0; i < 5; ++i) {
+        auto r = parse_object(api.post_item({jpeg("orientation-8-landscape.jpg")})->body);
+        ids.push_back(str(r.at("item_id")));
+    }
+    auto page1 = parse_object(api.get("/v1/items?limit=2")->body);
+    REQUIRE(page1.at("items").as_array().size() == 2);
+    CHECK(str(page1.at("items").at(0).at("item_id")) == ids[4]);
+    CHECK(str(page1.at("items").at(1).at("item_id")) == ids[3]);
+    auto cursor = str(page1.at("next_cursor"));
+    auto page2 = parse_object(api.get("/v1/items?limit=2&cursor=" + cursor)->body);
+    CHECK(str(page2.at("items").at(0).at("item_id")) == ids[2]);
+
+    auto canceled = api.post("/v1/items/" + ids[4] + "/cancel");
+    REQUIRE(canceled->status == 200);
+    auto item = parse_object(api.get("/v1/items/" + ids[4])->body);
+    CHECK(str(item.at("status")) == "canceled");
+    CHECK(api.post("/v1/items/" + ids[4] + "/cancel")->status == 409);
+
+    auto only_canceled = parse_object(api.get("/v1/items?status=canceled")->body);
+    CHECK(only_canceled.at("items").as_array().size() == 1);
+
+    // A canceled item can be queued again.
+    CHECK(api.post("/v1/items/" + ids[4] + "/retry")->status == 202);
+    auto job = api.wait_final(str(item.at("job_id")));
+    CHECK(str(job.at("state")) == "needs_review");
+}
