@@ -3,8 +3,8 @@
 // SQLite result codes become store_error kinds. Not part of the store interface.
 //
 // Thread-safety: a connection (and its statements) is used by one thread at a time; the pool
-// hands each caller its own. Writers also serialize on a process-wide mutex per database so that
-// they queue in memory instead of polling SQLite's busy handler.
+// hands each caller its own. Writes of the store go through sqlite_commit.hpp; write_txn is for
+// one-off writers such as migrations.
 #pragma once
 
 #include "store/store.hpp"
@@ -118,7 +118,7 @@ public:
     // acquire waits until a connection is free and lends it. Thread-safe.
     lease acquire();
 
-    // write_mutex serializes write transactions of this process on this database.
+    // write_mutex serializes write_txn transactions of this process on this database.
     std::mutex& write_mutex() { return write_mutex_; }
 
 private:

@@ -1,6 +1,7 @@
 // The SQLite engine's job queue: claims with leases and fences, the fenced writes of a running
 // job, rescue of expired leases, cancel and retry. Every write is one short IMMEDIATE
-// transaction; every fenced write names (job_id, fence, state 'running').
+// transaction, group-committed with concurrent ones; every fenced write names
+// (job_id, fence, state 'running').
 #include "store/sqlite_store_impl.hpp"
 
 #include <algorithm>
@@ -16,7 +17,6 @@ constexpr std::string_view requeued_message =
 struct claimed_row {
     claimed_job job;
     std::int64_t sort_key = 0;
-    std::string job_id_order;
 };
 
 bool is_completion_state(job_state s) {
@@ -35,14 +35,13 @@ void sqlite_store::touch_item(connection& conn, std::string_view item_id, std::i
 
 std::vector<claimed_job> sqlite_store::claim(std::string_view worker_id, int max,
                                              std::int64_t lease_ms, std::int64_t now_ms) {
-    std::vector<claimed_row> rows;
     if (max <= 0) {
         return {};
     }
-    auto conn = pool_.acquire();
-    write_txn txn(*conn, pool_.write_mutex());
-    {
-        auto st = conn->prepare(
+    std::vector<claimed_row> rows;
+    write([&](connection& c) {
+        rows.clear();
+        auto st = c.prepare(
             "UPDATE jobs SET state = 'running', attempts = attempts + 1, fence = fence + 1, "
             "lease_owner = ?1, locked_until_ms = ?2 + ?3, "
             "started_ms = CASE WHEN started_ms = 0 THEN ?2 ELSE started_ms END "
@@ -51,18 +50,15 @@ std::vector<claimed_job> sqlite_store::claim(std::string_view worker_id, int max
             "RETURNING tenant_id, job_id, item_id, fence, attempts, max_attempts, sort_key");
         st.bind_all(worker_id, now_ms, lease_ms, max);
         while (st.step()) {
-            claimed_row row{{st.text(0), st.text(1), st.text(2), st.int64(3), st.integer(4),
-                             st.integer(5)},
-                            st.int64(6),
-                            st.text(1)};
-            rows.push_back(std::move(row));
+            claimed_job job{st.text(0), st.text(1), st.text(2), st.int64(3), st.integer(4),
+                            st.integer(5)};
+            rows.push_back(claimed_row{std::move(job), st.int64(6)});
         }
-    }
-    txn.commit();
+    });
 
     // RETURNING gives no order; hand the jobs out in queue order.
     std::sort(rows.begin(), rows.end(), [](const claimed_row& a, const claimed_row& b) {
-        return std::tie(a.sort_key, a.job_id_order) < std::tie(b.sort_key, b.job_id_order);
+        return std::tie(a.sort_key, a.job.job_id) < std::tie(b.sort_key, b.job.job_id);
     });
     std::vector<claimed_job> jobs;
     jobs.reserve(rows.size());
@@ -74,52 +70,52 @@ std::vector<claimed_job> sqlite_store::claim(std::string_view worker_id, int max
 
 bool sqlite_store::heartbeat(std::string_view job_id, std::int64_t fence,
                              std::int64_t locked_until_ms) {
-    auto conn = pool_.acquire();
-    write_txn txn(*conn, pool_.write_mutex());
-    int changed = conn->prepare(
-                          "UPDATE jobs SET locked_until_ms = ?3 "
-                          "WHERE job_id = ?1 AND fence = ?2 AND state = 'running'")
-                      .bind_all(job_id, fence, locked_until_ms)
-                      .run();
-    txn.commit();
-    return changed == 1;
+    bool held = false;
+    write([&](connection& c) {
+        held = c.prepare(
+                    "UPDATE jobs SET locked_until_ms = ?3 "
+                    "WHERE job_id = ?1 AND fence = ?2 AND state = 'running'")
+                   .bind_all(job_id, fence, locked_until_ms)
+                   .run() == 1;
+    });
+    return held;
 }
 
 bool sqlite_store::set_stage(std::string_view job_id, std::int64_t fence, std::string_view stage) {
-    auto conn = pool_.acquire();
-    write_txn txn(*conn, pool_.write_mutex());
-    int changed = conn->prepare(
-                          "UPDATE jobs SET stage = ?3 "
-                          "WHERE job_id = ?1 AND fence = ?2 AND state = 'running'")
-                      .bind_all(job_id, fence, stage)
-                      .run();
-    txn.commit();
-    return changed == 1;
+    bool held = false;
+    write([&](connection& c) {
+        held = c.prepare(
+                    "UPDATE jobs SET stage = ?3 "
+                    "WHERE job_id = ?1 AND fence = ?2 AND state = 'running'")
+                   .bind_all(job_id, fence, stage)
+                   .run() == 1;
+    });
+    return held;
 }
 
 bool sqlite_store::save_checkpoint(std::string_view job_id, std::int64_t fence,
-                                   const checkpoint& c) {
-    auto conn = pool_.acquire();
-    write_txn txn(*conn, pool_.write_mutex());
-    {
-        auto check = conn->prepare(
-            "SELECT 1 FROM jobs WHERE job_id = ?1 AND fence = ?2 AND state = 'running'");
-        if (!check.bind_all(job_id, fence).step()) {
-            return false;
+                                   const checkpoint& cp) {
+    bool held = false;
+    write([&](connection& c) {
+        held = c.prepare(
+                    "SELECT 1 FROM jobs WHERE job_id = ?1 AND fence = ?2 AND state = 'running'")
+                   .bind_all(job_id, fence)
+                   .step();
+        if (!held) {
+            return;
         }
-    }
-    // A replaced stage takes the next sequence number: it finished after the others.
-    conn->prepare(
-            "INSERT INTO stage_results (job_id, stage, output_json, duration_ms, finished_ms, "
-            "seq) VALUES (?1, ?2, ?3, ?4, ?5, "
-            "(SELECT COALESCE(MAX(seq), 0) + 1 FROM stage_results WHERE job_id = ?1)) "
-            "ON CONFLICT (job_id, stage) DO UPDATE SET output_json = excluded.output_json, "
-            "duration_ms = excluded.duration_ms, finished_ms = excluded.finished_ms, "
-            "seq = excluded.seq")
-        .bind_all(job_id, c.stage, c.output_json, c.duration_ms, c.finished_ms)
-        .run();
-    txn.commit();
-    return true;
+        // A replaced stage takes the next sequence number: it finished after the others.
+        c.prepare(
+             "INSERT INTO stage_results (job_id, stage, output_json, duration_ms, finished_ms, "
+             "seq) VALUES (?1, ?2, ?3, ?4, ?5, "
+             "(SELECT COALESCE(MAX(seq), 0) + 1 FROM stage_results WHERE job_id = ?1)) "
+             "ON CONFLICT (job_id, stage) DO UPDATE SET output_json = excluded.output_json, "
+             "duration_ms = excluded.duration_ms, finished_ms = excluded.finished_ms, "
+             "seq = excluded.seq")
+            .bind_all(job_id, cp.stage, cp.output_json, cp.duration_ms, cp.finished_ms)
+            .run();
+    });
+    return held;
 }
 
 std::vector<checkpoint> sqlite_store::checkpoints(std::string_view job_id) {
@@ -142,161 +138,170 @@ bool sqlite_store::complete(std::string_view job_id, std::int64_t fence, job_sta
         throw std::invalid_argument("complete: the final state must be succeeded, needs_review "
                                     "or failed, not " + std::string(to_string(final_state)));
     }
-    auto conn = pool_.acquire();
-    write_txn txn(*conn, pool_.write_mutex());
-    std::string item_id;
-    {
-        auto st = conn->prepare(
-            "UPDATE jobs SET state = ?3, finished_ms = ?4, error_code = ?5, error_message = ?6, "
-            "fence = fence + 1, lease_owner = '', locked_until_ms = 0 "
-            "WHERE job_id = ?1 AND fence = ?2 AND state = 'running' RETURNING item_id");
-        st.bind_all(job_id, fence, to_string(final_state), now_ms, error_code, error_message);
-        if (!st.step()) {
-            return false;
+    bool held = false;
+    write([&](connection& c) {
+        std::string item_id;
+        {
+            auto st = c.prepare(
+                "UPDATE jobs SET state = ?3, finished_ms = ?4, error_code = ?5, "
+                "error_message = ?6, fence = fence + 1, lease_owner = '', locked_until_ms = 0 "
+                "WHERE job_id = ?1 AND fence = ?2 AND state = 'running' RETURNING item_id");
+            st.bind_all(job_id, fence, to_string(final_state), now_ms, error_code, error_message);
+            held = st.step();
+            if (!held) {
+                return;
+            }
+            item_id = st.text(0);
+            st.run();
         }
-        item_id = st.text(0);
-        st.run();
-    }
-    conn->prepare("UPDATE items SET result_json = ?2, updated_ms = ?3 WHERE item_id = ?1")
-        .bind_all(item_id, result_json, now_ms)
-        .run();
-    txn.commit();
-    return true;
+        c.prepare("UPDATE items SET result_json = ?2, updated_ms = ?3 WHERE item_id = ?1")
+            .bind_all(item_id, result_json, now_ms)
+            .run();
+    });
+    return held;
 }
 
 bool sqlite_store::retry_later(std::string_view job_id, std::int64_t fence,
                                std::string_view error_code, std::string_view error_message,
                                std::int64_t run_after_ms, std::int64_t now_ms) {
-    auto conn = pool_.acquire();
-    write_txn txn(*conn, pool_.write_mutex());
-    std::string item_id;
-    bool failed = false;
-    {
-        auto st = conn->prepare(
-            "UPDATE jobs SET "
-            "state = CASE WHEN attempts >= max_attempts THEN 'failed' ELSE 'queued' END, "
-            "finished_ms = CASE WHEN attempts >= max_attempts THEN ?6 ELSE 0 END, "
-            "run_after_ms = ?5, error_code = ?3, error_message = ?4, fence = fence + 1, "
-            "lease_owner = '', locked_until_ms = 0 "
-            "WHERE job_id = ?1 AND fence = ?2 AND state = 'running' RETURNING item_id, state");
-        st.bind_all(job_id, fence, error_code, error_message, run_after_ms, now_ms);
-        if (!st.step()) {
-            return false;
+    bool held = false;
+    write([&](connection& c) {
+        std::string item_id;
+        bool failed = false;
+        {
+            auto st = c.prepare(
+                "UPDATE jobs SET "
+                "state = CASE WHEN attempts >= max_attempts THEN 'failed' ELSE 'queued' END, "
+                "finished_ms = CASE WHEN attempts >= max_attempts THEN ?6 ELSE 0 END, "
+                "run_after_ms = ?5, error_code = ?3, error_message = ?4, fence = fence + 1, "
+                "lease_owner = '', locked_until_ms = 0 "
+                "WHERE job_id = ?1 AND fence = ?2 AND state = 'running' "
+                "RETURNING item_id, state");
+            st.bind_all(job_id, fence, error_code, error_message, run_after_ms, now_ms);
+            held = st.step();
+            if (!held) {
+                return;
+            }
+            item_id = st.text(0);
+            failed = st.text(1) == "failed";
+            st.run();
         }
-        item_id = st.text(0);
-        failed = st.text(1) == "failed";
-        st.run();
-    }
-    if (failed) {
-        touch_item(*conn, item_id, now_ms);
-    }
-    txn.commit();
-    return true;
+        if (failed) {
+            touch_item(c, item_id, now_ms);
+        }
+    });
+    return held;
 }
 
 bool sqlite_store::release(std::string_view job_id, std::int64_t fence, std::int64_t now_ms) {
-    auto conn = pool_.acquire();
-    write_txn txn(*conn, pool_.write_mutex());
-    int changed = conn->prepare(
-                          "UPDATE jobs SET state = 'queued', attempts = MAX(attempts - 1, 0), "
-                          "fence = fence + 1, run_after_ms = ?3, lease_owner = '', "
-                          "locked_until_ms = 0 "
-                          "WHERE job_id = ?1 AND fence = ?2 AND state = 'running'")
-                      .bind_all(job_id, fence, now_ms)
-                      .run();
-    txn.commit();
-    return changed == 1;
+    bool held = false;
+    write([&](connection& c) {
+        held = c.prepare(
+                    "UPDATE jobs SET state = 'queued', attempts = MAX(attempts - 1, 0), "
+                    "fence = fence + 1, run_after_ms = ?3, lease_owner = '', "
+                    "locked_until_ms = 0 "
+                    "WHERE job_id = ?1 AND fence = ?2 AND state = 'running'")
+                   .bind_all(job_id, fence, now_ms)
+                   .run() == 1;
+    });
+    return held;
 }
 
 int sqlite_store::rescue_expired(std::int64_t now_ms) {
-    auto conn = pool_.acquire();
-    write_txn txn(*conn, pool_.write_mutex());
-
-    // No attempts left: the job fails for good, saying why.
-    std::vector<std::string> failed_items;
-    {
-        auto st = conn->prepare(
-            "UPDATE jobs SET state = 'failed', finished_ms = ?1, fence = fence + 1, "
-            "lease_owner = '', locked_until_ms = 0, error_code = 'lease_expired', "
-            "error_message = 'The worker processing this item stopped responding on each of "
-            "its ' || attempts || ' attempts; processing was given up. Retry the item to try "
-            "again.' "
-            "WHERE state = 'running' AND locked_until_ms < ?1 AND attempts >= max_attempts "
-            "RETURNING item_id");
-        st.bind_all(now_ms);
-        while (st.step()) {
-            failed_items.push_back(st.text(0));
+    int touched = 0;
+    write([&](connection& c) {
+        // No attempts left: the job fails for good, saying why.
+        std::vector<std::string> failed_items;
+        {
+            auto st = c.prepare(
+                "UPDATE jobs SET state = 'failed', finished_ms = ?1, fence = fence + 1, "
+                "lease_owner = '', locked_until_ms = 0, error_code = 'lease_expired', "
+                "error_message = 'The worker processing this item stopped responding on each "
+                "of its ' || attempts || ' attempts; processing was given up. Retry the item "
+                "to try again.' "
+                "WHERE state = 'running' AND locked_until_ms < ?1 AND attempts >= max_attempts "
+                "RETURNING item_id");
+            st.bind_all(now_ms);
+            while (st.step()) {
+                failed_items.push_back(st.text(0));
+            }
         }
-    }
-    for (const auto& item_id : failed_items) {
-        touch_item(*conn, item_id, now_ms);
-    }
+        for (const auto& item_id : failed_items) {
+            touch_item(c, item_id, now_ms);
+        }
 
-    // Attempts left: back to the queue, runnable at once.
-    int requeued = conn->prepare(
-                           "UPDATE jobs SET state = 'queued', run_after_ms = ?1, "
-                           "fence = fence + 1, lease_owner = '', locked_until_ms = 0, "
-                           "error_code = 'lease_expired', error_message = ?2 "
-                           "WHERE state = 'running' AND locked_until_ms < ?1")
-                       .bind_all(now_ms, requeued_message)
-                       .run();
-    txn.commit();
-    return requeued + static_cast<int>(failed_items.size());
+        // Attempts left: back to the queue, runnable at once.
+        int requeued = c.prepare(
+                            "UPDATE jobs SET state = 'queued', run_after_ms = ?1, "
+                            "fence = fence + 1, lease_owner = '', locked_until_ms = 0, "
+                            "error_code = 'lease_expired', error_message = ?2 "
+                            "WHERE state = 'running' AND locked_until_ms < ?1")
+                           .bind_all(now_ms, requeued_message)
+                           .run();
+        touched = requeued + static_cast<int>(failed_items.size());
+    });
+    return touched;
 }
 
 // --- cancel and retry ---
 
 cancel_outcome sqlite_store::cancel(std::string_view tenant_id, std::string_view item_id,
                                     std::int64_t now_ms) {
-    auto conn = pool_.acquire();
-    write_txn txn(*conn, pool_.write_mutex());
-    {
-        auto st = conn->prepare("SELECT state FROM jobs WHERE tenant_id = ?1 AND item_id = ?2");
-        if (!st.bind_all(tenant_id, item_id).step()) {
-            return cancel_outcome::not_found;
+    auto outcome = cancel_outcome::not_found;
+    write([&](connection& c) {
+        {
+            auto st = c.prepare("SELECT state FROM jobs WHERE tenant_id = ?1 AND item_id = ?2");
+            if (!st.bind_all(tenant_id, item_id).step()) {
+                outcome = cancel_outcome::not_found;
+                return;
+            }
+            if (is_final(state_from_db(st.text(0)))) {
+                outcome = cancel_outcome::already_final;
+                return;
+            }
         }
-        if (is_final(state_from_db(st.text(0)))) {
-            return cancel_outcome::already_final;
-        }
-    }
-    conn->prepare(
-            "UPDATE jobs SET state = 'canceled', finished_ms = ?2, fence = fence + 1, "
-            "lease_owner = '', locked_until_ms = 0 WHERE item_id = ?1")
-        .bind_all(item_id, now_ms)
-        .run();
-    touch_item(*conn, item_id, now_ms);
-    txn.commit();
-    return cancel_outcome::canceled;
+        c.prepare(
+             "UPDATE jobs SET state = 'canceled', finished_ms = ?2, fence = fence + 1, "
+             "lease_owner = '', locked_until_ms = 0 WHERE item_id = ?1")
+            .bind_all(item_id, now_ms)
+            .run();
+        touch_item(c, item_id, now_ms);
+        outcome = cancel_outcome::canceled;
+    });
+    return outcome;
 }
 
 bool sqlite_store::retry(std::string_view tenant_id, std::string_view item_id,
                          std::int64_t now_ms) {
-    auto conn = pool_.acquire();
-    write_txn txn(*conn, pool_.write_mutex());
-    priority prio = priority::normal;
-    {
-        auto st = conn->prepare(
-            "SELECT state, priority FROM jobs WHERE tenant_id = ?1 AND item_id = ?2");
-        if (!st.bind_all(tenant_id, item_id).step()) {
-            return false;
+    bool requeued = false;
+    write([&](connection& c) {
+        priority prio = priority::normal;
+        {
+            auto st = c.prepare(
+                "SELECT state, priority FROM jobs WHERE tenant_id = ?1 AND item_id = ?2");
+            requeued = st.bind_all(tenant_id, item_id).step();
+            if (!requeued) {
+                return;
+            }
+            auto state = state_from_db(st.text(0));
+            requeued = state == job_state::failed || state == job_state::canceled;
+            if (!requeued) {
+                return;
+            }
+            prio = priority_from_db(st.text(1));
         }
-        auto state = state_from_db(st.text(0));
-        if (state != job_state::failed && state != job_state::canceled) {
-            return false;
-        }
-        prio = priority_from_db(st.text(1));
-    }
-    conn->prepare(
-            "UPDATE jobs SET state = 'queued', attempts = 0, fence = fence + 1, sort_key = ?3, "
-            "run_after_ms = ?2, started_ms = 0, finished_ms = 0, error_code = '', "
-            "error_message = '', lease_owner = '', locked_until_ms = 0 WHERE item_id = ?1")
-        .bind_all(item_id, now_ms, aging_.sort_key(prio, now_ms))
-        .run();
-    conn->prepare("UPDATE items SET result_json = '', updated_ms = ?2 WHERE item_id = ?1")
-        .bind_all(item_id, now_ms)
-        .run();
-    txn.commit();
-    return true;
+        c.prepare(
+             "UPDATE jobs SET state = 'queued', attempts = 0, fence = fence + 1, "
+             "sort_key = ?3, run_after_ms = ?2, started_ms = 0, finished_ms = 0, "
+             "error_code = '', error_message = '', lease_owner = '', locked_until_ms = 0 "
+             "WHERE item_id = ?1")
+            .bind_all(item_id, now_ms, aging_.sort_key(prio, now_ms))
+            .run();
+        c.prepare("UPDATE items SET result_json = '', updated_ms = ?2 WHERE item_id = ?1")
+            .bind_all(item_id, now_ms)
+            .run();
+    });
+    return requeued;
 }
 
 }  // namespace boomer::store::sqlite

@@ -126,20 +126,22 @@ sqlite_store::sqlite_store(const std::string& path, const sqlite_options& option
 
 create_result sqlite_store::create_item(const new_item& item) {
     check_new_item(item);
-    auto conn = pool_.acquire();
+    std::optional<create_result> outcome;
     try {
-        write_txn txn(*conn, pool_.write_mutex());
-        if (auto existing = find_by_key(*conn, item.tenant_id, item.idempotency_key)) {
-            return *existing;
-        }
-        insert_item(*conn, item);
-        txn.commit();
-        return create_result{true, item.item_id, item.job_id};
+        write([&](connection& c) {
+            outcome = find_by_key(c, item.tenant_id, item.idempotency_key);
+            if (!outcome) {
+                insert_item(c, item);
+                outcome = create_result{true, item.item_id, item.job_id};
+            }
+        });
+        return *outcome;
     } catch (const store_error& e) {
         // Another process may have committed the same key between our check and our insert.
         if (e.kind() != error_kind::conflict || item.idempotency_key.empty()) {
             throw;
         }
+        auto conn = pool_.acquire();
         read_txn txn(*conn);
         if (auto existing = find_by_key(*conn, item.tenant_id, item.idempotency_key)) {
             return *existing;

@@ -2,12 +2,14 @@
 // reads) and sqlite_queue.cpp (the job queue). Private to store/.
 #pragma once
 
+#include "store/sqlite_commit.hpp"
 #include "store/sqlite_db.hpp"
 #include "store/sqlite_store.hpp"
 
 namespace boomer::store::sqlite {
 
-// Thread-safe: each call borrows its own connection from the pool.
+// Thread-safe: each call borrows its own connection from the pool; writes go through one
+// commit queue so that concurrent writers share commits.
 class sqlite_store final : public store {
 public:
     sqlite_store(const std::string& path, const sqlite_options& options);
@@ -45,6 +47,13 @@ public:
     bool ping() override;
 
 private:
+    // write runs `fn(connection&)` in a group-committed write transaction and returns once it
+    // is durable; see sqlite_commit.hpp.
+    void write(const commit_queue::write_fn& fn) {
+        auto conn = pool_.acquire();
+        commits_.run(*conn, fn);
+    }
+
     std::optional<create_result> find_by_key(connection& conn, std::string_view tenant_id,
                                              std::string_view key);
     void insert_item(connection& conn, const new_item& item);
@@ -52,6 +61,7 @@ private:
     void touch_item(connection& conn, std::string_view item_id, std::int64_t now_ms);
 
     connection_pool pool_;
+    commit_queue commits_;
     aging_policy aging_;
 };
 

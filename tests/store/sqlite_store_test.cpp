@@ -1,5 +1,6 @@
 // What only the SQLite engine has: its file, its migrations, its query plans and how its
 // result codes are classified.
+#include "store/sqlite_commit.hpp"
 #include "store/sqlite_db.hpp"
 #include "store/sqlite_schema.hpp"
 #include "store/sqlite_store.hpp"
@@ -8,7 +9,10 @@
 #include <catch2/catch.hpp>
 #include <sqlite3.h>
 
+#include <atomic>
 #include <string>
+#include <thread>
+#include <vector>
 
 using namespace boomer::store;
 using namespace boomer::store::test;
@@ -168,4 +172,63 @@ TEST_CASE("sqlite store: claims and listings walk their indexes instead of sorti
     INFO(plan);
     CHECK_THAT(plan, Catch::Contains("jobs_tenant_state"));
     CHECK_THAT(plan, !Catch::Contains("TEMP B-TREE"));
+}
+
+TEST_CASE("sqlite store: writes queued behind a commit share the next one, each rolled back "
+          "alone on failure",
+          "[store]") {
+    using sqlite::commit_queue;
+    using sqlite::connection;
+    temp_dir dir;
+    auto path = (dir.path() / "commit.db").string();
+    std::vector<std::unique_ptr<connection>> conns;
+    for (int i = 0; i < 4; ++i) {
+        conns.push_back(std::make_unique<connection>(path, 1'000));
+    }
+    conns[0]->exec("CREATE TABLE t (x INTEGER PRIMARY KEY)");
+    commit_queue commits;
+    auto insert = [](connection& c, int x) {
+        c.prepare("INSERT INTO t (x) VALUES (?1)").bind_all(x).run();
+    };
+
+    // The first write holds its batch open until three others have queued behind it.
+    std::atomic<bool> leading{false};
+    std::thread first([&] {
+        commits.run(*conns[0], [&](connection& c) {
+            insert(c, 1);
+            leading = true;
+            while (commits.waiting() < 3) {
+                std::this_thread::yield();
+            }
+        });
+    });
+    while (!leading) {
+        std::this_thread::yield();
+    }
+    std::atomic<int> conflicts{0};
+    std::vector<std::thread> rest;
+    rest.emplace_back([&] { commits.run(*conns[1], [&](connection& c) { insert(c, 2); }); });
+    rest.emplace_back([&] {
+        try {
+            commits.run(*conns[2], [&](connection& c) {
+                insert(c, 3);
+                insert(c, 1);  // duplicate: this write fails, 3 must go with it
+            });
+        } catch (const store_error& e) {
+            conflicts += e.kind() == error_kind::conflict ? 1 : 0;
+        }
+    });
+    rest.emplace_back([&] { commits.run(*conns[3], [&](connection& c) { insert(c, 4); }); });
+    first.join();
+    for (auto& t : rest) {
+        t.join();
+    }
+
+    CHECK(conflicts == 1);
+    std::vector<std::int64_t> rows;
+    auto st = conns[0]->prepare("SELECT x FROM t ORDER BY x");
+    while (st.step()) {
+        rows.push_back(st.int64(0));
+    }
+    CHECK(rows == std::vector<std::int64_t>{1, 2, 4});
 }
