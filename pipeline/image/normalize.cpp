@@ -1,0 +1,163 @@
+// normalize: probe, refuse what is too large, decode (scaled where the format allows), scale down
+// with area averaging, turn upright, encode a metadata-free JPEG, hash it.
+#include "pipeline/image/normalize.hpp"
+
+#include <array>
+#include <bit>
+#include <stdexcept>
+#include <vector>
+
+#include <opencv2/img_hash.hpp>
+#include <opencv2/imgcodecs.hpp>
+#include <opencv2/imgproc.hpp>
+
+#include "core/hash.hpp"
+#include "pipeline/image/detail/frame.hpp"
+
+namespace boomer::image {
+namespace {
+
+void check_limits(const normalize_limits& limits) {
+    if (limits.max_pixels == 0 || limits.max_long_edge < 16 || limits.jpeg_quality < 1 ||
+        limits.jpeg_quality > 100) {
+        throw std::invalid_argument(
+            "normalize_limits: max_pixels must be > 0, max_long_edge >= 16, jpeg_quality 1..100");
+    }
+}
+
+result<probe_info> probe_or_fail(std::string_view bytes) {
+    if (auto info = probe(bytes)) {
+        return std::move(*info);
+    }
+    if (sniff_format(bytes) != image_format::unknown) {
+        return fail(std::string(codes::corrupt_image),
+                    "the image header is truncated or damaged; upload the complete file");
+    }
+    return fail(std::string(codes::unsupported_format),
+                "the file is not a JPEG, PNG, WebP, GIF, HEIC or AVIF image");
+}
+
+// Scales so the long edge is at most `max_long_edge`, keeping the aspect ratio; never enlarges.
+cv::Mat fit_long_edge(const cv::Mat& pixels, int max_long_edge) {
+    const int long_edge = std::max(pixels.cols, pixels.rows);
+    if (long_edge <= max_long_edge) {
+        return pixels;
+    }
+    const double scale = static_cast<double>(max_long_edge) / long_edge;
+    const cv::Size size(std::max(1, static_cast<int>(std::lround(pixels.cols * scale))),
+                        std::max(1, static_cast<int>(std::lround(pixels.rows * scale))));
+    cv::Mat out;
+    cv::resize(pixels, out, size, 0, 0, cv::INTER_AREA);
+    return out;
+}
+
+// OpenCV's JPEG writer emits SOI, a JFIF APP0, tables, frame, scan and EOI: no EXIF, no ICC.
+std::string encode_jpeg(const cv::Mat& bgr, int quality) {
+    std::vector<uchar> buffer;
+    const std::vector<int> params{cv::IMWRITE_JPEG_QUALITY, quality, cv::IMWRITE_JPEG_OPTIMIZE, 1};
+    if (!cv::imencode(".jpg", bgr, buffer, params)) {
+        throw std::runtime_error("normalize: OpenCV could not encode a JPEG");
+    }
+    return std::string(buffer.begin(), buffer.end());
+}
+
+std::string perceptual_hash(const cv::Mat& bgr) {
+    cv::Mat hash;
+    cv::img_hash::PHash::create()->compute(bgr, hash);
+    static constexpr std::array<char, 16> digits{'0', '1', '2', '3', '4', '5', '6', '7',
+                                                 '8', '9', 'a', 'b', 'c', 'd', 'e', 'f'};
+    std::string hex;
+    for (int i = 0; i < static_cast<int>(hash.total()); ++i) {
+        const std::uint8_t byte = hash.at<std::uint8_t>(i);
+        hex += digits[byte >> 4];
+        hex += digits[byte & 0x0F];
+    }
+    return hex;
+}
+
+int hex_value(char c) {
+    if (c >= '0' && c <= '9') {
+        return c - '0';
+    }
+    if (c >= 'a' && c <= 'f') {
+        return c - 'a' + 10;
+    }
+    if (c >= 'A' && c <= 'F') {
+        return c - 'A' + 10;
+    }
+    return -1;
+}
+
+}  // namespace
+
+namespace detail {
+
+result<cv::Mat> decode_upright(std::string_view bytes, const probe_info& info,
+                               const decode_options& opt) {
+    auto pixels = decode(bytes, info, opt);
+    if (!pixels) {
+        return make_unexpected(pixels.error());
+    }
+    return apply_orientation(pixels->bgr, pixels->orientation);
+}
+
+result<normalized_frame> normalize_frame(std::string_view bytes, const normalize_limits& limits) {
+    check_limits(limits);
+    const auto info = probe_or_fail(bytes);
+    if (!info) {
+        return make_unexpected(info.error());
+    }
+    const auto pixels = static_cast<std::uint64_t>(info->width) * info->height;
+    if (pixels > limits.max_pixels) {
+        return too_many_pixels_failure(info->width, info->height, limits.max_pixels);
+    }
+
+    // Decode no larger than needed, shrink, then turn upright (cheaper on fewer pixels).
+    auto source = decode(bytes, *info, decode_options{limits.max_pixels, limits.max_long_edge});
+    if (!source) {
+        return make_unexpected(source.error());
+    }
+    cv::Mat upright = apply_orientation(fit_long_edge(source->bgr, limits.max_long_edge),
+                                        source->orientation);
+
+    normalized_frame frame;
+    frame.image.jpeg = encode_jpeg(upright, limits.jpeg_quality);
+    frame.image.width = upright.cols;
+    frame.image.height = upright.rows;
+    frame.image.source_width = info->width;
+    frame.image.source_height = info->height;
+    frame.image.source_format = info->format;
+    frame.image.exif_orientation = source->orientation;
+    frame.image.sha256 = sha256_hex(frame.image.jpeg);
+    frame.image.phash = perceptual_hash(upright);
+    frame.bgr = std::move(upright);
+    return frame;
+}
+
+}  // namespace detail
+
+result<normalized_image> normalize(std::string_view bytes, const normalize_limits& limits) {
+    auto frame = detail::normalize_frame(bytes, limits);
+    if (!frame) {
+        return make_unexpected(frame.error());
+    }
+    return std::move(frame->image);
+}
+
+unsigned phash_distance(std::string_view a_hex, std::string_view b_hex) {
+    if (a_hex.size() != 16 || b_hex.size() != 16) {
+        return phash_incomparable;
+    }
+    unsigned distance = 0;
+    for (std::size_t i = 0; i < 16; ++i) {
+        const int a = hex_value(a_hex[i]);
+        const int b = hex_value(b_hex[i]);
+        if (a < 0 || b < 0) {
+            return phash_incomparable;
+        }
+        distance += static_cast<unsigned>(std::popcount(static_cast<unsigned>(a ^ b)));
+    }
+    return distance;
+}
+
+}  // namespace boomer::image
