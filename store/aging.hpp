@@ -3,9 +3,9 @@
 // an urgent job created now, and no class starves. Shared by every engine.
 #pragma once
 
-#include "store/store.hpp"
-
 #include <cstdint>
+
+#include "store/store.hpp"
 
 namespace boomer::store {
 
@@ -19,12 +19,12 @@ struct aging_policy {
     // offset_ms returns the offset of class `p`.
     std::int64_t offset_ms(priority p) const {
         switch (p) {
-        case priority::urgent:
-            return urgent_offset_ms;
-        case priority::normal:
-            return normal_offset_ms;
-        case priority::bulk:
-            return bulk_offset_ms;
+            case priority::urgent:
+                return urgent_offset_ms;
+            case priority::normal:
+                return normal_offset_ms;
+            case priority::bulk:
+                return bulk_offset_ms;
         }
         return bulk_offset_ms;
     }

@@ -2,9 +2,6 @@
 // rename, fsync of the folder) is explicit.
 #include "store/blob_store.hpp"
 
-#include "core/hash.hpp"
-#include "store/store.hpp"
-
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -16,6 +13,9 @@
 #include <string>
 #include <system_error>
 
+#include "core/hash.hpp"
+#include "store/store.hpp"
+
 namespace boomer::store {
 namespace {
 
@@ -24,17 +24,17 @@ namespace fs = std::filesystem;
 // What an errno means for the caller: conditions that may pass by themselves are retryable.
 error_kind classify_errno(int err) {
     switch (err) {
-    case ENOSPC:
-    case EDQUOT:
-    case EIO:
-    case EAGAIN:
-    case EINTR:
-    case EMFILE:
-    case ENFILE:
-    case ENOMEM:
-        return error_kind::retryable;
-    default:
-        return error_kind::bug;
+        case ENOSPC:
+        case EDQUOT:
+        case EIO:
+        case EAGAIN:
+        case EINTR:
+        case EMFILE:
+        case ENFILE:
+        case ENOMEM:
+            return error_kind::retryable;
+        default:
+            return error_kind::bug;
     }
 }
 

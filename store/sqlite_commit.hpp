@@ -9,14 +9,14 @@
 // full disk, or a failed COMMIT) every write in the batch gets that error.
 #pragma once
 
-#include "store/sqlite_db.hpp"
-
 #include <condition_variable>
+#include <cstddef>
 #include <exception>
 #include <functional>
-#include <cstddef>
 #include <mutex>
 #include <vector>
+
+#include "store/sqlite_db.hpp"
 
 namespace boomer::store::sqlite {
 

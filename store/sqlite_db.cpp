@@ -9,25 +9,25 @@ namespace boomer::store::sqlite {
 
 error_kind classify(int result_code) {
     switch (result_code & 0xff) {
-    case SQLITE_BUSY:
-    case SQLITE_LOCKED:
-    case SQLITE_IOERR:
-    case SQLITE_FULL:
-    case SQLITE_NOMEM:
-    case SQLITE_PROTOCOL:
-        return error_kind::retryable;
-    case SQLITE_CONSTRAINT:
-        break;
-    default:
-        return error_kind::bug;
+        case SQLITE_BUSY:
+        case SQLITE_LOCKED:
+        case SQLITE_IOERR:
+        case SQLITE_FULL:
+        case SQLITE_NOMEM:
+        case SQLITE_PROTOCOL:
+            return error_kind::retryable;
+        case SQLITE_CONSTRAINT:
+            break;
+        default:
+            return error_kind::bug;
     }
     switch (result_code) {
-    case SQLITE_CONSTRAINT_UNIQUE:
-    case SQLITE_CONSTRAINT_PRIMARYKEY:
-    case SQLITE_CONSTRAINT_FOREIGNKEY:
-        return error_kind::conflict;
-    default:
-        return error_kind::bug;
+        case SQLITE_CONSTRAINT_UNIQUE:
+        case SQLITE_CONSTRAINT_PRIMARYKEY:
+        case SQLITE_CONSTRAINT_FOREIGNKEY:
+            return error_kind::conflict;
+        default:
+            return error_kind::bug;
     }
 }
 
@@ -46,8 +46,8 @@ statement::~statement() {
 }
 
 statement& statement::bind(int index, std::string_view text) {
-    int rc = sqlite3_bind_text64(stmt_, index, text.data(), text.size(), SQLITE_TRANSIENT,
-                                 SQLITE_UTF8);
+    int rc =
+        sqlite3_bind_text64(stmt_, index, text.data(), text.size(), SQLITE_TRANSIENT, SQLITE_UTF8);
     if (rc != SQLITE_OK) {
         throw_error(db_, rc, "bind text");
     }
@@ -139,7 +139,10 @@ connection::connection(const std::string& path, int busy_timeout_ms) {
         }
         // FULL in WAL mode syncs the log at every commit: an acknowledged write survives a
         // power loss, not only a process crash.
-        exec("PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;");
+        // The log is truncated back to 64 MiB after a checkpoint that followed a burst.
+        exec(
+            "PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON; "
+            "PRAGMA journal_size_limit=67108864;");
     } catch (...) {
         sqlite3_close_v2(db_);
         throw;
@@ -210,8 +213,7 @@ connection_pool::lease::~lease() {
 
 // --- transactions ---
 
-write_txn::write_txn(connection& conn, std::mutex& write_mutex)
-    : lock_(write_mutex), conn_(conn) {
+write_txn::write_txn(connection& conn, std::mutex& write_mutex) : lock_(write_mutex), conn_(conn) {
     conn_.exec("BEGIN IMMEDIATE");
     open_ = true;
 }

@@ -7,8 +7,6 @@
 // one-off writers such as migrations.
 #pragma once
 
-#include "store/store.hpp"
-
 #include <condition_variable>
 #include <cstdint>
 #include <memory>
@@ -17,6 +15,8 @@
 #include <string_view>
 #include <unordered_map>
 #include <vector>
+
+#include "store/store.hpp"
 
 struct sqlite3;
 struct sqlite3_stmt;

@@ -2,11 +2,11 @@
 // job, rescue of expired leases, cancel and retry. Every write is one short IMMEDIATE
 // transaction, group-committed with concurrent ones; every fenced write names
 // (job_id, fence, state 'running').
-#include "store/sqlite_store_impl.hpp"
-
 #include <algorithm>
 #include <stdexcept>
 #include <tuple>
+
+#include "store/sqlite_store_impl.hpp"
 
 namespace boomer::store::sqlite {
 namespace {
@@ -50,8 +50,8 @@ std::vector<claimed_job> sqlite_store::claim(std::string_view worker_id, int max
             "RETURNING tenant_id, job_id, item_id, fence, attempts, max_attempts, sort_key");
         st.bind_all(worker_id, now_ms, lease_ms, max);
         while (st.step()) {
-            claimed_job job{st.text(0), st.text(1), st.text(2), st.int64(3), st.integer(4),
-                            st.integer(5)};
+            claimed_job job{st.text(0),  st.text(1),    st.text(2),
+                            st.int64(3), st.integer(4), st.integer(5)};
             rows.push_back(claimed_row{std::move(job), st.int64(6)});
         }
     });
@@ -97,10 +97,10 @@ bool sqlite_store::save_checkpoint(std::string_view job_id, std::int64_t fence,
                                    const checkpoint& cp) {
     bool held = false;
     write([&](connection& c) {
-        held = c.prepare(
-                    "SELECT 1 FROM jobs WHERE job_id = ?1 AND fence = ?2 AND state = 'running'")
-                   .bind_all(job_id, fence)
-                   .step();
+        held =
+            c.prepare("SELECT 1 FROM jobs WHERE job_id = ?1 AND fence = ?2 AND state = 'running'")
+                .bind_all(job_id, fence)
+                .step();
         if (!held) {
             return;
         }
@@ -135,8 +135,10 @@ bool sqlite_store::complete(std::string_view job_id, std::int64_t fence, job_sta
                             std::string_view result_json, std::string_view error_code,
                             std::string_view error_message, std::int64_t now_ms) {
     if (!is_completion_state(final_state)) {
-        throw std::invalid_argument("complete: the final state must be succeeded, needs_review "
-                                    "or failed, not " + std::string(to_string(final_state)));
+        throw std::invalid_argument(
+            "complete: the final state must be succeeded, needs_review "
+            "or failed, not " +
+            std::string(to_string(final_state)));
     }
     bool held = false;
     write([&](connection& c) {
@@ -277,8 +279,8 @@ bool sqlite_store::retry(std::string_view tenant_id, std::string_view item_id,
     write([&](connection& c) {
         priority prio = priority::normal;
         {
-            auto st = c.prepare(
-                "SELECT state, priority FROM jobs WHERE tenant_id = ?1 AND item_id = ?2");
+            auto st =
+                c.prepare("SELECT state, priority FROM jobs WHERE tenant_id = ?1 AND item_id = ?2");
             requeued = st.bind_all(tenant_id, item_id).step();
             if (!requeued) {
                 return;

@@ -1,10 +1,10 @@
 // The SQLite schema, version by version, and the code that applies it.
 #include "store/sqlite_schema.hpp"
 
-#include "core/clock.hpp"
-
 #include <array>
 #include <string>
+
+#include "core/clock.hpp"
 
 namespace boomer::store::sqlite {
 namespace {

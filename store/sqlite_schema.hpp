@@ -2,10 +2,10 @@
 // migration runs once, inside the same transaction as its row in schema_migrations.
 #pragma once
 
-#include "store/sqlite_db.hpp"
-
 #include <span>
 #include <string_view>
+
+#include "store/sqlite_db.hpp"
 
 namespace boomer::store::sqlite {
 

@@ -1,10 +1,9 @@
 // The SQLite engine: opening, intake (items, images, jobs in one transaction, idempotency
 // keys) and the tenant-scoped reads.
-#include "store/sqlite_store_impl.hpp"
+#include <stdexcept>
 
 #include "store/sqlite_schema.hpp"
-
-#include <stdexcept>
+#include "store/sqlite_store_impl.hpp"
 
 namespace boomer::store {
 
@@ -14,8 +13,9 @@ std::unique_ptr<store> open_sqlite_store(const std::string& path, const sqlite_o
                                     path + "'");
     }
     if (options.connections < 1 || options.busy_timeout_ms < 0) {
-        throw std::invalid_argument("sqlite store: connections must be >= 1 and the busy "
-                                    "timeout >= 0");
+        throw std::invalid_argument(
+            "sqlite store: connections must be >= 1 and the busy "
+            "timeout >= 0");
     }
     return std::make_unique<sqlite::sqlite_store>(path, options);
 }
@@ -150,8 +150,7 @@ create_result sqlite_store::create_item(const new_item& item) {
     }
 }
 
-std::optional<create_result> sqlite_store::find_by_key(connection& conn,
-                                                       std::string_view tenant_id,
+std::optional<create_result> sqlite_store::find_by_key(connection& conn, std::string_view tenant_id,
                                                        std::string_view key) {
     if (key.empty()) {
         return std::nullopt;
@@ -222,8 +221,8 @@ std::vector<image_ref> sqlite_store::images_of(connection& conn, std::string_vie
     st.bind_all(item_id);
     std::vector<image_ref> images;
     while (st.step()) {
-        images.push_back(image_ref{st.integer(0), st.text(1), st.text(2), st.text(3),
-                                   st.int64(4), st.integer(5), st.integer(6)});
+        images.push_back(image_ref{st.integer(0), st.text(1), st.text(2), st.text(3), st.int64(4),
+                                   st.integer(5), st.integer(6)});
     }
     return images;
 }

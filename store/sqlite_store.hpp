@@ -12,11 +12,11 @@
 // - items.updated_ms moves when the item's outcome changes: final state reached, retried.
 #pragma once
 
-#include "store/aging.hpp"
-#include "store/store.hpp"
-
 #include <memory>
 #include <string>
+
+#include "store/aging.hpp"
+#include "store/store.hpp"
 
 namespace boomer::store {
 

@@ -26,8 +26,7 @@ public:
     bool heartbeat(std::string_view job_id, std::int64_t fence,
                    std::int64_t locked_until_ms) override;
     bool set_stage(std::string_view job_id, std::int64_t fence, std::string_view stage) override;
-    bool save_checkpoint(std::string_view job_id, std::int64_t fence,
-                         const checkpoint& c) override;
+    bool save_checkpoint(std::string_view job_id, std::int64_t fence, const checkpoint& c) override;
     std::vector<checkpoint> checkpoints(std::string_view job_id) override;
     bool complete(std::string_view job_id, std::int64_t fence, job_state final_state,
                   std::string_view result_json, std::string_view error_code,
@@ -39,8 +38,7 @@ public:
     int rescue_expired(std::int64_t now_ms) override;
     cancel_outcome cancel(std::string_view tenant_id, std::string_view item_id,
                           std::int64_t now_ms) override;
-    bool retry(std::string_view tenant_id, std::string_view item_id,
-               std::int64_t now_ms) override;
+    bool retry(std::string_view tenant_id, std::string_view item_id, std::int64_t now_ms) override;
 
     std::map<priority, std::int64_t> queue_depth() override;
     std::map<job_state, std::int64_t> count_by_state() override;

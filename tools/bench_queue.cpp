@@ -5,9 +5,6 @@
 //
 // Usage: bench_queue [--jobs N] [--threads K] [--batch B] [--producers P] [--db PATH]
 // Without --db a temporary database is created and removed afterwards.
-#include "core/ids.hpp"
-#include "store/sqlite_store.hpp"
-
 #include <algorithm>
 #include <atomic>
 #include <chrono>
@@ -19,6 +16,9 @@
 #include <thread>
 #include <unordered_map>
 #include <vector>
+
+#include "core/ids.hpp"
+#include "store/sqlite_store.hpp"
 
 namespace {
 
@@ -145,9 +145,9 @@ double percentile(std::vector<double> values, double p) {
 
 int run(const bench_config& c) {
     bool temporary = c.db.empty();
-    fs::path path = temporary ? fs::temp_directory_path() /
-                                    ("bench_queue_" + std::to_string(wall_ms()) + ".db")
-                              : fs::path(c.db);
+    fs::path path =
+        temporary ? fs::temp_directory_path() / ("bench_queue_" + std::to_string(wall_ms()) + ".db")
+                  : fs::path(c.db);
     boomer::store::sqlite_options options;
     options.connections = std::max(c.threads, c.producers);
     auto db = boomer::store::open_sqlite_store(path.string(), options);

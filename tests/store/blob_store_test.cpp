@@ -2,16 +2,15 @@
 // leave the root, and concurrent writers of the same bytes.
 #include "store/blob_store.hpp"
 
+#include <sys/stat.h>
+
+#include <catch2/catch.hpp>
+#include <thread>
+#include <vector>
+
 #include "core/hash.hpp"
 #include "store/store.hpp"
 #include "tests/store/store_engines.hpp"
-
-#include <catch2/catch.hpp>
-
-#include <sys/stat.h>
-
-#include <thread>
-#include <vector>
 
 using boomer::sha256_hex;
 using boomer::store::blob_store;
@@ -87,10 +86,10 @@ TEST_CASE("blob store: names that are not 64 lowercase hex characters are refuse
         std::fclose(f);
     }
 
-    for (std::string bad : {std::string("../secret"), std::string("../../../../secret"),
-                            std::string(64, 'A'), std::string(63, 'a'), std::string(65, 'a'),
-                            std::string(62, 'a') + "/.", std::string(), std::string(64, 'g'),
-                            std::string("..") + std::string(62, 'a')}) {
+    for (std::string bad :
+         {std::string("../secret"), std::string("../../../../secret"), std::string(64, 'A'),
+          std::string(63, 'a'), std::string(65, 'a'), std::string(62, 'a') + "/.", std::string(),
+          std::string(64, 'g'), std::string("..") + std::string(62, 'a')}) {
         INFO("name: " << bad);
         CHECK_FALSE(is_valid_sha256(bad));
         CHECK_FALSE(blobs.get(bad));

@@ -1,18 +1,19 @@
 // What only the SQLite engine has: its file, its migrations, its query plans and how its
 // result codes are classified.
-#include "store/sqlite_commit.hpp"
-#include "store/sqlite_db.hpp"
-#include "store/sqlite_schema.hpp"
 #include "store/sqlite_store.hpp"
-#include "tests/store/store_engines.hpp"
 
-#include <catch2/catch.hpp>
 #include <sqlite3.h>
 
 #include <atomic>
+#include <catch2/catch.hpp>
 #include <string>
 #include <thread>
 #include <vector>
+
+#include "store/sqlite_commit.hpp"
+#include "store/sqlite_db.hpp"
+#include "store/sqlite_schema.hpp"
+#include "tests/store/store_engines.hpp"
 
 using namespace boomer::store;
 using namespace boomer::store::test;
@@ -174,9 +175,10 @@ TEST_CASE("sqlite store: claims and listings walk their indexes instead of sorti
     CHECK_THAT(plan, !Catch::Contains("TEMP B-TREE"));
 }
 
-TEST_CASE("sqlite store: writes queued behind a commit share the next one, each rolled back "
-          "alone on failure",
-          "[store]") {
+TEST_CASE(
+    "sqlite store: writes queued behind a commit share the next one, each rolled back "
+    "alone on failure",
+    "[store]") {
     using sqlite::commit_queue;
     using sqlite::connection;
     temp_dir dir;

@@ -1,13 +1,13 @@
 // The engines the store suite runs against, and the suite's shared helpers.
 #include "tests/store/store_engines.hpp"
 
-#include "core/ids.hpp"
-#include "store/sqlite_store.hpp"
+#include <stdlib.h>
 
 #include <catch2/catch.hpp>
-
 #include <stdexcept>
-#include <stdlib.h>
+
+#include "core/ids.hpp"
+#include "store/sqlite_store.hpp"
 
 namespace boomer::store::test {
 

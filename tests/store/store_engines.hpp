@@ -2,14 +2,14 @@
 // exists), a temporary folder per test, and small builders for test rows.
 #pragma once
 
-#include "store/store.hpp"
-
 #include <cstdint>
 #include <filesystem>
 #include <functional>
 #include <memory>
 #include <string>
 #include <vector>
+
+#include "store/store.hpp"
 
 namespace boomer::store::test {
 

@@ -1,10 +1,9 @@
 // Intake and reads, run against every store engine: creating items, idempotency keys, tenant
 // isolation, listing with cursors and state filters, the counters.
-#include "tests/store/store_engines.hpp"
-
 #include <catch2/catch.hpp>
-
 #include <string>
+
+#include "tests/store/store_engines.hpp"
 
 using namespace boomer::store;
 using namespace boomer::store::test;
@@ -12,8 +11,10 @@ using namespace boomer::store::test;
 namespace {
 
 image_ref image(int index, const std::string& name) {
-    return image_ref{index, std::string(64, static_cast<char>('a' + index)), name, "image/jpeg",
-                     1000 + index, 640 + index, 480 + index};
+    return image_ref{index,        std::string(64, static_cast<char>('a' + index)),
+                     name,         "image/jpeg",
+                     1000 + index, 640 + index,
+                     480 + index};
 }
 
 }  // namespace

@@ -1,10 +1,9 @@
 // The durable queue, run against every store engine: claim order and aging, leases, fencing,
 // rescue, cancel, retry, release and checkpoints.
-#include "tests/store/store_engines.hpp"
-
 #include <catch2/catch.hpp>
-
 #include <string>
+
+#include "tests/store/store_engines.hpp"
 
 using namespace boomer::store;
 using namespace boomer::store::test;
@@ -60,8 +59,7 @@ TEST_CASE("store: claim skips jobs whose run_after has not come", "[store]") {
         auto later = add_item(s, "t", priority::bulk, t0 + 1);
         auto job = claim_one(s, "w", lease, t0 + 10);
         REQUIRE(job.job_id == ids.job_id);
-        REQUIRE(s.retry_later(job.job_id, job.fence, "upstream_busy", "busy", t0 + 5'000,
-                              t0 + 20));
+        REQUIRE(s.retry_later(job.job_id, job.fence, "upstream_busy", "busy", t0 + 5'000, t0 + 20));
 
         // The delayed urgent job waits; the bulk one behind it runs.
         CHECK(claim_one(s, "w", lease, t0 + 4'999).job_id == later.job_id);
@@ -88,13 +86,13 @@ TEST_CASE("store: attempts are counted at claim and the lease is recorded", "[st
         CHECK(record->started_ms == t0 + 100);
         CHECK(record->fence == job.fence);
 
-        REQUIRE(s.retry_later(job.job_id, job.fence, "timeout", "slow upstream", t0 + 200,
-                              t0 + 150));
+        REQUIRE(
+            s.retry_later(job.job_id, job.fence, "timeout", "slow upstream", t0 + 200, t0 + 150));
         auto second = claim_one(s, "worker-2", lease, t0 + 300);
         CHECK(second.attempts == 2);
         CHECK(second.fence > job.fence);
         auto again = s.find_job("t", ids.job_id);
-        CHECK(again->started_ms == t0 + 100);  // the first claim
+        CHECK(again->started_ms == t0 + 100);   // the first claim
         CHECK(again->error_code == "timeout");  // kept for display while queued
     });
 }
@@ -166,8 +164,8 @@ TEST_CASE("store: one millisecond past locked_until the lease is rescued", "[sto
         auto ids = add_item(s, "t", priority::normal, t0);
         auto job = claim_one(s, "w", 1'000, t0);
         CHECK(s.rescue_expired(t0 + 1'001) == 1);
-        CHECK_FALSE(s.complete(job.job_id, job.fence, job_state::succeeded, "{}", "", "",
-                               t0 + 1'001));
+        CHECK_FALSE(
+            s.complete(job.job_id, job.fence, job_state::succeeded, "{}", "", "", t0 + 1'001));
         auto record = s.find_job("t", ids.job_id);
         CHECK(record->state == job_state::queued);
         CHECK(record->run_after_ms == t0 + 1'001);
@@ -177,8 +175,7 @@ TEST_CASE("store: one millisecond past locked_until the lease is rescued", "[sto
     });
 }
 
-TEST_CASE("store: rescue fails a job with lease_expired once its attempts are used up",
-          "[store]") {
+TEST_CASE("store: rescue fails a job with lease_expired once its attempts are used up", "[store]") {
     for_each_engine([](const engine&, const std::filesystem::path&, store& s) {
         auto item = make_item("t", priority::normal, t0);
         item.max_attempts = 2;
@@ -222,8 +219,7 @@ TEST_CASE("store: retry_later fails the job when its attempts are used up", "[st
     });
 }
 
-TEST_CASE("store: complete stores the outcome on the job and the result on the item",
-          "[store]") {
+TEST_CASE("store: complete stores the outcome on the job and the result on the item", "[store]") {
     for_each_engine([](const engine&, const std::filesystem::path&, store& s) {
         auto ids = add_item(s, "t", priority::normal, t0);
         auto job = claim_one(s, "w", lease, t0);
@@ -258,8 +254,7 @@ TEST_CASE("store: cancel ends queued and running jobs and leaves final ones", "[
 
         // The worker still running the canceled job is refused from now on.
         CHECK_FALSE(s.heartbeat(job.job_id, job.fence, t0 + 9'000));
-        CHECK_FALSE(s.complete(job.job_id, job.fence, job_state::succeeded, "{}", "", "",
-                               t0 + 5));
+        CHECK_FALSE(s.complete(job.job_id, job.fence, job_state::succeeded, "{}", "", "", t0 + 5));
         auto record = s.find_job("t", running.job_id);
         CHECK(record->state == job_state::canceled);
         CHECK(record->finished_ms == t0 + 3);
@@ -299,8 +294,7 @@ TEST_CASE("store: retry requeues failed and canceled items and keeps their check
 
         auto again = claim_one(s, "w", lease, t0 + 5);
         CHECK(again.attempts == 1);
-        REQUIRE(s.complete(again.job_id, again.fence, job_state::succeeded, "{}", "", "",
-                           t0 + 6));
+        REQUIRE(s.complete(again.job_id, again.fence, job_state::succeeded, "{}", "", "", t0 + 6));
         CHECK_FALSE(s.retry("t", ids.item_id, t0 + 7));  // succeeded: nothing to retry
 
         auto canceled = add_item(s, "t", priority::normal, t0 + 8);

@@ -1,19 +1,18 @@
 // Concurrency and durability, run against every store engine: several workers racing over one
 // queue, and a writer process killed with SIGKILL mid-stream.
-#include "tests/store/store_engines.hpp"
-
-#include <catch2/catch.hpp>
-
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <atomic>
+#include <catch2/catch.hpp>
 #include <cerrno>
 #include <string>
 #include <thread>
 #include <unordered_map>
 #include <vector>
+
+#include "tests/store/store_engines.hpp"
 
 using namespace boomer::store;
 using namespace boomer::store::test;
@@ -61,8 +60,7 @@ void work(store& s, race& r, int worker, int total) {
                 r.holders[i].fetch_sub(1);
                 ok = s.release(job.job_id, job.fence, t0 + 1);
             } else {
-                ok = s.complete(job.job_id, job.fence, job_state::succeeded, "{}", "", "",
-                                t0 + 2);
+                ok = s.complete(job.job_id, job.fence, job_state::succeeded, "{}", "", "", t0 + 2);
                 r.holders[i].fetch_sub(1);
                 if (ok) {
                     r.completions[i].fetch_add(1);
