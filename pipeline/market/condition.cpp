@@ -145,8 +145,8 @@ condition_group condition_group_of_title(std::string_view title) {
             return condition_group::parts;
         }
     }
-    for (std::string_view fresh : {"sealed", "nib", "nwt", "bnib", "bnwt", "brand new",
-                                   "new in box", "new with tags"}) {
+    for (std::string_view fresh :
+         {"sealed", "nib", "nwt", "bnib", "bnwt", "brand new", "new in box", "new with tags"}) {
         if (has_words(words, fresh)) {
             return condition_group::new_item;
         }

@@ -63,8 +63,9 @@ result<bool> csv_reader::read_quoted(std::string& field) {
             }
         }
         if (quote == std::string_view::npos) {
-            return malformed(opened_on, "unterminated quoted field (the quote opened here is "
-                                        "never closed)");
+            return malformed(opened_on,
+                             "unterminated quoted field (the quote opened here is "
+                             "never closed)");
         }
         field.append(text_.substr(pos_, quote - pos_));
         pos_ = quote + 1;
@@ -77,8 +78,9 @@ result<bool> csv_reader::read_quoted(std::string& field) {
     }
     if (!at_end() && text_[pos_] != options_.delimiter && text_[pos_] != '\r' &&
         text_[pos_] != '\n') {
-        return malformed(line_, "unexpected text after a closing quote (a quote inside a "
-                                "quoted field must be doubled)");
+        return malformed(line_,
+                         "unexpected text after a closing quote (a quote inside a "
+                         "quoted field must be doubled)");
     }
     return true;
 }

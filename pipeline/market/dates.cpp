@@ -17,12 +17,12 @@ constexpr std::array<std::array<std::string_view, 12>, 7> month_names{{
      "october", "november", "december"},
     {"janvier", "février", "mars", "avril", "mai", "juin", "juillet", "août", "septembre",
      "octobre", "novembre", "décembre"},
-    {"januar", "februar", "märz", "april", "mai", "juni", "juli", "august", "september",
-     "oktober", "november", "dezember"},
+    {"januar", "februar", "märz", "april", "mai", "juni", "juli", "august", "september", "oktober",
+     "november", "dezember"},
     {"enero", "febrero", "marzo", "abril", "mayo", "junio", "julio", "agosto", "septiembre",
      "octubre", "noviembre", "diciembre"},
-    {"gennaio", "febbraio", "marzo", "aprile", "maggio", "giugno", "luglio", "agosto",
-     "settembre", "ottobre", "novembre", "dicembre"},
+    {"gennaio", "febbraio", "marzo", "aprile", "maggio", "giugno", "luglio", "agosto", "settembre",
+     "ottobre", "novembre", "dicembre"},
     {"januari", "februari", "maart", "april", "mei", "juni", "juli", "augustus", "september",
      "oktober", "november", "december"},
     {"janeiro", "fevereiro", "março", "abril", "maio", "junho", "julho", "agosto", "setembro",
@@ -36,7 +36,12 @@ struct abbreviation {
 
 // Abbreviations that are not prefixes of a name above (and French written without accents).
 constexpr std::array<abbreviation, 6> extra_abbreviations{{
-    {"mrz", 3}, {"mrt", 3}, {"fevrier", 2}, {"fevr", 2}, {"aout", 8}, {"decembre", 12},
+    {"mrz", 3},
+    {"mrt", 3},
+    {"fevrier", 2},
+    {"fevr", 2},
+    {"aout", 8},
+    {"decembre", 12},
 }};
 
 enum class token_kind { number, word };
@@ -47,7 +52,9 @@ struct token {
     char separator_after = '\0';  // the first separator character that followed the token
 };
 
-bool is_digit(char c) { return c >= '0' && c <= '9'; }
+bool is_digit(char c) {
+    return c >= '0' && c <= '9';
+}
 
 // Drops a time of day and what follows it: "2023-06-21T10:00:00Z", "Sep-30-26 23:45:00 PDT".
 std::string_view without_time(std::string_view text) {
@@ -88,13 +95,15 @@ bool tokenize(std::string_view text, std::vector<token>& out) {
             }
             ++i;
         }
-        out.push_back({digits ? token_kind::number : token_kind::word,
-                       folded.substr(start, i - start)});
+        out.push_back(
+            {digits ? token_kind::number : token_kind::word, folded.substr(start, i - start)});
     }
     return true;
 }
 
-bool is_leap(int year) { return (year % 4 == 0 && year % 100 != 0) || year % 400 == 0; }
+bool is_leap(int year) {
+    return (year % 4 == 0 && year % 100 != 0) || year % 400 == 0;
+}
 
 int days_in_month(int year, int month) {
     static constexpr std::array<int, 12> days{31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
@@ -224,8 +233,7 @@ std::int64_t days_from_civil(const civil_date& date) {
     std::int64_t year_of_era = y - era * 400;
     std::int64_t shifted_month = date.month > 2 ? date.month - 3 : date.month + 9;
     std::int64_t day_of_year = (153 * shifted_month + 2) / 5 + date.day - 1;
-    std::int64_t day_of_era =
-        year_of_era * 365 + year_of_era / 4 - year_of_era / 100 + day_of_year;
+    std::int64_t day_of_era = year_of_era * 365 + year_of_era / 4 - year_of_era / 100 + day_of_year;
     return era * 146097 + day_of_era - 719468;
 }
 

@@ -33,8 +33,8 @@ order_columns map_columns(const header_columns& h) {
     c.sale_date = h.find({"sale date", "date de vente", "order date"});
     c.paid_on = h.find({"paid on date", "paid date", "date de paiement", "payé le"});
     c.transaction = h.find({"transaction id", "numéro de transaction", "id de transaction"});
-    c.variation = h.find({"variation details", "détails de la variante",
-                          "détails des variantes", "variation"});
+    c.variation = h.find(
+        {"variation details", "détails de la variante", "détails des variantes", "variation"});
     return c;
 }
 
@@ -122,7 +122,11 @@ private:
         return cell(row, cols_.title).empty() && cell(row, cols_.item).empty();
     }
     bool belongs(const csv_record& row, const csv_record& summary) const;
+    void route(const csv_record& row);
     void flush();
+    order_context read_order(const csv_record& summary);
+    std::vector<item_row> read_members(const std::vector<const csv_record*>& members,
+                                       const order_context& order);
     void import_single(const csv_record& row);
     std::optional<item_row> read_item(const csv_record& row);
     amount read_optional_amount(const csv_record& row, column col);
@@ -170,8 +174,7 @@ std::optional<item_row> ebay_orders_importer::read_item(const csv_record& row) {
     if (!quantity || !price || !price->present) {
         std::string why = !quantity ? quantity.error().message
                           : !price  ? price.error().message
-                                    : "column \"" + header_.display(*cols_.sold_for) +
-                                         "\" is empty";
+                                   : "column \"" + header_.display(*cols_.sold_for) + "\" is empty";
         out_.skip(row.line, why);
         return std::nullopt;
     }
@@ -219,21 +222,9 @@ void ebay_orders_importer::import_single(const csv_record& row) {
     finish_sale(*item, std::string(cell(row, cols_.sale_date)), item->own_shipping.minor);
 }
 
-// Imports the open multi-item order: its summary row and the item rows that followed it.
-void ebay_orders_importer::flush() {
-    if (summary_ == nullptr) {
-        return;
-    }
-    const csv_record& summary = *summary_;
-    std::vector<const csv_record*> members = std::move(members_);
-    summary_ = nullptr;
-    members_.clear();
-    if (members.empty()) {
-        out_.skip(summary.line, "an order summary row (no Item Title) without item rows");
-        return;
-    }
-
+order_context ebay_orders_importer::read_order(const csv_record& summary) {
     order_context order;
+    order.summary = &summary;
     order.paid = std::string(cell(summary, cols_.paid_on));
     order.sale_date = std::string(cell(summary, cols_.sale_date));
     order.order_id = clean_text(cell(summary, cols_.order));
@@ -243,8 +234,12 @@ void ebay_orders_importer::flush() {
     order.shipping = read_optional_amount(summary, cols_.shipping);
     order.total = read_optional_amount(summary, cols_.total);
     order.sold_for = read_optional_amount(summary, cols_.sold_for);
+    return order;
+}
 
-    // Read the items, leaving out unpaid ones (no Paid On Date on the item or the summary).
+// Reads an order's item rows, leaving out unpaid ones (no Paid On Date on item or summary).
+std::vector<item_row> ebay_orders_importer::read_members(
+    const std::vector<const csv_record*>& members, const order_context& order) {
     std::vector<item_row> items;
     for (const csv_record* row : members) {
         if (cols_.paid_on && order.paid.empty() && cell(*row, cols_.paid_on).empty()) {
@@ -258,6 +253,24 @@ void ebay_orders_importer::flush() {
             items.push_back(std::move(*item));
         }
     }
+    return items;
+}
+
+// Imports the open multi-item order: its summary row and the item rows that followed it.
+void ebay_orders_importer::flush() {
+    if (summary_ == nullptr) {
+        return;
+    }
+    const csv_record& summary = *summary_;
+    std::vector<const csv_record*> members = std::move(members_);
+    summary_ = nullptr;
+    members_.clear();
+    if (members.empty()) {
+        out_.skip(summary.line, "an order summary row (no Item Title) without item rows");
+        return;
+    }
+    order_context order = read_order(summary);
+    std::vector<item_row> items = read_members(members, order);
     if (order.total.present && order.total.minor == 0 && order.sold_for.minor > 0) {
         refunded_ += static_cast<int>(items.size());
         return;
@@ -300,6 +313,34 @@ void ebay_orders_importer::add_notes(std::optional<int> footer_count, int distin
     }
 }
 
+// Sends a data row to the open order, or closes the order and starts the next one.
+void ebay_orders_importer::route(const csv_record& row) {
+    // A row of another width has lost or gained a separator: its columns cannot be trusted
+    // (a shifted buyer column could land under Item Title).
+    if (row.fields.size() != header_.size()) {
+        out_.skip(row.line, std::to_string(row.fields.size()) + " fields where the header has " +
+                                std::to_string(header_.size()));
+        return;
+    }
+    bool summary = is_summary(row);
+    if (summary_ != nullptr && belongs(row, *summary_)) {
+        if (!summary) {
+            members_.push_back(&row);
+            return;
+        }
+        if (members_.empty()) {
+            ++out_.result().duplicates;  // the same summary row twice in a row
+            return;
+        }
+    }
+    flush();
+    if (summary) {
+        summary_ = &row;
+    } else {
+        import_single(row);
+    }
+}
+
 result<sales_import> ebay_orders_importer::run() {
     if (!cols_.sale_date) {
         return missing_column(t_, "Sale Date");
@@ -312,34 +353,12 @@ result<sales_import> ebay_orders_importer::run() {
             continue;
         }
         ++out_.result().rows_read;
-        std::string key(cell(row, cols_.srn).empty() ? cell(row, cols_.order)
-                                                     : cell(row, cols_.srn));
+        std::string_view key =
+            cell(row, cols_.srn).empty() ? cell(row, cols_.order) : cell(row, cols_.srn);
         if (!key.empty()) {
-            record_keys.insert(std::move(key));
+            record_keys.insert(std::string(key));
         }
-        // A row of another width has lost or gained a separator: its columns cannot be trusted
-        // (a shifted buyer column could land under Item Title).
-        if (row.fields.size() != header_.size()) {
-            out_.skip(row.line, std::to_string(row.fields.size()) + " fields where the header has " +
-                                    std::to_string(header_.size()));
-            continue;
-        }
-
-        // Item rows join the open order; a new summary or an unrelated row closes it.
-        if (summary_ != nullptr && !is_summary(row) && belongs(row, *summary_)) {
-            members_.push_back(&row);
-            continue;
-        }
-        if (summary_ != nullptr && is_summary(row) && members_.empty() && belongs(row, *summary_)) {
-            ++out_.result().duplicates;  // the same summary row twice in a row
-            continue;
-        }
-        flush();
-        if (is_summary(row)) {
-            summary_ = &row;
-        } else {
-            import_single(row);
-        }
+        route(row);
     }
     flush();
     add_notes(footer_count, static_cast<int>(record_keys.size()));

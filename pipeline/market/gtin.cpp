@@ -8,7 +8,9 @@ namespace boomer::market {
 
 namespace {
 
-bool is_digit(char c) { return c >= '0' && c <= '9'; }
+bool is_digit(char c) {
+    return c >= '0' && c <= '9';
+}
 
 // The GS1 check: weights 3 and 1 alternate from the rightmost data digit.
 bool gs1_check_ok(const std::string& digits) {
@@ -101,8 +103,8 @@ std::vector<std::string> find_gtins(std::string_view text) {
                        !parts.back().empty()) {
                 parts.emplace_back();
             } else if ((c == 'X' || c == 'x') && i + 1 - start >= 10 &&
-                       (i + 1 >= text.size() || !std::isalnum(static_cast<unsigned char>(
-                                                    text[i + 1])))) {
+                       (i + 1 >= text.size() ||
+                        !std::isalnum(static_cast<unsigned char>(text[i + 1])))) {
                 parts.back() += 'X';
                 ++i;
                 break;

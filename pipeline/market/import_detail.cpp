@@ -129,10 +129,9 @@ result<int> read_quantity(const csv_record& record, column col, const header_col
     }
     int value = 0;
     auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
-    if (ec != std::errc{} || end != text.data() + text.size() || value <= 0 ||
-        value >= 1'000'000) {
-        return fail("bad_cell", column_label(header, col) + ": " + quoted_value(text) +
-                                    " is not a quantity");
+    if (ec != std::errc{} || end != text.data() + text.size() || value <= 0 || value >= 1'000'000) {
+        return fail("bad_cell",
+                    column_label(header, col) + ": " + quoted_value(text) + " is not a quantity");
     }
     return value;
 }
@@ -198,10 +197,10 @@ std::int64_t per_unit(std::int64_t share, int quantity) {
 }
 
 unexpected<failure> missing_column(const table& t, std::string_view column_name) {
-    return fail("sales_file_incomplete",
-                std::string(t.source) + " line " + std::to_string(t.records[t.header_index].line) +
-                    ": the header has no \"" + std::string(column_name) +
-                    "\" column, which the import needs");
+    return fail("sales_file_incomplete", std::string(t.source) + " line " +
+                                             std::to_string(t.records[t.header_index].line) +
+                                             ": the header has no \"" + std::string(column_name) +
+                                             "\" column, which the import needs");
 }
 
 }  // namespace boomer::market::detail

@@ -19,10 +19,22 @@ struct symbol_entry {
 
 // "$" is handled separately because its meaning depends on the site.
 constexpr std::array<symbol_entry, 16> symbols{{
-    {"US$", "USD"},  {"AU$", "AUD"},  {"A$", "AUD"},   {"C$", "CAD"},
-    {"CA$", "CAD"},  {"CAN$", "CAD"}, {"NZ$", "NZD"},  {"HK$", "HKD"},
-    {"S$", "SGD"},   {"£", "GBP"},    {"€", "EUR"},    {"¥", "JPY"},
-    {"円", "JPY"},   {"NT$", "TWD"},   {"R$", "BRL"},   {"₹", "INR"},
+    {"US$", "USD"},
+    {"AU$", "AUD"},
+    {"A$", "AUD"},
+    {"C$", "CAD"},
+    {"CA$", "CAD"},
+    {"CAN$", "CAD"},
+    {"NZ$", "NZD"},
+    {"HK$", "HKD"},
+    {"S$", "SGD"},
+    {"£", "GBP"},
+    {"€", "EUR"},
+    {"¥", "JPY"},
+    {"円", "JPY"},
+    {"NT$", "TWD"},
+    {"R$", "BRL"},
+    {"₹", "INR"},
 }};
 
 bool is_dollar(std::string_view code) {
@@ -72,7 +84,9 @@ std::string currency_of(std::string_view affix, std::string_view default_currenc
 
 constexpr char group_mark = 'g';
 
-bool is_digit(char c) { return c >= '0' && c <= '9'; }
+bool is_digit(char c) {
+    return c >= '0' && c <= '9';
+}
 
 // Reads the number core (digits and separators only) into minor units.
 std::optional<std::int64_t> read_number(std::string_view core, int minor_digits) {
@@ -132,8 +146,7 @@ std::optional<std::int64_t> read_number(std::string_view core, int minor_digits)
             return std::nullopt;
         }
         for (std::size_t i = 0; i < frac.size(); ++i) {
-            if (!is_digit(frac[i]) ||
-                (static_cast<int>(i) >= minor_digits && frac[i] != '0')) {
+            if (!is_digit(frac[i]) || (static_cast<int>(i) >= minor_digits && frac[i] != '0')) {
                 return std::nullopt;
             }
         }
@@ -182,8 +195,7 @@ int currency_minor_digits(std::string_view currency) {
     return 2;
 }
 
-result<std::optional<money>> parse_money(std::string_view text,
-                                         std::string_view default_currency) {
+result<std::optional<money>> parse_money(std::string_view text, std::string_view default_currency) {
     std::string_view t = trim(text);
     if (t.empty() || t == "--" || t == "-" || t == "\xE2\x80\x94" || squeeze_upper(t) == "N/A") {
         return std::optional<money>{};
@@ -245,8 +257,8 @@ std::string format_money(std::int64_t minor, std::string_view currency) {
     int digits = currency_minor_digits(currency);
     std::int64_t scale = digits == 0 ? 1 : 100;
     std::int64_t magnitude = minor < 0 ? -minor : minor;
-    std::string out = std::string(currency) + " " + (minor < 0 ? "-" : "") +
-                      std::to_string(magnitude / scale);
+    std::string out =
+        std::string(currency) + " " + (minor < 0 ? "-" : "") + std::to_string(magnitude / scale);
     if (digits > 0) {
         std::int64_t cents = magnitude % scale;
         out += (cents < 10 ? ".0" : ".") + std::to_string(cents);

@@ -39,6 +39,15 @@ bool looks_like_data(const csv_record& row, const basic_columns& c) {
     return !cell(row, c.title).empty() || !cell(row, c.price).empty();
 }
 
+// The text columns of a sale: ids, SKU and variation.
+void read_ids(const csv_record& row, const basic_columns& c, sale& s) {
+    s.order_id = clean_text(cell(row, c.order));
+    s.transaction_id = clean_text(cell(row, c.transaction));
+    s.listing_id = clean_text(cell(row, c.listing));
+    s.sku = clean_text(cell(row, c.sku));
+    s.variation = clean_text(cell(row, c.variation));
+}
+
 // Reads the parts every format shares; returns nullopt after a warning when the row is unusable.
 std::optional<basic_row> read_basic(import_builder& out, const header_columns& h,
                                     const basic_columns& c, const basic_rules& rules,
@@ -50,23 +59,24 @@ std::optional<basic_row> read_basic(import_builder& out, const header_columns& h
     }
     basic_row r{&row, {}, {}};
     r.s.title = clean_text(cell(row, c.title));
-    std::string currency(cell(row, c.currency));
-    if (currency.empty() || currency == "--") {
+    std::string currency = clean_text(cell(row, c.currency));
+    if (currency.empty()) {
         currency = rules.default_currency;
     }
     auto quantity = read_quantity(row, c.quantity, h);
     auto price = read_amount(row, c.price, h, currency);
     auto date = read_date(row, c.date, h, rules.date_order);
-    std::string why = r.s.title.empty()                ? std::string("no item title")
-                      : !quantity                      ? quantity.error().message
-                      : !price                         ? price.error().message
-                      : !price->present                ? std::string("no price")
-                      : !date                          ? date.error().message
-                                                       : std::string();
+    std::string why = r.s.title.empty() ? std::string("no item title")
+                      : !quantity       ? quantity.error().message
+                      : !price          ? price.error().message
+                      : !price->present ? std::string("no price")
+                      : !date           ? date.error().message
+                                        : std::string();
     if (!why.empty()) {
         out.skip(row.line, why);
         return std::nullopt;
     }
+
     auto shipping = read_amount(row, c.shipping, h, currency);
     if (!shipping) {
         out.warn(row.line, shipping.error().message + "; counted as 0");
@@ -77,17 +87,33 @@ std::optional<basic_row> read_basic(import_builder& out, const header_columns& h
         rules.price_is_line_total ? per_unit(price->minor, *quantity) : price->minor;
     r.s.currency = price->currency.empty() ? currency : price->currency;
     r.s.sold_on = *date;
-    r.s.order_id = clean_text(cell(row, c.order));
-    r.s.transaction_id = clean_text(cell(row, c.transaction));
-    r.s.listing_id = clean_text(cell(row, c.listing));
-    r.s.sku = clean_text(cell(row, c.sku));
-    r.s.variation = clean_text(cell(row, c.variation));
+    read_ids(row, c, r.s);
     return r;
 }
 
-const header_columns& header_of(const table& t, std::optional<header_columns>& storage) {
-    storage.emplace(t.records[t.header_index].fields);
-    return *storage;
+// Etsy's "Order Shipping" is per order: share the first value seen across the order's items.
+void share_order_shipping(std::vector<basic_row>& rows) {
+    std::map<std::string, std::vector<std::size_t>> orders;
+    for (std::size_t i = 0; i < rows.size(); ++i) {
+        std::string key =
+            rows[i].s.order_id.empty() ? "\x1f" + std::to_string(i) : rows[i].s.order_id;
+        orders[key].push_back(i);
+    }
+    for (const auto& [key, members] : orders) {
+        std::int64_t order_shipping = 0;
+        std::vector<std::int64_t> weights;
+        for (auto i : members) {
+            if (order_shipping == 0 && rows[i].shipping.present) {
+                order_shipping = rows[i].shipping.minor;
+            }
+            weights.push_back(rows[i].s.unit_price_minor * rows[i].s.quantity);
+        }
+        auto shares = share_shipping(order_shipping, weights);
+        for (std::size_t k = 0; k < members.size(); ++k) {
+            sale& s = rows[members[k]].s;
+            s.shipping_minor = per_unit(shares[k], s.quantity);
+        }
+    }
 }
 
 void note_excluded(import_builder& out, int count, const std::string& what) {
@@ -100,8 +126,7 @@ void note_excluded(import_builder& out, int count, const std::string& what) {
 }  // namespace
 
 result<sales_import> import_etsy_items(const table& t) {
-    std::optional<header_columns> storage;
-    const header_columns& h = header_of(t, storage);
+    const header_columns h(t.records[t.header_index].fields);
     basic_columns c;
     c.title = h.find({"item name"});
     c.quantity = h.find({"quantity"});
@@ -131,28 +156,7 @@ result<sales_import> import_etsy_items(const table& t) {
         }
     }
 
-    // "Order Shipping" is per order: share the first value seen across the order's items.
-    std::map<std::string, std::vector<std::size_t>> orders;
-    for (std::size_t i = 0; i < rows.size(); ++i) {
-        std::string key = rows[i].s.order_id.empty() ? "\x1f" + std::to_string(i)
-                                                     : rows[i].s.order_id;
-        orders[key].push_back(i);
-    }
-    for (const auto& [key, members] : orders) {
-        std::int64_t order_shipping = 0;
-        std::vector<std::int64_t> weights;
-        for (auto i : members) {
-            if (order_shipping == 0 && rows[i].shipping.present) {
-                order_shipping = rows[i].shipping.minor;
-            }
-            weights.push_back(rows[i].s.unit_price_minor * rows[i].s.quantity);
-        }
-        auto shares = share_shipping(order_shipping, weights);
-        for (std::size_t k = 0; k < members.size(); ++k) {
-            sale& s = rows[members[k]].s;
-            s.shipping_minor = per_unit(shares[k], s.quantity);
-        }
-    }
+    share_order_shipping(rows);
     for (auto& r : rows) {
         out.add_sale(std::move(r.s));
     }
@@ -160,8 +164,7 @@ result<sales_import> import_etsy_items(const table& t) {
 }
 
 result<sales_import> import_mercari(const table& t) {
-    std::optional<header_columns> storage;
-    const header_columns& h = header_of(t, storage);
+    const header_columns h(t.records[t.header_index].fields);
     basic_columns c;
     c.title = h.find({"item title"});
     c.price = h.find({"item price"});
@@ -208,8 +211,7 @@ result<sales_import> import_mercari(const table& t) {
 }
 
 result<sales_import> import_poshmark(const table& t) {
-    std::optional<header_columns> storage;
-    const header_columns& h = header_of(t, storage);
+    const header_columns h(t.records[t.header_index].fields);
     basic_columns c;
     c.title = h.find({"listing title"});
     c.price = h.find({"order price"});
@@ -218,8 +220,9 @@ result<sales_import> import_poshmark(const table& t) {
     c.sku = h.find({"sku"});
     column bundle = h.find({"bundle order?", "bundle order"});
     if (!c.price || !c.title || !c.date) {
-        return missing_column(t, !c.price ? "Order Price" : !c.title ? "Listing Title"
-                                                                      : "Order Date");
+        return missing_column(t, !c.price   ? "Order Price"
+                                 : !c.title ? "Listing Title"
+                                            : "Order Date");
     }
 
     import_builder out(t.source, "poshmark");
@@ -248,9 +251,9 @@ result<sales_import> import_poshmark(const table& t) {
     return out.finish();
 }
 
-result<sales_import> import_ebay_transactions(const table& t) {
-    std::optional<header_columns> storage;
-    const header_columns& h = header_of(t, storage);
+namespace {
+
+basic_columns transaction_columns(const header_columns& h) {
     basic_columns c;
     c.title = h.find({"item title"});
     c.quantity = h.find({"quantity"});
@@ -262,6 +265,14 @@ result<sales_import> import_ebay_transactions(const table& t) {
     c.sku = h.find({"custom label"});
     c.shipping = h.find({"shipping and handling"});
     c.currency = h.find({"transaction currency"});
+    return c;
+}
+
+}  // namespace
+
+result<sales_import> import_ebay_transactions(const table& t) {
+    const header_columns h(t.records[t.header_index].fields);
+    basic_columns c = transaction_columns(h);
     column type = h.find({"type"});
     if (!c.price || !c.title) {
         return missing_column(t, !c.price ? "Item subtotal" : "Item title");

@@ -14,12 +14,12 @@ namespace {
 
 // Words that say nothing about which product it is.
 constexpr std::array<std::string_view, 52> stop_words{
-    "a",     "an",    "and",   "the",  "of",     "for",     "with",  "w",    "in",
-    "on",    "to",    "by",    "or",   "from",   "at",      "as",    "is",   "it",
-    "this",  "de",    "la",    "le",   "les",    "des",     "du",    "et",   "un",
-    "une",   "der",   "die",   "das",  "und",    "mit",     "für",   "new",  "used",
-    "brand", "vintage", "lot", "free", "shipping", "fast",  "ship",  "nice", "great",
-    "rare",  "look",  "wow",   "item", "listing", "genuine", "authentic"};
+    "a",     "an",      "and", "the",  "of",       "for",     "with",     "w",    "in",
+    "on",    "to",      "by",  "or",   "from",     "at",      "as",       "is",   "it",
+    "this",  "de",      "la",  "le",   "les",      "des",     "du",       "et",   "un",
+    "une",   "der",     "die", "das",  "und",      "mit",     "für",      "new",  "used",
+    "brand", "vintage", "lot", "free", "shipping", "fast",    "ship",     "nice", "great",
+    "rare",  "look",    "wow", "item", "listing",  "genuine", "authentic"};
 
 bool is_stop_word(const std::string& token) {
     if (token.size() == 1 && !(token[0] >= '0' && token[0] <= '9')) {

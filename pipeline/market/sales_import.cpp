@@ -31,9 +31,9 @@ enum class kind {
 };
 
 bool is_ebay_orders_header(const header_columns& h) {
-    bool record = h.find({"sales record number", "numéro de vente", "order number",
-                          "numéro de commande"})
-                      .has_value();
+    bool record =
+        h.find({"sales record number", "numéro de vente", "order number", "numéro de commande"})
+            .has_value();
     bool title = h.find({"item title", "intitulé de l'objet", "titre de l'objet"}).has_value();
     bool price = h.find({"sold for", "sale price", "vendu pour", "prix de vente"}).has_value();
     return record && title && price;
@@ -132,14 +132,8 @@ unexpected<failure> refuse_recognised(std::string_view source, kind what) {
                     expected_formats() + ".");
 }
 
-}  // namespace
-
-result<sales_import> import_sales_csv(std::string_view content, std::string_view source_name) {
-    if (content.size() > max_content_bytes) {
-        return fail("sales_file_unsupported",
-                    std::string(source_name) + " is larger than 64 MiB; split the export into "
-                                               "shorter periods.");
-    }
+// Reads text that is already UTF-8 (see import_sales_csv).
+result<sales_import> import_utf8(std::string_view content, std::string_view source_name) {
     if (trim(strip_bom(content)).empty()) {
         return refuse_unknown(source_name, true);
     }
@@ -174,8 +168,8 @@ result<sales_import> import_sales_csv(std::string_view content, std::string_view
     // Read the whole file with that delimiter, then import it.
     auto records = read_csv(content, csv_options{found.delimiter});
     if (!records) {
-        return fail("sales_file_malformed", std::string(source_name) + " " +
-                                                records.error().message);
+        return fail("sales_file_malformed",
+                    std::string(source_name) + " " + records.error().message);
     }
     detail::table t{source_name, std::move(*records), found.header_index, found.delimiter};
     switch (found.what) {
@@ -192,6 +186,35 @@ result<sales_import> import_sales_csv(std::string_view content, std::string_view
         default:
             return refuse_unknown(source_name, false);
     }
+}
+
+}  // namespace
+
+result<sales_import> import_sales_csv(std::string_view content, std::string_view source_name) {
+    if (content.size() > max_content_bytes) {
+        return fail("sales_file_unsupported", std::string(source_name) +
+                                                  " is larger than 64 MiB; split the export into "
+                                                  "shorter periods.");
+    }
+    if (content.starts_with("\xFF\xFE") || content.starts_with("\xFE\xFF")) {
+        return fail("sales_file_unsupported", std::string(source_name) +
+                                                  " is saved as UTF-16 text; export it again as "
+                                                  "CSV (or save it as \"CSV UTF-8\") and retry.");
+    }
+    if (is_utf8(content)) {
+        return import_utf8(content, source_name);
+    }
+
+    // Not UTF-8: most likely re-saved by a spreadsheet on Windows.
+    std::string decoded = windows1252_to_utf8(content);
+    auto imported = import_utf8(decoded, source_name);
+    if (imported) {
+        imported->warnings.insert(imported->warnings.begin(),
+                                  std::string(source_name) +
+                                      ": not UTF-8 text; read as Windows-1252 (check accented "
+                                      "letters and currency symbols)");
+    }
+    return imported;
 }
 
 }  // namespace boomer::market

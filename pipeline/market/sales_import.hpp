@@ -34,10 +34,11 @@ struct sales_import {
     // "ebay_orders_fr", "ebay_transactions", "etsy_order_items", "mercari" or "poshmark".
     std::string format;
     std::vector<sale> sales;
-    // Rows skipped and oddities, each a sentence naming the file and line; at most 50, the
-    // last one saying how many more there were.
+    // Rows skipped and oddities, each a sentence naming the file (and line). About 50 at most:
+    // past that they are only counted, in a last warning.
     std::vector<std::string> warnings;
-    int rows_read = 0;        // data rows after the header (not blank, padding or footer rows)
+    int rows_read = 0;        // data rows after the header (not blank, padding, footer rows;
+                              // Transaction report payouts and fees count)
     int duplicates = 0;       // rows dropped because an earlier row had the same ids
     int excluded_unpaid = 0;  // eBay rows never paid for (no Paid On Date)
     int excluded_other = 0;   // refunded, cancelled or not completed, bundles
@@ -58,8 +59,10 @@ struct sales_import {
 //   "sales_file_unsupported" a recognised export that cannot serve as comps;
 //   "sales_file_incomplete"  a header without a column the import needs (named).
 // Rows that cannot be read (a price that is not money, a bad date) are skipped with a warning
-// rather than refusing the file. `content` may be any bytes; `source_name` is used only in
-// messages and in sale::source. Thread-safe.
+// rather than refusing the file. `content` may be any bytes: UTF-8 (with or without BOM) is
+// expected; other text is read as Windows-1252 with a warning; UTF-16 is refused
+// ("sales_file_unsupported") with advice. `source_name` is used only in messages and in
+// sale::source. Thread-safe.
 result<sales_import> import_sales_csv(std::string_view content, std::string_view source_name);
 
 }  // namespace boomer::market

@@ -34,6 +34,14 @@ std::size_t utf8_sequence_length(std::string_view text, std::size_t pos);
 // dropped, and ASCII control characters other than tab and newline removed. Thread-safe.
 std::string utf8_clean(std::string_view text);
 
+// is_utf8 is true when every byte of `text` belongs to a well-formed UTF-8 sequence.
+bool is_utf8(std::string_view text);
+
+// windows1252_to_utf8 decodes `text` as Windows-1252 (Latin-1 plus the printable characters
+// Windows puts at 0x80..0x9F, such as € and ’); the five bytes it leaves undefined are dropped.
+// This is what Excel writes when a CSV is re-saved on a Western-European Windows. Thread-safe.
+std::string windows1252_to_utf8(std::string_view text);
+
 // utf8_length counts code points in well-formed UTF-8 text (invalid bytes count as one each).
 std::size_t utf8_length(std::string_view text);
 

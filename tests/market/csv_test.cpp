@@ -1,7 +1,7 @@
 // The RFC 4180 reader: quoting, line endings, BOM, delimiters and the errors it reports.
-#include <catch2/catch.hpp>
-
 #include "pipeline/market/csv.hpp"
+
+#include <catch2/catch.hpp>
 
 using boomer::market::csv_options;
 using boomer::market::csv_record;

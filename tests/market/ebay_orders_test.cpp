@@ -1,8 +1,7 @@
 // The eBay Orders report importer against the fixtures in tests/data/sales (written by
 // make_fixtures.py; the expected numbers below were worked out by hand from that script).
-#include <catch2/catch.hpp>
-
 #include <algorithm>
+#include <catch2/catch.hpp>
 
 #include "tests/market/market_support.hpp"
 
@@ -92,10 +91,10 @@ TEST_CASE("ebay orders: unpaid and zero-total rows are left out with a warning",
 
 TEST_CASE("ebay orders: no buyer or ship-to data reaches the result", "[market]") {
     // The fixtures fill every buyer column with a distinctive placeholder.
-    for (const char* name : {"ebay-us-2026.csv", "ebay-us-2023.csv", "ebay-uk-2022.csv",
-                             "ebay-au-2026.csv", "ebay-legacy-2017.csv", "ebay-fr-2026.csv",
-                             "ebay-bad-rows.csv", "etsy-sold-order-items.csv",
-                             "poshmark-sales.csv", "ebay-transactions-2026.csv"}) {
+    for (const char* name :
+         {"ebay-us-2026.csv", "ebay-us-2023.csv", "ebay-uk-2022.csv", "ebay-au-2026.csv",
+          "ebay-legacy-2017.csv", "ebay-fr-2026.csv", "ebay-bad-rows.csv",
+          "etsy-sold-order-items.csv", "poshmark-sales.csv", "ebay-transactions-2026.csv"}) {
         INFO(name);
         auto content = fold_case(fixture(name));
         CHECK(content.find("zebulon") != std::string::npos);  // the bait is there
@@ -106,13 +105,24 @@ TEST_CASE("ebay orders: no buyer or ship-to data reaches the result", "[market]"
 TEST_CASE("ebay orders: US 2023 report, 79 columns, no final newline", "[market]") {
     auto r = import_fixture("ebay-us-2023.csv");
     CHECK(r.format == "ebay_orders_us");
-    CHECK(r.rows_read == 3);
-    REQUIRE(r.sales.size() == 2);
+    CHECK(r.rows_read == 4);
+    REQUIRE(r.sales.size() == 3);
+    CHECK(r.warnings.size() == 1);  // the unpaid row; the footer count (4) matches
     CHECK(r.excluded_unpaid == 1);
     const sale& laptop = find_sale(r, "Lenovo ThinkPad X1 Carbon 14\" Laptop");
     CHECK(laptop.quantity == 2);
     CHECK(laptop.unit_price_minor == 52000);  // Sold For is per unit, not Total Price
     CHECK(find_sale(r, "Kodak Brownie Hawkeye Camera Flash Model").sold_on == "2023-09-25");
+    // eBay International Shipping: an ordinary sale; nothing of the hub or destination kept.
+    const sale& eis = find_sale(r, "Nintendo Game Boy Color Japan");
+    CHECK(eis.unit_price_minor == 4800);
+    CHECK(eis.shipping_minor == 1900);
+    for (const auto& s : r.sales) {
+        for (const std::string* f : {&s.title, &s.sku, &s.variation, &s.order_id}) {
+            CHECK(f->find("東京都") == std::string::npos);
+            CHECK(f->find("Hub") == std::string::npos);
+        }
+    }
 }
 
 TEST_CASE("ebay orders: UK sentence-case header, pounds, day-first dates, CRLF", "[market]") {
@@ -149,8 +159,7 @@ TEST_CASE("ebay orders: AU prefix money, multi-item order, no Paid On Date colum
     CHECK(any_warning_contains(r, "no Paid On Date column"));
 }
 
-TEST_CASE("ebay orders: legacy Selling Manager names (Sale Price, Item ID, Order ID)",
-          "[market]") {
+TEST_CASE("ebay orders: legacy Selling Manager names (Sale Price, Item ID, Order ID)", "[market]") {
     auto r = import_fixture("ebay-legacy-2017.csv");
     CHECK(r.format == "ebay_orders_legacy");
     REQUIRE(r.sales.size() == 1);
@@ -247,8 +256,9 @@ TEST_CASE("ebay orders: a header without Sale Date is refused naming the column"
     auto r = import_sales_csv(csv, "nodate.csv");
     REQUIRE_FALSE(r);
     CHECK(r.error().code == "sales_file_incomplete");
-    CHECK(r.error().message == "nodate.csv line 1: the header has no \"Sale Date\" column, "
-                               "which the import needs");
+    CHECK(r.error().message ==
+          "nodate.csv line 1: the header has no \"Sale Date\" column, "
+          "which the import needs");
 }
 
 TEST_CASE("ebay orders: the warning list is capped", "[market]") {

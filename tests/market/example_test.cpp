@@ -28,9 +28,9 @@ TEST_CASE("example: the sample eBay export imports cleanly", "[market]") {
     CHECK(r.duplicates == 1);
     CHECK(r.excluded_unpaid == 1);
     CHECK(r.rows_skipped == 0);
-    CHECK(r.warnings == std::vector<std::string>{
-                            "ebay-orders-sample.csv: 1 row(s) never paid for (no Paid On "
-                            "Date) were left out"});
+    CHECK(r.warnings ==
+          std::vector<std::string>{"ebay-orders-sample.csv: 1 row(s) never paid for (no Paid On "
+                                   "Date) were left out"});
     require_no_buyer_data(r);
 }
 

@@ -2,7 +2,6 @@
 // returns a result or a failure, never crashes, and what it returns keeps its invariants
 // (including: nothing from a buyer column).
 #include <catch2/catch.hpp>
-
 #include <random>
 
 #include "pipeline/market/dates.hpp"
@@ -15,8 +14,8 @@ using namespace boomer::market::test;
 namespace {
 
 // Bytes that matter to the parsers: framing, separators, money, and broken UTF-8.
-constexpr char interesting[] = {'"', ',', ';', '\t', '\n', '\r', '$', '-', '.', '0', '9', ' ',
-                                '\xC3', '\xA9', '\xFF', '\xEF', '\0', '/'};
+constexpr char interesting[] = {'"', ',', ';', '\t',   '\n',   '\r',   '$',    '-',  '.',
+                                '0', '9', ' ', '\xC3', '\xA9', '\xFF', '\xEF', '\0', '/'};
 
 std::string mutate(std::string text, std::mt19937& rng) {
     auto pick = [&](std::size_t bound) {
@@ -67,8 +66,8 @@ void check_invariants(const sales_import& r) {
 }  // namespace
 
 TEST_CASE("fuzz: mutated exports never crash the importer", "[market][fuzz]") {
-    const char* seeds[] = {"ebay-us-2026.csv", "ebay-uk-2022.csv",  "ebay-au-2026.csv",
-                           "ebay-fr-2026.csv", "etsy-sold-order-items.csv", "mercari-sales.csv",
+    const char* seeds[] = {"ebay-us-2026.csv",   "ebay-uk-2022.csv",          "ebay-au-2026.csv",
+                           "ebay-fr-2026.csv",   "etsy-sold-order-items.csv", "mercari-sales.csv",
                            "poshmark-sales.csv", "ebay-transactions-2026.csv"};
     std::mt19937 rng(20260314);
     int accepted = 0;
@@ -102,8 +101,8 @@ TEST_CASE("fuzz: random cells never crash money and date parsing", "[market][fuz
         std::string cell;
         std::size_t length = std::uniform_int_distribution<std::size_t>(0, 16)(rng);
         for (std::size_t k = 0; k < length; ++k) {
-            cell += alphabet[std::uniform_int_distribution<std::size_t>(0, alphabet.size() - 1)(
-                rng)];
+            cell +=
+                alphabet[std::uniform_int_distribution<std::size_t>(0, alphabet.size() - 1)(rng)];
         }
         auto m = parse_money(cell, "USD");
         if (m && *m) {

@@ -1,8 +1,9 @@
 // Listing drafts: the 80-character title (counted in characters, cut on words, UTF-8 safe),
 // eBay conditions, item specifics, description and price.
+#include "pipeline/market/listing.hpp"
+
 #include <catch2/catch.hpp>
 
-#include "pipeline/market/listing.hpp"
 #include "pipeline/market/text.hpp"
 
 using namespace boomer::market;
@@ -39,8 +40,9 @@ TEST_CASE("listing: a long title is cut at the last word that fits", "[market]")
         "Original Box Tested Working";
     std::string fitted = fit_title(title);
     require_valid_title(fitted);
-    CHECK(fitted == "Canon AE-1 Program 35mm SLR Film Camera with FD 50mm f/1.8 Lens, Strap, "
-                    "Manual");
+    CHECK(fitted ==
+          "Canon AE-1 Program 35mm SLR Film Camera with FD 50mm f/1.8 Lens, Strap, "
+          "Manual");
 }
 
 TEST_CASE("listing: a word ending exactly at 80 characters is kept whole", "[market]") {
@@ -71,8 +73,7 @@ TEST_CASE("listing: multi-byte titles are counted in characters and never split"
     CHECK(e == repeat("a", 78));
 }
 
-TEST_CASE("listing: the cut drops an unclosed parenthesis and trailing punctuation",
-          "[market]") {
+TEST_CASE("listing: the cut drops an unclosed parenthesis and trailing punctuation", "[market]") {
     // The cut falls after "(brass base and": the open parenthesis goes with it.
     std::string title = repeat("word ", 12) + "Lamp (brass base and original shade, 1950s)";
     std::string fitted = fit_title(title);
@@ -144,8 +145,11 @@ TEST_CASE("listing: specifics keep order, drop blanks and repeats, add brand and
     in.title = "Canon AE-1 camera";
     in.brand = "Canon";
     in.model = "AE-1";
-    in.specifics = {{"UPC", "0036000291452"}, {"brand", "Other"}, {"Colour", ""},
-                    {"", "x"}, {"Type", repeat("y", 70)}};
+    in.specifics = {{"UPC", "0036000291452"},
+                    {"brand", "Other"},
+                    {"Colour", ""},
+                    {"", "x"},
+                    {"Type", repeat("y", 70)}};
     auto d = draft_listing(in);
     REQUIRE(d.specifics.size() == 4);
     CHECK(d.specifics[0] == std::pair<std::string, std::string>{"UPC", "0036000291452"});

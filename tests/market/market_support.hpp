@@ -3,7 +3,6 @@
 #pragma once
 
 #include <catch2/catch.hpp>
-
 #include <string>
 #include <vector>
 
@@ -27,8 +26,8 @@ inline sales_import import_fixture(const std::string& name) {
 
 // Placeholders the fixtures put in buyer and ship-to columns (see make_fixtures.py).
 inline const std::vector<std::string>& buyer_markers() {
-    static const std::vector<std::string> markers{"quxworth", "zebulon", "zebqux", "555-0199",
-                                                  "zz1 7qx", "07700 900077", "sample buyer"};
+    static const std::vector<std::string> markers{
+        "quxworth", "zebulon", "zebqux", "555-0199", "zz1 7qx", "07700 900077", "sample buyer"};
     return markers;
 }
 
@@ -36,9 +35,9 @@ inline void require_no_buyer_data(const sales_import& imported) {
     std::vector<std::string> texts = imported.warnings;
     texts.push_back(imported.format);
     for (const auto& s : imported.sales) {
-        for (const std::string* f : {&s.title, &s.sku, &s.listing_id, &s.order_id,
-                                     &s.transaction_id, &s.currency, &s.sold_on, &s.variation,
-                                     &s.source}) {
+        for (const std::string* f :
+             {&s.title, &s.sku, &s.listing_id, &s.order_id, &s.transaction_id, &s.currency,
+              &s.sold_on, &s.variation, &s.source}) {
             texts.push_back(*f);
         }
     }

@@ -118,3 +118,33 @@ TEST_CASE("sales import: a tab-separated export is read too", "[market]") {
     REQUIRE(r->sales.size() == 1);
     CHECK(r->sales[0].title == "Lamp, brass");
 }
+
+TEST_CASE("sales import: a file re-saved as Windows-1252 is read with a warning", "[market]") {
+    std::string csv =
+        "Sales record number,Order number,Item number,Item title,Quantity,Sold for,"
+        "Postage and packaging,Sale date,Paid on date,Transaction ID\r\n"
+        "7,1-2-3,99,Th\xE9i\xE8"
+        "re \x93"
+        "Bernardaud\x94,1,\xA3"
+        "19.99,\xA3"
+        "4.50,25-May-22,"
+        "25-May-22,5\r\n";
+    auto r = import_sales_csv(csv, "excel.csv");
+    REQUIRE(r);
+    REQUIRE(r->sales.size() == 1);
+    CHECK(r->sales[0].title == "Théière “Bernardaud”");
+    CHECK(r->sales[0].unit_price_minor == 1999);
+    CHECK(r->sales[0].currency == "GBP");
+    REQUIRE_FALSE(r->warnings.empty());
+    CHECK(r->warnings[0] ==
+          "excel.csv: not UTF-8 text; read as Windows-1252 (check accented "
+          "letters and currency symbols)");
+}
+
+TEST_CASE("sales import: UTF-16 text is refused with advice", "[market]") {
+    std::string utf16("\xFF\xFES\0a\0l\0e\0", 10);
+    auto r = import_sales_csv(utf16, "unicode.txt");
+    REQUIRE_FALSE(r);
+    CHECK(r.error().code == "sales_file_unsupported");
+    CHECK(r.error().message.find("UTF-16") != std::string::npos);
+}

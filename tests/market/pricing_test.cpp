@@ -1,8 +1,8 @@
 // Price estimates: golden cases worked out by hand (type-7 quantiles, Tukey fences), the
 // currency rule and the confidence formula.
-#include <catch2/catch.hpp>
-
 #include "pipeline/market/pricing.hpp"
+
+#include <catch2/catch.hpp>
 
 using namespace boomer::market;
 
@@ -69,8 +69,7 @@ TEST_CASE("pricing: even count interpolates the median (golden)", "[market]") {
     CHECK(e.p75_minor == 3250);
 }
 
-TEST_CASE("pricing: a value exactly on the fence is kept, just beyond it is trimmed",
-          "[market]") {
+TEST_CASE("pricing: a value exactly on the fence is kept, just beyond it is trimmed", "[market]") {
     // 10, 20, 30, 40, x: Q1 20, Q3 40, IQR 20, upper fence 70.
     CHECK(estimate(comps_of({1000, 2000, 3000, 4000, 7000})).trimmed == 0);
     CHECK(estimate(comps_of({1000, 2000, 3000, 4000, 7001})).trimmed == 1);
@@ -138,8 +137,7 @@ TEST_CASE("pricing: confidence follows the documented formula", "[market]") {
     CHECK(estimate(comps_of({1000}), "not a date").confidence == Approx(0.25 * 0.4));
 }
 
-TEST_CASE("pricing: more agreeing comps raise confidence, wider spread lowers it",
-          "[market]") {
+TEST_CASE("pricing: more agreeing comps raise confidence, wider spread lowers it", "[market]") {
     double few = estimate(comps_of({1000, 1000, 1000})).confidence;
     double many = estimate(comps_of({1000, 1000, 1000, 1000, 1000, 1000, 1000, 1000})).confidence;
     double wide = estimate(comps_of({500, 1000, 1500, 2000, 2500, 3000, 3500, 4000})).confidence;

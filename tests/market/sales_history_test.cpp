@@ -1,9 +1,9 @@
 // The sales history: merging overlapping downloads and finding comps by code and by title.
-#include <catch2/catch.hpp>
+#include "pipeline/market/sales_history.hpp"
 
+#include <catch2/catch.hpp>
 #include <thread>
 
-#include "pipeline/market/sales_history.hpp"
 #include "tests/market/market_support.hpp"
 
 using namespace boomer::market;
@@ -42,8 +42,7 @@ std::vector<std::string> titles(const std::vector<comp>& comps) {
 
 }  // namespace
 
-TEST_CASE("sales history: overlapping downloads are merged without double counting",
-          "[market]") {
+TEST_CASE("sales history: overlapping downloads are merged without double counting", "[market]") {
     auto a = import_fixture("ebay-overlap-a.csv");
     auto b = import_fixture("ebay-overlap-b.csv");
     REQUIRE(a.sales.size() == 6);
@@ -57,8 +56,7 @@ TEST_CASE("sales history: overlapping downloads are merged without double counti
     CHECK(history.duplicates() == 9);
 }
 
-TEST_CASE("sales history: the same ids on different marketplaces are different sales",
-          "[market]") {
+TEST_CASE("sales history: the same ids on different marketplaces are different sales", "[market]") {
     sale s = make_sale("Mug", "", 1000, "2026-01-01", "42");
     sales_history history({import_of({s}, "ebay_orders_us"), import_of({s}, "etsy_order_items"),
                            import_of({s}, "ebay_transactions")});
@@ -99,8 +97,8 @@ TEST_CASE("sales history: title similarity finds the same product, not its neigh
         make_sale("Brown Betty Teapot 6 Cup Made in England", "", 3600, "2026-03-28", "1"),
         make_sale("Brown Betty Teapot 4 Cup Rockingham Glaze", "", 2900, "2026-03-16", "2"),
         make_sale("Hall China Teapot Aladdin Cobalt Gold", "", 4200, "2026-02-24", "3"),
-        make_sale("Canon AE-1 Program 35mm SLR Film Camera with 50mm Lens", "", 21500,
-                  "2026-03-26", "4"),
+        make_sale("Canon AE-1 Program 35mm SLR Film Camera with 50mm Lens", "", 21500, "2026-03-26",
+                  "4"),
         make_sale("Canon PIXMA Printer Ink Cartridge", "", 1500, "2026-03-01", "5"),
     })});
     auto teapots = history.find({{}, "Brown Betty teapot 6 cup", ""}, 10);
@@ -134,8 +132,7 @@ TEST_CASE("sales history: barcode matches come before title matches and the limi
     CHECK(history.find({{"9780140013993"}, "Penguin Paperback Orwell", ""}, 0).empty());
 }
 
-TEST_CASE("sales history: a condition that disagrees with the title lowers the score",
-          "[market]") {
+TEST_CASE("sales history: a condition that disagrees with the title lowers the score", "[market]") {
     sales_history history({import_of({
         make_sale("Zenith Trans-Oceanic Radio for parts or repair", "", 7500, "2026-03-03", "1"),
         make_sale("Zenith Trans-Oceanic Radio working", "", 19000, "2026-03-01", "2"),
@@ -166,8 +163,8 @@ TEST_CASE("sales history: concurrent readers get the same answers", "[market]") 
     for (int t = 0; t < 4; ++t) {
         readers.emplace_back([&, t] {
             for (int i = 0; i < 200; ++i) {
-                same[static_cast<std::size_t>(t)] += titles(history.find(query, 20)) ==
-                                                     titles(expected);
+                same[static_cast<std::size_t>(t)] +=
+                    titles(history.find(query, 20)) == titles(expected);
             }
         });
     }

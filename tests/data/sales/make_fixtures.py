@@ -218,8 +218,17 @@ def write_us_2023():
                 txn="2600000000456", qty=2, tax=3475),
         us_sale("455", "", "126100000455", "Dell Laptop Unpaid Offer", 150000, 0, "Sep-20-23",
                 paid=False),
+        us_sale("454", "05-10000-00454", "126100000454", "Nintendo Game Boy Color Japan  ",
+                4800, 1900, "Sep-18-23", txn="2600000000454"),
     ]
-    text = ebay_us_file(cols, rows, 3)
+    # An eBay International Shipping order: ship-to is eBay's hub, the destination is in the
+    # Tax columns, and the buyer's state is written in Japanese.
+    eis = rows[-1]
+    eis.update({"Ship To Name": "eIS C/O " + BUYER_NAME, "Ship To Address 1": "1 Sample Hub Way",
+                "Ship To Address 2": "evtn:QX0000077", "Ship To City": "Hubtown",
+                "Buyer State": "東京都", "Buyer Country": "Japan", "Tax City": "Minato-ku",
+                "Tax State": "東京都", "Tax Country": "JP", "eBay International Shipping": "Yes"})
+    text = ebay_us_file(cols, rows, 4)
     write("tests/data/sales/ebay-us-2023.csv", text)
 
 
