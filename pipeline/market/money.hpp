@@ -25,7 +25,7 @@ struct money {
 // the amount negative. Grouping may use ',', '.', spaces, no-break spaces or apostrophes; the
 // decimal separator is the last '.' or ',' unless it is followed by exactly three digits (then
 // it groups thousands: "1,500" is 1500). Decimals beyond the currency's minor digits must be
-// zeros.
+// zeros; at most 10 digits before the decimal separator.
 //
 // Returns std::nullopt for "no value": blank text, "--", "-", "n/a". Returns a failure with
 // code "not_money" when the text is something else that is not an amount. Thread-safe.
