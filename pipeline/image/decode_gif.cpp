@@ -105,7 +105,9 @@ void draw_row(cv::Mat* canvas, int y, int left, const std::vector<GifPixelType>&
     }
 }
 
-result<decoded> read_first_frame(GifFileType* gif, int transparent) {
+// Reads the first frame onto the canvas. A frame may declare more pixels than the screen (they
+// are clipped), so its own size is held to the pixel limit too: LZW data can expand that far.
+result<decoded> read_first_frame(GifFileType* gif, int transparent, std::uint64_t max_pixels) {
     if (DGifGetImageDesc(gif) == GIF_ERROR) {
         return gif_corrupt(gif->Error);
     }
@@ -113,6 +115,11 @@ result<decoded> read_first_frame(GifFileType* gif, int transparent) {
     const ColorMapObject* colors = desc.ColorMap != nullptr ? desc.ColorMap : gif->SColorMap;
     if (colors == nullptr || desc.Width <= 0 || desc.Height <= 0) {
         return fail(std::string(codes::corrupt_image), "the GIF image has no colour table");
+    }
+    const auto frame_width = static_cast<std::uint64_t>(desc.Width);
+    const auto frame_height = static_cast<std::uint64_t>(desc.Height);
+    if (frame_width * frame_height > max_pixels) {
+        return too_many_pixels_failure(frame_width, frame_height, max_pixels);
     }
     cv::Mat canvas(gif->SHeight, gif->SWidth, CV_8UC3, cv::Scalar(255, 255, 255));
     std::vector<GifPixelType> line(static_cast<std::size_t>(desc.Width));
@@ -149,7 +156,7 @@ result<decoded> decode_gif(std::string_view bytes, const decode_options& opt) {
             return gif_corrupt(gif->Error);
         }
         if (record == IMAGE_DESC_RECORD_TYPE) {
-            return read_first_frame(gif.get(), transparent);
+            return read_first_frame(gif.get(), transparent, opt.max_pixels);
         }
         if (record == TERMINATE_RECORD_TYPE) {
             return fail(std::string(codes::corrupt_image), "the GIF file contains no image");

@@ -70,13 +70,17 @@ unexpected<failure> heif_corrupt(std::string_view why) {
                 fmt::format("the HEIF image data is truncated or corrupt ({})", why));
 }
 
-// Copies libheif's interleaved plane into an OpenCV matrix and converts it to 8-bit BGR.
+// Copies libheif's interleaved plane into an OpenCV matrix and converts it to 8-bit BGR; an
+// empty matrix when libheif produced no such plane.
 cv::Mat plane_to_bgr(const heif_image* image, bool alpha, int bits) {
     int stride = 0;
     const std::uint8_t* plane = heif_image_get_plane_readonly(image, heif_channel_interleaved,
                                                               &stride);
     const int width = heif_image_get_width(image, heif_channel_interleaved);
     const int height = heif_image_get_height(image, heif_channel_interleaved);
+    if (plane == nullptr || width <= 0 || height <= 0) {
+        return {};
+    }
     const int depth = bits > 8 ? CV_16U : CV_8U;
     const cv::Mat view(height, width, CV_MAKETYPE(depth, alpha ? 4 : 3),
                        const_cast<std::uint8_t*>(plane), static_cast<std::size_t>(stride));
@@ -136,7 +140,11 @@ result<decoded> decode_heif(std::string_view bytes, const decode_options& opt) {
     if (err.code != heif_error_Ok || !image) {
         return heif_corrupt(err.message != nullptr ? err.message : "unknown error");
     }
-    return decoded{plane_to_bgr(image.get(), alpha, bits), 1};
+    cv::Mat bgr = plane_to_bgr(image.get(), alpha, bits);
+    if (bgr.empty()) {
+        return heif_corrupt("no colour plane");
+    }
+    return decoded{std::move(bgr), 1};
 }
 
 }  // namespace boomer::image::detail

@@ -130,6 +130,9 @@ result<normalized_frame> normalize_frame(std::string_view bytes, const normalize
     if (!source) {
         return make_unexpected(source.error());
     }
+    if (source->bgr.empty() || source->bgr.type() != CV_8UC3) {
+        throw std::logic_error("normalize: a decoder returned no 8-bit BGR pixels");
+    }
     const cv::Size size = output_size(info->width, info->height, limits.max_long_edge);
     cv::Mat upright = apply_orientation(resize_to(source->bgr, size), source->orientation);
 

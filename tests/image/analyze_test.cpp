@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <random>
 #include <string>
+#include <thread>
 
 #include "pipeline/image/analyze.hpp"
 #include "tests/image/image_fixtures.hpp"
@@ -199,4 +200,43 @@ TEST_CASE("near_duplicates: finds a re-encoded copy among different photos", "[i
     const img::processed_image c = processed(data_image("orientation-1-landscape.jpg"));
     const auto pairs = img::near_duplicates({a.image.phash, c.image.phash, b.image.phash}, 10);
     CHECK(pairs == std::vector<std::pair<int, int>>{{0, 2}});
+}
+
+TEST_CASE("process: concurrent calls give the same results as sequential ones", "[image]") {
+    const std::vector<std::string> inputs{
+        data_image("qr-printed-paper-photo-01.jpg"), data_image("codabar-label-photo-01.jpg"),
+        data_image("ean13-isbn-gray-photo-01.webp"), data_image("orientation-6-landscape.jpg"),
+        fx::encode_gif(fx::asymmetric_picture(300, 200)),
+    };
+    std::vector<img::processed_image> sequential;
+    for (const std::string& bytes : inputs) {
+        sequential.push_back(processed(bytes));
+    }
+    constexpr int threads = 4;
+    std::vector<std::vector<img::processed_image>> results(threads);
+    std::vector<std::thread> pool;
+    for (int t = 0; t < threads; ++t) {
+        pool.emplace_back([&, t] {
+            for (int round = 0; round < 3; ++round) {
+                for (std::size_t i = 0; i < inputs.size(); ++i) {
+                    auto r = img::process(inputs[(i + static_cast<std::size_t>(t)) % inputs.size()]);
+                    if (r) {
+                        results[static_cast<std::size_t>(t)].push_back(std::move(r).value());
+                    }
+                }
+            }
+        });
+    }
+    for (std::thread& th : pool) {
+        th.join();
+    }
+    for (int t = 0; t < threads; ++t) {
+        const auto& got = results[static_cast<std::size_t>(t)];
+        REQUIRE(got.size() == 3 * inputs.size());
+        for (std::size_t k = 0; k < got.size(); ++k) {
+            const auto& want = sequential[(k + static_cast<std::size_t>(t)) % inputs.size()];
+            CHECK(got[k].image.sha256 == want.image.sha256);
+            CHECK(got[k].analysis.barcodes == want.analysis.barcodes);
+        }
+    }
 }

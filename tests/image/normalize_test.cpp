@@ -140,6 +140,17 @@ TEST_CASE("normalize: refuses too many pixels before decoding", "[image]") {
     CHECK(failure_code(real, {20'000, 1568, 85}) == "ok");
 }
 
+TEST_CASE("normalize: refuses a GIF frame over the limit on a small screen", "[image]") {
+    // A 10x10 screen whose first frame declares 8000x8000 pixels (clipped on display, but LZW
+    // data could still make us expand all of them).
+    std::string gif("GIF89a\x0A\x00\x0A\x00\x80\x00\x00", 13);
+    gif += std::string("\x00\x00\x00\xFF\xFF\xFF", 6);                       // two colours
+    gif += std::string("\x2C\x00\x00\x00\x00\x40\x1F\x40\x1F\x00", 10);  // 8000x8000
+    gif += std::string("\x02\x02\x4C\x01\x00\x3B", 6);
+    REQUIRE(img::probe(gif));
+    CHECK(failure_code(gif) == img::codes::too_many_pixels);
+}
+
 TEST_CASE("normalize: refuses truncated and damaged files as corrupt_image", "[image]") {
     const fx::raster picture = fx::asymmetric_picture(400, 300);
     for (const bool progressive : {false, true}) {
@@ -267,6 +278,34 @@ TEST_CASE("normalize: WebP and HEIC from the data folder, HEIC without its GPS",
     CHECK(only_plain_segments(heic.jpeg));
     CHECK(heic.jpeg.find("Exif") == std::string::npos);
     CHECK(heic.jpeg.find("GPS") == std::string::npos);
+}
+
+TEST_CASE("normalize: applies a WebP file's EXIF orientation once", "[image]") {
+    // The data folder's WebP with its EXIF orientation patched from 1 to 6 (rotate 90 degrees
+    // clockwise to display): OpenCV's WebP reader ignores EXIF, so we must turn it, once.
+    const std::string webp = data_image("webp-photo-denali.webp");
+    const std::size_t chunk = webp.find("EXIF");
+    REQUIRE(chunk != std::string::npos);
+    std::size_t tiff = chunk + 8;
+    if (webp.compare(tiff, 6, std::string("Exif\0\0", 6)) == 0) {
+        tiff += 6;
+    }
+    const bool big_endian = webp.compare(tiff, 2, "MM") == 0;
+    const std::size_t entry = webp.find(big_endian ? std::string("\x01\x12", 2)
+                                                   : std::string("\x12\x01", 2),
+                                        tiff + 8);
+    REQUIRE(entry != std::string::npos);
+    std::string rotated = webp;
+    rotated[entry + (big_endian ? 9 : 8)] = '\x06';
+
+    const img::normalized_image plain = normalized(webp);
+    const img::normalized_image turned = normalized(rotated);
+    CHECK(turned.exif_orientation == 6);
+    REQUIRE((turned.width == 315 && turned.height == 600));
+    // Turning the plain output clockwise by hand gives the same picture.
+    const fx::raster upright = fx::decode_jpeg_gray(plain.jpeg);
+    const fx::raster expected = fx::stored_for_orientation(upright, 8);  // stored 8 = shown 6
+    CHECK(fx::mean_abs_diff(fx::decode_jpeg_gray(turned.jpeg), expected) < 4);
 }
 
 TEST_CASE("normalize: hashes the output, and similar pictures hash close", "[image]") {
