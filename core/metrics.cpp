@@ -264,8 +264,8 @@ M& family<M>::find_or_create(const Range& label_values) {
 
 template <class M>
 M& family<M>::with(std::initializer_list<std::string_view> label_values) {
-    return find_or_create(std::span<const std::string_view>(label_values.begin(),
-                                                            label_values.size()));
+    return find_or_create(
+        std::span<const std::string_view>(label_values.begin(), label_values.size()));
 }
 
 template <class M>
