@@ -111,6 +111,8 @@ result<decoded> decode_png_or_webp(std::string_view bytes, const probe_info& inf
     }
     const cv::_InputArray buffer(reinterpret_cast<const uchar*>(bytes.data()),
                                  static_cast<int>(bytes.size()));
+    // IMREAD_UNCHANGED keeps alpha and 16-bit samples, and OpenCV applies no EXIF orientation
+    // with it (4.6 reads EXIF from JPEG only anyway): orientation is applied once, by normalize.
     cv::Mat pixels;
     try {
         pixels = cv::imdecode(buffer, cv::IMREAD_UNCHANGED);
