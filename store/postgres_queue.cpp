@@ -1,0 +1,281 @@
+// The Postgres engine's job queue: claims with leases and fences, the fenced writes of a
+// running job, rescue of expired leases, cancel and retry.
+//
+// The hot calls (claim, the fenced writes, rescue) are each one statement in autocommit mode,
+// with data-modifying CTEs where a job and its item change together, so that each costs one
+// round trip and holds its row locks only while it runs. Every fenced write names
+// (job_id, fence, state 'running'); under READ COMMITTED a write that waited on a concurrent
+// one re-checks that condition on the row's newest version, so a stale fence never wins.
+#include <algorithm>
+#include <array>
+#include <stdexcept>
+#include <tuple>
+
+#include "store/postgres_store_impl.hpp"
+
+namespace boomer::store::pg {
+namespace {
+
+constexpr std::string_view requeued_message =
+    "The worker processing this item stopped responding; the item was queued again.";
+
+// Claims walk jobs_claim in queue order; SKIP LOCKED passes over rows another replica is
+// claiming right now instead of waiting for it.
+constexpr const char* claim_sql = R"sql(
+UPDATE jobs SET state = 'running', attempts = attempts + 1, fence = fence + 1,
+       lease_owner = $1::text, locked_until_ms = $2::bigint + $3::bigint,
+       started_ms = CASE WHEN started_ms = 0 THEN $2 ELSE started_ms END
+WHERE job_id IN (SELECT job_id FROM jobs
+                 WHERE state = 'queued' AND run_after_ms <= $2
+                 ORDER BY sort_key, job_id LIMIT $4::int
+                 FOR UPDATE SKIP LOCKED)
+RETURNING tenant_id, job_id, item_id, fence, attempts, max_attempts, sort_key
+)sql";
+
+// The job must still be ours while the checkpoint is written: FOR SHARE holds off a rescue or
+// cancel until the insert is done, and sees theirs if they came first.
+constexpr const char* save_checkpoint_sql = R"sql(
+WITH held AS (
+    SELECT job_id FROM jobs
+    WHERE job_id = $1::text AND fence = $2::bigint AND state = 'running' FOR SHARE)
+INSERT INTO stage_results (job_id, stage, output_json, duration_ms, finished_ms)
+SELECT job_id, $3::text, $4::text, $5::bigint, $6::bigint FROM held
+ON CONFLICT (job_id, stage) DO UPDATE SET output_json = excluded.output_json,
+    duration_ms = excluded.duration_ms, finished_ms = excluded.finished_ms, seq = excluded.seq
+RETURNING 1
+)sql";
+
+constexpr const char* complete_sql = R"sql(
+WITH done AS (
+    UPDATE jobs SET state = $3::text, finished_ms = $4::bigint, error_code = $5::text,
+           error_message = $6::text, fence = fence + 1, lease_owner = '', locked_until_ms = 0
+    WHERE job_id = $1::text AND fence = $2::bigint AND state = 'running'
+    RETURNING item_id)
+UPDATE items SET result_json = $7::text, updated_ms = $4 FROM done
+WHERE items.item_id = done.item_id
+RETURNING 1
+)sql";
+
+constexpr const char* retry_later_sql = R"sql(
+WITH backed_off AS (
+    UPDATE jobs SET
+        state = CASE WHEN attempts >= max_attempts THEN 'failed' ELSE 'queued' END,
+        finished_ms = CASE WHEN attempts >= max_attempts THEN $6::bigint ELSE 0 END,
+        run_after_ms = $5::bigint, error_code = $3::text, error_message = $4::text,
+        fence = fence + 1, lease_owner = '', locked_until_ms = 0
+    WHERE job_id = $1::text AND fence = $2::bigint AND state = 'running'
+    RETURNING item_id, state),
+touched AS (
+    UPDATE items SET updated_ms = $6 FROM backed_off
+    WHERE items.item_id = backed_off.item_id AND backed_off.state = 'failed'
+    RETURNING 1)
+SELECT state FROM backed_off
+)sql";
+
+constexpr const char* release_sql = R"sql(
+WITH released AS (
+    UPDATE jobs SET state = 'queued', attempts = GREATEST(attempts - 1, 0), fence = fence + 1,
+           run_after_ms = $3::bigint, lease_owner = '', locked_until_ms = 0
+    WHERE job_id = $1::text AND fence = $2::bigint AND state = 'running'
+    RETURNING 1)
+SELECT pg_notify('boomer_jobs', current_schema()) FROM released
+)sql";
+
+// Both updates read the same snapshot, so their conditions must not overlap: attempts used up
+// fail for good, the others go back to the queue, runnable at once.
+constexpr const char* rescue_sql = R"sql(
+WITH given_up AS (
+    UPDATE jobs SET state = 'failed', finished_ms = $1::bigint, fence = fence + 1,
+           lease_owner = '', locked_until_ms = 0, error_code = 'lease_expired',
+           error_message = 'The worker processing this item stopped responding on each of its '
+               || attempts || ' attempts; processing was given up. Retry the item to try again.'
+    WHERE state = 'running' AND locked_until_ms < $1 AND attempts >= max_attempts
+    RETURNING item_id),
+requeued AS (
+    UPDATE jobs SET state = 'queued', run_after_ms = $1, fence = fence + 1, lease_owner = '',
+           locked_until_ms = 0, error_code = 'lease_expired', error_message = $2::text
+    WHERE state = 'running' AND locked_until_ms < $1 AND attempts < max_attempts
+    RETURNING 1),
+touched AS (
+    UPDATE items SET updated_ms = $1 FROM given_up
+    WHERE items.item_id = given_up.item_id
+    RETURNING 1),
+woken AS (
+    SELECT pg_notify('boomer_jobs', current_schema()) WHERE EXISTS (SELECT 1 FROM requeued))
+SELECT (SELECT COUNT(*) FROM given_up) + (SELECT COUNT(*) FROM requeued),
+       (SELECT COUNT(*) FROM woken)
+)sql";
+
+constexpr std::array<statement_def, 15> statements{{
+    {"claim", claim_sql},
+    {"heartbeat",
+     "UPDATE jobs SET locked_until_ms = $3::bigint "
+     "WHERE job_id = $1::text AND fence = $2::bigint AND state = 'running'"},
+    {"set_stage",
+     "UPDATE jobs SET stage = $3::text "
+     "WHERE job_id = $1::text AND fence = $2::bigint AND state = 'running'"},
+    {"save_checkpoint", save_checkpoint_sql},
+    {"checkpoints",
+     "SELECT stage, output_json, duration_ms, finished_ms FROM stage_results "
+     "WHERE job_id = $1::text ORDER BY seq"},
+    {"complete", complete_sql},
+    {"retry_later", retry_later_sql},
+    {"release", release_sql},
+    {"rescue_expired", rescue_sql},
+    {"lock_job_of_item",
+     "SELECT state, priority FROM jobs WHERE tenant_id = $1::text AND item_id = $2::text "
+     "FOR UPDATE"},
+    {"cancel_job",
+     "UPDATE jobs SET state = 'canceled', finished_ms = $2::bigint, fence = fence + 1, "
+     "lease_owner = '', locked_until_ms = 0 WHERE item_id = $1::text"},
+    {"requeue_job",
+     "UPDATE jobs SET state = 'queued', attempts = 0, fence = fence + 1, sort_key = $3::bigint, "
+     "run_after_ms = $2::bigint, started_ms = 0, finished_ms = 0, error_code = '', "
+     "error_message = '', lease_owner = '', locked_until_ms = 0 WHERE item_id = $1::text"},
+    {"touch_item", "UPDATE items SET updated_ms = $2::bigint WHERE item_id = $1::text"},
+    {"reset_item",
+     "UPDATE items SET result_json = '', updated_ms = $2::bigint WHERE item_id = $1::text"},
+    {"notify_jobs", "SELECT pg_notify('boomer_jobs', current_schema())"},
+}};
+
+struct claimed_row {
+    claimed_job job;
+    std::int64_t sort_key = 0;
+};
+
+bool is_completion_state(job_state s) {
+    return s == job_state::succeeded || s == job_state::needs_review || s == job_state::failed;
+}
+
+}  // namespace
+
+std::span<const statement_def> queue_statements() {
+    return statements;
+}
+
+// --- claim and the fenced writes ---
+
+std::vector<claimed_job> postgres_store::claim(std::string_view worker_id, int max,
+                                               std::int64_t lease_ms, std::int64_t now_ms) {
+    if (max <= 0) {
+        return {};
+    }
+    std::vector<claimed_row> rows;
+    for (const auto& row : exec("claim", worker_id, now_ms, lease_ms, max)) {
+        claimed_job job{row[0].as<std::string>(), row[1].as<std::string>(),
+                        row[2].as<std::string>(), row[3].as<std::int64_t>(),
+                        row[4].as<int>(),         row[5].as<int>()};
+        rows.push_back(claimed_row{std::move(job), row[6].as<std::int64_t>()});
+    }
+
+    // RETURNING gives no order; hand the jobs out in queue order.
+    std::sort(rows.begin(), rows.end(), [](const claimed_row& a, const claimed_row& b) {
+        return std::tie(a.sort_key, a.job.job_id) < std::tie(b.sort_key, b.job.job_id);
+    });
+    std::vector<claimed_job> jobs;
+    jobs.reserve(rows.size());
+    for (auto& row : rows) {
+        jobs.push_back(std::move(row.job));
+    }
+    return jobs;
+}
+
+bool postgres_store::heartbeat(std::string_view job_id, std::int64_t fence,
+                               std::int64_t locked_until_ms) {
+    return exec("heartbeat", job_id, fence, locked_until_ms).affected_rows() == 1;
+}
+
+bool postgres_store::set_stage(std::string_view job_id, std::int64_t fence,
+                               std::string_view stage) {
+    return exec("set_stage", job_id, fence, stage).affected_rows() == 1;
+}
+
+bool postgres_store::save_checkpoint(std::string_view job_id, std::int64_t fence,
+                                     const checkpoint& c) {
+    return exec("save_checkpoint", job_id, fence, c.stage, c.output_json, c.duration_ms,
+                c.finished_ms)
+               .size() == 1;
+}
+
+std::vector<checkpoint> postgres_store::checkpoints(std::string_view job_id) {
+    std::vector<checkpoint> out;
+    for (const auto& row : exec("checkpoints", job_id)) {
+        out.push_back(checkpoint{row[0].as<std::string>(), row[1].as<std::string>(),
+                                 row[2].as<std::int64_t>(), row[3].as<std::int64_t>()});
+    }
+    return out;
+}
+
+bool postgres_store::complete(std::string_view job_id, std::int64_t fence, job_state final_state,
+                              std::string_view result_json, std::string_view error_code,
+                              std::string_view error_message, std::int64_t now_ms) {
+    if (!is_completion_state(final_state)) {
+        throw std::invalid_argument(
+            "complete: the final state must be succeeded, needs_review or failed, not " +
+            std::string(to_string(final_state)));
+    }
+    return exec("complete", job_id, fence, to_string(final_state), now_ms, error_code,
+                error_message, result_json)
+               .size() == 1;
+}
+
+bool postgres_store::retry_later(std::string_view job_id, std::int64_t fence,
+                                 std::string_view error_code, std::string_view error_message,
+                                 std::int64_t run_after_ms, std::int64_t now_ms) {
+    return exec("retry_later", job_id, fence, error_code, error_message, run_after_ms, now_ms)
+               .size() == 1;
+}
+
+bool postgres_store::release(std::string_view job_id, std::int64_t fence, std::int64_t now_ms) {
+    return exec("release", job_id, fence, now_ms).size() == 1;
+}
+
+int postgres_store::rescue_expired(std::int64_t now_ms) {
+    auto rows = exec("rescue_expired", now_ms, requeued_message);
+    return rows[0][0].as<int>();
+}
+
+// --- cancel and retry: short transactions, the job's row locked first ---
+
+cancel_outcome postgres_store::cancel(std::string_view tenant_id, std::string_view item_id,
+                                      std::int64_t now_ms) {
+    return pool_.run("cancel", [&](pqxx::connection& conn) {
+        pqxx::work tx(conn);
+        std::string item(item_id);
+        auto job = tx.exec_prepared("lock_job_of_item", std::string(tenant_id), item);
+        if (job.empty()) {
+            return cancel_outcome::not_found;
+        }
+        if (is_final(state_from_db(job[0][0].c_str()))) {
+            return cancel_outcome::already_final;
+        }
+        tx.exec_prepared("cancel_job", item, now_ms);
+        tx.exec_prepared("touch_item", item, now_ms);
+        tx.commit();
+        return cancel_outcome::canceled;
+    });
+}
+
+bool postgres_store::retry(std::string_view tenant_id, std::string_view item_id,
+                           std::int64_t now_ms) {
+    return pool_.run("retry", [&](pqxx::connection& conn) {
+        pqxx::work tx(conn);
+        std::string item(item_id);
+        auto job = tx.exec_prepared("lock_job_of_item", std::string(tenant_id), item);
+        if (job.empty()) {
+            return false;
+        }
+        auto state = state_from_db(job[0][0].c_str());
+        if (state != job_state::failed && state != job_state::canceled) {
+            return false;
+        }
+        auto prio = priority_from_db(job[0][1].c_str());
+        tx.exec_prepared("requeue_job", item, now_ms, aging_.sort_key(prio, now_ms));
+        tx.exec_prepared("reset_item", item, now_ms);
+        tx.exec_prepared("notify_jobs");
+        tx.commit();
+        return true;
+    });
+}
+
+}  // namespace boomer::store::pg

@@ -1,0 +1,339 @@
+// The Postgres engine: opening, intake (item, images and job in one statement, idempotency
+// keys), the tenant-scoped reads and the counters.
+#include <array>
+#include <stdexcept>
+
+#include "store/postgres_schema.hpp"
+#include "store/postgres_store_impl.hpp"
+
+namespace boomer::store {
+
+std::unique_ptr<store> open_postgres_store(const std::string& dsn,
+                                           const postgres_options& options) {
+    if (options.connections < 1 || options.connect_timeout_s < 1 ||
+        options.statement_timeout_ms < 1) {
+        throw std::invalid_argument("postgres store: connections and timeouts must be at least 1");
+    }
+    return std::make_unique<pg::postgres_store>(dsn, options);
+}
+
+namespace pg {
+namespace {
+
+// The columns read_item expects, in order; `i` is items and `j` is jobs.
+#define BOOMER_PG_ITEM_COLUMNS                                                                   \
+    "i.tenant_id, i.item_id, j.job_id, i.title_hint, i.sku, i.condition, i.priority, i.source, " \
+    "j.state, i.created_ms, i.updated_ms, i.result_json"
+
+// The columns read_job expects, in order.
+#define BOOMER_PG_JOB_COLUMNS                                                                  \
+    "tenant_id, job_id, item_id, state, priority, stage, attempts, max_attempts, created_ms, " \
+    "started_ms, finished_ms, run_after_ms, lease_owner, locked_until_ms, fence, error_code, " \
+    "error_message"
+
+#define BOOMER_PG_ITEMS_JOIN \
+    "SELECT " BOOMER_PG_ITEM_COLUMNS " FROM items i JOIN jobs j ON j.item_id = i.item_id "
+
+// create_item in one statement: the item (unless its idempotency key was used), its images
+// (unnested from arrays, one per column) and its job, then a notification for idle replicas.
+// No row back: the key was used; the caller looks the original up.
+constexpr const char* create_item_sql = R"sql(
+WITH new_item AS (
+    INSERT INTO items (item_id, tenant_id, idempotency_key, title_hint, sku, condition, priority,
+                       source, created_ms, updated_ms)
+    VALUES ($1::text, $2::text, $3::text, $4::text, $5::text, $6::text, $7::text, $8::text,
+            $9::bigint, $9::bigint)
+    ON CONFLICT (tenant_id, idempotency_key) WHERE idempotency_key <> '' DO NOTHING
+    RETURNING item_id),
+new_images AS (
+    INSERT INTO images (item_id, idx, sha256, filename, media_type, bytes, width, height)
+    SELECT new_item.item_id, m.idx, m.sha256, m.filename, m.media_type, m.bytes, m.width,
+           m.height
+    FROM new_item, unnest($13::int[], $14::text[], $15::text[], $16::text[], $17::bigint[],
+                          $18::int[], $19::int[])
+                   AS m (idx, sha256, filename, media_type, bytes, width, height)),
+new_job AS (
+    INSERT INTO jobs (job_id, item_id, tenant_id, state, priority, sort_key, max_attempts,
+                      created_ms, run_after_ms)
+    SELECT $10::text, item_id, $2, 'queued', $7, $11::bigint, $12::int, $9, $9 FROM new_item
+    RETURNING job_id)
+SELECT job_id, pg_notify('boomer_jobs', current_schema()) FROM new_job
+)sql";
+
+constexpr std::array<statement_def, 12> statements{{
+    {"create_item", create_item_sql},
+    {"find_by_key",
+     "SELECT i.item_id, j.job_id FROM items i JOIN jobs j ON j.item_id = i.item_id "
+     "WHERE i.tenant_id = $1::text AND i.idempotency_key = $2::text"},
+    {"find_item", BOOMER_PG_ITEMS_JOIN "WHERE i.tenant_id = $1::text AND i.item_id = $2::text"},
+    {"images_of",
+     "SELECT item_id, idx, sha256, filename, media_type, bytes, width, height FROM images "
+     "WHERE item_id = ANY ($1::text[]) ORDER BY item_id, idx"},
+    {"find_job",
+     "SELECT " BOOMER_PG_JOB_COLUMNS " FROM jobs WHERE tenant_id = $1::text AND job_id = $2::text"},
+    // Listing without a state filter walks items (tenant_id, item_id); with one, jobs
+    // (tenant_id, state, item_id). $1 tenant, $2 limit, then cursor and/or state.
+    {"list_all",
+     BOOMER_PG_ITEMS_JOIN "WHERE i.tenant_id = $1::text ORDER BY i.item_id DESC LIMIT $2::int"},
+    {"list_all_before",
+     BOOMER_PG_ITEMS_JOIN "WHERE i.tenant_id = $1::text AND i.item_id < $3::text "
+                          "ORDER BY i.item_id DESC LIMIT $2::int"},
+    {"list_state", BOOMER_PG_ITEMS_JOIN
+     "WHERE j.tenant_id = $1::text AND j.state = $3::text ORDER BY j.item_id DESC LIMIT $2::int"},
+    {"list_state_before", BOOMER_PG_ITEMS_JOIN
+     "WHERE j.tenant_id = $1::text AND j.state = $3::text AND j.item_id < $4::text "
+     "ORDER BY j.item_id DESC LIMIT $2::int"},
+    {"queue_depth", "SELECT priority, COUNT(*) FROM jobs WHERE state = 'queued' GROUP BY priority"},
+    {"count_by_state", "SELECT state, COUNT(*) FROM jobs GROUP BY state"},
+    {"ping", "SELECT 1"},
+}};
+
+#undef BOOMER_PG_ITEMS_JOIN
+#undef BOOMER_PG_JOB_COLUMNS
+#undef BOOMER_PG_ITEM_COLUMNS
+
+item_record read_item(const pqxx::row& row) {
+    item_record r;
+    r.tenant_id = row[0].as<std::string>();
+    r.item_id = row[1].as<std::string>();
+    r.job_id = row[2].as<std::string>();
+    r.title_hint = row[3].as<std::string>();
+    r.sku = row[4].as<std::string>();
+    r.condition = row[5].as<std::string>();
+    r.prio = priority_from_db(row[6].c_str());
+    r.source = row[7].as<std::string>();
+    r.state = state_from_db(row[8].c_str());
+    r.created_ms = row[9].as<std::int64_t>();
+    r.updated_ms = row[10].as<std::int64_t>();
+    r.result_json = row[11].as<std::string>();
+    return r;
+}
+
+job_record read_job(const pqxx::row& row) {
+    job_record r;
+    r.tenant_id = row[0].as<std::string>();
+    r.job_id = row[1].as<std::string>();
+    r.item_id = row[2].as<std::string>();
+    r.state = state_from_db(row[3].c_str());
+    r.prio = priority_from_db(row[4].c_str());
+    r.stage = row[5].as<std::string>();
+    r.attempts = row[6].as<int>();
+    r.max_attempts = row[7].as<int>();
+    r.created_ms = row[8].as<std::int64_t>();
+    r.started_ms = row[9].as<std::int64_t>();
+    r.finished_ms = row[10].as<std::int64_t>();
+    r.run_after_ms = row[11].as<std::int64_t>();
+    r.lease_owner = row[12].as<std::string>();
+    r.locked_until_ms = row[13].as<std::int64_t>();
+    r.fence = row[14].as<std::int64_t>();
+    r.error_code = row[15].as<std::string>();
+    r.error_message = row[16].as<std::string>();
+    return r;
+}
+
+// array_literal writes `values` as a Postgres array literal, each element double-quoted.
+template <class T, class Fn>
+std::string array_literal(const std::vector<T>& values, Fn&& field) {
+    std::string out = "{";
+    for (const auto& v : values) {
+        if (out.size() > 1) {
+            out += ',';
+        }
+        out += '"';
+        for (char c : std::string(field(v))) {
+            if (c == '"' || c == '\\') {
+                out += '\\';
+            }
+            out += c;
+        }
+        out += '"';
+    }
+    out += '}';
+    return out;
+}
+
+void check_new_item(const new_item& item) {
+    if (item.tenant_id.empty() || item.item_id.empty() || item.job_id.empty()) {
+        throw std::invalid_argument("create_item: tenant_id, item_id and job_id are required");
+    }
+    if (item.max_attempts < 1) {
+        throw std::invalid_argument("create_item: max_attempts must be at least 1");
+    }
+}
+
+std::string number(std::int64_t v) {
+    return std::to_string(v);
+}
+
+}  // namespace
+
+std::span<const statement_def> intake_statements() {
+    return statements;
+}
+
+priority priority_from_db(std::string_view text) {
+    if (auto p = parse_priority(text)) {
+        return *p;
+    }
+    throw store_error(error_kind::bug, "postgres: unknown priority '" + std::string(text) + "'");
+}
+
+job_state state_from_db(std::string_view text) {
+    if (auto s = parse_job_state(text)) {
+        return *s;
+    }
+    throw store_error(error_kind::bug, "postgres: unknown job state '" + std::string(text) + "'");
+}
+
+postgres_store::postgres_store(const std::string& dsn, const postgres_options& options)
+    : pool_(
+          session_settings{
+              dsn,
+              options.schema,
+              options.application_name,
+              options.connect_timeout_s,
+              options.statement_timeout_ms,
+              {intake_statements(), queue_statements()},
+          },
+          options.connections),
+      aging_(options.aging) {
+    migrate(pool_);
+}
+
+// --- intake ---
+
+create_result postgres_store::create_item(const new_item& item) {
+    check_new_item(item);
+    const auto& images = item.images;
+    auto created =
+        exec("create_item", item.item_id, item.tenant_id, item.idempotency_key, item.title_hint,
+             item.sku, item.condition, to_string(item.prio), item.source, item.now_ms, item.job_id,
+             aging_.sort_key(item.prio, item.now_ms), item.max_attempts,
+             array_literal(images, [](const image_ref& i) { return number(i.index); }),
+             array_literal(images, [](const image_ref& i) { return i.sha256; }),
+             array_literal(images, [](const image_ref& i) { return i.filename; }),
+             array_literal(images, [](const image_ref& i) { return i.media_type; }),
+             array_literal(images, [](const image_ref& i) { return number(i.bytes); }),
+             array_literal(images, [](const image_ref& i) { return number(i.width); }),
+             array_literal(images, [](const image_ref& i) { return number(i.height); }));
+    if (!created.empty()) {
+        return create_result{true, item.item_id, item.job_id};
+    }
+    // The key was used: by an earlier request, or by one committed while ours waited on it.
+    if (auto existing = find_by_key(item.tenant_id, item.idempotency_key)) {
+        return *existing;
+    }
+    throw store_error(error_kind::retryable,
+                      "postgres: create_item: the idempotency key is taken but its item is not "
+                      "visible yet");
+}
+
+std::optional<create_result> postgres_store::find_by_key(const std::string& tenant_id,
+                                                         const std::string& key) {
+    auto rows = exec("find_by_key", tenant_id, key);
+    if (rows.empty()) {
+        return std::nullopt;
+    }
+    return create_result{false, rows[0][0].as<std::string>(), rows[0][1].as<std::string>()};
+}
+
+// --- reads ---
+
+std::optional<item_record> postgres_store::find_item(std::string_view tenant_id,
+                                                     std::string_view item_id) {
+    auto rows = exec("find_item", tenant_id, item_id);
+    if (rows.empty()) {
+        return std::nullopt;
+    }
+    auto found = read_item(rows[0]);
+    found.images = std::move(images_of({found.item_id})[found.item_id]);
+    return found;
+}
+
+std::map<std::string, std::vector<image_ref>> postgres_store::images_of(
+    const std::vector<std::string>& item_ids) {
+    std::map<std::string, std::vector<image_ref>> images;
+    auto rows =
+        exec("images_of", array_literal(item_ids, [](const std::string& id) { return id; }));
+    for (const auto& row : rows) {
+        images[row[0].as<std::string>()].push_back(
+            image_ref{row[1].as<int>(), row[2].as<std::string>(), row[3].as<std::string>(),
+                      row[4].as<std::string>(), row[5].as<std::int64_t>(), row[6].as<int>(),
+                      row[7].as<int>()});
+    }
+    return images;
+}
+
+std::optional<job_record> postgres_store::find_job(std::string_view tenant_id,
+                                                   std::string_view job_id) {
+    auto rows = exec("find_job", tenant_id, job_id);
+    if (rows.empty()) {
+        return std::nullopt;
+    }
+    return read_job(rows[0]);
+}
+
+std::vector<item_record> postgres_store::list_items(const list_query& q) {
+    std::vector<item_record> items;
+    if (q.limit <= 0) {
+        return items;
+    }
+    pqxx::result rows;
+    const auto& cursor = q.before_item_id;
+    if (q.state) {
+        auto state = to_string(*q.state);
+        rows = cursor.empty() ? exec("list_state", q.tenant_id, q.limit, state)
+                              : exec("list_state_before", q.tenant_id, q.limit, state, cursor);
+    } else {
+        rows = cursor.empty() ? exec("list_all", q.tenant_id, q.limit)
+                              : exec("list_all_before", q.tenant_id, q.limit, cursor);
+    }
+    std::vector<std::string> ids;
+    for (const auto& row : rows) {
+        items.push_back(read_item(row));
+        ids.push_back(items.back().item_id);
+    }
+    if (ids.empty()) {
+        return items;
+    }
+    auto images = images_of(ids);
+    for (auto& item : items) {
+        item.images = std::move(images[item.item_id]);
+    }
+    return items;
+}
+
+// --- health and counters ---
+
+std::map<priority, std::int64_t> postgres_store::queue_depth() {
+    std::map<priority, std::int64_t> depth{
+        {priority::urgent, 0}, {priority::normal, 0}, {priority::bulk, 0}};
+    for (const auto& row : exec("queue_depth")) {
+        depth[priority_from_db(row[0].c_str())] = row[1].as<std::int64_t>();
+    }
+    return depth;
+}
+
+std::map<job_state, std::int64_t> postgres_store::count_by_state() {
+    std::map<job_state, std::int64_t> counts;
+    for (auto s : {job_state::queued, job_state::running, job_state::succeeded,
+                   job_state::needs_review, job_state::failed, job_state::canceled}) {
+        counts[s] = 0;
+    }
+    for (const auto& row : exec("count_by_state")) {
+        counts[state_from_db(row[0].c_str())] = row[1].as<std::int64_t>();
+    }
+    return counts;
+}
+
+bool postgres_store::ping() {
+    try {
+        auto rows = exec("ping");
+        return rows.size() == 1 && rows[0][0].as<int>() == 1;
+    } catch (const store_error&) {
+        return false;
+    }
+}
+
+}  // namespace pg
+}  // namespace boomer::store

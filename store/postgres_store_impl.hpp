@@ -1,0 +1,89 @@
+// The Postgres engine's class, shared by its two source files: postgres_store.cpp (intake and
+// reads) and postgres_queue.cpp (the job queue). Private to store/.
+#pragma once
+
+#include <span>
+#include <string>
+#include <string_view>
+#include <type_traits>
+#include <vector>
+
+#include "store/postgres_db.hpp"
+#include "store/postgres_store.hpp"
+
+namespace boomer::store::pg {
+
+// to_param turns an argument into what libpqxx binds: text as std::string, numbers as they are.
+template <class T>
+auto to_param(const T& value) {
+    if constexpr (std::is_convertible_v<const T&, std::string_view>) {
+        return std::string(std::string_view(value));
+    } else {
+        return value;
+    }
+}
+
+// Thread-safe: each call borrows its own session from the pool and runs one prepared
+// statement in autocommit mode, or a short transaction where several statements must agree.
+class postgres_store final : public store {
+public:
+    postgres_store(const std::string& dsn, const postgres_options& options);
+
+    create_result create_item(const new_item& item) override;
+    std::optional<item_record> find_item(std::string_view tenant_id,
+                                         std::string_view item_id) override;
+    std::optional<job_record> find_job(std::string_view tenant_id,
+                                       std::string_view job_id) override;
+    std::vector<item_record> list_items(const list_query& q) override;
+
+    std::vector<claimed_job> claim(std::string_view worker_id, int max, std::int64_t lease_ms,
+                                   std::int64_t now_ms) override;
+    bool heartbeat(std::string_view job_id, std::int64_t fence,
+                   std::int64_t locked_until_ms) override;
+    bool set_stage(std::string_view job_id, std::int64_t fence, std::string_view stage) override;
+    bool save_checkpoint(std::string_view job_id, std::int64_t fence, const checkpoint& c) override;
+    std::vector<checkpoint> checkpoints(std::string_view job_id) override;
+    bool complete(std::string_view job_id, std::int64_t fence, job_state final_state,
+                  std::string_view result_json, std::string_view error_code,
+                  std::string_view error_message, std::int64_t now_ms) override;
+    bool retry_later(std::string_view job_id, std::int64_t fence, std::string_view error_code,
+                     std::string_view error_message, std::int64_t run_after_ms,
+                     std::int64_t now_ms) override;
+    bool release(std::string_view job_id, std::int64_t fence, std::int64_t now_ms) override;
+    int rescue_expired(std::int64_t now_ms) override;
+    cancel_outcome cancel(std::string_view tenant_id, std::string_view item_id,
+                          std::int64_t now_ms) override;
+    bool retry(std::string_view tenant_id, std::string_view item_id, std::int64_t now_ms) override;
+
+    std::map<priority, std::int64_t> queue_depth() override;
+    std::map<job_state, std::int64_t> count_by_state() override;
+    bool ping() override;
+
+private:
+    // exec runs one prepared statement in autocommit mode on a pooled session.
+    template <class... Args>
+    pqxx::result exec(const char* statement, const Args&... args) {
+        return pool_.run(statement, [&](pqxx::connection& conn) {
+            pqxx::nontransaction tx(conn);
+            return tx.exec_prepared(statement, to_param(args)...);
+        });
+    }
+
+    // images_of returns the images of each of `item_ids`, by item id, in index order.
+    std::map<std::string, std::vector<image_ref>> images_of(
+        const std::vector<std::string>& item_ids);
+    std::optional<create_result> find_by_key(const std::string& tenant_id, const std::string& key);
+
+    session_pool pool_;
+    aging_policy aging_;
+};
+
+// The prepared statements of each source file.
+std::span<const statement_def> intake_statements();
+std::span<const statement_def> queue_statements();
+
+// Text read back from the database; an unknown word means the schema and code disagree.
+priority priority_from_db(std::string_view text);
+job_state state_from_db(std::string_view text);
+
+}  // namespace boomer::store::pg
