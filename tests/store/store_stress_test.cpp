@@ -130,107 +130,98 @@ std::vector<std::string> read_lines(int fd, std::string& pending, std::size_t st
 
 }  // namespace
 
-TEST_CASE("store: racing workers never hold a job twice and finish each exactly once",
-          "[store][slow]") {
-    for_each_engine([](const engine&, const std::filesystem::path&, store& s) {
-        constexpr int threads = 4;
-        constexpr int total = threads * 500;
-        std::vector<std::string> ids;
-        for (int i = 0; i < total; ++i) {
-            ids.push_back(add_item(s, "t", priority::normal, t0 - total + i).job_id);
-        }
+STORE_TEST("racing workers never hold a job twice and finish each exactly once", "[store][slow]") {
+    constexpr int threads = 4;
+    constexpr int total = threads * 500;
+    std::vector<std::string> ids;
+    for (int i = 0; i < total; ++i) {
+        ids.push_back(add_item(s, "t", priority::normal, t0 - total + i).job_id);
+    }
 
-        race r(ids);
-        std::vector<std::thread> workers;
-        for (int w = 0; w < threads; ++w) {
-            workers.emplace_back([&s, &r, w] { work(s, r, w, total); });
-        }
-        for (auto& t : workers) {
-            t.join();
-        }
+    race r(ids);
+    std::vector<std::thread> workers;
+    for (int w = 0; w < threads; ++w) {
+        workers.emplace_back([&s, &r, w] { work(s, r, w, total); });
+    }
+    for (auto& t : workers) {
+        t.join();
+    }
 
-        CHECK(r.overlaps.load() == 0);
-        CHECK(r.refused.load() == 0);
-        int not_once = 0;
-        for (const auto& c : r.completions) {
-            not_once += c.load() == 1 ? 0 : 1;
-        }
-        CHECK(not_once == 0);
-        auto counts = s.count_by_state();
-        CHECK(counts[job_state::succeeded] == total);
-        CHECK(counts[job_state::queued] == 0);
-        CHECK(counts[job_state::running] == 0);
-    });
+    CHECK(r.overlaps.load() == 0);
+    CHECK(r.refused.load() == 0);
+    int not_once = 0;
+    for (const auto& c : r.completions) {
+        not_once += c.load() == 1 ? 0 : 1;
+    }
+    CHECK(not_once == 0);
+    auto counts = s.count_by_state();
+    CHECK(counts[job_state::succeeded] == total);
+    CHECK(counts[job_state::queued] == 0);
+    CHECK(counts[job_state::running] == 0);
 }
 
-TEST_CASE("store: every item acknowledged before a SIGKILL is there after reopening",
-          "[store][slow]") {
-    for_each_engine([](const engine& e, const std::filesystem::path& dir, store&) {
-        int fds[2];
-        REQUIRE(::pipe(fds) == 0);
-        pid_t child = ::fork();
-        REQUIRE(child >= 0);
-        if (child == 0) {
-            ::close(fds[0]);
-            acknowledge_forever(e, dir, fds[1]);
-        }
-        ::close(fds[1]);
-
-        // Let the child get well into its stream, kill it mid-write, then collect every id it
-        // reported before dying.
-        std::string pending;
-        auto acknowledged = read_lines(fds[0], pending, 300);
-        ::kill(child, SIGKILL);
-        auto rest = read_lines(fds[0], pending, 0);
+STORE_TEST("every item acknowledged before a SIGKILL is there after reopening", "[store][slow]") {
+    int fds[2];
+    REQUIRE(::pipe(fds) == 0);
+    pid_t child = ::fork();
+    REQUIRE(child >= 0);
+    if (child == 0) {
         ::close(fds[0]);
-        int status = 0;
-        ::waitpid(child, &status, 0);
-        CHECK(WIFSIGNALED(status));
-        acknowledged.insert(acknowledged.end(), rest.begin(), rest.end());
-        REQUIRE(acknowledged.size() >= 300);
+        acknowledge_forever(e, dir, fds[1]);
+    }
+    ::close(fds[1]);
 
-        auto reopened = e.open(dir);
-        int missing = 0;
-        for (const auto& line : acknowledged) {
-            auto space = line.find(' ');
-            auto item = reopened->find_item("t", line.substr(0, space));
-            auto job = reopened->find_job("t", line.substr(space + 1));
-            missing += item && job && item->state == job_state::queued ? 0 : 1;
-        }
-        CHECK(missing == 0);
-        // At most one more item committed whose id the child had no time to report.
-        auto queued = reopened->count_by_state()[job_state::queued];
-        CHECK(queued >= static_cast<std::int64_t>(acknowledged.size()));
-        CHECK(queued <= static_cast<std::int64_t>(acknowledged.size()) + 1);
-    });
+    // Let the child get well into its stream, kill it mid-write, then collect every id it
+    // reported before dying.
+    std::string pending;
+    auto acknowledged = read_lines(fds[0], pending, 300);
+    ::kill(child, SIGKILL);
+    auto rest = read_lines(fds[0], pending, 0);
+    ::close(fds[0]);
+    int status = 0;
+    ::waitpid(child, &status, 0);
+    CHECK(WIFSIGNALED(status));
+    acknowledged.insert(acknowledged.end(), rest.begin(), rest.end());
+    REQUIRE(acknowledged.size() >= 300);
+
+    auto reopened = e.open(dir);
+    int missing = 0;
+    for (const auto& line : acknowledged) {
+        auto space = line.find(' ');
+        auto item = reopened->find_item("t", line.substr(0, space));
+        auto job = reopened->find_job("t", line.substr(space + 1));
+        missing += item && job && item->state == job_state::queued ? 0 : 1;
+    }
+    CHECK(missing == 0);
+    // At most one more item committed whose id the child had no time to report.
+    auto queued = reopened->count_by_state()[job_state::queued];
+    CHECK(queued >= static_cast<std::int64_t>(acknowledged.size()));
+    CHECK(queued <= static_cast<std::int64_t>(acknowledged.size()) + 1);
 }
 
-TEST_CASE("store: concurrent creates with one idempotency key make exactly one item",
-          "[store][slow]") {
-    for_each_engine([](const engine& e, const std::filesystem::path& dir, store& s) {
-        // Two stores on one database stand for two processes sharing it.
-        auto second = e.open(dir);
-        constexpr int threads = 8;
-        std::vector<create_result> results(threads);
-        std::vector<std::thread> clients;
-        for (int i = 0; i < threads; ++i) {
-            store& target = i % 2 == 0 ? s : *second;
-            clients.emplace_back([&target, &results, i] {
-                results[static_cast<std::size_t>(i)] =
-                    target.create_item(make_item("t", priority::normal, t0 + i, "same-key"));
-            });
-        }
-        for (auto& c : clients) {
-            c.join();
-        }
+STORE_TEST("concurrent creates with one idempotency key make exactly one item", "[store][slow]") {
+    // Two stores on one database stand for two processes sharing it.
+    auto second = e.open(dir);
+    constexpr int threads = 8;
+    std::vector<create_result> results(threads);
+    std::vector<std::thread> clients;
+    for (int i = 0; i < threads; ++i) {
+        store& target = i % 2 == 0 ? s : *second;
+        clients.emplace_back([&target, &results, i] {
+            results[static_cast<std::size_t>(i)] =
+                target.create_item(make_item("t", priority::normal, t0 + i, "same-key"));
+        });
+    }
+    for (auto& c : clients) {
+        c.join();
+    }
 
-        int created = 0;
-        for (const auto& r : results) {
-            created += r.created ? 1 : 0;
-            CHECK(r.item_id == results.front().item_id);
-            CHECK(r.job_id == results.front().job_id);
-        }
-        CHECK(created == 1);
-        CHECK(s.count_by_state()[job_state::queued] == 1);
-    });
+    int created = 0;
+    for (const auto& r : results) {
+        created += r.created ? 1 : 0;
+        CHECK(r.item_id == results.front().item_id);
+        CHECK(r.job_id == results.front().job_id);
+    }
+    CHECK(created == 1);
+    CHECK(s.count_by_state()[job_state::queued] == 1);
 }
