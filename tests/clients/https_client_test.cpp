@@ -1,0 +1,316 @@
+// The pooled HTTP client against loopback servers: URLs, keep-alive reuse, a connection the
+// server closed while idle, deadlines, refused connections, size limits, and TLS with
+// certificate and host name verification against a certificate made by the test.
+#include "clients/https_client.hpp"
+#include "tests/clients/support.hpp"
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ssl.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/core/tcp_stream.hpp>
+#include <boost/beast/http.hpp>
+#include <boost/beast/ssl/ssl_stream.hpp>
+#include <catch2/catch.hpp>
+#include <httplib.h>
+#include <openssl/pem.h>
+#include <openssl/x509v3.h>
+
+#include <atomic>
+#include <set>
+#include <thread>
+
+using namespace boomer;
+using clients::http_call;
+using clients::https_client;
+namespace asio = boost::asio;
+
+namespace {
+
+// An httplib server on a loopback port in a thread, stopped on destruction.
+class local_server {
+public:
+    explicit local_server(std::function<void(httplib::Server&)> setup) {
+        setup(server_);
+        port_ = server_.bind_to_any_port("127.0.0.1");
+        thread_ = std::thread([this] { server_.listen_after_bind(); });
+        while (!server_.is_running()) {
+            std::this_thread::sleep_for(std::chrono::milliseconds(1));
+        }
+    }
+    ~local_server() {
+        server_.stop();
+        thread_.join();
+    }
+    std::string url(const std::string& path) const {
+        return "http://127.0.0.1:" + std::to_string(port_) + path;
+    }
+
+private:
+    httplib::Server server_;
+    int port_ = 0;
+    std::thread thread_;
+};
+
+http_call get(std::string url, std::chrono::milliseconds timeout = std::chrono::seconds(5)) {
+    http_call call;
+    call.method = "GET";
+    call.url = std::move(url);
+    call.timeout = timeout;
+    return call;
+}
+
+// A self-signed certificate (also its own CA) for `san`, e.g. "DNS:localhost".
+struct test_certificate {
+    std::string cert_pem;
+    std::string key_pem;
+};
+
+test_certificate make_certificate(const std::string& san) {
+    EVP_PKEY* key = EVP_EC_gen("P-256");
+    X509* cert = X509_new();
+    X509_set_version(cert, 2);
+    ASN1_INTEGER_set(X509_get_serialNumber(cert), 1);
+    X509_gmtime_adj(X509_getm_notBefore(cert), -60);
+    X509_gmtime_adj(X509_getm_notAfter(cert), 3600);
+    X509_set_pubkey(cert, key);
+    X509_NAME* name = X509_get_subject_name(cert);
+    X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC,
+                               reinterpret_cast<const unsigned char*>("boomer test"), -1, -1, 0);
+    X509_set_issuer_name(cert, name);
+    X509V3_CTX ctx;
+    X509V3_set_ctx_nodb(&ctx);
+    X509V3_set_ctx(&ctx, cert, cert, nullptr, nullptr, 0);
+    for (auto [nid, value] : {std::pair{NID_subject_alt_name, san},
+                              std::pair{NID_basic_constraints, std::string("critical,CA:TRUE")}}) {
+        X509_EXTENSION* ext = X509V3_EXT_conf_nid(nullptr, &ctx, nid, value.c_str());
+        X509_add_ext(cert, ext, -1);
+        X509_EXTENSION_free(ext);
+    }
+    X509_sign(cert, key, EVP_sha256());
+
+    auto to_pem = [](auto write) {
+        BIO* bio = BIO_new(BIO_s_mem());
+        write(bio);
+        char* data = nullptr;
+        long n = BIO_get_mem_data(bio, &data);
+        std::string pem(data, static_cast<std::size_t>(n));
+        BIO_free(bio);
+        return pem;
+    };
+    test_certificate out;
+    out.cert_pem = to_pem([cert](BIO* b) { PEM_write_bio_X509(b, cert); });
+    out.key_pem = to_pem([key](BIO* b) {
+        PEM_write_bio_PrivateKey(b, key, nullptr, nullptr, 0, nullptr, nullptr);
+    });
+    X509_free(cert);
+    EVP_PKEY_free(key);
+    return out;
+}
+
+// Serves one TLS connection on `acceptor`: each request is answered "secure" until the peer
+// closes. Records the SNI name the client sent.
+asio::awaitable<void> serve_tls(asio::ip::tcp::acceptor* acceptor, asio::ssl::context* tls,
+                                std::string* sni) {
+    namespace beast = boost::beast;
+    namespace http = beast::http;
+    auto as_result = asio::as_tuple(asio::use_awaitable);
+    auto [ec, socket] = co_await acceptor->async_accept(as_result);
+    if (ec) {
+        co_return;
+    }
+    beast::ssl_stream<beast::tcp_stream> stream(std::move(socket), *tls);
+    auto [hs] = co_await stream.async_handshake(asio::ssl::stream_base::server, as_result);
+    if (hs) {
+        co_return;
+    }
+    const char* name = SSL_get_servername(stream.native_handle(), TLSEXT_NAMETYPE_host_name);
+    *sni = name != nullptr ? name : "";
+    beast::flat_buffer buffer;
+    for (;;) {
+        http::request<http::string_body> req;
+        auto [rec, n] = co_await http::async_read(stream, buffer, req, as_result);
+        if (rec) {
+            co_return;
+        }
+        http::response<http::string_body> res{http::status::ok, 11};
+        res.body() = "secure";
+        res.keep_alive(req.keep_alive());
+        res.prepare_payload();
+        auto [wec, m] = co_await http::async_write(stream, res, as_result);
+        if (wec) {
+            co_return;
+        }
+    }
+}
+
+}  // namespace
+
+TEST_CASE("https client: URLs are split or refused", "[clients]") {
+    auto u = clients::parse_url("https://api.anthropic.com/v1/messages?beta=true");
+    REQUIRE(u);
+    CHECK(u->tls);
+    CHECK(u->host == "api.anthropic.com");
+    CHECK(u->port == 443);
+    CHECK(u->target == "/v1/messages?beta=true");
+
+    auto plain = clients::parse_url("http://127.0.0.1:8089");
+    REQUIRE(plain);
+    CHECK_FALSE(plain->tls);
+    CHECK(plain->port == 8089);
+    CHECK(plain->target == "/");
+
+    for (auto bad : {"ftp://x", "api.anthropic.com", "https://", "https://u:p@host/",
+                     "https://host:0/", "https://host:99999/", "https://host:12ab/",
+                     "https://[::1]:80/", "https://host/#frag"}) {
+        INFO(bad);
+        auto r = clients::parse_url(bad);
+        REQUIRE_FALSE(r);
+        CHECK(r.error().code == "bad_url");
+    }
+}
+
+TEST_CASE("https client: a kept-alive connection is reused", "[clients]") {
+    std::mutex mutex;
+    std::set<int> client_ports;
+    local_server server([&](httplib::Server& s) {
+        s.Post("/echo", [&](const httplib::Request& req, httplib::Response& res) {
+            std::lock_guard lock(mutex);
+            client_ports.insert(req.remote_port);
+            res.set_header("x-got", req.get_header_value("x-test"));
+            res.set_content(req.body, "text/plain");
+        });
+    });
+    asio::io_context io;
+    https_client client(io.get_executor());
+    for (int i = 0; i < 3; ++i) {
+        http_call call;
+        call.url = server.url("/echo");
+        call.headers = {{"x-test", "v" + std::to_string(i)}};
+        call.body = "body " + std::to_string(i);
+        auto res = test::run_coro(io, client.send(call));
+        REQUIRE(res);
+        CHECK(res->status == 200);
+        CHECK(res->body == "body " + std::to_string(i));
+        CHECK(res->header("X-GOT") == "v" + std::to_string(i));
+    }
+    CHECK(client.idle_connections() == 1);
+    std::lock_guard lock(mutex);
+    CHECK(client_ports.size() == 1);
+}
+
+TEST_CASE("https client: a pooled connection the server closed is replaced", "[clients]") {
+    std::atomic<int> served{0};
+    local_server server([&](httplib::Server& s) {
+        s.set_keep_alive_timeout(1);
+        s.Get("/", [&](const httplib::Request&, httplib::Response& res) {
+            ++served;
+            res.set_content("ok", "text/plain");
+        });
+    });
+    asio::io_context io;
+    https_client client(io.get_executor());
+    REQUIRE(test::run_coro(io, client.send(get(server.url("/")))));
+    REQUIRE(client.idle_connections() == 1);
+    std::this_thread::sleep_for(std::chrono::milliseconds(1500));  // the server drops it
+    auto again = test::run_coro(io, client.send(get(server.url("/"))));
+    REQUIRE(again);
+    CHECK(again->body == "ok");
+    CHECK(served == 2);
+}
+
+TEST_CASE("https client: the deadline ends a slow call as a retryable timeout", "[clients]") {
+    local_server server([](httplib::Server& s) {
+        s.Get("/slow", [](const httplib::Request&, httplib::Response& res) {
+            std::this_thread::sleep_for(std::chrono::milliseconds(600));
+            res.set_content("late", "text/plain");
+        });
+    });
+    asio::io_context io;
+    https_client client(io.get_executor());
+    auto start = std::chrono::steady_clock::now();
+    auto res = test::run_coro(io, client.send(get(server.url("/slow"), std::chrono::milliseconds(150))));
+    auto took = std::chrono::steady_clock::now() - start;
+    REQUIRE_FALSE(res);
+    CHECK(res.error().code == "timeout");
+    CHECK(res.error().retryable);
+    CHECK(took < std::chrono::milliseconds(550));
+    CHECK(client.idle_connections() == 0);
+}
+
+TEST_CASE("https client: a refused connection is a retryable connect failure", "[clients]") {
+    // Bind a port, then close it, so that nothing listens there.
+    asio::io_context io;
+    asio::ip::tcp::acceptor probe(io, {asio::ip::make_address("127.0.0.1"), 0});
+    auto port = probe.local_endpoint().port();
+    probe.close();
+    https_client client(io.get_executor());
+    auto res = test::run_coro(io, client.send(get("http://127.0.0.1:" + std::to_string(port))));
+    REQUIRE_FALSE(res);
+    CHECK(res.error().code == "connect_failed");
+    CHECK(res.error().retryable);
+}
+
+TEST_CASE("https client: an answer over the size limit is refused", "[clients]") {
+    local_server server([](httplib::Server& s) {
+        s.Get("/big", [](const httplib::Request&, httplib::Response& res) {
+            res.set_content(std::string(4096, 'x'), "text/plain");
+        });
+    });
+    asio::io_context io;
+    clients::https_client_options options;
+    options.max_response_bytes = 1024;
+    https_client client(io.get_executor(), options);
+    auto res = test::run_coro(io, client.send(get(server.url("/big"))));
+    REQUIRE_FALSE(res);
+    CHECK(res.error().code == "response_too_large");
+    CHECK_FALSE(res.error().retryable);
+}
+
+TEST_CASE("https client: TLS verifies the certificate and the host name, and sends SNI",
+          "[clients]") {
+    auto cert = make_certificate("DNS:localhost");
+    asio::ssl::context server_tls(asio::ssl::context::tls_server);
+    server_tls.use_certificate_chain(asio::buffer(cert.cert_pem));
+    server_tls.use_private_key(asio::buffer(cert.key_pem), asio::ssl::context::pem);
+
+    asio::io_context io;
+    auto serve_once = [&](std::string* sni) {
+        auto acceptor = std::make_shared<asio::ip::tcp::acceptor>(
+            io, asio::ip::tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0));
+        asio::co_spawn(io, serve_tls(acceptor.get(), &server_tls, sni),
+                       [acceptor](std::exception_ptr) {});
+        return acceptor->local_endpoint().port();
+    };
+
+    SECTION("trusted through the extra CA, by name") {
+        std::string sni;
+        auto port = serve_once(&sni);
+        clients::https_client_options options;
+        options.extra_ca_pem = cert.cert_pem;
+        https_client client(io.get_executor(), options);
+        auto res = test::run_coro(io, client.send(get("https://localhost:" + std::to_string(port))));
+        REQUIRE(res);
+        CHECK(res->body == "secure");
+        CHECK(sni == "localhost");
+    }
+    SECTION("an unknown issuer is refused") {
+        std::string sni;
+        auto port = serve_once(&sni);
+        https_client client(io.get_executor());
+        auto res = test::run_coro(io, client.send(get("https://localhost:" + std::to_string(port))));
+        REQUIRE_FALSE(res);
+        CHECK(res.error().code == "tls_failed");
+    }
+    SECTION("a certificate for another name is refused") {
+        std::string sni;
+        auto port = serve_once(&sni);
+        clients::https_client_options options;
+        options.extra_ca_pem = cert.cert_pem;
+        https_client client(io.get_executor(), options);
+        auto res = test::run_coro(io, client.send(get("https://127.0.0.1:" + std::to_string(port))));
+        REQUIRE_FALSE(res);
+        CHECK(res.error().code == "tls_failed");
+    }
+}
