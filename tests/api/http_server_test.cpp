@@ -239,6 +239,14 @@ TEST_CASE("http_server: a body over the limit gets 413 and the connection closes
         CHECK(!res->keep_alive());
         CHECK(client.closed_within(1s));
     }
+    SECTION("sent in full anyway: the client still reads the 413") {
+        raw_client client(server.port());
+        client.send(request("POST", "/upload", "", std::string(100000, 'x')));
+        auto res = client.read_response();
+        REQUIRE(res);
+        CHECK(res->result_int() == 413);
+        CHECK(client.closed_within(1s));
+    }
     SECTION("sent chunked") {
         raw_client client(server.port());
         std::string chunk(40000, 'x');
