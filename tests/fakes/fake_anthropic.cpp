@@ -1,0 +1,599 @@
+// The fake's server loop: checks, caching, rate limits, injected trouble, and answers.
+#include "tests/fakes/fake_anthropic.hpp"
+
+#include "core/hash.hpp"
+
+#include <boost/json.hpp>
+#include <httplib.h>
+
+#include <algorithm>
+#include <cmath>
+#include <ctime>
+#include <deque>
+#include <map>
+#include <mutex>
+#include <random>
+#include <stdexcept>
+#include <thread>
+
+namespace boomer::fakes {
+namespace {
+
+namespace json = boost::json;
+
+struct answer {
+    int status = 200;
+    std::string body;
+    std::vector<std::pair<std::string, std::string>> headers;
+};
+
+struct fixture {
+    std::string image_sha256;
+    std::string model;
+    json::object input;
+};
+
+// A per-minute limit refilled continuously.
+struct bucket {
+    double capacity = 0;
+    double level = 0;
+    std::int64_t last_ms = 0;
+
+    void refill(std::int64_t now_ms) {
+        if (capacity <= 0) {
+            return;
+        }
+        level = std::min(capacity, level + capacity * static_cast<double>(now_ms - last_ms) / 60'000);
+        last_ms = now_ms;
+    }
+    // Seconds until `need` is available, at least 1; 60 when it never fits.
+    int seconds_until(double need) const {
+        if (need > capacity) {
+            return 60;
+        }
+        return std::max(1, static_cast<int>(std::ceil((need - level) * 60 / capacity)));
+    }
+    std::int64_t full_at(std::int64_t now_ms) const {
+        if (capacity <= 0) {
+            return now_ms;
+        }
+        return now_ms + static_cast<std::int64_t>((capacity - level) * 60'000 / capacity);
+    }
+};
+
+struct model_buckets {
+    bool ready = false;
+    bucket requests;
+    bucket input;
+    bucket output;
+};
+
+std::string rfc3339(std::int64_t epoch_ms) {
+    std::time_t seconds = static_cast<std::time_t>(epoch_ms / 1000);
+    std::tm parts{};
+    gmtime_r(&seconds, &parts);
+    char text[32];
+    std::strftime(text, sizeof text, "%Y-%m-%dT%H:%M:%SZ", &parts);
+    return text;
+}
+
+std::string with_commas(std::int64_t n) {
+    auto digits = std::to_string(n);
+    for (int i = static_cast<int>(digits.size()) - 3; i > 0; i -= 3) {
+        digits.insert(static_cast<std::size_t>(i), ",");
+    }
+    return digits;
+}
+
+std::string error_body(const std::string& type, const std::string& message,
+                       const std::string& request_id) {
+    return json::serialize(json::object{{"type", "error"},
+                                        {"error", {{"type", type}, {"message", message}}},
+                                        {"request_id", request_id}});
+}
+
+std::string_view error_type_of(unsigned status) {
+    switch (status) {
+        case 429:
+            return "rate_limit_error";
+        case 529:
+            return "overloaded_error";
+        case 504:
+            return "timeout_error";
+        default:
+            return "api_error";
+    }
+}
+
+json::object default_record(const checked_request& req) {
+    return {{"title", "Unidentified item"},
+            {"brand", ""},
+            {"model", ""},
+            {"category_path", json::array{"Everything Else"}},
+            {"condition_guess", "unknown"},
+            {"color", ""},
+            {"material", ""},
+            {"era", ""},
+            {"distinguishing_marks",
+             json::array{std::to_string(req.image_bytes.size()) + " photo(s) examined"}},
+            {"search_query", "item"},
+            {"field_confidence", {{"title", 0.2}, {"brand", 0.0}, {"model", 0.0}}},
+            {"overall_confidence", 0.2}};
+}
+
+}  // namespace
+
+injected_error injected_error::rate_limited(std::optional<int> retry_after_seconds) {
+    return injected_error{429, retry_after_seconds, std::nullopt};
+}
+injected_error injected_error::overloaded() { return injected_error{529, std::nullopt, std::nullopt}; }
+injected_error injected_error::internal() { return injected_error{500, std::nullopt, std::nullopt}; }
+
+struct fake_anthropic::impl {
+    fake_anthropic_options options;
+    const clock& time;
+    httplib::Server server;
+    std::thread thread;
+    int port = 0;
+
+    mutable std::mutex mutex;
+    std::vector<fixture> fixtures;                  // guarded by mutex
+    std::deque<injected_error> script;              // guarded by mutex
+    std::map<std::string, std::int64_t> cache;      // prefix key → expiry ms; guarded by mutex
+    std::map<std::string, model_buckets> limits;    // by alias; guarded by mutex
+    std::vector<received_call> log;                 // guarded by mutex
+    std::mt19937_64 rng;                            // guarded by mutex
+    std::chrono::milliseconds latency;              // guarded by mutex
+    error_rates rates;                              // guarded by mutex
+
+    explicit impl(fake_anthropic_options o)
+        : options(std::move(o)),
+          time(options.time != nullptr ? *options.time : system_clock::instance()),
+          rng(options.seed),
+          latency(options.latency),
+          rates(options.errors) {}
+
+    std::string random_id(std::string_view prefix, std::size_t n);
+    answer handle(const httplib::Request& req, received_call& call);
+    answer reject(const api_reject& r, received_call& call);
+    std::optional<answer> trouble(const fake_model& model, received_call& call);
+    std::optional<answer> over_limit(const fake_model& model, const fake_usage& need,
+                                     std::int64_t max_tokens, received_call& call);
+    fake_usage plan_cache(const checked_request& req, bool commit);
+    json::object tool_input(const checked_request& req);
+    answer success(const checked_request& req, received_call& call);
+    void add_limit_headers(answer& a, const fake_model& model);
+    const fake_model* find_model(std::string_view id) const;
+};
+
+std::string fake_anthropic::impl::random_id(std::string_view prefix, std::size_t n) {
+    static constexpr std::string_view chars =
+        "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
+    std::string id(prefix);
+    for (std::size_t i = 0; i < n; ++i) {
+        id += chars[rng() % chars.size()];
+    }
+    return id;
+}
+
+const fake_model* fake_anthropic::impl::find_model(std::string_view id) const {
+    for (const auto& m : options.models) {
+        if (!id.empty() && (m.alias == id || m.dated_id == id)) {
+            return &m;
+        }
+    }
+    return nullptr;
+}
+
+answer fake_anthropic::impl::reject(const api_reject& r, received_call& call) {
+    call.status = r.status;
+    call.error_type = r.type;
+    call.error_message = r.message;
+    answer a;
+    a.status = static_cast<int>(r.status);
+    auto id = random_id("req_011", 21);
+    a.body = error_body(r.type, r.message, id);
+    a.headers = {{"request-id", id}, {"x-should-retry", r.status == 429 || r.status >= 500 ? "true" : "false"}};
+    return a;
+}
+
+std::optional<answer> fake_anthropic::impl::trouble(const fake_model& model, received_call& call) {
+    std::optional<injected_error> e;
+    if (!script.empty()) {
+        e = script.front();
+        script.pop_front();
+    } else {
+        double roll = std::uniform_real_distribution<double>(0.0, 1.0)(rng);
+        std::pair<double, injected_error> table[] = {
+            {rates.rate_limited, injected_error::rate_limited(rates.retry_after_seconds)},
+            {rates.rate_limited_bare, injected_error::rate_limited(std::nullopt)},
+            {rates.overloaded, injected_error::overloaded()},
+            {rates.internal, injected_error::internal()}};
+        for (auto& [chance, err] : table) {
+            if (roll < chance) {
+                e = err;
+                break;
+            }
+            roll -= chance;
+        }
+    }
+    if (!e) {
+        return std::nullopt;
+    }
+    std::string message = e->status == 529   ? "Overloaded"
+                          : e->status == 429 ? "Number of requests has exceeded your rate limit "
+                                               "(model: " + model.answer_id() + ")."
+                                             : "Internal server error";
+    auto a = reject(api_reject{e->status, std::string(error_type_of(e->status)), message}, call);
+    if (e->status == 500) {
+        a.body = json::serialize(json::object{
+            {"type", "error"},
+            {"error", {{"type", "api_error"}, {"message", "Internal server error"}}},
+            {"request_id", nullptr}});
+    }
+    if (e->retry_after_seconds) {
+        a.headers.emplace_back("retry-after", std::to_string(*e->retry_after_seconds));
+    }
+    if (e->should_retry) {
+        a.headers[1].second = *e->should_retry ? "true" : "false";
+    }
+    if (e->status == 429) {
+        add_limit_headers(a, model);
+    }
+    return a;
+}
+
+std::optional<answer> fake_anthropic::impl::over_limit(const fake_model& model,
+                                                       const fake_usage& need,
+                                                       std::int64_t max_tokens,
+                                                       received_call& call) {
+    auto now = time.now_ms();
+    auto& b = limits[model.alias];
+    if (!b.ready) {
+        b.ready = true;
+        b.requests = {static_cast<double>(options.limits.requests),
+                      static_cast<double>(options.limits.requests), now};
+        b.input = {static_cast<double>(options.limits.input_tokens),
+                   static_cast<double>(options.limits.input_tokens), now};
+        b.output = {static_cast<double>(options.limits.output_tokens),
+                    static_cast<double>(options.limits.output_tokens), now};
+    }
+    b.requests.refill(now);
+    b.input.refill(now);
+    b.output.refill(now);
+
+    auto input_need = static_cast<double>(need.input_tokens + need.cache_write_5m +
+                                          need.cache_write_1h);
+    struct check {
+        bucket* which;
+        double need;
+        std::string_view what;
+    };
+    for (auto c : {check{&b.requests, 1.0, "requests"}, check{&b.input, input_need, "input tokens"},
+                   check{&b.output, static_cast<double>(max_tokens), "output tokens"}}) {
+        if (c.which->capacity <= 0 || c.need <= c.which->level) {
+            continue;  // unlimited, or enough left
+        }
+        auto message = "This request would exceed your organization's rate limit of " +
+                       with_commas(static_cast<std::int64_t>(c.which->capacity)) + " " +
+                       std::string(c.what) +
+                       " per minute (org: 00000000-0000-4000-8000-000000000000, model: " +
+                       model.answer_id() +
+                       "). For details, refer to: https://docs.claude.com/en/api/rate-limits. "
+                       "You can see the response headers for current usage. Please reduce the "
+                       "prompt length or the maximum tokens requested, or try again later.";
+        auto a = reject(api_reject{429, "rate_limit_error", message}, call);
+        a.headers.emplace_back("retry-after", std::to_string(c.which->seconds_until(c.need)));
+        add_limit_headers(a, model);
+        return a;
+    }
+    b.requests.level -= 1;
+    b.input.level -= input_need;
+    b.output.level -= static_cast<double>(max_tokens);
+    return std::nullopt;
+}
+
+void fake_anthropic::impl::add_limit_headers(answer& a, const fake_model& model) {
+    auto it = limits.find(model.alias);
+    if (it == limits.end()) {
+        return;
+    }
+    auto now = time.now_ms();
+    auto thousands = [](double v) {
+        return std::to_string(static_cast<std::int64_t>(std::llround(std::max(v, 0.0) / 1000)) * 1000);
+    };
+    auto add = [&](std::string_view name, const bucket& b, bool tokens) {
+        std::string p = "anthropic-ratelimit-" + std::string(name) + "-";
+        a.headers.emplace_back(p + "limit", std::to_string(static_cast<std::int64_t>(b.capacity)));
+        a.headers.emplace_back(p + "remaining",
+                               tokens ? thousands(b.level)
+                                      : std::to_string(static_cast<std::int64_t>(std::max(b.level, 0.0))));
+        a.headers.emplace_back(p + "reset", rfc3339(b.full_at(now)));
+    };
+    const auto& b = it->second;
+    add("requests", b.requests, false);
+    add("input-tokens", b.input, true);
+    add("output-tokens", b.output, true);
+    bucket total{b.input.capacity + b.output.capacity, b.input.level + b.output.level, now};
+    add("tokens", total, true);
+}
+
+fake_usage fake_anthropic::impl::plan_cache(const checked_request& req, bool commit) {
+    auto now = time.now_ms();
+    const auto& model = *req.model;
+    std::vector<std::string> keys;
+    std::vector<std::int64_t> cumulative;
+    std::string running;
+    std::int64_t tokens = req.tool_overhead_tokens;
+    for (const auto& block : req.blocks) {
+        running = sha256_hex(running + block.canonical);
+        keys.push_back(model.alias + "/" + running);
+        tokens += block.tokens;
+        cumulative.push_back(tokens);
+    }
+
+    fake_usage u;
+    auto ttl_ms = [](const std::string& ttl) { return ttl == "1h" ? 3'600'000 : 300'000; };
+    std::int64_t done = 0;
+    std::size_t first_write = 0;
+    for (std::size_t i = req.blocks.size(); i-- > 0;) {  // the longest cached prefix is read
+        auto hit = cache.find(keys[i]);
+        if (!req.blocks[i].cache_ttl.empty() && hit != cache.end() && hit->second > now) {
+            u.cache_read = done = cumulative[i];
+            first_write = i + 1;
+            if (commit) {
+                hit->second = now + ttl_ms(req.blocks[i].cache_ttl);  // a hit refreshes the TTL
+            }
+            break;
+        }
+    }
+    for (std::size_t i = first_write; i < req.blocks.size(); ++i) {
+        const auto& ttl = req.blocks[i].cache_ttl;
+        if (ttl.empty() || cumulative[i] < model.min_cache_tokens) {
+            continue;  // too short prefixes are silently not cached
+        }
+        (ttl == "1h" ? u.cache_write_1h : u.cache_write_5m) += cumulative[i] - done;
+        done = cumulative[i];
+        if (commit) {
+            cache[keys[i]] = now + ttl_ms(ttl);
+        }
+    }
+    u.input_tokens = tokens - u.cache_read - u.cache_write_5m - u.cache_write_1h;
+    return u;
+}
+
+json::object fake_anthropic::impl::tool_input(const checked_request& req) {
+    for (auto f = fixtures.rbegin(); f != fixtures.rend(); ++f) {
+        bool model_ok = f->model.empty() || f->model == req.model->alias ||
+                        f->model == req.model->dated_id;
+        if (!model_ok) {
+            continue;
+        }
+        for (const auto& bytes : req.image_bytes) {
+            if (sha256_hex(bytes) == f->image_sha256) {
+                return f->input;
+            }
+        }
+    }
+    return default_record(req);
+}
+
+answer fake_anthropic::impl::success(const checked_request& req, received_call& call) {
+    json::array content;
+    std::string stop = "end_turn";
+    std::int64_t output = 0;
+    if (!req.answer_tool.empty()) {
+        auto input = tool_input(req);
+        output = text_tokens(json::serialize(input).size()) + 30;
+        stop = "tool_use";
+        if (output > req.max_tokens) {
+            input = {};  // cut off before the input was complete
+            output = req.max_tokens;
+            stop = "max_tokens";
+        }
+        content.emplace_back(json::object{{"type", "tool_use"},
+                                          {"id", random_id("toolu_01", 22)},
+                                          {"name", req.answer_tool},
+                                          {"input", std::move(input)},
+                                          {"caller", {{"type", "direct"}}}});
+    } else {
+        std::string text = "This fake answers identification requests through a tool.";
+        output = std::min(text_tokens(text.size()), req.max_tokens);
+        content.emplace_back(json::object{{"type", "text"}, {"text", text}});
+    }
+    if (req.max_tokens == 0) {
+        content.clear();
+        output = 0;
+        stop = "max_tokens";
+    }
+
+    auto usage = plan_cache(req, true);
+    usage.output_tokens = output;
+    auto& out_bucket = limits[req.model->alias].output;  // the unused reservation comes back
+    out_bucket.level = std::min(out_bucket.capacity,
+                                out_bucket.level + static_cast<double>(req.max_tokens - output));
+    call.status = 200;
+    call.usage = usage;
+
+    answer a;
+    auto request_id = random_id("req_011", 21);
+    a.body = json::serialize(json::object{
+        {"id", random_id("msg_01", 22)},
+        {"type", "message"},
+        {"role", "assistant"},
+        {"model", req.model->answer_id()},
+        {"content", std::move(content)},
+        {"stop_reason", stop},
+        {"stop_sequence", nullptr},
+        {"usage",
+         {{"input_tokens", usage.input_tokens},
+          {"cache_creation_input_tokens", usage.cache_write_5m + usage.cache_write_1h},
+          {"cache_read_input_tokens", usage.cache_read},
+          {"cache_creation",
+           {{"ephemeral_5m_input_tokens", usage.cache_write_5m},
+            {"ephemeral_1h_input_tokens", usage.cache_write_1h}}},
+          {"output_tokens", output},
+          {"service_tier", "standard"}}}});
+    a.headers = {{"request-id", request_id}};
+    add_limit_headers(a, *req.model);
+    return a;
+}
+
+answer fake_anthropic::impl::handle(const httplib::Request& req, received_call& call) {
+    if (req.body.size() > max_request_bytes) {
+        call.status = 413;
+        call.error_type = "request_too_large";
+        // The edge answers before the API: no top-level type, no request id.
+        return answer{413,
+                      R"({"error":{"type":"request_too_large","message":"Request exceeds the maximum size"}})",
+                      {}};
+    }
+    auto header = [&req](const char* name) -> std::optional<std::string> {
+        if (!req.has_header(name)) {
+            return std::nullopt;
+        }
+        return req.get_header_value(name);
+    };
+    auto key = header("x-api-key");
+    auto version = header("anthropic-version");
+    auto content_type = header("content-type");
+    if (auto bad = check_headers(key, version, content_type, options.api_key)) {
+        return reject(*bad, call);
+    }
+
+    boost::system::error_code ec;
+    auto body = json::parse(req.body, ec);
+    if (ec) {
+        return reject(api_reject{400, "invalid_request_error",
+                                 "There was an error parsing the body of your request: " +
+                                     ec.message()},
+                      call);
+    }
+    if (body.is_object() && body.as_object().contains("model") &&
+        body.as_object().at("model").is_string()) {
+        std::string requested(body.as_object().at("model").as_string());
+        const auto* known = find_model(requested);
+        call.model = known != nullptr ? known->alias : requested;
+    }
+    auto checked = check_messages_request(body, options.models);
+    if (auto* r = std::get_if<api_reject>(&checked)) {
+        return reject(*r, call);
+    }
+    auto& ok = std::get<checked_request>(checked);
+    if (auto t = trouble(*ok.model, call)) {
+        return *t;
+    }
+    if (auto limited = over_limit(*ok.model, plan_cache(ok, false), ok.max_tokens, call)) {
+        return *limited;
+    }
+    return success(ok, call);
+}
+
+fake_anthropic::fake_anthropic(fake_anthropic_options options)
+    : impl_(std::make_unique<impl>(std::move(options))) {
+    auto* self = impl_.get();
+    self->server.set_payload_max_length(2 * max_request_bytes);
+    self->server.Post("/v1/messages", [self](const httplib::Request& req, httplib::Response& res) {
+        received_call call;
+        call.at = std::chrono::steady_clock::now();
+        answer a;
+        std::chrono::milliseconds delay{0};
+        {
+            std::lock_guard lock(self->mutex);
+            a = self->handle(req, call);
+            delay = self->latency;
+            self->log.push_back(call);
+        }
+        if (delay.count() > 0) {
+            std::this_thread::sleep_for(delay);
+        }
+        res.status = a.status;
+        for (const auto& [name, value] : a.headers) {
+            res.set_header(name, value);
+        }
+        res.set_content(a.body, "application/json");
+    });
+    self->server.set_error_handler([](const httplib::Request&, httplib::Response& res) {
+        if (res.status == 404 && res.body.empty()) {
+            res.set_content(error_body("not_found_error", "Not Found", "req_011notfound"),
+                            "application/json");
+        }
+    });
+    self->port = self->options.port == 0
+                     ? self->server.bind_to_any_port(self->options.host)
+                     : (self->server.bind_to_port(self->options.host, self->options.port)
+                            ? self->options.port
+                            : -1);
+    if (self->port <= 0) {
+        throw std::runtime_error("fake_anthropic: cannot listen on " + self->options.host);
+    }
+    self->thread = std::thread([self] { self->server.listen_after_bind(); });
+}
+
+fake_anthropic::~fake_anthropic() {
+    stop();
+    if (impl_->thread.joinable()) {
+        impl_->thread.join();
+    }
+}
+
+int fake_anthropic::port() const { return impl_->port; }
+
+std::string fake_anthropic::base_url() const {
+    return "http://" + impl_->options.host + ":" + std::to_string(impl_->port);
+}
+
+void fake_anthropic::add_fixture(std::string image_sha256, std::string model,
+                                 boost::json::object input) {
+    std::lock_guard lock(impl_->mutex);
+    impl_->fixtures.push_back(fixture{std::move(image_sha256), std::move(model), std::move(input)});
+}
+
+void fake_anthropic::inject(injected_error error) {
+    std::lock_guard lock(impl_->mutex);
+    impl_->script.push_back(error);
+}
+
+void fake_anthropic::set_latency(std::chrono::milliseconds latency) {
+    std::lock_guard lock(impl_->mutex);
+    impl_->latency = latency;
+}
+
+void fake_anthropic::set_error_rates(const error_rates& rates) {
+    std::lock_guard lock(impl_->mutex);
+    impl_->rates = rates;
+}
+
+std::size_t fake_anthropic::received(std::string_view model) const {
+    std::lock_guard lock(impl_->mutex);
+    const auto* known = impl_->find_model(model);
+    std::string_view alias = known != nullptr ? std::string_view(known->alias) : model;
+    return static_cast<std::size_t>(std::count_if(
+        impl_->log.begin(), impl_->log.end(),
+        [&](const received_call& c) { return alias.empty() || c.model == alias; }));
+}
+
+std::size_t fake_anthropic::paid(std::string_view model) const {
+    std::lock_guard lock(impl_->mutex);
+    const auto* known = impl_->find_model(model);
+    std::string_view alias = known != nullptr ? std::string_view(known->alias) : model;
+    return static_cast<std::size_t>(
+        std::count_if(impl_->log.begin(), impl_->log.end(), [&](const received_call& c) {
+            return c.status == 200 && (alias.empty() || c.model == alias);
+        }));
+}
+
+std::vector<received_call> fake_anthropic::calls() const {
+    std::lock_guard lock(impl_->mutex);
+    return impl_->log;
+}
+
+void fake_anthropic::wait() {
+    if (impl_->thread.joinable()) {
+        impl_->thread.join();
+    }
+}
+
+void fake_anthropic::stop() { impl_->server.stop(); }
+
+}  // namespace boomer::fakes

@@ -1,0 +1,120 @@
+// A strict fake of the Anthropic Messages API for tests and local runs: a cpp-httplib server on
+// 127.0.0.1 (port 0 by default) in its own thread. It refuses what the real API refuses (see
+// fake_anthropic_rules.hpp), answers in the documented shapes with a tool_use block, computes
+// usage the documented way (image tokens from the JPEG's size, prompt caching with a minimum
+// prefix per model and TTLs on an injected clock), sends request-id and anthropic-ratelimit-*
+// headers, enforces per-minute limits, and injects latency and errors on demand. Counters tell
+// tests exactly how many calls arrived and how many were paid.
+//
+// Thread-safety: every member function may be called from any thread while the server runs.
+#pragma once
+
+#include "core/clock.hpp"
+#include "tests/fakes/fake_anthropic_rules.hpp"
+
+#include <boost/json/object.hpp>
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace boomer::fakes {
+
+// Per-minute limits, per model, refilled continuously (a token bucket per kind); 0 is unlimited.
+struct rate_limits_per_minute {
+    std::int64_t requests = 4'000;
+    std::int64_t input_tokens = 2'000'000;   // input plus cache writes; cache reads are free
+    std::int64_t output_tokens = 400'000;    // max_tokens is reserved, then the unused part refunded
+};
+
+// Chances, each 0..1, that a valid request is answered with an error instead.
+struct error_rates {
+    double rate_limited = 0.0;       // 429 with retry-after
+    double rate_limited_bare = 0.0;  // 429 without retry-after
+    double overloaded = 0.0;         // 529
+    double internal = 0.0;           // 500
+    int retry_after_seconds = 1;
+};
+
+// One scripted error answer, given to the next valid request.
+struct injected_error {
+    unsigned status = 529;
+    std::optional<int> retry_after_seconds;  // 429 only
+    std::optional<bool> should_retry;        // x-should-retry; by default true for 429 and 5xx
+
+    static injected_error rate_limited(std::optional<int> retry_after_seconds);
+    static injected_error overloaded();
+    static injected_error internal();
+};
+
+struct fake_usage {
+    std::int64_t input_tokens = 0;
+    std::int64_t cache_write_5m = 0;
+    std::int64_t cache_write_1h = 0;
+    std::int64_t cache_read = 0;
+    std::int64_t output_tokens = 0;
+};
+
+// What the fake saw and answered, one per request.
+struct received_call {
+    std::chrono::steady_clock::time_point at;
+    std::string model;  // the alias when the requested id is known, else as requested
+    unsigned status = 0;
+    std::string error_type;
+    std::string error_message;
+    fake_usage usage;  // 200 only
+};
+
+struct fake_anthropic_options {
+    std::string api_key = "test-key";
+    const clock* time = nullptr;  // cache TTLs, rate limits, reset headers; system clock if null
+    std::chrono::milliseconds latency{0};
+    error_rates errors;
+    rate_limits_per_minute limits;
+    std::uint64_t seed = 42;
+    std::vector<fake_model> models = default_fake_models();
+    std::string host = "127.0.0.1";
+    int port = 0;  // 0: any free port
+};
+
+class fake_anthropic {
+public:
+    // Starts listening. Errors: a port that cannot be bound throws std::runtime_error.
+    explicit fake_anthropic(fake_anthropic_options options = {});
+    // Stops the server and waits for its thread.
+    ~fake_anthropic();
+    fake_anthropic(const fake_anthropic&) = delete;
+    fake_anthropic& operator=(const fake_anthropic&) = delete;
+
+    int port() const;
+    std::string base_url() const;  // "http://127.0.0.1:<port>"
+
+    // add_fixture makes requests whose images include one with SHA-256 `image_sha256` (of the
+    // decoded bytes) answer with `input` as the tool input, for `model` (alias or dated id; empty
+    // for every model). Later fixtures win over earlier ones for the same key.
+    void add_fixture(std::string image_sha256, std::string model, boost::json::object input);
+    // inject queues `error` for the next valid request (first in, first out).
+    void inject(injected_error error);
+    void set_latency(std::chrono::milliseconds latency);
+    void set_error_rates(const error_rates& rates);
+
+    // received counts requests for `model` (alias or dated id; all when empty), whatever the
+    // answer; paid counts those answered 200.
+    std::size_t received(std::string_view model = {}) const;
+    std::size_t paid(std::string_view model = {}) const;
+    std::vector<received_call> calls() const;
+
+    // wait blocks until the server stops (for tools/fake_upstream); stop() ends it.
+    void wait();
+    void stop();
+
+private:
+    struct impl;
+    std::unique_ptr<impl> impl_;
+};
+
+}  // namespace boomer::fakes
