@@ -125,12 +125,13 @@ void bench_file(const std::string& path, const bench_config& config) {
         cpu.push_back(t.cpu_ms);
     }
     const auto [fastest, slowest] = std::minmax_element(wall.begin(), wall.end());
-    std::printf("%s %s: %s %dx%d, %zu bytes, %d runs: median %.1f ms, min %.1f, max %.1f; "
-                "cpu median %.1f ms\n",
-                config.process ? "process" : "normalize", fs::path(path).filename().c_str(),
-                info ? std::string(boomer::image::format_name(info->format)).c_str() : "?",
-                info ? info->width : 0, info ? info->height : 0, bytes.size(), config.runs,
-                median_of(wall), *fastest, *slowest, median_of(cpu));
+    std::printf(
+        "%s %s: %s %dx%d, %zu bytes, %d runs: median %.1f ms, min %.1f, max %.1f; "
+        "cpu median %.1f ms\n",
+        config.process ? "process" : "normalize", fs::path(path).filename().c_str(),
+        info ? std::string(boomer::image::format_name(info->format)).c_str() : "?",
+        info ? info->width : 0, info ? info->height : 0, bytes.size(), config.runs, median_of(wall),
+        *fastest, *slowest, median_of(cpu));
 }
 
 long peak_rss_kib() {

@@ -115,9 +115,9 @@ std::vector<barcode> retry_at_higher_resolution(std::string_view bytes, const cv
     const double sy = static_cast<double>(big.rows) / gray.rows;
     std::vector<barcode> found;
     for (const cv::Rect& r : regions) {
-        const cv::Rect scaled(cv::Point(static_cast<int>(r.x * sx), static_cast<int>(r.y * sy)),
-                              cv::Size(static_cast<int>(r.width * sx),
-                                       static_cast<int>(r.height * sy)));
+        const cv::Rect scaled(
+            cv::Point(static_cast<int>(r.x * sx), static_cast<int>(r.y * sy)),
+            cv::Size(static_cast<int>(r.width * sx), static_cast<int>(r.height * sy)));
         const cv::Rect inside = scaled & cv::Rect(0, 0, big.cols, big.rows);
         for (barcode& code : detail::read_barcodes(big(inside))) {
             if (std::find(found.begin(), found.end(), code) == found.end()) {

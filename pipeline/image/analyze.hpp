@@ -35,11 +35,11 @@ struct barcode {
 // What the pixels say about the photo. The measures are taken on the normalized image scaled so
 // its long edge is at most 1024 px, so they compare across source sizes.
 struct image_analysis {
-    double sharpness = 0;        // variance of the Laplacian of luma (higher is sharper)
-    double mean_luma = 0;        // 0..255
-    double contrast = 0;         // standard deviation of luma, 0..~128
-    double dark_fraction = 0;    // share of pixels with luma < 32
-    double bright_fraction = 0;  // share of pixels with luma > 235
+    double sharpness = 0;               // variance of the Laplacian of luma (higher is sharper)
+    double mean_luma = 0;               // 0..255
+    double contrast = 0;                // standard deviation of luma, 0..~128
+    double dark_fraction = 0;           // share of pixels with luma < 32
+    double bright_fraction = 0;         // share of pixels with luma > 235
     std::vector<std::string> warnings;  // codes from boomer::image::warnings, in that order
     std::vector<barcode> barcodes;      // distinct (symbology, text), in the order found
 };

@@ -2,7 +2,6 @@
 // other, packed into a compact block. Used only to decide where a higher-resolution retry reads.
 #include <algorithm>
 #include <cmath>
-
 #include <opencv2/imgproc.hpp>
 
 #include "pipeline/image/detail/barcodes.hpp"

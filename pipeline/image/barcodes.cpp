@@ -2,12 +2,12 @@
 // patterns suggest a QR code ZBar could not read (ZBar fails on strongly tilted QR photos).
 #include "pipeline/image/detail/barcodes.hpp"
 
-#include <algorithm>
-#include <string>
+#include <zbar.h>
 
+#include <algorithm>
 #include <opencv2/imgproc.hpp>
 #include <opencv2/wechat_qrcode.hpp>
-#include <zbar.h>
+#include <string>
 
 namespace boomer::image::detail {
 namespace {
@@ -36,10 +36,12 @@ struct symbology_name {
     const char* name;
 };
 constexpr symbology_name symbologies[] = {
-    {zbar::ZBAR_EAN13, "EAN-13"},   {zbar::ZBAR_EAN8, "EAN-8"},       {zbar::ZBAR_UPCA, "UPC-A"},
-    {zbar::ZBAR_UPCE, "UPC-E"},     {zbar::ZBAR_ISBN13, "ISBN-13"},   {zbar::ZBAR_I25, "I2/5"},
-    {zbar::ZBAR_CODABAR, "CODABAR"}, {zbar::ZBAR_CODE39, "CODE-39"}, {zbar::ZBAR_CODE93, "CODE-93"},
-    {zbar::ZBAR_CODE128, "CODE-128"}, {zbar::ZBAR_QRCODE, qr_name},
+    {zbar::ZBAR_EAN13, "EAN-13"},    {zbar::ZBAR_EAN8, "EAN-8"},
+    {zbar::ZBAR_UPCA, "UPC-A"},      {zbar::ZBAR_UPCE, "UPC-E"},
+    {zbar::ZBAR_ISBN13, "ISBN-13"},  {zbar::ZBAR_I25, "I2/5"},
+    {zbar::ZBAR_CODABAR, "CODABAR"}, {zbar::ZBAR_CODE39, "CODE-39"},
+    {zbar::ZBAR_CODE93, "CODE-93"},  {zbar::ZBAR_CODE128, "CODE-128"},
+    {zbar::ZBAR_QRCODE, qr_name},
 };
 
 const char* name_of(zbar::zbar_symbol_type_t type) {
@@ -94,12 +96,12 @@ cv::Mat at_most(const cv::Mat& gray, int long_edge) {
 void read_qr_with_wechat(const cv::Mat& gray, std::vector<barcode>* found) {
     const double shrink = shrink_factor(gray, qr_search_long_edge);
     const cv::Rect image(0, 0, gray.cols, gray.rows);
-    for (const cv::Rect& area : qr_candidates(at_most(gray, qr_search_long_edge),
-                                              max_qr_candidates)) {
-        const cv::Rect full(cv::Point(static_cast<int>(area.x / shrink),
-                                      static_cast<int>(area.y / shrink)),
-                            cv::Size(static_cast<int>(area.width / shrink),
-                                     static_cast<int>(area.height / shrink)));
+    for (const cv::Rect& area :
+         qr_candidates(at_most(gray, qr_search_long_edge), max_qr_candidates)) {
+        const cv::Rect full(
+            cv::Point(static_cast<int>(area.x / shrink), static_cast<int>(area.y / shrink)),
+            cv::Size(static_cast<int>(area.width / shrink),
+                     static_cast<int>(area.height / shrink)));
         cv::wechat_qrcode::WeChatQRCode reader;  // no model files: the classic detector
         const cv::Mat crop = at_most(gray(full & image), qr_read_long_edge);
         for (std::string& text : reader.detectAndDecode(crop)) {

@@ -31,15 +31,9 @@ public:
 
     std::optional<std::uint16_t> u16be(std::size_t offset) const { return u16(offset, true); }
     std::optional<std::uint16_t> u16le(std::size_t offset) const { return u16(offset, false); }
-    std::optional<std::uint32_t> u24le(std::size_t offset) const {
-        return read(offset, 3, false);
-    }
-    std::optional<std::uint32_t> u32be(std::size_t offset) const {
-        return read(offset, 4, true);
-    }
-    std::optional<std::uint32_t> u32le(std::size_t offset) const {
-        return read(offset, 4, false);
-    }
+    std::optional<std::uint32_t> u24le(std::size_t offset) const { return read(offset, 3, false); }
+    std::optional<std::uint32_t> u32be(std::size_t offset) const { return read(offset, 4, true); }
+    std::optional<std::uint32_t> u32le(std::size_t offset) const { return read(offset, 4, false); }
 
     // u16 / u32 read in the byte order chosen at run time (TIFF headers say which).
     std::optional<std::uint16_t> u16(std::size_t offset, bool big_endian) const {
@@ -71,7 +65,8 @@ private:
         return static_cast<std::uint8_t>(bytes_[offset]);
     }
 
-    std::optional<std::uint32_t> read(std::size_t offset, std::size_t width, bool big_endian) const {
+    std::optional<std::uint32_t> read(std::size_t offset, std::size_t width,
+                                      bool big_endian) const {
         if (!fits(offset, width)) {
             return std::nullopt;
         }

@@ -3,10 +3,9 @@
 #include "pipeline/image/detail/decode.hpp"
 
 #include <limits>
-#include <string>
-
 #include <opencv2/imgcodecs.hpp>
 #include <opencv2/imgproc.hpp>
+#include <string>
 
 #include "fmt/format.h"
 #include "pipeline/image/byte_reader.hpp"
@@ -22,7 +21,9 @@ bool is_animated_webp(std::string_view bytes) {
     return r.equals(12, "VP8X") && (r.u8(20).value_or(0) & 0x02u) != 0;
 }
 
-double megapixels(std::uint64_t pixels) { return static_cast<double>(pixels) / 1e6; }
+double megapixels(std::uint64_t pixels) {
+    return static_cast<double>(pixels) / 1e6;
+}
 
 }  // namespace
 
@@ -125,8 +126,7 @@ result<decoded> decode_png_or_webp(std::string_view bytes, const probe_info& inf
                                 "file",
                                 format_name(info.format)));
     }
-    const int orientation =
-        info.format == image_format::webp ? webp_exif_orientation(bytes) : 1;
+    const int orientation = info.format == image_format::webp ? webp_exif_orientation(bytes) : 1;
     return decoded{to_bgr8(pixels), orientation};
 }
 

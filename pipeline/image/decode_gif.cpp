@@ -1,11 +1,11 @@
 // GIF decoding with giflib (OpenCV 4.6 has no GIF reader): the first frame only, drawn on a
 // white canvas the size of the logical screen, transparent pixels left white.
+#include <gif_lib.h>
+
 #include <cstring>
 #include <memory>
 #include <string>
 #include <vector>
-
-#include <gif_lib.h>
 
 #include "fmt/format.h"
 #include "pipeline/image/detail/decode.hpp"
@@ -22,8 +22,8 @@ struct gif_source {
 
 int read_from_memory(GifFileType* gif, GifByteType* out, int wanted) {
     auto* src = static_cast<gif_source*>(gif->UserData);
-    const std::size_t count = std::min(static_cast<std::size_t>(std::max(wanted, 0)),
-                                       src->size - src->pos);
+    const std::size_t count =
+        std::min(static_cast<std::size_t>(std::max(wanted, 0)), src->size - src->pos);
     std::memcpy(out, src->data + src->pos, count);
     src->pos += count;
     return static_cast<int>(count);

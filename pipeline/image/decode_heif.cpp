@@ -1,17 +1,16 @@
 // HEIC / HEIF / AVIF decoding with libheif. libheif applies the container's transforms (irot,
 // imir, clap), so its output is already upright and EXIF orientation is not applied again.
+#include <libheif/heif.h>
+
 #include <memory>
 #include <mutex>
+#include <opencv2/imgproc.hpp>
 #include <string>
-
-#include <libheif/heif.h>
 
 #include "fmt/format.h"
 #include "pipeline/image/detail/decode.hpp"
 #include "pipeline/image/detail/heif_reader.hpp"
 #include "pipeline/image/failure_codes.hpp"
-
-#include <opencv2/imgproc.hpp>
 
 namespace boomer::image::detail {
 namespace {
@@ -74,8 +73,8 @@ unexpected<failure> heif_corrupt(std::string_view why) {
 // empty matrix when libheif produced no such plane.
 cv::Mat plane_to_bgr(const heif_image* image, bool alpha, int bits) {
     int stride = 0;
-    const std::uint8_t* plane = heif_image_get_plane_readonly(image, heif_channel_interleaved,
-                                                              &stride);
+    const std::uint8_t* plane =
+        heif_image_get_plane_readonly(image, heif_channel_interleaved, &stride);
     const int width = heif_image_get_width(image, heif_channel_interleaved);
     const int height = heif_image_get_height(image, heif_channel_interleaved);
     if (plane == nullptr || width <= 0 || height <= 0) {

@@ -2,12 +2,16 @@
 // OpenCV does not give us: the largest DCT scale that keeps enough pixels, a count of the
 // warnings by which libjpeg reports truncated or damaged data (it only warns, and fills the rest
 // grey), and a cap on the number of progressive scans (a known CPU bomb).
-#include <csetjmp>
-#include <cstdio>
-#include <string>
 
-#include <jpeglib.h>  // after <cstdio>: it uses FILE
+// jpeglib.h uses FILE and size_t without including their headers.
+// clang-format off
+#include <cstdio>
+#include <jpeglib.h>
 #include <jerror.h>
+// clang-format on
+
+#include <csetjmp>
+#include <string>
 
 #include "fmt/format.h"
 #include "pipeline/image/detail/decode.hpp"
@@ -100,7 +104,8 @@ void read_rows(jpeg_decompress_struct* cinfo, cv::Mat* out) {
     JSAMPROW rows[batch];
     while (cinfo->output_scanline < cinfo->output_height) {
         const JDIMENSION first = cinfo->output_scanline;
-        const int count = static_cast<int>(std::min<JDIMENSION>(batch, cinfo->output_height - first));
+        const int count =
+            static_cast<int>(std::min<JDIMENSION>(batch, cinfo->output_height - first));
         for (int i = 0; i < count; ++i) {
             rows[i] = out->ptr(static_cast<int>(first) + i);
         }
@@ -110,8 +115,8 @@ void read_rows(jpeg_decompress_struct* cinfo, cv::Mat* out) {
 
 // Runs libjpeg. Returns false when libjpeg raised an error (details in `err`). Only trivially
 // destructible locals live here, because libjpeg errors arrive by longjmp.
-bool run_libjpeg(jpeg_decompress_struct* cinfo, jpeg_error_state* err,
-                 jpeg_progress_mgr* progress, jpeg_job* job) {
+bool run_libjpeg(jpeg_decompress_struct* cinfo, jpeg_error_state* err, jpeg_progress_mgr* progress,
+                 jpeg_job* job) {
     if (setjmp(err->jump) != 0) {
         return false;
     }

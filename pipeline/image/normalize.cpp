@@ -4,12 +4,11 @@
 
 #include <array>
 #include <bit>
-#include <stdexcept>
-#include <vector>
-
 #include <opencv2/img_hash.hpp>
 #include <opencv2/imgcodecs.hpp>
 #include <opencv2/imgproc.hpp>
+#include <stdexcept>
+#include <vector>
 
 #include "core/hash.hpp"
 #include "pipeline/image/detail/frame.hpp"

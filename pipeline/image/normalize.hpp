@@ -22,15 +22,15 @@ struct normalize_limits {
 
 // A normalized photo.
 struct normalized_image {
-    std::string jpeg;            // baseline JPEG, JFIF header only, upright
-    int width = 0;               // of `jpeg`
+    std::string jpeg;  // baseline JPEG, JFIF header only, upright
+    int width = 0;     // of `jpeg`
     int height = 0;
-    int source_width = 0;        // of the original as stored in the file (before orientation)
+    int source_width = 0;  // of the original as stored in the file (before orientation)
     int source_height = 0;
     image_format source_format = image_format::unknown;
-    int exif_orientation = 1;    // 1..8 as found in the original (1 if none); already applied
-    std::string sha256;          // of `jpeg`, lowercase hex
-    std::string phash;           // 64-bit perceptual hash of the pixels, 16 lowercase hex chars
+    int exif_orientation = 1;  // 1..8 as found in the original (1 if none); already applied
+    std::string sha256;        // of `jpeg`, lowercase hex
+    std::string phash;         // 64-bit perceptual hash of the pixels, 16 lowercase hex chars
 };
 
 // normalize decodes `bytes`, applies EXIF orientation (JPEG, WebP; HEIF comes upright from its

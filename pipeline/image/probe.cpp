@@ -20,8 +20,7 @@ constexpr std::string_view png_signature{"\x89PNG\r\n\x1a\n", 8};
 
 bool is_jpeg_sof(std::uint8_t marker) {
     // C0..CF are frame headers except C4 (DHT), C8 (reserved) and CC (DAC).
-    return marker >= 0xC0 && marker <= 0xCF && marker != 0xC4 && marker != 0xC8 &&
-           marker != 0xCC;
+    return marker >= 0xC0 && marker <= 0xCF && marker != 0xC4 && marker != 0xC8 && marker != 0xCC;
 }
 
 bool is_jpeg_standalone(std::uint8_t marker) {
@@ -119,7 +118,7 @@ std::optional<size2d> webp_size(const byte_reader& r) {
 
 image_format brand_format(std::string_view brand) {
     static constexpr std::array<std::string_view, 8> hevc{"heic", "heix", "heim", "heis",
-                                                           "hevc", "hevx", "hevm", "hevs"};
+                                                          "hevc", "hevx", "hevm", "hevs"};
     for (const auto b : hevc) {
         if (brand == b) {
             return image_format::heic;

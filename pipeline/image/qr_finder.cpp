@@ -4,10 +4,9 @@
 #include <algorithm>
 #include <array>
 #include <cmath>
+#include <opencv2/imgproc.hpp>
 #include <optional>
 #include <vector>
-
-#include <opencv2/imgproc.hpp>
 
 #include "pipeline/image/detail/barcodes.hpp"
 
@@ -193,8 +192,8 @@ bool timing_pattern(const cv::Mat& dark, const finder& corner, const finder& end
     int transitions = 0;
     bool previous = false;  // the separator module before the pattern is light
     for (float t = 4.5F * module; t <= length - 4.5F * module; t += module / 2) {
-        const bool now = is_dark_at(dark, corner.x + ux * t + nx * offset,
-                                    corner.y + uy * t + ny * offset);
+        const bool now =
+            is_dark_at(dark, corner.x + ux * t + nx * offset, corner.y + uy * t + ny * offset);
         transitions += now != previous ? 1 : 0;
         previous = now;
     }

@@ -1,13 +1,13 @@
 // process/analyze: quality warnings, barcodes (from the data folder and synthetic), the
 // higher-resolution retry, and near-duplicate pairs.
-#include <catch2/catch.hpp>
+#include "pipeline/image/analyze.hpp"
 
 #include <algorithm>
+#include <catch2/catch.hpp>
 #include <random>
 #include <string>
 #include <thread>
 
-#include "pipeline/image/analyze.hpp"
 #include "tests/image/image_fixtures.hpp"
 #include "tests/support/paths.hpp"
 
@@ -45,8 +45,8 @@ fx::raster noisy_picture(int width, int height, int base, int spread, unsigned s
     fx::raster out(width, height, 3);
     std::mt19937 rng(seed);
     for (auto& v : out.pixels) {
-        v = static_cast<std::uint8_t>(std::clamp(base + static_cast<int>(rng() % (2 * spread + 1)) - spread,
-                                                 0, 255));
+        v = static_cast<std::uint8_t>(
+            std::clamp(base + static_cast<int>(rng() % (2 * spread + 1)) - spread, 0, 255));
     }
     return out;
 }
@@ -63,7 +63,8 @@ TEST_CASE("analyze: a well exposed, sharp, large photo has no warnings", "[image
 }
 
 TEST_CASE("analyze: warns about dark, bright, flat, blurred and small photos", "[image]") {
-    const img::processed_image dark = processed(fx::encode_jpeg(noisy_picture(800, 600, 20, 15, 1)));
+    const img::processed_image dark =
+        processed(fx::encode_jpeg(noisy_picture(800, 600, 20, 15, 1)));
     CHECK(has_warning(dark.analysis, img::warnings::too_dark));
     CHECK(dark.analysis.dark_fraction > 0.8);
     CHECK_FALSE(has_warning(dark.analysis, img::warnings::too_bright));
@@ -85,7 +86,8 @@ TEST_CASE("analyze: warns about dark, bright, flat, blurred and small photos", "
     CHECK(has_warning(flat.analysis, img::warnings::low_contrast));
     CHECK_FALSE(has_warning(flat.analysis, img::warnings::too_small));
 
-    const img::processed_image small = processed(fx::encode_jpeg(noisy_picture(320, 240, 120, 60, 3)));
+    const img::processed_image small =
+        processed(fx::encode_jpeg(noisy_picture(320, 240, 120, 60, 3)));
     CHECK(has_warning(small.analysis, img::warnings::too_small));
     CHECK_FALSE(has_warning(small.analysis, img::warnings::blurry));
 }
@@ -204,8 +206,8 @@ TEST_CASE("near_duplicates: finds a re-encoded copy among different photos", "[i
 
 TEST_CASE("process: concurrent calls give the same results as sequential ones", "[image]") {
     const std::vector<std::string> inputs{
-        data_image("qr-printed-paper-photo-01.jpg"), data_image("codabar-label-photo-01.jpg"),
-        data_image("ean13-isbn-gray-photo-01.webp"), data_image("orientation-6-landscape.jpg"),
+        data_image("qr-printed-paper-photo-01.jpg"),      data_image("codabar-label-photo-01.jpg"),
+        data_image("ean13-isbn-gray-photo-01.webp"),      data_image("orientation-6-landscape.jpg"),
         fx::encode_gif(fx::asymmetric_picture(300, 200)),
     };
     std::vector<img::processed_image> sequential;
@@ -219,7 +221,8 @@ TEST_CASE("process: concurrent calls give the same results as sequential ones", 
         pool.emplace_back([&, t] {
             for (int round = 0; round < 3; ++round) {
                 for (std::size_t i = 0; i < inputs.size(); ++i) {
-                    auto r = img::process(inputs[(i + static_cast<std::size_t>(t)) % inputs.size()]);
+                    auto r =
+                        img::process(inputs[(i + static_cast<std::size_t>(t)) % inputs.size()]);
                     if (r) {
                         results[static_cast<std::size_t>(t)].push_back(std::move(r).value());
                     }

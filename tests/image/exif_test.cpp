@@ -1,10 +1,10 @@
 // The EXIF orientation reader on JPEG, WebP and TIFF blocks, including malformed ones.
-#include <catch2/catch.hpp>
+#include "pipeline/image/exif.hpp"
 
+#include <catch2/catch.hpp>
 #include <random>
 #include <string>
 
-#include "pipeline/image/exif.hpp"
 #include "tests/image/image_fixtures.hpp"
 #include "tests/support/paths.hpp"
 
@@ -13,24 +13,26 @@ namespace fx = boomer::image::test;
 
 namespace {
 
-std::string tiff_of(const std::string& app1_payload) { return app1_payload.substr(6); }
+std::string tiff_of(const std::string& app1_payload) {
+    return app1_payload.substr(6);
+}
 
 }  // namespace
 
 TEST_CASE("exif: reads every orientation in both byte orders", "[image]") {
     for (int orientation = 1; orientation <= 8; ++orientation) {
         CHECK(img::tiff_orientation(tiff_of(fx::exif_payload(orientation, true))) == orientation);
-        CHECK(img::tiff_orientation(tiff_of(fx::exif_payload(orientation, false))) ==
-              orientation);
+        CHECK(img::tiff_orientation(tiff_of(fx::exif_payload(orientation, false))) == orientation);
     }
 }
 
 TEST_CASE("exif: finds the orientation among other tags and after other segments", "[image]") {
     const fx::raster picture = fx::asymmetric_picture(16, 16);
-    const std::string jpeg = fx::encode_jpeg(
-        picture, 80, {{0xE0, std::string("JFIF\0\x01\x01\0\0\x01\0\x01\0\0", 14)},
-                      {0xE2, fx::icc_payload()},
-                      {0xE1, fx::exif_payload(8, true, true)}});
+    const std::string jpeg =
+        fx::encode_jpeg(picture, 80,
+                        {{0xE0, std::string("JFIF\0\x01\x01\0\0\x01\0\x01\0\0", 14)},
+                         {0xE2, fx::icc_payload()},
+                         {0xE1, fx::exif_payload(8, true, true)}});
     CHECK(img::jpeg_exif_orientation(jpeg) == 8);
 }
 
@@ -38,8 +40,8 @@ TEST_CASE("exif: defaults to 1 when the tag is missing, invalid or cut off", "[i
     CHECK(img::tiff_orientation("") == 1);
     CHECK(img::tiff_orientation("MM") == 1);
     CHECK(img::tiff_orientation("XX\0*\0\0\0\x08") == 1);
-    CHECK(img::tiff_orientation(tiff_of(fx::exif_payload(0))) == 1);   // no orientation tag
-    CHECK(img::tiff_orientation(tiff_of(fx::exif_payload(9))) == 1);   // out of range
+    CHECK(img::tiff_orientation(tiff_of(fx::exif_payload(0))) == 1);  // no orientation tag
+    CHECK(img::tiff_orientation(tiff_of(fx::exif_payload(9))) == 1);  // out of range
     CHECK(img::tiff_orientation(tiff_of(fx::exif_payload(0xFFFF))) == 1);
     const std::string whole = tiff_of(fx::exif_payload(6));
     for (std::size_t cut = 0; cut < whole.size(); ++cut) {

@@ -1,15 +1,19 @@
 // Synthetic images and JPEG readers for the image module's tests.
 #include "tests/image/image_fixtures.hpp"
 
+#include <gif_lib.h>
+
+// jpeglib.h uses FILE and size_t without including their headers.
+// clang-format off
+#include <cstdio>
+#include <jpeglib.h>
+// clang-format on
+
 #include <array>
 #include <cmath>
-#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <stdexcept>
-
-#include <gif_lib.h>
-#include <jpeglib.h>
 
 namespace boomer::image::test {
 namespace {
@@ -26,14 +30,38 @@ void ignore_jpeg_message(j_common_ptr, int) {}
 // tag 0x0112) whose stored size is sw x sh.
 void source_of(int orientation, int x, int y, int sw, int sh, int* sx, int* sy) {
     switch (orientation) {
-        case 2: *sx = sw - 1 - x; *sy = y; return;
-        case 3: *sx = sw - 1 - x; *sy = sh - 1 - y; return;
-        case 4: *sx = x; *sy = sh - 1 - y; return;
-        case 5: *sx = y; *sy = x; return;
-        case 6: *sx = y; *sy = sh - 1 - x; return;
-        case 7: *sx = sw - 1 - y; *sy = sh - 1 - x; return;
-        case 8: *sx = sw - 1 - y; *sy = x; return;
-        default: *sx = x; *sy = y; return;
+        case 2:
+            *sx = sw - 1 - x;
+            *sy = y;
+            return;
+        case 3:
+            *sx = sw - 1 - x;
+            *sy = sh - 1 - y;
+            return;
+        case 4:
+            *sx = x;
+            *sy = sh - 1 - y;
+            return;
+        case 5:
+            *sx = y;
+            *sy = x;
+            return;
+        case 6:
+            *sx = y;
+            *sy = sh - 1 - x;
+            return;
+        case 7:
+            *sx = sw - 1 - y;
+            *sy = sh - 1 - x;
+            return;
+        case 8:
+            *sx = sw - 1 - y;
+            *sy = x;
+            return;
+        default:
+            *sx = x;
+            *sy = y;
+            return;
     }
 }
 
@@ -49,7 +77,9 @@ void put_u32(std::string* out, std::uint32_t value, bool big_endian) {
     put_u16(out, big_endian ? value & 0xFFFF : value >> 16, big_endian);
 }
 
-void put_be32(std::string* out, std::uint32_t value) { put_u32(out, value, true); }
+void put_be32(std::string* out, std::uint32_t value) {
+    put_u32(out, value, true);
+}
 
 void ifd_entry(std::string* out, unsigned tag, unsigned type, std::uint32_t count,
                std::uint32_t value, bool big_endian) {
@@ -123,18 +153,14 @@ int gif_write(GifFileType* gif, const GifByteType* data, int length) {
     return length;
 }
 
-constexpr std::array<const char*, 10> ean_l{"0001101", "0011001", "0010011", "0111101",
-                                            "0100011", "0110001", "0101111", "0111011",
-                                            "0110111", "0001011"};
-constexpr std::array<const char*, 10> ean_g{"0100111", "0110011", "0011011", "0100001",
-                                            "0011101", "0111001", "0000101", "0010001",
-                                            "0001001", "0010111"};
-constexpr std::array<const char*, 10> ean_r{"1110010", "1100110", "1101100", "1000010",
-                                            "1011100", "1001110", "1010000", "1000100",
-                                            "1001000", "1110100"};
-constexpr std::array<const char*, 10> ean_parity{"LLLLLL", "LLGLGG", "LLGGLG", "LLGGGL",
-                                                 "LGLLGG", "LGGLLG", "LGGGLL", "LGLGLG",
-                                                 "LGLGGL", "LGGLGL"};
+constexpr std::array<const char*, 10> ean_l{"0001101", "0011001", "0010011", "0111101", "0100011",
+                                            "0110001", "0101111", "0111011", "0110111", "0001011"};
+constexpr std::array<const char*, 10> ean_g{"0100111", "0110011", "0011011", "0100001", "0011101",
+                                            "0111001", "0000101", "0010001", "0001001", "0010111"};
+constexpr std::array<const char*, 10> ean_r{"1110010", "1100110", "1101100", "1000010", "1011100",
+                                            "1001110", "1010000", "1000100", "1001000", "1110100"};
+constexpr std::array<const char*, 10> ean_parity{"LLLLLL", "LLGLGG", "LLGGLG", "LLGGGL", "LGLLGG",
+                                                 "LGGLLG", "LGGGLL", "LGLGLG", "LGLGGL", "LGGLGL"};
 
 void append_modules(std::vector<int>* out, const char* pattern) {
     for (const char* p = pattern; *p != '\0'; ++p) {
@@ -189,8 +215,8 @@ raster to_gray(const raster& image) {
     for (int y = 0; y < image.height; ++y) {
         for (int x = 0; x < image.width; ++x) {
             const std::uint8_t* p = image.at(x, y);
-            gray.at(x, y)[0] = static_cast<std::uint8_t>((299 * p[0] + 587 * p[1] + 114 * p[2]) /
-                                                         1000);
+            gray.at(x, y)[0] =
+                static_cast<std::uint8_t>((299 * p[0] + 587 * p[1] + 114 * p[2]) / 1000);
         }
     }
     return gray;
@@ -250,7 +276,8 @@ std::string encode_jpeg(const raster& image, int quality, const std::vector<jpeg
                           static_cast<unsigned>(s.payload.size()));
     }
     while (cinfo.next_scanline < cinfo.image_height) {
-        JSAMPROW row = const_cast<std::uint8_t*>(image.at(0, static_cast<int>(cinfo.next_scanline)));
+        JSAMPROW row =
+            const_cast<std::uint8_t*>(image.at(0, static_cast<int>(cinfo.next_scanline)));
         jpeg_write_scanlines(&cinfo, &row, 1);
     }
     jpeg_finish_compress(&cinfo);
@@ -348,7 +375,9 @@ raster decode_jpeg_gray(std::string_view jpeg, int scale_denom) {
     return decode_jpeg_as(jpeg, JCS_GRAYSCALE, 1, scale_denom);
 }
 
-raster decode_jpeg_rgb(std::string_view jpeg) { return decode_jpeg_as(jpeg, JCS_RGB, 3, 1); }
+raster decode_jpeg_rgb(std::string_view jpeg) {
+    return decode_jpeg_as(jpeg, JCS_RGB, 3, 1);
+}
 
 std::array<double, 3> mean_rgb(const raster& rgb, int x0, int y0, int x1, int y1) {
     std::array<double, 3> sum{};
@@ -385,7 +414,7 @@ std::string exif_payload(int orientation, bool big_endian, bool with_gps) {
     put_u32(&tiff, 0, big_endian);
     if (with_gps) {
         tiff.append("Nikon\0", 6);
-        put_u16(&tiff, 1, big_endian);                       // one GPS entry:
+        put_u16(&tiff, 1, big_endian);                            // one GPS entry:
         ifd_entry(&tiff, 0x0001, 2, 2, 0x4E000000U, big_endian);  // GPSLatitudeRef "N"
         put_u32(&tiff, 0, big_endian);
         tiff += "GPS 43N 11E";  // a marker the output must not carry
@@ -415,9 +444,8 @@ std::vector<int> jpeg_markers(std::string_view jpeg) {
         pos += 2 + length;
         if (marker == 0xDA) {
             // Skip entropy-coded data: stuffed 0xFF00 and restart markers belong to it.
-            while (pos + 1 < jpeg.size() &&
-                   !(byte(pos) == 0xFF && byte(pos + 1) != 0x00 &&
-                     (byte(pos + 1) < 0xD0 || byte(pos + 1) > 0xD7))) {
+            while (pos + 1 < jpeg.size() && !(byte(pos) == 0xFF && byte(pos + 1) != 0x00 &&
+                                              (byte(pos + 1) < 0xD0 || byte(pos + 1) > 0xD7))) {
                 ++pos;
             }
             if (pos + 1 < jpeg.size() && byte(pos + 1) == 0xD9) {

@@ -21,7 +21,9 @@ struct raster {
 
     raster() = default;
     raster(int w, int h, int c, std::uint8_t fill = 0)
-        : width(w), height(h), channels(c),
+        : width(w),
+          height(h),
+          channels(c),
           pixels(static_cast<std::size_t>(w) * static_cast<std::size_t>(h) *
                      static_cast<std::size_t>(c),
                  fill) {}

@@ -1,15 +1,15 @@
 // normalize on synthetic images: orientation, metadata removal, sizes, every format, limits,
 // damaged files, hashes.
-#include <catch2/catch.hpp>
+#include "pipeline/image/normalize.hpp"
 
 #include <algorithm>
+#include <catch2/catch.hpp>
 #include <random>
 #include <set>
 #include <stdexcept>
 #include <string>
 
 #include "core/hash.hpp"
-#include "pipeline/image/normalize.hpp"
 #include "tests/image/image_fixtures.hpp"
 #include "tests/support/paths.hpp"
 
@@ -22,7 +22,8 @@ std::string data_image(const std::string& name) {
     return boomer::test::read_file(boomer::test::data_dir() / "images" / name);
 }
 
-img::normalized_image normalized(const std::string& bytes, const img::normalize_limits& limits = {}) {
+img::normalized_image normalized(const std::string& bytes,
+                                 const img::normalize_limits& limits = {}) {
     auto result = img::normalize(bytes, limits);
     if (!result) {
         FAIL("normalize failed: " << result.error().code << ": " << result.error().message);
@@ -40,8 +41,7 @@ bool only_plain_segments(const std::string& jpeg) {
     static const std::set<int> allowed{0xE0, 0xDB, 0xC0, 0xC4, 0xDA, 0xD9};
     const std::vector<int> markers = fx::jpeg_markers(jpeg);
     return !markers.empty() && markers.back() == 0xD9 &&
-           std::all_of(markers.begin(), markers.end(),
-                       [](int m) { return allowed.count(m) == 1; });
+           std::all_of(markers.begin(), markers.end(), [](int m) { return allowed.count(m) == 1; });
 }
 
 std::string jpeg_header_only(int width, int height) {
@@ -82,9 +82,10 @@ TEST_CASE("normalize: turns every EXIF orientation upright", "[image]") {
 
 TEST_CASE("normalize: writes no metadata (EXIF, GPS, ICC) whatever came in", "[image]") {
     const fx::raster picture = fx::asymmetric_picture(300, 200);
-    const std::string jpeg = fx::encode_jpeg(
-        picture, 90, {{0xE1, fx::exif_payload(1, true, true)}, {0xE2, fx::icc_payload()},
-                      {0xFE, "a comment with GPS 43N 11E"}});
+    const std::string jpeg = fx::encode_jpeg(picture, 90,
+                                             {{0xE1, fx::exif_payload(1, true, true)},
+                                              {0xE2, fx::icc_payload()},
+                                              {0xFE, "a comment with GPS 43N 11E"}});
     REQUIRE(jpeg.find("GPS") != std::string::npos);
     const img::normalized_image out = normalized(jpeg);
     CHECK(only_plain_segments(out.jpeg));
@@ -144,7 +145,7 @@ TEST_CASE("normalize: refuses a GIF frame over the limit on a small screen", "[i
     // A 10x10 screen whose first frame declares 8000x8000 pixels (clipped on display, but LZW
     // data could still make us expand all of them).
     std::string gif("GIF89a\x0A\x00\x0A\x00\x80\x00\x00", 13);
-    gif += std::string("\x00\x00\x00\xFF\xFF\xFF", 6);                       // two colours
+    gif += std::string("\x00\x00\x00\xFF\xFF\xFF", 6);                   // two colours
     gif += std::string("\x2C\x00\x00\x00\x00\x40\x1F\x40\x1F\x00", 10);  // 8000x8000
     gif += std::string("\x02\x02\x4C\x01\x00\x3B", 6);
     REQUIRE(img::probe(gif));
@@ -209,7 +210,8 @@ TEST_CASE("normalize: reads PNG at 8 and 16 bits, grey, and with alpha onto whit
     CHECK(fx::mean_abs_diff(fx::decode_jpeg_gray(normalized(fx::encode_png(gray)).jpeg), gray) < 6);
 }
 
-TEST_CASE("normalize: reads the first GIF frame, transparency on white, interlaced too", "[image]") {
+TEST_CASE("normalize: reads the first GIF frame, transparency on white, interlaced too",
+          "[image]") {
     const fx::raster picture = fx::asymmetric_picture(160, 120);
     std::vector<std::uint8_t> mask(160 * 120, 0);
     fx::raster on_white = picture;
@@ -240,7 +242,7 @@ TEST_CASE("normalize: turns CMYK JPEG into the right colours, not their inverse"
     for (int y = 0; y < 40; ++y) {
         for (int x = 0; x < 120; ++x) {
             std::uint8_t* p = patches.at(x, y);
-            p[0] = x < 40 ? 220 : 20;                  // red | green | blue
+            p[0] = x < 40 ? 220 : 20;  // red | green | blue
             p[1] = x >= 40 && x < 80 ? 200 : 20;
             p[2] = x >= 80 ? 210 : 20;
         }
@@ -291,9 +293,8 @@ TEST_CASE("normalize: applies a WebP file's EXIF orientation once", "[image]") {
         tiff += 6;
     }
     const bool big_endian = webp.compare(tiff, 2, "MM") == 0;
-    const std::size_t entry = webp.find(big_endian ? std::string("\x01\x12", 2)
-                                                   : std::string("\x12\x01", 2),
-                                        tiff + 8);
+    const std::size_t entry =
+        webp.find(big_endian ? std::string("\x01\x12", 2) : std::string("\x12\x01", 2), tiff + 8);
     REQUIRE(entry != std::string::npos);
     std::string rotated = webp;
     rotated[entry + (big_endian ? 9 : 8)] = '\x06';

@@ -1,11 +1,11 @@
 // probe and sniff_format: every format's header, garbage, truncation, and a mutation fuzz loop.
-#include <catch2/catch.hpp>
+#include "pipeline/image/probe.hpp"
 
+#include <catch2/catch.hpp>
 #include <limits>
 #include <random>
 #include <string>
 
-#include "pipeline/image/probe.hpp"
 #include "tests/image/image_fixtures.hpp"
 #include "tests/support/paths.hpp"
 
@@ -96,7 +96,10 @@ TEST_CASE("probe: refuses empty input, garbage and foreign formats", "[image]") 
     CHECK_FALSE(img::probe("hello, this is not an image at all"));
     CHECK_FALSE(img::probe("%PDF-1.7\n1 0 obj"));
     CHECK_FALSE(img::probe(std::string("BM\x36\x00\x00\x00", 6)));  // BMP: not ours
-    CHECK_FALSE(img::probe(std::string("\x00\x00\x00\x18" "ftypmp42", 12)));  // MP4 video
+    CHECK_FALSE(
+        img::probe(std::string("\x00\x00\x00\x18"
+                               "ftypmp42",
+                               12)));  // MP4 video
     CHECK(img::sniff_format("") == img::image_format::unknown);
     CHECK(img::media_type(img::image_format::unknown) == "application/octet-stream");
 }
@@ -119,7 +122,10 @@ TEST_CASE("probe: refuses truncated headers of every format", "[image]") {
     // A JPEG whose scan starts before any frame header declares no size.
     CHECK_FALSE(img::probe(std::string("\xFF\xD8\xFF\xDA\x00\x08\x01\x01\x00\x00\x3F\x00", 12)));
     // A segment length that runs past the end.
-    CHECK_FALSE(img::probe(std::string("\xFF\xD8\xFF\xE1\xFF\xF0" "Exif", 10)));
+    CHECK_FALSE(
+        img::probe(std::string("\xFF\xD8\xFF\xE1\xFF\xF0"
+                               "Exif",
+                               10)));
 }
 
 TEST_CASE("probe: refuses zero sizes", "[image]") {

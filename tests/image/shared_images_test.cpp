@@ -1,9 +1,8 @@
 // The image module against the shared test set (../shared/testdata/images, see its SOURCES.md):
 // barcodes with their expected texts, EXIF orientations, GPS photos and format edge cases.
 // Every case warns and skips when the shared folder is missing.
-#include <catch2/catch.hpp>
-
 #include <algorithm>
+#include <catch2/catch.hpp>
 #include <filesystem>
 #include <map>
 #include <set>
@@ -38,8 +37,8 @@ std::string trimmed(std::string text) {
 img::processed_image processed(const fs::path& path) {
     auto result = img::process(boomer::test::read_file(path));
     if (!result) {
-        FAIL(path.filename().string() << ": " << result.error().code << ": "
-                                      << result.error().message);
+        FAIL(path.filename().string()
+             << ": " << result.error().code << ": " << result.error().message);
     }
     return std::move(result).value();
 }
@@ -48,8 +47,7 @@ bool only_plain_segments(const std::string& jpeg) {
     static const std::set<int> allowed{0xE0, 0xDB, 0xC0, 0xC4, 0xDA, 0xD9};
     const std::vector<int> markers = fx::jpeg_markers(jpeg);
     return !markers.empty() && markers.back() == 0xD9 &&
-           std::all_of(markers.begin(), markers.end(),
-                       [](int m) { return allowed.count(m) == 1; });
+           std::all_of(markers.begin(), markers.end(), [](int m) { return allowed.count(m) == 1; });
 }
 
 // The image next to an expected-text file: same stem, any of our extensions.
@@ -215,7 +213,8 @@ TEST_CASE("shared images: the pixel bomb is refused from its header", "[image][s
     if (dir.empty()) {
         return;
     }
-    const std::string bomb = boomer::test::read_file(dir / "formats/pixel-bomb-20000x14000-gray.jpg");
+    const std::string bomb =
+        boomer::test::read_file(dir / "formats/pixel-bomb-20000x14000-gray.jpg");
     const auto info = img::probe(bomb);
     REQUIRE(info);
     CHECK(info->width == 20000);
@@ -236,7 +235,8 @@ TEST_CASE("shared images: CMYK, alpha and 16-bit colours are sane", "[image][sha
         return;
     }
     // CMYK park scene: the lawn (lower left) is green; inverted CMYK would make it magenta.
-    const auto cmyk = img::normalize(boomer::test::read_file(dir / "formats/cmyk-jpeg-with-icc.jpg"));
+    const auto cmyk =
+        img::normalize(boomer::test::read_file(dir / "formats/cmyk-jpeg-with-icc.jpg"));
     REQUIRE(cmyk);
     const fx::raster park = fx::decode_jpeg_rgb(cmyk->jpeg);
     const auto lawn = fx::mean_rgb(park, 20, 200, 150, 240);
@@ -244,10 +244,12 @@ TEST_CASE("shared images: CMYK, alpha and 16-bit colours are sane", "[image][sha
     CHECK(lawn[1] > lawn[2] + 20);
 
     // Cut-out car on a transparent background: the corners come out white.
-    const auto car = img::normalize(boomer::test::read_file(dir / "formats/png-alpha-car-cutout.png"));
+    const auto car =
+        img::normalize(boomer::test::read_file(dir / "formats/png-alpha-car-cutout.png"));
     REQUIRE(car);
     const fx::raster cutout = fx::decode_jpeg_rgb(car->jpeg);
-    for (const auto& corner : {fx::mean_rgb(cutout, 0, 0, 40, 40), fx::mean_rgb(cutout, 440, 0, 480, 40)}) {
+    for (const auto& corner :
+         {fx::mean_rgb(cutout, 0, 0, 40, 40), fx::mean_rgb(cutout, 440, 0, 480, 40)}) {
         CHECK(std::min({corner[0], corner[1], corner[2]}) > 245);
     }
 

@@ -4,9 +4,8 @@
 // module-internal only.
 #pragma once
 
-#include <vector>
-
 #include <opencv2/core.hpp>
+#include <vector>
 
 #include "pipeline/image/analyze.hpp"
 

@@ -4,9 +4,8 @@
 #pragma once
 
 #include <cstdint>
-#include <string_view>
-
 #include <opencv2/core.hpp>
+#include <string_view>
 
 #include "core/result.hpp"
 #include "pipeline/image/probe.hpp"

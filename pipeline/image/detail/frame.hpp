@@ -2,9 +2,8 @@
 // run on them without decoding the JPEG again. Includes OpenCV: module-internal only.
 #pragma once
 
-#include <string_view>
-
 #include <opencv2/core.hpp>
+#include <string_view>
 
 #include "core/result.hpp"
 #include "pipeline/image/detail/decode.hpp"
