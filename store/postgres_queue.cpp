@@ -3,7 +3,12 @@
 //
 // The hot calls (claim, the fenced writes, rescue) are each one statement in autocommit mode,
 // with data-modifying CTEs where a job and its item change together, so that each costs one
-// round trip and holds its row locks only while it runs. Every fenced write names
+// round trip and holds its row locks only while it runs.
+//
+// Notifications go out after the change committed, in a transaction of their own
+// (notify_runnable): Postgres serializes the commits of notifying transactions on one lock held
+// through the commit's disk flush, so a NOTIFY inside create_item would cap intake at one
+// durable commit at a time across all replicas. Every fenced write names
 // (job_id, fence, state 'running'); under READ COMMITTED a write that waited on a concurrent
 // one re-checks that condition on the row's newest version, so a stale fence never wins.
 #include <algorithm>
@@ -73,12 +78,9 @@ SELECT state FROM backed_off
 )sql";
 
 constexpr const char* release_sql = R"sql(
-WITH released AS (
-    UPDATE jobs SET state = 'queued', attempts = GREATEST(attempts - 1, 0), fence = fence + 1,
-           run_after_ms = $3::bigint, lease_owner = '', locked_until_ms = 0
-    WHERE job_id = $1::text AND fence = $2::bigint AND state = 'running'
-    RETURNING 1)
-SELECT pg_notify('boomer_jobs', current_schema()) FROM released
+UPDATE jobs SET state = 'queued', attempts = GREATEST(attempts - 1, 0), fence = fence + 1,
+       run_after_ms = $3::bigint, lease_owner = '', locked_until_ms = 0
+WHERE job_id = $1::text AND fence = $2::bigint AND state = 'running'
 )sql";
 
 // Both updates read the same snapshot, so their conditions must not overlap: attempts used up
@@ -99,11 +101,8 @@ requeued AS (
 touched AS (
     UPDATE items SET updated_ms = $1 FROM given_up
     WHERE items.item_id = given_up.item_id
-    RETURNING 1),
-woken AS (
-    SELECT pg_notify('boomer_jobs', current_schema()) WHERE EXISTS (SELECT 1 FROM requeued))
-SELECT (SELECT COUNT(*) FROM given_up) + (SELECT COUNT(*) FROM requeued),
-       (SELECT COUNT(*) FROM woken)
+    RETURNING 1)
+SELECT (SELECT COUNT(*) FROM given_up), (SELECT COUNT(*) FROM requeued)
 )sql";
 
 constexpr std::array<statement_def, 15> statements{{
@@ -135,7 +134,10 @@ constexpr std::array<statement_def, 15> statements{{
     {"touch_item", "UPDATE items SET updated_ms = $2::bigint WHERE item_id = $1::text"},
     {"reset_item",
      "UPDATE items SET result_json = '', updated_ms = $2::bigint WHERE item_id = $1::text"},
-    {"notify_jobs", "SELECT pg_notify('boomer_jobs', current_schema())"},
+    // Its own transaction, committed without waiting for the disk: see notify_runnable.
+    {"notify_jobs",
+     "SELECT set_config('synchronous_commit', 'off', true), "
+     "pg_notify('boomer_jobs', current_schema())"},
 }};
 
 struct claimed_row {
@@ -227,12 +229,30 @@ bool postgres_store::retry_later(std::string_view job_id, std::int64_t fence,
 }
 
 bool postgres_store::release(std::string_view job_id, std::int64_t fence, std::int64_t now_ms) {
-    return exec("release", job_id, fence, now_ms).size() == 1;
+    bool held = exec("release", job_id, fence, now_ms).affected_rows() == 1;
+    if (held) {
+        notify_runnable();
+    }
+    return held;
 }
 
 int postgres_store::rescue_expired(std::int64_t now_ms) {
     auto rows = exec("rescue_expired", now_ms, requeued_message);
-    return rows[0][0].as<int>();
+    auto failed = rows[0][0].as<int>();
+    auto requeued = rows[0][1].as<int>();
+    if (requeued > 0) {
+        notify_runnable();
+    }
+    return failed + requeued;
+}
+
+void postgres_store::notify_runnable() {
+    try {
+        exec("notify_jobs");
+    } catch (const store_error&) {
+        // The change itself is committed; failing the call now would make the caller redo it.
+        // A listener that misses this wakes at its own timeout and finds the job then.
+    }
 }
 
 // --- cancel and retry: short transactions, the job's row locked first ---
@@ -258,7 +278,7 @@ cancel_outcome postgres_store::cancel(std::string_view tenant_id, std::string_vi
 
 bool postgres_store::retry(std::string_view tenant_id, std::string_view item_id,
                            std::int64_t now_ms) {
-    return pool_.run("retry", [&](pqxx::connection& conn) {
+    bool requeued = pool_.run("retry", [&](pqxx::connection& conn) {
         pqxx::work tx(conn);
         std::string item(item_id);
         auto job = tx.exec_prepared("lock_job_of_item", std::string(tenant_id), item);
@@ -272,10 +292,13 @@ bool postgres_store::retry(std::string_view tenant_id, std::string_view item_id,
         auto prio = priority_from_db(job[0][1].c_str());
         tx.exec_prepared("requeue_job", item, now_ms, aging_.sort_key(prio, now_ms));
         tx.exec_prepared("reset_item", item, now_ms);
-        tx.exec_prepared("notify_jobs");
         tx.commit();
         return true;
     });
+    if (requeued) {
+        notify_runnable();
+    }
+    return requeued;
 }
 
 }  // namespace boomer::store::pg

@@ -35,8 +35,8 @@ namespace {
     "SELECT " BOOMER_PG_ITEM_COLUMNS " FROM items i JOIN jobs j ON j.item_id = i.item_id "
 
 // create_item in one statement: the item (unless its idempotency key was used), its images
-// (unnested from arrays, one per column) and its job, then a notification for idle replicas.
-// No row back: the key was used; the caller looks the original up.
+// (unnested from arrays, one per column) and its job. No row back: the key was used; the caller
+// looks the original up.
 constexpr const char* create_item_sql = R"sql(
 WITH new_item AS (
     INSERT INTO items (item_id, tenant_id, idempotency_key, title_hint, sku, condition, priority,
@@ -57,7 +57,7 @@ new_job AS (
                       created_ms, run_after_ms)
     SELECT $10::text, item_id, $2, 'queued', $7, $11::bigint, $12::int, $9, $9 FROM new_item
     RETURNING job_id)
-SELECT job_id, pg_notify('boomer_jobs', current_schema()) FROM new_job
+SELECT job_id FROM new_job
 )sql";
 
 constexpr std::array<statement_def, 12> statements{{
@@ -217,6 +217,7 @@ create_result postgres_store::create_item(const new_item& item) {
              array_literal(images, [](const image_ref& i) { return number(i.width); }),
              array_literal(images, [](const image_ref& i) { return number(i.height); }));
     if (!created.empty()) {
+        notify_runnable();
         return create_result{true, item.item_id, item.job_id};
     }
     // The key was used: by an earlier request, or by one committed while ours waited on it.

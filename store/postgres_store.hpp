@@ -1,6 +1,6 @@
 // The Postgres engine of the store interface: several replicas share one database. Jobs are
 // claimed with `FOR UPDATE SKIP LOCKED`, so replicas never wait on each other's claims, and
-// every change that makes a job runnable now (create, retry, release, rescue) sends
+// every change that makes a job runnable now (create, retry, release, rescue) is followed by
 // `NOTIFY boomer_jobs` with the schema's name as payload, so idle replicas can sleep on a
 // postgres_listener instead of polling.
 //

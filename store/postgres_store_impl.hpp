@@ -69,6 +69,12 @@ private:
         });
     }
 
+    // notify_runnable tells listeners that a job became runnable: NOTIFY boomer_jobs in an
+    // autocommit transaction that does not wait for the disk (a notification needs no
+    // durability). Best effort: a failure is swallowed, since the change it announces is
+    // committed and listeners also wake on their timeout.
+    void notify_runnable();
+
     // images_of returns the images of each of `item_ids`, by item id, in index order.
     std::map<std::string, std::vector<image_ref>> images_of(
         const std::vector<std::string>& item_ids);
