@@ -1,16 +1,22 @@
-// bench_queue: how fast the SQLite queue moves no-op jobs. P producers enqueue N items (one
-// create_item call each, durable when it returns), then K workers claim batches of B and
-// complete every job at once; prints enqueue/s, processed jobs/s and the enqueue-to-claim
-// latency (p50, p99; with everything enqueued first, this is mostly time spent in the backlog).
+// bench_queue: how fast the store's queue moves no-op jobs, on SQLite or Postgres. P producers
+// enqueue N items (one create_item call each, durable when it returns), then K workers claim
+// batches of B and complete every job at once; prints enqueue/s, processed jobs/s and the
+// enqueue-to-claim latency (p50, p99; with everything enqueued first, this is mostly time spent
+// in the backlog). With --live the workers run while the producers enqueue, so the latency is
+// the time from a durable enqueue to the claim that starts the job.
 //
-// Usage: bench_queue [--jobs N] [--threads K] [--batch B] [--producers P] [--db PATH]
-// Without --db a temporary database is created and removed afterwards.
+// Usage: bench_queue [--jobs N] [--threads K] [--batch B] [--producers P] [--live]
+//                    [--db PATH | --db postgres://... | --db postgresql://...]
+// Without --db a temporary SQLite database is created and removed afterwards. With a Postgres
+// DSN the tables go to a fresh schema that is dropped afterwards.
 #include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
+#include <functional>
+#include <pqxx/pqxx>
 #include <stdexcept>
 #include <string>
 #include <thread>
@@ -18,6 +24,7 @@
 #include <vector>
 
 #include "core/ids.hpp"
+#include "store/postgres_store.hpp"
 #include "store/sqlite_store.hpp"
 
 namespace {
@@ -31,6 +38,7 @@ struct bench_config {
     int threads = 4;
     int batch = 16;
     int producers = 1;
+    bool live = false;
     std::string db;
 };
 
@@ -47,6 +55,10 @@ bench_config parse_flags(int argc, char** argv) {
     bench_config c;
     for (int i = 1; i < argc; ++i) {
         std::string flag = argv[i];
+        if (flag == "--live") {
+            c.live = true;
+            continue;
+        }
         if (i + 1 >= argc) {
             throw std::invalid_argument(flag + " needs a value (or is unknown)");
         }
@@ -81,14 +93,14 @@ double seconds_since(steady::time_point start) {
 // What the workers share: job id → position, when each job was enqueued and first claimed.
 struct ledger {
     std::unordered_map<std::string, std::size_t> index;
-    std::vector<steady::time_point> enqueued;
+    std::vector<std::atomic<steady::rep>> enqueued;  // steady ticks at the create_item call
     std::vector<double> latency_ms;
     std::atomic<int> done{0};
 };
 
-// enqueue_all creates c.jobs items from c.producers threads. Ids and enqueue times are laid
-// out first so that the workers' ledger needs no lock.
-void enqueue_all(store& db, const bench_config& c, ledger& l) {
+// prepare_items lays out every item's ids and the ledger before any thread starts, so that the
+// workers' ledger needs no lock.
+std::vector<boomer::store::new_item> prepare_items(const bench_config& c, ledger& l) {
     std::vector<boomer::store::new_item> items(static_cast<std::size_t>(c.jobs));
     for (std::size_t i = 0; i < items.size(); ++i) {
         auto now = wall_ms();
@@ -98,16 +110,22 @@ void enqueue_all(store& db, const bench_config& c, ledger& l) {
         items[i].source = "api";
         l.index.emplace(items[i].job_id, i);
     }
-    l.enqueued.resize(items.size());
+    l.enqueued = std::vector<std::atomic<steady::rep>>(items.size());
     l.latency_ms.assign(items.size(), -1.0);
+    return items;
+}
 
+// enqueue_all creates the items from c.producers threads, noting when each create_item call
+// began.
+void enqueue_all(store& db, const bench_config& c, std::vector<boomer::store::new_item>& items,
+                 ledger& l) {
     std::atomic<std::size_t> next{0};
     std::vector<std::thread> producers;
     for (int p = 0; p < c.producers; ++p) {
         producers.emplace_back([&] {
             for (auto i = next++; i < items.size(); i = next++) {
                 items[i].now_ms = wall_ms();
-                l.enqueued[i] = steady::now();
+                l.enqueued[i].store(steady::now().time_since_epoch().count());
                 db.create_item(items[i]);
             }
         });
@@ -123,13 +141,20 @@ void work(store& db, const bench_config& c, ledger& l, int worker) {
         auto jobs = db.claim(name, c.batch, 60'000, wall_ms());
         auto claimed_at = steady::now();
         if (jobs.empty()) {
-            std::this_thread::yield();
+            // Live, an idle worker naps as a scheduler would; with a backlog it only yields.
+            if (c.live) {
+                std::this_thread::sleep_for(std::chrono::milliseconds(1));
+            } else {
+                std::this_thread::yield();
+            }
             continue;
         }
         for (const auto& job : jobs) {
             auto i = l.index.at(job.job_id);
             l.latency_ms[i] =
-                std::chrono::duration<double, std::milli>(claimed_at - l.enqueued[i]).count();
+                std::chrono::duration<double, std::milli>(
+                    claimed_at - steady::time_point(steady::duration(l.enqueued[i].load())))
+                    .count();
             db.complete(job.job_id, job.fence, boomer::store::job_state::succeeded, "{}", "", "",
                         wall_ms());
         }
@@ -143,43 +168,89 @@ double percentile(std::vector<double> values, double p) {
     return values[rank];
 }
 
-int run(const bench_config& c) {
+// A store opened for the benchmark, and how to remove what the benchmark created.
+struct bench_db {
+    std::unique_ptr<store> db;
+    std::string label;  // printable: never holds a password
+    std::function<void()> remove;
+};
+
+bench_db open_postgres(const bench_config& c, int connections) {
+    boomer::store::postgres_options options;
+    options.connections = connections;
+    options.schema = "bench_queue_" + std::to_string(wall_ms());
+    auto db = boomer::store::open_postgres_store(c.db, options);
+    auto drop = [dsn = c.db, schema = options.schema] {
+        pqxx::connection conn(dsn);
+        pqxx::nontransaction tx(conn);
+        tx.exec0("DROP SCHEMA IF EXISTS " + tx.quote_name(schema) + " CASCADE");
+    };
+    return {std::move(db), boomer::store::redact_dsn(c.db) + " schema " + options.schema, drop};
+}
+
+bench_db open_sqlite(const bench_config& c, int connections) {
     bool temporary = c.db.empty();
     fs::path path =
         temporary ? fs::temp_directory_path() / ("bench_queue_" + std::to_string(wall_ms()) + ".db")
                   : fs::path(c.db);
     boomer::store::sqlite_options options;
-    options.connections = std::max(c.threads, c.producers);
+    options.connections = connections;
     auto db = boomer::store::open_sqlite_store(path.string(), options);
+    auto remove = [path, temporary] {
+        if (temporary) {
+            for (const char* suffix : {"", "-wal", "-shm"}) {
+                fs::remove(path.string() + suffix);
+            }
+        }
+    };
+    return {std::move(db), path.string(), remove};
+}
 
-    ledger l;
-    auto start = steady::now();
-    enqueue_all(*db, c, l);
-    double enqueue_s = seconds_since(start);
-
-    start = steady::now();
+std::vector<std::thread> start_workers(store& db, const bench_config& c, ledger& l) {
     std::vector<std::thread> workers;
     for (int w = 0; w < c.threads; ++w) {
-        workers.emplace_back([&db, &c, &l, w] { work(*db, c, l, w); });
+        workers.emplace_back([&db, &c, &l, w] { work(db, c, l, w); });
     }
-    for (auto& t : workers) {
+    return workers;
+}
+
+void join(std::vector<std::thread>& threads) {
+    for (auto& t : threads) {
         t.join();
     }
+}
+
+int run(const bench_config& c) {
+    // Live, producers and workers hold connections at the same time.
+    int connections = c.live ? c.threads + c.producers : std::max(c.threads, c.producers);
+    auto opened = boomer::store::is_postgres_uri(c.db) ? open_postgres(c, connections)
+                                                       : open_sqlite(c, connections);
+    ledger l;
+    auto items = prepare_items(c, l);
+
+    auto start = steady::now();
+    std::vector<std::thread> workers;
+    if (c.live) {
+        workers = start_workers(*opened.db, c, l);
+    }
+    enqueue_all(*opened.db, c, items, l);
+    double enqueue_s = seconds_since(start);
+    if (!c.live) {
+        start = steady::now();
+        workers = start_workers(*opened.db, c, l);
+    }
+    join(workers);
     double process_s = seconds_since(start);
 
-    std::printf("jobs %d, producers %d, threads %d, batch %d, db %s\n", c.jobs, c.producers,
-                c.threads, c.batch, path.c_str());
+    std::printf("jobs %d, producers %d, threads %d, batch %d, %s, db %s\n", c.jobs, c.producers,
+                c.threads, c.batch, c.live ? "live" : "backlog", opened.label.c_str());
     std::printf("enqueue:   %.0f items/s (%.2f s)\n", c.jobs / enqueue_s, enqueue_s);
     std::printf("processed: %.0f jobs/s (%.2f s)\n", c.jobs / process_s, process_s);
-    std::printf("enqueue-to-claim latency: p50 %.0f ms, p99 %.0f ms\n",
+    std::printf("enqueue-to-claim latency: p50 %.1f ms, p99 %.1f ms\n",
                 percentile(l.latency_ms, 0.50), percentile(l.latency_ms, 0.99));
 
-    db.reset();
-    if (temporary) {
-        for (const char* suffix : {"", "-wal", "-shm"}) {
-            fs::remove(path.string() + suffix);
-        }
-    }
+    opened.db.reset();
+    opened.remove();
     return 0;
 }
 
