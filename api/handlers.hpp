@@ -2,18 +2,17 @@
 // store pool), and encode the answer. Errors become problem documents here and nowhere else.
 #pragma once
 
+#include <atomic>
+#include <boost/asio/thread_pool.hpp>
+#include <functional>
+#include <string>
+
 #include "api/router.hpp"
 #include "core/clock.hpp"
 #include "core/metrics.hpp"
 #include "pipeline/intake.hpp"
 #include "store/blob_store.hpp"
 #include "store/store.hpp"
-
-#include <boost/asio/thread_pool.hpp>
-
-#include <atomic>
-#include <functional>
-#include <string>
 
 namespace boomer::api {
 

@@ -2,8 +2,9 @@
 // metrics. Connections themselves are served in http_server_session.cpp.
 #include "api/http_server.hpp"
 
-#include "api/http_server_state.hpp"
+#include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/bind_cancellation_slot.hpp>
 #include <boost/asio/co_spawn.hpp>
@@ -11,10 +12,10 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/system/system_error.hpp>
-#include <spdlog/spdlog.h>
-
-#include <algorithm>
 #include <chrono>
+
+#include "api/http_server_state.hpp"
+#include "core/log.hpp"
 
 namespace boomer::api {
 
@@ -38,14 +39,15 @@ void log_escaped::operator()(std::exception_ptr error) const {
         std::rethrow_exception(error);
     } catch (const boost::system::system_error& e) {
         if (e.code() == asio::error::operation_aborted) {
-            spdlog::debug("coroutine_cancelled task={}", task);
+            log::event(spdlog::level::debug, "coroutine_cancelled", {{"task", task}});
         } else {
-            spdlog::error("coroutine_failed task={} error=\"{}\"", task, e.what());
+            log::event(spdlog::level::err, "coroutine_failed",
+                       {{"task", task}, {"error", e.what()}});
         }
     } catch (const std::exception& e) {
-        spdlog::error("coroutine_failed task={} error=\"{}\"", task, e.what());
+        log::event(spdlog::level::err, "coroutine_failed", {{"task", task}, {"error", e.what()}});
     } catch (...) {
-        spdlog::error("coroutine_failed task={} error=unknown", task);
+        log::event(spdlog::level::err, "coroutine_failed", {{"task", task}, {"error", "unknown"}});
     }
 }
 
@@ -130,7 +132,7 @@ asio::awaitable<void> accept_loop(std::shared_ptr<server_state> st) {
         }
         if (ec) {
             // Out of descriptors and the like: wait a little instead of spinning.
-            spdlog::warn("http_accept_failed error=\"{}\"", ec.message());
+            log::event(spdlog::level::warn, "http_accept_failed", {{"error", ec.message()}});
             pause.expires_after(std::chrono::milliseconds(50));
             co_await pause.async_wait(as_result);
             continue;
@@ -181,7 +183,7 @@ asio::awaitable<void> drain(std::shared_ptr<server_state> st) {
     }
 
     auto left = open_sessions(*st);
-    spdlog::warn("http_drain_timeout open_connections={}", left.size());
+    log::event(spdlog::level::warn, "http_drain_timeout", {{"open_connections", left.size()}});
     for (auto& s : left) {
         asio::post(s->stream.get_executor(), [s] {
             s->stream.close();
@@ -189,7 +191,8 @@ asio::awaitable<void> drain(std::shared_ptr<server_state> st) {
         });
     }
     if (!co_await wait_for_sessions(st, steady::now() + std::chrono::seconds(1))) {
-        spdlog::warn("http_stop_incomplete open_connections={}", open_sessions(*st).size());
+        log::event(spdlog::level::warn, "http_stop_incomplete",
+                   {{"open_connections", open_sessions(*st).size()}});
     }
 }
 

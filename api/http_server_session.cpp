@@ -1,10 +1,8 @@
 // One HTTP connection: read a request under limits and deadlines, dispatch it, answer, repeat
 // while keep-alive holds, then close.
-#include "api/http_server_state.hpp"
-#include "api/problem.hpp"
-#include "core/clock.hpp"
-#include "core/ids.hpp"
+#include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/core/string.hpp>
@@ -14,10 +12,13 @@
 #include <boost/beast/http/read.hpp>
 #include <boost/beast/http/write.hpp>
 #include <boost/system/system_error.hpp>
-#include <spdlog/spdlog.h>
-
-#include <algorithm>
 #include <chrono>
+
+#include "api/http_server_state.hpp"
+#include "api/problem.hpp"
+#include "core/clock.hpp"
+#include "core/ids.hpp"
+#include "core/log.hpp"
 
 namespace boomer::api::detail {
 namespace {
@@ -149,11 +150,15 @@ void log_request(const server_state& st, const session& s, const exchange& ex, u
     if (!st.options.access_log || !spdlog::should_log(spdlog::level::info)) {
         return;
     }
-    spdlog::info(
-        "http_request method={} route={} status={} ms={:.2f} bytes_in={} bytes_out={} "
-        "request_id={} peer={}",
-        method_label(ex.method), ex.route, status, seconds * 1000.0, ex.bytes_in, bytes_out,
-        ex.request_id, s.peer);
+    log::event(spdlog::level::info, "http_request",
+               {{"method", method_label(ex.method)},
+                {"route", ex.route},
+                {"status", status},
+                {"ms", seconds * 1000.0},
+                {"bytes_in", ex.bytes_in},
+                {"bytes_out", bytes_out},
+                {"request_id", ex.request_id},
+                {"peer", s.peer}});
 }
 
 // Completes `res` (version, keep-alive, headers, length), writes it, records it. Returns whether
@@ -206,11 +211,11 @@ asio::awaitable<http_response> call_handler(const handler* fn, request_context c
     try {
         std::rethrow_exception(error);
     } catch (const std::exception& e) {
-        spdlog::error("http_handler_failed request_id={} route={} error=\"{}\"", request_id, route,
-                      e.what());
+        log::event(spdlog::level::err, "http_handler_failed",
+                   {{"request_id", request_id}, {"route", route}, {"error", e.what()}});
     } catch (...) {
-        spdlog::error("http_handler_failed request_id={} route={} error=unknown", request_id,
-                      route);
+        log::event(spdlog::level::err, "http_handler_failed",
+                   {{"request_id", request_id}, {"route", route}, {"error", "unknown"}});
     }
     co_return to_response(internal());
 }

@@ -1,17 +1,16 @@
 // Item and job routes: submit, read, list, cancel, retry, photos.
-#include "api/handlers.hpp"
+#include <fmt/format.h>
 
+#include <boost/json.hpp>
+#include <charconv>
+
+#include "api/handlers.hpp"
 #include "api/json_response.hpp"
 #include "api/multipart.hpp"
 #include "api/problem.hpp"
 #include "core/async.hpp"
 #include "core/ids.hpp"
 #include "pipeline/item_document.hpp"
-
-#include <boost/json.hpp>
-#include <fmt/format.h>
-
-#include <charconv>
 
 namespace boomer::api {
 namespace {
@@ -91,9 +90,10 @@ awaitable<http_response> submit_item(api_deps& deps, request_context ctx) {
     form.request.tenant_id = deps.tenant_id;
     form.request.source = "api";
 
-    auto receipt = co_await run_on(*deps.store_pool, [&deps, &form] {
+    auto submit_work = [&deps, &form] {
         return pipeline::submit(form.request, deps.limits, *deps.db, *deps.blobs, *deps.time);
-    });
+    };
+    auto receipt = co_await run_on(*deps.store_pool, submit_work);
     if (!receipt) {
         co_return to_response(from_failure(intake_status(receipt.error().code), receipt.error()));
     }
@@ -116,7 +116,7 @@ problem item_not_found(std::string_view id) {
 
 awaitable<http_response> get_item(api_deps& deps, request_context ctx) {
     std::string id(ctx.path.get("item_id").value_or(""));
-    auto doc = co_await run_on(*deps.store_pool, [&deps, id]() -> std::optional<json::object> {
+    auto find_work = [&deps, id]() -> std::optional<json::object> {
         auto item = deps.db->find_item(deps.tenant_id, id);
         if (!item) {
             return std::nullopt;
@@ -125,11 +125,11 @@ awaitable<http_response> get_item(api_deps& deps, request_context ctx) {
         out["links"] = links(item->item_id, item->job_id);
         if (auto job = deps.db->find_job(deps.tenant_id, item->job_id);
             job && !job->error_code.empty()) {
-            out["error"] = json::object{{"code", job->error_code},
-                                        {"message", job->error_message}};
+            out["error"] = json::object{{"code", job->error_code}, {"message", job->error_message}};
         }
         return out;
-    });
+    };
+    auto doc = co_await run_on(*deps.store_pool, find_work);
     if (!doc) {
         co_return to_response(item_not_found(id));
     }
@@ -167,7 +167,7 @@ awaitable<http_response> list_items(api_deps& deps, request_context ctx) {
         co_return to_response(bad_request("cursor is not one this service handed out"));
     }
 
-    auto page = co_await run_on(*deps.store_pool, [&deps, q] {
+    auto list_work = [&deps, q] {
         json::array items;
         for (const auto& item : deps.db->list_items(q)) {
             auto doc = pipeline::item_document(item, deps.db->checkpoints(item.job_id));
@@ -175,7 +175,8 @@ awaitable<http_response> list_items(api_deps& deps, request_context ctx) {
             items.emplace_back(std::move(doc));
         }
         return items;
-    });
+    };
+    auto page = co_await run_on(*deps.store_pool, list_work);
     json::value next = nullptr;
     if (page.size() == static_cast<std::size_t>(q.limit)) {
         next = page.back().at("item_id");
@@ -186,9 +187,10 @@ awaitable<http_response> list_items(api_deps& deps, request_context ctx) {
 
 awaitable<http_response> cancel_item(api_deps& deps, request_context ctx) {
     std::string id(ctx.path.get("item_id").value_or(""));
-    auto outcome = co_await run_on(*deps.store_pool, [&deps, id] {
+    auto cancel_work = [&deps, id] {
         return deps.db->cancel(deps.tenant_id, id, deps.time->now_ms());
-    });
+    };
+    auto outcome = co_await run_on(*deps.store_pool, cancel_work);
     switch (outcome) {
         case store::cancel_outcome::not_found:
             co_return to_response(item_not_found(id));
@@ -204,12 +206,13 @@ awaitable<http_response> cancel_item(api_deps& deps, request_context ctx) {
 
 awaitable<http_response> retry_item(api_deps& deps, request_context ctx) {
     std::string id(ctx.path.get("item_id").value_or(""));
-    auto outcome = co_await run_on(*deps.store_pool, [&deps, id]() -> std::optional<bool> {
+    auto retry_work = [&deps, id]() -> std::optional<bool> {
         if (!deps.db->find_item(deps.tenant_id, id)) {
             return std::nullopt;
         }
         return deps.db->retry(deps.tenant_id, id, deps.time->now_ms());
-    });
+    };
+    auto outcome = co_await run_on(*deps.store_pool, retry_work);
     if (!outcome) {
         co_return to_response(item_not_found(id));
     }
@@ -233,7 +236,7 @@ awaitable<http_response> get_image(api_deps& deps, request_context ctx) {
         bool normalized = false;
         std::optional<std::string> bytes;
     };
-    auto got = co_await run_on(*deps.store_pool, [&deps, id, index = *n] {
+    auto image_work = [&deps, id, index = *n] {
         found f;
         auto item = deps.db->find_item(deps.tenant_id, id);
         if (!item || index >= static_cast<int>(item->images.size())) {
@@ -250,7 +253,8 @@ awaitable<http_response> get_image(api_deps& deps, request_context ctx) {
             f.bytes = deps.blobs->get(img.at("sha256").as_string());
         }
         return f;
-    });
+    };
+    auto got = co_await run_on(*deps.store_pool, image_work);
     if (!got.item) {
         co_return to_response(not_found(fmt::format("item '{}' has no photo {}", id, *n)));
     }
@@ -268,7 +272,7 @@ awaitable<http_response> get_image(api_deps& deps, request_context ctx) {
 
 awaitable<http_response> get_job(api_deps& deps, request_context ctx) {
     std::string id(ctx.path.get("job_id").value_or(""));
-    auto doc = co_await run_on(*deps.store_pool, [&deps, id]() -> std::optional<json::object> {
+    auto job_work = [&deps, id]() -> std::optional<json::object> {
         auto job = deps.db->find_job(deps.tenant_id, id);
         if (!job) {
             return std::nullopt;
@@ -297,7 +301,8 @@ awaitable<http_response> get_job(api_deps& deps, request_context ctx) {
                             {"stage_ms", std::move(timings)},
                             {"error", std::move(error)},
                             {"links", links(job->item_id, job->job_id)}};
-    });
+    };
+    auto doc = co_await run_on(*deps.store_pool, job_work);
     if (!doc) {
         co_return to_response(not_found(fmt::format("no job with id '{}'", id.substr(0, 64))));
     }
@@ -307,7 +312,8 @@ awaitable<http_response> get_job(api_deps& deps, request_context ctx) {
 }  // namespace
 
 void add_item_routes(router& r, api_deps& deps) {
-    r.add(http::verb::post, "/v1/items", [&deps](request_context c) { return submit_item(deps, c); });
+    r.add(http::verb::post, "/v1/items",
+          [&deps](request_context c) { return submit_item(deps, c); });
     r.add(http::verb::get, "/v1/items", [&deps](request_context c) { return list_items(deps, c); });
     r.add(http::verb::get, "/v1/items/{item_id}",
           [&deps](request_context c) { return get_item(deps, c); });

@@ -1,11 +1,10 @@
 // Operator routes: health, readiness, metrics, the API description; and add_routes.
-#include "api/handlers.hpp"
+#include <boost/json.hpp>
 
+#include "api/handlers.hpp"
 #include "api/json_response.hpp"
 #include "api/problem.hpp"
 #include "core/async.hpp"
-
-#include <boost/json.hpp>
 
 namespace boomer::api {
 
@@ -27,7 +26,8 @@ awaitable<http_response> readyz(api_deps& deps, request_context) {
     }
     bool ok = false;
     try {
-        ok = co_await run_on(*deps.store_pool, [&deps] { return deps.db->ping(); });
+        auto ping_work = [&deps] { return deps.db->ping(); };
+        ok = co_await run_on(*deps.store_pool, ping_work);
     } catch (const std::exception&) {
         ok = false;
     }
@@ -40,9 +40,10 @@ awaitable<http_response> readyz(api_deps& deps, request_context) {
 
 // Queue depth and item counts are read from the store at scrape time.
 awaitable<http_response> metrics_text(api_deps& deps, request_context) {
-    auto [depth, states] = co_await run_on(*deps.store_pool, [&deps] {
+    auto counts_work = [&deps] {
         return std::make_pair(deps.db->queue_depth(), deps.db->count_by_state());
-    });
+    };
+    auto [depth, states] = co_await run_on(*deps.store_pool, counts_work);
     auto& depth_gauge = deps.metrics->gauge_family(
         "boomer_queue_depth", "Queued items waiting for a worker, by priority.", {"priority"});
     for (auto [prio, n] : depth) {
@@ -81,8 +82,10 @@ void add_routes(router& r, api_deps& deps) {
     add_item_routes(r, deps);
     r.add(http::verb::get, "/healthz", [](request_context c) { return healthz(c); });
     r.add(http::verb::get, "/readyz", [&deps](request_context c) { return readyz(deps, c); });
-    r.add(http::verb::get, "/metrics", [&deps](request_context c) { return metrics_text(deps, c); });
-    r.add(http::verb::get, "/openapi.yaml", [&deps](request_context c) { return openapi(deps, c); });
+    r.add(http::verb::get, "/metrics",
+          [&deps](request_context c) { return metrics_text(deps, c); });
+    r.add(http::verb::get, "/openapi.yaml",
+          [&deps](request_context c) { return openapi(deps, c); });
 }
 
 }  // namespace boomer::api

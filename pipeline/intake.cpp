@@ -1,10 +1,10 @@
 // Validation and persistence of a submitted item.
 #include "pipeline/intake.hpp"
 
+#include <fmt/format.h>
+
 #include "core/ids.hpp"
 #include "pipeline/image/probe.hpp"
-
-#include <fmt/format.h>
 
 namespace boomer::pipeline {
 namespace {
@@ -50,7 +50,8 @@ result<store::image_ref> check_file(std::size_t index, const intake_file& file,
                     fmt::format("{} is not a supported image; send JPEG, PNG, WebP, GIF or HEIC",
                                 describe(index, file)));
     }
-    auto pixels = static_cast<std::uint64_t>(info->width) * static_cast<std::uint64_t>(info->height);
+    auto pixels =
+        static_cast<std::uint64_t>(info->width) * static_cast<std::uint64_t>(info->height);
     if (pixels > limits.max_pixels) {
         return fail(std::string(intake_error::too_many_pixels),
                     fmt::format("{} declares {}x{} pixels ({} megapixels); the limit is {} "

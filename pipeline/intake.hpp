@@ -4,15 +4,15 @@
 // item survives a crash.
 #pragma once
 
-#include "core/clock.hpp"
-#include "core/result.hpp"
-#include "store/blob_store.hpp"
-#include "store/store.hpp"
-
 #include <cstdint>
 #include <string>
 #include <string_view>
 #include <vector>
+
+#include "core/clock.hpp"
+#include "core/result.hpp"
+#include "store/blob_store.hpp"
+#include "store/store.hpp"
 
 namespace boomer::pipeline {
 
@@ -48,13 +48,13 @@ struct intake_receipt {
 
 // Failure codes submit() returns; the API maps each to an HTTP status.
 namespace intake_error {
-inline constexpr std::string_view no_files = "no_files";                  // 400
-inline constexpr std::string_view too_many_files = "too_many_files";      // 413
-inline constexpr std::string_view file_too_large = "file_too_large";      // 413
-inline constexpr std::string_view empty_file = "empty_file";              // 400
+inline constexpr std::string_view no_files = "no_files";                         // 400
+inline constexpr std::string_view too_many_files = "too_many_files";             // 413
+inline constexpr std::string_view file_too_large = "file_too_large";             // 413
+inline constexpr std::string_view empty_file = "empty_file";                     // 400
 inline constexpr std::string_view unsupported_media = "unsupported_media_type";  // 415
-inline constexpr std::string_view too_many_pixels = "too_many_pixels";    // 413
-inline constexpr std::string_view field_too_long = "field_too_long";      // 400
+inline constexpr std::string_view too_many_pixels = "too_many_pixels";           // 413
+inline constexpr std::string_view field_too_long = "field_too_long";             // 400
 }  // namespace intake_error
 
 // submit validates and persists one item. Blocking (disk and database): call it on the store

@@ -33,10 +33,10 @@ json::array images(const store::item_record& item, const json::value& normalized
     }
     json::array out;
     for (const auto& ref : item.images) {
-        json::object img{{"index", ref.index},      {"filename", ref.filename},
+        json::object img{{"index", ref.index},           {"filename", ref.filename},
                          {"media_type", ref.media_type}, {"bytes", ref.bytes},
-                         {"width", ref.width},      {"height", ref.height},
-                         {"sha256", ref.sha256},    {"normalized", nullptr}};
+                         {"width", ref.width},           {"height", ref.height},
+                         {"sha256", ref.sha256},         {"normalized", nullptr}};
         if (done != nullptr && static_cast<std::size_t>(ref.index) < done->size()) {
             img["normalized"] = (*done)[static_cast<std::size_t>(ref.index)];
         }

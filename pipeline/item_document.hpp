@@ -2,11 +2,10 @@
 // item row and its stage checkpoints. The API serves it and the scheduler stores the final one.
 #pragma once
 
-#include "store/store.hpp"
-
 #include <boost/json.hpp>
-
 #include <vector>
+
+#include "store/store.hpp"
 
 namespace boomer::pipeline {
 

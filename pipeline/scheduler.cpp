@@ -2,17 +2,16 @@
 // the stage chain with its heartbeat.
 #include "pipeline/scheduler.hpp"
 
-#include "core/async.hpp"
-#include "pipeline/item_document.hpp"
-
+#include <algorithm>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/use_awaitable.hpp>
-
-#include <algorithm>
 #include <map>
 #include <random>
+
+#include "core/async.hpp"
+#include "pipeline/item_document.hpp"
 
 namespace boomer::pipeline {
 namespace {
@@ -86,6 +85,7 @@ void scheduler::spawn(asio::awaitable<void> work, std::string_view what) {
 }
 
 void scheduler::start() {
+    started_ = true;
     spawn(dispatch_loop(), "dispatch");
     spawn(rescue_loop(), "rescue");
 }
@@ -105,11 +105,11 @@ asio::awaitable<void> scheduler::dispatch_loop() {
             int want = std::min(free, options_.claim_batch);
             std::vector<store::claimed_job> jobs;
             try {
-                jobs = co_await run_on(*deps_.store_pool, [db = deps_.db, time = deps_.time,
-                                                           id = options_.worker_id, want,
-                                                           lease = options_.lease_ms] {
-                    return db->claim(id, want, lease, time->now_ms());
-                });
+                auto claim = [db = deps_.db, time = deps_.time, id = &options_.worker_id, want,
+                              lease = options_.lease_ms] {
+                    return db->claim(*id, want, lease, time->now_ms());
+                };
+                jobs = co_await run_on(*deps_.store_pool, claim);
             } catch (const store::store_error& e) {
                 deps_.observer->internal_error("claim", e.what());
             }
@@ -134,9 +134,10 @@ asio::awaitable<void> scheduler::dispatch_loop() {
 asio::awaitable<void> scheduler::rescue_loop() {
     while (!stopping_) {
         try {
-            int n = co_await run_on(*deps_.store_pool, [db = deps_.db, time = deps_.time] {
+            auto rescue = [db = deps_.db, time = deps_.time] {
                 return db->rescue_expired(time->now_ms());
-            });
+            };
+            int n = co_await run_on(*deps_.store_pool, rescue);
             if (n > 0) {
                 deps_.observer->rescued(n);
                 wake();
@@ -199,12 +200,11 @@ asio::awaitable<void> scheduler::heartbeat_loop(std::shared_ptr<job_context> ctx
         }
         bool held = true;
         try {
-            held = co_await run_on(*deps_.store_pool, [db = deps_.db, time = deps_.time,
-                                                       id = ctx->job.job_id,
-                                                       fence = ctx->job.fence,
-                                                       lease = options_.lease_ms] {
-                return db->heartbeat(id, fence, time->now_ms() + lease);
-            });
+            auto beat = [db = deps_.db, time = deps_.time, job = &ctx->job,
+                         lease = options_.lease_ms] {
+                return db->heartbeat(job->job_id, job->fence, time->now_ms() + lease);
+            };
+            held = co_await run_on(*deps_.store_pool, beat);
         } catch (const store::store_error& e) {
             deps_.observer->internal_error("heartbeat", e.what());  // try again next beat
         }
@@ -215,18 +215,17 @@ asio::awaitable<void> scheduler::heartbeat_loop(std::shared_ptr<job_context> ctx
     }
 }
 
-asio::awaitable<void> scheduler::execute(std::shared_ptr<job_context> ctx) {
+asio::awaitable<void> scheduler::execute(const std::shared_ptr<job_context>& ctx) {
     const auto& job = ctx->job;
     auto* db = deps_.db;
-    auto item = co_await run_on(*deps_.store_pool, [db, tenant = job.tenant_id, id = job.item_id] {
-        return db->find_item(tenant, id);
-    });
+    auto find = [db, &job] { return db->find_item(job.tenant_id, job.item_id); };
+    auto item = co_await run_on(*deps_.store_pool, find);
     if (!item) {
         co_await finish(ctx, store::job_state::failed, "item_missing", "the item no longer exists");
         co_return;
     }
-    auto saved = co_await run_on(*deps_.store_pool,
-                                 [db, id = job.job_id] { return db->checkpoints(id); });
+    auto load = [db, &job] { return db->checkpoints(job.job_id); };
+    auto saved = co_await run_on(*deps_.store_pool, load);
     std::map<std::string, json::value, std::less<>> done;
     for (const auto& c : saved) {
         done[c.stage] = json::parse(c.output_json);
@@ -241,9 +240,8 @@ asio::awaitable<void> scheduler::execute(std::shared_ptr<job_context> ctx) {
                 co_await release(ctx);
                 co_return;
             }
-            bool held = co_await run_on(*deps_.store_pool, [db, &job, stage] {
-                return db->set_stage(job.job_id, job.fence, stage);
-            });
+            auto mark = [db, &job, stage] { return db->set_stage(job.job_id, job.fence, stage); };
+            bool held = co_await run_on(*deps_.store_pool, mark);
             if (!held) {
                 ctx->lost = true;
                 co_return;
@@ -251,9 +249,10 @@ asio::awaitable<void> scheduler::execute(std::shared_ptr<job_context> ctx) {
 
             // The stage itself, on the CPU pool; `item` and `done` stay alive in this frame.
             auto started = std::chrono::steady_clock::now();
-            auto out = co_await run_on(*deps_.cpu_pool, [&item, &done, &env = deps_.env, stage] {
+            auto work = [&item, &done, &env = deps_.env, stage] {
                 return run_stage(stage, *item, done, env);
-            });
+            };
+            auto out = co_await run_on(*deps_.cpu_pool, work);
             auto elapsed = std::chrono::steady_clock::now() - started;
             double seconds = std::chrono::duration<double>(elapsed).count();
             deps_.observer->stage_finished(stage, seconds, out.has_value());
@@ -269,9 +268,8 @@ asio::awaitable<void> scheduler::execute(std::shared_ptr<job_context> ctx) {
 
             store::checkpoint c{std::string(stage), json::serialize(*out),
                                 static_cast<std::int64_t>(seconds * 1000), deps_.time->now_ms()};
-            held = co_await run_on(*deps_.store_pool, [db, &job, c = std::move(c)] {
-                return db->save_checkpoint(job.job_id, job.fence, c);
-            });
+            auto save = [db, &job, &c] { return db->save_checkpoint(job.job_id, job.fence, c); };
+            held = co_await run_on(*deps_.store_pool, save);
             if (!held) {
                 ctx->lost = true;
                 co_return;
@@ -294,13 +292,13 @@ asio::awaitable<void> scheduler::execute(std::shared_ptr<job_context> ctx) {
     co_await finish(ctx, store::job_state::succeeded, "", "");
 }
 
-asio::awaitable<void> scheduler::finish(std::shared_ptr<job_context> ctx, store::job_state state,
-                                        std::string code, std::string message) {
+asio::awaitable<void> scheduler::finish(const std::shared_ptr<job_context>& ctx,
+                                        store::job_state state, std::string_view code,
+                                        std::string_view message) {
     if (ctx->lost) {
         co_return;
     }
-    bool held = co_await run_on(*deps_.store_pool, [db = deps_.db, time = deps_.time,
-                                                    job = ctx->job, state, code, message] {
+    auto complete = [db = deps_.db, time = deps_.time, &job = ctx->job, state, &code, &message] {
         auto item = db->find_item(job.tenant_id, job.item_id);
         json::object doc;
         if (item) {
@@ -312,7 +310,8 @@ asio::awaitable<void> scheduler::finish(std::shared_ptr<job_context> ctx, store:
         }
         return db->complete(job.job_id, job.fence, state, json::serialize(doc), code, message,
                             time->now_ms());
-    });
+    };
+    bool held = co_await run_on(*deps_.store_pool, complete);
     if (!held) {
         ctx->lost = true;
         deps_.observer->lease_lost(ctx->job);
@@ -329,16 +328,17 @@ std::int64_t scheduler::backoff_ms(int attempts) {
     return std::uniform_int_distribution<std::int64_t>(0, cap)(rng);
 }
 
-asio::awaitable<void> scheduler::retry_later(std::shared_ptr<job_context> ctx, failure why) {
+asio::awaitable<void> scheduler::retry_later(const std::shared_ptr<job_context>& ctx,
+                                             const failure& why) {
     if (ctx->lost) {
         co_return;
     }
     std::int64_t delay = backoff_ms(ctx->job.attempts);
-    bool held = co_await run_on(*deps_.store_pool, [db = deps_.db, time = deps_.time,
-                                                    job = ctx->job, why, delay] {
+    auto requeue = [db = deps_.db, time = deps_.time, &job = ctx->job, &why, delay] {
         auto now = time->now_ms();
         return db->retry_later(job.job_id, job.fence, why.code, why.message, now + delay, now);
-    });
+    };
+    bool held = co_await run_on(*deps_.store_pool, requeue);
     if (!held) {
         ctx->lost = true;
         co_return;
@@ -350,14 +350,15 @@ asio::awaitable<void> scheduler::retry_later(std::shared_ptr<job_context> ctx, f
     }
 }
 
-asio::awaitable<void> scheduler::release(std::shared_ptr<job_context> ctx) {
+asio::awaitable<void> scheduler::release(const std::shared_ptr<job_context>& ctx) {
     if (ctx->lost) {
         co_return;
     }
     ctx->lost = true;  // after a release nothing more is written, whatever it returns
-    co_await run_on(*deps_.store_pool, [db = deps_.db, time = deps_.time, job = ctx->job] {
+    auto hand_back = [db = deps_.db, time = deps_.time, &job = ctx->job] {
         return db->release(job.job_id, job.fence, time->now_ms());
-    });
+    };
+    co_await run_on(*deps_.store_pool, hand_back);
 }
 
 void scheduler::shutdown(std::chrono::milliseconds drain_time, std::function<void()> done) {
@@ -387,7 +388,7 @@ asio::awaitable<void> scheduler::drain(std::chrono::milliseconds drain_time,
             deps_.observer->internal_error("release", e.what());
         }
     }
-    while (!dispatch_done_ || !rescue_done_) {
+    while (started_ && (!dispatch_done_ || !rescue_done_)) {
         idle_timer_.expires_after(10ms);
         co_await idle_timer_.async_wait(wait);
     }

@@ -10,24 +10,23 @@
 // backoff until attempts run out. Finished stages are checkpoints: a retry resumes after them.
 #pragma once
 
-#include "core/clock.hpp"
-#include "pipeline/stages.hpp"
-#include "store/blob_store.hpp"
-#include "store/store.hpp"
-
+#include <atomic>
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
 #include <boost/asio/thread_pool.hpp>
-
-#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <functional>
 #include <memory>
 #include <string>
 #include <string_view>
+
+#include "core/clock.hpp"
+#include "pipeline/stages.hpp"
+#include "store/blob_store.hpp"
+#include "store/store.hpp"
 
 namespace boomer::pipeline {
 
@@ -93,11 +92,14 @@ private:
     asio::awaitable<void> rescue_loop();
     asio::awaitable<void> run_job(store::claimed_job job);
     asio::awaitable<void> heartbeat_loop(std::shared_ptr<job_context> ctx);
-    asio::awaitable<void> execute(std::shared_ptr<job_context> ctx);
-    asio::awaitable<void> finish(std::shared_ptr<job_context> ctx, store::job_state state,
-                                 std::string code, std::string message);
-    asio::awaitable<void> retry_later(std::shared_ptr<job_context> ctx, failure why);
-    asio::awaitable<void> release(std::shared_ptr<job_context> ctx);
+    // The coroutines below are only ever awaited directly by their caller, whose frame keeps the
+    // referenced arguments alive; references also keep temporaries out of the co_await
+    // expressions (see core/async.hpp on GCC 12).
+    asio::awaitable<void> execute(const std::shared_ptr<job_context>& ctx);
+    asio::awaitable<void> finish(const std::shared_ptr<job_context>& ctx, store::job_state state,
+                                 std::string_view code, std::string_view message);
+    asio::awaitable<void> retry_later(const std::shared_ptr<job_context>& ctx, const failure& why);
+    asio::awaitable<void> release(const std::shared_ptr<job_context>& ctx);
     asio::awaitable<void> drain(std::chrono::milliseconds drain, std::function<void()> done);
     std::int64_t backoff_ms(int attempts);
     void spawn(asio::awaitable<void> work, std::string_view what);
@@ -110,6 +112,7 @@ private:
     asio::steady_timer idle_timer_;  // signalled when the last running job ends
     std::atomic<int> running_{0};
     std::atomic<bool> stopping_{false};
+    bool started_ = false;
     bool pending_wake_ = false;
     bool dispatch_done_ = false;
     bool rescue_done_ = false;

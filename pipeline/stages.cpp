@@ -1,14 +1,14 @@
 // Stage implementations on top of the image and market modules.
 #include "pipeline/stages.hpp"
 
-#include "pipeline/image/analyze.hpp"
-#include "pipeline/market/listing.hpp"
-#include "pipeline/market/pricing.hpp"
-
 #include <fmt/format.h>
 
 #include <algorithm>
 #include <set>
+
+#include "pipeline/image/analyze.hpp"
+#include "pipeline/market/listing.hpp"
+#include "pipeline/market/pricing.hpp"
 
 namespace boomer::pipeline {
 namespace {
@@ -99,10 +99,14 @@ market::comp comp_from_json(const json::value& v) {
 
 json::object comp_json(const market::comp& c) {
     return {
-        {"title", c.title},           {"price_minor", c.price_minor},
-        {"item_price_minor", c.item_price_minor}, {"shipping_minor", c.shipping_minor},
-        {"currency", c.currency},     {"sold_on", c.sold_on},
-        {"match", c.match},           {"score", c.score},
+        {"title", c.title},
+        {"price_minor", c.price_minor},
+        {"item_price_minor", c.item_price_minor},
+        {"shipping_minor", c.shipping_minor},
+        {"currency", c.currency},
+        {"sold_on", c.sold_on},
+        {"match", c.match},
+        {"score", c.score},
         {"source", c.source},
     };
 }
@@ -192,8 +196,11 @@ json::value run_identify_local(const store::item_record& item, const json::value
         source = "barcode";
         confidence = 0.5;
     }
-    return json::object{{"identified", identified}, {"title", title},       {"source", source},
-                        {"confidence", confidence}, {"barcodes", std::move(codes)},
+    return json::object{{"identified", identified},
+                        {"title", title},
+                        {"source", source},
+                        {"confidence", confidence},
+                        {"barcodes", std::move(codes)},
                         {"search_query", title}};
 }
 

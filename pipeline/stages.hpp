@@ -7,24 +7,23 @@
 // They are thread-safe as long as the objects in stage_env are.
 #pragma once
 
+#include <array>
+#include <boost/json.hpp>
+#include <string>
+#include <string_view>
+
 #include "core/result.hpp"
 #include "pipeline/image/normalize.hpp"
 #include "pipeline/market/sales_history.hpp"
 #include "store/blob_store.hpp"
 #include "store/store.hpp"
 
-#include <boost/json.hpp>
-
-#include <array>
-#include <string>
-#include <string_view>
-
 namespace boomer::pipeline {
 
 namespace json = boost::json;
 
-inline constexpr std::array<std::string_view, 6> stage_names = {
-    "normalize", "analyze", "identify", "comps", "price", "draft"};
+inline constexpr std::array<std::string_view, 6> stage_names = {"normalize", "analyze", "identify",
+                                                                "comps",     "price",   "draft"};
 
 struct stage_env {
     store::blob_store* blobs = nullptr;

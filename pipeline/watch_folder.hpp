@@ -9,12 +9,12 @@
 // with a `.reason.txt` beside it when intake refuses it.
 #pragma once
 
-#include "pipeline/intake.hpp"
-
 #include <filesystem>
 #include <map>
 #include <string>
 #include <vector>
+
+#include "pipeline/intake.hpp"
 
 namespace boomer::pipeline {
 

@@ -1,6 +1,20 @@
 // Wiring and lifecycle of the service.
 #include "service/app.hpp"
 
+#include <fmt/format.h>
+#include <unistd.h>
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <thread>
+
 #include "api/handlers.hpp"
 #include "api/http_server.hpp"
 #include "core/async.hpp"
@@ -13,20 +27,6 @@
 #include "service/openapi_document.hpp"
 #include "service/pipeline_events.hpp"
 #include "store/sqlite_store.hpp"
-
-#include <boost/asio/as_tuple.hpp>
-#include <boost/asio/co_spawn.hpp>
-#include <boost/asio/io_context.hpp>
-#include <boost/asio/signal_set.hpp>
-#include <boost/asio/steady_timer.hpp>
-#include <boost/asio/use_awaitable.hpp>
-#include <fmt/format.h>
-#include <unistd.h>
-
-#include <filesystem>
-#include <fstream>
-#include <sstream>
-#include <thread>
 
 namespace boomer::service {
 namespace fs = std::filesystem;
@@ -67,7 +67,8 @@ boost::asio::ip::tcp::endpoint parse_endpoint(const std::string& listen) {
 std::string worker_identity() {
     char host[256] = {};
     gethostname(host, sizeof host - 1);
-    return fmt::format("{}:{}:{}", host, getpid(), new_id("boot", system_clock::instance().now_ms()));
+    return fmt::format("{}:{}:{}", host, getpid(),
+                       new_id("boot", system_clock::instance().now_ms()));
 }
 
 // The sales history from every --sales-csv file; a malformed file stops the start with the
@@ -81,8 +82,10 @@ std::unique_ptr<market::sales_history> load_sales(const std::vector<std::string>
                 fmt::format("--sales-csv {}: {}", file, imported.error().message));
         }
         log::event(spdlog::level::info, "sales_loaded",
-                   {{"file", file}, {"format", imported->format},
-                    {"sales", imported->sales.size()}, {"duplicates", imported->duplicates},
+                   {{"file", file},
+                    {"format", imported->format},
+                    {"sales", imported->sales.size()},
+                    {"duplicates", imported->duplicates},
                     {"warnings", imported->warnings.size()}});
         history->add(*imported);
     }
@@ -189,10 +192,11 @@ boost::asio::awaitable<void> watch_loop(app::impl* s) {
     const auto wait = boost::asio::as_tuple(boost::asio::use_awaitable);
     while (!s->draining) {
         try {
-            auto events = co_await run_on(s->store_pool, [s] {
+            auto scan_work = [s] {
                 return s->watcher->scan_once(s->deps.limits, *s->db, *s->blobs,
                                              system_clock::instance());
-            });
+            };
+            auto events = co_await run_on(s->store_pool, scan_work);
             for (const auto& e : events) {
                 if (e.accepted) {
                     log::event(spdlog::level::info, "watch_ingested",
@@ -236,18 +240,25 @@ void app::stop() {
                    {{"running", s.scheduler->running()}, {"deadline_s", s.config.drain_seconds}});
         s.signals.cancel();
         s.watch_timer.cancel();
-        s.server->stop();
-        s.scheduler->shutdown(std::chrono::seconds(s.config.drain_seconds), [&s] {
-            log::event(spdlog::level::info, "stopped", {});
-            s.io.stop();
-        });
+        // The process ends when both the server and the scheduler have stopped.
+        auto remaining = std::make_shared<std::atomic<int>>(2);
+        auto one_done = [&s, remaining] {
+            if (--*remaining == 0) {
+                log::event(spdlog::level::info, "stopped", {});
+                s.io.stop();
+            }
+        };
+        s.server->stop([&s, one_done] { boost::asio::post(s.io, one_done); });
+        s.scheduler->shutdown(std::chrono::seconds(s.config.drain_seconds), one_done);
     });
 }
 
 int app::run() {
     auto& s = *impl_;
     s.server->start();
-    s.scheduler->start();
+    if (s.config.workers > 0) {
+        s.scheduler->start();
+    }
     if (s.watcher) {
         boost::asio::co_spawn(s.io, watch_loop(&s),
                               [](std::exception_ptr e) { log_escape("watch", e); });
@@ -260,9 +271,12 @@ int app::run() {
     });
     auto ep = s.server->local_endpoint();
     log::event(spdlog::level::info, "listening",
-               {{"address", ep.address().to_string()}, {"port", static_cast<int>(ep.port())},
-                {"data", s.config.data_dir}, {"workers", s.config.workers},
-                {"watch", s.config.watch_dir}, {"sales_files", s.config.sales_csv.size()}});
+               {{"address", ep.address().to_string()},
+                {"port", static_cast<int>(ep.port())},
+                {"data", s.config.data_dir},
+                {"workers", s.config.workers},
+                {"watch", s.config.watch_dir},
+                {"sales_files", s.config.sales_csv.size()}});
 
     std::vector<std::thread> threads;
     int n = or_cores(s.config.io_threads);

@@ -5,11 +5,10 @@
 // pool for image work; a store pool for blocking database and disk calls.
 #pragma once
 
-#include "service/config.hpp"
-
 #include <boost/asio/ip/tcp.hpp>
-
 #include <memory>
+
+#include "service/config.hpp"
 
 namespace boomer::service {
 

@@ -1,8 +1,9 @@
 // Command line, environment and config file, through CLI11.
 #include "service/config.hpp"
 
-#include <CLI/CLI.hpp>
 #include <fmt/format.h>
+
+#include <CLI/CLI.hpp>
 
 namespace boomer::service {
 namespace {
@@ -16,18 +17,25 @@ void add_serve_options(CLI::App& serve, serve_config& c) {
         ->capture_default_str();
     serve.add_option("--db", c.db, "database: sqlite:PATH (default: sqlite:DATA/boomer.db)")
         ->envname("BOOMER_DB");
-    serve.add_option("--watch", c.watch_dir, "folder to take photos from (one item per file "
-                                             "or sub-folder)")
+    serve
+        .add_option("--watch", c.watch_dir,
+                    "folder to take photos from (one item per file "
+                    "or sub-folder)")
         ->envname("BOOMER_WATCH");
-    serve.add_option("--sales-csv", c.sales_csv, "sales-history export used as comps; "
-                                                 "repeatable (env: comma-separated)")
+    serve
+        .add_option("--sales-csv", c.sales_csv,
+                    "sales-history export used as comps; "
+                    "repeatable (env: comma-separated)")
         ->envname("BOOMER_SALES_CSV")
         ->delimiter(',')
         ->check(CLI::ExistingFile);
-    serve.add_option("--workers", c.workers, "items processed at once")
+    serve
+        .add_option("--workers", c.workers,
+                    "items processed at once (0: accept items but "
+                    "process none, an intake-only node)")
         ->envname("BOOMER_WORKERS")
         ->capture_default_str()
-        ->check(CLI::Range(1, 1024));
+        ->check(CLI::Range(0, 1024));
     serve.add_option("--io-threads", c.io_threads, "network threads (0: one per core)")
         ->envname("BOOMER_IO_THREADS")
         ->check(CLI::Range(0, 256));
@@ -50,8 +58,10 @@ void add_serve_options(CLI::App& serve, serve_config& c) {
         ->envname("BOOMER_DRAIN_SECONDS")
         ->capture_default_str()
         ->check(CLI::Range(0, 3600));
-    serve.add_option("--lease-seconds", c.lease_seconds, "job lease; a crashed worker's items "
-                                                         "are taken back after it")
+    serve
+        .add_option("--lease-seconds", c.lease_seconds,
+                    "job lease; a crashed worker's items "
+                    "are taken back after it")
         ->envname("BOOMER_LEASE_SECONDS")
         ->capture_default_str()
         ->check(CLI::Range(2, 3600));

@@ -16,9 +16,9 @@ struct serve_config {
     std::string db;  // "sqlite:PATH"; empty: sqlite:<data_dir>/boomer.db
     std::string watch_dir;
     std::vector<std::string> sales_csv;
-    int workers = 4;        // items processed at once
-    int io_threads = 0;     // 0: one per core
-    int cpu_threads = 0;    // 0: one per core
+    int workers = 4;      // items processed at once; 0: intake only
+    int io_threads = 0;   // 0: one per core
+    int cpu_threads = 0;  // 0: one per core
     int store_threads = 2;
     std::uint64_t max_body_mb = 100;
     int max_files = 12;

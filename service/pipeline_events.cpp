@@ -11,11 +11,10 @@ pipeline_events::pipeline_events(metrics::registry& r)
                                         metrics::exponential_buckets(0.001, 2.5, 14))),
       stage_failures_(r.counter_family("boomer_stage_failures_total",
                                        "Stage runs that ended in a failure.", {"stage"})),
-      finished_(r.counter_family("boomer_items_finished_total",
-                                 "Items that reached a final state.", {"state"})),
+      finished_(r.counter_family("boomer_items_finished_total", "Items that reached a final state.",
+                                 {"state"})),
       retries_(r.counter_family("boomer_job_retries_total",
-                                "Jobs put back in the queue after a retryable failure.",
-                                {"code"})),
+                                "Jobs put back in the queue after a retryable failure.", {"code"})),
       leases_lost_(r.counter_family("boomer_leases_lost_total",
                                     "Jobs whose lease was taken away while they ran.")
                        .with({})),
@@ -37,17 +36,24 @@ void pipeline_events::job_finished(const store::claimed_job& job, store::job_sta
     finished_.with({store::to_string(state)}).inc();
     auto level = state == store::job_state::failed ? spdlog::level::warn : spdlog::level::info;
     log::event(level, "item_finished",
-               {{"item_id", job.item_id}, {"job_id", job.job_id},
-                {"state", store::to_string(state)}, {"attempt", job.attempts},
-                {"error_code", error_code}, {"reason", message}});
+               {{"item_id", job.item_id},
+                {"job_id", job.job_id},
+                {"state", store::to_string(state)},
+                {"attempt", job.attempts},
+                {"error_code", error_code},
+                {"reason", message}});
 }
 
 void pipeline_events::job_retry(const store::claimed_job& job, std::string_view error_code,
                                 std::string_view message, std::int64_t delay_ms) {
     retries_.with({error_code}).inc();
     log::event(spdlog::level::warn, "item_retry",
-               {{"item_id", job.item_id}, {"job_id", job.job_id}, {"attempt", job.attempts},
-                {"error_code", error_code}, {"reason", message}, {"delay_ms", delay_ms}});
+               {{"item_id", job.item_id},
+                {"job_id", job.job_id},
+                {"attempt", job.attempts},
+                {"error_code", error_code},
+                {"reason", message},
+                {"delay_ms", delay_ms}});
 }
 
 void pipeline_events::lease_lost(const store::claimed_job& job) {

@@ -1,17 +1,19 @@
 // Bad input end to end: each refusal is a specific problem document, nothing half-written is
 // left behind, and a bad photo fails only its own item.
+#include <catch2/catch.hpp>
+
 #include "tests/support/http_client.hpp"
 #include "tests/support/paths.hpp"
 #include "tests/support/service_process.hpp"
-
-#include <catch2/catch.hpp>
 
 using namespace boomer::test;
 namespace json = boost::json;
 
 namespace {
 
-std::string str(const json::value& v) { return std::string(v.as_string()); }
+std::string str(const json::value& v) {
+    return std::string(v.as_string());
+}
 
 upload jpeg(const std::string& name) {
     return {"photo", name, read_file(data_dir() / "images" / name), "image/jpeg"};
@@ -54,13 +56,13 @@ TEST_CASE("service: bad submissions get specific problem documents", "[e2e]") {
     auto good = jpeg("orientation-1-landscape.jpg");
 
     SECTION("not an image") {
-        check_problem(api.post_item({{"photo", "notes.txt", "just some text", "text/plain"}}),
-                      415, "unsupported-media-type");
+        check_problem(api.post_item({{"photo", "notes.txt", "just some text", "text/plain"}}), 415,
+                      "unsupported-media-type");
     }
     SECTION("too many photos") {
-        std::vector<upload> many(13, {"photo", "tiny.png",
-                                      read_file(data_dir() / "images" / "ean8-render-01.png"),
-                                      "image/png"});
+        std::vector<upload> many(
+            13, {"photo", "tiny.png", read_file(data_dir() / "images" / "ean8-render-01.png"),
+                 "image/png"});
         check_problem(api.post_item(many), 413, "too-many-files");
     }
     SECTION("a body over the limit") {
@@ -143,8 +145,7 @@ TEST_CASE("service: an Idempotency-Key replays the original item", "[e2e]") {
     CHECK(item_count(api) == 1);
 }
 
-TEST_CASE("service: items are listed newest first with a cursor, and can be canceled",
-          "[e2e]") {
+TEST_CASE("service: items are listed newest first with a cursor, and can be canceled", "[e2e]") {
     temp_dir dir;
     // One worker and a queue of five: the later items are still queued when canceled.
     service_process svc(dir.path(), {"--workers", "1"});

@@ -1,15 +1,14 @@
 // Crashes and restarts: kill -9 mid-run loses no accepted item and finishes none twice; SIGTERM
 // drains and exits cleanly; the watched folder ingests each entry once across restarts.
-#include "tests/support/http_client.hpp"
-#include "tests/support/paths.hpp"
-#include "tests/support/service_process.hpp"
-
 #include <catch2/catch.hpp>
-
 #include <filesystem>
 #include <map>
 #include <set>
 #include <thread>
+
+#include "tests/support/http_client.hpp"
+#include "tests/support/paths.hpp"
+#include "tests/support/service_process.hpp"
 
 using namespace boomer::test;
 namespace fs = std::filesystem;
@@ -17,7 +16,9 @@ namespace json = boost::json;
 
 namespace {
 
-std::string str(const json::value& v) { return std::string(v.as_string()); }
+std::string str(const json::value& v) {
+    return std::string(v.as_string());
+}
 
 upload jpeg(const std::string& name) {
     return {"photo", name, read_file(data_dir() / "images" / name), "image/jpeg"};
@@ -32,8 +33,8 @@ std::map<std::string, std::string> states(api_client& api) {
     std::map<std::string, std::string> out;
     std::string cursor;
     for (;;) {
-        auto page = parse_object(api.get("/v1/items?limit=200" +
-                                         (cursor.empty() ? "" : "&cursor=" + cursor))->body);
+        auto page = parse_object(
+            api.get("/v1/items?limit=200" + (cursor.empty() ? "" : "&cursor=" + cursor))->body);
         for (const auto& item : page.at("items").as_array()) {
             out[str(item.at("item_id"))] = str(item.at("status"));
         }
@@ -90,7 +91,8 @@ TEST_CASE("service: kill -9 with 50 items in flight loses none and finishes none
     std::map<std::string, std::string> now;
     for (;;) {
         now = states(api);
-        bool done = std::all_of(now.begin(), now.end(), [](auto& kv) { return is_final(kv.second); });
+        bool done =
+            std::all_of(now.begin(), now.end(), [](auto& kv) { return is_final(kv.second); });
         if (done || std::chrono::steady_clock::now() > deadline) {
             break;
         }

@@ -1,10 +1,10 @@
 // End to end, as a user would: the real binary on 127.0.0.1, photos posted over HTTP, results
 // read back from the API.
+#include <catch2/catch.hpp>
+
 #include "tests/support/http_client.hpp"
 #include "tests/support/paths.hpp"
 #include "tests/support/service_process.hpp"
-
-#include <catch2/catch.hpp>
 
 using namespace boomer::test;
 namespace json = boost::json;
@@ -19,7 +19,9 @@ std::vector<std::string> sample_sales() {
     return {"--sales-csv", (source_dir() / "examples/sales/ebay-orders-sample.csv").string()};
 }
 
-std::string str(const json::value& v) { return std::string(v.as_string()); }
+std::string str(const json::value& v) {
+    return std::string(v.as_string());
+}
 
 }  // namespace
 
@@ -88,7 +90,9 @@ TEST_CASE("service: a title hint without comps drafts a listing for review", "[e
 
     auto res = api.post_item({photo("orientation-1-landscape.jpg", "image/jpeg")},
                              {{"title_hint", "Framed waterfall landscape print, 18x12"},
-                              {"condition", "used"}, {"priority", "urgent"}, {"sku", "A-17"}});
+                              {"condition", "used"},
+                              {"priority", "urgent"},
+                              {"sku", "A-17"}});
     REQUIRE(res->status == 202);
     auto receipt = parse_object(res->body);
     auto job = api.wait_final(str(receipt.at("job_id")));

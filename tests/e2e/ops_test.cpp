@@ -1,17 +1,16 @@
 // Operator surface: health, metrics in valid Prometheus text, and the documented routes being
 // exactly the served ones.
-#include "api/handlers.hpp"
-#include "tests/support/http_client.hpp"
-#include "tests/support/paths.hpp"
-#include "tests/support/service_process.hpp"
-
 #include <catch2/catch.hpp>
-
 #include <cstdio>
 #include <fstream>
 #include <regex>
 #include <set>
 #include <sstream>
+
+#include "api/handlers.hpp"
+#include "tests/support/http_client.hpp"
+#include "tests/support/paths.hpp"
+#include "tests/support/service_process.hpp"
 
 using namespace boomer::test;
 
@@ -87,9 +86,9 @@ TEST_CASE("service: health, readiness, the API document and valid metrics", "[e2
     CHECK(doc->body == read_file(source_dir() / "openapi.yaml"));
 
     // Some traffic, one finished item, one 404, so the families have children.
-    auto res = api.post_item({{"photo", "p.jpg",
-                               read_file(data_dir() / "images/orientation-1-landscape.jpg"),
-                               "image/jpeg"}});
+    auto res = api.post_item(
+        {{"photo", "p.jpg", read_file(data_dir() / "images/orientation-1-landscape.jpg"),
+          "image/jpeg"}});
     api.wait_final(std::string(parse_object(res->body).at("job_id").as_string()));
     api.get("/v1/items/itm_missing");
 
@@ -105,6 +104,5 @@ TEST_CASE("service: health, readiness, the API document and valid metrics", "[e2
     CHECK(text.find("boomer_stage_duration_seconds_bucket{stage=\"normalize\"") !=
           std::string::npos);
     CHECK(text.find("boomer_queue_depth{priority=\"bulk\"} 0") != std::string::npos);
-    CHECK(text.find("boomer_items_finished_total{state=\"needs_review\"} 1") !=
-          std::string::npos);
+    CHECK(text.find("boomer_items_finished_total{state=\"needs_review\"} 1") != std::string::npos);
 }

@@ -12,9 +12,13 @@ api_client::api_client(int port) : client_("127.0.0.1", port) {
     client_.set_connection_timeout(5, 0);
 }
 
-httplib::Result api_client::get(const std::string& path) { return client_.Get(path); }
+httplib::Result api_client::get(const std::string& path) {
+    return client_.Get(path);
+}
 
-httplib::Result api_client::post(const std::string& path) { return client_.Post(path); }
+httplib::Result api_client::post(const std::string& path) {
+    return client_.Post(path);
+}
 
 httplib::Result api_client::post_item(
     const std::vector<upload>& files,

@@ -1,9 +1,9 @@
 // A small HTTP client for end-to-end tests (cpp-httplib), with JSON helpers.
 #pragma once
 
-#include <boost/json.hpp>
 #include <httplib.h>
 
+#include <boost/json.hpp>
 #include <chrono>
 #include <string>
 #include <vector>

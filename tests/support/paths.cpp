@@ -13,12 +13,14 @@ std::filesystem::path source_dir() {
     return dir != nullptr ? std::filesystem::path(dir) : std::filesystem::current_path();
 }
 
-std::filesystem::path data_dir() { return source_dir() / "tests" / "data"; }
+std::filesystem::path data_dir() {
+    return source_dir() / "tests" / "data";
+}
 
 std::filesystem::path shared_images_dir() {
     const char* shared = std::getenv("BOOMER_SHARED_DIR");
-    std::filesystem::path dir = shared != nullptr ? std::filesystem::path(shared)
-                                                  : source_dir() / ".." / "shared";
+    std::filesystem::path dir =
+        shared != nullptr ? std::filesystem::path(shared) : source_dir() / ".." / "shared";
     dir /= "testdata/images";
     std::error_code ec;
     return std::filesystem::is_directory(dir, ec) ? dir : std::filesystem::path{};

@@ -1,8 +1,6 @@
 // Child-process control for end-to-end tests.
 #include "tests/support/service_process.hpp"
 
-#include "tests/support/paths.hpp"
-
 #include <fcntl.h>
 #include <signal.h>
 #include <spawn.h>
@@ -16,6 +14,8 @@
 #include <sstream>
 #include <stdexcept>
 #include <thread>
+
+#include "tests/support/paths.hpp"
 
 extern char** environ;
 
@@ -32,8 +32,8 @@ fs::path boomer_binary() {
 
 temp_dir::temp_dir() {
     std::random_device rd;
-    path_ = fs::temp_directory_path() / ("boomer-test-" + std::to_string(rd()) + "-" +
-                                         std::to_string(getpid()));
+    path_ = fs::temp_directory_path() /
+            ("boomer-test-" + std::to_string(rd()) + "-" + std::to_string(getpid()));
     fs::create_directories(path_);
 }
 
@@ -47,9 +47,9 @@ service_process::service_process(fs::path data_dir, std::vector<std::string> arg
     fs::create_directories(data_dir_);
     log_path_ = data_dir_ / ("service-" + std::to_string(std::rand()) + ".log");
 
-    std::vector<std::string> argv_s = {boomer_binary().string(), "serve", "--listen",
-                                       "127.0.0.1:0", "--data", data_dir_.string(),
-                                       "--log-format", "json"};
+    std::vector<std::string> argv_s = {
+        boomer_binary().string(), "serve",        "--listen", "127.0.0.1:0", "--data",
+        data_dir_.string(),       "--log-format", "json"};
     argv_s.insert(argv_s.end(), args.begin(), args.end());
     std::vector<char*> argv;
     for (auto& a : argv_s) {
@@ -88,7 +88,9 @@ service_process::service_process(fs::path data_dir, std::vector<std::string> arg
     throw std::runtime_error("boomer did not start listening within 30 s:\n" + log_text());
 }
 
-service_process::~service_process() { kill9(); }
+service_process::~service_process() {
+    kill9();
+}
 
 void service_process::kill9() {
     if (pid_ > 0) {

@@ -2,12 +2,12 @@
 // with a port the kernel picks, and reads its JSON log lines.
 #pragma once
 
+#include <sys/types.h>
+
 #include <chrono>
 #include <filesystem>
 #include <string>
 #include <vector>
-
-#include <sys/types.h>
 
 namespace boomer::test {
 

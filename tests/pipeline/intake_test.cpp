@@ -1,0 +1,126 @@
+// Intake: what it refuses, what it writes, and that a refusal writes nothing.
+#include "pipeline/intake.hpp"
+
+#include <catch2/catch.hpp>
+
+#include "store/sqlite_store.hpp"
+#include "tests/support/paths.hpp"
+#include "tests/support/service_process.hpp"
+
+using namespace boomer;
+namespace fs = std::filesystem;
+
+namespace {
+
+struct fixture {
+    test::temp_dir dir;
+    std::unique_ptr<store::store> db = store::open_sqlite_store((dir.path() / "db").string());
+    store::blob_store blobs{dir.path() / "blobs"};
+    manual_clock time;
+    pipeline::intake_limits limits;
+    std::string png = test::read_file(test::data_dir() / "images/ean8-render-01.png");
+
+    pipeline::intake_request request(int photos) {
+        pipeline::intake_request r;
+        r.tenant_id = "t1";
+        r.source = "api";
+        for (int i = 0; i < photos; ++i) {
+            r.files.push_back({"p" + std::to_string(i) + ".png", png});
+        }
+        return r;
+    }
+
+    std::size_t blob_count() {
+        std::size_t n = 0;
+        for (auto& e : fs::recursive_directory_iterator(dir.path() / "blobs")) {
+            n += e.is_regular_file() ? 1 : 0;
+        }
+        return n;
+    }
+};
+
+}  // namespace
+
+TEST_CASE("intake: an accepted item is stored with its photos and a queued job", "[pipeline]") {
+    fixture f;
+    auto req = f.request(2);
+    req.title_hint = "EAN-8 sample";
+    req.prio = store::priority::bulk;
+    auto receipt = pipeline::submit(req, f.limits, *f.db, f.blobs, f.time);
+    REQUIRE(receipt);
+    CHECK(receipt->created);
+
+    auto item = f.db->find_item("t1", receipt->item_id);
+    REQUIRE(item);
+    CHECK(item->state == store::job_state::queued);
+    CHECK(item->prio == store::priority::bulk);
+    REQUIRE(item->images.size() == 2);
+    CHECK(item->images[0].media_type == "image/png");
+    CHECK(item->images[0].width == 156);
+    CHECK(item->images[0].height == 119);
+    CHECK(f.blobs.get(item->images[1].sha256) == f.png);
+    CHECK(f.db->queue_depth()[store::priority::bulk] == 1);
+}
+
+TEST_CASE("intake: refusals are specific and write nothing", "[pipeline]") {
+    fixture f;
+    auto req = f.request(1);
+    std::string expected;
+
+    SECTION("no photos") {
+        req.files.clear();
+        expected = "no_files";
+    }
+    SECTION("more photos than allowed") {
+        req = f.request(13);
+        expected = "too_many_files";
+    }
+    SECTION("an empty file") {
+        req.files.push_back({"empty.jpg", ""});
+        expected = "empty_file";
+    }
+    SECTION("a file that is not an image, after a good one") {
+        req.files.push_back({"notes.txt", "hello, this is text"});
+        expected = "unsupported_media_type";
+    }
+    SECTION("a photo over the pixel limit") {
+        f.limits.max_pixels = 10'000;  // the 156x119 render is 18,564 pixels
+        expected = "too_many_pixels";
+    }
+    SECTION("a photo over the byte limit") {
+        f.limits.max_file_bytes = 100;
+        expected = "file_too_large";
+    }
+    SECTION("an overlong field") {
+        req.sku = std::string(2000, 'x');
+        expected = "field_too_long";
+    }
+    auto receipt = pipeline::submit(req, f.limits, *f.db, f.blobs, f.time);
+    REQUIRE_FALSE(receipt);
+    CHECK(receipt.error().code == expected);
+    CHECK_FALSE(receipt.error().retryable);
+    CHECK_FALSE(receipt.error().message.empty());
+    CHECK(f.db->list_items({"t1", std::nullopt, "", 50}).empty());
+    CHECK(f.blob_count() == 0);
+}
+
+TEST_CASE("intake: the same idempotency key returns the first item", "[pipeline]") {
+    fixture f;
+    auto req = f.request(1);
+    req.idempotency_key = "k1";
+    auto first = pipeline::submit(req, f.limits, *f.db, f.blobs, f.time);
+    auto second = pipeline::submit(req, f.limits, *f.db, f.blobs, f.time);
+    REQUIRE(first);
+    REQUIRE(second);
+    CHECK(first->created);
+    CHECK_FALSE(second->created);
+    CHECK(second->item_id == first->item_id);
+    CHECK(second->job_id == first->job_id);
+
+    // Another tenant's identical key is its own item.
+    req.tenant_id = "t2";
+    auto other = pipeline::submit(req, f.limits, *f.db, f.blobs, f.time);
+    REQUIRE(other);
+    CHECK(other->created);
+    CHECK(other->item_id != first->item_id);
+}
