@@ -34,7 +34,7 @@ function(boomer_test name)
     add_executable(test_${name} ${sources})
     target_link_libraries(test_${name} PRIVATE boomer_test_main ${T_LIBS})
     boomer_warnings(test_${name})
-    catch_discover_tests(test_${name} TEST_PREFIX "${name}: "
-        PROPERTIES ENVIRONMENT
-        "BOOMER_SOURCE_DIR=${CMAKE_SOURCE_DIR};BOOMER_SHARED_DIR=${CMAKE_SOURCE_DIR}/../shared;BOOMER_BINARY=${CMAKE_BINARY_DIR}/boomer")
+    # Paths reach the tests as compile definitions of boomer_test_main (tests/CMakeLists.txt);
+    # the BOOMER_* environment variables override them.
+    catch_discover_tests(test_${name} TEST_PREFIX "${name}:")
 endfunction()

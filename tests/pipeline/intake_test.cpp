@@ -32,6 +32,9 @@ struct fixture {
 
     std::size_t blob_count() {
         std::size_t n = 0;
+        if (!fs::exists(dir.path() / "blobs")) {
+            return n;
+        }
         for (auto& e : fs::recursive_directory_iterator(dir.path() / "blobs")) {
             n += e.is_regular_file() ? 1 : 0;
         }

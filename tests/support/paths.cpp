@@ -10,7 +10,8 @@ namespace boomer::test {
 
 std::filesystem::path source_dir() {
     const char* dir = std::getenv("BOOMER_SOURCE_DIR");
-    return dir != nullptr ? std::filesystem::path(dir) : std::filesystem::current_path();
+    return dir != nullptr ? std::filesystem::path(dir)
+                          : std::filesystem::path(BOOMER_DEFAULT_SOURCE_DIR);
 }
 
 std::filesystem::path data_dir() {

@@ -6,7 +6,7 @@
 
 namespace boomer::test {
 
-// The project's source folder (BOOMER_SOURCE_DIR, set by ctest).
+// The project's source folder (BOOMER_SOURCE_DIR, else the one this build was made from).
 std::filesystem::path source_dir();
 
 // tests/data inside the source folder: files we may redistribute, with their provenance.

@@ -24,10 +24,7 @@ namespace fs = std::filesystem;
 
 fs::path boomer_binary() {
     const char* p = std::getenv("BOOMER_BINARY");
-    if (p == nullptr) {
-        throw std::runtime_error("BOOMER_BINARY is not set (run the tests through ctest)");
-    }
-    return p;
+    return p != nullptr ? fs::path(p) : fs::path(BOOMER_DEFAULT_BINARY);
 }
 
 temp_dir::temp_dir() {

@@ -11,7 +11,7 @@
 
 namespace boomer::test {
 
-// Path to the boomer binary (BOOMER_BINARY, set by ctest).
+// Path to the boomer binary (BOOMER_BINARY, else the one this build makes).
 std::filesystem::path boomer_binary();
 
 // A fresh empty folder under the system temp folder, removed by the destructor.
