@@ -26,6 +26,8 @@
 #include "pipeline/watch_folder.hpp"
 #include "service/openapi_document.hpp"
 #include "service/pipeline_events.hpp"
+#include "store/postgres_dsn.hpp"
+#include "store/postgres_store.hpp"
 #include "store/sqlite_store.hpp"
 
 namespace boomer::service {
@@ -128,11 +130,17 @@ app::app(serve_config config) : impl_(std::make_unique<impl>(std::move(config)))
     const auto& c = s.config;
 
     fs::create_directories(c.data_dir);
-    std::string db_path = c.db.empty() ? (fs::path(c.data_dir) / "boomer.db").string()
-                                       : c.db.substr(std::string_view("sqlite:").size());
-    store::sqlite_options db_options;
-    db_options.connections = c.store_threads;
-    s.db = store::open_sqlite_store(db_path, db_options);
+    if (store::is_postgres_uri(c.db)) {
+        store::postgres_options pg;
+        pg.connections = c.store_threads;
+        s.db = store::open_postgres_store(c.db, pg);
+    } else {
+        std::string db_path = c.db.empty() ? (fs::path(c.data_dir) / "boomer.db").string()
+                                           : c.db.substr(std::string_view("sqlite:").size());
+        store::sqlite_options db_options;
+        db_options.connections = c.store_threads;
+        s.db = store::open_sqlite_store(db_path, db_options);
+    }
     s.blobs = std::make_unique<store::blob_store>(fs::path(c.data_dir) / "blobs");
     s.sales = load_sales(c.sales_csv);
 

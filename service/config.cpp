@@ -15,7 +15,8 @@ void add_serve_options(CLI::App& serve, serve_config& c) {
     serve.add_option("--data", c.data_dir, "folder for the database and the photo store")
         ->envname("BOOMER_DATA")
         ->capture_default_str();
-    serve.add_option("--db", c.db, "database: sqlite:PATH (default: sqlite:DATA/boomer.db)")
+    serve.add_option("--db", c.db, "database: sqlite:PATH or postgres://USER@HOST/DB (default: "
+                                   "sqlite:DATA/boomer.db)")
         ->envname("BOOMER_DB");
     serve
         .add_option("--watch", c.watch_dir,
@@ -109,9 +110,10 @@ std::optional<std::string> validate(const serve_config& c) {
     if (colon == std::string::npos || colon + 1 == c.listen.size()) {
         return fmt::format("--listen must be HOST:PORT, got '{}'", c.listen);
     }
-    // TODO(#6): accept postgres:// DSNs once the Postgres engine exists.
-    if (!c.db.empty() && c.db.rfind("sqlite:", 0) != 0) {
-        return fmt::format("--db must be sqlite:PATH, got '{}'", c.db.substr(0, c.db.find(':')));
+    bool postgres = c.db.rfind("postgres://", 0) == 0 || c.db.rfind("postgresql://", 0) == 0;
+    if (!c.db.empty() && c.db.rfind("sqlite:", 0) != 0 && !postgres) {
+        return fmt::format("--db must be sqlite:PATH or postgres://..., got '{}:...'",
+                           c.db.substr(0, c.db.find(':')));
     }
     if (c.data_dir.empty()) {
         return std::string("--data must not be empty");
