@@ -249,10 +249,7 @@ asio::awaitable<void> scheduler::execute(const std::shared_ptr<job_context>& ctx
 
             // The stage itself, on the CPU pool; `item` and `done` stay alive in this frame.
             auto started = std::chrono::steady_clock::now();
-            auto work = [&item, &done, &env = deps_.env, stage] {
-                return run_stage(stage, *item, done, env);
-            };
-            auto out = co_await run_on(*deps_.cpu_pool, work);
+            auto out = co_await run_stage_async(stage, *item, done);
             auto elapsed = std::chrono::steady_clock::now() - started;
             double seconds = std::chrono::duration<double>(elapsed).count();
             deps_.observer->stage_finished(stage, seconds, out.has_value());
@@ -318,6 +315,73 @@ asio::awaitable<void> scheduler::finish(const std::shared_ptr<job_context>& ctx,
         co_return;
     }
     deps_.observer->job_finished(ctx->job, state, code, message);
+}
+
+asio::awaitable<result<json::value>> scheduler::run_stage_async(
+    std::string_view stage, const store::item_record& item,
+    const std::map<std::string, json::value, std::less<>>& done) {
+    if (stage == "identify" && deps_.vision != nullptr) {
+        co_return co_await identify_with_vision(item, done);
+    }
+    auto work = [&item, &done, &env = deps_.env, stage] {
+        return run_stage(stage, item, done, env);
+    };
+    co_return co_await run_on(*deps_.cpu_pool, work);
+}
+
+// identify_with_vision asks the vision model unless a barcode already matched one of the
+// seller's sales (then the paid call would add nothing). A permanent vision failure falls back to
+// the local identification, noted on the result; a retryable one retries the item.
+asio::awaitable<result<json::value>> scheduler::identify_with_vision(
+    const store::item_record& item, const std::map<std::string, json::value, std::less<>>& done) {
+    auto local = run_identify_local(item, done.at("analyze"), deps_.env);
+    if (local.at("source") == "sales_match") {
+        co_return local;
+    }
+
+    // The normalized photos, from the blob store.
+    identify_request request;
+    request.item_id = item.item_id;
+    request.title_hint = item.title_hint;
+    request.condition_hint = item.condition;
+    for (const auto& code : local.at("barcodes").as_array()) {
+        request.barcodes.push_back(std::string(code.at("symbology").as_string()) + ":" +
+                                   std::string(code.at("text").as_string()));
+    }
+    auto load = [&done, blobs = deps_.env.blobs, &request] {
+        for (const auto& img : done.at("normalize").at("images").as_array()) {
+            auto bytes = blobs->get(img.at("sha256").as_string());
+            if (bytes) {
+                request.jpeg_images.push_back(std::move(*bytes));
+            }
+        }
+        return request.jpeg_images.size();
+    };
+    co_await run_on(*deps_.store_pool, load);
+
+    auto answer = co_await deps_.vision->identify(request);
+    if (!answer) {
+        if (answer.error().retryable) {
+            co_return make_unexpected(answer.error());
+        }
+        local.as_object()["vision_error"] =
+            json::object{{"code", answer.error().code}, {"message", answer.error().message}};
+        co_return local;
+    }
+    const auto& id = *answer;
+    json::object out{{"identified", !id.title.empty()},
+                     {"title", id.title},
+                     {"brand", id.brand},
+                     {"model", id.model},
+                     {"category", id.category},
+                     {"condition_guess", id.condition_guess},
+                     {"search_query", id.search_query.empty() ? id.title : id.search_query},
+                     {"confidence", id.confidence},
+                     {"source", id.source},
+                     {"escalated", id.escalated},
+                     {"cost_micros", id.cost_micros},
+                     {"barcodes", local.at("barcodes")}};
+    co_return json::value(std::move(out));
 }
 
 std::int64_t scheduler::backoff_ms(int attempts) {

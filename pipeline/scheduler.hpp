@@ -19,12 +19,14 @@
 #include <chrono>
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <string>
 #include <string_view>
 
 #include "core/clock.hpp"
 #include "pipeline/stages.hpp"
+#include "pipeline/vision.hpp"
 #include "store/blob_store.hpp"
 #include "store/store.hpp"
 
@@ -66,6 +68,7 @@ struct scheduler_deps {
     const clock* time = nullptr;
     stage_env env;
     pipeline_observer* observer = nullptr;
+    vision_model* vision = nullptr;  // null: identify from local findings only
 };
 
 class scheduler : public std::enable_shared_from_this<scheduler> {
@@ -100,6 +103,12 @@ private:
                                  std::string_view code, std::string_view message);
     asio::awaitable<void> retry_later(const std::shared_ptr<job_context>& ctx, const failure& why);
     asio::awaitable<void> release(const std::shared_ptr<job_context>& ctx);
+    asio::awaitable<result<json::value>> run_stage_async(
+        std::string_view stage, const store::item_record& item,
+        const std::map<std::string, json::value, std::less<>>& done);
+    asio::awaitable<result<json::value>> identify_with_vision(
+        const store::item_record& item,
+        const std::map<std::string, json::value, std::less<>>& done);
     asio::awaitable<void> drain(std::chrono::milliseconds drain, std::function<void()> done);
     std::int64_t backoff_ms(int attempts);
     void spawn(asio::awaitable<void> work, std::string_view what);

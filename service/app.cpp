@@ -17,6 +17,7 @@
 
 #include "api/handlers.hpp"
 #include "api/http_server.hpp"
+#include "clients/claude_vision.hpp"
 #include "core/async.hpp"
 #include "core/ids.hpp"
 #include "core/log.hpp"
@@ -116,6 +117,7 @@ struct app::impl {
     std::unique_ptr<store::store> db;
     std::unique_ptr<store::blob_store> blobs;
     std::unique_ptr<market::sales_history> sales;
+    std::unique_ptr<pipeline::vision_model> vision;
     std::shared_ptr<pipeline::scheduler> scheduler;
     api::router router;
     api::api_deps deps;
@@ -160,6 +162,15 @@ app::app(serve_config config) : impl_(std::make_unique<impl>(std::move(config)))
     sd.env.image_limits.max_pixels = limits.max_pixels;
     sd.env.today = iso8601_utc(system_clock::instance().now_ms()).substr(0, 10);
     sd.observer = &s.events;
+    if (std::getenv("ANTHROPIC_API_KEY") != nullptr) {
+        auto claude = clients::claude_options_from_env();
+        if (!claude) {
+            throw std::runtime_error("Claude settings: " + claude.error().message);
+        }
+        s.vision = clients::make_claude_vision(*claude, s.io.get_executor(), s.registry);
+        sd.vision = s.vision.get();
+        log::event(spdlog::level::info, "vision_enabled", {{"upstream", "anthropic"}});
+    }
     pipeline::scheduler_options so;
     so.worker_id = worker_identity();
     so.concurrency = c.workers;
