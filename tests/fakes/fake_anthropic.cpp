@@ -1,12 +1,10 @@
 // The fake's server loop: checks, caching, rate limits, injected trouble, and answers.
 #include "tests/fakes/fake_anthropic.hpp"
 
-#include "core/hash.hpp"
-
-#include <boost/json.hpp>
 #include <httplib.h>
 
 #include <algorithm>
+#include <boost/json.hpp>
 #include <cmath>
 #include <ctime>
 #include <deque>
@@ -15,6 +13,8 @@
 #include <random>
 #include <stdexcept>
 #include <thread>
+
+#include "core/hash.hpp"
 
 namespace boomer::fakes {
 namespace {
@@ -43,7 +43,8 @@ struct bucket {
         if (capacity <= 0) {
             return;
         }
-        level = std::min(capacity, level + capacity * static_cast<double>(now_ms - last_ms) / 60'000);
+        level =
+            std::min(capacity, level + capacity * static_cast<double>(now_ms - last_ms) / 60'000);
         last_ms = now_ms;
     }
     // Seconds until `need` is available, at least 1; 60 when it never fits.
@@ -124,10 +125,14 @@ json::object default_record(const checked_request& req) {
 }  // namespace
 
 injected_error injected_error::rate_limited(std::optional<int> retry_after_seconds) {
-    return injected_error{429, retry_after_seconds, std::nullopt};
+    return injected_error{429, retry_after_seconds, std::nullopt, {}};
 }
-injected_error injected_error::overloaded() { return injected_error{529, std::nullopt, std::nullopt}; }
-injected_error injected_error::internal() { return injected_error{500, std::nullopt, std::nullopt}; }
+injected_error injected_error::overloaded() {
+    return injected_error{529, std::nullopt, std::nullopt, {}};
+}
+injected_error injected_error::internal() {
+    return injected_error{500, std::nullopt, std::nullopt, {}};
+}
 
 struct fake_anthropic::impl {
     fake_anthropic_options options;
@@ -137,14 +142,14 @@ struct fake_anthropic::impl {
     int port = 0;
 
     mutable std::mutex mutex;
-    std::vector<fixture> fixtures;                  // guarded by mutex
-    std::deque<injected_error> script;              // guarded by mutex
-    std::map<std::string, std::int64_t> cache;      // prefix key → expiry ms; guarded by mutex
-    std::map<std::string, model_buckets> limits;    // by alias; guarded by mutex
-    std::vector<received_call> log;                 // guarded by mutex
-    std::mt19937_64 rng;                            // guarded by mutex
-    std::chrono::milliseconds latency;              // guarded by mutex
-    error_rates rates;                              // guarded by mutex
+    std::vector<fixture> fixtures;                // guarded by mutex
+    std::deque<injected_error> script;            // guarded by mutex
+    std::map<std::string, std::int64_t> cache;    // prefix key → expiry ms; guarded by mutex
+    std::map<std::string, model_buckets> limits;  // by alias; guarded by mutex
+    std::vector<received_call> log;               // guarded by mutex
+    std::mt19937_64 rng;                          // guarded by mutex
+    std::chrono::milliseconds latency;            // guarded by mutex
+    error_rates rates;                            // guarded by mutex
 
     explicit impl(fake_anthropic_options o)
         : options(std::move(o)),
@@ -193,15 +198,19 @@ answer fake_anthropic::impl::reject(const api_reject& r, received_call& call) {
     a.status = static_cast<int>(r.status);
     auto id = random_id("req_011", 21);
     a.body = error_body(r.type, r.message, id);
-    a.headers = {{"request-id", id}, {"x-should-retry", r.status == 429 || r.status >= 500 ? "true" : "false"}};
+    a.headers = {{"request-id", id},
+                 {"x-should-retry", r.status == 429 || r.status >= 500 ? "true" : "false"}};
     return a;
 }
 
 std::optional<answer> fake_anthropic::impl::trouble(const fake_model& model, received_call& call) {
     std::optional<injected_error> e;
-    if (!script.empty()) {
-        e = script.front();
-        script.pop_front();
+    auto scripted = std::find_if(script.begin(), script.end(), [&](const injected_error& s) {
+        return s.model.empty() || s.model == model.alias || s.model == model.dated_id;
+    });
+    if (scripted != script.end()) {
+        e = *scripted;
+        script.erase(scripted);
     } else {
         double roll = std::uniform_real_distribution<double>(0.0, 1.0)(rng);
         std::pair<double, injected_error> table[] = {
@@ -222,14 +231,15 @@ std::optional<answer> fake_anthropic::impl::trouble(const fake_model& model, rec
     }
     std::string message = e->status == 529   ? "Overloaded"
                           : e->status == 429 ? "Number of requests has exceeded your rate limit "
-                                               "(model: " + model.answer_id() + ")."
+                                               "(model: " +
+                                                   model.answer_id() + ")."
                                              : "Internal server error";
     auto a = reject(api_reject{e->status, std::string(error_type_of(e->status)), message}, call);
     if (e->status == 500) {
-        a.body = json::serialize(json::object{
-            {"type", "error"},
-            {"error", {{"type", "api_error"}, {"message", "Internal server error"}}},
-            {"request_id", nullptr}});
+        a.body = json::serialize(
+            json::object{{"type", "error"},
+                         {"error", {{"type", "api_error"}, {"message", "Internal server error"}}},
+                         {"request_id", nullptr}});
     }
     if (e->retry_after_seconds) {
         a.headers.emplace_back("retry-after", std::to_string(*e->retry_after_seconds));
@@ -262,8 +272,8 @@ std::optional<answer> fake_anthropic::impl::over_limit(const fake_model& model,
     b.input.refill(now);
     b.output.refill(now);
 
-    auto input_need = static_cast<double>(need.input_tokens + need.cache_write_5m +
-                                          need.cache_write_1h);
+    auto input_need =
+        static_cast<double>(need.input_tokens + need.cache_write_5m + need.cache_write_1h);
     struct check {
         bucket* which;
         double need;
@@ -274,14 +284,13 @@ std::optional<answer> fake_anthropic::impl::over_limit(const fake_model& model,
         if (c.which->capacity <= 0 || c.need <= c.which->level) {
             continue;  // unlimited, or enough left
         }
-        auto message = "This request would exceed your organization's rate limit of " +
-                       with_commas(static_cast<std::int64_t>(c.which->capacity)) + " " +
-                       std::string(c.what) +
-                       " per minute (org: 00000000-0000-4000-8000-000000000000, model: " +
-                       model.answer_id() +
-                       "). For details, refer to: https://docs.claude.com/en/api/rate-limits. "
-                       "You can see the response headers for current usage. Please reduce the "
-                       "prompt length or the maximum tokens requested, or try again later.";
+        auto message =
+            "This request would exceed your organization's rate limit of " +
+            with_commas(static_cast<std::int64_t>(c.which->capacity)) + " " + std::string(c.what) +
+            " per minute (org: 00000000-0000-4000-8000-000000000000, model: " + model.answer_id() +
+            "). For details, refer to: https://docs.claude.com/en/api/rate-limits. "
+            "You can see the response headers for current usage. Please reduce the "
+            "prompt length or the maximum tokens requested, or try again later.";
         auto a = reject(api_reject{429, "rate_limit_error", message}, call);
         a.headers.emplace_back("retry-after", std::to_string(c.which->seconds_until(c.need)));
         add_limit_headers(a, model);
@@ -300,14 +309,16 @@ void fake_anthropic::impl::add_limit_headers(answer& a, const fake_model& model)
     }
     auto now = time.now_ms();
     auto thousands = [](double v) {
-        return std::to_string(static_cast<std::int64_t>(std::llround(std::max(v, 0.0) / 1000)) * 1000);
+        return std::to_string(static_cast<std::int64_t>(std::llround(std::max(v, 0.0) / 1000)) *
+                              1000);
     };
     auto add = [&](std::string_view name, const bucket& b, bool tokens) {
         std::string p = "anthropic-ratelimit-" + std::string(name) + "-";
         a.headers.emplace_back(p + "limit", std::to_string(static_cast<std::int64_t>(b.capacity)));
-        a.headers.emplace_back(p + "remaining",
-                               tokens ? thousands(b.level)
-                                      : std::to_string(static_cast<std::int64_t>(std::max(b.level, 0.0))));
+        a.headers.emplace_back(
+            p + "remaining",
+            tokens ? thousands(b.level)
+                   : std::to_string(static_cast<std::int64_t>(std::max(b.level, 0.0))));
         a.headers.emplace_back(p + "reset", rfc3339(b.full_at(now)));
     };
     const auto& b = it->second;
@@ -364,8 +375,8 @@ fake_usage fake_anthropic::impl::plan_cache(const checked_request& req, bool com
 
 json::object fake_anthropic::impl::tool_input(const checked_request& req) {
     for (auto f = fixtures.rbegin(); f != fixtures.rend(); ++f) {
-        bool model_ok = f->model.empty() || f->model == req.model->alias ||
-                        f->model == req.model->dated_id;
+        bool model_ok =
+            f->model.empty() || f->model == req.model->alias || f->model == req.model->dated_id;
         if (!model_ok) {
             continue;
         }
@@ -417,23 +428,23 @@ answer fake_anthropic::impl::success(const checked_request& req, received_call& 
 
     answer a;
     auto request_id = random_id("req_011", 21);
-    a.body = json::serialize(json::object{
-        {"id", random_id("msg_01", 22)},
-        {"type", "message"},
-        {"role", "assistant"},
-        {"model", req.model->answer_id()},
-        {"content", std::move(content)},
-        {"stop_reason", stop},
-        {"stop_sequence", nullptr},
-        {"usage",
-         {{"input_tokens", usage.input_tokens},
-          {"cache_creation_input_tokens", usage.cache_write_5m + usage.cache_write_1h},
-          {"cache_read_input_tokens", usage.cache_read},
-          {"cache_creation",
-           {{"ephemeral_5m_input_tokens", usage.cache_write_5m},
-            {"ephemeral_1h_input_tokens", usage.cache_write_1h}}},
-          {"output_tokens", output},
-          {"service_tier", "standard"}}}});
+    a.body = json::serialize(
+        json::object{{"id", random_id("msg_01", 22)},
+                     {"type", "message"},
+                     {"role", "assistant"},
+                     {"model", req.model->answer_id()},
+                     {"content", std::move(content)},
+                     {"stop_reason", stop},
+                     {"stop_sequence", nullptr},
+                     {"usage",
+                      {{"input_tokens", usage.input_tokens},
+                       {"cache_creation_input_tokens", usage.cache_write_5m + usage.cache_write_1h},
+                       {"cache_read_input_tokens", usage.cache_read},
+                       {"cache_creation",
+                        {{"ephemeral_5m_input_tokens", usage.cache_write_5m},
+                         {"ephemeral_1h_input_tokens", usage.cache_write_1h}}},
+                       {"output_tokens", output},
+                       {"service_tier", "standard"}}}});
     a.headers = {{"request-id", request_id}};
     add_limit_headers(a, *req.model);
     return a;
@@ -445,7 +456,8 @@ answer fake_anthropic::impl::handle(const httplib::Request& req, received_call& 
         call.error_type = "request_too_large";
         // The edge answers before the API: no top-level type, no request id.
         return answer{413,
-                      R"({"error":{"type":"request_too_large","message":"Request exceeds the maximum size"}})",
+                      R"({"error":{"type":"request_too_large",)"
+                      R"("message":"Request exceeds the maximum size"}})",
                       {}};
     }
     auto header = [&req](const char* name) -> std::optional<std::string> {
@@ -464,10 +476,10 @@ answer fake_anthropic::impl::handle(const httplib::Request& req, received_call& 
     boost::system::error_code ec;
     auto body = json::parse(req.body, ec);
     if (ec) {
-        return reject(api_reject{400, "invalid_request_error",
-                                 "There was an error parsing the body of your request: " +
-                                     ec.message()},
-                      call);
+        return reject(
+            api_reject{400, "invalid_request_error",
+                       "There was an error parsing the body of your request: " + ec.message()},
+            call);
     }
     if (body.is_object() && body.as_object().contains("model") &&
         body.as_object().at("model").is_string()) {
@@ -528,6 +540,15 @@ fake_anthropic::fake_anthropic(fake_anthropic_options options)
         throw std::runtime_error("fake_anthropic: cannot listen on " + self->options.host);
     }
     self->thread = std::thread([self] { self->server.listen_after_bind(); });
+    // stop() has no effect on a server that is not running yet: wait until it is.
+    for (int waited_ms = 0; !self->server.is_running(); ++waited_ms) {
+        if (waited_ms == 5000) {
+            self->server.stop();
+            self->thread.join();
+            throw std::runtime_error("fake_anthropic: the server did not start listening");
+        }
+        std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
 }
 
 fake_anthropic::~fake_anthropic() {
@@ -537,7 +558,9 @@ fake_anthropic::~fake_anthropic() {
     }
 }
 
-int fake_anthropic::port() const { return impl_->port; }
+int fake_anthropic::port() const {
+    return impl_->port;
+}
 
 std::string fake_anthropic::base_url() const {
     return "http://" + impl_->options.host + ":" + std::to_string(impl_->port);
@@ -568,9 +591,9 @@ std::size_t fake_anthropic::received(std::string_view model) const {
     std::lock_guard lock(impl_->mutex);
     const auto* known = impl_->find_model(model);
     std::string_view alias = known != nullptr ? std::string_view(known->alias) : model;
-    return static_cast<std::size_t>(std::count_if(
-        impl_->log.begin(), impl_->log.end(),
-        [&](const received_call& c) { return alias.empty() || c.model == alias; }));
+    return static_cast<std::size_t>(
+        std::count_if(impl_->log.begin(), impl_->log.end(),
+                      [&](const received_call& c) { return alias.empty() || c.model == alias; }));
 }
 
 std::size_t fake_anthropic::paid(std::string_view model) const {
@@ -594,6 +617,8 @@ void fake_anthropic::wait() {
     }
 }
 
-void fake_anthropic::stop() { impl_->server.stop(); }
+void fake_anthropic::stop() {
+    impl_->server.stop();
+}
 
 }  // namespace boomer::fakes

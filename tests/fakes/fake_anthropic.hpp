@@ -9,11 +9,7 @@
 // Thread-safety: every member function may be called from any thread while the server runs.
 #pragma once
 
-#include "core/clock.hpp"
-#include "tests/fakes/fake_anthropic_rules.hpp"
-
 #include <boost/json/object.hpp>
-
 #include <chrono>
 #include <cstdint>
 #include <memory>
@@ -22,13 +18,16 @@
 #include <string_view>
 #include <vector>
 
+#include "core/clock.hpp"
+#include "tests/fakes/fake_anthropic_rules.hpp"
+
 namespace boomer::fakes {
 
 // Per-minute limits, per model, refilled continuously (a token bucket per kind); 0 is unlimited.
 struct rate_limits_per_minute {
     std::int64_t requests = 4'000;
-    std::int64_t input_tokens = 2'000'000;   // input plus cache writes; cache reads are free
-    std::int64_t output_tokens = 400'000;    // max_tokens is reserved, then the unused part refunded
+    std::int64_t input_tokens = 2'000'000;  // input plus cache writes; cache reads are free
+    std::int64_t output_tokens = 400'000;   // max_tokens is reserved, then the unused part refunded
 };
 
 // Chances, each 0..1, that a valid request is answered with an error instead.
@@ -45,6 +44,7 @@ struct injected_error {
     unsigned status = 529;
     std::optional<int> retry_after_seconds;  // 429 only
     std::optional<bool> should_retry;        // x-should-retry; by default true for 429 and 5xx
+    std::string model;                       // only for this model (alias or dated id); "" any
 
     static injected_error rate_limited(std::optional<int> retry_after_seconds);
     static injected_error overloaded();
@@ -97,7 +97,8 @@ public:
     // decoded bytes) answer with `input` as the tool input, for `model` (alias or dated id; empty
     // for every model). Later fixtures win over earlier ones for the same key.
     void add_fixture(std::string image_sha256, std::string model, boost::json::object input);
-    // inject queues `error` for the next valid request (first in, first out).
+    // inject queues `error` for the next valid request (for its model, when it names one):
+    // first in, first out.
     void inject(injected_error error);
     void set_latency(std::chrono::milliseconds latency);
     void set_error_rates(const error_rates& rates);

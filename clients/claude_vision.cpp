@@ -1,0 +1,329 @@
+// The routing and retry loop of the Claude vision model, and its metrics.
+#include "clients/claude_vision.hpp"
+
+#include <algorithm>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <random>
+#include <stdexcept>
+
+#include "clients/anthropic_messages.hpp"
+
+namespace boomer::clients {
+namespace {
+
+namespace asio = boost::asio;
+using steady = std::chrono::steady_clock;
+using std::chrono::milliseconds;
+
+constexpr std::string_view token_kinds[] = {"input", "cache_write_5m", "cache_write_1h",
+                                            "cache_read", "output"};
+constexpr std::string_view limit_resources[] = {"requests", "tokens", "input_tokens",
+                                                "output_tokens"};
+
+asio::awaitable<void> timer_sleep(milliseconds delay) {
+    asio::steady_timer timer(co_await asio::this_coro::executor, delay);
+    co_await timer.async_wait(asio::use_awaitable);
+}
+
+double thread_jitter() {
+    thread_local std::mt19937_64 rng{std::random_device{}()};
+    return std::uniform_real_distribution<double>(0.0, 1.0)(rng);
+}
+
+// The vision failure for a transport failure of https_client.
+failure transport_failure(const failure& f) {
+    if (f.code == "timeout") {
+        return failure{"vision_timeout", "Claude did not answer in time. " + f.message, true};
+    }
+    if (f.code == "connect_failed" || f.code == "tls_failed") {
+        return failure{"vision_unreachable", "Claude could not be reached. " + f.message, true};
+    }
+    return failure{"vision_unreachable", "The connection to Claude failed. " + f.message,
+                   f.retryable};
+}
+
+// What one model call (all its attempts) produced.
+struct model_answer {
+    pipeline::vision_call record;
+    std::optional<messages_reply> reply;
+    std::optional<failure> error;
+};
+
+bool complete(const model_answer& a) {
+    return a.reply && a.reply->missing_fields.empty();
+}
+
+}  // namespace
+
+// Metric families and the children used on every call, looked up once per model.
+struct vision_metrics {
+    metrics::family<metrics::counter>& calls;
+    metrics::family<metrics::counter>& errors;
+    metrics::family<metrics::counter>& retries;
+    metrics::family<metrics::histogram>& seconds;
+    metrics::family<metrics::counter>& tokens;
+    metrics::family<metrics::counter>& dollars;
+    metrics::counter& escalations;
+    metrics::family<metrics::gauge>& limit;
+    metrics::family<metrics::gauge>& remaining;
+
+    explicit vision_metrics(metrics::registry& r)
+        : calls(r.counter_family("boomer_vision_calls_total",
+                                 "Vision model calls (all attempts of one call count once).",
+                                 {"model", "outcome"})),
+          errors(r.counter_family("boomer_vision_errors_total",
+                                  "Failed vision HTTP attempts by error type.", {"model", "type"})),
+          retries(r.counter_family("boomer_vision_retries_total",
+                                   "Vision HTTP attempts that were retries.", {"model"})),
+          seconds(r.histogram_family("boomer_vision_request_seconds",
+                                     "Duration of one vision HTTP attempt.", {"model"})),
+          tokens(r.counter_family("boomer_vision_tokens_total", "Tokens billed by kind.",
+                                  {"model", "kind"})),
+          dollars(r.counter_family("boomer_vision_cost_dollars_total",
+                                   "US dollars spent on vision calls, by token kind.",
+                                   {"model", "kind"})),
+          escalations(r.counter_family("boomer_vision_escalations_total",
+                                       "Items sent on to the stronger model.")
+                          .with({})),
+          limit(r.gauge_family("boomer_anthropic_ratelimit_limit",
+                               "Anthropic rate limit per minute, from the last answer's headers.",
+                               {"model", "resource"})),
+          remaining(r.gauge_family("boomer_anthropic_ratelimit_remaining",
+                                   "What the last answer said is left of the rate limit.",
+                                   {"model", "resource"})) {}
+};
+
+struct claude_vision::impl {
+    claude_options options;
+    https_client http;
+    vision_metrics metrics;
+    std::string url;
+
+    impl(claude_options o, asio::any_io_executor executor, metrics::registry& registry)
+        : options(std::move(o)), http(std::move(executor), options.http), metrics(registry) {
+        url = options.base_url;
+        while (!url.empty() && url.back() == '/') {
+            url.pop_back();
+        }
+        url += "/v1/messages";
+        if (!options.sleep) {
+            options.sleep = timer_sleep;
+        }
+        if (!options.jitter) {
+            options.jitter = thread_jitter;
+        }
+    }
+
+    std::int64_t now_ms() const {
+        return (options.time != nullptr ? *options.time : system_clock::instance()).now_ms();
+    }
+
+    http_call make_call(const pipeline::identify_request& request, const std::string& model) const;
+    milliseconds backoff(int attempt) const;
+    void record_limits(const std::string& model, const rate_limits& limits);
+    void record_usage(const std::string& model, pipeline::vision_call& record);
+    asio::awaitable<model_answer> call_model(std::shared_ptr<impl> self,
+                                             pipeline::identify_request request, std::string model);
+};
+
+http_call claude_vision::impl::make_call(const pipeline::identify_request& request,
+                                         const std::string& model) const {
+    identify_call_params params;
+    params.model = model;
+    params.max_tokens = options.max_tokens;
+    params.cache_ttl = options.cache_ttl;
+    http_call call;
+    call.url = url;
+    call.timeout = options.attempt_timeout;
+    call.headers = {{"x-api-key", options.api_key.reveal()},
+                    {"anthropic-version", std::string(anthropic_version)},
+                    {"content-type", "application/json"}};
+    call.body = build_identify_body(request, params);
+    return call;
+}
+
+milliseconds claude_vision::impl::backoff(int attempt) const {
+    // Full jitter: anywhere from zero to the capped exponential step.
+    auto step = options.backoff_base * (1LL << std::min(attempt - 1, 20));
+    auto ceiling = std::min<milliseconds>(step, options.backoff_cap);
+    return milliseconds(
+        static_cast<std::int64_t>(options.jitter() * static_cast<double>(ceiling.count())));
+}
+
+void claude_vision::impl::record_limits(const std::string& model, const rate_limits& limits) {
+    const rate_limit_bucket* buckets[] = {&limits.requests, &limits.tokens, &limits.input_tokens,
+                                          &limits.output_tokens};
+    for (std::size_t i = 0; i < std::size(buckets); ++i) {
+        if (buckets[i]->limit) {
+            metrics.limit.with({model, limit_resources[i]})
+                .set(static_cast<double>(*buckets[i]->limit));
+        }
+        if (buckets[i]->remaining) {
+            metrics.remaining.with({model, limit_resources[i]})
+                .set(static_cast<double>(*buckets[i]->remaining));
+        }
+    }
+}
+
+void claude_vision::impl::record_usage(const std::string& model, pipeline::vision_call& record) {
+    const auto& u = record.usage;
+    auto price = options.prices.find(record.model);
+    if (!price) {
+        price = options.prices.find(model);  // validated at start, so always found
+    }
+    auto cost = price_call(*price, u);
+    record.cost_micros = cost.total;
+
+    std::int64_t write_5m =
+        u.has_cache_creation_split ? u.cache_creation_5m_tokens : u.cache_creation_input_tokens;
+    std::int64_t write_1h = u.has_cache_creation_split ? u.cache_creation_1h_tokens : 0;
+    std::int64_t counts[] = {u.input_tokens, write_5m, write_1h, u.cache_read_input_tokens,
+                             u.output_tokens};
+    std::int64_t micros[] = {cost.input, cost.cache_write_5m, cost.cache_write_1h, cost.cache_read,
+                             cost.output};
+    for (std::size_t i = 0; i < std::size(token_kinds); ++i) {
+        metrics.tokens.with({model, token_kinds[i]})
+            .inc(static_cast<double>(std::max<std::int64_t>(counts[i], 0)));
+        metrics.dollars.with({model, token_kinds[i]}).inc(static_cast<double>(micros[i]) / 1e6);
+    }
+}
+
+asio::awaitable<model_answer> claude_vision::impl::call_model(std::shared_ptr<impl> self,
+                                                              pipeline::identify_request request,
+                                                              std::string model) {
+    model_answer out;
+    out.record.model = model;
+    auto call = self->make_call(request, model);
+    auto& latency = self->metrics.seconds.with({model});
+    auto start = steady::now();
+
+    for (int attempt = 1;; ++attempt) {
+        out.record.attempts = attempt;
+        if (attempt > 1) {
+            self->metrics.retries.with({model}).inc();
+        }
+        auto sent = steady::now();
+        auto res = co_await self->http.send(call);
+        latency.observe(std::chrono::duration<double>(steady::now() - sent).count());
+
+        failure problem;
+        std::optional<milliseconds> wait;
+        if (!res) {
+            problem = transport_failure(res.error());
+            self->metrics.errors.with({model, res.error().code}).inc();
+        } else {
+            auto meta = read_response_meta(*res, self->now_ms());
+            self->record_limits(model, meta.limits);
+            out.record.request_id = meta.request_id;
+            if (res->status == 200) {
+                auto reply = parse_messages_reply(res->body);
+                if (reply) {
+                    out.record.model = reply->model.empty() ? model : reply->model;
+                    out.record.usage = reply->usage;
+                    out.record.outcome = "ok";
+                    out.record.confidence = reply->identification.confidence;
+                    self->record_usage(model, out.record);
+                    out.reply = std::move(*reply);
+                    break;
+                }
+                problem = reply.error();
+                self->metrics.errors.with({model, "bad_response"}).inc();
+            } else {
+                auto error = parse_api_error(res->status, res->body);
+                problem = classify_error(error, meta);
+                self->metrics.errors
+                    .with({model, error.type.empty() ? std::to_string(res->status) : error.type})
+                    .inc();
+                wait = meta.retry_after;
+            }
+        }
+
+        if (!problem.retryable || attempt >= self->options.max_attempts) {
+            out.error = std::move(problem);
+            break;
+        }
+        if (wait && *wait > self->options.max_retry_after) {
+            problem.message += " Claude asked to wait " + std::to_string(wait->count() / 1000) +
+                               " s, longer than this worker waits.";
+            out.error = std::move(problem);
+            break;
+        }
+        co_await self->options.sleep(wait ? *wait : self->backoff(attempt));
+    }
+
+    out.record.latency_ms = std::chrono::duration_cast<milliseconds>(steady::now() - start).count();
+    if (out.error) {
+        out.record.outcome = out.error->code;
+    }
+    self->metrics.calls.with({model, out.record.outcome}).inc();
+    co_return out;
+}
+
+claude_vision::claude_vision(claude_options options, asio::any_io_executor executor,
+                             metrics::registry& registry) {
+    if (auto ok = validate_claude_options(options); !ok) {
+        throw std::invalid_argument("claude_vision: " + ok.error().message);
+    }
+    impl_ = std::make_shared<impl>(std::move(options), std::move(executor), registry);
+}
+
+claude_vision::~claude_vision() = default;
+
+asio::awaitable<result<pipeline::identification>> claude_vision::identify(
+    pipeline::identify_request request) {
+    auto self = impl_;
+    if (request.jpeg_images.empty()) {
+        co_return fail("vision_no_images", "The item has no photo to identify it from.");
+    }
+    std::vector<model_answer> answers;
+    answers.reserve(2);
+    answers.push_back(co_await self->call_model(self, request, self->options.cheap_model));
+
+    const auto& first = answers.front();
+    bool unsure = first.reply &&
+                  (first.reply->identification.confidence < self->options.escalation_threshold ||
+                   !complete(first));
+    bool worth_escalating = !self->options.strong_model.empty() &&
+                            (unsure || (first.error && first.error->code == "vision_bad_response"));
+    if (worth_escalating) {
+        self->metrics.escalations.inc();
+        answers.push_back(co_await self->call_model(self, request, self->options.strong_model));
+    }
+
+    // The strong model's complete answer wins, then the cheap model's.
+    const model_answer* chosen = nullptr;
+    for (auto it = answers.rbegin(); it != answers.rend() && chosen == nullptr; ++it) {
+        if (complete(*it)) {
+            chosen = &*it;
+        }
+    }
+    if (chosen == nullptr) {
+        const auto& last = answers.back();
+        if (last.error) {
+            co_return make_unexpected(*last.error);
+        }
+        co_return fail("vision_no_answer",
+                       "Claude did not return a usable identification (missing: title, category "
+                       "or search query); the item can be retried or reviewed by hand.",
+                       true);
+    }
+
+    pipeline::identification id = chosen->reply->identification;
+    id.source = chosen->record.model;
+    id.escalated = answers.size() > 1;
+    for (const auto& a : answers) {
+        id.cost_micros += a.record.cost_micros;
+        id.calls.push_back(a.record);
+    }
+    co_return id;
+}
+
+std::unique_ptr<pipeline::vision_model> make_claude_vision(claude_options options,
+                                                           asio::any_io_executor executor,
+                                                           metrics::registry& registry) {
+    return std::make_unique<claude_vision>(std::move(options), std::move(executor), registry);
+}
+
+}  // namespace boomer::clients

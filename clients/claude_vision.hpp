@@ -1,0 +1,116 @@
+// Claude as the pipeline's vision model: the cheap model first (Haiku class), the stronger one
+// (Sonnet class) when the answer's overall confidence is below a threshold or required fields are
+// missing. Every HTTP attempt is bounded by a deadline; retryable answers (429, 5xx, 529,
+// timeouts) are retried with full-jitter backoff or after the server's retry-after, a bounded
+// number of times. Each call's usage and cost travel back in the identification, and metrics
+// count calls, errors, latency, tokens, dollars, escalations and the rate-limit headers.
+//
+// Thread-safety: one claude_vision may serve concurrent identify() calls from any threads.
+#pragma once
+
+#include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/awaitable.hpp>
+#include <chrono>
+#include <functional>
+#include <iosfwd>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "clients/anthropic_cost.hpp"
+#include "clients/https_client.hpp"
+#include "core/clock.hpp"
+#include "core/metrics.hpp"
+#include "core/result.hpp"
+#include "pipeline/vision.hpp"
+
+namespace boomer::clients {
+
+// A secret (an API key) that does not print: streaming it writes "[redacted]", and there is no
+// conversion to a string. reveal() is for the one place that must send it.
+class secret {
+public:
+    secret() = default;
+    explicit secret(std::string value) : value_(std::move(value)) {}
+    bool empty() const { return value_.empty(); }
+    const std::string& reveal() const { return value_; }
+
+private:
+    std::string value_;
+};
+std::ostream& operator<<(std::ostream& out, const secret& s);
+
+// Settings of the Claude vision model; the environment variable that sets each is named.
+struct claude_options {
+    secret api_key;                                      // ANTHROPIC_API_KEY
+    std::string base_url = "https://api.anthropic.com";  // ANTHROPIC_BASE_URL
+    std::string cheap_model = "claude-haiku-4-5";        // BOOMER_CLAUDE_MODEL
+    // BOOMER_CLAUDE_STRONG_MODEL; empty: never escalate.
+    std::string strong_model = "claude-sonnet-4-5";
+    double escalation_threshold = 0.7;  // BOOMER_CLAUDE_ESCALATE_BELOW, 0..1
+    int max_tokens = 2048;              // BOOMER_CLAUDE_MAX_TOKENS, 1..16000
+    std::string cache_ttl;              // BOOMER_CLAUDE_CACHE_TTL: "", "5m" or "1h"
+    int max_attempts = 3;               // BOOMER_CLAUDE_MAX_ATTEMPTS, per model, 1..10
+    // BOOMER_CLAUDE_TIMEOUT_MS: the deadline of one HTTP attempt.
+    std::chrono::milliseconds attempt_timeout{60'000};
+    std::chrono::milliseconds backoff_base{500};
+    std::chrono::milliseconds backoff_cap{8'000};
+    // A retry-after longer than this ends the call at once with a retryable failure: the job
+    // retries later instead of holding a worker.
+    std::chrono::milliseconds max_retry_after{60'000};
+    price_table prices = price_table::with_defaults();  // BOOMER_CLAUDE_PRICES adds overrides
+    https_client_options http;
+
+    // Hooks for tests. sleep waits between attempts (default: a steady_timer on the awaiting
+    // coroutine's executor); jitter returns a number in [0, 1) (default: a per-thread generator)
+    // and must be thread-safe; time reads HTTP-date retry-after values (default: system clock).
+    std::function<boost::asio::awaitable<void>(std::chrono::milliseconds)> sleep;
+    std::function<double()> jitter;
+    const clock* time = nullptr;
+};
+
+// validate_claude_options checks what the constructor needs: a key, a usable base URL, priced
+// models, and values within the ranges above. Errors: "bad_config" naming the setting.
+result<bool> validate_claude_options(const claude_options& options);
+
+// claude_options_from_env builds options from the environment variables named above, using
+// `lookup` (the process environment by default) for each name; unset variables keep defaults.
+// Errors: "bad_config" for an unreadable value, then everything validate_claude_options checks.
+result<claude_options> claude_options_from_env(
+    const std::function<std::optional<std::string>(std::string_view)>& lookup = {});
+
+// Failure codes of identify(), besides those of classify_error (vision_bad_request, vision_auth,
+// vision_rate_limited, vision_overloaded, ...):
+//   vision_no_images      the request has no photo (permanent);
+//   vision_timeout        an attempt passed its deadline (retryable);
+//   vision_unreachable    no connection could be made, or TLS failed (retryable);
+//   vision_bad_response   a 200 whose body is not a message (retryable);
+//   vision_no_answer      the model answered without a usable identification, even after
+//                         escalation (retryable).
+class claude_vision final : public pipeline::vision_model {
+public:
+    // Errors: invalid options throw std::invalid_argument with the validation message (a
+    // configuration bug). Metrics are registered in `registry`, which must outlive this object.
+    claude_vision(claude_options options, boost::asio::any_io_executor executor,
+                  metrics::registry& registry);
+    ~claude_vision() override;
+
+    // identify asks the cheap model, then the strong one when needed, and returns the better
+    // answer with every call's usage and cost. When the strong model fails after a complete
+    // cheap answer, the cheap answer is returned (escalated is still true). Cancelling the
+    // awaiting coroutine ends the call with boost::system::system_error (operation_aborted).
+    boost::asio::awaitable<result<pipeline::identification>> identify(
+        pipeline::identify_request request) override;
+
+private:
+    struct impl;
+    std::shared_ptr<impl> impl_;
+};
+
+// make_claude_vision is claude_vision's constructor behind the pipeline's interface.
+std::unique_ptr<pipeline::vision_model> make_claude_vision(claude_options options,
+                                                           boost::asio::any_io_executor executor,
+                                                           metrics::registry& registry);
+
+}  // namespace boomer::clients
