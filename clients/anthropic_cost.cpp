@@ -41,10 +41,14 @@ std::vector<default_row> default_rows() {
     };
 }
 
-std::int64_t non_negative(std::int64_t n) { return std::max<std::int64_t>(n, 0); }
+std::int64_t non_negative(std::int64_t n) {
+    return std::max<std::int64_t>(n, 0);
+}
 
 // Rounds num / den half up; num >= 0, den > 0.
-std::int64_t round_div(std::int64_t num, std::int64_t den) { return (num + den / 2) / den; }
+std::int64_t round_div(std::int64_t num, std::int64_t den) {
+    return (num + den / 2) / den;
+}
 
 std::string_view trim(std::string_view s) {
     while (!s.empty() && std::isspace(static_cast<unsigned char>(s.front()))) {
@@ -215,7 +219,8 @@ std::string_view strip_date_suffix(std::string_view model_id) {
         return model_id;
     }
     auto date = model_id.substr(model_id.size() - 8);
-    bool digits = std::all_of(date.begin(), date.end(), [](char c) { return c >= '0' && c <= '9'; });
+    bool digits =
+        std::all_of(date.begin(), date.end(), [](char c) { return c >= '0' && c <= '9'; });
     return digits ? model_id.substr(0, model_id.size() - suffix) : model_id;
 }
 

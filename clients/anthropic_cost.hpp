@@ -6,14 +6,14 @@
 // cost is an integer number of pico-dollars; rounding happens once, at the end.
 #pragma once
 
-#include "core/result.hpp"
-#include "pipeline/vision.hpp"
-
 #include <cstdint>
 #include <map>
 #include <optional>
 #include <string>
 #include <string_view>
+
+#include "core/result.hpp"
+#include "pipeline/vision.hpp"
 
 namespace boomer::clients {
 

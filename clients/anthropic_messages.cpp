@@ -1,16 +1,16 @@
 // Building the identification request (Boost.JSON) and reading answers and errors (simdjson).
 #include "clients/anthropic_messages.hpp"
 
-#include "pipeline/market/money.hpp"
-
-#include <boost/json.hpp>
 #include <simdjson.h>
 
 #include <algorithm>
 #include <array>
+#include <boost/json.hpp>
 #include <charconv>
 #include <cmath>
 #include <ctime>
+
+#include "pipeline/market/money.hpp"
 
 namespace boomer::clients {
 namespace {
@@ -20,8 +20,8 @@ namespace dom = simdjson::dom;
 
 // The record's fields that carry a confidence of their own.
 constexpr std::array<std::string_view, 10> scored_fields = {
-    "title", "brand", "model",  "category_path",        "condition_guess",
-    "color", "material", "era", "distinguishing_marks", "price_estimate"};
+    "title", "brand",    "model", "category_path",        "condition_guess",
+    "color", "material", "era",   "distinguishing_marks", "price_estimate"};
 
 std::string base64_encode(std::string_view bytes) {
     static constexpr char alphabet[] =
@@ -80,20 +80,20 @@ json::object confidence_schema() {
 
 json::object record_schema() {
     json::object props;
-    props["title"] = string_field("Listing title, at most 80 characters, most specific words first.");
+    props["title"] =
+        string_field("Listing title, at most 80 characters, most specific words first.");
     props["brand"] = string_field("Maker or brand as marked on the item; empty if unknown.");
     props["model"] = string_field("Model name or number as marked; empty if unknown.");
     props["category_path"] = string_list("Marketplace category path, broadest first.");
-    props["condition_guess"] = {
-        {"type", "string"},
-        {"enum", json::array{"new", "new other", "like new", "very good", "good", "acceptable",
-                             "for parts", "unknown"}},
-        {"description", "Condition as far as the photos show it."}};
+    props["condition_guess"] = {{"type", "string"},
+                                {"enum", json::array{"new", "new other", "like new", "very good",
+                                                     "good", "acceptable", "for parts", "unknown"}},
+                                {"description", "Condition as far as the photos show it."}};
     props["color"] = string_field("Main colour or colours, plain words.");
     props["material"] = string_field("Main material, when it can be told; else empty.");
     props["era"] = string_field("Decade or year of manufacture, e.g. '1970s'; else empty.");
-    props["distinguishing_marks"] =
-        string_list("Visible marks that set this piece apart: labels, damage, engravings, edition.");
+    props["distinguishing_marks"] = string_list(
+        "Visible marks that set this piece apart: labels, damage, engravings, edition.");
     props["search_query"] =
         string_field("Query to find sold listings of the same item: brand, model, key attribute.");
     props["price_estimate"] = {
@@ -121,9 +121,11 @@ json::object identification_tool() {
 }
 
 std::string user_text(const pipeline::identify_request& request) {
-    std::string text = "Identify the item shown in the " + std::to_string(request.jpeg_images.size()) +
-                       (request.jpeg_images.size() == 1 ? " photo above." : " photos above (all of "
-                                                                            "the same item).");
+    std::string text = "Identify the item shown in the " +
+                       std::to_string(request.jpeg_images.size()) +
+                       (request.jpeg_images.size() == 1 ? " photo above."
+                                                        : " photos above (all of "
+                                                          "the same item).");
     text += "\nSeller's title hint: ";
     text += request.title_hint.empty() ? "none" : "\"" + request.title_hint + "\"";
     text += "\nSeller's condition note: ";
@@ -177,7 +179,9 @@ std::vector<std::string> strings_at(dom::object obj, std::string_view key) {
     return out;
 }
 
-double clamp_unit(double v) { return std::clamp(v, 0.0, 1.0); }
+double clamp_unit(double v) {
+    return std::clamp(v, 0.0, 1.0);
+}
 
 pipeline::vision_usage read_usage(dom::object usage) {
     pipeline::vision_usage u;
@@ -202,9 +206,8 @@ std::optional<market::money> read_price(dom::object input) {
     }
     auto amount = number_at(price, "amount");
     auto currency = string_at(price, "currency");
-    bool code = currency.size() == 3 && std::all_of(currency.begin(), currency.end(), [](char c) {
-                    return c >= 'A' && c <= 'Z';
-                });
+    bool code = currency.size() == 3 && std::all_of(currency.begin(), currency.end(),
+                                                    [](char c) { return c >= 'A' && c <= 'Z'; });
     if (!amount || *amount < 0 || *amount > 1e10 || !code) {
         return std::nullopt;
     }
@@ -285,7 +288,7 @@ std::optional<std::int64_t> parse_http_date(std::string_view text) {
 }
 
 std::optional<std::chrono::milliseconds> read_retry_after(const http_response& res,
-                                                         std::int64_t now_ms) {
+                                                          std::int64_t now_ms) {
     if (auto ms = res.header("retry-after-ms")) {
         if (auto v = parse_float(*ms); v && *v >= 0) {
             return std::chrono::milliseconds(static_cast<std::int64_t>(std::ceil(*v)));
@@ -354,7 +357,9 @@ status_class class_of(unsigned status) {
 
 }  // namespace
 
-std::string identification_tool_json() { return json::serialize(identification_tool()); }
+std::string identification_tool_json() {
+    return json::serialize(identification_tool());
+}
 
 std::string build_identify_body(const pipeline::identify_request& request,
                                 const identify_call_params& params) {
@@ -429,13 +434,13 @@ api_error parse_api_error(unsigned status, std::string_view body) {
 
 failure classify_error(const api_error& error, const response_meta& meta) {
     auto cls = class_of(error.status);
-    bool retryable = error.status == 408 || error.status == 409 || error.status == 429 ||
-                     error.status >= 500;
+    bool retryable =
+        error.status == 408 || error.status == 409 || error.status == 429 || error.status >= 500;
     if (meta.should_retry) {
         retryable = *meta.should_retry;
     }
-    std::string message = "Claude " + std::string(cls.what) + " (HTTP " +
-                          std::to_string(error.status);
+    std::string message =
+        "Claude " + std::string(cls.what) + " (HTTP " + std::to_string(error.status);
     if (!error.type.empty()) {
         message += ", " + error.type;
     }
@@ -482,10 +487,10 @@ result<messages_reply> parse_messages_reply(std::string_view body) {
             break;
         }
     }
-    reply.missing_fields = reply.has_tool_use ? missing_fields(reply.identification)
-                                              : std::vector<std::string>(
-                                                    std::begin(required_identification_fields),
-                                                    std::end(required_identification_fields));
+    reply.missing_fields =
+        reply.has_tool_use ? missing_fields(reply.identification)
+                           : std::vector<std::string>(std::begin(required_identification_fields),
+                                                      std::end(required_identification_fields));
     return reply;
 }
 

@@ -6,16 +6,16 @@
 // Everything here is pure and thread-safe; nothing touches the network.
 #pragma once
 
-#include "clients/https_client.hpp"
-#include "core/result.hpp"
-#include "pipeline/vision.hpp"
-
 #include <chrono>
 #include <cstdint>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
+
+#include "clients/https_client.hpp"
+#include "core/result.hpp"
+#include "pipeline/vision.hpp"
 
 namespace boomer::clients {
 
@@ -33,9 +33,9 @@ inline constexpr std::string_view required_identification_fields[] = {"title", "
                                                                       "search_query"};
 
 struct identify_call_params {
-    std::string model;       // alias or dated id
-    int max_tokens = 2048;   // enough for the record; far below every model's ceiling
-    std::string cache_ttl;   // "" (the 5-minute default), "5m" or "1h"
+    std::string model;                  // alias or dated id
+    int max_tokens = 2048;              // enough for the record; far below every model's ceiling
+    std::string cache_ttl;              // "" (the 5-minute default), "5m" or "1h"
     std::optional<double> temperature;  // only for models that accept it; never with top_p
 };
 
@@ -64,7 +64,7 @@ struct rate_limits {
 // What the headers of any answer say.
 struct response_meta {
     std::string request_id;
-    std::optional<bool> should_retry;                  // x-should-retry
+    std::optional<bool> should_retry;                      // x-should-retry
     std::optional<std::chrono::milliseconds> retry_after;  // retry-after-ms, then retry-after
     rate_limits limits;
 };
@@ -101,7 +101,7 @@ struct messages_reply {
     std::string model;  // the dated id the API resolved
     std::string stop_reason;
     pipeline::vision_usage usage;
-    bool has_tool_use = false;              // a tool_use block for our tool was found
+    bool has_tool_use = false;                // a tool_use block for our tool was found
     pipeline::identification identification;  // only the fields the tool input carried
     std::vector<std::string> missing_fields;  // required fields absent or empty
 };

@@ -2,6 +2,7 @@
 // connection again when the response allows keep-alive.
 #include "clients/https_client.hpp"
 
+#include <algorithm>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/asio/ip/tcp.hpp>
@@ -19,8 +20,6 @@
 #include <boost/beast/http/write.hpp>
 #include <boost/beast/ssl/ssl_stream.hpp>
 #include <boost/system/system_error.hpp>
-
-#include <algorithm>
 #include <cctype>
 #include <charconv>
 #include <map>
@@ -80,16 +79,16 @@ asio::awaitable<void> throw_if_cancelled() {
 }
 
 // The failure for a transport error `ec` met during `step`.
-failure transport_failure(const error_code& ec, steady::time_point deadline,
-                          std::string_view code, std::string_view step) {
+failure transport_failure(const error_code& ec, steady::time_point deadline, std::string_view code,
+                          std::string_view step) {
     if (ec == beast::error::timeout || steady::now() >= deadline) {
-        return failure{"timeout", "The upstream did not answer in time (" + std::string(step) +
-                                      ").", true};
+        return failure{"timeout",
+                       "The upstream did not answer in time (" + std::string(step) + ").", true};
     }
-    return failure{std::string(code),
-                   "The upstream connection failed while " + std::string(step) + ": " +
-                       ec.message() + ".",
-                   true};
+    return failure{
+        std::string(code),
+        "The upstream connection failed while " + std::string(step) + ": " + ec.message() + ".",
+        true};
 }
 
 // An exchange that failed before the peer sent anything may be retried on a new connection.
@@ -146,7 +145,8 @@ result<url_parts> parse_url(std::string_view url) {
     if (colon != std::string_view::npos) {
         auto port_text = authority.substr(colon + 1);
         unsigned port = 0;
-        auto [end, ec] = std::from_chars(port_text.data(), port_text.data() + port_text.size(), port);
+        auto [end, ec] =
+            std::from_chars(port_text.data(), port_text.data() + port_text.size(), port);
         if (ec != std::errc{} || end != port_text.data() + port_text.size() || port == 0 ||
             port > 65535) {
             return fail("bad_url", "The URL's port must be a number from 1 to 65535.");
@@ -203,9 +203,8 @@ connection_ptr https_client::impl::take_idle(const std::string& key) {
     }
     auto& list = it->second;
     auto now = steady::now();
-    std::erase_if(list, [&](const connection_ptr& c) {
-        return now - c->idle_since > options.idle_timeout;
-    });
+    std::erase_if(
+        list, [&](const connection_ptr& c) { return now - c->idle_since > options.idle_timeout; });
     if (list.empty()) {
         return nullptr;
     }
@@ -236,15 +235,14 @@ asio::awaitable<result<std::vector<tcp::endpoint>>> https_client::impl::resolve(
     auto raced = co_await (resolver.async_resolve(url.host, std::to_string(url.port), as_result) ||
                            timer.async_wait(as_result));
     if (raced.index() == 1) {
-        co_return fail("timeout", "The upstream's host name could not be resolved in time.",
-                       true);
+        co_return fail("timeout", "The upstream's host name could not be resolved in time.", true);
     }
     auto [resolve_ec, found] = std::get<0>(raced);
     if (resolve_ec) {
         co_await throw_if_cancelled();
-        co_return fail("connect_failed", "The upstream's host name could not be resolved: " +
-                                             resolve_ec.message() + ".",
-                       true);
+        co_return fail(
+            "connect_failed",
+            "The upstream's host name could not be resolved: " + resolve_ec.message() + ".", true);
     }
     std::vector<tcp::endpoint> endpoints;
     for (const auto& entry : found) {
@@ -329,11 +327,11 @@ asio::awaitable<exchange_outcome> https_client::impl::exchange(connection& conn,
     parser.body_limit(options.max_response_bytes);
     conn.lowest().expires_after(remaining(deadline));
     if (conn.plain) {
-        std::tie(ec, std::ignore) = co_await http::async_read(*conn.plain, conn.buffer, parser,
-                                                              as_result);
+        std::tie(ec, std::ignore) =
+            co_await http::async_read(*conn.plain, conn.buffer, parser, as_result);
     } else {
-        std::tie(ec, std::ignore) = co_await http::async_read(*conn.secure, conn.buffer, parser,
-                                                              as_result);
+        std::tie(ec, std::ignore) =
+            co_await http::async_read(*conn.secure, conn.buffer, parser, as_result);
     }
     if (ec) {
         co_await throw_if_cancelled();

@@ -7,11 +7,8 @@
 // guarded by a mutex and each connection is used by one call at a time.
 #pragma once
 
-#include "core/result.hpp"
-
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/awaitable.hpp>
-
 #include <chrono>
 #include <cstdint>
 #include <memory>
@@ -20,6 +17,8 @@
 #include <string_view>
 #include <utility>
 #include <vector>
+
+#include "core/result.hpp"
 
 namespace boomer::clients {
 

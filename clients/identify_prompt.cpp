@@ -328,12 +328,11 @@ a maker would change the comps.
 }  // namespace
 
 std::string_view identify_system_prompt() {
-    static const std::string text = std::string(role_section) + std::string(looking_section) +
-                                    std::string(hints_section) + std::string(fields_section) +
-                                    std::string(confidence_section) +
-                                    std::string(categories_section) +
-                                    std::string(difficult_section) +
-                                    std::string(pitfalls_section) + std::string(examples_section);
+    static const std::string text =
+        std::string(role_section) + std::string(looking_section) + std::string(hints_section) +
+        std::string(fields_section) + std::string(confidence_section) +
+        std::string(categories_section) + std::string(difficult_section) +
+        std::string(pitfalls_section) + std::string(examples_section);
     return text;
 }
 

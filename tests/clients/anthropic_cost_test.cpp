@@ -21,7 +21,9 @@ pipeline::vision_usage usage_of(std::int64_t input, std::int64_t cache_write, st
     return u;
 }
 
-model_price sonnet() { return *price_table::with_defaults().find("claude-sonnet-4-5"); }
+model_price sonnet() {
+    return *price_table::with_defaults().find("claude-sonnet-4-5");
+}
 
 }  // namespace
 
@@ -70,8 +72,8 @@ TEST_CASE("anthropic cost: batch calls cost half, rounded once", "[clients]") {
 
 TEST_CASE("anthropic cost: fractions round per part and once in the total", "[clients]") {
     // Opus 4.5: 1 input token (5) + 5 reads at 0.5 (2.5) = 7.5.
-    auto cost = price_call(*price_table::with_defaults().find("claude-opus-4-5"),
-                           usage_of(1, 0, 5, 0));
+    auto cost =
+        price_call(*price_table::with_defaults().find("claude-opus-4-5"), usage_of(1, 0, 5, 0));
     CHECK(cost.cache_read == 3);
     CHECK(cost.total == 8);
     // Haiku 3 reads at $0.03: 7 tokens are 0.21 micro-dollars.
@@ -93,9 +95,9 @@ TEST_CASE("anthropic cost: negative counts are treated as zero", "[clients]") {
 
 TEST_CASE("price table: aliases, dated ids and unknown models", "[clients]") {
     auto table = price_table::with_defaults();
-    for (auto id : {"claude-haiku-4-5", "claude-haiku-4-5-20251001", "claude-sonnet-4-5",
-                    "claude-sonnet-4-5-20250929", "claude-opus-4-5-20251101",
-                    "claude-sonnet-4-20250514"}) {
+    for (auto id :
+         {"claude-haiku-4-5", "claude-haiku-4-5-20251001", "claude-sonnet-4-5",
+          "claude-sonnet-4-5-20250929", "claude-opus-4-5-20251101", "claude-sonnet-4-20250514"}) {
         INFO(id);
         CHECK(table.find(id).has_value());
     }

@@ -189,24 +189,28 @@ TEST_CASE("anthropic messages: unreadable answers are retryable bad responses", 
 }
 
 TEST_CASE("anthropic messages: every documented error shape is read", "[clients]") {
-    auto e400 = parse_api_error(
-        400, R"({"type":"error","error":{"type":"invalid_request_error","message":"anthropic-version: header is required"},"request_id":"req_011CaDvrymxizFC1oij4M9EK"})");
+    auto e400 = parse_api_error(400, R"({"type":"error","error":{"type":"invalid_request_error",)"
+                                     R"("message":"anthropic-version: header is required"},)"
+                                     R"("request_id":"req_011CaDvrymxizFC1oij4M9EK"})");
     CHECK(e400.type == "invalid_request_error");
     CHECK(e400.message == "anthropic-version: header is required");
     CHECK(e400.request_id == "req_011CaDvrymxizFC1oij4M9EK");
 
     auto e500 = parse_api_error(
-        500, R"({"type":"error","error":{"type":"api_error","message":"Internal server error"},"request_id":null})");
+        500, R"({"type":"error","error":{"type":"api_error","message":"Internal server error"},)"
+             R"("request_id":null})");
     CHECK(e500.type == "api_error");
     CHECK(e500.request_id.empty());
 
     auto e413 = parse_api_error(
-        413, R"({"error":{"type":"request_too_large","message":"Request exceeds the maximum size"}})");
+        413,
+        R"({"error":{"type":"request_too_large","message":"Request exceeds the maximum size"}})");
     CHECK(e413.type == "request_too_large");
     CHECK(e413.message == "Request exceeds the maximum size");
 
-    auto e529 = parse_api_error(
-        529, R"({"type":"error","error":{"details":null,"type":"overloaded_error","message":"Overloaded"}})");
+    auto e529 =
+        parse_api_error(529, R"({"type":"error","error":{"details":null,"type":"overloaded_error",)"
+                             R"("message":"Overloaded"}})");
     CHECK(e529.type == "overloaded_error");
 
     auto html = parse_api_error(502, "<html>Bad gateway</html>");
@@ -242,15 +246,15 @@ TEST_CASE("anthropic messages: x-should-retry wins over the status", "[clients]"
 }
 
 TEST_CASE("anthropic messages: rate-limit, retry and request id headers", "[clients]") {
-    auto res = with_headers(
-        200, {{"request-id", "req_018EeWyXxfu5pfWkrYcMdjWG"},
-              {"anthropic-ratelimit-input-tokens-limit", "30000"},
-              {"anthropic-ratelimit-input-tokens-remaining", "28000"},
-              {"anthropic-ratelimit-input-tokens-reset", "2026-02-25T20:02:37Z"},
-              {"Anthropic-RateLimit-Requests-Limit", "50"},
-              {"anthropic-ratelimit-requests-remaining", "49"},
-              {"anthropic-ratelimit-output-tokens-remaining", "lots"},
-              {"retry-after", "1.5"}});
+    auto res =
+        with_headers(200, {{"request-id", "req_018EeWyXxfu5pfWkrYcMdjWG"},
+                           {"anthropic-ratelimit-input-tokens-limit", "30000"},
+                           {"anthropic-ratelimit-input-tokens-remaining", "28000"},
+                           {"anthropic-ratelimit-input-tokens-reset", "2026-02-25T20:02:37Z"},
+                           {"Anthropic-RateLimit-Requests-Limit", "50"},
+                           {"anthropic-ratelimit-requests-remaining", "49"},
+                           {"anthropic-ratelimit-output-tokens-remaining", "lots"},
+                           {"retry-after", "1.5"}});
     auto meta = read_response_meta(res, 0);
     CHECK(meta.request_id == "req_018EeWyXxfu5pfWkrYcMdjWG");
     CHECK(meta.limits.input_tokens.limit == 30000);
@@ -267,13 +271,13 @@ TEST_CASE("anthropic messages: rate-limit, retry and request id headers", "[clie
 
 TEST_CASE("anthropic messages: retry-after-ms first, then seconds, then an HTTP date",
           "[clients]") {
-    auto ms = read_response_meta(with_headers(429, {{"retry-after", "9"}, {"retry-after-ms", "250"}}),
-                                 0);
+    auto ms =
+        read_response_meta(with_headers(429, {{"retry-after", "9"}, {"retry-after-ms", "250"}}), 0);
     CHECK(ms.retry_after->count() == 250);
 
     // 2015-10-21T07:28:00Z is 1445412480 s after the epoch; now is 2 s earlier.
-    auto date = read_response_meta(with_headers(429, {{"retry-after", "Wed, 21 Oct 2015 07:28:00 GMT"}}),
-                                   1'445'412'478'000);
+    auto date = read_response_meta(
+        with_headers(429, {{"retry-after", "Wed, 21 Oct 2015 07:28:00 GMT"}}), 1'445'412'478'000);
     CHECK(date.retry_after->count() == 2000);
 
     auto junk = read_response_meta(with_headers(429, {{"retry-after", "soon"}}), 0);

@@ -2,15 +2,17 @@
 // and our error reading classifies those answers; usage follows the documented accounting
 // (image tokens, prompt caching with a minimum prefix and a TTL on an injected clock); rate
 // limits, injected errors and the call counters behave.
-#include "clients/anthropic_messages.hpp"
-#include "pipeline/image/normalize.hpp"
 #include "tests/fakes/fake_anthropic.hpp"
-#include "tests/fakes/image_sniff.hpp"
-#include "tests/support/paths.hpp"
+
+#include <httplib.h>
 
 #include <boost/json.hpp>
 #include <catch2/catch.hpp>
-#include <httplib.h>
+
+#include "clients/anthropic_messages.hpp"
+#include "pipeline/image/normalize.hpp"
+#include "tests/fakes/image_sniff.hpp"
+#include "tests/support/paths.hpp"
 
 using namespace boomer;
 namespace json = boost::json;
@@ -36,7 +38,8 @@ std::string base64(std::string_view bytes) {
     clients::identify_call_params p;
     p.model = "m";
     auto body = json::parse(clients::build_identify_body(r, p));
-    return std::string(body.at("messages").at(0).at("content").at(0).at("source").at("data").as_string());
+    return std::string(
+        body.at("messages").at(0).at("content").at(0).at("source").at("data").as_string());
 }
 
 // The body our client sends for `photos` copies of the sample photo, as JSON to mutate.
@@ -50,8 +53,12 @@ json::object valid_body(const std::string& model = "claude-haiku-4-5", std::size
 }
 
 json::object& image_source(json::object& body, std::size_t i = 0) {
-    return body["messages"].as_array()[0].as_object()["content"].as_array()[i].as_object()
-        ["source"].as_object();
+    return body["messages"]
+        .as_array()[0]
+        .as_object()["content"]
+        .as_array()[i]
+        .as_object()["source"]
+        .as_object();
 }
 
 struct raw_answer {
@@ -60,8 +67,12 @@ struct raw_answer {
     httplib::Headers headers;
 
     json::object json() const { return json::parse(body).as_object(); }
-    std::string error_type() const { return std::string(json().at("error").at("type").as_string()); }
-    std::string message() const { return std::string(json().at("error").at("message").as_string()); }
+    std::string error_type() const {
+        return std::string(json().at("error").at("type").as_string());
+    }
+    std::string message() const {
+        return std::string(json().at("error").at("message").as_string());
+    }
     std::string header(const std::string& name) const {
         auto it = headers.find(name);
         return it == headers.end() ? std::string() : it->second;
@@ -121,8 +132,7 @@ void set_images(json::object& body, const std::vector<std::string>& bytes,
 
 }  // namespace
 
-TEST_CASE("fake anthropic: accepts our request and answers with the tool and usage",
-          "[clients]") {
+TEST_CASE("fake anthropic: accepts our request and answers with the tool and usage", "[clients]") {
     fake_anthropic fake;
     auto a = post(fake, valid_body());
     REQUIRE(a.status == 200);
@@ -156,7 +166,8 @@ TEST_CASE("fake anthropic: refuses bad headers with the real bodies", "[clients]
     CHECK(classified(no_version).code == "vision_bad_request");
     CHECK_FALSE(classified(no_version).retryable);
 
-    auto bad_version = post(fake, body, {{"x-api-key", "test-key"}, {"anthropic-version", "2024-01-01"}});
+    auto bad_version =
+        post(fake, body, {{"x-api-key", "test-key"}, {"anthropic-version", "2024-01-01"}});
     CHECK(bad_version.message() == "anthropic-version: \"2024-01-01\" is not a valid version");
 
     auto no_key = post(fake, body, {{"anthropic-version", "2023-06-01"}});
@@ -181,8 +192,9 @@ TEST_CASE("fake anthropic: image bytes must be what media_type says", "[clients]
     auto a = post(fake, body);
     CHECK(a.status == 400);
     CHECK(a.error_type() == "invalid_request_error");
-    CHECK(a.message() == "messages.0.content.0.image.source.base64: The image was specified using "
-                         "the image/png media type, but the image appears to be a image/jpeg image");
+    CHECK(a.message() ==
+          "messages.0.content.0.image.source.base64: The image was specified using "
+          "the image/png media type, but the image appears to be a image/jpeg image");
     CHECK(classified(a).code == "vision_bad_request");
 
     image_source(body)["media_type"] = "image/jpg";
@@ -218,8 +230,9 @@ TEST_CASE("fake anthropic: image size and count limits", "[clients]") {
           "exceed max allowed size: 8000 pixels");
 
     set_images(body, std::vector<std::string>(21, png_header(2100, 100)), "image/png");
-    CHECK(post(fake, body).message().find("max allowed size for many-image requests: 2000 pixels") !=
-          std::string::npos);
+    CHECK(
+        post(fake, body).message().find("max allowed size for many-image requests: 2000 pixels") !=
+        std::string::npos);
     set_images(body, std::vector<std::string>(21, png_header(1900, 100)), "image/png");
     CHECK(post(fake, body).status == 200);
 
@@ -270,18 +283,23 @@ TEST_CASE("fake anthropic: cache_control count, order and placement", "[clients]
 
     body = valid_body();
     body["tools"].as_array()[0].as_object()["cache_control"] = cc;  // 5m, then 1h in system
-    body["system"].as_array()[0].as_object()["cache_control"] = json::object{{"type", "ephemeral"},
-                                                                             {"ttl", "1h"}};
-    CHECK(post(fake, body).message().rfind(
-              "system.0.cache_control.ttl: a ttl='1h' cache_control block must not come after a "
-              "ttl='5m' cache_control block.", 0) == 0);
+    body["system"].as_array()[0].as_object()["cache_control"] =
+        json::object{{"type", "ephemeral"}, {"ttl", "1h"}};
+    CHECK(
+        post(fake, body)
+            .message()
+            .rfind(
+                "system.0.cache_control.ttl: a ttl='1h' cache_control block must not come after a "
+                "ttl='5m' cache_control block.",
+                0) == 0);
 
     body = valid_body();
     body["messages"].as_array()[0].as_object()["cache_control"] = cc;  // on the message itself
     CHECK(post(fake, body).message() == "messages.0.cache_control: Extra inputs are not permitted");
 
     body = valid_body();
-    body["system"].as_array()[0].as_object()["cache_control"] = json::object{{"type", "persistent"}};
+    body["system"].as_array()[0].as_object()["cache_control"] =
+        json::object{{"type", "persistent"}};
     CHECK(post(fake, body).message() == "system.0.cache_control.type: Input should be 'ephemeral'");
 }
 
@@ -289,7 +307,8 @@ TEST_CASE("fake anthropic: roles, blocks, tools and tool_choice", "[clients]") {
     fake_anthropic fake;
     auto body = valid_body();
     body["tool_choice"] = json::object{{"type", "tool"}, {"name", "other_tool"}};
-    CHECK(post(fake, body).message() == "tool_choice.tool.name: Tool 'other_tool' not found in tools");
+    CHECK(post(fake, body).message() ==
+          "tool_choice.tool.name: Tool 'other_tool' not found in tools");
 
     body = valid_body();
     auto user = body["messages"].as_array()[0];
@@ -300,7 +319,8 @@ TEST_CASE("fake anthropic: roles, blocks, tools and tool_choice", "[clients]") {
     CHECK(post(fake, body).message() == "messages: first message must use the \"user\" role");
 
     body = valid_body();
-    body["messages"].as_array()[0].as_object()["content"].as_array().back().as_object()["text"] = "";
+    body["messages"].as_array()[0].as_object()["content"].as_array().back().as_object()["text"] =
+        "";
     CHECK(post(fake, body).message() == "messages: text content blocks must be non-empty");
 
     body = valid_body();
@@ -401,8 +421,8 @@ TEST_CASE("fake anthropic: short prefixes are not cached, 1h writes are reported
     CHECK(a.json().at("usage").at("cache_creation_input_tokens") == 0);  // under 4096
 
     body = valid_body("claude-sonnet-4-5");
-    body["system"].as_array()[0].as_object()["cache_control"] = json::object{{"type", "ephemeral"},
-                                                                             {"ttl", "1h"}};
+    body["system"].as_array()[0].as_object()["cache_control"] =
+        json::object{{"type", "ephemeral"}, {"ttl", "1h"}};
     auto hour = clients::parse_messages_reply(post(fake, body).body);
     REQUIRE(hour);
     CHECK(hour->usage.cache_creation_1h_tokens > 0);
@@ -426,7 +446,8 @@ TEST_CASE("fake anthropic: requests per minute are limited with the real headers
     CHECK(limited.status == 429);
     CHECK(limited.error_type() == "rate_limit_error");
     CHECK(limited.message().rfind("This request would exceed your organization's rate limit of 2 "
-                                  "requests per minute", 0) == 0);
+                                  "requests per minute",
+                                  0) == 0);
     CHECK(limited.header("retry-after") == "30");
     CHECK(limited.header("x-should-retry") == "true");
     CHECK_FALSE(limited.header("anthropic-ratelimit-requests-reset").empty());

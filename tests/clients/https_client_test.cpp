@@ -2,8 +2,12 @@
 // server closed while idle, deadlines, refused connections, size limits, and TLS with
 // certificate and host name verification against a certificate made by the test.
 #include "clients/https_client.hpp"
-#include "tests/clients/support.hpp"
 
+#include <httplib.h>
+#include <openssl/pem.h>
+#include <openssl/x509v3.h>
+
+#include <atomic>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/ssl.hpp>
@@ -13,13 +17,10 @@
 #include <boost/beast/http.hpp>
 #include <boost/beast/ssl/ssl_stream.hpp>
 #include <catch2/catch.hpp>
-#include <httplib.h>
-#include <openssl/pem.h>
-#include <openssl/x509v3.h>
-
-#include <atomic>
 #include <set>
 #include <thread>
+
+#include "tests/clients/support.hpp"
 
 using namespace boomer;
 using clients::http_call;
@@ -101,9 +102,8 @@ test_certificate make_certificate(const std::string& san) {
     };
     test_certificate out;
     out.cert_pem = to_pem([cert](BIO* b) { PEM_write_bio_X509(b, cert); });
-    out.key_pem = to_pem([key](BIO* b) {
-        PEM_write_bio_PrivateKey(b, key, nullptr, nullptr, 0, nullptr, nullptr);
-    });
+    out.key_pem = to_pem(
+        [key](BIO* b) { PEM_write_bio_PrivateKey(b, key, nullptr, nullptr, 0, nullptr, nullptr); });
     X509_free(cert);
     EVP_PKEY_free(key);
     return out;
@@ -161,9 +161,9 @@ TEST_CASE("https client: URLs are split or refused", "[clients]") {
     CHECK(plain->port == 8089);
     CHECK(plain->target == "/");
 
-    for (auto bad : {"ftp://x", "api.anthropic.com", "https://", "https://u:p@host/",
-                     "https://host:0/", "https://host:99999/", "https://host:12ab/",
-                     "https://[::1]:80/", "https://host/#frag"}) {
+    for (auto bad :
+         {"ftp://x", "api.anthropic.com", "https://", "https://u:p@host/", "https://host:0/",
+          "https://host:99999/", "https://host:12ab/", "https://[::1]:80/", "https://host/#frag"}) {
         INFO(bad);
         auto r = clients::parse_url(bad);
         REQUIRE_FALSE(r);
@@ -230,7 +230,8 @@ TEST_CASE("https client: the deadline ends a slow call as a retryable timeout", 
     asio::io_context io;
     https_client client(io.get_executor());
     auto start = std::chrono::steady_clock::now();
-    auto res = test::run_coro(io, client.send(get(server.url("/slow"), std::chrono::milliseconds(150))));
+    auto res =
+        test::run_coro(io, client.send(get(server.url("/slow"), std::chrono::milliseconds(150))));
     auto took = std::chrono::steady_clock::now() - start;
     REQUIRE_FALSE(res);
     CHECK(res.error().code == "timeout");
@@ -290,7 +291,8 @@ TEST_CASE("https client: TLS verifies the certificate and the host name, and sen
         clients::https_client_options options;
         options.extra_ca_pem = cert.cert_pem;
         https_client client(io.get_executor(), options);
-        auto res = test::run_coro(io, client.send(get("https://localhost:" + std::to_string(port))));
+        auto res =
+            test::run_coro(io, client.send(get("https://localhost:" + std::to_string(port))));
         REQUIRE(res);
         CHECK(res->body == "secure");
         CHECK(sni == "localhost");
@@ -299,7 +301,8 @@ TEST_CASE("https client: TLS verifies the certificate and the host name, and sen
         std::string sni;
         auto port = serve_once(&sni);
         https_client client(io.get_executor());
-        auto res = test::run_coro(io, client.send(get("https://localhost:" + std::to_string(port))));
+        auto res =
+            test::run_coro(io, client.send(get("https://localhost:" + std::to_string(port))));
         REQUIRE_FALSE(res);
         CHECK(res.error().code == "tls_failed");
     }
@@ -309,7 +312,8 @@ TEST_CASE("https client: TLS verifies the certificate and the host name, and sen
         clients::https_client_options options;
         options.extra_ca_pem = cert.cert_pem;
         https_client client(io.get_executor(), options);
-        auto res = test::run_coro(io, client.send(get("https://127.0.0.1:" + std::to_string(port))));
+        auto res =
+            test::run_coro(io, client.send(get("https://127.0.0.1:" + std::to_string(port))));
         REQUIRE_FALSE(res);
         CHECK(res.error().code == "tls_failed");
     }

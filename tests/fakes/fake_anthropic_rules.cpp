@@ -2,15 +2,14 @@
 // check_messages_request, which returns it as a value.
 #include "tests/fakes/fake_anthropic_rules.hpp"
 
-#include "core/hash.hpp"
-#include "tests/fakes/image_sniff.hpp"
-
-#include <boost/json.hpp>
-
 #include <algorithm>
+#include <boost/json.hpp>
 #include <cmath>
 #include <initializer_list>
 #include <regex>
+
+#include "core/hash.hpp"
+#include "tests/fakes/image_sniff.hpp"
 
 namespace boomer::fakes {
 namespace {
@@ -125,9 +124,10 @@ private:
             refuse(cc_path + ".ttl: Input should be '5m' or '1h'");
         }
         if (ttl == "1h" && seen_5m_) {
-            refuse(cc_path + ".ttl: a ttl='1h' cache_control block must not come after a "
-                             "ttl='5m' cache_control block. Note that blocks are processed in "
-                             "the following order: `tools`, `system`, `messages`.");
+            refuse(cc_path +
+                   ".ttl: a ttl='1h' cache_control block must not come after a "
+                   "ttl='5m' cache_control block. Note that blocks are processed in "
+                   "the following order: `tools`, `system`, `messages`.");
         }
         seen_5m_ = seen_5m_ || ttl == "5m";
         if (++breakpoints_ > max_cache_breakpoints) {
@@ -160,8 +160,8 @@ private:
                 }
             }
         };
-        for (auto [key, inner] : {std::pair{"tools", ""}, std::pair{"system", ""},
-                                  std::pair{"messages", "content"}}) {
+        for (auto [key, inner] :
+             {std::pair{"tools", ""}, std::pair{"system", ""}, std::pair{"messages", "content"}}) {
             if (const auto* v = body_.if_contains(key)) {
                 count_in(*v, inner);
             }
@@ -181,12 +181,14 @@ private:
         for (std::size_t i = 0; i < tools->as_array().size(); ++i) {
             auto path = "tools." + std::to_string(i);
             const auto& tool = object_at(tools->as_array()[i], path);
-            only_keys(tool, path, {"name", "description", "input_schema", "cache_control",
-                                   "strict", "type", "input_examples"});
+            only_keys(tool, path,
+                      {"name", "description", "input_schema", "cache_control", "strict", "type",
+                       "input_examples"});
             auto name = string_field(tool, "name", path);
             if (!std::regex_match(name, name_pattern)) {
-                refuse(path + ".custom.name: String should match pattern "
-                              "'^[a-zA-Z0-9_-]{1,128}$'");
+                refuse(path +
+                       ".custom.name: String should match pattern "
+                       "'^[a-zA-Z0-9_-]{1,128}$'");
             }
             if (std::find(tool_names_.begin(), tool_names_.end(), name) != tool_names_.end()) {
                 refuse("tools: Tool names must be unique.");
@@ -240,8 +242,8 @@ private:
             refuse(std::string(role == "system" ? "system" : "messages") +
                    ": text content blocks must be non-empty");
         }
-        prompt_block pb{std::string(role) + "|" + without_cache_control(block),
-                        text_tokens(text.size()), {}};
+        prompt_block pb{
+            std::string(role) + "|" + without_cache_control(block), text_tokens(text.size()), {}};
         cache_control(block, path, pb);
         out_.blocks.push_back(std::move(pb));
     }
@@ -271,8 +273,10 @@ private:
                 refuse("messages: first message must use the \"user\" role");
             }
             if (role == previous) {
-                refuse("messages: roles must alternate between \"user\" and \"assistant\", but "
-                       "found multiple \"" + role + "\" roles in a row");
+                refuse(
+                    "messages: roles must alternate between \"user\" and \"assistant\", but "
+                    "found multiple \"" +
+                    role + "\" roles in a row");
             }
             previous = role;
             check_content(m, path, role);
@@ -301,7 +305,8 @@ private:
             } else if (type == "image") {
                 check_image(block, bpath, role);
             } else {
-                refuse(bpath + ": Input tag '" + type + "' found using 'type' does not match any "
+                refuse(bpath + ": Input tag '" + type +
+                       "' found using 'type' does not match any "
                        "of the expected tags: 'text', 'image'");
             }
         }
@@ -320,15 +325,17 @@ private:
             refuse("Unable to download the file. Please verify the URL and try again.");
         }
         if (kind != "base64") {
-            refuse(spath + ": Input tag '" + kind + "' found using 'type' does not match any of "
+            refuse(spath + ": Input tag '" + kind +
+                   "' found using 'type' does not match any of "
                    "the expected tags: 'base64', 'url'");
         }
         only_keys(source, spath + ".base64", {"type", "media_type", "data"});
         auto media_type = string_field(source, "media_type", spath + ".base64");
         if (media_type != "image/jpeg" && media_type != "image/png" && media_type != "image/gif" &&
             media_type != "image/webp") {
-            refuse(spath + ".base64.media_type: Input should be 'image/jpeg', 'image/png', "
-                           "'image/gif' or 'image/webp'");
+            refuse(spath +
+                   ".base64.media_type: Input should be 'image/jpeg', 'image/png', "
+                   "'image/gif' or 'image/webp'");
         }
         auto data = string_field(source, "data", spath + ".base64");
         auto bytes = check_image_bytes(data, media_type, spath);
@@ -364,13 +371,15 @@ private:
             refuse("Could not process image");
         }
         if (size->width > max_image_dimension || size->height > max_image_dimension) {
-            refuse(spath + ".base64.data: At least one of the image dimensions exceed max "
-                           "allowed size: 8000 pixels");
+            refuse(spath +
+                   ".base64.data: At least one of the image dimensions exceed max "
+                   "allowed size: 8000 pixels");
         }
         if (image_count_ > 20 &&
             (size->width > max_image_dimension_many || size->height > max_image_dimension_many)) {
-            refuse(spath + ".base64.data: At least one of the image dimensions exceed max "
-                           "allowed size for many-image requests: 2000 pixels");
+            refuse(spath +
+                   ".base64.data: At least one of the image dimensions exceed max "
+                   "allowed size for many-image requests: 2000 pixels");
         }
         return std::move(*bytes);
     }
@@ -388,7 +397,8 @@ private:
         only_keys(c, "tool_choice", {"type", "name", "disable_parallel_tool_use"});
         auto type = string_field(c, "type", "tool_choice");
         if (type != "auto" && type != "any" && type != "tool" && type != "none") {
-            refuse("tool_choice: Input tag '" + type + "' found using 'type' does not match any "
+            refuse("tool_choice: Input tag '" + type +
+                   "' found using 'type' does not match any "
                    "of the expected tags: 'auto', 'any', 'tool', 'none'");
         }
         if ((type == "any" || type == "tool") && tool_names_.empty()) {
@@ -457,15 +467,15 @@ std::int64_t check_max_tokens(const json::object& body, const fake_model& model)
 void check_sampling(const json::object& body, const fake_model& model) {
     for (auto key : {"temperature", "top_p"}) {
         const auto* v = body.if_contains(key);
-        if (v != nullptr && (!v->is_number() || v->to_number<double>() < 0.0 ||
-                             v->to_number<double>() > 1.0)) {
+        if (v != nullptr &&
+            (!v->is_number() || v->to_number<double>() < 0.0 || v->to_number<double>() > 1.0)) {
             refuse(std::string(key) + ": Input should be a number from 0 to 1");
         }
     }
-    if (model.sampling_params_exclusive && body.contains("temperature") &&
-        body.contains("top_p")) {
-        refuse("`temperature` and `top_p` cannot both be specified for this model. Please use "
-               "only one.");
+    if (model.sampling_params_exclusive && body.contains("temperature") && body.contains("top_p")) {
+        refuse(
+            "`temperature` and `top_p` cannot both be specified for this model. Please use "
+            "only one.");
     }
     if (const auto* stream = body.if_contains("stream"); stream != nullptr && *stream == true) {
         refuse("stream: this fake answers only non-streaming requests");
@@ -477,9 +487,10 @@ checked_request check_body(const json::value& value, const std::vector<fake_mode
         refuse("Input should be a valid dictionary");
     }
     const auto& body = value.as_object();
-    only_keys(body, "", {"model", "max_tokens", "messages", "system", "temperature", "top_p",
-                         "top_k", "stop_sequences", "metadata", "stream", "tools", "tool_choice",
-                         "output_config", "cache_control", "service_tier", "thinking"});
+    only_keys(body, "",
+              {"model", "max_tokens", "messages", "system", "temperature", "top_p", "top_k",
+               "stop_sequences", "metadata", "stream", "tools", "tool_choice", "output_config",
+               "cache_control", "service_tier", "thinking"});
     auto model_id = string_field(body, "model", "");
     const auto* model = find_model(models, model_id);
     if (model == nullptr) {
@@ -517,9 +528,9 @@ std::optional<api_reject> check_headers(std::optional<std::string_view> api_key,
         return api_reject{400, "invalid_request_error", "anthropic-version: header is required"};
     }
     if (*version != "2023-06-01" && *version != "2023-01-01") {
-        return api_reject{400, "invalid_request_error",
-                          "anthropic-version: \"" + std::string(*version) +
-                              "\" is not a valid version"};
+        return api_reject{
+            400, "invalid_request_error",
+            "anthropic-version: \"" + std::string(*version) + "\" is not a valid version"};
     }
     if (!content_type || !content_type->starts_with("application/json")) {
         return api_reject{400, "invalid_request_error",
@@ -546,6 +557,8 @@ std::int64_t image_tokens(int width, int height) {
     return std::max<std::int64_t>(1, (sw * sh + 749) / 750);
 }
 
-std::int64_t text_tokens(std::size_t chars) { return static_cast<std::int64_t>((chars + 3) / 4); }
+std::int64_t text_tokens(std::size_t chars) {
+    return static_cast<std::int64_t>((chars + 3) / 4);
+}
 
 }  // namespace boomer::fakes

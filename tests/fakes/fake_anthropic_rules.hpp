@@ -7,7 +7,6 @@
 #pragma once
 
 #include <boost/json/value.hpp>
-
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -40,17 +39,17 @@ struct api_reject {
 
 // One unit of the prompt in processing order (tools, system, messages), for caching and usage.
 struct prompt_block {
-    std::string canonical;           // the block's JSON without cache_control
-    std::int64_t tokens = 0;         // estimated
-    std::string cache_ttl;           // "5m" or "1h" when the block is a breakpoint, else empty
+    std::string canonical;    // the block's JSON without cache_control
+    std::int64_t tokens = 0;  // estimated
+    std::string cache_ttl;    // "5m" or "1h" when the block is a breakpoint, else empty
 };
 
 struct checked_request {
     const fake_model* model = nullptr;  // points into the table passed to check_messages_request
     std::int64_t max_tokens = 0;
     std::vector<prompt_block> blocks;
-    std::vector<std::string> image_bytes;  // decoded, in order
-    std::string answer_tool;               // the tool to answer with; empty: answer with text
+    std::vector<std::string> image_bytes;   // decoded, in order
+    std::string answer_tool;                // the tool to answer with; empty: answer with text
     std::int64_t tool_overhead_tokens = 0;  // the hidden tool-use instructions
 };
 

@@ -11,15 +11,21 @@ std::uint32_t byte_at(std::string_view b, std::size_t i) {
     return static_cast<unsigned char>(b[i]);
 }
 
-std::uint32_t be16(std::string_view b, std::size_t i) { return byte_at(b, i) << 8 | byte_at(b, i + 1); }
+std::uint32_t be16(std::string_view b, std::size_t i) {
+    return byte_at(b, i) << 8 | byte_at(b, i + 1);
+}
 
-std::uint32_t le16(std::string_view b, std::size_t i) { return byte_at(b, i + 1) << 8 | byte_at(b, i); }
+std::uint32_t le16(std::string_view b, std::size_t i) {
+    return byte_at(b, i + 1) << 8 | byte_at(b, i);
+}
 
 std::uint32_t le24(std::string_view b, std::size_t i) {
     return byte_at(b, i + 2) << 16 | byte_at(b, i + 1) << 8 | byte_at(b, i);
 }
 
-std::uint32_t be32(std::string_view b, std::size_t i) { return be16(b, i) << 16 | be16(b, i + 2); }
+std::uint32_t be32(std::string_view b, std::size_t i) {
+    return be16(b, i) << 16 | be16(b, i + 2);
+}
 
 int base64_value(char c) {
     if (c >= 'A' && c <= 'Z') {
@@ -54,8 +60,8 @@ std::optional<sniffed_image> jpeg_size(std::string_view b) {
             continue;
         }
         auto length = be16(b, i + 2);
-        bool sof = marker >= 0xC0 && marker <= 0xCF && marker != 0xC4 && marker != 0xC8 &&
-                   marker != 0xCC;
+        bool sof =
+            marker >= 0xC0 && marker <= 0xCF && marker != 0xC4 && marker != 0xC8 && marker != 0xCC;
         if (sof && length >= 7 && i + 9 <= b.size()) {
             return sniffed_image{"image/jpeg", static_cast<int>(be16(b, i + 7)),
                                  static_cast<int>(be16(b, i + 5))};
