@@ -43,6 +43,11 @@ void add_serve_options(CLI::App& serve, serve_config& c) {
     serve.add_option("--cpu-threads", c.cpu_threads, "image threads (0: one per core)")
         ->envname("BOOMER_CPU_THREADS")
         ->check(CLI::Range(0, 256));
+    serve.add_option("--store-threads", c.store_threads, "threads for database and photo-store "
+                                                         "calls (they block on disk syncs)")
+        ->envname("BOOMER_STORE_THREADS")
+        ->capture_default_str()
+        ->check(CLI::Range(1, 256));
     serve.add_option("--max-body-mb", c.max_body_mb, "largest request body in MiB")
         ->envname("BOOMER_MAX_BODY_MB")
         ->capture_default_str()

@@ -19,7 +19,7 @@ struct serve_config {
     int workers = 4;      // items processed at once; 0: intake only
     int io_threads = 0;   // 0: one per core
     int cpu_threads = 0;  // 0: one per core
-    int store_threads = 2;
+    int store_threads = 8;  // blocking disk and database calls
     std::uint64_t max_body_mb = 100;
     int max_files = 12;
     std::uint64_t max_file_mb = 25;

@@ -16,15 +16,7 @@ wrk.body = "--" .. boundary .. "\r\n" ..
     "Content-Disposition: form-data; name=\"title_hint\"\r\n\r\nbench item\r\n" ..
     "--" .. boundary .. "--\r\n"
 
-local statuses = {}
-response = function(status, headers, body)
-    statuses[status] = (statuses[status] or 0) + 1
-end
-
 done = function(summary, latency, requests)
-    for status, n in pairs(statuses) do
-        io.write(string.format("status %d: %d\n", status, n))
-    end
     io.write(string.format("latency_p50_ms %.2f\n", latency:percentile(50) / 1000))
     io.write(string.format("latency_p99_ms %.2f\n", latency:percentile(99) / 1000))
 end
