@@ -55,6 +55,53 @@ bool complete(const model_answer& a) {
     return a.reply && a.reply->missing_fields.empty();
 }
 
+// What one HTTP attempt came to: an answer (recorded in the model_answer), or a problem and the
+// wait the server asked for, if any.
+struct attempt_verdict {
+    bool answered = false;
+    failure problem;
+    std::optional<milliseconds> wait;
+};
+
+// The cheap answer goes on to the strong model when it is unsure, incomplete or unreadable.
+bool should_escalate(const model_answer& first, const claude_options& options) {
+    if (options.strong_model.empty()) {
+        return false;
+    }
+    if (first.reply) {
+        return first.reply->identification.confidence < options.escalation_threshold ||
+               !complete(first);
+    }
+    return first.error && first.error->code == "vision_bad_response";
+}
+
+// The strong model's complete answer wins, then the cheap model's; without one, the last error.
+result<pipeline::identification> compose(const std::vector<model_answer>& answers) {
+    const model_answer* chosen = nullptr;
+    for (auto it = answers.rbegin(); it != answers.rend() && chosen == nullptr; ++it) {
+        if (complete(*it)) {
+            chosen = &*it;
+        }
+    }
+    if (chosen == nullptr) {
+        if (answers.back().error) {
+            return make_unexpected(*answers.back().error);
+        }
+        return fail("vision_no_answer",
+                    "Claude did not return a usable identification (missing: title, category or "
+                    "search query); the item can be retried or reviewed by hand.",
+                    true);
+    }
+    pipeline::identification id = chosen->reply->identification;
+    id.source = chosen->record.model;
+    id.escalated = answers.size() > 1;
+    for (const auto& a : answers) {
+        id.cost_micros += a.record.cost_micros;
+        id.calls.push_back(a.record);
+    }
+    return id;
+}
+
 }  // namespace
 
 // Metric families and the children used on every call, looked up once per model.
@@ -124,6 +171,8 @@ struct claude_vision::impl {
     milliseconds backoff(int attempt) const;
     void record_limits(const std::string& model, const rate_limits& limits);
     void record_usage(const std::string& model, pipeline::vision_call& record);
+    attempt_verdict judge(const std::string& model, const result<http_response>& res,
+                          model_answer& out);
     asio::awaitable<model_answer> call_model(std::shared_ptr<impl> self,
                                              pipeline::identify_request request, std::string model);
 };
@@ -190,6 +239,41 @@ void claude_vision::impl::record_usage(const std::string& model, pipeline::visio
     }
 }
 
+attempt_verdict claude_vision::impl::judge(const std::string& model,
+                                           const result<http_response>& res, model_answer& out) {
+    attempt_verdict verdict;
+    if (!res) {
+        metrics.errors.with({model, res.error().code}).inc();
+        verdict.problem = transport_failure(res.error());
+        return verdict;
+    }
+    auto meta = read_response_meta(*res, now_ms());
+    record_limits(model, meta.limits);
+    out.record.request_id = meta.request_id;
+    if (res->status != 200) {
+        auto error = parse_api_error(res->status, res->body);
+        metrics.errors.with({model, error.type.empty() ? std::to_string(res->status) : error.type})
+            .inc();
+        verdict.problem = classify_error(error, meta);
+        verdict.wait = meta.retry_after;
+        return verdict;
+    }
+    auto reply = parse_messages_reply(res->body);
+    if (!reply) {
+        metrics.errors.with({model, "bad_response"}).inc();
+        verdict.problem = reply.error();
+        return verdict;
+    }
+    out.record.model = reply->model.empty() ? model : reply->model;
+    out.record.usage = reply->usage;
+    out.record.outcome = "ok";
+    out.record.confidence = reply->identification.confidence;
+    record_usage(model, out.record);
+    out.reply = std::move(*reply);
+    verdict.answered = true;
+    return verdict;
+}
+
 asio::awaitable<model_answer> claude_vision::impl::call_model(std::shared_ptr<impl> self,
                                                               pipeline::identify_request request,
                                                               std::string model) {
@@ -208,49 +292,22 @@ asio::awaitable<model_answer> claude_vision::impl::call_model(std::shared_ptr<im
         auto res = co_await self->http.send(call);
         latency.observe(std::chrono::duration<double>(steady::now() - sent).count());
 
-        failure problem;
-        std::optional<milliseconds> wait;
-        if (!res) {
-            problem = transport_failure(res.error());
-            self->metrics.errors.with({model, res.error().code}).inc();
-        } else {
-            auto meta = read_response_meta(*res, self->now_ms());
-            self->record_limits(model, meta.limits);
-            out.record.request_id = meta.request_id;
-            if (res->status == 200) {
-                auto reply = parse_messages_reply(res->body);
-                if (reply) {
-                    out.record.model = reply->model.empty() ? model : reply->model;
-                    out.record.usage = reply->usage;
-                    out.record.outcome = "ok";
-                    out.record.confidence = reply->identification.confidence;
-                    self->record_usage(model, out.record);
-                    out.reply = std::move(*reply);
-                    break;
-                }
-                problem = reply.error();
-                self->metrics.errors.with({model, "bad_response"}).inc();
-            } else {
-                auto error = parse_api_error(res->status, res->body);
-                problem = classify_error(error, meta);
-                self->metrics.errors
-                    .with({model, error.type.empty() ? std::to_string(res->status) : error.type})
-                    .inc();
-                wait = meta.retry_after;
-            }
-        }
-
-        if (!problem.retryable || attempt >= self->options.max_attempts) {
-            out.error = std::move(problem);
+        auto verdict = self->judge(model, res, out);
+        if (verdict.answered) {
             break;
         }
-        if (wait && *wait > self->options.max_retry_after) {
-            problem.message += " Claude asked to wait " + std::to_string(wait->count() / 1000) +
-                               " s, longer than this worker waits.";
-            out.error = std::move(problem);
+        if (!verdict.problem.retryable || attempt >= self->options.max_attempts) {
+            out.error = std::move(verdict.problem);
             break;
         }
-        co_await self->options.sleep(wait ? *wait : self->backoff(attempt));
+        if (verdict.wait && *verdict.wait > self->options.max_retry_after) {
+            verdict.problem.message += " Claude asked to wait " +
+                                       std::to_string(verdict.wait->count() / 1000) +
+                                       " s, longer than this worker waits.";
+            out.error = std::move(verdict.problem);
+            break;
+        }
+        co_await self->options.sleep(verdict.wait ? *verdict.wait : self->backoff(attempt));
     }
 
     out.record.latency_ms = std::chrono::duration_cast<milliseconds>(steady::now() - start).count();
@@ -281,43 +338,11 @@ asio::awaitable<result<pipeline::identification>> claude_vision::identify(
     answers.reserve(2);
     answers.push_back(co_await self->call_model(self, request, self->options.cheap_model));
 
-    const auto& first = answers.front();
-    bool unsure = first.reply &&
-                  (first.reply->identification.confidence < self->options.escalation_threshold ||
-                   !complete(first));
-    bool worth_escalating = !self->options.strong_model.empty() &&
-                            (unsure || (first.error && first.error->code == "vision_bad_response"));
-    if (worth_escalating) {
+    if (should_escalate(answers.front(), self->options)) {
         self->metrics.escalations.inc();
         answers.push_back(co_await self->call_model(self, request, self->options.strong_model));
     }
-
-    // The strong model's complete answer wins, then the cheap model's.
-    const model_answer* chosen = nullptr;
-    for (auto it = answers.rbegin(); it != answers.rend() && chosen == nullptr; ++it) {
-        if (complete(*it)) {
-            chosen = &*it;
-        }
-    }
-    if (chosen == nullptr) {
-        const auto& last = answers.back();
-        if (last.error) {
-            co_return make_unexpected(*last.error);
-        }
-        co_return fail("vision_no_answer",
-                       "Claude did not return a usable identification (missing: title, category "
-                       "or search query); the item can be retried or reviewed by hand.",
-                       true);
-    }
-
-    pipeline::identification id = chosen->reply->identification;
-    id.source = chosen->record.model;
-    id.escalated = answers.size() > 1;
-    for (const auto& a : answers) {
-        id.cost_micros += a.record.cost_micros;
-        id.calls.push_back(a.record);
-    }
-    co_return id;
+    co_return compose(answers);
 }
 
 std::unique_ptr<pipeline::vision_model> make_claude_vision(claude_options options,

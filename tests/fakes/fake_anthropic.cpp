@@ -33,51 +33,6 @@ struct fixture {
     json::object input;
 };
 
-// A per-minute limit refilled continuously.
-struct bucket {
-    double capacity = 0;
-    double level = 0;
-    std::int64_t last_ms = 0;
-
-    void refill(std::int64_t now_ms) {
-        if (capacity <= 0) {
-            return;
-        }
-        level =
-            std::min(capacity, level + capacity * static_cast<double>(now_ms - last_ms) / 60'000);
-        last_ms = now_ms;
-    }
-    // Seconds until `need` is available, at least 1; 60 when it never fits.
-    int seconds_until(double need) const {
-        if (need > capacity) {
-            return 60;
-        }
-        return std::max(1, static_cast<int>(std::ceil((need - level) * 60 / capacity)));
-    }
-    std::int64_t full_at(std::int64_t now_ms) const {
-        if (capacity <= 0) {
-            return now_ms;
-        }
-        return now_ms + static_cast<std::int64_t>((capacity - level) * 60'000 / capacity);
-    }
-};
-
-struct model_buckets {
-    bool ready = false;
-    bucket requests;
-    bucket input;
-    bucket output;
-};
-
-std::string rfc3339(std::int64_t epoch_ms) {
-    std::time_t seconds = static_cast<std::time_t>(epoch_ms / 1000);
-    std::tm parts{};
-    gmtime_r(&seconds, &parts);
-    char text[32];
-    std::strftime(text, sizeof text, "%Y-%m-%dT%H:%M:%SZ", &parts);
-    return text;
-}
-
 std::string with_commas(std::int64_t n) {
     auto digits = std::to_string(n);
     for (int i = static_cast<int>(digits.size()) - 3; i > 0; i -= 3) {
@@ -142,18 +97,19 @@ struct fake_anthropic::impl {
     int port = 0;
 
     mutable std::mutex mutex;
-    std::vector<fixture> fixtures;                // guarded by mutex
-    std::deque<injected_error> script;            // guarded by mutex
-    std::map<std::string, std::int64_t> cache;    // prefix key → expiry ms; guarded by mutex
-    std::map<std::string, model_buckets> limits;  // by alias; guarded by mutex
-    std::vector<received_call> log;               // guarded by mutex
-    std::mt19937_64 rng;                          // guarded by mutex
-    std::chrono::milliseconds latency;            // guarded by mutex
-    error_rates rates;                            // guarded by mutex
+    std::vector<fixture> fixtures;      // guarded by mutex
+    std::deque<injected_error> script;  // guarded by mutex
+    prompt_cache cache;                 // guarded by mutex
+    minute_limits limits;               // guarded by mutex
+    std::vector<received_call> log;     // guarded by mutex
+    std::mt19937_64 rng;                // guarded by mutex
+    std::chrono::milliseconds latency;  // guarded by mutex
+    error_rates rates;                  // guarded by mutex
 
     explicit impl(fake_anthropic_options o)
         : options(std::move(o)),
           time(options.time != nullptr ? *options.time : system_clock::instance()),
+          limits(options.limits),
           rng(options.seed),
           latency(options.latency),
           rates(options.errors) {}
@@ -164,7 +120,6 @@ struct fake_anthropic::impl {
     std::optional<answer> trouble(const fake_model& model, received_call& call);
     std::optional<answer> over_limit(const fake_model& model, const fake_usage& need,
                                      std::int64_t max_tokens, received_call& call);
-    fake_usage plan_cache(const checked_request& req, bool commit);
     json::object tool_input(const checked_request& req);
     answer success(const checked_request& req, received_call& call);
     void add_limit_headers(answer& a, const fake_model& model);
@@ -257,120 +212,28 @@ std::optional<answer> fake_anthropic::impl::over_limit(const fake_model& model,
                                                        const fake_usage& need,
                                                        std::int64_t max_tokens,
                                                        received_call& call) {
-    auto now = time.now_ms();
-    auto& b = limits[model.alias];
-    if (!b.ready) {
-        b.ready = true;
-        b.requests = {static_cast<double>(options.limits.requests),
-                      static_cast<double>(options.limits.requests), now};
-        b.input = {static_cast<double>(options.limits.input_tokens),
-                   static_cast<double>(options.limits.input_tokens), now};
-        b.output = {static_cast<double>(options.limits.output_tokens),
-                    static_cast<double>(options.limits.output_tokens), now};
+    auto input = need.input_tokens + need.cache_write_5m + need.cache_write_1h;
+    auto hit = limits.take(model.alias, input, max_tokens, time.now_ms());
+    if (!hit) {
+        return std::nullopt;
     }
-    b.requests.refill(now);
-    b.input.refill(now);
-    b.output.refill(now);
-
-    auto input_need =
-        static_cast<double>(need.input_tokens + need.cache_write_5m + need.cache_write_1h);
-    struct check {
-        bucket* which;
-        double need;
-        std::string_view what;
-    };
-    for (auto c : {check{&b.requests, 1.0, "requests"}, check{&b.input, input_need, "input tokens"},
-                   check{&b.output, static_cast<double>(max_tokens), "output tokens"}}) {
-        if (c.which->capacity <= 0 || c.need <= c.which->level) {
-            continue;  // unlimited, or enough left
-        }
-        auto message =
-            "This request would exceed your organization's rate limit of " +
-            with_commas(static_cast<std::int64_t>(c.which->capacity)) + " " + std::string(c.what) +
-            " per minute (org: 00000000-0000-4000-8000-000000000000, model: " + model.answer_id() +
-            "). For details, refer to: https://docs.claude.com/en/api/rate-limits. "
-            "You can see the response headers for current usage. Please reduce the "
-            "prompt length or the maximum tokens requested, or try again later.";
-        auto a = reject(api_reject{429, "rate_limit_error", message}, call);
-        a.headers.emplace_back("retry-after", std::to_string(c.which->seconds_until(c.need)));
-        add_limit_headers(a, model);
-        return a;
-    }
-    b.requests.level -= 1;
-    b.input.level -= input_need;
-    b.output.level -= static_cast<double>(max_tokens);
-    return std::nullopt;
+    auto message =
+        "This request would exceed your organization's rate limit of " + with_commas(hit->limit) +
+        " " + hit->what +
+        " per minute (org: 00000000-0000-4000-8000-000000000000, model: " + model.answer_id() +
+        "). For details, refer to: https://docs.claude.com/en/api/rate-limits. You can "
+        "see the response headers for current usage. Please reduce the prompt length "
+        "or the maximum tokens requested, or try again later.";
+    auto a = reject(api_reject{429, "rate_limit_error", message}, call);
+    a.headers.emplace_back("retry-after", std::to_string(hit->retry_after_seconds));
+    add_limit_headers(a, model);
+    return a;
 }
 
 void fake_anthropic::impl::add_limit_headers(answer& a, const fake_model& model) {
-    auto it = limits.find(model.alias);
-    if (it == limits.end()) {
-        return;
+    for (auto& header : limits.headers(model.alias, time.now_ms())) {
+        a.headers.push_back(std::move(header));
     }
-    auto now = time.now_ms();
-    auto thousands = [](double v) {
-        return std::to_string(static_cast<std::int64_t>(std::llround(std::max(v, 0.0) / 1000)) *
-                              1000);
-    };
-    auto add = [&](std::string_view name, const bucket& b, bool tokens) {
-        std::string p = "anthropic-ratelimit-" + std::string(name) + "-";
-        a.headers.emplace_back(p + "limit", std::to_string(static_cast<std::int64_t>(b.capacity)));
-        a.headers.emplace_back(
-            p + "remaining",
-            tokens ? thousands(b.level)
-                   : std::to_string(static_cast<std::int64_t>(std::max(b.level, 0.0))));
-        a.headers.emplace_back(p + "reset", rfc3339(b.full_at(now)));
-    };
-    const auto& b = it->second;
-    add("requests", b.requests, false);
-    add("input-tokens", b.input, true);
-    add("output-tokens", b.output, true);
-    bucket total{b.input.capacity + b.output.capacity, b.input.level + b.output.level, now};
-    add("tokens", total, true);
-}
-
-fake_usage fake_anthropic::impl::plan_cache(const checked_request& req, bool commit) {
-    auto now = time.now_ms();
-    const auto& model = *req.model;
-    std::vector<std::string> keys;
-    std::vector<std::int64_t> cumulative;
-    std::string running;
-    std::int64_t tokens = req.tool_overhead_tokens;
-    for (const auto& block : req.blocks) {
-        running = sha256_hex(running + block.canonical);
-        keys.push_back(model.alias + "/" + running);
-        tokens += block.tokens;
-        cumulative.push_back(tokens);
-    }
-
-    fake_usage u;
-    auto ttl_ms = [](const std::string& ttl) { return ttl == "1h" ? 3'600'000 : 300'000; };
-    std::int64_t done = 0;
-    std::size_t first_write = 0;
-    for (std::size_t i = req.blocks.size(); i-- > 0;) {  // the longest cached prefix is read
-        auto hit = cache.find(keys[i]);
-        if (!req.blocks[i].cache_ttl.empty() && hit != cache.end() && hit->second > now) {
-            u.cache_read = done = cumulative[i];
-            first_write = i + 1;
-            if (commit) {
-                hit->second = now + ttl_ms(req.blocks[i].cache_ttl);  // a hit refreshes the TTL
-            }
-            break;
-        }
-    }
-    for (std::size_t i = first_write; i < req.blocks.size(); ++i) {
-        const auto& ttl = req.blocks[i].cache_ttl;
-        if (ttl.empty() || cumulative[i] < model.min_cache_tokens) {
-            continue;  // too short prefixes are silently not cached
-        }
-        (ttl == "1h" ? u.cache_write_1h : u.cache_write_5m) += cumulative[i] - done;
-        done = cumulative[i];
-        if (commit) {
-            cache[keys[i]] = now + ttl_ms(ttl);
-        }
-    }
-    u.input_tokens = tokens - u.cache_read - u.cache_write_5m - u.cache_write_1h;
-    return u;
 }
 
 json::object fake_anthropic::impl::tool_input(const checked_request& req) {
@@ -418,11 +281,9 @@ answer fake_anthropic::impl::success(const checked_request& req, received_call& 
         stop = "max_tokens";
     }
 
-    auto usage = plan_cache(req, true);
+    auto usage = cache.plan(req, time.now_ms(), true);
     usage.output_tokens = output;
-    auto& out_bucket = limits[req.model->alias].output;  // the unused reservation comes back
-    out_bucket.level = std::min(out_bucket.capacity,
-                                out_bucket.level + static_cast<double>(req.max_tokens - output));
+    limits.refund_output(req.model->alias, req.max_tokens - output);
     call.status = 200;
     call.usage = usage;
 
@@ -495,7 +356,8 @@ answer fake_anthropic::impl::handle(const httplib::Request& req, received_call& 
     if (auto t = trouble(*ok.model, call)) {
         return *t;
     }
-    if (auto limited = over_limit(*ok.model, plan_cache(ok, false), ok.max_tokens, call)) {
+    if (auto limited =
+            over_limit(*ok.model, cache.plan(ok, time.now_ms(), false), ok.max_tokens, call)) {
         return *limited;
     }
     return success(ok, call);

@@ -19,16 +19,10 @@
 #include <vector>
 
 #include "core/clock.hpp"
+#include "tests/fakes/fake_accounting.hpp"
 #include "tests/fakes/fake_anthropic_rules.hpp"
 
 namespace boomer::fakes {
-
-// Per-minute limits, per model, refilled continuously (a token bucket per kind); 0 is unlimited.
-struct rate_limits_per_minute {
-    std::int64_t requests = 4'000;
-    std::int64_t input_tokens = 2'000'000;  // input plus cache writes; cache reads are free
-    std::int64_t output_tokens = 400'000;   // max_tokens is reserved, then the unused part refunded
-};
 
 // Chances, each 0..1, that a valid request is answered with an error instead.
 struct error_rates {
@@ -49,14 +43,6 @@ struct injected_error {
     static injected_error rate_limited(std::optional<int> retry_after_seconds);
     static injected_error overloaded();
     static injected_error internal();
-};
-
-struct fake_usage {
-    std::int64_t input_tokens = 0;
-    std::int64_t cache_write_5m = 0;
-    std::int64_t cache_write_1h = 0;
-    std::int64_t cache_read = 0;
-    std::int64_t output_tokens = 0;
 };
 
 // What the fake saw and answered, one per request.
