@@ -3,13 +3,18 @@
 // normalization, and settings from the environment.
 #include "clients/claude_vision.hpp"
 
+#include <atomic>
+#include <boost/asio/bind_cancellation_slot.hpp>
+#include <boost/asio/cancellation_signal.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/json.hpp>
 #include <catch2/catch.hpp>
 #include <filesystem>
 #include <map>
 #include <mutex>
 #include <sstream>
+#include <thread>
 
 #include "pipeline/image/normalize.hpp"
 #include "tests/clients/support.hpp"
@@ -445,4 +450,53 @@ TEST_CASE("claude options: read from the environment and checked", "[clients]") 
     asio::io_context io;
     claude_options no_key;
     CHECK_THROWS_AS(claude_vision(no_key, io.get_executor(), registry), std::invalid_argument);
+}
+
+TEST_CASE("claude vision: concurrent items on two threads share one client", "[clients]") {
+    harness h;
+    h.options.strong_model = "";
+    h.fake.set_latency(milliseconds(50));
+    claude_vision vision(h.options, h.io.get_executor(), h.registry);
+    std::vector<std::optional<result<pipeline::identification>>> results(6);
+    std::atomic<int> errors{0};
+    for (auto& slot : results) {
+        asio::co_spawn(
+            h.io, test::detail::store_result(vision.identify(request_for({photo().jpeg})), &slot),
+            [&errors](std::exception_ptr e) { errors += e ? 1 : 0; });
+    }
+    std::thread second([&h] { h.io.run(); });
+    h.io.run();
+    second.join();
+    CHECK(errors == 0);
+    for (const auto& r : results) {
+        REQUIRE(r);
+        CHECK(r->has_value());
+    }
+    CHECK(h.fake.paid() == 6);
+}
+
+TEST_CASE("claude vision: cancelling the caller ends a call in flight", "[clients]") {
+    harness h;
+    h.fake.set_latency(milliseconds(1500));
+    claude_vision vision(h.options, h.io.get_executor(), h.registry);
+    asio::cancellation_signal cancel;
+    std::optional<result<pipeline::identification>> slot;
+    std::exception_ptr error;
+    bool finished = false;
+    asio::co_spawn(h.io,
+                   test::detail::store_result(vision.identify(request_for({photo().jpeg})), &slot),
+                   asio::bind_cancellation_slot(cancel.slot(), [&](std::exception_ptr e) {
+                       error = e;
+                       finished = true;
+                   }));
+    asio::steady_timer soon(h.io, milliseconds(100));
+    soon.async_wait(
+        [&cancel](boost::system::error_code) { cancel.emit(asio::cancellation_type::terminal); });
+    auto start = std::chrono::steady_clock::now();
+    h.io.run();
+    CHECK(finished);
+    CHECK(std::chrono::steady_clock::now() - start < milliseconds(1000));
+    CHECK_FALSE(slot.has_value());
+    REQUIRE(error);
+    CHECK_THROWS_AS(std::rethrow_exception(error), boost::system::system_error);
 }
