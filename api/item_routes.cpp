@@ -10,6 +10,7 @@
 #include "api/problem.hpp"
 #include "core/async.hpp"
 #include "core/ids.hpp"
+#include "core/utf8.hpp"
 #include "pipeline/item_document.hpp"
 
 namespace boomer::api {
@@ -26,8 +27,11 @@ struct item_form {
 
 std::optional<problem> read_form(const std::vector<part>& parts, item_form& form) {
     for (const auto& p : parts) {
-        if (!p.filename.empty()) {
-            form.request.files.push_back({p.filename, p.data});
+        if (!p.filename.empty() || p.name == "photo") {
+            // A browser sends an empty, nameless "photo" part when no file was chosen.
+            if (!p.data.empty() || !p.filename.empty()) {
+                form.request.files.push_back({p.filename, p.data});
+            }
         } else if (p.name == "title_hint") {
             form.request.title_hint = std::string(p.data);
         } else if (p.name == "sku") {
@@ -40,14 +44,14 @@ std::optional<problem> read_form(const std::vector<part>& parts, item_form& form
                 return make_problem(http::status::bad_request, "invalid-field",
                                     fmt::format("priority must be urgent, normal or bulk, not "
                                                 "'{}'",
-                                                p.data.substr(0, 40)));
+                                                valid_utf8(p.data.substr(0, 40))));
             }
             form.request.prio = *prio;
         } else {
             return make_problem(http::status::bad_request, "unknown-field",
                                 fmt::format("unknown form field '{}'; expected photo files and "
                                             "title_hint, sku, condition, priority",
-                                            p.name.substr(0, 60)));
+                                            valid_utf8(p.name.substr(0, 60))));
         }
     }
     return std::nullopt;
@@ -60,6 +64,9 @@ http::status intake_status(std::string_view code) {
     }
     if (code == e::too_many_files || code == e::file_too_large || code == e::too_many_pixels) {
         return http::status::payload_too_large;
+    }
+    if (code == e::key_reused) {
+        return http::status::unprocessable_entity;
     }
     return http::status::bad_request;
 }
@@ -102,7 +109,7 @@ awaitable<http_response> submit_item(api_deps& deps, request_context ctx) {
     }
     json::object body{{"item_id", receipt->item_id},
                       {"job_id", receipt->job_id},
-                      {"status", receipt->created ? "queued" : "existing"},
+                      {"status", std::string(store::to_string(receipt->state))},
                       {"links", links(receipt->item_id, receipt->job_id)}};
     auto status = receipt->created ? http::status::accepted : http::status::ok;
     auto res = json_response(status, body);
@@ -111,7 +118,7 @@ awaitable<http_response> submit_item(api_deps& deps, request_context ctx) {
 }
 
 problem item_not_found(std::string_view id) {
-    return not_found(fmt::format("no item with id '{}'", id.substr(0, 64)));
+    return not_found(fmt::format("no item with id '{}'", valid_utf8(id.substr(0, 64))));
 }
 
 awaitable<http_response> get_item(api_deps& deps, request_context ctx) {
@@ -167,18 +174,27 @@ awaitable<http_response> list_items(api_deps& deps, request_context ctx) {
         co_return to_response(bad_request("cursor is not one this service handed out"));
     }
 
+    auto page_size = static_cast<std::size_t>(q.limit);
+    q.limit += 1;  // one more than a page tells whether another page exists
     auto list_work = [&deps, q] {
         json::array items;
         for (const auto& item : deps.db->list_items(q)) {
             auto doc = pipeline::item_document(item, deps.db->checkpoints(item.job_id));
             doc["links"] = links(item.item_id, item.job_id);
+            doc["error"] = nullptr;
+            if (auto job = deps.db->find_job(deps.tenant_id, item.job_id);
+                job && !job->error_code.empty()) {
+                doc["error"] =
+                    json::object{{"code", job->error_code}, {"message", job->error_message}};
+            }
             items.emplace_back(std::move(doc));
         }
         return items;
     };
     auto page = co_await run_on(*deps.store_pool, list_work);
     json::value next = nullptr;
-    if (page.size() == static_cast<std::size_t>(q.limit)) {
+    if (page.size() > page_size) {
+        page.resize(page_size);
         next = page.back().at("item_id");
     }
     co_return json_response(http::status::ok, json::object{{"items", std::move(page)},
@@ -233,6 +249,7 @@ awaitable<http_response> get_image(api_deps& deps, request_context ctx) {
     }
     struct found {
         bool item = false;
+        bool final = false;
         bool normalized = false;
         std::optional<std::string> bytes;
     };
@@ -243,6 +260,7 @@ awaitable<http_response> get_image(api_deps& deps, request_context ctx) {
             return f;
         }
         f.item = true;
+        f.final = store::is_final(item->state);
         for (const auto& c : deps.db->checkpoints(item->job_id)) {
             if (c.stage != "normalize") {
                 continue;
@@ -256,9 +274,14 @@ awaitable<http_response> get_image(api_deps& deps, request_context ctx) {
     };
     auto got = co_await run_on(*deps.store_pool, image_work);
     if (!got.item) {
-        co_return to_response(not_found(fmt::format("item '{}' has no photo {}", id, *n)));
+        co_return to_response(
+            not_found(fmt::format("item '{}' has no photo {}", valid_utf8(id.substr(0, 64)), *n)));
     }
     if (!got.normalized || !got.bytes) {
+        if (got.final) {
+            co_return to_response(
+                not_found("this item finished without a normalized photo; see its error"));
+        }
         co_return to_response(make_problem(http::status::conflict, "not-normalized",
                                            "this photo has not been normalized yet"));
     }
@@ -304,7 +327,8 @@ awaitable<http_response> get_job(api_deps& deps, request_context ctx) {
     };
     auto doc = co_await run_on(*deps.store_pool, job_work);
     if (!doc) {
-        co_return to_response(not_found(fmt::format("no job with id '{}'", id.substr(0, 64))));
+        co_return to_response(
+            not_found(fmt::format("no job with id '{}'", valid_utf8(id.substr(0, 64)))));
     }
     co_return json_response(http::status::ok, *doc);
 }

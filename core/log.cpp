@@ -3,10 +3,13 @@
 
 #include <fmt/format.h>
 
+#include "core/utf8.hpp"
+
 namespace boomer::log {
 namespace {
 
-void append_string(std::string& out, std::string_view s) {
+void append_string(std::string& out, std::string_view raw) {
+    auto s = valid_utf8(raw);
     out.push_back('"');
     for (char c : s) {
         switch (c) {

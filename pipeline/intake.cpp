@@ -4,6 +4,7 @@
 #include <fmt/format.h>
 
 #include "core/ids.hpp"
+#include "core/utf8.hpp"
 #include "pipeline/image/probe.hpp"
 
 namespace boomer::pipeline {
@@ -13,7 +14,7 @@ std::string describe(std::size_t index, const intake_file& file) {
     if (file.filename.empty()) {
         return fmt::format("photo {}", index + 1);
     }
-    return fmt::format("photo {} ({})", index + 1, file.filename);
+    return fmt::format("photo {} ({})", index + 1, valid_utf8(file.filename));
 }
 
 result<bool> check_fields(const intake_request& request, const intake_limits& limits) {
@@ -61,12 +62,27 @@ result<store::image_ref> check_file(std::size_t index, const intake_file& file,
     }
     store::image_ref ref;
     ref.index = static_cast<int>(index);
-    ref.filename = file.filename;
+    ref.filename = valid_utf8(file.filename);
     ref.media_type = std::string(info->media_type);
     ref.bytes = static_cast<std::int64_t>(file.bytes.size());
     ref.width = info->width;
     ref.height = info->height;
     return ref;
+}
+
+// same_submission tells whether a replayed request carries what the original item holds.
+bool same_submission(const store::item_record& original, const store::new_item& replay) {
+    if (original.images.size() != replay.images.size() ||
+        original.title_hint != replay.title_hint || original.sku != replay.sku ||
+        original.condition != replay.condition || original.prio != replay.prio) {
+        return false;
+    }
+    for (std::size_t i = 0; i < replay.images.size(); ++i) {
+        if (original.images[i].sha256 != replay.images[i].sha256) {
+            return false;
+        }
+    }
+    return true;
 }
 
 }  // namespace
@@ -106,16 +122,26 @@ result<intake_receipt> submit(const intake_request& request, const intake_limits
     item.item_id = new_id("itm", item.now_ms);
     item.job_id = new_id("job", item.now_ms);
     item.idempotency_key = request.idempotency_key;
-    item.title_hint = request.title_hint;
-    item.sku = request.sku;
-    item.condition = request.condition;
+    item.title_hint = valid_utf8(request.title_hint);
+    item.sku = valid_utf8(request.sku);
+    item.condition = valid_utf8(request.condition);
     item.prio = request.prio;
     item.source = request.source;
     item.images = std::move(images);
     item.max_attempts = limits.max_attempts;
 
     auto created = db.create_item(item);
-    return intake_receipt{created.created, created.item_id, created.job_id};
+    if (created.created) {
+        return intake_receipt{true, created.item_id, created.job_id, store::job_state::queued};
+    }
+
+    // A replay must be the same submission; the same key with other content is a client bug.
+    auto original = db.find_item(item.tenant_id, created.item_id);
+    if (!original || !same_submission(*original, item)) {
+        return fail(std::string(intake_error::key_reused),
+                    "this Idempotency-Key was already used for a different submission");
+    }
+    return intake_receipt{false, created.item_id, created.job_id, original->state};
 }
 
 }  // namespace boomer::pipeline

@@ -44,6 +44,7 @@ struct intake_receipt {
     bool created = false;  // false: an idempotent replay of an earlier submission
     std::string item_id;
     std::string job_id;
+    store::job_state state = store::job_state::queued;  // the original item's, on a replay
 };
 
 // Failure codes submit() returns; the API maps each to an HTTP status.
@@ -55,6 +56,7 @@ inline constexpr std::string_view empty_file = "empty_file";                    
 inline constexpr std::string_view unsupported_media = "unsupported_media_type";  // 415
 inline constexpr std::string_view too_many_pixels = "too_many_pixels";           // 413
 inline constexpr std::string_view field_too_long = "field_too_long";             // 400
+inline constexpr std::string_view key_reused = "idempotency_key_reused";         // 422
 }  // namespace intake_error
 
 // submit validates and persists one item. Blocking (disk and database): call it on the store

@@ -275,8 +275,8 @@ asio::awaitable<void> scheduler::execute(const std::shared_ptr<job_context>& ctx
         }
         if (stage == "identify" && !identified(done.at("identify"))) {
             co_await finish(ctx, store::job_state::needs_review, "not_identified",
-                            "nothing in the photos or hints identifies this item; add a title "
-                            "hint or a photo of its barcode or label, then retry");
+                            "nothing in the photos or hints identifies this item; submit it again "
+                            "with a title_hint or a photo of its barcode or label");
             co_return;
         }
     }

@@ -16,17 +16,28 @@ bool hidden(const fs::path& p) {
     return name.empty() || name.front() == '.';
 }
 
-// The photos of an entry: the file itself, or a sub-folder's visible files by name.
+// The photos of an entry: the file itself, or every visible file below a sub-folder (nested
+// folders included), by path. Symbolic links are never followed: they could point anywhere.
 std::vector<fs::path> photos_of(const fs::path& entry) {
     std::vector<fs::path> out;
     std::error_code ec;
+    if (fs::is_symlink(entry, ec)) {
+        return out;
+    }
     if (fs::is_regular_file(entry, ec)) {
         out.push_back(entry);
         return out;
     }
-    for (const auto& f : fs::directory_iterator(entry, ec)) {
-        if (f.is_regular_file(ec) && !hidden(f.path())) {
-            out.push_back(f.path());
+    fs::recursive_directory_iterator it(entry, ec);
+    for (; !ec && it != fs::recursive_directory_iterator(); it.increment(ec)) {
+        if (hidden(it->path())) {
+            if (it->is_directory(ec)) {
+                it.disable_recursion_pending();
+            }
+            continue;
+        }
+        if (!it->is_symlink(ec) && it->is_regular_file(ec)) {
+            out.push_back(it->path());
         }
     }
     std::sort(out.begin(), out.end());
@@ -117,7 +128,9 @@ watch_event watch_folder::ingest(const fs::path& entry, const seen& state,
         contents.push_back(slurp(p));
     }
     for (std::size_t i = 0; i < photos.size(); ++i) {
-        req.files.push_back({photos[i].filename().string(), contents[i]});
+        auto name = fs::is_directory(entry) ? photos[i].lexically_relative(entry).string()
+                                            : photos[i].filename().string();
+        req.files.push_back({name, contents[i]});
     }
 
     auto receipt = submit(req, limits, db, blobs, time);

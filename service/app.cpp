@@ -195,7 +195,8 @@ app::app(serve_config config) : impl_(std::make_unique<impl>(std::move(config)))
     s.server = std::make_unique<api::http_server>(s.io, parse_endpoint(c.listen), s.router,
                                                   http_options, s.registry);
     if (!c.watch_dir.empty()) {
-        s.watcher = std::make_unique<pipeline::watch_folder>(c.watch_dir, c.tenant, 1000);
+        s.watcher = std::make_unique<pipeline::watch_folder>(c.watch_dir, c.tenant,
+                                                             c.watch_settle_seconds * 1000);
     }
 }
 
@@ -306,6 +307,10 @@ int app::run() {
     for (auto& t : threads) {
         t.join();
     }
+    // Drained: every job still running was released. Work queued on the pools is abandoned and
+    // only what runs right now finishes (its writes are refused by the fence).
+    s.cpu_pool.stop();
+    s.store_pool.stop();
     s.cpu_pool.join();
     s.store_pool.join();
     return 0;

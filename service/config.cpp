@@ -15,14 +15,22 @@ void add_serve_options(CLI::App& serve, serve_config& c) {
     serve.add_option("--data", c.data_dir, "folder for the database and the photo store")
         ->envname("BOOMER_DATA")
         ->capture_default_str();
-    serve.add_option("--db", c.db, "database: sqlite:PATH or postgres://USER@HOST/DB (default: "
-                                   "sqlite:DATA/boomer.db)")
+    serve
+        .add_option("--db", c.db,
+                    "database: sqlite:PATH or postgres://USER@HOST/DB (default: "
+                    "sqlite:DATA/boomer.db)")
         ->envname("BOOMER_DB");
     serve
         .add_option("--watch", c.watch_dir,
                     "folder to take photos from (one item per file "
                     "or sub-folder)")
         ->envname("BOOMER_WATCH");
+    serve
+        .add_option("--watch-settle-seconds", c.watch_settle_seconds,
+                    "how long a watched entry must stay unchanged before it is taken")
+        ->envname("BOOMER_WATCH_SETTLE_SECONDS")
+        ->capture_default_str()
+        ->check(CLI::Range(0, 3600));
     serve
         .add_option("--sales-csv", c.sales_csv,
                     "sales-history export used as comps; "
@@ -43,8 +51,10 @@ void add_serve_options(CLI::App& serve, serve_config& c) {
     serve.add_option("--cpu-threads", c.cpu_threads, "image threads (0: one per core)")
         ->envname("BOOMER_CPU_THREADS")
         ->check(CLI::Range(0, 256));
-    serve.add_option("--store-threads", c.store_threads, "threads for database and photo-store "
-                                                         "calls (they block on disk syncs)")
+    serve
+        .add_option("--store-threads", c.store_threads,
+                    "threads for database and photo-store "
+                    "calls (they block on disk syncs)")
         ->envname("BOOMER_STORE_THREADS")
         ->capture_default_str()
         ->check(CLI::Range(1, 256));

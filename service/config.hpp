@@ -15,6 +15,7 @@ struct serve_config {
     std::string data_dir = "var";
     std::string db;  // "sqlite:PATH"; empty: sqlite:<data_dir>/boomer.db
     std::string watch_dir;
+    int watch_settle_seconds = 5;  // an entry unchanged this long is taken
     std::vector<std::string> sales_csv;
     int workers = 4;      // items processed at once; 0: intake only
     int io_threads = 0;   // 0: one per core

@@ -142,7 +142,29 @@ TEST_CASE("service: an Idempotency-Key replays the original item", "[e2e]") {
     REQUIRE(first->status == 202);
     REQUIRE(again->status == 200);
     CHECK(parse_object(first->body).at("item_id") == parse_object(again->body).at("item_id"));
+    CHECK(str(parse_object(again->body).at("status")) != "existing");
+
+    // The same key with other content is refused, not silently mapped to the first item.
+    check_problem(api.post_item({jpeg("orientation-8-landscape.jpg")}, {}, key), 422,
+                  "idempotency-key-reused");
     CHECK(item_count(api) == 1);
+}
+
+TEST_CASE("service: text that is not UTF-8 is repaired, so every answer stays valid JSON",
+          "[e2e]") {
+    temp_dir dir;
+    service_process svc(dir.path());
+    api_client api(svc.port());
+    auto photo = jpeg("orientation-1-landscape.jpg");
+    photo.filename = "bad\xFF\xFE.jpg";
+    auto res = api.post_item({photo}, {{"title_hint", "lamp \xC0\xAF"}});
+    REQUIRE(res->status == 202);
+    auto id = str(parse_object(res->body).at("item_id"));
+    auto item = parse_object(api.get("/v1/items/" + id)->body);  // throws on invalid JSON
+    CHECK(str(item.at("title_hint")) == "lamp \xEF\xBF\xBD\xEF\xBF\xBD");
+    CHECK(str(item.at("images").at(0).at("filename")) == "bad\xEF\xBF\xBD\xEF\xBF\xBD.jpg");
+    CHECK_NOTHROW(parse_object(api.get("/v1/items")->body));
+    check_problem(api.get("/v1/jobs/%FF"), 404, "not-found");
 }
 
 TEST_CASE("service: items are listed newest first with a cursor, and can be canceled", "[e2e]") {
@@ -156,6 +178,8 @@ TEST_CASE("service: items are listed newest first with a cursor, and can be canc
         auto r = parse_object(api.post_item({jpeg("orientation-8-landscape.jpg")})->body);
         ids.push_back(str(r.at("item_id")));
     }
+    auto all = parse_object(api.get("/v1/items?limit=5")->body);
+    CHECK(all.at("next_cursor").is_null());  // an exactly full last page says so
     auto page1 = parse_object(api.get("/v1/items?limit=2")->body);
     REQUIRE(page1.at("items").as_array().size() == 2);
     CHECK(str(page1.at("items").at(0).at("item_id")) == ids[4]);

@@ -150,14 +150,18 @@ TEST_CASE("service: the watched folder ingests files and sub-folders once, acros
     fs::create_directories(inbox / "Vintage waterfall print");
     fs::copy_file(data_dir() / "images/orientation-1-landscape.jpg",
                   inbox / "Vintage waterfall print/front.jpg");
+    fs::create_directories(inbox / "Vintage waterfall print/detail");
     fs::copy_file(data_dir() / "images/orientation-3-landscape.jpg",
-                  inbox / "Vintage waterfall print/back.jpg");
+                  inbox / "Vintage waterfall print/detail/back.jpg");
+    // A link is never followed, wherever it points.
+    fs::create_symlink(data_dir() / "images/orientation-8-landscape.jpg", inbox / "link.jpg");
     fs::copy_file(data_dir() / "images/ean8-render-01.png", inbox / "single.png");
     fs::copy_file(data_dir() / "images/ean8-render-01.png", inbox / "notes.txt");
     std::ofstream(inbox / "notes.txt") << "not a photo";
 
     {
-        service_process svc(dir.path() / "data", {"--watch", inbox.string()});
+        service_process svc(dir.path() / "data",
+                            {"--watch", inbox.string(), "--watch-settle-seconds", "1"});
         api_client api(svc.port());
         std::map<std::string, std::string> items;
         for (int i = 0; i < 200 && items.size() < 2; ++i) {
@@ -176,13 +180,20 @@ TEST_CASE("service: the watched folder ingests files and sub-folders once, acros
             found_hint |= str(item.at("title_hint")) == "Vintage waterfall print";
         }
         CHECK(found_hint);
+        for (const auto& item : hinted.at("items").as_array()) {
+            if (str(item.at("title_hint")) == "Vintage waterfall print") {
+                CHECK(item.at("images").as_array().size() == 2);  // the nested photo too
+            }
+        }
+        CHECK(fs::is_symlink(inbox / "link.jpg"));  // left alone
         CHECK(svc.terminate() == 0);
     }
 
     // A crash between intake and the move leaves the entry in place: put it back as it was
     // (same bytes and time) and restart. It must not become a second item.
     fs::rename(inbox / ".processed/single.png", inbox / "single.png");
-    service_process again(dir.path() / "data", {"--watch", inbox.string()});
+    service_process again(dir.path() / "data",
+                          {"--watch", inbox.string(), "--watch-settle-seconds", "1"});
     api_client api(again.port());
     for (int i = 0; i < 100 && fs::exists(inbox / "single.png"); ++i) {
         std::this_thread::sleep_for(std::chrono::milliseconds(50));
