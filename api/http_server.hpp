@@ -11,17 +11,16 @@
 // label is the path template, "unmatched" for a 404, never the raw path.
 #pragma once
 
-#include "api/router.hpp"
-#include "core/metrics.hpp"
-
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
-
 #include <chrono>
 #include <cstddef>
 #include <functional>
 #include <memory>
+
+#include "api/router.hpp"
+#include "core/metrics.hpp"
 
 namespace boomer::api {
 

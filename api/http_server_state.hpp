@@ -2,17 +2,14 @@
 // state, the request metrics, and the per-connection coroutine. Not for handlers.
 #pragma once
 
-#include "api/http_server.hpp"
-
+#include <array>
+#include <atomic>
 #include <boost/asio/cancellation_signal.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/strand.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
-
-#include <array>
-#include <atomic>
 #include <cstdint>
 #include <exception>
 #include <memory>
@@ -22,6 +19,8 @@
 #include <string_view>
 #include <unordered_map>
 #include <vector>
+
+#include "api/http_server.hpp"
 
 namespace boomer::api::detail {
 

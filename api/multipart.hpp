@@ -2,12 +2,12 @@
 // how `POST /v1/items` reads uploaded photos and form fields.
 #pragma once
 
-#include "core/result.hpp"
-
 #include <cstddef>
 #include <string>
 #include <string_view>
 #include <vector>
+
+#include "core/result.hpp"
 
 namespace boomer::api {
 

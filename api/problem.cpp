@@ -1,11 +1,10 @@
 // RFC 9457 problem details: JSON encoding and the common problems.
 #include "api/problem.hpp"
 
+#include <array>
 #include <boost/json/serialize.hpp>
 #include <boost/json/string.hpp>
 #include <boost/json/value.hpp>
-
-#include <array>
 #include <utility>
 
 namespace boomer::api {

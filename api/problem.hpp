@@ -6,17 +6,16 @@
 // and exception texts belong in the log, never here.
 #pragma once
 
-#include "core/result.hpp"
-
 #include <boost/beast/http/message.hpp>
 #include <boost/beast/http/status.hpp>
 #include <boost/beast/http/string_body.hpp>
 #include <boost/json/object.hpp>
-
 #include <cstddef>
 #include <string>
 #include <string_view>
 #include <vector>
+
+#include "core/result.hpp"
 
 namespace boomer::api {
 

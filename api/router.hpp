@@ -10,7 +10,6 @@
 #include <boost/beast/http/message.hpp>
 #include <boost/beast/http/string_body.hpp>
 #include <boost/beast/http/verb.hpp>
-
 #include <cstddef>
 #include <functional>
 #include <optional>

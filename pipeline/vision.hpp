@@ -3,16 +3,15 @@
 // identify stage works from what local analysis found.
 #pragma once
 
-#include "core/result.hpp"
-#include "pipeline/market/money.hpp"
-
 #include <boost/asio/awaitable.hpp>
-
 #include <cstdint>
 #include <map>
 #include <optional>
 #include <string>
 #include <vector>
+
+#include "core/result.hpp"
+#include "pipeline/market/money.hpp"
 
 namespace boomer::pipeline {
 
@@ -27,7 +26,7 @@ struct identify_request {
 // Tokens one model call used, as the model's `usage` reported them (kept raw so that cost can be
 // recomputed when prices change).
 struct vision_usage {
-    std::int64_t input_tokens = 0;   // after the last cache breakpoint
+    std::int64_t input_tokens = 0;  // after the last cache breakpoint
     std::int64_t output_tokens = 0;
     std::int64_t cache_creation_input_tokens = 0;  // all cache writes
     std::int64_t cache_read_input_tokens = 0;
@@ -41,12 +40,12 @@ struct vision_usage {
 
 // One call to a vision model, paid or not.
 struct vision_call {
-    std::string model;       // as answered (a dated id), else as requested
-    std::string request_id;  // the upstream's id for support requests; empty when none came
-    std::string outcome;     // "ok", or the failure code of the last attempt
-    int attempts = 0;        // HTTP requests made for this call, retries included
-    std::int64_t latency_ms = 0;  // all attempts and waits between them
-    vision_usage usage;           // zero when the call failed
+    std::string model;             // as answered (a dated id), else as requested
+    std::string request_id;        // the upstream's id for support requests; empty when none came
+    std::string outcome;           // "ok", or the failure code of the last attempt
+    int attempts = 0;              // HTTP requests made for this call, retries included
+    std::int64_t latency_ms = 0;   // all attempts and waits between them
+    vision_usage usage;            // zero when the call failed
     std::int64_t cost_micros = 0;  // US dollars × 10^6, from usage and the price table
     double confidence = 0.0;       // overall confidence of this call's answer
 };
@@ -67,7 +66,7 @@ struct identification {
     std::string material;
     std::string era;  // "1970s", "circa 2015"
     std::vector<std::string> distinguishing_marks;
-    std::optional<market::money> price_estimate;  // the model's own guess, not market data
+    std::optional<market::money> price_estimate;     // the model's own guess, not market data
     std::map<std::string, double> field_confidence;  // by field name, 0..1
     bool escalated = false;                          // a stronger model was asked too
     std::int64_t cost_micros = 0;                    // all calls, US dollars × 10^6

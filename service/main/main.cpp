@@ -1,10 +1,10 @@
 // boomer's entry point: parse the command, set up logging, run the service.
+#include <exception>
+
 #include "core/log.hpp"
 #include "service/app.hpp"
 #include "service/config.hpp"
 #include "service/logging.hpp"
-
-#include <exception>
 
 int main(int argc, char** argv) {
     auto cmd = boomer::service::parse_command(argc, argv);

@@ -2,19 +2,17 @@
 // keep-alive, errors, timeouts, metrics and the drain on stop.
 #include "api/http_server.hpp"
 
-#include "api/multipart.hpp"
-#include "core/ids.hpp"
-#include "tests/api/server_fixture.hpp"
-
-#include <catch2/catch.hpp>
-
+#include <atomic>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
-
-#include <atomic>
+#include <catch2/catch.hpp>
 #include <functional>
 #include <memory>
+
+#include "api/multipart.hpp"
+#include "core/ids.hpp"
+#include "tests/api/server_fixture.hpp"
 
 namespace api = boomer::api;
 namespace asio = boost::asio;

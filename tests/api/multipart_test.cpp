@@ -3,7 +3,6 @@
 #include "api/multipart.hpp"
 
 #include <catch2/catch.hpp>
-
 #include <random>
 #include <string>
 #include <vector>

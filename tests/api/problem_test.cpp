@@ -1,9 +1,8 @@
 // Tests of RFC 9457 problem details: members, extensions, and the common problems.
 #include "api/problem.hpp"
 
-#include <catch2/catch.hpp>
-
 #include <boost/json/parse.hpp>
+#include <catch2/catch.hpp>
 
 namespace api = boomer::api;
 namespace json = boost::json;

@@ -1,16 +1,15 @@
 // The HTTP server test fixture and the raw-socket client.
 #include "tests/api/server_fixture.hpp"
 
+#include <sys/socket.h>
+#include <sys/time.h>
+
+#include <array>
 #include <boost/asio/connect.hpp>
 #include <boost/asio/ip/address.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/beast/http/parser.hpp>
 #include <boost/beast/http/read.hpp>
-
-#include <sys/socket.h>
-#include <sys/time.h>
-
-#include <array>
 #include <future>
 
 namespace boomer::test {

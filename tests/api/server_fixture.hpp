@@ -2,22 +2,21 @@
 // blocking raw-socket client that can send half a request or read interim responses.
 #pragma once
 
-#include "api/http_server.hpp"
-#include "core/metrics.hpp"
-
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/http/message.hpp>
 #include <boost/beast/http/string_body.hpp>
-
 #include <chrono>
 #include <cstdint>
 #include <optional>
 #include <string>
 #include <thread>
 #include <vector>
+
+#include "api/http_server.hpp"
+#include "core/metrics.hpp"
 
 namespace boomer::test {
 

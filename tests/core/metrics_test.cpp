@@ -2,9 +2,8 @@
 // promtool's own check of the rendered output.
 #include "core/metrics.hpp"
 
-#include <catch2/catch.hpp>
-
 #include <array>
+#include <catch2/catch.hpp>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
