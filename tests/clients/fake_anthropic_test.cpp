@@ -536,3 +536,23 @@ TEST_CASE("fake anthropic: strict base64 and image header sniffing", "[clients]"
     CHECK(fakes::sniff_image(std::string("GIF89a\x20\x03\x58\x02", 10))->height == 600);
     CHECK_FALSE(fakes::sniff_image(std::string("\xFF\xD8\xFF\xD9", 4)).has_value());
 }
+
+TEST_CASE("fake anthropic: /_fake/stats counts received and paid calls by model", "[clients]") {
+    fake_anthropic fake;
+    fake.inject(fakes::injected_error::overloaded());
+    CHECK(post(fake, valid_body()).status == 529);
+    CHECK(post(fake, valid_body()).status == 200);
+    CHECK(post(fake, valid_body("claude-sonnet-4-5")).status == 200);
+
+    httplib::Client client("127.0.0.1", fake.port());
+    auto res = client.Get("/_fake/stats");
+    REQUIRE(res);
+    REQUIRE(res->status == 200);
+    auto stats = json::parse(res->body);
+    INFO(res->body);
+    CHECK(stats.at("received") == 3);
+    CHECK(stats.at("paid") == 2);
+    CHECK(stats.at("models").at("claude-haiku-4-5").at("received") == 2);
+    CHECK(stats.at("models").at("claude-haiku-4-5").at("paid") == 1);
+    CHECK(stats.at("models").at("claude-sonnet-4-5").at("paid") == 1);
+}

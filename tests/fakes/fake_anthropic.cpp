@@ -124,7 +124,30 @@ struct fake_anthropic::impl {
     answer success(const checked_request& req, received_call& call);
     void add_limit_headers(answer& a, const fake_model& model);
     const fake_model* find_model(std::string_view id) const;
+    std::string stats_json() const;
 };
+
+std::string fake_anthropic::impl::stats_json() const {
+    std::lock_guard lock(mutex);
+    json::object by_model;
+    std::int64_t received = 0;
+    std::int64_t paid = 0;
+    for (const auto& c : log) {
+        auto& m = by_model[c.model.empty() ? "unknown" : c.model];
+        if (!m.is_object()) {
+            m = json::object{{"received", 0}, {"paid", 0}};
+        }
+        auto& counts = m.as_object();
+        counts["received"] = counts["received"].to_number<std::int64_t>() + 1;
+        ++received;
+        if (c.status == 200) {
+            counts["paid"] = counts["paid"].to_number<std::int64_t>() + 1;
+            ++paid;
+        }
+    }
+    return json::serialize(
+        json::object{{"received", received}, {"paid", paid}, {"models", std::move(by_model)}});
+}
 
 std::string fake_anthropic::impl::random_id(std::string_view prefix, std::size_t n) {
     static constexpr std::string_view chars =
@@ -386,6 +409,11 @@ fake_anthropic::fake_anthropic(fake_anthropic_options options)
             res.set_header(name, value);
         }
         res.set_content(a.body, "application/json");
+    });
+    // Not part of the real API: lets a test or the load generator in another process read the
+    // counters (requests received and paid, in total and by model alias).
+    self->server.Get("/_fake/stats", [self](const httplib::Request&, httplib::Response& res) {
+        res.set_content(self->stats_json(), "application/json");
     });
     self->server.set_error_handler([](const httplib::Request&, httplib::Response& res) {
         if (res.status == 404 && res.body.empty()) {
