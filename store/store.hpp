@@ -217,6 +217,19 @@ public:
 
     // ping checks the database answers (for /readyz).
     virtual bool ping() = 0;
+
+    // --- second-level cache, shared by every replica on the same database ---
+
+    // cache_get returns the value stored under `key` unless it expired at or before now_ms.
+    // TODO(#6): implemented by both engines; until then nothing is cached.
+    virtual std::optional<std::string> cache_get(std::string_view /*key*/,
+                                                 std::int64_t /*now_ms*/) {
+        return std::nullopt;
+    }
+
+    // cache_put stores `value` under `key` until expires_at_ms, replacing an older value.
+    virtual void cache_put(std::string_view /*key*/, std::string_view /*value*/,
+                           std::int64_t /*expires_at_ms*/) {}
 };
 
 }  // namespace boomer::store
