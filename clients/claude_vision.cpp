@@ -9,6 +9,7 @@
 #include <stdexcept>
 
 #include "clients/anthropic_messages.hpp"
+#include "clients/claude_answers.hpp"
 
 namespace boomer::clients {
 namespace {
@@ -49,6 +50,7 @@ struct model_answer {
     pipeline::vision_call record;
     std::optional<messages_reply> reply;
     std::optional<failure> error;
+    std::string body;  // the 200 answer as received, kept for the answer store
 };
 
 bool complete(const model_answer& a) {
@@ -112,6 +114,7 @@ struct vision_metrics {
     metrics::family<metrics::histogram>& seconds;
     metrics::family<metrics::counter>& tokens;
     metrics::family<metrics::counter>& dollars;
+    metrics::family<metrics::counter>& answers;
     metrics::counter& escalations;
     metrics::family<metrics::gauge>& limit;
     metrics::family<metrics::gauge>& remaining;
@@ -131,6 +134,9 @@ struct vision_metrics {
           dollars(r.counter_family("boomer_vision_cost_dollars_total",
                                    "US dollars spent on vision calls, by token kind.",
                                    {"model", "kind"})),
+          answers(r.counter_family("boomer_cache_lookups_total",
+                                   "Cache lookups by cache and outcome (hit or miss).",
+                                   {"cache", "outcome"})),
           escalations(r.counter_family("boomer_vision_escalations_total",
                                        "Items sent on to the stronger model.")
                           .with({})),
@@ -175,6 +181,10 @@ struct claude_vision::impl {
                           model_answer& out);
     asio::awaitable<model_answer> call_model(std::shared_ptr<impl> self,
                                              pipeline::identify_request request, std::string model);
+    asio::awaitable<model_answer> answer(std::shared_ptr<impl> self,
+                                         pipeline::identify_request request, std::string model);
+    std::optional<model_answer> reuse(const std::string& stored, const std::string& model,
+                                      const std::string& item_id);
 };
 
 http_call claude_vision::impl::make_call(const pipeline::identify_request& request,
@@ -265,6 +275,7 @@ attempt_verdict claude_vision::impl::judge(const std::string& model,
         return verdict;
     }
     out.record.model = reply->model.empty() ? model : reply->model;
+    out.body = res->body;
     out.record.usage = reply->usage;
     out.record.outcome = "ok";
     out.record.confidence = reply->identification.confidence;
@@ -318,6 +329,62 @@ asio::awaitable<model_answer> claude_vision::impl::call_model(std::shared_ptr<im
     co_return out;
 }
 
+// reuse turns a stored answer into this call's record: the cost counts again only when this
+// item paid for it (an earlier attempt of the same job), otherwise it is "cached" and free.
+std::optional<model_answer> claude_vision::impl::reuse(const std::string& stored,
+                                                       const std::string& model,
+                                                       const std::string& item_id) {
+    auto entry = decode_stored_answer(stored);
+    if (!entry) {
+        return std::nullopt;
+    }
+    auto reply = parse_messages_reply(entry->body);
+    if (!reply) {
+        return std::nullopt;
+    }
+    model_answer out;
+    out.record.model = reply->model.empty() ? model : reply->model;
+    out.record.usage = reply->usage;
+    out.record.confidence = reply->identification.confidence;
+    out.record.outcome = "cached";
+    if (!item_id.empty() && entry->paid_by == item_id) {
+        out.record.outcome = "ok";
+        auto price = options.prices.find(out.record.model);
+        if (!price) {
+            price = options.prices.find(model);
+        }
+        out.record.cost_micros = price_call(*price, out.record.usage).total;
+    }
+    out.body = std::move(entry->body);
+    out.reply = std::move(*reply);
+    return out;
+}
+
+// answer looks the call up in the answer store before paying for it, and keeps what it paid for.
+asio::awaitable<model_answer> claude_vision::impl::answer(std::shared_ptr<impl> self,
+                                                          pipeline::identify_request request,
+                                                          std::string model) {
+    auto answers = self->options.answers;
+    if (!answers) {
+        co_return co_await self->call_model(self, request, model);
+    }
+    const std::string key = answer_key(self->make_call(request, model).body);
+    auto stored = co_await answers->get(key);
+    if (stored) {
+        if (auto reused = self->reuse(*stored, model, request.item_id)) {
+            self->metrics.answers.with({"vision_answers", "hit"}).inc();
+            co_return std::move(*reused);
+        }
+    }
+    self->metrics.answers.with({"vision_answers", "miss"}).inc();
+    auto fresh = co_await self->call_model(self, request, model);
+    if (fresh.reply && !fresh.body.empty()) {
+        const std::string value = encode_stored_answer({fresh.body, request.item_id});
+        co_await answers->put(key, value);
+    }
+    co_return fresh;
+}
+
 claude_vision::claude_vision(claude_options options, asio::any_io_executor executor,
                              metrics::registry& registry) {
     if (auto ok = validate_claude_options(options); !ok) {
@@ -336,11 +403,11 @@ asio::awaitable<result<pipeline::identification>> claude_vision::identify(
     }
     std::vector<model_answer> answers;
     answers.reserve(2);
-    answers.push_back(co_await self->call_model(self, request, self->options.cheap_model));
+    answers.push_back(co_await self->answer(self, request, self->options.cheap_model));
 
     if (should_escalate(answers.front(), self->options)) {
         self->metrics.escalations.inc();
-        answers.push_back(co_await self->call_model(self, request, self->options.strong_model));
+        answers.push_back(co_await self->answer(self, request, self->options.strong_model));
     }
     co_return compose(answers);
 }

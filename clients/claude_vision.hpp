@@ -41,6 +41,20 @@ private:
 };
 std::ostream& operator<<(std::ostream& out, const secret& s);
 
+// Where paid answers are kept so that one call is never paid for twice: not by a resubmitted
+// item, a retried job or a replica that restarted. Keys are made by claude_vision from the exact
+// request body and the prompt version, so two calls share an entry only when every generation
+// parameter, the model and every image byte are the same; values are opaque JSON text.
+//
+// Implementations may forget entries at any time (a miss costs one call, never correctness),
+// must never hold an error, and are called concurrently from any thread.
+class answer_store {
+public:
+    virtual ~answer_store() = default;
+    virtual boost::asio::awaitable<std::optional<std::string>> get(const std::string& key) = 0;
+    virtual boost::asio::awaitable<void> put(const std::string& key, const std::string& value) = 0;
+};
+
 // Settings of the Claude vision model; the environment variable that sets each is named.
 struct claude_options {
     secret api_key;                                      // ANTHROPIC_API_KEY
@@ -61,6 +75,8 @@ struct claude_options {
     std::chrono::milliseconds max_retry_after{60'000};
     price_table prices = price_table::with_defaults();  // BOOMER_CLAUDE_PRICES adds overrides
     https_client_options http;
+    // Paid answers to reuse; none when null (every identify() call pays).
+    std::shared_ptr<answer_store> answers;
 
     // Hooks for tests. sleep waits between attempts (default: a steady_timer on the awaiting
     // coroutine's executor); jitter returns a number in [0, 1) (default: a per-thread generator)
@@ -97,9 +113,12 @@ public:
     ~claude_vision() override;
 
     // identify asks the cheap model, then the strong one when needed, and returns the better
-    // answer with every call's usage and cost. When the strong model fails after a complete
-    // cheap answer, the cheap answer is returned (escalated is still true). Cancelling the
-    // awaiting coroutine ends the call with boost::system::system_error (operation_aborted).
+    // answer with every call's usage and cost. Each model call is first looked up in
+    // options.answers: an answer paid by this same item (request.item_id) counts its cost again
+    // in this identification, one paid by another item is outcome "cached" and costs nothing. When
+    // the strong model fails after a complete cheap answer, the cheap answer is returned (escalated
+    // is still true). Cancelling the awaiting coroutine ends the call with
+    // boost::system::system_error (operation_aborted).
     boost::asio::awaitable<result<pipeline::identification>> identify(
         pipeline::identify_request request) override;
 

@@ -1,6 +1,8 @@
 // Assembly of the item document from checkpoints.
 #include "pipeline/item_document.hpp"
 
+#include <cstdio>
+
 #include "core/clock.hpp"
 #include "pipeline/stages.hpp"
 
@@ -45,6 +47,32 @@ json::array images(const store::item_record& item, const json::value& normalized
     return out;
 }
 
+// cost sums what the item's upstream calls cost, in micro-dollars and as a dollar string.
+json::object cost(const json::value& identification) {
+    std::int64_t micros = 0;
+    std::int64_t paid_calls = 0;
+    std::int64_t reused = 0;
+    if (identification.is_object()) {
+        if (const auto* calls = identification.as_object().if_contains("calls")) {
+            for (const auto& c : calls->as_array()) {
+                micros += c.at("cost_micros").to_number<std::int64_t>();
+                if (c.at("outcome") == "cached") {
+                    ++reused;
+                } else if (c.at("outcome") == "ok") {
+                    ++paid_calls;
+                }
+            }
+        }
+    }
+    char usd[32];
+    std::snprintf(usd, sizeof usd, "%lld.%06lld", static_cast<long long>(micros / 1'000'000),
+                  static_cast<long long>(micros % 1'000'000));
+    return {{"total_micros", micros},
+            {"total_usd", usd},
+            {"vision_calls_paid", paid_calls},
+            {"vision_answers_reused", reused}};
+}
+
 }  // namespace
 
 json::object item_document(const store::item_record& item,
@@ -54,6 +82,7 @@ json::object item_document(const store::item_record& item,
         timings[c.stage] = c.duration_ms;
     }
     auto price = parsed(find_stage(checkpoints, "price"));
+    auto identification = parsed(find_stage(checkpoints, "identify"));
     return {
         {"item_id", item.item_id},
         {"job_id", item.job_id},
@@ -67,10 +96,11 @@ json::object item_document(const store::item_record& item,
         {"updated_at", iso8601_utc(item.updated_ms)},
         {"images", images(item, parsed(find_stage(checkpoints, "normalize")))},
         {"analysis", parsed(find_stage(checkpoints, "analyze"))},
-        {"identification", parsed(find_stage(checkpoints, "identify"))},
+        {"identification", identification},
         {"comps", parsed(find_stage(checkpoints, "comps"))},
         {"price", price.is_object() ? price.at("price") : json::value(nullptr)},
         {"listing", parsed(find_stage(checkpoints, "draft"))},
+        {"cost", cost(identification)},
         {"stage_ms", std::move(timings)},
     };
 }

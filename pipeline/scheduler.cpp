@@ -381,6 +381,9 @@ asio::awaitable<result<json::value>> scheduler::identify_with_vision(
                      {"escalated", id.escalated},
                      {"cost_micros", id.cost_micros},
                      {"barcodes", local.at("barcodes")}};
+    for (auto& [field, value] : vision_details(id)) {
+        out[field] = std::move(value);
+    }
     co_return json::value(std::move(out));
 }
 

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <boost/asio/awaitable.hpp>
+#include <boost/json/object.hpp>
 #include <cstdint>
 #include <map>
 #include <optional>
@@ -72,6 +73,14 @@ struct identification {
     std::int64_t cost_micros = 0;                    // all calls, US dollars × 10^6
     std::vector<vision_call> calls;                  // in the order they were made
 };
+
+namespace json = boost::json;
+
+// vision_details writes what a vision model added beyond the basic identification fields:
+// category_path, color, material, era, distinguishing_marks, price_estimate ({amount_minor,
+// currency} or null), field_confidence, and every call with its outcome, attempts, latency, cost
+// and raw usage. Thread-safe.
+json::object vision_details(const identification& id);
 
 // A vision model. identify() may suspend on the network; it honours cancellation of the
 // awaiting coroutine and returns retryable failures for overload and timeouts.

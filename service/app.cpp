@@ -18,6 +18,7 @@
 #include "api/handlers.hpp"
 #include "api/http_server.hpp"
 #include "clients/claude_vision.hpp"
+#include "service/vision_answers.hpp"
 #include "core/async.hpp"
 #include "core/ids.hpp"
 #include "core/log.hpp"
@@ -166,6 +167,10 @@ app::app(serve_config config) : impl_(std::make_unique<impl>(std::move(config)))
         auto claude = clients::claude_options_from_env();
         if (!claude) {
             throw std::runtime_error("Claude settings: " + claude.error().message);
+        }
+        if (c.vision_answer_days > 0) {
+            claude->answers = make_vision_answers(*s.db, s.store_pool, system_clock::instance(),
+                                                  std::chrono::hours(24 * c.vision_answer_days));
         }
         s.vision = clients::make_claude_vision(*claude, s.io.get_executor(), s.registry);
         sd.vision = s.vision.get();

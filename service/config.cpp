@@ -70,6 +70,13 @@ void add_serve_options(CLI::App& serve, serve_config& c) {
         ->envname("BOOMER_MAX_ATTEMPTS")
         ->capture_default_str()
         ->check(CLI::Range(1, 100));
+    serve
+        .add_option("--vision-answer-days", c.vision_answer_days,
+                    "days a paid vision answer is reused for the same photos and settings "
+                    "(0: never)")
+        ->envname("BOOMER_VISION_ANSWER_DAYS")
+        ->capture_default_str()
+        ->check(CLI::Range(0, 3650));
     serve.add_option("--drain-seconds", c.drain_seconds, "grace period on SIGTERM")
         ->envname("BOOMER_DRAIN_SECONDS")
         ->capture_default_str()

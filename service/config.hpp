@@ -28,6 +28,7 @@ struct serve_config {
     int max_attempts = 5;
     int drain_seconds = 20;
     int lease_seconds = 20;
+    int vision_answer_days = 30;  // how long a paid vision answer is reused; 0: never kept
     std::string log_format;  // "json" or "text"; empty: text on a terminal, else json
     std::string log_level = "info";
     std::string tenant = "default";

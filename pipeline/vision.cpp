@@ -1,0 +1,68 @@
+// The identification as the item's result document shows it.
+#include "pipeline/vision.hpp"
+
+namespace boomer::pipeline {
+namespace {
+
+json::array strings(const std::vector<std::string>& values) {
+    json::array out;
+    for (const auto& v : values) {
+        out.emplace_back(v);
+    }
+    return out;
+}
+
+json::object usage_json(const vision_usage& u) {
+    json::object out{{"input_tokens", u.input_tokens},
+                     {"output_tokens", u.output_tokens},
+                     {"cache_creation_input_tokens", u.cache_creation_input_tokens},
+                     {"cache_read_input_tokens", u.cache_read_input_tokens}};
+    if (u.has_cache_creation_split) {
+        out["cache_creation"] =
+            json::object{{"ephemeral_5m_input_tokens", u.cache_creation_5m_tokens},
+                         {"ephemeral_1h_input_tokens", u.cache_creation_1h_tokens}};
+    }
+    if (!u.service_tier.empty()) {
+        out["service_tier"] = u.service_tier;
+    }
+    return out;
+}
+
+json::object call_json(const vision_call& c) {
+    return {{"model", c.model},
+            {"request_id", c.request_id},
+            {"outcome", c.outcome},
+            {"attempts", c.attempts},
+            {"latency_ms", c.latency_ms},
+            {"confidence", c.confidence},
+            {"cost_micros", c.cost_micros},
+            {"usage", usage_json(c.usage)}};
+}
+
+}  // namespace
+
+json::object vision_details(const identification& id) {
+    json::object confidence;
+    for (const auto& [field, value] : id.field_confidence) {
+        confidence[field] = value;
+    }
+    json::array calls;
+    for (const auto& c : id.calls) {
+        calls.emplace_back(call_json(c));
+    }
+    json::value estimate = nullptr;
+    if (id.price_estimate) {
+        estimate = json::object{{"amount_minor", id.price_estimate->minor},
+                                {"currency", id.price_estimate->currency}};
+    }
+    return {{"category_path", strings(id.category_path)},
+            {"color", id.color},
+            {"material", id.material},
+            {"era", id.era},
+            {"distinguishing_marks", strings(id.distinguishing_marks)},
+            {"price_estimate", std::move(estimate)},
+            {"field_confidence", std::move(confidence)},
+            {"calls", std::move(calls)}};
+}
+
+}  // namespace boomer::pipeline

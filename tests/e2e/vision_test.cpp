@@ -1,0 +1,259 @@
+// The whole service against the strict fake Anthropic API: real photos identified by Claude,
+// escalation when the cheap model is unsure, each item's cost exact to the micro-dollar (computed
+// here from the usage the fake reported, at the published prices), and each class of upstream
+// error seen end to end: what the item shows, whether the call was retried and how long it waited.
+#include <catch2/catch.hpp>
+#include <cstdlib>
+
+#include "pipeline/image/analyze.hpp"
+#include "tests/fakes/fake_anthropic.hpp"
+#include "tests/support/http_client.hpp"
+#include "tests/support/paths.hpp"
+#include "tests/support/service_process.hpp"
+
+using namespace boomer;
+using namespace boomer::test;
+namespace json = boost::json;
+
+namespace {
+
+// Sets environment variables for the service started within its lifetime.
+class scoped_env {
+public:
+    explicit scoped_env(std::vector<std::pair<std::string, std::string>> vars)
+        : vars_(std::move(vars)) {
+        for (const auto& [name, value] : vars_) {
+            ::setenv(name.c_str(), value.c_str(), 1);
+        }
+    }
+    ~scoped_env() {
+        for (const auto& [name, value] : vars_) {
+            ::unsetenv(name.c_str());
+        }
+    }
+    scoped_env(const scoped_env&) = delete;
+    scoped_env& operator=(const scoped_env&) = delete;
+
+private:
+    std::vector<std::pair<std::string, std::string>> vars_;
+};
+
+scoped_env claude_env(const fakes::fake_anthropic& fake, const std::string& key = "test-key") {
+    return scoped_env({{"ANTHROPIC_API_KEY", key}, {"ANTHROPIC_BASE_URL", fake.base_url()}});
+}
+
+const char* const camera_photo = "orientation-1-landscape.jpg";
+
+upload jpeg(const std::string& name) {
+    return {"photo", name, read_file(data_dir() / "images" / name), "image/jpeg"};
+}
+
+// The SHA-256 of the normalized JPEG the service sends for `name` (the fake's fixture key).
+std::string normalized_sha256(const std::string& name) {
+    image::normalize_limits limits;
+    limits.max_pixels = 50'000'000;  // the service's default --max-megapixels
+    auto done = image::process(read_file(data_dir() / "images" / name), limits);
+    REQUIRE(done);
+    return done->image.sha256;
+}
+
+json::object record(std::string title, double confidence) {
+    return {{"title", std::move(title)},
+            {"brand", "Canon"},
+            {"model", "AE-1 Program"},
+            {"category_path", json::array{"Cameras & Photo", "Film Photography", "Film Cameras"}},
+            {"condition_guess", "used"},
+            {"color", "black"},
+            {"search_query", "canon ae-1 program 35mm slr"},
+            {"price_estimate", {{"amount", 149.0}, {"currency", "USD"}}},
+            {"overall_confidence", confidence}};
+}
+
+std::vector<std::string> sample_sales() {
+    return {"--sales-csv", (source_dir() / "examples/sales/ebay-orders-sample.csv").string()};
+}
+
+// The cost of one call from the usage the fake reported, at the published per-million-token
+// prices in dollars (input, output; cache writes 1.25x and 2x input, reads 0.1x input), in
+// pico-dollars first and rounded half up to micro-dollars once.
+std::int64_t hand_cost(const fakes::fake_usage& u, std::int64_t input_usd,
+                       std::int64_t output_usd) {
+    std::int64_t pico =
+        u.input_tokens * input_usd * 1'000'000 + u.cache_write_5m * input_usd * 1'250'000 +
+        u.cache_write_1h * input_usd * 2'000'000 + u.cache_read * input_usd * 100'000 +
+        u.output_tokens * output_usd * 1'000'000;
+    return (pico + 500'000) / 1'000'000;
+}
+
+std::string str(const json::value& v) {
+    return std::string(v.as_string());
+}
+
+struct submitted {
+    json::object job;
+    json::object item;
+};
+
+submitted submit_and_wait(api_client& api, const std::vector<upload>& photos,
+                          const std::vector<std::pair<std::string, std::string>>& fields = {}) {
+    auto res = api.post_item(photos, fields);
+    REQUIRE(res);
+    REQUIRE(res->status == 202);
+    auto receipt = parse_object(res->body);
+    submitted out;
+    out.job = api.wait_final(str(receipt.at("job_id")));
+    out.item = parse_object(api.get("/v1/items/" + str(receipt.at("item_id")))->body);
+    return out;
+}
+
+// The fake (started first, so the service can reach it) and one service pointed at it.
+struct claude_service {
+    fakes::fake_anthropic fake;
+    temp_dir dir;
+    std::optional<service_process> svc;
+    std::optional<api_client> api;
+
+    // start runs the service with `key` as its ANTHROPIC_API_KEY and the sample sales history.
+    void start(const std::string& key = "test-key") {
+        auto env = claude_env(fake, key);
+        svc.emplace(dir.path(), sample_sales());
+        api.emplace(svc->port());
+    }
+
+    // A confident Haiku answer for the camera photo.
+    void confident_camera() {
+        fake.add_fixture(normalized_sha256(camera_photo), "claude-haiku-4-5",
+                         record("Canon AE-1 Program 35mm SLR Film Camera", 0.92));
+    }
+
+    submitted camera_item() { return submit_and_wait(*api, {jpeg(camera_photo)}); }
+};
+
+}  // namespace
+
+TEST_CASE("service with Claude: a confident answer prices the item; its cost is exact", "[e2e]") {
+    claude_service t;
+    t.confident_camera();
+    t.start();
+
+    auto done = t.camera_item();
+    CHECK(str(done.job.at("state")) == "succeeded");
+    const auto& id = done.item.at("identification").as_object();
+    CHECK(str(id.at("title")) == "Canon AE-1 Program 35mm SLR Film Camera");
+    CHECK(str(id.at("source")) == "claude-haiku-4-5-20251001");
+    CHECK(id.at("escalated") == false);
+    CHECK(str(id.at("color")) == "black");
+    CHECK(id.at("category_path").as_array().size() == 3);
+    CHECK(id.at("price_estimate").at("amount_minor") == 14900);
+    CHECK(done.item.at("price").at("count").as_int64() >= 1);  // comps found by the model's title
+
+    REQUIRE(t.fake.paid() == 1);
+    auto calls = t.fake.calls();
+    std::int64_t expected = hand_cost(calls[0].usage, 1, 5);  // Haiku 4.5: $1 / $5 per MTok
+    CHECK(expected > 0);
+    CHECK(id.at("cost_micros").as_int64() == expected);
+    CHECK(done.item.at("cost").at("total_micros").as_int64() == expected);
+    CHECK(done.item.at("cost").at("vision_calls_paid") == 1);
+    const auto& call = id.at("calls").at(0);
+    CHECK(call.at("usage").at("output_tokens").as_int64() == calls[0].usage.output_tokens);
+    CHECK(call.at("usage").at("cache_creation").at("ephemeral_5m_input_tokens").as_int64() ==
+          calls[0].usage.cache_write_5m);
+    CHECK(str(call.at("request_id")).rfind("req_", 0) == 0);
+}
+
+TEST_CASE("service with Claude: an unsure answer escalates; both calls are paid and summed",
+          "[e2e]") {
+    claude_service t;
+    const auto sha = normalized_sha256(camera_photo);
+    t.fake.add_fixture(sha, "claude-haiku-4-5", record("Film camera", 0.35));
+    t.fake.add_fixture(sha, "claude-sonnet-4-5",
+                       record("Canon AE-1 Program 35mm SLR Film Camera", 0.9));
+    t.start();
+
+    auto done = t.camera_item();
+    CHECK(str(done.job.at("state")) == "succeeded");
+    const auto& id = done.item.at("identification").as_object();
+    CHECK(id.at("escalated") == true);
+    CHECK(str(id.at("source")) == "claude-sonnet-4-5-20250929");
+    REQUIRE(id.at("calls").as_array().size() == 2);
+
+    REQUIRE(t.fake.paid("claude-haiku-4-5") == 1);
+    REQUIRE(t.fake.paid("claude-sonnet-4-5") == 1);
+    auto calls = t.fake.calls();
+    REQUIRE(calls.size() == 2);
+    std::int64_t haiku = hand_cost(calls[0].usage, 1, 5);
+    std::int64_t sonnet = hand_cost(calls[1].usage, 3, 15);  // Sonnet 4.5: $3 / $15 per MTok
+    CHECK(id.at("calls").at(0).at("cost_micros").as_int64() == haiku);
+    CHECK(id.at("calls").at(1).at("cost_micros").as_int64() == sonnet);
+    CHECK(done.item.at("cost").at("total_micros").as_int64() == haiku + sonnet);
+
+    auto metrics = t.api->get("/metrics")->body;
+    CHECK(metrics.find("boomer_vision_escalations_total 1") != std::string::npos);
+}
+
+TEST_CASE("service with Claude: a 529 is retried at once by the client; the item succeeds",
+          "[e2e]") {
+    claude_service t;
+    t.confident_camera();
+    t.fake.inject(fakes::injected_error::overloaded());
+    t.start();
+
+    auto done = t.camera_item();
+    CHECK(str(done.job.at("state")) == "succeeded");
+    CHECK(done.job.at("attempts") == 1);  // retried inside the call, not by the queue
+    const auto& call = done.item.at("identification").at("calls").at(0);
+    CHECK(call.at("attempts") == 2);
+    CHECK(str(call.at("outcome")) == "ok");
+    CHECK(t.fake.received() == 2);
+    CHECK(t.fake.paid() == 1);
+    CHECK(
+        t.api->get("/metrics")
+            ->body.find(
+                R"(boomer_vision_errors_total{model="claude-haiku-4-5",type="overloaded_error"} 1)") !=
+        std::string::npos);
+}
+
+TEST_CASE("service with Claude: a 429 with retry-after is waited for, not hammered", "[e2e]") {
+    claude_service t;
+    t.confident_camera();
+    t.fake.inject(fakes::injected_error::rate_limited(1));
+    t.start();
+
+    auto done = t.camera_item();
+    CHECK(str(done.job.at("state")) == "succeeded");
+    const auto& call = done.item.at("identification").at("calls").at(0);
+    CHECK(call.at("attempts") == 2);
+    CHECK(call.at("latency_ms").as_int64() >= 1000);
+    auto seen = t.fake.calls();
+    REQUIRE(seen.size() == 2);
+    CHECK(seen[0].status == 429);
+    CHECK(seen[1].at - seen[0].at >= std::chrono::milliseconds(1000));
+}
+
+TEST_CASE("service with Claude: a refused API key fails the call at once, the item is reviewed",
+          "[e2e]") {
+    claude_service t;
+    t.start("wrong-key");
+
+    auto done = t.camera_item();
+    CHECK(str(done.job.at("state")) == "needs_review");
+    CHECK(done.job.at("attempts") == 1);
+    const auto& id = done.item.at("identification").as_object();
+    CHECK(str(id.at("vision_error").at("code")) == "vision_auth");
+    CHECK(t.fake.received() == 1);  // permanent: neither retried nor escalated
+    CHECK(t.fake.paid() == 0);
+    CHECK(done.item.at("cost").at("total_micros") == 0);
+}
+
+TEST_CASE("service with Claude: a long retry-after puts the item back in the queue", "[e2e]") {
+    claude_service t;
+    t.confident_camera();
+    t.fake.inject(fakes::injected_error::rate_limited(120));  // beyond the client's 60 s bound
+    t.start();
+
+    auto done = t.camera_item();
+    CHECK(str(done.job.at("state")) == "succeeded");
+    CHECK(done.job.at("attempts") == 2);  // the queue retried the item after its backoff
+    CHECK(t.fake.received() == 2);
+    CHECK(t.fake.paid() == 1);
+}
