@@ -1,0 +1,616 @@
+// loadgen: drives a running boomer over its REST API the way resellers would, and reports what
+// it saw. Scenarios:
+//
+//   steady     --rate items/hour for --duration
+//   burst      --burst items at once, then waits for them
+//   ramp       from zero to --rate items/hour over --duration
+//   endurance  steady, meant for long --duration values
+//   chaos      steady, and with --spawn the service is killed with SIGKILL at --kill-at and
+//              started again with the same command (error mixes come from the fake upstream's
+//              flags, e.g. tools/fake_upstream --rate-529 0.3 --rate-429 0.1)
+//
+// Each item carries --photos-per-item synthetic JPEGs drawn with distinct content, so items are
+// distinct unless --duplicate-share sends an earlier item's photos again. The report: items
+// submitted, accepted and finished by state, throughput, intake and end-to-end latency
+// percentiles (end to end from the job's own created_at/finished_at), vision cache hit rate,
+// dollars per item (from each item's cost), 429s received, calls paid at the fake (--fake URL), and
+// the service's RSS and CPU (when its pid is known); as a table, and as JSON with --json FILE.
+//
+//     tools/fake_upstream --port 8089 --latency-ms 4000 --rpm 4000 &
+//     export ANTHROPIC_API_KEY=test-key ANTHROPIC_BASE_URL=http://127.0.0.1:8089
+//     boomer serve --listen 127.0.0.1:8080 --data /tmp/lg --workers 64 &
+//     loadgen --scenario steady --rate 3600 --duration 60s --fake http://127.0.0.1:8089
+//             --service-pid $!
+#include <httplib.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <CLI/CLI.hpp>
+#include <algorithm>
+#include <atomic>
+#include <boost/json.hpp>
+#include <chrono>
+#include <cmath>
+#include <condition_variable>
+#include <cstdio>
+#include <ctime>
+#include <deque>
+#include <fstream>
+#include <map>
+#include <mutex>
+#include <opencv2/imgcodecs.hpp>
+#include <opencv2/imgproc.hpp>
+#include <random>
+#include <regex>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+namespace {
+
+namespace json = boost::json;
+using steady = std::chrono::steady_clock;
+using std::chrono::milliseconds;
+
+struct options {
+    std::string target = "http://127.0.0.1:8080";
+    std::string scenario = "steady";
+    double rate_per_hour = 3600;
+    std::string duration = "60s";
+    int burst = 500;
+    int photos_per_item = 1;
+    double duplicate_share = 0.0;
+    std::string priority = "normal";
+    int connections = 16;
+    std::string fake;
+    int service_pid = 0;
+    std::string spawn;
+    std::string kill_at = "50%";
+    std::string wait_for = "600s";
+    std::string json_path;
+    unsigned seed = 1;
+};
+
+milliseconds parse_duration(const std::string& text) {
+    static const std::regex form(R"((\d+(?:\.\d+)?)(ms|s|m|h))");
+    std::smatch m;
+    if (!std::regex_match(text, m, form)) {
+        throw std::invalid_argument("not a duration (like 500ms, 30s, 10m, 2h): " + text);
+    }
+    double n = std::stod(m[1]);
+    double unit = m[2] == "ms" ? 1 : m[2] == "s" ? 1e3 : m[2] == "m" ? 6e4 : 3.6e6;
+    return milliseconds(static_cast<std::int64_t>(n * unit));
+}
+
+// A JPEG with content no other seed draws: coloured shapes and the seed as text.
+std::string synthetic_jpeg(std::uint64_t seed) {
+    std::mt19937_64 rng(seed);
+    cv::Mat img(480, 640, CV_8UC3, cv::Scalar(rng() % 256, rng() % 256, rng() % 256));
+    for (int i = 0; i < 12; ++i) {
+        cv::Point a(static_cast<int>(rng() % 640), static_cast<int>(rng() % 480));
+        cv::Point b(static_cast<int>(rng() % 640), static_cast<int>(rng() % 480));
+        cv::rectangle(img, a, b, cv::Scalar(rng() % 256, rng() % 256, rng() % 256), cv::FILLED);
+    }
+    cv::putText(img, "item " + std::to_string(seed), cv::Point(40, 240), cv::FONT_HERSHEY_SIMPLEX,
+                2.0, cv::Scalar(255, 255, 255), 4);
+    std::vector<unsigned char> out;
+    cv::imencode(".jpg", img, out, {cv::IMWRITE_JPEG_QUALITY, 85});
+    return std::string(out.begin(), out.end());
+}
+
+double percentile(std::vector<double> v, double p) {
+    if (v.empty()) {
+        return 0;
+    }
+    std::sort(v.begin(), v.end());
+    double rank = p * static_cast<double>(v.size() - 1);
+    auto lo = static_cast<std::size_t>(std::floor(rank));
+    auto hi = std::min(lo + 1, v.size() - 1);
+    return v[lo] + (rank - static_cast<double>(lo)) * (v[hi] - v[lo]);
+}
+
+// "2026-12-04T19:26:42.123Z" → milliseconds since the epoch; -1 when unreadable.
+std::int64_t parse_iso_ms(const json::value& v) {
+    if (!v.is_string()) {
+        return -1;
+    }
+    std::tm tm{};
+    int ms = 0;
+    std::string s(v.as_string());
+    if (std::sscanf(s.c_str(), "%d-%d-%dT%d:%d:%d.%dZ", &tm.tm_year, &tm.tm_mon, &tm.tm_mday,
+                    &tm.tm_hour, &tm.tm_min, &tm.tm_sec, &ms) < 6) {
+        return -1;
+    }
+    tm.tm_year -= 1900;
+    tm.tm_mon -= 1;
+    return static_cast<std::int64_t>(timegm(&tm)) * 1000 + ms;
+}
+
+// Sums the samples of `name` in a Prometheus text page whose labels contain `filter`.
+double metric_sum(const std::string& page, const std::string& name,
+                  const std::string& filter = {}) {
+    double sum = 0;
+    std::istringstream in(page);
+    for (std::string line; std::getline(in, line);) {
+        if (line.rfind(name, 0) != 0 || line.size() <= name.size() ||
+            (line[name.size()] != '{' && line[name.size()] != ' ')) {
+            continue;
+        }
+        if (!filter.empty() && line.find(filter) == std::string::npos) {
+            continue;
+        }
+        sum += std::strtod(line.c_str() + line.rfind(' ') + 1, nullptr);
+    }
+    return sum;
+}
+
+struct url_parts {
+    std::string host;
+    int port = 80;
+};
+
+url_parts split_url(const std::string& url) {
+    static const std::regex form(R"(http://([^:/]+):(\d+)/?)");
+    std::smatch m;
+    if (!std::regex_match(url, m, form)) {
+        throw std::invalid_argument("expected http://HOST:PORT, got " + url);
+    }
+    return {m[1], std::stoi(m[2])};
+}
+
+// The service under test when loadgen starts it itself (--spawn).
+class spawned_service {
+public:
+    explicit spawned_service(std::string command) : command_(std::move(command)) { start(); }
+    ~spawned_service() { kill9(); }
+    void start() {
+        pid_ = fork();
+        if (pid_ == 0) {
+            setpgid(0, 0);
+            execl("/bin/sh", "sh", "-c", command_.c_str(), static_cast<char*>(nullptr));
+            _exit(127);
+        }
+    }
+    void kill9() {
+        if (pid_ > 0) {
+            ::kill(-pid_, SIGKILL);
+            waitpid(pid_, nullptr, 0);
+            pid_ = -1;
+        }
+    }
+    int pid() const { return pid_; }
+
+private:
+    std::string command_;
+    int pid_ = -1;
+};
+
+// What the service's process used, from /proc (pid of the boomer process itself).
+struct process_sample {
+    double rss_mb = 0;
+    double cpu_seconds = 0;
+};
+
+std::optional<process_sample> sample_process(int pid) {
+    std::ifstream status("/proc/" + std::to_string(pid) + "/status");
+    std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
+    if (!status || !stat) {
+        return std::nullopt;
+    }
+    process_sample out;
+    for (std::string line; std::getline(status, line);) {
+        if (line.rfind("VmRSS:", 0) == 0) {
+            out.rss_mb = std::strtod(line.c_str() + 6, nullptr) / 1024.0;
+        }
+    }
+    std::string text((std::istreambuf_iterator<char>(stat)), {});
+    std::istringstream fields(text.substr(text.rfind(')') + 2));
+    std::vector<std::string> f{std::istream_iterator<std::string>(fields), {}};
+    if (f.size() > 12) {
+        out.cpu_seconds =
+            (std::stod(f[11]) + std::stod(f[12])) / static_cast<double>(sysconf(_SC_CLK_TCK));
+    }
+    return out;
+}
+
+// The boomer process of a spawned shell command: the shell's child, or the shell itself.
+int service_pid_of(int shell_pid) {
+    std::ifstream children("/proc/" + std::to_string(shell_pid) + "/task/" +
+                           std::to_string(shell_pid) + "/children");
+    int child = 0;
+    if (children >> child) {
+        return child;
+    }
+    return shell_pid;
+}
+
+struct outstanding {
+    std::string job_id;
+};
+
+struct results {
+    std::mutex mutex;
+    int submitted = 0;
+    int accepted = 0;
+    int refused = 0;      // 4xx/5xx answers to the POST
+    int unreachable = 0;  // no answer at all (e.g. while the service restarts)
+    std::vector<double> intake_ms;
+    std::vector<double> e2e_ms;
+    std::map<std::string, int> final_states;
+    std::deque<outstanding> pending;
+    double peak_rss_mb = 0;
+    double cost_micros = 0;    // summed over finished items
+    double vision_paid = 0;    // vision calls the finished items paid for
+    double vision_reused = 0;  // answers they reused without paying
+};
+
+class load_generator {
+public:
+    explicit load_generator(options o) : o_(std::move(o)), target_(split_url(o_.target)) {}
+
+    int run();
+
+private:
+    void submit_one(int index);
+    std::vector<std::pair<std::string, std::string>> photos_for(int index);
+    void poll();
+    bool all_final() {
+        std::lock_guard lock(r_.mutex);
+        return r_.pending.empty();
+    }
+    void sample();
+    json::object report(double seconds);
+
+    options o_;
+    url_parts target_;
+    results r_;
+    std::mt19937_64 rng_{1};
+    std::mutex rng_mutex_;
+    std::unique_ptr<spawned_service> spawned_;
+    std::atomic<int> pid_{0};
+    std::atomic<bool> stop_sampling_{false};
+    std::atomic<bool> sending_{true};
+    double cpu_start_ = 0;
+    double cpu_end_ = 0;
+    std::string metrics_before_;
+};
+
+std::vector<std::pair<std::string, std::string>> load_generator::photos_for(int index) {
+    std::uint64_t base = static_cast<std::uint64_t>(index) * 1000 + o_.seed;
+    {
+        std::lock_guard lock(rng_mutex_);
+        if (index > 0 && std::uniform_real_distribution<>(0, 1)(rng_) < o_.duplicate_share) {
+            base = static_cast<std::uint64_t>(rng_() % static_cast<std::uint64_t>(index)) * 1000 +
+                   o_.seed;
+        }
+    }
+    std::vector<std::pair<std::string, std::string>> out;
+    for (int p = 0; p < o_.photos_per_item; ++p) {
+        out.emplace_back("photo-" + std::to_string(p) + ".jpg",
+                         synthetic_jpeg(base + static_cast<std::uint64_t>(p)));
+    }
+    return out;
+}
+
+void load_generator::submit_one(int index) {
+    httplib::MultipartFormDataItems form;
+    for (auto& [name, bytes] : photos_for(index)) {
+        form.push_back({"photo", std::move(bytes), name, "image/jpeg"});
+    }
+    form.push_back({"priority", o_.priority, "", ""});
+    form.push_back({"title_hint", "load test item " + std::to_string(index), "", ""});
+    httplib::Client client(target_.host, target_.port);
+    client.set_read_timeout(30, 0);
+    httplib::Headers headers{
+        {"Idempotency-Key", "loadgen-" + std::to_string(o_.seed) + "-" + std::to_string(index)}};
+    auto start = steady::now();
+    // Retried while the service is down (chaos): the idempotency key makes that safe.
+    for (int attempt = 0; attempt < 60; ++attempt) {
+        auto res = client.Post("/v1/items", headers, form);
+        std::lock_guard lock(r_.mutex);
+        if (!res) {
+            ++r_.unreachable;
+            std::this_thread::sleep_for(milliseconds(500));
+            continue;
+        }
+        if (res->status == 202 || res->status == 200) {
+            r_.intake_ms.push_back(
+                std::chrono::duration<double, std::milli>(steady::now() - start).count());
+            ++r_.accepted;
+            auto body = json::parse(res->body).as_object();
+            r_.pending.push_back({std::string(body.at("job_id").as_string())});
+        } else {
+            ++r_.refused;
+        }
+        return;
+    }
+}
+
+// poll reads outstanding jobs round-robin until submitting has ended and every accepted item is
+// final, or --wait has passed since submitting ended.
+void load_generator::poll() {
+    httplib::Client client(target_.host, target_.port);
+    client.set_read_timeout(10, 0);
+    const auto wait = parse_duration(o_.wait_for);
+    std::optional<steady::time_point> deadline;
+    for (;;) {
+        if (!sending_ && !deadline) {
+            deadline = steady::now() + wait;
+        }
+        if (deadline && (all_final() || steady::now() > *deadline)) {
+            return;
+        }
+        std::optional<outstanding> next;
+        {
+            std::lock_guard lock(r_.mutex);
+            if (!r_.pending.empty()) {
+                next = r_.pending.front();
+                r_.pending.pop_front();
+            }
+        }
+        if (!next) {
+            std::this_thread::sleep_for(milliseconds(50));
+            continue;
+        }
+        auto res = client.Get("/v1/jobs/" + next->job_id);
+        bool final = false;
+        if (res && res->status == 200) {
+            auto job = json::parse(res->body).as_object();
+            std::string state(job.at("state").as_string());
+            final = state != "queued" && state != "running";
+            if (final) {
+                // The item's own cost summary survives restarts, unlike the service's counters.
+                auto item = client.Get("/v1/items/" + std::string(job.at("item_id").as_string()));
+                std::lock_guard lock(r_.mutex);
+                if (item && item->status == 200) {
+                    auto cost = json::parse(item->body).at("cost");
+                    r_.cost_micros += cost.at("total_micros").to_number<double>();
+                    r_.vision_paid += cost.at("vision_calls_paid").to_number<double>();
+                    r_.vision_reused += cost.at("vision_answers_reused").to_number<double>();
+                }
+                ++r_.final_states[state];
+                auto created = parse_iso_ms(job.at("created_at"));
+                auto finished = parse_iso_ms(job.at("finished_at"));
+                if (created > 0 && finished >= created) {
+                    r_.e2e_ms.push_back(static_cast<double>(finished - created));
+                }
+            }
+        }
+        if (!final) {
+            std::lock_guard lock(r_.mutex);
+            r_.pending.push_back(*next);
+        }
+        std::this_thread::sleep_for(milliseconds(2));
+    }
+}
+
+void load_generator::sample() {
+    while (!stop_sampling_) {
+        if (int pid = pid_.load(); pid > 0) {
+            if (auto s = sample_process(pid)) {
+                std::lock_guard lock(r_.mutex);
+                r_.peak_rss_mb = std::max(r_.peak_rss_mb, s->rss_mb);
+                cpu_end_ = s->cpu_seconds;
+            }
+        }
+        std::this_thread::sleep_for(milliseconds(250));
+    }
+}
+
+json::object load_generator::report(double seconds) {
+    httplib::Client client(target_.host, target_.port);
+    auto page = client.Get("/metrics");
+    std::string metrics = page && page->status == 200 ? page->body : std::string();
+    auto delta = [&](const std::string& name, const std::string& filter = {}) {
+        return metric_sum(metrics, name, filter) - metric_sum(metrics_before_, name, filter);
+    };
+    double limited = delta("boomer_vision_errors_total", "rate_limit_error");
+
+    json::object fake;
+    if (!o_.fake.empty()) {
+        auto f = split_url(o_.fake);
+        httplib::Client fc(f.host, f.port);
+        if (auto s = fc.Get("/_fake/stats"); s && s->status == 200) {
+            fake = json::parse(s->body).as_object();
+        }
+    }
+    std::lock_guard lock(r_.mutex);
+    int finished = 0;
+    json::object states;
+    for (const auto& [state, n] : r_.final_states) {
+        finished += n;
+        states[state] = n;
+    }
+    auto ms = [](const std::vector<double>& v) {
+        return json::object{{"p50", percentile(v, 0.5)},
+                            {"p95", percentile(v, 0.95)},
+                            {"p99", percentile(v, 0.99)}};
+    };
+    json::object out{
+        {"scenario", o_.scenario},
+        {"seconds", seconds},
+        {"submitted", r_.submitted},
+        {"accepted", r_.accepted},
+        {"refused", r_.refused},
+        {"unreachable_attempts", r_.unreachable},
+        {"finished", finished},
+        {"final_states", std::move(states)},
+        {"still_pending", static_cast<std::int64_t>(r_.pending.size())},
+        {"items_per_second", seconds > 0 ? finished / seconds : 0.0},
+        {"success_rate", r_.accepted > 0
+                             ? (states.contains("succeeded") ? states.at("succeeded").as_int64() /
+                                                                   static_cast<double>(r_.accepted)
+                                                             : 0.0)
+                             : 0.0},
+        {"intake_ms", ms(r_.intake_ms)},
+        {"end_to_end_ms", ms(r_.e2e_ms)},
+        {"vision_cache_hit_rate", r_.vision_paid + r_.vision_reused > 0
+                                      ? r_.vision_reused / (r_.vision_paid + r_.vision_reused)
+                                      : 0.0},
+        {"dollars_per_item", finished > 0 ? r_.cost_micros / 1e6 / finished : 0.0},
+        {"vision_429s", limited},
+        {"fake_upstream", std::move(fake)},
+        {"service_peak_rss_mb", r_.peak_rss_mb},
+        {"service_cpu_seconds", cpu_end_ - cpu_start_},
+    };
+    return out;
+}
+
+void print_table(const json::object& r) {
+    auto num = [&](const char* k) { return r.at(k).to_number<double>(); };
+    auto pct = [&](const char* k, const char* p) { return r.at(k).at(p).to_number<double>(); };
+    std::printf("scenario            %s\n", std::string(r.at("scenario").as_string()).c_str());
+    std::printf("duration            %.1f s\n", num("seconds"));
+    std::printf("submitted/accepted  %.0f / %.0f (refused %.0f)\n", num("submitted"),
+                num("accepted"), num("refused"));
+    std::printf("finished            %.0f (%s), pending %.0f\n", num("finished"),
+                json::serialize(r.at("final_states")).c_str(), num("still_pending"));
+    std::printf("throughput          %.2f items/s\n", num("items_per_second"));
+    std::printf("success rate        %.1f %%\n", 100 * num("success_rate"));
+    std::printf("intake ms           p50 %.1f  p95 %.1f  p99 %.1f\n", pct("intake_ms", "p50"),
+                pct("intake_ms", "p95"), pct("intake_ms", "p99"));
+    std::printf("end-to-end ms       p50 %.0f  p95 %.0f  p99 %.0f\n", pct("end_to_end_ms", "p50"),
+                pct("end_to_end_ms", "p95"), pct("end_to_end_ms", "p99"));
+    std::printf("vision cache hits   %.1f %%\n", 100 * num("vision_cache_hit_rate"));
+    std::printf("dollars per item    %.6f\n", num("dollars_per_item"));
+    std::printf("429s received       %.0f (since the last start of the service)\n",
+                num("vision_429s"));
+    std::printf("fake upstream       %s\n", json::serialize(r.at("fake_upstream")).c_str());
+    std::printf("service peak RSS    %.1f MB, CPU %.1f s\n", num("service_peak_rss_mb"),
+                num("service_cpu_seconds"));
+}
+
+int load_generator::run() {
+    rng_.seed(o_.seed);
+    auto duration = parse_duration(o_.duration);
+    if (!o_.spawn.empty()) {
+        spawned_ = std::make_unique<spawned_service>(o_.spawn);
+    }
+    httplib::Client probe(target_.host, target_.port);
+    for (int i = 0; i < 300; ++i) {
+        if (auto res = probe.Get("/healthz"); res && res->status == 200) {
+            break;
+        }
+        std::this_thread::sleep_for(milliseconds(100));
+    }
+    if (auto page = probe.Get("/metrics"); page && page->status == 200) {
+        metrics_before_ = page->body;
+    }
+    pid_ = spawned_ ? service_pid_of(spawned_->pid()) : o_.service_pid;
+    if (pid_ > 0) {
+        if (auto s = sample_process(pid_)) {
+            cpu_start_ = s->cpu_seconds;
+        }
+    }
+    std::thread sampler([this] { sample(); });
+
+    // The submission schedule: when each item is due, relative to the start.
+    std::vector<milliseconds> due;
+    if (o_.scenario == "burst") {
+        due.assign(static_cast<std::size_t>(o_.burst), milliseconds(0));
+    } else {
+        double per_ms = o_.rate_per_hour / 3.6e6;
+        double total_ms = static_cast<double>(duration.count());
+        for (double t = 0; t < total_ms;) {
+            due.emplace_back(static_cast<std::int64_t>(t));
+            double rate = o_.scenario == "ramp" ? per_ms * std::max(t, 1.0) / total_ms : per_ms;
+            t += 1.0 / std::max(rate, 1e-9);
+        }
+    }
+    auto start = steady::now();
+    auto kill_after = milliseconds(0);
+    if (o_.scenario == "chaos") {
+        kill_after = o_.kill_at.back() == '%'
+                         ? milliseconds(duration.count() * std::stoi(o_.kill_at) / 100)
+                         : parse_duration(o_.kill_at);
+    }
+    std::atomic<std::size_t> next{0};
+    std::thread chaos;
+    if (o_.scenario == "chaos" && spawned_) {
+        chaos = std::thread([this, start, kill_after] {
+            std::this_thread::sleep_until(start + kill_after);
+            std::printf("chaos: SIGKILL to the service at %.1f s, then a restart\n",
+                        std::chrono::duration<double>(steady::now() - start).count());
+            spawned_->kill9();
+            spawned_->start();
+            std::this_thread::sleep_for(milliseconds(300));
+            pid_ = service_pid_of(spawned_->pid());
+        });
+    }
+    std::vector<std::thread> senders;
+    for (int c = 0; c < o_.connections; ++c) {
+        senders.emplace_back([&] {
+            for (std::size_t i = next++; i < due.size(); i = next++) {
+                std::this_thread::sleep_until(start + due[i]);
+                {
+                    std::lock_guard lock(r_.mutex);
+                    ++r_.submitted;
+                }
+                submit_one(static_cast<int>(i));
+            }
+        });
+    }
+    std::thread poller([this] { poll(); });
+    for (auto& t : senders) {
+        t.join();
+    }
+    if (chaos.joinable()) {
+        chaos.join();
+    }
+    sending_ = false;
+    poller.join();
+    double seconds = std::chrono::duration<double>(steady::now() - start).count();
+    stop_sampling_ = true;
+    sampler.join();
+
+    auto r = report(seconds);
+    print_table(r);
+    if (!o_.json_path.empty()) {
+        std::ofstream(o_.json_path) << json::serialize(r) << '\n';
+    }
+    return r.at("still_pending").as_int64() == 0 ? 0 : 3;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    options o;
+    CLI::App app{"Load generator for boomer: submits items and reports what it saw."};
+    app.add_option("--target", o.target, "The service, http://HOST:PORT")->capture_default_str();
+    app.add_option("--scenario", o.scenario, "steady, burst, ramp, endurance or chaos")
+        ->check(CLI::IsMember({"steady", "burst", "ramp", "endurance", "chaos"}))
+        ->capture_default_str();
+    app.add_option("--rate", o.rate_per_hour, "Items per hour (steady, ramp peak, chaos)")
+        ->check(CLI::PositiveNumber)
+        ->capture_default_str();
+    app.add_option("--duration", o.duration, "How long to submit (500ms, 30s, 10m, 2h)")
+        ->capture_default_str();
+    app.add_option("--burst", o.burst, "Items submitted at once (burst)")->capture_default_str();
+    app.add_option("--photos-per-item", o.photos_per_item, "Photos in each item")
+        ->check(CLI::Range(1, 12))
+        ->capture_default_str();
+    app.add_option("--duplicate-share", o.duplicate_share,
+                   "Share of items that resend an earlier item's photos")
+        ->check(CLI::Range(0.0, 1.0));
+    app.add_option("--priority", o.priority, "urgent, normal or bulk")->capture_default_str();
+    app.add_option("--connections", o.connections, "Concurrent submitters")->capture_default_str();
+    app.add_option("--fake", o.fake, "The fake upstream, http://HOST:PORT, for its counters");
+    app.add_option("--service-pid", o.service_pid, "pid of the service, for RSS and CPU");
+    app.add_option("--spawn", o.spawn,
+                   "Start the service with this shell command (chaos needs it)");
+    app.add_option("--kill-at", o.kill_at, "When chaos kills the service (50% or 20s)")
+        ->capture_default_str();
+    app.add_option("--wait", o.wait_for, "How long to wait for items after submitting")
+        ->capture_default_str();
+    app.add_option("--json", o.json_path, "Also write the report as JSON to this file");
+    app.add_option("--seed", o.seed, "Seed of the photos and the duplicate draw");
+    CLI11_PARSE(app, argc, argv);
+    try {
+        return load_generator(o).run();
+    } catch (const std::exception& e) {
+        std::fprintf(stderr, "loadgen: %s\n", e.what());
+        return 2;
+    }
+}
