@@ -52,7 +52,7 @@ json::object vision_details(const identification& id) {
     }
     json::value estimate = nullptr;
     if (id.price_estimate) {
-        estimate = json::object{{"amount_minor", id.price_estimate->minor},
+        estimate = json::object{{"minor", id.price_estimate->minor},
                                 {"currency", id.price_estimate->currency}};
     }
     return {{"category_path", strings(id.category_path)},

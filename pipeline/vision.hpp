@@ -77,7 +77,7 @@ struct identification {
 namespace json = boost::json;
 
 // vision_details writes what a vision model added beyond the basic identification fields:
-// category_path, color, material, era, distinguishing_marks, price_estimate ({amount_minor,
+// category_path, color, material, era, distinguishing_marks, price_estimate ({minor,
 // currency} or null), field_confidence, and every call with its outcome, attempts, latency, cost
 // and raw usage. Thread-safe.
 json::object vision_details(const identification& id);

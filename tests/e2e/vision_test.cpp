@@ -144,7 +144,7 @@ TEST_CASE("service with Claude: a confident answer prices the item; its cost is 
     CHECK(id.at("escalated") == false);
     CHECK(str(id.at("color")) == "black");
     CHECK(id.at("category_path").as_array().size() == 3);
-    CHECK(id.at("price_estimate").at("amount_minor") == 14900);
+    CHECK(id.at("price_estimate").at("minor") == 14900);
     CHECK(done.item.at("price").at("count").as_int64() >= 1);  // comps found by the model's title
 
     REQUIRE(t.fake.paid() == 1);
