@@ -86,6 +86,11 @@ TEST_CASE("ebay browse: listings become active comps with shipping included", "[
     CHECK((*r)[1].price_minor == 28900);
     CHECK((*r)[1].condition_id == "1000");
     CHECK(rig.counter("boomer_market_source_requests_total", {"ebay_browse", "ok"}) == 1);
+    auto exposition = rig.registry.render();
+    CHECK(exposition.find("boomer_market_source_seconds_count{source=\"ebay_browse\"} 1") !=
+          std::string::npos);
+    CHECK(exposition.find("boomer_market_token_refreshes_total{scope=\"public\"} 1") !=
+          std::string::npos);
 }
 
 TEST_CASE("ebay browse: q is cut to 100 characters at a word boundary", "[clients]") {
