@@ -4,6 +4,8 @@
 // whose selectors moved, and on awkward markup.
 #include "clients/ebay_sold_page.hpp"
 
+#include <httplib.h>
+
 #include <catch2/catch.hpp>
 
 #include "tests/clients/ebay_support.hpp"
@@ -234,4 +236,53 @@ TEST_CASE("ebay sold page: the search URL carries sold, condition and paging", "
           "&LH_ItemCondition=7000&_ipg=120&_pgn=3");
     market_query empty;
     CHECK(clients::sold_page_target(empty, 60, 1).empty());
+}
+
+TEST_CASE("ebay sold page: UK dates and pounds read with a GBP query", "[clients]") {
+    std::string html =
+        "<ul><li class=\"s-card\" data-listingid=\"9\"><div class=\"s-card__caption\"><span "
+        "aria-label=\"Sold item\">Sold  6 Sep 2026</span></div><a class=\"s-card__link\" "
+        "href=\"https://www.ebay.co.uk/itm/9?x=1\"><div class=\"s-card__title\"><span>Record "
+        "player</span></div></a><span class=\"s-card__price\">\xC2\xA3"
+        "45.00</span><div class=\"s-card__attribute-row\"><span>+\xC2\xA3"
+        "3.20 delivery</span></div></li></ul>";
+    market_query q;
+    q.keywords = "record player";
+    q.currency = "GBP";
+    auto page = clients::parse_sold_page(html, q, "2026-09-10");
+    REQUIRE(page.has_value());
+    REQUIRE(page->comps.size() == 1);
+    CHECK(page->comps[0].sold_on == "2026-09-06");
+    CHECK(page->comps[0].price_minor == 4820);
+    CHECK(page->comps[0].currency == "GBP");
+    CHECK(page->comps[0].url == "https://www.ebay.co.uk/itm/9");
+    // The same card read for a USD query is dropped, not mispriced.
+    auto usd = clients::parse_sold_page(html, oled(), "2026-09-10");
+    REQUIRE(usd.has_value());
+    CHECK(usd->comps.empty());
+    CHECK(usd->dropped == 1);
+}
+
+TEST_CASE("ebay sold page: every truncation of a page parses without harm", "[clients]") {
+    page_rig rig;
+    auto q = oled();
+    REQUIRE(rig.run(q).has_value());
+    httplib::Client http(rig.fake->base_url());
+    http.set_url_encode(false);
+    auto res = http.Get("/sch/i.html?_nkw=nintendo+switch+oled&LH_Sold=1&LH_Complete=1");
+    REQUIRE(res);
+    const std::string& html = res->body;
+    REQUIRE(html.size() > 1000);
+    std::size_t pages_with_comps = 0;
+    for (std::size_t cut = 0; cut <= html.size(); cut += 7) {
+        auto page =
+            clients::parse_sold_page(std::string_view(html).substr(0, cut), q, "2026-06-20");
+        if (page) {
+            CHECK(page->comps.size() <= 3);
+            pages_with_comps += page->comps.empty() ? 0 : 1;
+        } else {
+            CHECK(page.error().code == "layout_changed");
+        }
+    }
+    CHECK(pages_with_comps > 0);
 }
