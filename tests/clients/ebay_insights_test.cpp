@@ -1,0 +1,109 @@
+// The Marketplace Insights source against the fake eBay: sold comps with sale dates, its own
+// token scope, the category it needs, an application without approval, and the quota.
+#include "clients/ebay_insights.hpp"
+
+#include <catch2/catch.hpp>
+
+#include "tests/clients/ebay_support.hpp"
+#include "tests/clients/support.hpp"
+
+using namespace boomer;
+namespace asio = boost::asio;
+using fakes::ebay_endpoint;
+using market::comp;
+using market::market_query;
+
+namespace {
+
+using comps_result = result<std::vector<comp>>;
+
+asio::awaitable<comps_result> find(clients::ebay_insights_source& source,
+                                   const market_query& query) {
+    co_return co_await source.search(query);
+}
+
+market_query sold_query() {
+    market_query q;
+    q.keywords = "canon ae-1 program";
+    q.category_id = "15230";
+    return q;
+}
+
+clients::ebay_insights_options enabled() {
+    clients::ebay_insights_options o;
+    o.enabled = true;
+    return o;
+}
+
+}  // namespace
+
+TEST_CASE("ebay insights: sales become sold comps with their dates", "[clients]") {
+    test::ebay_rig rig;
+    rig.fake->add_sold("canon ae-1 program", test::listing("1", "Canon AE-1 Program 50mm", "189.50",
+                                                           "9.99", "3000", "2026-05-30"));
+    rig.fake->add_sold("canon ae-1 program", test::listing("2", "Canon AE-1 Program body", "120.00",
+                                                           std::nullopt, "3000", "2026-06-02"));
+    auto ctx = rig.context();
+    clients::ebay_insights_source source(ctx, enabled());
+    auto q = sold_query();
+    auto r = test::run_coro(rig.io, find(source, q));
+    REQUIRE(r.has_value());
+    REQUIRE(r->size() == 2);
+    CHECK((*r)[0].sold);
+    CHECK((*r)[0].sold_on == "2026-05-30");
+    CHECK((*r)[0].price_minor == 18950);  // ItemSales carry no shipping
+    CHECK((*r)[0].source == "ebay_insights");
+    CHECK((*r)[0].url == "https://www.ebay.com/itm/1");
+    CHECK((*r)[1].sold_on == "2026-06-02");
+    CHECK(rig.fake->tokens_issued(std::string(clients::ebay_insights_scope)) == 1);
+    CHECK(rig.fake->tokens_issued(std::string(clients::ebay_public_scope)) == 0);
+    auto target = rig.fake->log().back().target;
+    CHECK(target.find("category_ids=15230") != std::string::npos);
+    CHECK(target.find("lastSoldDate%3A%5B2026-03-11T00%3A00%3A00Z..2026-06-09T23%3A59%3A59Z%5D") !=
+          std::string::npos);
+}
+
+TEST_CASE("ebay insights: a query without a category fails before any call", "[clients]") {
+    test::ebay_rig rig;
+    auto ctx = rig.context();
+    clients::ebay_insights_source source(ctx, enabled());
+    auto q = sold_query();
+    q.category_id.clear();
+    auto r = test::run_coro(rig.io, find(source, q));
+    REQUIRE_FALSE(r.has_value());
+    CHECK(r.error().code == "source_error");
+    CHECK(rig.fake->log().empty());
+}
+
+TEST_CASE("ebay insights: an application without approval is unauthorized", "[clients]") {
+    fakes::fake_ebay_options o;
+    o.granted_scopes = {std::string(clients::ebay_public_scope)};
+    test::ebay_rig rig(o);
+    auto ctx = rig.context();
+    clients::ebay_insights_source source(ctx, enabled());
+    auto q = sold_query();
+    auto r = test::run_coro(rig.io, find(source, q));
+    REQUIRE_FALSE(r.has_value());
+    CHECK(r.error().code == "source_unauthorized");
+    CHECK_FALSE(r.error().retryable);
+    CHECK(rig.fake->requests(ebay_endpoint::insights) == 0);
+}
+
+TEST_CASE("ebay insights: quota 429 is source_limited", "[clients]") {
+    test::ebay_rig rig;
+    rig.fake->set_quota(ebay_endpoint::insights, 1);
+    auto ctx = rig.context();
+    clients::ebay_insights_source source(ctx, enabled());
+    auto q = sold_query();
+    REQUIRE(test::run_coro(rig.io, find(source, q)).has_value());
+    auto r = test::run_coro(rig.io, find(source, q));
+    REQUIRE_FALSE(r.has_value());
+    CHECK(r.error().code == "source_limited");
+    CHECK(source.limited_until().has_value());
+}
+
+TEST_CASE("ebay insights: disabled by default", "[clients]") {
+    test::ebay_rig rig;
+    CHECK(clients::make_ebay_insights_source(rig.context(), {}) == nullptr);
+    CHECK(clients::make_ebay_insights_source(rig.context(), enabled()) != nullptr);
+}
