@@ -31,6 +31,7 @@ struct serve_config {
     std::string log_format;  // "json" or "text"; empty: text on a terminal, else json
     std::string log_level = "info";
     std::string tenant = "default";
+    std::string public_url;  // how clients and marketplaces reach us, e.g. https://boomer.example
 };
 
 // The outcome of reading the command line.
