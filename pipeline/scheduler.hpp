@@ -75,7 +75,7 @@ struct scheduler_deps {
     // Market sources asked in parallel by the comps stage (own sales among them when a sales
     // history is loaded); none: the price falls back to the vision model's estimate.
     std::vector<std::shared_ptr<market::comp_source>> comp_sources;
-    market::fan_out_options comps;      // deadlines, timeouts and cache lifetimes
+    market::fan_out_options comps;         // deadlines, timeouts and cache lifetimes
     metrics::registry* metrics = nullptr;  // null: source outcomes are not counted
 };
 

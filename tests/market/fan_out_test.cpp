@@ -240,7 +240,7 @@ TEST_CASE("fan_out: a source that ignores cancellation is not waited for", "[mar
     stubborn->ignore_cancel = true;
     auto good = std::make_shared<fake_source>("good", 1ms, std::vector{make_comp(100, true, "g")});
     fan_out_options o;
-    o.source_timeout = 40ms;
+    o.timeouts["stubborn"] = 40ms;  // the good source keeps the default
     fan_out f({stubborn, good}, o, h.time);
     auto r = h.run(f, query());
 
@@ -350,7 +350,7 @@ TEST_CASE("fan_out: outcomes are counted by source and outcome", "[market]") {
     limited->why = failure{"source_limited", "quota", true};
     auto hanging = std::make_shared<fake_source>("scraper", 1h, std::vector<comp>{});
     fan_out_options o;
-    o.source_timeout = 20ms;
+    o.timeouts["scraper"] = 20ms;
     fan_out f({limited, hanging}, o, h.time, nullptr, &reg);
     h.run(f, query());
     h.run(f, query());

@@ -126,7 +126,7 @@ struct fixture {
         deps.observer = &events;
         deps.vision = vision;
         deps.comp_sources = std::move(sources);
-        deps.comps.source_timeout = 100ms;
+        deps.comps.source_timeout = 300ms;
         deps.metrics = &reg;
         pipeline::scheduler_options options;
         options.worker_id = "test:1:boot";
