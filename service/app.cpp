@@ -164,6 +164,8 @@ app::app(serve_config config) : impl_(std::make_unique<impl>(std::move(config)))
     sd.env.today = iso8601_utc(system_clock::instance().now_ms()).substr(0, 10);
     sd.observer = &s.events;
     sd.metrics = &s.registry;
+    sd.comps.deadline = std::chrono::milliseconds(c.comps_deadline_ms);
+    sd.comps.source_timeout = std::chrono::milliseconds(c.comps_timeout_ms);
     if (!c.sales_csv.empty()) {
         sd.comp_sources.push_back(std::make_shared<market::own_sales_source>(*s.sales));
     }

@@ -82,6 +82,18 @@ void add_serve_options(CLI::App& serve, serve_config& c) {
         ->capture_default_str()
         ->check(CLI::Range(2, 3600));
     serve
+        .add_option("--comps-deadline-ms", c.comps_deadline_ms,
+                    "time the comps stage gives all market sources together")
+        ->envname("BOOMER_COMPS_DEADLINE_MS")
+        ->capture_default_str()
+        ->check(CLI::Range(1, 600'000));
+    serve
+        .add_option("--comps-timeout-ms", c.comps_timeout_ms,
+                    "time each market source gets to answer")
+        ->envname("BOOMER_COMPS_TIMEOUT_MS")
+        ->capture_default_str()
+        ->check(CLI::Range(1, 600'000));
+    serve
         .add_option("--public-url", c.public_url,
                     "base URL written into exported picture links (default: http://<Host>)")
         ->envname("BOOMER_PUBLIC_URL");
