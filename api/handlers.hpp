@@ -27,6 +27,7 @@ struct api_deps {
     std::string openapi_yaml;
     const std::atomic<bool>* draining = nullptr;
     std::string tenant_id = "default";  // one tenant until API keys exist
+    std::string public_url;  // base of URLs written into exports; empty: http://<Host header>
 };
 
 // add_routes registers every v1 route, the health routes, /metrics and /openapi.yaml.

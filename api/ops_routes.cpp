@@ -9,6 +9,7 @@
 namespace boomer::api {
 
 void add_item_routes(router& r, api_deps& deps);
+void add_export_routes(router& r, api_deps& deps);
 
 namespace {
 
@@ -80,6 +81,7 @@ http_response json_response(http::status status, const json::value& body) {
 
 void add_routes(router& r, api_deps& deps) {
     add_item_routes(r, deps);
+    add_export_routes(r, deps);
     r.add(http::verb::get, "/healthz", [](request_context c) { return healthz(c); });
     r.add(http::verb::get, "/readyz", [&deps](request_context c) { return readyz(deps, c); });
     r.add(http::verb::get, "/metrics",

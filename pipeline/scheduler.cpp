@@ -12,6 +12,7 @@
 
 #include "core/async.hpp"
 #include "pipeline/item_document.hpp"
+#include "pipeline/store_comp_cache.hpp"
 
 namespace boomer::pipeline {
 namespace {
@@ -31,11 +32,8 @@ result<json::value> run_stage(std::string_view stage, const store::item_record& 
     if (stage == "identify") {
         return run_identify_local(item, done.at("analyze"), env);
     }
-    if (stage == "comps") {
-        return run_comps(done.at("identify"), env);
-    }
     if (stage == "price") {
-        return run_price(done.at("comps"), env);
+        return run_price(done.at("comps"), done.at("identify"), item, env);
     }
     return run_draft(item, done.at("analyze"), done.at("identify"), done.at("price"));
 }
@@ -68,7 +66,14 @@ scheduler::scheduler(asio::any_io_executor io, scheduler_deps deps, scheduler_op
       options_(std::move(options)),
       wake_timer_(strand_),
       rescue_timer_(strand_),
-      idle_timer_(strand_) {}
+      idle_timer_(strand_) {
+    std::shared_ptr<market::comp_cache_backend> second_level;
+    if (deps_.db != nullptr && deps_.store_pool != nullptr) {
+        second_level = std::make_shared<store_comp_cache>(*deps_.db, *deps_.store_pool);
+    }
+    comps_ = std::make_shared<market::fan_out>(deps_.comp_sources, deps_.comps, *deps_.time,
+                                               std::move(second_level), deps_.metrics);
+}
 
 void scheduler::spawn(asio::awaitable<void> work, std::string_view what) {
     asio::co_spawn(strand_, std::move(work),
@@ -323,6 +328,9 @@ asio::awaitable<result<json::value>> scheduler::run_stage_async(
     if (stage == "identify" && deps_.vision != nullptr) {
         co_return co_await identify_with_vision(item, done);
     }
+    if (stage == "comps") {
+        co_return co_await find_comps(item, done);
+    }
     auto work = [&item, &done, &env = deps_.env, stage] {
         return run_stage(stage, item, done, env);
     };
@@ -385,6 +393,15 @@ asio::awaitable<result<json::value>> scheduler::identify_with_vision(
         out[field] = std::move(value);
     }
     co_return json::value(std::move(out));
+}
+
+// find_comps asks every market source at once (see market::fan_out); a source's failure is an
+// outcome in the document, never the stage's failure.
+asio::awaitable<result<json::value>> scheduler::find_comps(
+    const store::item_record& item, const std::map<std::string, json::value, std::less<>>& done) {
+    auto query = comps_query(item, done.at("identify"));
+    auto found = co_await comps_->search(query);
+    co_return comps_document(query, found);
 }
 
 std::int64_t scheduler::backoff_ms(int attempts) {

@@ -25,6 +25,9 @@
 #include <string_view>
 
 #include "core/clock.hpp"
+#include "core/metrics.hpp"
+#include "pipeline/market/comp_source.hpp"
+#include "pipeline/market/fan_out.hpp"
 #include "pipeline/stages.hpp"
 #include "pipeline/vision.hpp"
 #include "store/blob_store.hpp"
@@ -69,6 +72,11 @@ struct scheduler_deps {
     stage_env env;
     pipeline_observer* observer = nullptr;
     vision_model* vision = nullptr;  // null: identify from local findings only
+    // Market sources asked in parallel by the comps stage (own sales among them when a sales
+    // history is loaded); none: the price falls back to the vision model's estimate.
+    std::vector<std::shared_ptr<market::comp_source>> comp_sources;
+    market::fan_out_options comps;         // deadlines, timeouts and cache lifetimes
+    metrics::registry* metrics = nullptr;  // null: source outcomes are not counted
 };
 
 class scheduler : public std::enable_shared_from_this<scheduler> {
@@ -109,6 +117,9 @@ private:
     asio::awaitable<result<json::value>> identify_with_vision(
         const store::item_record& item,
         const std::map<std::string, json::value, std::less<>>& done);
+    asio::awaitable<result<json::value>> find_comps(
+        const store::item_record& item,
+        const std::map<std::string, json::value, std::less<>>& done);
     asio::awaitable<void> drain(std::chrono::milliseconds drain, std::function<void()> done);
     std::int64_t backoff_ms(int attempts);
     void spawn(asio::awaitable<void> work, std::string_view what);
@@ -126,6 +137,7 @@ private:
     bool dispatch_done_ = false;
     bool rescue_done_ = false;
     std::vector<std::shared_ptr<job_context>> active_;
+    std::shared_ptr<market::fan_out> comps_;  // shared by every job: its cache outlives them
 };
 
 }  // namespace boomer::pipeline

@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <set>
+#include <type_traits>
 
 #include "pipeline/image/analyze.hpp"
 #include "pipeline/market/listing.hpp"
@@ -68,8 +69,8 @@ std::string str(const json::value& v, std::string_view key) {
     return std::string(found->as_string());
 }
 
-json::value price_json(const market::price_estimate& p) {
-    return json::object{
+json::object estimate_json(const market::price_estimate& p) {
+    return {
         {"median_minor", p.median_minor},
         {"p25_minor", p.p25_minor},
         {"p75_minor", p.p75_minor},
@@ -80,6 +81,46 @@ json::value price_json(const market::price_estimate& p) {
         {"basis", p.basis},
         {"newest_sold_on", p.newest_sold_on},
     };
+}
+
+json::value optional_estimate(const std::optional<market::price_estimate>& p) {
+    return p ? json::value(estimate_json(*p)) : json::value(nullptr);
+}
+
+json::value sell_through_json(const std::optional<market::sell_through>& s) {
+    if (!s) {
+        return nullptr;
+    }
+    return json::object{{"rate", s->rate},
+                        {"sold", s->sold},
+                        {"active", s->active},
+                        {"window_days", s->window_days},
+                        {"definition", s->definition}};
+}
+
+json::object price_json(const market::market_price& p, const json::value& sources) {
+    auto out = estimate_json(*p.recommended);
+    out["sold"] = optional_estimate(p.sold);
+    out["active"] = optional_estimate(p.active);
+    out["sell_through"] = sell_through_json(p.sell_through_rate);
+    out["other_currency"] = p.other_currency;
+    out["condition_mismatched"] = p.condition_mismatched;
+    out["sources"] = sources;
+    return out;
+}
+
+// A field of an object, or `fallback` when absent or of another type (older checkpoints).
+template <class T>
+T field_or(const json::object& o, std::string_view key, T fallback) {
+    const auto* v = o.if_contains(key);
+    if (v == nullptr) {
+        return fallback;
+    }
+    if constexpr (std::is_same_v<T, bool>) {
+        return v->is_bool() ? v->as_bool() : fallback;
+    } else {
+        return v->is_string() ? std::string(v->as_string()) : fallback;
+    }
 }
 
 market::comp comp_from_json(const json::value& v) {
@@ -94,6 +135,9 @@ market::comp comp_from_json(const json::value& v) {
     c.match = std::string(o.at("match").as_string());
     c.score = o.at("score").to_number<double>();
     c.source = std::string(o.at("source").as_string());
+    c.sold = field_or(o, "sold", true);
+    c.condition_id = field_or(o, "condition_id", std::string());
+    c.url = field_or(o, "url", std::string());
     return c;
 }
 
@@ -108,7 +152,40 @@ json::object comp_json(const market::comp& c) {
         {"match", c.match},
         {"score", c.score},
         {"source", c.source},
+        {"sold", c.sold},
+        {"condition_id", c.condition_id},
+        {"url", c.url},
     };
+}
+
+json::object outcome_json(const market::source_outcome& o) {
+    return {{"source", o.source},
+            {"outcome", o.outcome},
+            {"count", o.count},
+            {"message", o.message},
+            {"retryable", o.retryable},
+            {"cache", o.cache},
+            {"ms", o.ms}};
+}
+
+// The vision model's own price guess as the identify stage stored it, if any.
+std::optional<market::money> vision_estimate(const json::value& identification) {
+    const auto* obj = identification.if_object();
+    const auto* e = obj != nullptr ? obj->if_contains("price_estimate") : nullptr;
+    if (e == nullptr || !e->is_object()) {
+        return std::nullopt;
+    }
+    const auto* minor = e->as_object().if_contains("minor");
+    if (minor == nullptr || !minor->is_number()) {
+        return std::nullopt;
+    }
+    return market::money{minor->to_number<std::int64_t>(), str(*e, "currency")};
+}
+
+double number_or_zero(const json::value& v, std::string_view key) {
+    const auto* obj = v.if_object();
+    const auto* n = obj != nullptr ? obj->if_contains(key) : nullptr;
+    return n != nullptr && n->is_number() ? n->to_number<double>() : 0.0;
 }
 
 }  // namespace
@@ -204,37 +281,72 @@ json::value run_identify_local(const store::item_record& item, const json::value
                         {"search_query", title}};
 }
 
-json::value run_comps(const json::value& identification, const stage_env& env) {
-    json::array out;
-    if (env.sales != nullptr) {
-        market::comp_query q;
-        for (const auto& code : identification.at("barcodes").as_array()) {
-            q.barcodes.push_back(str(code, "text"));
-        }
-        q.title = str(identification, "search_query");
-        for (const auto& c : env.sales->find(q, 50)) {
-            out.emplace_back(comp_json(c));
-        }
+market::market_query comps_query(const store::item_record& item,
+                                 const json::value& identification) {
+    market::market_query q;
+    for (const auto& code : identification.at("barcodes").as_array()) {
+        q.barcodes.push_back(str(code, "text"));
     }
-    return json::object{{"sources", json::array{"own_sales"}}, {"comps", std::move(out)}};
+    q.title = str(identification, "title");
+    q.keywords = str(identification, "search_query");
+    if (q.keywords.empty()) {
+        q.keywords = q.title;
+    }
+    q.condition = item.condition.empty() ? str(identification, "condition_guess") : item.condition;
+    return q;
 }
 
-json::value run_price(const json::value& comps, const stage_env& env) {
-    std::vector<market::comp> list;
+json::value comps_document(const market::market_query& query, const market::fan_out_result& found) {
+    json::array codes;
+    for (const auto& code : query.barcodes) {
+        codes.emplace_back(code);
+    }
+    json::array sources;
+    for (const auto& o : found.outcomes) {
+        sources.emplace_back(outcome_json(o));
+    }
+    json::array comps;
+    for (const auto& c : found.comps) {
+        comps.emplace_back(comp_json(c));
+    }
+    json::object q{{"keywords", query.keywords},
+                   {"barcodes", std::move(codes)},
+                   {"condition", query.condition},
+                   {"currency", query.currency}};
+    return json::object{
+        {"query", std::move(q)}, {"sources", std::move(sources)}, {"comps", std::move(comps)}};
+}
+
+json::value run_price(const json::value& comps, const json::value& identification,
+                      const store::item_record& item, const stage_env& env) {
+    market::market_price_input in;
     for (const auto& c : comps.at("comps").as_array()) {
-        list.push_back(comp_from_json(c));
+        in.comps.push_back(comp_from_json(c));
     }
-    auto estimate = market::estimate_price(std::move(list), env.today);
-    if (!estimate) {
-        return json::object{{"price", nullptr}, {"reason", "no comparable sales found"}};
+    in.condition = item.condition.empty() ? str(identification, "condition_guess") : item.condition;
+    in.today = env.today;
+    in.vision_estimate = vision_estimate(identification);
+    in.vision_confidence = number_or_zero(identification, "confidence");
+    auto priced = market::price_market(std::move(in));
+
+    json::value sources = json::array{};
+    if (const auto* s = comps.as_object().if_contains("sources"); s != nullptr) {
+        sources = *s;
     }
-    return json::object{{"price", price_json(*estimate)}};
+    if (!priced.recommended) {
+        return json::object{{"price", nullptr},
+                            {"sources", std::move(sources)},
+                            {"reason", "no comparable sales or listings were found"}};
+    }
+    return json::object{{"price", price_json(priced, sources)}};
 }
 
 json::value run_draft(const store::item_record& item, const json::value& analysis,
                       const json::value& identification, const json::value& price) {
     market::draft_input in;
     in.title = str(identification, "title");
+    in.brand = str(identification, "brand");
+    in.model = str(identification, "model");
     in.condition = item.condition;
     for (const auto& code : analysis.at("barcodes").as_array()) {
         in.specifics.emplace_back(str(code, "symbology"), str(code, "text"));

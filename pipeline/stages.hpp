@@ -3,8 +3,10 @@
 // runner stores as that stage's checkpoint; the next stage reads only checkpoints, so a
 // retried job resumes after the last stage that finished.
 //
-// All functions here block (image work, disk reads): the runner calls them on the CPU pool.
-// They are thread-safe as long as the objects in stage_env are.
+// All functions here block (image work, disk reads) or only compute: the runner calls them on
+// the CPU pool. They are thread-safe as long as the objects in stage_env are. The comps stage's
+// network part (asking the market sources) is the scheduler's: it builds the query with
+// comps_query, awaits market::fan_out, and stores comps_document's output.
 #pragma once
 
 #include <array>
@@ -14,6 +16,7 @@
 
 #include "core/result.hpp"
 #include "pipeline/image/normalize.hpp"
+#include "pipeline/market/fan_out.hpp"
 #include "pipeline/market/sales_history.hpp"
 #include "store/blob_store.hpp"
 #include "store/store.hpp"
@@ -46,11 +49,20 @@ json::value run_analyze(const json::value& normalized, const stage_env& env);
 json::value run_identify_local(const store::item_record& item, const json::value& analysis,
                                const stage_env& env);
 
-// comps finds the seller's own past sales that match the identification.
-json::value run_comps(const json::value& identification, const stage_env& env);
+// comps_query is what the market sources are asked for the item: the identification's search
+// query (else its title) as keywords, its title, its barcodes, and the seller's condition (else
+// the model's guess).
+market::market_query comps_query(const store::item_record& item, const json::value& identification);
 
-// price turns comps into a median with a p25-p75 band; null price when there are no comps.
-json::value run_price(const json::value& comps, const stage_env& env);
+// comps_document is the comps checkpoint: the query, every source's outcome
+// ({"source", "outcome", "count", "message", "retryable", "cache", "ms"}) and the comps found.
+json::value comps_document(const market::market_query& query, const market::fan_out_result& found);
+
+// price summarises the comps (market::price_market): "price" is the recommended price with its
+// basis, the sold and active summaries, the sell-through rate and the sources' outcomes; null,
+// with a "reason", when there are no comps and no estimate from the vision model to fall back on.
+json::value run_price(const json::value& comps, const json::value& identification,
+                      const store::item_record& item, const stage_env& env);
 
 // draft writes the listing: title (at most 80 characters), condition, specifics, description,
 // price.

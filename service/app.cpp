@@ -23,6 +23,7 @@
 #include "core/ids.hpp"
 #include "core/log.hpp"
 #include "core/metrics.hpp"
+#include "pipeline/market/own_sales_source.hpp"
 #include "pipeline/market/sales_import.hpp"
 #include "pipeline/scheduler.hpp"
 #include "pipeline/watch_folder.hpp"
@@ -163,6 +164,13 @@ app::app(serve_config config) : impl_(std::make_unique<impl>(std::move(config)))
     sd.env.image_limits.max_pixels = limits.max_pixels;
     sd.env.today = iso8601_utc(system_clock::instance().now_ms()).substr(0, 10);
     sd.observer = &s.events;
+    sd.metrics = &s.registry;
+    sd.comps.deadline = std::chrono::milliseconds(c.comps_deadline_ms);
+    sd.comps.source_timeout = std::chrono::milliseconds(c.comps_timeout_ms);
+    if (!c.sales_csv.empty()) {
+        sd.comp_sources.push_back(std::make_shared<market::own_sales_source>(*s.sales));
+    }
+    // TODO(#4): the eBay sources (Browse, Marketplace Insights, sold-page scraper) join here.
     if (std::getenv("ANTHROPIC_API_KEY") != nullptr) {
         auto claude = clients::claude_options_from_env();
         if (!claude) {
@@ -193,6 +201,7 @@ app::app(serve_config config) : impl_(std::make_unique<impl>(std::move(config)))
     s.deps.openapi_yaml = std::string(openapi_document());
     s.deps.draining = &s.draining;
     s.deps.tenant_id = c.tenant;
+    s.deps.public_url = c.public_url;
     api::add_routes(s.router, s.deps);
 
     api::server_options http_options;

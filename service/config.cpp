@@ -88,6 +88,22 @@ void add_serve_options(CLI::App& serve, serve_config& c) {
         ->envname("BOOMER_LEASE_SECONDS")
         ->capture_default_str()
         ->check(CLI::Range(2, 3600));
+    serve
+        .add_option("--comps-deadline-ms", c.comps_deadline_ms,
+                    "time the comps stage gives all market sources together")
+        ->envname("BOOMER_COMPS_DEADLINE_MS")
+        ->capture_default_str()
+        ->check(CLI::Range(1, 600'000));
+    serve
+        .add_option("--comps-timeout-ms", c.comps_timeout_ms,
+                    "time each market source gets to answer")
+        ->envname("BOOMER_COMPS_TIMEOUT_MS")
+        ->capture_default_str()
+        ->check(CLI::Range(1, 600'000));
+    serve
+        .add_option("--public-url", c.public_url,
+                    "base URL written into exported picture links (default: http://<Host>)")
+        ->envname("BOOMER_PUBLIC_URL");
     serve.add_option("--log-format", c.log_format, "json or text (default: text on a terminal)")
         ->envname("BOOMER_LOG_FORMAT")
         ->check(CLI::IsMember({"json", "text"}));
@@ -136,6 +152,10 @@ std::optional<std::string> validate(const serve_config& c) {
     if (!c.db.empty() && c.db.rfind("sqlite:", 0) != 0 && !postgres) {
         return fmt::format("--db must be sqlite:PATH or postgres://..., got '{}:...'",
                            c.db.substr(0, c.db.find(':')));
+    }
+    if (!c.public_url.empty() && c.public_url.rfind("http://", 0) != 0 &&
+        c.public_url.rfind("https://", 0) != 0) {
+        return std::string("--public-url must start with http:// or https://");
     }
     if (c.data_dir.empty()) {
         return std::string("--data must not be empty");

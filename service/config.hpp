@@ -32,6 +32,9 @@ struct serve_config {
     std::string log_format;  // "json" or "text"; empty: text on a terminal, else json
     std::string log_level = "info";
     std::string tenant = "default";
+    int comps_deadline_ms = 8000;  // the comps stage, all market sources together
+    int comps_timeout_ms = 5000;   // each market source
+    std::string public_url;  // how clients and marketplaces reach us, e.g. https://boomer.example
 };
 
 // The outcome of reading the command line.

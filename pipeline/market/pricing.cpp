@@ -6,6 +6,7 @@
 #include <map>
 #include <utility>
 
+#include "pipeline/market/condition.hpp"
 #include "pipeline/market/dates.hpp"
 
 namespace boomer::market {
@@ -138,6 +139,101 @@ std::optional<price_estimate> estimate_price(std::vector<comp> comps,
     double c_recency = recency_factor(est.newest_sold_on, today_yyyy_mm_dd);
     est.confidence = std::clamp(c_count * c_spread * c_recency * match_factor(used), 0.0, 1.0);
     return est;
+}
+
+}  // namespace boomer::market
+
+namespace boomer::market {
+namespace {
+
+// The group of an eBay condition id written as text; unknown when it is not a number.
+condition_group group_of_id(const std::string& id) {
+    if (id.empty() || id.size() > 6 ||
+        !std::all_of(id.begin(), id.end(), [](char c) { return c >= '0' && c <= '9'; })) {
+        return condition_group::unknown;
+    }
+    return group_of(ebay_condition{std::stoi(id), ""});
+}
+
+// Keeps the comps in `currency` and of the item's condition group, counting the others.
+std::vector<comp> comparable(std::vector<comp> comps, condition_group item, market_price& out) {
+    std::vector<comp> kept;
+    for (auto& c : comps) {
+        if (c.currency != out.currency) {
+            ++out.other_currency;
+            continue;
+        }
+        auto g = group_of_id(c.condition_id);
+        if (item != condition_group::unknown && g != condition_group::unknown && g != item) {
+            ++out.condition_mismatched;
+            continue;
+        }
+        kept.push_back(std::move(c));
+    }
+    return kept;
+}
+
+std::optional<sell_through> sell_through_of(const std::vector<comp>& sold, int active,
+                                            const market_price_input& in) {
+    if (active == 0) {
+        return std::nullopt;
+    }
+    sell_through st;
+    st.active = active;
+    st.window_days = in.window_days;
+    auto today = days_from_iso(in.today);
+    for (const auto& c : sold) {
+        auto day = days_from_iso(c.sold_on);
+        if (today && day && *day <= *today && *today - *day < in.window_days) {
+            ++st.sold;
+        }
+    }
+    st.rate = static_cast<double>(st.sold) / static_cast<double>(st.sold + st.active);
+    return st;
+}
+
+price_estimate from_vision(const money& guess, double confidence, const std::string& currency) {
+    price_estimate e;
+    e.median_minor = e.p25_minor = e.p75_minor = guess.minor;
+    e.currency = guess.currency.empty() ? currency : guess.currency;
+    e.confidence = 0.2 * std::clamp(confidence, 0.0, 1.0);
+    e.basis = "vision_estimate";
+    return e;
+}
+
+}  // namespace
+
+market_price price_market(market_price_input in) {
+    market_price out;
+    out.currency = in.comps.empty() ? std::string("USD") : main_currency(in.comps);
+    auto item = condition_group::unknown;
+    if (auto m = map_condition(in.condition); m.recognised) {
+        item = group_of(m.condition);
+    }
+    std::vector<comp> sold;
+    std::vector<comp> active;
+    for (auto& c : comparable(std::move(in.comps), item, out)) {
+        (c.sold ? sold : active).push_back(std::move(c));
+    }
+
+    out.sell_through_rate = sell_through_of(sold, static_cast<int>(active.size()), in);
+    out.sold = estimate_price(std::move(sold), in.today);
+    out.active = estimate_price(std::move(active), in.today);
+    if (out.sold) {
+        out.sold->basis = "sold_comps";
+        out.recommended = out.sold;
+    }
+    if (out.active) {
+        out.active->basis = "active_listings";
+        if (!out.recommended) {
+            out.recommended = out.active;
+            out.recommended->confidence *= 0.5;
+        }
+    }
+    if (!out.recommended && in.vision_estimate && in.vision_estimate->minor > 0) {
+        out.recommended = from_vision(*in.vision_estimate, in.vision_confidence, out.currency);
+    }
+    return out;
 }
 
 }  // namespace boomer::market

@@ -146,3 +146,132 @@ TEST_CASE("pricing: more agreeing comps raise confidence, wider spread lowers it
     CHECK(many <= 1.0);
     CHECK(wide > 0.0);
 }
+
+namespace {
+
+comp market_comp(std::int64_t price, bool sold, std::string sold_on = "2026-03-01",
+                 std::string condition_id = "", std::string currency = "USD") {
+    comp c = comps_of({price}, "title", sold_on, currency)[0];
+    c.sold = sold;
+    c.condition_id = std::move(condition_id);
+    return c;
+}
+
+market_price_input market_of(std::vector<comp> comps, std::string condition = "") {
+    market_price_input in;
+    in.comps = std::move(comps);
+    in.condition = std::move(condition);
+    in.today = "2026-03-01";
+    return in;
+}
+
+}  // namespace
+
+TEST_CASE("pricing: sold and active comps are summarised apart, sold sets the price (golden)",
+          "[market]") {
+    // Sold 10, 12, 14 → median 12, p25 11, p75 13. Active 20, 22 → median 21.
+    auto p = price_market(
+        market_of({market_comp(2000, false), market_comp(1000, true), market_comp(1400, true),
+                   market_comp(2200, false), market_comp(1200, true)}));
+    REQUIRE(p.recommended);
+    CHECK(p.recommended->basis == "sold_comps");
+    CHECK(p.recommended->median_minor == 1200);
+    CHECK(p.recommended->p25_minor == 1100);
+    CHECK(p.recommended->p75_minor == 1300);
+    CHECK(p.recommended->count == 3);
+    REQUIRE(p.sold);
+    CHECK(p.sold->median_minor == 1200);
+    REQUIRE(p.active);
+    CHECK(p.active->basis == "active_listings");
+    CHECK(p.active->median_minor == 2100);
+    CHECK(p.active->count == 2);
+    // Sell-through: 3 sold in the window / (3 + 2 active).
+    REQUIRE(p.sell_through_rate);
+    CHECK(p.sell_through_rate->rate == Approx(0.6));
+    CHECK(p.sell_through_rate->sold == 3);
+    CHECK(p.sell_through_rate->active == 2);
+    CHECK(p.sell_through_rate->window_days == 90);
+    CHECK(p.sell_through_rate->definition.find("sold / (sold + active)") == 0);
+}
+
+TEST_CASE("pricing: sell-through counts only sales inside the window", "[market]") {
+    // 2026-03-01 minus 90 days is 2025-12-01: that day is outside, the next one inside.
+    auto p = price_market(
+        market_of({market_comp(1000, true, "2025-12-01"), market_comp(1000, true, "2025-12-02"),
+                   market_comp(1000, true, "not a date"), market_comp(1000, false)}));
+    REQUIRE(p.sell_through_rate);
+    CHECK(p.sell_through_rate->sold == 1);
+    CHECK(p.sell_through_rate->rate == Approx(0.5));
+    CHECK(p.sold->count == 3);  // the price still uses every sold comp
+}
+
+TEST_CASE("pricing: no active listings, no sell-through rate", "[market]") {
+    auto p = price_market(market_of({market_comp(1000, true), market_comp(1200, true)}));
+    CHECK_FALSE(p.sell_through_rate);
+    CHECK_FALSE(p.active);
+    REQUIRE(p.recommended);
+    CHECK(p.recommended->median_minor == 1100);
+}
+
+TEST_CASE("pricing: comps of another condition group are left out", "[market]") {
+    // A used item: the new (1000) and parts (7000) comps go; used 3000 and 5000 and the comp
+    // without an id stay: 10, 20, 30 → median 20.
+    auto comps = std::vector{market_comp(1000, true, "2026-03-01", "3000"),
+                             market_comp(9000, true, "2026-03-01", "1000"),
+                             market_comp(2000, true, "2026-03-01", "5000"),
+                             market_comp(100, true, "2026-03-01", "7000"), market_comp(3000, true)};
+    auto used = price_market(market_of(comps, "pre-owned, works"));
+    CHECK(used.condition_mismatched == 2);
+    CHECK(used.recommended->median_minor == 2000);
+    CHECK(used.recommended->count == 3);
+
+    // Condition text that is not understood keeps everything.
+    auto unknown = price_market(market_of(comps, "as pictured"));
+    CHECK(unknown.condition_mismatched == 0);
+    CHECK(unknown.sold->count + unknown.sold->trimmed == 5);
+}
+
+TEST_CASE("pricing: one currency across sold and active", "[market]") {
+    auto p = price_market(
+        market_of({market_comp(1000, true, "2026-03-01", "", "GBP"), market_comp(2000, false),
+                   market_comp(3000, true), market_comp(5000, true)}));
+    CHECK(p.currency == "USD");
+    CHECK(p.other_currency == 1);
+    CHECK(p.recommended->median_minor == 4000);
+    CHECK(p.active->currency == "USD");
+}
+
+TEST_CASE("pricing: only active listings price the item at half the confidence", "[market]") {
+    auto p = price_market(
+        market_of({market_comp(2000, false), market_comp(2000, false), market_comp(2000, false)}));
+    REQUIRE(p.recommended);
+    CHECK(p.recommended->basis == "active_listings");
+    CHECK(p.recommended->median_minor == 2000);
+    // 3 comps → 0.5; no spread; seen today; title score 0.8 → 0.8: 0.4, halved.
+    CHECK(p.active->confidence == Approx(0.4));
+    CHECK(p.recommended->confidence == Approx(0.2));
+    REQUIRE(p.sell_through_rate);
+    CHECK(p.sell_through_rate->rate == Approx(0.0));
+}
+
+TEST_CASE("pricing: without comps the vision model's estimate is used, marked as such",
+          "[market]") {
+    auto in = market_of({});
+    in.vision_estimate = money{4500, "USD"};
+    in.vision_confidence = 0.8;
+    auto p = price_market(in);
+    REQUIRE(p.recommended);
+    CHECK(p.recommended->basis == "vision_estimate");
+    CHECK(p.recommended->median_minor == 4500);
+    CHECK(p.recommended->p25_minor == 4500);
+    CHECK(p.recommended->p75_minor == 4500);
+    CHECK(p.recommended->count == 0);
+    CHECK(p.recommended->confidence == Approx(0.16));
+    CHECK_FALSE(p.sold);
+    CHECK_FALSE(p.active);
+
+    // Comps win over the estimate; no estimate and no comps: no price.
+    in.comps = {market_comp(1000, true)};
+    CHECK(price_market(in).recommended->basis == "sold_comps");
+    CHECK_FALSE(price_market(market_of({})).recommended);
+}

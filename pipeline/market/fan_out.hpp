@@ -1,0 +1,131 @@
+// Asking every market source at once: each source runs in its own coroutine with its own
+// timeout, all under one deadline for the whole search; answers are kept as they arrive, a slow
+// or failing source never holds the others, and every source's outcome is recorded. Answers are
+// cached by source and normalized query, in memory and (optionally) in a second level shared by
+// replicas.
+//
+// Thread-safety: a fan_out may be shared by any number of coroutines on any threads; each
+// search runs its sources on a strand of its own. The memory cache takes a mutex.
+#pragma once
+
+#include <boost/asio/awaitable.hpp>
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "core/clock.hpp"
+#include "core/metrics.hpp"
+#include "pipeline/market/comp_source.hpp"
+
+namespace boomer::market {
+
+// What one source did for one search.
+struct source_outcome {
+    std::string source;   // comp_source::name()
+    std::string outcome;  // "ok", the source's failure code, or "source_timeout"
+    std::string message;  // why, for a failure; empty for ok
+    bool retryable = false;
+    int count = 0;        // comps it gave (0 unless ok)
+    std::string cache;    // "memory" or "store" when the answer came from a cache, else empty
+    std::int64_t ms = 0;  // from the start of the search to its answer (or its timeout)
+};
+
+struct fan_out_result {
+    std::vector<comp> comps;               // the ok sources' comps, in configured source order
+    std::vector<source_outcome> outcomes;  // one per source, in configured source order
+};
+
+// A second cache level behind the memory one, e.g. the store's cache table. Both calls may
+// suspend; failures are reported by throwing and are treated as a miss (get) or ignored (put).
+class comp_cache_backend {
+public:
+    virtual ~comp_cache_backend() = default;
+    // get returns the value stored under `key` unless it expired at or before now_ms.
+    virtual boost::asio::awaitable<std::optional<std::string>> get(const std::string& key,
+                                                                   std::int64_t now_ms) = 0;
+    // put stores `value` under `key` until expires_at_ms.
+    virtual boost::asio::awaitable<void> put(const std::string& key, const std::string& value,
+                                             std::int64_t expires_at_ms) = 0;
+};
+
+struct fan_out_options {
+    std::chrono::milliseconds deadline{8'000};                  // the whole search
+    std::chrono::milliseconds source_timeout{5'000};            // each source, unless listed below
+    std::map<std::string, std::chrono::milliseconds> timeouts;  // by source name
+    std::int64_t active_ttl_ms = 15 * 60'000;                   // answers with any active listing
+    std::int64_t sold_ttl_ms = 6 * 3'600'000;                   // answers of sold comps only
+    std::size_t memory_entries = 10'000;                        // memory cache bound
+    std::vector<std::string> uncached = {"own_sales"};          // local sources: nothing to save
+};
+
+// normalized_query_key is the cache key part for a query: keywords and title lower-cased with
+// runs of whitespace collapsed, barcodes sorted, the condition as an eBay condition id when
+// the text is understood, category, currency, price bounds and limit. Queries that differ only
+// in letter case, spacing or barcode order share a key. Thread-safe.
+std::string normalized_query_key(const market_query& query);
+
+// A bounded in-memory map from key to comps with an expiry time. Thread-safe (one mutex).
+class comp_memory_cache {
+public:
+    explicit comp_memory_cache(std::size_t max_entries) : max_entries_(max_entries) {}
+
+    std::optional<std::vector<comp>> get(const std::string& key, std::int64_t now_ms);
+    // put stores `comps` until expires_at_ms; when full, expired entries go first, then the
+    // one expiring soonest.
+    void put(const std::string& key, std::vector<comp> comps, std::int64_t now_ms,
+             std::int64_t expires_at_ms);
+    std::size_t size() const;
+
+private:
+    struct entry {
+        std::vector<comp> comps;
+        std::int64_t expires_at_ms = 0;
+    };
+
+    std::size_t max_entries_;
+    mutable std::mutex mutex_;
+    std::unordered_map<std::string, entry> entries_;  // guarded by mutex_
+};
+
+// comps_to_json / comps_from_json are the cache's wire form of a comp list (JSON array).
+// comps_from_json returns nothing for text that is not such an array. Thread-safe.
+std::string comps_to_json(const std::vector<comp>& comps);
+std::optional<std::vector<comp>> comps_from_json(std::string_view text);
+
+class fan_out {
+public:
+    // `sources` are asked in parallel, in this order in the results. `second_level` may be
+    // null. `time` must outlive the fan_out; `metrics` may be null, else it gets the counter
+    // boomer_comps_source_outcomes_total{source,outcome}.
+    fan_out(std::vector<std::shared_ptr<comp_source>> sources, fan_out_options options,
+            const clock& time, std::shared_ptr<comp_cache_backend> second_level = nullptr,
+            metrics::registry* metrics = nullptr);
+
+    // search asks every source and returns when all have answered, timed out, or the deadline
+    // passed. A source's failure (a value, or an exception thrown from search) is recorded as its
+    // outcome; a source that has not answered by its timeout is cancelled (terminal cancellation
+    // of its coroutine) and recorded as "source_timeout", and its late answer is ignored. The
+    // query is copied: it need not outlive the sources' coroutines. Never fails; with no
+    // sources it returns an empty result at once. Cancellation of the awaiting coroutine cancels
+    // every source still running and returns what arrived, the others marked "canceled".
+    boost::asio::awaitable<fan_out_result> search(const market_query& query);
+
+    const std::vector<std::shared_ptr<comp_source>>& sources() const { return sources_; }
+    comp_memory_cache& memory_cache() { return *memory_; }
+
+private:
+    std::vector<std::shared_ptr<comp_source>> sources_;
+    fan_out_options options_;
+    const clock& time_;
+    std::shared_ptr<comp_memory_cache> memory_;
+    std::shared_ptr<comp_cache_backend> second_level_;
+    metrics::family<metrics::counter>* outcomes_metric_ = nullptr;
+};
+
+}  // namespace boomer::market

@@ -1,0 +1,439 @@
+// The parallel search over market sources, with fake sources that answer, fail, throw, hang,
+// ignore cancellation or get cancelled; the two cache levels; the outcome metric.
+#include "pipeline/market/fan_out.hpp"
+
+#include <boost/asio/bind_cancellation_slot.hpp>
+#include <boost/asio/cancellation_signal.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <catch2/catch.hpp>
+#include <map>
+
+#include "pipeline/market/own_sales_source.hpp"
+
+using namespace boomer;
+using namespace boomer::market;
+using namespace std::chrono_literals;
+namespace asio = boost::asio;
+
+namespace {
+
+comp make_comp(std::int64_t price, bool sold, const std::string& source) {
+    comp c;
+    c.title = "Canon AE-1 Program";
+    c.price_minor = price;
+    c.item_price_minor = price;
+    c.currency = "USD";
+    c.sold_on = "2026-03-01";
+    c.match = "title";
+    c.score = 0.8;
+    c.source = source;
+    c.sold = sold;
+    return c;
+}
+
+// Answers with `comps` (or `why`) after `delay`; counts its calls; notes a cancellation.
+class fake_source final : public comp_source {
+public:
+    fake_source(std::string name, std::chrono::milliseconds delay, std::vector<comp> comps)
+        : name_(std::move(name)), delay_(delay), comps_(std::move(comps)) {}
+
+    std::string name() const override { return name_; }
+
+    asio::awaitable<result<std::vector<comp>>> search(const market_query& q) override {
+        ++calls;
+        last_keywords = q.keywords;
+        asio::steady_timer timer(co_await asio::this_coro::executor);
+        timer.expires_after(delay_);
+        try {
+            if (ignore_cancel) {
+                // An operation the cancellation cannot reach: the source answers late anyway.
+                co_await timer.async_wait(
+                    asio::bind_cancellation_slot(asio::cancellation_slot(), asio::use_awaitable));
+            } else {
+                co_await timer.async_wait(asio::use_awaitable);
+            }
+        } catch (const boost::system::system_error&) {
+            cancelled = true;
+            throw;
+        }
+        finished = true;
+        if (throws) {
+            throw std::runtime_error("parser exploded");
+        }
+        if (why) {
+            co_return make_unexpected(*why);
+        }
+        co_return comps_;
+    }
+
+    int calls = 0;
+    bool cancelled = false;
+    bool finished = false;
+    bool ignore_cancel = false;
+    bool throws = false;
+    std::optional<failure> why;
+    std::string last_keywords;
+
+private:
+    std::string name_;
+    std::chrono::milliseconds delay_;
+    std::vector<comp> comps_;
+};
+
+// A second cache level in a map, like the store's table.
+class map_backend final : public comp_cache_backend {
+public:
+    asio::awaitable<std::optional<std::string>> get(const std::string& key,
+                                                    std::int64_t now_ms) override {
+        ++gets;
+        auto found = values.find(key);
+        if (found == values.end() || found->second.second <= now_ms) {
+            co_return std::nullopt;
+        }
+        co_return found->second.first;
+    }
+    asio::awaitable<void> put(const std::string& key, const std::string& value,
+                              std::int64_t expires_at_ms) override {
+        values[key] = {value, expires_at_ms};
+        co_return;
+    }
+    std::map<std::string, std::pair<std::string, std::int64_t>> values;
+    int gets = 0;
+};
+
+struct harness {
+    asio::io_context io;
+    manual_clock time{1'800'000'000'000};
+    std::chrono::milliseconds took{0};
+
+    // Runs one search to its end; `took` is how long until the search itself returned.
+    fan_out_result run(fan_out& f, const market_query& q,
+                       std::optional<std::chrono::milliseconds> cancel_after = {}) {
+        std::optional<fan_out_result> out;
+        asio::cancellation_signal cancel;
+        auto started = std::chrono::steady_clock::now();
+        asio::co_spawn(io, f.search(q),
+                       asio::bind_cancellation_slot(
+                           cancel.slot(), [&](std::exception_ptr e, fan_out_result r) {
+                               took = std::chrono::duration_cast<std::chrono::milliseconds>(
+                                   std::chrono::steady_clock::now() - started);
+                               if (e) {
+                                   std::rethrow_exception(e);
+                               }
+                               out = std::move(r);
+                           }));
+        asio::steady_timer canceller(io);
+        if (cancel_after) {
+            canceller.expires_after(*cancel_after);
+            canceller.async_wait(
+                [&](boost::system::error_code) { cancel.emit(asio::cancellation_type::terminal); });
+        }
+        io.run();
+        io.restart();
+        REQUIRE(out);
+        return *out;
+    }
+};
+
+market_query query(std::string keywords = "Canon AE-1") {
+    market_query q;
+    q.keywords = std::move(keywords);
+    return q;
+}
+
+const source_outcome& outcome_of(const fan_out_result& r, const std::string& name) {
+    for (const auto& o : r.outcomes) {
+        if (o.source == name) {
+            return o;
+        }
+    }
+    FAIL("no outcome for " << name);
+    throw std::logic_error("unreachable");
+}
+
+}  // namespace
+
+TEST_CASE("fan_out: every source's comps, in configured order, whatever order they answer",
+          "[market]") {
+    harness h;
+    auto slow =
+        std::make_shared<fake_source>("slow", 40ms, std::vector{make_comp(100, true, "slow")});
+    auto fast = std::make_shared<fake_source>(
+        "fast", 1ms, std::vector{make_comp(200, false, "fast"), make_comp(300, false, "fast")});
+    fan_out f({slow, fast}, {}, h.time);
+    auto r = h.run(f, query());
+
+    REQUIRE(r.outcomes.size() == 2);
+    CHECK(r.outcomes[0].source == "slow");
+    CHECK(r.outcomes[0].outcome == "ok");
+    CHECK(r.outcomes[0].count == 1);
+    CHECK(r.outcomes[1].outcome == "ok");
+    CHECK(r.outcomes[1].count == 2);
+    CHECK(r.outcomes[1].ms <= r.outcomes[0].ms);
+    REQUIRE(r.comps.size() == 3);
+    CHECK(r.comps[0].price_minor == 100);
+    CHECK(r.comps[2].price_minor == 300);
+    CHECK(slow->last_keywords == "Canon AE-1");
+}
+
+TEST_CASE("fan_out: a failing source is recorded and the others still count", "[market]") {
+    harness h;
+    auto limited = std::make_shared<fake_source>("ebay_browse", 1ms, std::vector<comp>{});
+    limited->why = failure{"source_limited", "the daily quota is used up", true};
+    auto broken = std::make_shared<fake_source>("scraper", 2ms, std::vector<comp>{});
+    broken->throws = true;
+    auto good = std::make_shared<fake_source>("own", 5ms, std::vector{make_comp(100, true, "own")});
+    fan_out f({limited, broken, good}, {}, h.time);
+    auto r = h.run(f, query());
+
+    CHECK(outcome_of(r, "ebay_browse").outcome == "source_limited");
+    CHECK(outcome_of(r, "ebay_browse").message == "the daily quota is used up");
+    CHECK(outcome_of(r, "ebay_browse").retryable);
+    CHECK(outcome_of(r, "scraper").outcome == "source_error");
+    CHECK(outcome_of(r, "scraper").message.find("exploded") == std::string::npos);
+    CHECK(outcome_of(r, "own").outcome == "ok");
+    CHECK(r.comps.size() == 1);
+}
+
+TEST_CASE("fan_out: a hanging source times out at its own timeout and is cancelled", "[market]") {
+    harness h;
+    auto hanging = std::make_shared<fake_source>("hanging", 1h, std::vector<comp>{});
+    auto good = std::make_shared<fake_source>("good", 5ms, std::vector{make_comp(100, true, "g")});
+    fan_out_options o;
+    o.timeouts["hanging"] = 60ms;
+    fan_out f({hanging, good}, o, h.time);
+    auto r = h.run(f, query());
+
+    CHECK(outcome_of(r, "hanging").outcome == "source_timeout");
+    CHECK(outcome_of(r, "hanging").ms >= 60);
+    CHECK(outcome_of(r, "good").outcome == "ok");
+    CHECK(r.comps.size() == 1);
+    CHECK(h.took < 2s);
+    CHECK(hanging->cancelled);  // the coroutine was stopped, not left running
+    CHECK_FALSE(hanging->finished);
+}
+
+TEST_CASE("fan_out: the stage deadline bounds every source", "[market]") {
+    harness h;
+    auto a = std::make_shared<fake_source>("a", 1h, std::vector<comp>{});
+    auto b = std::make_shared<fake_source>("b", 1h, std::vector<comp>{});
+    fan_out_options o;
+    o.deadline = 50ms;  // the sources' own 5 s timeouts never come into play
+    fan_out f({a, b}, o, h.time);
+    auto r = h.run(f, query());
+
+    CHECK(outcome_of(r, "a").outcome == "source_timeout");
+    CHECK(outcome_of(r, "b").outcome == "source_timeout");
+    CHECK(h.took < 2s);
+    CHECK(a->cancelled);
+    CHECK(b->cancelled);
+}
+
+TEST_CASE("fan_out: a source that ignores cancellation is not waited for", "[market]") {
+    harness h;
+    auto stubborn =
+        std::make_shared<fake_source>("stubborn", 400ms, std::vector{make_comp(1, true, "s")});
+    stubborn->ignore_cancel = true;
+    auto good = std::make_shared<fake_source>("good", 1ms, std::vector{make_comp(100, true, "g")});
+    fan_out_options o;
+    o.timeouts["stubborn"] = 40ms;  // the good source keeps the default
+    fan_out f({stubborn, good}, o, h.time);
+    auto r = h.run(f, query());
+
+    CHECK(h.took < 300ms);      // returned at the timeout, not when the source finally answered
+    CHECK(stubborn->finished);  // io.run() let it end afterwards
+    CHECK(outcome_of(r, "stubborn").outcome == "source_timeout");
+    CHECK(outcome_of(r, "stubborn").count == 0);
+    CHECK(r.comps.size() == 1);  // its late comps were ignored
+}
+
+TEST_CASE("fan_out: cancelling the search cancels the sources still running", "[market]") {
+    harness h;
+    auto hanging = std::make_shared<fake_source>("hanging", 1h, std::vector<comp>{});
+    auto good = std::make_shared<fake_source>("good", 1ms, std::vector{make_comp(100, true, "g")});
+    fan_out f({hanging, good}, {}, h.time);
+    auto r = h.run(f, query(), 40ms);
+
+    CHECK(outcome_of(r, "good").outcome == "ok");
+    CHECK(outcome_of(r, "hanging").outcome == "canceled");
+    CHECK(hanging->cancelled);
+    CHECK(h.took < 2s);
+}
+
+TEST_CASE("fan_out: no sources, no wait", "[market]") {
+    harness h;
+    fan_out f({}, {}, h.time);
+    auto r = h.run(f, query());
+    CHECK(r.outcomes.empty());
+    CHECK(r.comps.empty());
+}
+
+TEST_CASE("fan_out: answers are cached by source and normalized query", "[market]") {
+    harness h;
+    auto active =
+        std::make_shared<fake_source>("browse", 1ms, std::vector{make_comp(5, false, "b")});
+    auto sold =
+        std::make_shared<fake_source>("insights", 1ms, std::vector{make_comp(7, true, "i")});
+    fan_out_options o;
+    o.active_ttl_ms = 10 * 60'000;
+    o.sold_ttl_ms = 6 * 3'600'000;
+    fan_out f({active, sold}, o, h.time);
+
+    h.run(f, query("Canon AE-1"));
+    auto again = h.run(f, query("  canon   ae-1 "));  // same words: same key
+    CHECK(active->calls == 1);
+    CHECK(sold->calls == 1);
+    CHECK(outcome_of(again, "browse").cache == "memory");
+    CHECK(outcome_of(again, "browse").count == 1);
+    CHECK(again.comps.size() == 2);
+
+    // Active answers live minutes, sold ones hours.
+    h.time.advance_ms(11 * 60'000);
+    h.run(f, query());
+    CHECK(active->calls == 2);
+    CHECK(sold->calls == 1);
+    h.time.advance_ms(6 * 3'600'000);
+    h.run(f, query());
+    CHECK(sold->calls == 2);
+
+    // Another query is another key.
+    h.run(f, query("Canon AE-1 Program"));
+    CHECK(active->calls == 4);
+}
+
+TEST_CASE("fan_out: failures and listed local sources are not cached", "[market]") {
+    harness h;
+    auto failing = std::make_shared<fake_source>("browse", 1ms, std::vector<comp>{});
+    failing->why = failure{"source_error", "eBay answered 500", true};
+    auto own =
+        std::make_shared<fake_source>("own_sales", 1ms, std::vector{make_comp(1, true, "o")});
+    fan_out f({failing, own}, {}, h.time);
+    h.run(f, query());
+    auto r = h.run(f, query());
+    CHECK(failing->calls == 2);
+    CHECK(own->calls == 2);
+    CHECK(outcome_of(r, "own_sales").cache.empty());
+    CHECK(f.memory_cache().size() == 0);
+}
+
+TEST_CASE("fan_out: the second cache level answers for a cold memory", "[market]") {
+    harness h;
+    auto backend = std::make_shared<map_backend>();
+    auto source =
+        std::make_shared<fake_source>("browse", 1ms, std::vector{make_comp(42, false, "b")});
+    fan_out first({source}, {}, h.time, backend);
+    h.run(first, query());
+    CHECK(backend->values.size() == 1);
+
+    fan_out second({source}, {}, h.time, backend);  // another replica: empty memory
+    auto r = h.run(second, query());
+    CHECK(source->calls == 1);
+    CHECK(outcome_of(r, "browse").cache == "store");
+    REQUIRE(r.comps.size() == 1);
+    CHECK(r.comps[0].price_minor == 42);
+    CHECK_FALSE(r.comps[0].sold);
+
+    // Then the memory level has it too.
+    auto gets = backend->gets;
+    h.run(second, query());
+    CHECK(backend->gets == gets);
+}
+
+TEST_CASE("fan_out: outcomes are counted by source and outcome", "[market]") {
+    harness h;
+    metrics::registry reg;
+    auto limited = std::make_shared<fake_source>("ebay_browse", 1ms, std::vector<comp>{});
+    limited->why = failure{"source_limited", "quota", true};
+    auto hanging = std::make_shared<fake_source>("scraper", 1h, std::vector<comp>{});
+    fan_out_options o;
+    o.timeouts["scraper"] = 20ms;
+    fan_out f({limited, hanging}, o, h.time, nullptr, &reg);
+    h.run(f, query());
+    h.run(f, query());
+    auto text = reg.render();
+    CHECK(text.find("boomer_comps_source_outcomes_total"
+                    R"({source="ebay_browse",outcome="source_limited"} 2)") != std::string::npos);
+    CHECK(text.find("boomer_comps_source_outcomes_total"
+                    R"({source="scraper",outcome="source_timeout"} 2)") != std::string::npos);
+}
+
+TEST_CASE("fan_out: the normalized key ignores case, spacing and barcode order", "[market]") {
+    auto a = query("Canon  AE-1");
+    a.barcodes = {"2", "1"};
+    a.condition = "Used";
+    auto b = query(" canon ae-1");
+    b.barcodes = {"1", "2"};
+    b.condition = "pre-owned";
+    CHECK(normalized_query_key(a) == normalized_query_key(b));
+    b.condition = "new";
+    CHECK(normalized_query_key(a) != normalized_query_key(b));
+    auto c = query("canon ae 1");
+    c.barcodes = {"1", "2"};
+    c.condition = "used";
+    CHECK(normalized_query_key(a) != normalized_query_key(c));
+}
+
+TEST_CASE("fan_out: the cache wire form keeps every field", "[market]") {
+    auto c = make_comp(1234, false, "ebay_browse");
+    c.condition_id = "3000";
+    c.url = "https://www.ebay.com/itm/1";
+    c.shipping_minor = 34;
+    auto back = comps_from_json(comps_to_json({c}));
+    REQUIRE(back);
+    REQUIRE(back->size() == 1);
+    const auto& d = back->front();
+    CHECK(d.price_minor == 1234);
+    CHECK(d.shipping_minor == 34);
+    CHECK_FALSE(d.sold);
+    CHECK(d.condition_id == "3000");
+    CHECK(d.url == c.url);
+    CHECK(d.source == "ebay_browse");
+    CHECK_FALSE(comps_from_json("{\"not\":\"a list\"}"));
+    CHECK_FALSE(comps_from_json("[{\"title\":1}]"));
+}
+
+TEST_CASE("fan_out: the memory cache stays within its bound", "[market]") {
+    comp_memory_cache cache(2);
+    cache.put("a", {make_comp(1, true, "x")}, 0, 100);
+    cache.put("b", {make_comp(2, true, "x")}, 0, 300);
+    cache.put("c", {make_comp(3, true, "x")}, 0, 200);  // "a" expires soonest: it goes
+    CHECK(cache.size() == 2);
+    CHECK_FALSE(cache.get("a", 0));
+    CHECK(cache.get("b", 0));
+    CHECK(cache.get("c", 0));
+    CHECK_FALSE(cache.get("c", 200));  // expired at 200
+}
+
+TEST_CASE("own_sales_source: the same comps as the sales history, as sold evidence", "[market]") {
+    sales_import imported;
+    sale s;
+    s.title = "Canon AE-1 Program 35mm SLR Film Camera";
+    s.source = "orders.csv";
+    s.unit_price_minor = 21500;
+    s.shipping_minor = 1650;
+    s.currency = "USD";
+    s.sold_on = "2026-03-26";
+    s.quantity = 1;
+    imported.sales.push_back(s);
+    sales_history history({imported});
+    auto own = std::make_shared<own_sales_source>(history);
+
+    harness h;
+    fan_out f({own}, {}, h.time);
+    auto q = query("Canon AE-1 Program 35mm camera");
+    auto r = h.run(f, q);
+    comp_query direct;
+    direct.title = q.keywords;
+    auto expected = history.find(direct, 50);
+    REQUIRE(expected.size() == 1);
+    REQUIRE(r.comps.size() == 1);
+    CHECK(r.comps[0].price_minor == expected[0].price_minor);
+    CHECK(r.comps[0].score == Approx(expected[0].score));
+    CHECK(r.comps[0].sold);
+    CHECK(r.outcomes[0].source == "own_sales");
+    CHECK(r.outcomes[0].count == 1);
+}
