@@ -18,7 +18,10 @@
 #include "api/handlers.hpp"
 #include "api/http_server.hpp"
 #include "clients/claude_vision.hpp"
-#include "service/vision_answers.hpp"
+#include "clients/ebay_api.hpp"
+#include "clients/ebay_browse.hpp"
+#include "clients/ebay_insights.hpp"
+#include "clients/ebay_sold_page.hpp"
 #include "core/async.hpp"
 #include "core/ids.hpp"
 #include "core/log.hpp"
@@ -29,6 +32,7 @@
 #include "pipeline/watch_folder.hpp"
 #include "service/openapi_document.hpp"
 #include "service/pipeline_events.hpp"
+#include "service/vision_answers.hpp"
 #include "store/postgres_dsn.hpp"
 #include "store/postgres_store.hpp"
 #include "store/sqlite_store.hpp"
@@ -95,6 +99,29 @@ std::unique_ptr<market::sales_history> load_sales(const std::vector<std::string>
         history->add(*imported);
     }
     return history;
+}
+
+// add_ebay_sources adds the eBay market sources the environment enables (EBAY_* variables, see
+// clients/ebay_common.hpp). Errors: unusable settings stop the start, naming the variable.
+void add_ebay_sources(std::vector<std::shared_ptr<market::comp_source>>& sources,
+                      const boost::asio::any_io_executor& executor, metrics::registry& registry) {
+    auto settings = clients::ebay_settings_from_env();
+    if (!settings) {
+        throw std::runtime_error("eBay settings: " + settings.error().message);
+    }
+    std::vector<std::shared_ptr<market::comp_source>> found;
+    if (settings->browse.enabled || settings->insights.enabled) {
+        auto context = clients::make_ebay_context(settings->api, executor, registry);
+        found.push_back(clients::make_ebay_browse_source(context, settings->browse));
+        found.push_back(clients::make_ebay_insights_source(context, settings->insights));
+    }
+    found.push_back(clients::make_ebay_sold_page_source(settings->sold_page, executor, registry));
+    for (auto& source : found) {
+        if (source) {
+            log::event(spdlog::level::info, "market_source_enabled", {{"source", source->name()}});
+            sources.push_back(std::move(source));
+        }
+    }
 }
 
 }  // namespace
@@ -170,7 +197,7 @@ app::app(serve_config config) : impl_(std::make_unique<impl>(std::move(config)))
     if (!c.sales_csv.empty()) {
         sd.comp_sources.push_back(std::make_shared<market::own_sales_source>(*s.sales));
     }
-    // TODO(#4): the eBay sources (Browse, Marketplace Insights, sold-page scraper) join here.
+    add_ebay_sources(sd.comp_sources, s.io.get_executor(), s.registry);
     if (std::getenv("ANTHROPIC_API_KEY") != nullptr) {
         auto claude = clients::claude_options_from_env();
         if (!claude) {

@@ -9,6 +9,7 @@
 #include "tests/fakes/fake_anthropic.hpp"
 #include "tests/support/http_client.hpp"
 #include "tests/support/paths.hpp"
+#include "tests/support/scoped_env.hpp"
 #include "tests/support/service_process.hpp"
 
 using namespace boomer;
@@ -16,27 +17,6 @@ using namespace boomer::test;
 namespace json = boost::json;
 
 namespace {
-
-// Sets environment variables for the service started within its lifetime.
-class scoped_env {
-public:
-    explicit scoped_env(std::vector<std::pair<std::string, std::string>> vars)
-        : vars_(std::move(vars)) {
-        for (const auto& [name, value] : vars_) {
-            ::setenv(name.c_str(), value.c_str(), 1);
-        }
-    }
-    ~scoped_env() {
-        for (const auto& [name, value] : vars_) {
-            ::unsetenv(name.c_str());
-        }
-    }
-    scoped_env(const scoped_env&) = delete;
-    scoped_env& operator=(const scoped_env&) = delete;
-
-private:
-    std::vector<std::pair<std::string, std::string>> vars_;
-};
 
 scoped_env claude_env(const fakes::fake_anthropic& fake, const std::string& key = "test-key") {
     return scoped_env({{"ANTHROPIC_API_KEY", key}, {"ANTHROPIC_BASE_URL", fake.base_url()}});
