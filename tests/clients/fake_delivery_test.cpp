@@ -2,6 +2,7 @@
 // that is gone by the time the answer is written (a killed replica) leaves its call paid but
 // undelivered, which is what the scale-out test's accounting of paid calls relies on.
 #include <arpa/inet.h>
+#include <httplib.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -71,11 +72,15 @@ TEST_CASE("fake anthropic: a paid answer read by the client counts as delivered"
     CHECK(res->status == 200);
     CHECK(res->body.find("\"tool_use\"") != std::string::npos);
 
+    // The fake marks the call once its write returns, which may be just after the client read.
+    for (int i = 0; i < 1000 && fake.delivered_paid() == 0; ++i) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
+    CHECK(fake.delivered_paid() == 1);
     auto calls = fake.calls();
     REQUIRE(calls.size() == 1);
     CHECK(calls[0].delivered);
     CHECK(calls[0].image_sha256 == std::vector<std::string>{sha256_hex(jpeg)});
-    CHECK(fake.delivered_paid() == 1);
 }
 
 TEST_CASE("fake anthropic: an answer to a client that hung up is paid but not delivered",

@@ -439,7 +439,11 @@ fake_anthropic::fake_anthropic(fake_anthropic_options options)
         for (const auto& [name, value] : a.headers) {
             res.set_header(name, value);
         }
-        self->deliver(res, std::move(a.body), index);
+        if (a.status == 200) {
+            self->deliver(res, std::move(a.body), index);
+        } else {
+            res.set_content(a.body, "application/json");
+        }
     });
     // Not part of the real API: lets a test or the load generator in another process read the
     // counters (requests received and paid, in total and by model alias).

@@ -54,9 +54,9 @@ struct received_call {
     std::string error_message;
     fake_usage usage;                       // 200 only
     std::vector<std::string> image_sha256;  // of the decoded images, in order (valid requests)
-    // delivered: the whole answer was written while the connection was open. A client killed
-    // before it could read the answer makes the write fail (its kernel resets the connection);
-    // one killed in the microseconds after the last write is not seen.
+    // delivered (paid answers only): the whole answer was written while the connection was
+    // open. A client killed before it could read the answer makes the write fail (its kernel
+    // resets the connection); one killed in the microseconds after the last write is not seen.
     bool delivered = false;
 };
 
