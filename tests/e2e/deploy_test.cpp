@@ -361,12 +361,14 @@ TEST_CASE("deploy: the dashboard covers the operators' questions with the provis
         CHECK(used.contains(name));
     }
 
-    // Every panel and target reads the datasource that Grafana is provisioned with.
+    // Every panel reads the datasource that Grafana is provisioned with, under an id of its own.
     auto datasource = read_file(deploy_dir() / "grafana/provisioning/datasources/prometheus.yml");
     CHECK(datasource.find("uid: prometheus") != std::string::npos);
+    std::set<std::int64_t> ids;
     for (const auto& p : board.at("panels").as_array()) {
         INFO(json::serialize(p.as_object().at("title")));
         CHECK(p.as_object().at("datasource").as_object().at("uid") == "prometheus");
+        CHECK(ids.insert(p.as_object().at("id").as_int64()).second);
     }
 }
 
