@@ -125,13 +125,36 @@ struct fake_anthropic::impl {
     void add_limit_headers(answer& a, const fake_model& model);
     const fake_model* find_model(std::string_view id) const;
     std::string stats_json() const;
+    void deliver(httplib::Response& res, std::string body, std::size_t index);
 };
+
+// deliver answers with `body` and marks log[index] delivered once all of it is written. The body
+// goes out in two writes after the headers: when the client is gone, its kernel answers the
+// first write with a reset and a later write fails.
+void fake_anthropic::impl::deliver(httplib::Response& res, std::string body, std::size_t index) {
+    auto size = body.size();
+    auto write = [this, index, body = std::move(body)](std::size_t offset, std::size_t length,
+                                                       httplib::DataSink& sink) {
+        std::size_t first = offset == 0 && length > 1 ? 1 : length;
+        bool ok = sink.write(body.data() + offset, first);
+        if (ok && first < length) {
+            ok = sink.write(body.data() + offset + first, length - first);
+        }
+        if (ok && offset + length == body.size()) {
+            std::lock_guard lock(mutex);
+            log[index].delivered = true;
+        }
+        return ok;
+    };
+    res.set_content_provider(size, "application/json", write);
+}
 
 std::string fake_anthropic::impl::stats_json() const {
     std::lock_guard lock(mutex);
     json::object by_model;
     std::int64_t received = 0;
     std::int64_t paid = 0;
+    std::int64_t delivered_paid = 0;
     for (const auto& c : log) {
         auto& m = by_model[c.model.empty() ? "unknown" : c.model];
         if (!m.is_object()) {
@@ -143,10 +166,13 @@ std::string fake_anthropic::impl::stats_json() const {
         if (c.status == 200) {
             counts["paid"] = counts["paid"].to_number<std::int64_t>() + 1;
             ++paid;
+            delivered_paid += c.delivered ? 1 : 0;
         }
     }
-    return json::serialize(
-        json::object{{"received", received}, {"paid", paid}, {"models", std::move(by_model)}});
+    return json::serialize(json::object{{"received", received},
+                                        {"paid", paid},
+                                        {"delivered_paid", delivered_paid},
+                                        {"models", std::move(by_model)}});
 }
 
 std::string fake_anthropic::impl::random_id(std::string_view prefix, std::size_t n) {
@@ -309,6 +335,9 @@ answer fake_anthropic::impl::success(const checked_request& req, received_call& 
     limits.refund_output(req.model->alias, req.max_tokens - output);
     call.status = 200;
     call.usage = usage;
+    for (const auto& bytes : req.image_bytes) {
+        call.image_sha256.push_back(sha256_hex(bytes));
+    }
 
     answer a;
     auto request_id = random_id("req_011", 21);
@@ -395,10 +424,12 @@ fake_anthropic::fake_anthropic(fake_anthropic_options options)
         call.at = std::chrono::steady_clock::now();
         answer a;
         std::chrono::milliseconds delay{0};
+        std::size_t index = 0;
         {
             std::lock_guard lock(self->mutex);
             a = self->handle(req, call);
             delay = self->latency;
+            index = self->log.size();
             self->log.push_back(call);
         }
         if (delay.count() > 0) {
@@ -408,7 +439,11 @@ fake_anthropic::fake_anthropic(fake_anthropic_options options)
         for (const auto& [name, value] : a.headers) {
             res.set_header(name, value);
         }
-        res.set_content(a.body, "application/json");
+        if (a.status == 200) {
+            self->deliver(res, std::move(a.body), index);
+        } else {
+            res.set_content(a.body, "application/json");
+        }
     });
     // Not part of the real API: lets a test or the load generator in another process read the
     // counters (requests received and paid, in total and by model alias).
@@ -493,6 +528,16 @@ std::size_t fake_anthropic::paid(std::string_view model) const {
     return static_cast<std::size_t>(
         std::count_if(impl_->log.begin(), impl_->log.end(), [&](const received_call& c) {
             return c.status == 200 && (alias.empty() || c.model == alias);
+        }));
+}
+
+std::size_t fake_anthropic::delivered_paid(std::string_view model) const {
+    std::lock_guard lock(impl_->mutex);
+    const auto* known = impl_->find_model(model);
+    std::string_view alias = known != nullptr ? std::string_view(known->alias) : model;
+    return static_cast<std::size_t>(
+        std::count_if(impl_->log.begin(), impl_->log.end(), [&](const received_call& c) {
+            return c.status == 200 && c.delivered && (alias.empty() || c.model == alias);
         }));
 }
 

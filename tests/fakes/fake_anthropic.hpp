@@ -52,7 +52,12 @@ struct received_call {
     unsigned status = 0;
     std::string error_type;
     std::string error_message;
-    fake_usage usage;  // 200 only
+    fake_usage usage;                       // 200 only
+    std::vector<std::string> image_sha256;  // of the decoded images, in order (valid requests)
+    // delivered (paid answers only): the whole answer was written while the connection was
+    // open. A client killed before it could read the answer makes the write fail (its kernel
+    // resets the connection); one killed in the microseconds after the last write is not seen.
+    bool delivered = false;
 };
 
 struct fake_anthropic_options {
@@ -93,6 +98,8 @@ public:
     // answer; paid counts those answered 200.
     std::size_t received(std::string_view model = {}) const;
     std::size_t paid(std::string_view model = {}) const;
+    // delivered_paid counts the paid calls whose answer was delivered (see received_call).
+    std::size_t delivered_paid(std::string_view model = {}) const;
     std::vector<received_call> calls() const;
 
     // wait blocks until the server stops (for tools/fake_upstream); stop() ends it.

@@ -7,6 +7,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <fstream>
 #include <random>
@@ -39,7 +40,30 @@ temp_dir::~temp_dir() {
     fs::remove_all(path_, ec);
 }
 
-service_process::service_process(fs::path data_dir, std::vector<std::string> args)
+namespace {
+
+// child_environment returns ours, with each variable of `env` replacing one of the same name.
+std::vector<std::string> child_environment(const env_vars& env) {
+    std::vector<std::string> out;
+    for (char** e = environ; *e != nullptr; ++e) {
+        std::string_view entry(*e);
+        auto name = entry.substr(0, entry.find('='));
+        bool replaced =
+            std::any_of(env.begin(), env.end(), [&](const auto& kv) { return kv.first == name; });
+        if (!replaced) {
+            out.emplace_back(entry);
+        }
+    }
+    for (const auto& [name, value] : env) {
+        out.push_back(name + "=" + value);
+    }
+    return out;
+}
+
+}  // namespace
+
+service_process::service_process(fs::path data_dir, std::vector<std::string> args,
+                                 const env_vars& env)
     : data_dir_(std::move(data_dir)) {
     fs::create_directories(data_dir_);
     log_path_ = data_dir_ / ("service-" + std::to_string(std::rand()) + ".log");
@@ -53,13 +77,19 @@ service_process::service_process(fs::path data_dir, std::vector<std::string> arg
         argv.push_back(a.data());
     }
     argv.push_back(nullptr);
+    auto envp_s = child_environment(env);
+    std::vector<char*> envp;
+    for (auto& e : envp_s) {
+        envp.push_back(e.data());
+    }
+    envp.push_back(nullptr);
 
     posix_spawn_file_actions_t actions;
     posix_spawn_file_actions_init(&actions);
     posix_spawn_file_actions_addopen(&actions, STDERR_FILENO, log_path_.c_str(),
                                      O_WRONLY | O_CREAT | O_APPEND, 0644);
     posix_spawn_file_actions_addopen(&actions, STDOUT_FILENO, "/dev/null", O_WRONLY, 0);
-    int rc = posix_spawn(&pid_, argv[0], &actions, nullptr, argv.data(), environ);
+    int rc = posix_spawn(&pid_, argv[0], &actions, nullptr, argv.data(), envp.data());
     posix_spawn_file_actions_destroy(&actions);
     if (rc != 0) {
         throw std::runtime_error("cannot start " + argv_s[0]);

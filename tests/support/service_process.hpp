@@ -7,6 +7,7 @@
 #include <chrono>
 #include <filesystem>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace boomer::test {
@@ -27,11 +28,16 @@ private:
     std::filesystem::path path_;
 };
 
+// Environment variables a child gets on top of (or instead of) the test's own, name then value.
+using env_vars = std::vector<std::pair<std::string, std::string>>;
+
 class service_process {
 public:
     // start runs `boomer serve --listen 127.0.0.1:0 --data <data_dir> --log-format json <args>`
-    // and waits until it logs the port it listens on. Throws on failure, with its log.
-    service_process(std::filesystem::path data_dir, std::vector<std::string> args = {});
+    // with the test's environment plus `env`, and waits until it logs the port it listens on.
+    // Throws on failure, with its log.
+    service_process(std::filesystem::path data_dir, std::vector<std::string> args = {},
+                    const env_vars& env = {});
     ~service_process();  // SIGKILL if still running
 
     int port() const { return port_; }
