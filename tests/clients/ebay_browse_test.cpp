@@ -269,7 +269,7 @@ TEST_CASE("ebay browse: a slow answer is source_timeout", "[clients]") {
     CHECK(took < std::chrono::milliseconds(450));
 }
 
-TEST_CASE("ebay browse: 5xx is a retryable source_error; no text and no code is refused",
+TEST_CASE("ebay browse: 5xx is a retryable source_error, no text and no code is refused",
           "[clients]") {
     browse_rig rig;
     rig.fake->inject(ebay_endpoint::browse, 500);

@@ -165,7 +165,7 @@ TEST_CASE("fake ebay: Browse pages carry next only while more remain", "[clients
     CHECK_FALSE(last.as_object().contains("next"));
 }
 
-TEST_CASE("fake ebay: Insights needs a category; quotas answer 429 2001", "[clients]") {
+TEST_CASE("fake ebay: Insights needs a category, quotas answer 429 2001", "[clients]") {
     fake_client c;
     auto bearer =
         "Bearer " + c.token("https://api.ebay.com/oauth/api_scope/buy.marketplace.insights");

@@ -149,7 +149,7 @@ TEST_CASE("service with eBay: sold comps price the item, active ones are the com
 }
 
 TEST_CASE(
-    "service with eBay: a quota 429 and a changed page show in the item and the metrics; "
+    "service with eBay: a quota 429 and a changed page show in the item and the metrics, "
     "the model's estimate prices it",
     "[e2e]") {
     market_service t;

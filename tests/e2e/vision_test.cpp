@@ -111,7 +111,7 @@ struct claude_service {
 
 }  // namespace
 
-TEST_CASE("service with Claude: a confident answer prices the item; its cost is exact", "[e2e]") {
+TEST_CASE("service with Claude: a confident answer prices the item, its cost is exact", "[e2e]") {
     claude_service t;
     t.confident_camera();
     t.start();
@@ -141,7 +141,7 @@ TEST_CASE("service with Claude: a confident answer prices the item; its cost is 
     CHECK(str(call.at("request_id")).rfind("req_", 0) == 0);
 }
 
-TEST_CASE("service with Claude: an unsure answer escalates; both calls are paid and summed",
+TEST_CASE("service with Claude: an unsure answer escalates, both calls are paid and summed",
           "[e2e]") {
     claude_service t;
     const auto sha = normalized_sha256(camera_photo);
@@ -171,7 +171,7 @@ TEST_CASE("service with Claude: an unsure answer escalates; both calls are paid 
     CHECK(metrics.find("boomer_vision_escalations_total 1") != std::string::npos);
 }
 
-TEST_CASE("service with Claude: a 529 is retried at once by the client; the item succeeds",
+TEST_CASE("service with Claude: a 529 is retried at once by the client, the item succeeds",
           "[e2e]") {
     claude_service t;
     t.confident_camera();
