@@ -11,6 +11,10 @@
 //
 // Thread-safety: get_or_load() may be called from any thread. The clock, second level, pool,
 // codec functions and registry must outlive the cache.
+//
+// TODO(#5): the identify stage and the comps sources do not look up through this cache yet (the
+// wiring belongs to pipeline/ and service/), and near-duplicate photos (perceptual hash
+// distance) are not a lookup path yet.
 #pragma once
 
 #include <boost/asio/awaitable.hpp>

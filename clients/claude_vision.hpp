@@ -8,6 +8,10 @@
 // dollars, escalations and the rate-limit headers.
 //
 // Thread-safety: one claude_vision may serve concurrent identify() calls from any threads.
+//
+// TODO(#5): identify() bounds each attempt, not the whole stage: the stage's deadline
+// (resilience::deadline) is not passed in yet, and a timeout does not yet fall back to the
+// cheaper model.
 #pragma once
 
 #include <boost/asio/any_io_executor.hpp>

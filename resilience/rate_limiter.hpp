@@ -8,6 +8,8 @@
 //
 // Thread-safety: every member may be called from any thread (a mutex guards the buckets). The
 // clock and sleeper must outlive the limiter.
+//
+// TODO(#5): the `*-reset` timestamps are not used; the refill rate comes from the limit alone.
 #pragma once
 
 #include <array>

@@ -1,8 +1,10 @@
 // The Claude vision model's protections against the fake server: the breaker per model opens
-// after repeated server failures and is exported, the retry budget stops retries, and the rate
-// limiter learns the limit from the answers' headers and waits instead of drawing a 429.
+// after repeated server failures and is exported, the retry budget stops retries, the rate
+// limiter learns the limit from the answers' headers and waits instead of drawing a 429; and
+// their settings from the environment.
 #include <boost/asio/io_context.hpp>
 #include <catch2/catch.hpp>
+#include <map>
 #include <sstream>
 
 #include "clients/claude_vision.hpp"
@@ -145,4 +147,49 @@ TEST_CASE("claude resilience: the limit learnt from the headers is waited for, n
         CHECK(call.status == 200);
     }
     CHECK(h.fake.received() == 3);
+}
+
+TEST_CASE("claude resilience: settings from the environment, checked", "[clients]") {
+    std::map<std::string, std::string, std::less<>> env = {
+        {"ANTHROPIC_API_KEY", "k"},
+        {"BOOMER_CLAUDE_RETRY_BUDGET", "0.25"},
+        {"BOOMER_CLAUDE_RETRY_FLOOR", "2"},
+        {"BOOMER_CLAUDE_RPM", "50"},
+        {"BOOMER_CLAUDE_ITPM", "30000"},
+        {"BOOMER_CLAUDE_OTPM", "8000"},
+        {"BOOMER_CLAUDE_CONCURRENCY", "3"},
+        {"BOOMER_CLAUDE_MAX_CONCURRENCY", "12"},
+        {"BOOMER_CLAUDE_BREAKER_FAILURES", "7"},
+        {"BOOMER_CLAUDE_BREAKER_OPEN_MS", "15000"},
+        {"BOOMER_CLAUDE_BREAKER_PROBE_WAIT_MS", "90000"}};
+    auto lookup = [&env](std::string_view name) -> std::optional<std::string> {
+        auto it = env.find(name);
+        if (it == env.end()) {
+            return std::nullopt;
+        }
+        return it->second;
+    };
+    auto o = clients::claude_options_from_env(lookup);
+    REQUIRE(o);
+    CHECK(o->retry_budget_ratio == 0.25);
+    CHECK(o->retry_floor_per_second == 2.0);
+    CHECK(o->rate_limits.requests == 50);
+    CHECK(o->rate_limits.input_tokens == 30'000);
+    CHECK(o->rate_limits.output_tokens == 8'000);
+    CHECK(o->concurrency_initial == 3);
+    CHECK(o->concurrency_max == 12);
+    CHECK(o->breaker_failures == 7);
+    CHECK(o->breaker_open_for == milliseconds(15'000));
+    CHECK(o->breaker_probe_wait == milliseconds(90'000));
+
+    env["BOOMER_CLAUDE_CONCURRENCY"] = "20";  // above the maximum
+    auto too_many = clients::claude_options_from_env(lookup);
+    REQUIRE_FALSE(too_many);
+    CHECK(too_many.error().message.find("BOOMER_CLAUDE_CONCURRENCY") != std::string::npos);
+    env["BOOMER_CLAUDE_CONCURRENCY"] = "3";
+    env["BOOMER_CLAUDE_RETRY_BUDGET"] = "lots";
+    auto unreadable = clients::claude_options_from_env(lookup);
+    REQUIRE_FALSE(unreadable);
+    CHECK(unreadable.error().code == "bad_config");
+    CHECK(unreadable.error().message.find("BOOMER_CLAUDE_RETRY_BUDGET") != std::string::npos);
 }
