@@ -4,6 +4,7 @@
 // real SQLite store would hold nothing.
 #include "cache/tiered_cache.hpp"
 
+#include <atomic>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/io_context.hpp>
@@ -11,6 +12,7 @@
 #include <map>
 #include <mutex>
 #include <sstream>
+#include <thread>
 #include <vector>
 
 #include "resilience/sleeper.hpp"
@@ -51,6 +53,24 @@ std::vector<std::optional<text_result>> ask_many(text_cache& cache, const std::s
         asio::co_spawn(io, ask(cache, key, load, &slot), asio::detached);
     }
     io.run();
+    return out;
+}
+
+// The same, with the context run by four threads at once.
+std::vector<std::optional<text_result>> ask_many_threads(text_cache& cache, const std::string& key,
+                                                         const text_cache::loader& load, int n) {
+    asio::io_context io;
+    std::vector<std::optional<text_result>> out(static_cast<std::size_t>(n));
+    for (auto& slot : out) {
+        asio::co_spawn(io, ask(cache, key, load, &slot), asio::detached);
+    }
+    std::vector<std::thread> threads;
+    for (int i = 0; i < 4; ++i) {
+        threads.emplace_back([&io] { io.run(); });
+    }
+    for (auto& t : threads) {
+        t.join();
+    }
     return out;
 }
 
@@ -120,6 +140,25 @@ TEST_CASE("tiered cache: 100 concurrent identical loads on a cold cache call the
     // Later callers are served from memory.
     ask_many(cache, key, load, 10);
     CHECK(l.calls == 1);
+}
+
+TEST_CASE("tiered cache: concurrent loads on four threads still make one loader call", "[cache]") {
+    manual_clock time;
+    text_cache cache(text_options(), time, nullptr, nullptr, nullptr);
+    counting_loader l;
+    std::atomic<int> calls{0};
+    text_cache::loader load = [&l, &calls] {
+        ++calls;
+        return slow_load(l);
+    };
+    std::string key = "vision:threads";
+    auto results = ask_many_threads(cache, key, load, 100);
+    CHECK(calls == 1);
+    for (const auto& r : results) {
+        REQUIRE(r);
+        REQUIRE(r->has_value());
+        CHECK(r->value() == "Acme X1 camera");
+    }
 }
 
 TEST_CASE("tiered cache: an error is shared within its flight only, and never cached", "[cache]") {

@@ -2,6 +2,7 @@
 // cancellation of a waiter.
 #include "resilience/adaptive_concurrency.hpp"
 
+#include <atomic>
 #include <boost/asio/bind_cancellation_slot.hpp>
 #include <boost/asio/cancellation_signal.hpp>
 #include <boost/asio/co_spawn.hpp>
@@ -9,8 +10,10 @@
 #include <boost/asio/io_context.hpp>
 #include <catch2/catch.hpp>
 #include <optional>
+#include <thread>
 #include <vector>
 
+#include "resilience/sleeper.hpp"
 #include "tests/resilience/support.hpp"
 
 using namespace boomer;
@@ -141,4 +144,48 @@ TEST_CASE("adaptive concurrency: bad bounds are refused", "[resilience]") {
                     std::invalid_argument);
     CHECK_THROWS_AS(adaptive_concurrency({.initial = 2, .min = 1, .max = 2, .decrease = 1.0}),
                     std::invalid_argument);
+}
+
+namespace {
+
+struct occupancy {
+    std::atomic<int> now{0};
+    std::atomic<int> peak{0};
+    std::atomic<int> done{0};
+};
+
+asio::awaitable<void> hold_briefly(adaptive_concurrency& c, occupancy& o) {
+    auto permit = co_await c.acquire();
+    int inside = ++o.now;
+    int peak = o.peak.load();
+    while (inside > peak && !o.peak.compare_exchange_weak(peak, inside)) {
+    }
+    co_await timer_sleeper::instance().sleep_for(std::chrono::milliseconds(1));
+    --o.now;
+    permit.report(call_signal::success);
+    ++o.done;
+}
+
+}  // namespace
+
+TEST_CASE("adaptive concurrency: four threads never hold more slots than the limit",
+          "[resilience]") {
+    asio::io_context io;
+    adaptive_concurrency c({.initial = 3, .min = 1, .max = 3});
+    occupancy o;
+    for (int i = 0; i < 200; ++i) {
+        asio::co_spawn(io, hold_briefly(c, o), asio::detached);
+    }
+    std::vector<std::thread> threads;
+    for (int i = 0; i < 4; ++i) {
+        threads.emplace_back([&io] { io.run(); });
+    }
+    for (auto& t : threads) {
+        t.join();
+    }
+    CHECK(o.done == 200);
+    CHECK(o.peak <= 3);
+    CHECK(o.peak >= 2);
+    CHECK(c.in_flight() == 0);
+    CHECK(c.waiting() == 0);
 }
