@@ -1,4 +1,5 @@
 // Claude settings: read from the environment and checked once, at start.
+#include <algorithm>
 #include <charconv>
 #include <cstdlib>
 #include <ostream>
@@ -25,6 +26,82 @@ template <class T>
 bool parse_number(const std::string& text, T& out) {
     auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), out);
     return ec == std::errc{} && end == text.data() + text.size();
+}
+
+result<bool> validate_resilience(const claude_options& o) {
+    if (!(o.retry_budget_ratio >= 0.0 && o.retry_budget_ratio <= 1.0)) {
+        return bad("BOOMER_CLAUDE_RETRY_BUDGET", "must be a share from 0 to 1");
+    }
+    if (!(o.retry_floor_per_second >= 0.0 && o.retry_floor_per_second <= 1000.0)) {
+        return bad("BOOMER_CLAUDE_RETRY_FLOOR", "must be from 0 to 1000 retries per second");
+    }
+    if (o.rate_limits.requests < 0 || o.rate_limits.input_tokens < 0 ||
+        o.rate_limits.output_tokens < 0) {
+        return bad("BOOMER_CLAUDE_RPM, BOOMER_CLAUDE_ITPM and BOOMER_CLAUDE_OTPM",
+                   "must be 0 (learn from the answers) or positive");
+    }
+    if (o.input_tokens_per_image < 0 || o.output_tokens_estimate < 0) {
+        return bad("The token estimates", "must not be negative");
+    }
+    if (o.concurrency_max < 1 || o.concurrency_max > 10'000) {
+        return bad("BOOMER_CLAUDE_MAX_CONCURRENCY", "must be from 1 to 10000");
+    }
+    if (o.concurrency_initial < 1 || o.concurrency_initial > o.concurrency_max) {
+        return bad("BOOMER_CLAUDE_CONCURRENCY", "must be from 1 to BOOMER_CLAUDE_MAX_CONCURRENCY");
+    }
+    if (o.breaker_failures < 1 || o.breaker_failures > 1000) {
+        return bad("BOOMER_CLAUDE_BREAKER_FAILURES", "must be from 1 to 1000");
+    }
+    if (o.breaker_open_for.count() < 0 || o.breaker_probe_wait.count() < 1) {
+        return bad("BOOMER_CLAUDE_BREAKER_OPEN_MS and BOOMER_CLAUDE_BREAKER_PROBE_WAIT_MS",
+                   "must be positive");
+    }
+    return true;
+}
+
+// read_resilience_env reads the resilience settings; unset variables keep their defaults.
+result<bool> read_resilience_env(
+    const std::function<std::optional<std::string>(std::string_view)>& get, claude_options& o) {
+    struct double_setting {
+        std::string_view name;
+        double* out;
+    };
+    struct int_setting {
+        std::string_view name;
+        std::int64_t* out;
+    };
+    std::int64_t concurrency = o.concurrency_initial;
+    std::int64_t concurrency_max = o.concurrency_max;
+    std::int64_t failures = o.breaker_failures;
+    std::int64_t open_ms = o.breaker_open_for.count();
+    std::int64_t probe_ms = o.breaker_probe_wait.count();
+    const double_setting doubles[] = {{"BOOMER_CLAUDE_RETRY_BUDGET", &o.retry_budget_ratio},
+                                      {"BOOMER_CLAUDE_RETRY_FLOOR", &o.retry_floor_per_second}};
+    const int_setting ints[] = {{"BOOMER_CLAUDE_RPM", &o.rate_limits.requests},
+                                {"BOOMER_CLAUDE_ITPM", &o.rate_limits.input_tokens},
+                                {"BOOMER_CLAUDE_OTPM", &o.rate_limits.output_tokens},
+                                {"BOOMER_CLAUDE_CONCURRENCY", &concurrency},
+                                {"BOOMER_CLAUDE_MAX_CONCURRENCY", &concurrency_max},
+                                {"BOOMER_CLAUDE_BREAKER_FAILURES", &failures},
+                                {"BOOMER_CLAUDE_BREAKER_OPEN_MS", &open_ms},
+                                {"BOOMER_CLAUDE_BREAKER_PROBE_WAIT_MS", &probe_ms}};
+    for (const auto& s : doubles) {
+        if (auto v = get(s.name); v && !parse_number(*v, *s.out)) {
+            return bad(s.name, "must be a number");
+        }
+    }
+    for (const auto& s : ints) {
+        if (auto v = get(s.name); v && !parse_number(*v, *s.out)) {
+            return bad(s.name, "must be a whole number");
+        }
+    }
+    const std::int64_t int_max = 1'000'000'000;
+    o.concurrency_initial = static_cast<int>(std::clamp<std::int64_t>(concurrency, -1, int_max));
+    o.concurrency_max = static_cast<int>(std::clamp<std::int64_t>(concurrency_max, -1, int_max));
+    o.breaker_failures = static_cast<int>(std::clamp<std::int64_t>(failures, -1, int_max));
+    o.breaker_open_for = std::chrono::milliseconds(open_ms);
+    o.breaker_probe_wait = std::chrono::milliseconds(probe_ms);
+    return true;
 }
 
 }  // namespace
@@ -66,7 +143,7 @@ result<bool> validate_claude_options(const claude_options& o) {
         o.backoff_cap < o.backoff_base || o.max_retry_after.count() < 0) {
         return bad("BOOMER_CLAUDE_TIMEOUT_MS", "and the backoff bounds must be positive");
     }
-    return true;
+    return validate_resilience(o);
 }
 
 result<claude_options> claude_options_from_env(
@@ -109,6 +186,9 @@ result<claude_options> claude_options_from_env(
         if (auto applied = o.prices.apply_overrides(*v); !applied) {
             return fail("bad_config", "BOOMER_CLAUDE_PRICES: " + applied.error().message);
         }
+    }
+    if (auto read = read_resilience_env(get, o); !read) {
+        return make_unexpected(read.error());
     }
     if (auto ok = validate_claude_options(o); !ok) {
         return make_unexpected(ok.error());

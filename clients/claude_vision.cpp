@@ -5,11 +5,16 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
-#include <random>
+#include <map>
+#include <mutex>
 #include <stdexcept>
 
 #include "clients/anthropic_messages.hpp"
 #include "clients/claude_answers.hpp"
+#include "resilience/adaptive_concurrency.hpp"
+#include "resilience/breaker_board.hpp"
+#include "resilience/retry.hpp"
+#include "resilience/sleeper.hpp"
 
 namespace boomer::clients {
 namespace {
@@ -28,9 +33,39 @@ asio::awaitable<void> timer_sleep(milliseconds delay) {
     co_await timer.async_wait(asio::use_awaitable);
 }
 
-double thread_jitter() {
-    thread_local std::mt19937_64 rng{std::random_device{}()};
-    return std::uniform_real_distribution<double>(0.0, 1.0)(rng);
+// The options' sleep hook seen as a resilience::sleeper (rate-limit waits use it too).
+class hook_sleeper final : public resilience::sleeper {
+public:
+    explicit hook_sleeper(const std::function<asio::awaitable<void>(milliseconds)>& hook)
+        : hook_(hook) {}
+    asio::awaitable<void> sleep_for(milliseconds delay) override {
+        if (delay.count() > 0) {
+            co_await hook_(delay);
+        }
+    }
+
+private:
+    const std::function<asio::awaitable<void>(milliseconds)>& hook_;
+};
+
+// How an attempt's outcome feeds adaptive concurrency: 429, 529 and timeouts mean "slow down".
+resilience::call_signal concurrency_signal(bool answered, const failure& problem) {
+    if (answered) {
+        return resilience::call_signal::success;
+    }
+    if (problem.code == "vision_rate_limited" || problem.code == "vision_overloaded" ||
+        problem.code == "vision_timeout") {
+        return resilience::call_signal::overload;
+    }
+    return resilience::call_signal::neutral;
+}
+
+// Server-side failures count against the breaker; a 429 says nothing about the server's health
+// and other 4xx answers show it is up.
+bool server_failure(const failure& problem) {
+    return problem.code == "vision_timeout" || problem.code == "vision_unreachable" ||
+           problem.code == "vision_upstream_error" || problem.code == "vision_overloaded" ||
+           problem.code == "vision_bad_response";
 }
 
 // The vision failure for a transport failure of https_client.
@@ -61,6 +96,7 @@ bool complete(const model_answer& a) {
 // wait the server asked for, if any.
 struct attempt_verdict {
     bool answered = false;
+    bool stop = false;  // do not retry (the breaker refused the call)
     failure problem;
     std::optional<milliseconds> wait;
 };
@@ -148,14 +184,44 @@ struct vision_metrics {
                                    {"model", "resource"})) {}
 };
 
+// What limits the calls to one model.
+struct model_guard {
+    resilience::rate_limiter limiter;
+    resilience::adaptive_concurrency concurrency;
+
+    model_guard(const claude_options& o, const clock& time, resilience::sleeper& sleep)
+        : limiter(o.rate_limits, time, sleep),
+          concurrency({.initial = static_cast<double>(o.concurrency_initial),
+                       .min = 1.0,
+                       .max = static_cast<double>(o.concurrency_max)}) {}
+};
+
 struct claude_vision::impl {
     claude_options options;
     https_client http;
     vision_metrics metrics;
     std::string url;
+    const clock& time;
+    hook_sleeper sleeper{options.sleep};
+    resilience::retry_budget budget;
+    resilience::breaker_board breakers;
+    std::mutex guards_mutex;
+    std::map<std::string, std::unique_ptr<model_guard>> guards;  // guarded by guards_mutex
 
     impl(claude_options o, asio::any_io_executor executor, metrics::registry& registry)
-        : options(std::move(o)), http(std::move(executor), options.http), metrics(registry) {
+        : options(std::move(o)),
+          http(std::move(executor), options.http),
+          metrics(registry),
+          time(options.time != nullptr ? *options.time : system_clock::instance()),
+          budget({.ratio = options.retry_budget_ratio,
+                  .max_balance = 10.0,
+                  .floor_per_second = options.retry_floor_per_second},
+                 time),
+          breakers({.failure_threshold = options.breaker_failures,
+                    .open_for = options.breaker_open_for,
+                    .half_open_probes = 1,
+                    .half_open_max_wait = options.breaker_probe_wait},
+                   time, &registry) {
         url = options.base_url;
         while (!url.empty() && url.back() == '/') {
             url.pop_back();
@@ -165,20 +231,43 @@ struct claude_vision::impl {
             options.sleep = timer_sleep;
         }
         if (!options.jitter) {
-            options.jitter = thread_jitter;
+            options.jitter = resilience::thread_random;
         }
     }
 
-    std::int64_t now_ms() const {
-        return (options.time != nullptr ? *options.time : system_clock::instance()).now_ms();
+    std::int64_t now_ms() const { return time.now_ms(); }
+
+    model_guard& guard_for(const std::string& model) {
+        std::lock_guard lock(guards_mutex);
+        auto& g = guards[model];
+        if (!g) {
+            g = std::make_unique<model_guard>(options, time, sleeper);
+        }
+        return *g;
+    }
+
+    resilience::backoff_policy backoff_policy() const {
+        return {.base = options.backoff_base,
+                .cap = options.backoff_cap,
+                .max_retry_after = options.max_retry_after};
+    }
+
+    resilience::rate_cost estimate(const pipeline::identify_request& request) const {
+        auto images = static_cast<std::int64_t>(request.jpeg_images.size());
+        return {.requests = 1,
+                .input_tokens = options.input_tokens_per_image * images + 500,
+                .output_tokens =
+                    std::min<std::int64_t>(options.output_tokens_estimate, options.max_tokens)};
     }
 
     http_call make_call(const pipeline::identify_request& request, const std::string& model) const;
-    milliseconds backoff(int attempt) const;
     void record_limits(const std::string& model, const rate_limits& limits);
     void record_usage(const std::string& model, pipeline::vision_call& record);
     attempt_verdict judge(const std::string& model, const result<http_response>& res,
                           model_answer& out);
+    asio::awaitable<attempt_verdict> try_once(const http_call& call, const std::string& model,
+                                              const resilience::rate_cost& estimate,
+                                              model_answer& out);
     asio::awaitable<model_answer> call_model(std::shared_ptr<impl> self,
                                              pipeline::identify_request request, std::string model);
     asio::awaitable<model_answer> answer(std::shared_ptr<impl> self,
@@ -203,17 +292,18 @@ http_call claude_vision::impl::make_call(const pipeline::identify_request& reque
     return call;
 }
 
-milliseconds claude_vision::impl::backoff(int attempt) const {
-    // Full jitter: anywhere from zero to the capped exponential step.
-    auto step = options.backoff_base * (1LL << std::min(attempt - 1, 20));
-    auto ceiling = std::min<milliseconds>(step, options.backoff_cap);
-    return milliseconds(
-        static_cast<std::int64_t>(options.jitter() * static_cast<double>(ceiling.count())));
-}
-
 void claude_vision::impl::record_limits(const std::string& model, const rate_limits& limits) {
     const rate_limit_bucket* buckets[] = {&limits.requests, &limits.tokens, &limits.input_tokens,
                                           &limits.output_tokens};
+    auto& limiter = guard_for(model).limiter;
+    limiter.observe(resilience::rate_resource::requests,
+                    {.limit = limits.requests.limit, .remaining = limits.requests.remaining});
+    limiter.observe(
+        resilience::rate_resource::input_tokens,
+        {.limit = limits.input_tokens.limit, .remaining = limits.input_tokens.remaining});
+    limiter.observe(
+        resilience::rate_resource::output_tokens,
+        {.limit = limits.output_tokens.limit, .remaining = limits.output_tokens.remaining});
     for (std::size_t i = 0; i < std::size(buckets); ++i) {
         if (buckets[i]->limit) {
             metrics.limit.with({model, limit_resources[i]})
@@ -285,40 +375,88 @@ attempt_verdict claude_vision::impl::judge(const std::string& model,
     return verdict;
 }
 
+// One HTTP attempt through the model's breaker, concurrency limit and rate limiter; what it
+// came to feeds all three.
+asio::awaitable<attempt_verdict> claude_vision::impl::try_once(
+    const http_call& call, const std::string& model, const resilience::rate_cost& estimate,
+    model_answer& out) {
+    auto& breaker = breakers.get("anthropic", model);
+    auto ticket = breaker.allow();
+    if (!ticket) {
+        attempt_verdict refused;
+        refused.stop = true;
+        refused.problem = failure{
+            "vision_unavailable",
+            "Claude (" + model + ") failed repeatedly; calls are paused for " +
+                std::to_string(breaker.retry_in().count() / 1000 + 1) + " s before a trial call.",
+            true};
+        co_return refused;
+    }
+    auto& guard = guard_for(model);
+    auto permit = co_await guard.concurrency.acquire();
+    co_await guard.limiter.acquire(estimate);
+
+    auto sent = steady::now();
+    auto send = http.send(call);
+    auto res = co_await std::move(send);
+    metrics.seconds.with({model}).observe(
+        std::chrono::duration<double>(steady::now() - sent).count());
+    auto verdict = judge(model, res, out);
+
+    if (verdict.answered) {
+        const auto& u = out.record.usage;
+        guard.limiter.settle(estimate,
+                             {.requests = 1,
+                              .input_tokens = u.input_tokens + u.cache_creation_input_tokens,
+                              .output_tokens = u.output_tokens});
+        ticket->success();
+    } else if (server_failure(verdict.problem)) {
+        ticket->failure();
+    } else if (verdict.problem.code != "vision_rate_limited") {
+        ticket->success();
+    }
+    permit.report(concurrency_signal(verdict.answered, verdict.problem));
+    co_return verdict;
+}
+
 asio::awaitable<model_answer> claude_vision::impl::call_model(std::shared_ptr<impl> self,
                                                               pipeline::identify_request request,
                                                               std::string model) {
     model_answer out;
     out.record.model = model;
     auto call = self->make_call(request, model);
-    auto& latency = self->metrics.seconds.with({model});
+    auto estimate = self->estimate(request);
     auto start = steady::now();
+    self->budget.on_request();
 
     for (int attempt = 1;; ++attempt) {
         out.record.attempts = attempt;
         if (attempt > 1) {
             self->metrics.retries.with({model}).inc();
         }
-        auto sent = steady::now();
-        auto res = co_await self->http.send(call);
-        latency.observe(std::chrono::duration<double>(steady::now() - sent).count());
-
-        auto verdict = self->judge(model, res, out);
+        auto verdict = co_await self->try_once(call, model, estimate, out);
         if (verdict.answered) {
             break;
         }
-        if (!verdict.problem.retryable || attempt >= self->options.max_attempts) {
+        if (verdict.stop || !verdict.problem.retryable || attempt >= self->options.max_attempts) {
             out.error = std::move(verdict.problem);
             break;
         }
-        if (verdict.wait && *verdict.wait > self->options.max_retry_after) {
+        auto next = resilience::next_retry(self->backoff_policy(), attempt, verdict.wait,
+                                           self->options.jitter);
+        if (next.retry_after_too_long) {
             verdict.problem.message += " Claude asked to wait " +
                                        std::to_string(verdict.wait->count() / 1000) +
                                        " s, longer than this worker waits.";
             out.error = std::move(verdict.problem);
             break;
         }
-        co_await self->options.sleep(verdict.wait ? *verdict.wait : self->backoff(attempt));
+        if (!self->budget.try_spend()) {
+            verdict.problem.message += " Retries are paused: too many calls failed recently.";
+            out.error = std::move(verdict.problem);
+            break;
+        }
+        co_await self->options.sleep(next.wait);
     }
 
     out.record.latency_ms = std::chrono::duration_cast<milliseconds>(steady::now() - start).count();

@@ -2,10 +2,16 @@
 // (Sonnet class) when the answer's overall confidence is below a threshold or required fields are
 // missing. Every HTTP attempt is bounded by a deadline; retryable answers (429, 5xx, 529,
 // timeouts) are retried with full-jitter backoff or after the server's retry-after, a bounded
-// number of times. Each call's usage and cost travel back in the identification, and metrics
-// count calls, errors, latency, tokens, dollars, escalations and the rate-limit headers.
+// number of times and within a retry budget. Per model, calls pass a circuit breaker, adaptive
+// concurrency and a rate limiter corrected by the anthropic-ratelimit-* headers. Each call's usage
+// and cost travel back in the identification, and metrics count calls, errors, latency, tokens,
+// dollars, escalations and the rate-limit headers.
 //
 // Thread-safety: one claude_vision may serve concurrent identify() calls from any threads.
+//
+// TODO(#5): identify() bounds each attempt, not the whole stage: the stage's deadline
+// (resilience::deadline) is not passed in yet, and a timeout does not yet fall back to the
+// cheaper model.
 #pragma once
 
 #include <boost/asio/any_io_executor.hpp>
@@ -24,6 +30,7 @@
 #include "core/metrics.hpp"
 #include "core/result.hpp"
 #include "pipeline/vision.hpp"
+#include "resilience/rate_limiter.hpp"
 
 namespace boomer::clients {
 
@@ -73,6 +80,29 @@ struct claude_options {
     // A retry-after longer than this ends the call at once with a retryable failure: the job
     // retries later instead of holding a worker.
     std::chrono::milliseconds max_retry_after{60'000};
+
+    // Resilience, per model: a retry budget shared by both models, a rate limiter fed by the
+    // anthropic-ratelimit-* headers, adaptive concurrency and a circuit breaker.
+    // BOOMER_CLAUDE_RETRY_BUDGET: retries at most this share of calls (0..1), plus
+    // BOOMER_CLAUDE_RETRY_FLOOR retries per second whatever the traffic.
+    double retry_budget_ratio = 0.2;
+    double retry_floor_per_second = 5.0;
+    // BOOMER_CLAUDE_RPM, BOOMER_CLAUDE_ITPM, BOOMER_CLAUDE_OTPM: limits per minute known in
+    // advance; 0 learns them from the first answer's headers.
+    resilience::rate_limits_per_minute rate_limits;
+    // Tokens a call is reserved against the limits before its usage is known.
+    std::int64_t input_tokens_per_image = 1'600;
+    std::int64_t output_tokens_estimate = 1'024;
+    // BOOMER_CLAUDE_CONCURRENCY (initial) and BOOMER_CLAUDE_MAX_CONCURRENCY: calls in flight
+    // per model, adapted between 1 and the maximum (AIMD on 429, 529 and timeouts).
+    int concurrency_initial = 8;
+    int concurrency_max = 64;
+    // BOOMER_CLAUDE_BREAKER_FAILURES consecutive server failures (5xx, 529, timeouts, no
+    // connection) open the breaker for BOOMER_CLAUDE_BREAKER_OPEN_MS; then one probe at a time,
+    // given up after BOOMER_CLAUDE_BREAKER_PROBE_WAIT_MS.
+    int breaker_failures = 5;
+    std::chrono::milliseconds breaker_open_for{30'000};
+    std::chrono::milliseconds breaker_probe_wait{120'000};
     price_table prices = price_table::with_defaults();  // BOOMER_CLAUDE_PRICES adds overrides
     https_client_options http;
     // Paid answers to reuse; none when null (every identify() call pays).
@@ -103,7 +133,9 @@ result<claude_options> claude_options_from_env(
 //   vision_unreachable    no connection could be made, or TLS failed (retryable);
 //   vision_bad_response   a 200 whose body is not a message (retryable);
 //   vision_no_answer      the model answered without a usable identification, even after
-//                         escalation (retryable).
+//                         escalation (retryable);
+//   vision_unavailable    the model's circuit breaker is open after repeated server failures
+//                         (retryable, later).
 class claude_vision final : public pipeline::vision_model {
 public:
     // Errors: invalid options throw std::invalid_argument with the validation message (a

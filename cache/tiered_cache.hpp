@@ -1,0 +1,199 @@
+// A two-level cache: memory first (a sharded LRU), then a shared second level (the store's
+// cache table, which every replica on one database sees), then the loader. Concurrent misses on
+// one key share one pass through the second level and the loader (single flight). Only values
+// are cached, and only those the `cacheable` test accepts (by default: not empty): errors and
+// empty answers are never stored, at either level.
+//
+// The second level is an interface (second_level) so that this module needs nothing of the
+// store's engines: store_second_level adapts store::store. Its calls block (SQL), so they run
+// on the thread pool given; without one they run inline, which is only for levels that do not
+// block (test doubles).
+//
+// Thread-safety: get_or_load() may be called from any thread. The clock, second level, pool,
+// codec functions and registry must outlive the cache.
+//
+// TODO(#5): the identify stage and the comps sources do not look up through this cache yet (the
+// wiring belongs to pipeline/ and service/), and near-duplicate photos (perceptual hash
+// distance) are not a lookup path yet.
+#pragma once
+
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/thread_pool.hpp>
+#include <chrono>
+#include <concepts>
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "cache/cache_metrics.hpp"
+#include "cache/lru_cache.hpp"
+#include "cache/single_flight.hpp"
+#include "core/async.hpp"
+#include "core/clock.hpp"
+#include "core/result.hpp"
+
+namespace boomer::store {
+class store;
+}
+
+namespace boomer::cache {
+
+// A shared cache level that holds encoded values with an expiry time.
+class second_level {
+public:
+    virtual ~second_level() = default;
+    // get returns the value under `key` unless it expired at or before `now_ms`. May block.
+    virtual std::optional<std::string> get(std::string_view key, std::int64_t now_ms) = 0;
+    // put stores `value` under `key` until `expires_at_ms`. May block.
+    virtual void put(std::string_view key, std::string_view value, std::int64_t expires_at_ms) = 0;
+};
+
+// The store's cache_get/cache_put as a second level. The store must outlive it.
+class store_second_level final : public second_level {
+public:
+    explicit store_second_level(store::store& s) : store_(s) {}
+    std::optional<std::string> get(std::string_view key, std::int64_t now_ms) override;
+    void put(std::string_view key, std::string_view value, std::int64_t expires_at_ms) override;
+
+private:
+    store::store& store_;
+};
+
+// is_empty_answer: true for empty strings and containers and unset optionals; false for other
+// types. The default `cacheable` test is its negation.
+template <class V>
+bool is_empty_answer(const V& v) {
+    if constexpr (requires { v.empty(); }) {
+        return v.empty();
+    } else if constexpr (requires { v.has_value(); }) {
+        return !v.has_value();
+    } else {
+        return false;
+    }
+}
+
+template <class V>
+struct tiered_options {
+    std::string name;  // metrics label; the second level reports as "<name>_store"
+    lru_options memory;
+    std::chrono::milliseconds ttl{24 * 3600 * 1000};
+    // Turning values into the second level's text and back; without both, no second level.
+    std::function<std::string(const V&)> encode;
+    std::function<std::optional<V>(std::string_view)> decode;
+    typename lru_cache<V>::size_function size;  // empty: deep_size
+    std::function<bool(const V&)> cacheable;    // empty: !is_empty_answer
+};
+
+template <class V>
+class tiered_cache {
+public:
+    using loader = typename single_flight<V>::loader;
+
+    // `level2` and `pool` may be null (memory only; second level inline).
+    tiered_cache(tiered_options<V> options, const clock& time, second_level* level2,
+                 boost::asio::thread_pool* pool, metrics::registry* registry)
+        : options_(std::move(options)),
+          time_(time),
+          level2_(options_.encode && options_.decode ? level2 : nullptr),
+          pool_(pool),
+          memory_(options_.name, options_.memory, time, options_.size, registry),
+          level2_lookups_(level2_ != nullptr ? registry : nullptr, options_.name + "_store") {
+        if (!options_.cacheable) {
+            options_.cacheable = [](const V& v) { return !is_empty_answer(v); };
+        }
+    }
+
+    // get_or_load returns the cached value for `key`, or loads it once for every concurrent
+    // caller and caches it (both levels) when it is a cacheable value. `key` and `load` must
+    // outlive the call (pass named objects). A second level that throws counts as a miss.
+    boost::asio::awaitable<result<V>> get_or_load(const std::string& key, const loader& load) {
+        if (auto hit = memory_.get(key)) {
+            co_return *hit;
+        }
+        loader fill = [this, &key, &load] { return fill_miss(key, load); };
+        co_return co_await flights_.run(key, fill);
+    }
+
+    // put stores `value` at both levels (when cacheable) without loading.
+    boost::asio::awaitable<void> put(const std::string& key, const V& value) {
+        if (options_.cacheable(value)) {
+            memory_.put(key, value, options_.ttl);
+            co_await put_second(key, value);
+        }
+    }
+
+    lru_cache<V>& memory() { return memory_; }
+
+private:
+    boost::asio::awaitable<std::optional<std::string>> get_second(const std::string& key) {
+        auto now = time_.now_ms();
+        auto read = [this, &key, now]() -> std::optional<std::string> {
+            try {
+                return level2_->get(key, now);
+            } catch (...) {
+                return std::nullopt;
+            }
+        };
+        if (pool_ == nullptr) {
+            co_return read();
+        }
+        co_return co_await run_on(*pool_, read);
+    }
+
+    boost::asio::awaitable<void> put_second(const std::string& key, const V& value) {
+        if (level2_ == nullptr) {
+            co_return;
+        }
+        auto text = options_.encode(value);
+        auto expires = time_.now_ms() + options_.ttl.count();
+        auto write = [this, &key, &text, expires] {
+            try {
+                level2_->put(key, text, expires);
+            } catch (...) {
+                // The second level is an optimisation: a failed write only costs a later miss.
+            }
+        };
+        if (pool_ == nullptr) {
+            write();
+            co_return;
+        }
+        co_await run_on(*pool_, write);
+    }
+
+    boost::asio::awaitable<result<V>> fill_miss(const std::string& key, const loader& load) {
+        if (auto late = memory_.peek(key)) {
+            co_return *late;  // filled between our miss and this flight
+        }
+        if (level2_ != nullptr) {
+            auto text = co_await get_second(key);
+            std::optional<V> decoded;
+            if (text) {
+                decoded = options_.decode(*text);
+            }
+            if (decoded && options_.cacheable(*decoded)) {
+                level2_lookups_.hit();
+                memory_.put(key, *decoded, options_.ttl);
+                co_return std::move(*decoded);
+            }
+            level2_lookups_.miss();
+        }
+        auto loaded = co_await load();
+        if (loaded && options_.cacheable(*loaded)) {
+            memory_.put(key, *loaded, options_.ttl);
+            co_await put_second(key, *loaded);
+        }
+        co_return loaded;
+    }
+
+    tiered_options<V> options_;
+    const clock& time_;
+    second_level* level2_;
+    boost::asio::thread_pool* pool_;
+    lru_cache<V> memory_;
+    lookup_counters level2_lookups_;
+    single_flight<V> flights_;
+};
+
+}  // namespace boomer::cache

@@ -1,0 +1,257 @@
+// Single flight and the two-level cache: one loader call for 100 concurrent misses, errors and
+// empty answers never cached or passed on, the second level read before the loader. The second
+// level here is an in-test map: the store engines do not implement cache_get/cache_put yet, so a
+// real SQLite store would hold nothing.
+#include "cache/tiered_cache.hpp"
+
+#include <atomic>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/io_context.hpp>
+#include <catch2/catch.hpp>
+#include <map>
+#include <mutex>
+#include <sstream>
+#include <thread>
+#include <vector>
+
+#include "resilience/sleeper.hpp"
+
+using namespace boomer;
+using namespace boomer::cache;
+namespace asio = boost::asio;
+using std::chrono::milliseconds;
+
+namespace {
+
+using text_result = result<std::string>;
+using text_cache = tiered_cache<std::string>;
+
+// A loader that takes a little real time (so that callers pile up) and counts its calls.
+struct counting_loader {
+    int calls = 0;
+    text_result answer = std::string("Acme X1 camera");
+};
+
+asio::awaitable<text_result> slow_load(counting_loader& l) {
+    ++l.calls;
+    co_await resilience::timer_sleeper::instance().sleep_for(milliseconds(5));
+    co_return l.answer;
+}
+
+asio::awaitable<void> ask(text_cache& cache, const std::string& key, const text_cache::loader& load,
+                          std::optional<text_result>* out) {
+    out->emplace(co_await cache.get_or_load(key, load));
+}
+
+// Runs `n` concurrent lookups of `key` to the end and returns their results.
+std::vector<std::optional<text_result>> ask_many(text_cache& cache, const std::string& key,
+                                                 const text_cache::loader& load, int n) {
+    asio::io_context io;
+    std::vector<std::optional<text_result>> out(static_cast<std::size_t>(n));
+    for (auto& slot : out) {
+        asio::co_spawn(io, ask(cache, key, load, &slot), asio::detached);
+    }
+    io.run();
+    return out;
+}
+
+// The same, with the context run by four threads at once.
+std::vector<std::optional<text_result>> ask_many_threads(text_cache& cache, const std::string& key,
+                                                         const text_cache::loader& load, int n) {
+    asio::io_context io;
+    std::vector<std::optional<text_result>> out(static_cast<std::size_t>(n));
+    for (auto& slot : out) {
+        asio::co_spawn(io, ask(cache, key, load, &slot), asio::detached);
+    }
+    std::vector<std::thread> threads;
+    for (int i = 0; i < 4; ++i) {
+        threads.emplace_back([&io] { io.run(); });
+    }
+    for (auto& t : threads) {
+        t.join();
+    }
+    return out;
+}
+
+// A second level in memory, counting its calls.
+struct map_level final : second_level {
+    std::mutex mutex;
+    std::map<std::string, std::pair<std::string, std::int64_t>, std::less<>> rows;
+    int gets = 0;
+    int puts = 0;
+
+    std::optional<std::string> get(std::string_view key, std::int64_t now_ms) override {
+        std::lock_guard lock(mutex);
+        ++gets;
+        auto it = rows.find(key);
+        if (it == rows.end() || it->second.second <= now_ms) {
+            return std::nullopt;
+        }
+        return it->second.first;
+    }
+    void put(std::string_view key, std::string_view value, std::int64_t expires_at_ms) override {
+        std::lock_guard lock(mutex);
+        ++puts;
+        rows[std::string(key)] = {std::string(value), expires_at_ms};
+    }
+};
+
+tiered_options<std::string> text_options(std::string name = "vision") {
+    tiered_options<std::string> o;
+    o.name = std::move(name);
+    o.memory = {.max_entries = 100, .max_bytes = 1 << 20, .shards = 4};
+    o.encode = [](const std::string& v) { return "text:" + v; };
+    o.decode = [](std::string_view t) -> std::optional<std::string> {
+        if (t.substr(0, 5) != "text:") {
+            return std::nullopt;
+        }
+        return std::string(t.substr(5));
+    };
+    return o;
+}
+
+bool has_line(const std::string& text, const std::string& line) {
+    std::istringstream in(text);
+    for (std::string l; std::getline(in, l);) {
+        if (l == line) {
+            return true;
+        }
+    }
+    return false;
+}
+
+}  // namespace
+
+TEST_CASE("tiered cache: 100 concurrent identical loads on a cold cache call the loader once",
+          "[cache]") {
+    manual_clock time;
+    text_cache cache(text_options(), time, nullptr, nullptr, nullptr);
+    counting_loader l;
+    text_cache::loader load = [&l] { return slow_load(l); };
+    std::string key = "vision:abc";
+    auto results = ask_many(cache, key, load, 100);
+    CHECK(l.calls == 1);
+    for (const auto& r : results) {
+        REQUIRE(r);
+        REQUIRE(r->has_value());
+        CHECK(r->value() == "Acme X1 camera");
+    }
+    // Later callers are served from memory.
+    ask_many(cache, key, load, 10);
+    CHECK(l.calls == 1);
+}
+
+TEST_CASE("tiered cache: concurrent loads on four threads still make one loader call", "[cache]") {
+    manual_clock time;
+    text_cache cache(text_options(), time, nullptr, nullptr, nullptr);
+    counting_loader l;
+    std::atomic<int> calls{0};
+    text_cache::loader load = [&l, &calls] {
+        ++calls;
+        return slow_load(l);
+    };
+    std::string key = "vision:threads";
+    auto results = ask_many_threads(cache, key, load, 100);
+    CHECK(calls == 1);
+    for (const auto& r : results) {
+        REQUIRE(r);
+        REQUIRE(r->has_value());
+        CHECK(r->value() == "Acme X1 camera");
+    }
+}
+
+TEST_CASE("tiered cache: an error is shared within its flight only, and never cached", "[cache]") {
+    manual_clock time;
+    text_cache cache(text_options(), time, nullptr, nullptr, nullptr);
+    counting_loader l;
+    l.answer = fail("vision_overloaded", "Claude is overloaded.", true);
+    text_cache::loader load = [&l] { return slow_load(l); };
+    std::string key = "vision:err";
+    auto results = ask_many(cache, key, load, 20);
+    CHECK(l.calls == 1);
+    for (const auto& r : results) {
+        REQUIRE(r);
+        REQUIRE_FALSE(r->has_value());
+        CHECK(r->error().code == "vision_overloaded");
+    }
+    CHECK(cache.memory().entries() == 0);
+    // The next caller starts a new flight and gets the new answer.
+    l.answer = std::string("Acme X1 camera");
+    auto later = ask_many(cache, key, load, 1);
+    CHECK(l.calls == 2);
+    REQUIRE(later[0]->has_value());
+    CHECK(later[0]->value() == "Acme X1 camera");
+}
+
+TEST_CASE("tiered cache: empty answers are never cached", "[cache]") {
+    manual_clock time;
+    map_level level2;
+    text_cache cache(text_options(), time, &level2, nullptr, nullptr);
+    counting_loader l;
+    l.answer = std::string();
+    text_cache::loader load = [&l] { return slow_load(l); };
+    std::string key = "vision:empty";
+    ask_many(cache, key, load, 1);
+    ask_many(cache, key, load, 1);
+    CHECK(l.calls == 2);
+    CHECK(cache.memory().entries() == 0);
+    CHECK(level2.puts == 0);
+}
+
+TEST_CASE("tiered cache: memory, then the second level, then the loader", "[cache]") {
+    manual_clock time;
+    metrics::registry registry;
+    map_level level2;
+    counting_loader l;
+    text_cache::loader load = [&l] { return slow_load(l); };
+    std::string key = "vision:two-levels";
+    {
+        text_cache first(text_options(), time, &level2, nullptr, &registry);
+        ask_many(first, key, load, 1);
+        CHECK(l.calls == 1);
+        CHECK(level2.puts == 1);
+        CHECK(level2.rows.at(key).first == "text:Acme X1 camera");
+        CHECK(level2.rows.at(key).second == time.now_ms() + 24 * 3600 * 1000);
+    }
+    // A new process (empty memory) on the same second level: no loader call.
+    text_cache second(text_options(), time, &level2, nullptr, &registry);
+    auto r = ask_many(second, key, load, 1);
+    CHECK(l.calls == 1);
+    REQUIRE(r[0]->has_value());
+    CHECK(r[0]->value() == "Acme X1 camera");
+    ask_many(second, key, load, 1);  // now from memory
+    CHECK(level2.gets == 2);
+    auto text = registry.render();
+    CHECK(has_line(text, R"(boomer_cache_lookups_total{cache="vision",outcome="miss"} 2)"));
+    CHECK(has_line(text, R"(boomer_cache_lookups_total{cache="vision",outcome="hit"} 1)"));
+    CHECK(has_line(text, R"(boomer_cache_lookups_total{cache="vision_store",outcome="miss"} 1)"));
+    CHECK(has_line(text, R"(boomer_cache_lookups_total{cache="vision_store",outcome="hit"} 1)"));
+
+    // Expired rows in the second level are not used.
+    time.advance_ms(24 * 3600 * 1000);
+    text_cache third(text_options(), time, &level2, nullptr, nullptr);
+    ask_many(third, key, load, 1);
+    CHECK(l.calls == 2);
+}
+
+TEST_CASE("tiered cache: blocking second-level calls run on the pool given", "[cache]") {
+    manual_clock time;
+    map_level level2;
+    asio::thread_pool pool(1);
+    counting_loader l;
+    text_cache::loader load = [&l] { return slow_load(l); };
+    std::string key = "vision:pool";
+    {
+        text_cache first(text_options(), time, &level2, &pool, nullptr);
+        ask_many(first, key, load, 1);
+    }
+    text_cache second(text_options(), time, &level2, &pool, nullptr);
+    auto r = ask_many(second, key, load, 3);
+    CHECK(l.calls == 1);
+    for (const auto& one : r) {
+        REQUIRE(one->has_value());
+        CHECK(one->value() == "Acme X1 camera");
+    }
+    pool.join();
+}

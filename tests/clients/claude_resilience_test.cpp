@@ -1,0 +1,195 @@
+// The Claude vision model's protections against the fake server: the breaker per model opens
+// after repeated server failures and is exported, the retry budget stops retries, the rate
+// limiter learns the limit from the answers' headers and waits instead of drawing a 429; and
+// their settings from the environment.
+#include <boost/asio/io_context.hpp>
+#include <catch2/catch.hpp>
+#include <map>
+#include <sstream>
+
+#include "clients/claude_vision.hpp"
+#include "tests/clients/support.hpp"
+#include "tests/fakes/fake_anthropic.hpp"
+
+using namespace boomer;
+namespace asio = boost::asio;
+using clients::claude_options;
+using clients::claude_vision;
+using fakes::injected_error;
+using std::chrono::milliseconds;
+
+namespace {
+
+// A tiny JPEG is enough: the fake checks the magic bytes and sizes tokens from the header.
+const std::string& tiny_jpeg() {
+    static const std::string bytes = [] {
+        const unsigned char data[] = {0xFF, 0xD8, 0xFF, 0xE0, 0x00, 0x10, 0x4A, 0x46, 0x49,
+                                      0x46, 0x00, 0x01, 0x01, 0x00, 0x00, 0x01, 0x00, 0x01,
+                                      0x00, 0x00, 0xFF, 0xC0, 0x00, 0x0B, 0x08, 0x00, 0x10,
+                                      0x00, 0x10, 0x01, 0x01, 0x11, 0x00, 0xFF, 0xD9};
+        return std::string(reinterpret_cast<const char*>(data), sizeof data);
+    }();
+    return bytes;
+}
+
+pipeline::identify_request request() {
+    pipeline::identify_request r;
+    r.item_id = "itm_resilience";
+    r.jpeg_images = {tiny_jpeg()};
+    r.title_hint = "camera";
+    return r;
+}
+
+struct sleep_log {
+    manual_clock* time = nullptr;
+    std::vector<milliseconds> waits;
+};
+
+// Sleeping moves the shared manual clock, so the fake's limits refill as if time had passed.
+asio::awaitable<void> clock_sleep(sleep_log* log, milliseconds d) {
+    log->waits.push_back(d);
+    log->time->advance_ms(d.count());
+    co_return;
+}
+
+bool has_line(const std::string& text, const std::string& line) {
+    std::istringstream in(text);
+    for (std::string l; std::getline(in, l);) {
+        if (l == line) {
+            return true;
+        }
+    }
+    return false;
+}
+
+struct harness {
+    manual_clock time;
+    sleep_log log{&time, {}};
+    fakes::fake_anthropic fake;
+    metrics::registry registry;
+    asio::io_context io;
+    claude_options options;
+
+    explicit harness(fakes::fake_anthropic_options fake_options = {})
+        : fake([&] {
+              fake_options.time = &time;
+              return fake_options;
+          }()) {
+        options.api_key = clients::secret("test-key");
+        options.base_url = fake.base_url();
+        options.strong_model = "";
+        options.attempt_timeout = std::chrono::seconds(10);
+        options.jitter = [] { return 0.5; };
+        options.time = &time;
+        auto* l = &log;
+        options.sleep = [l](milliseconds d) { return clock_sleep(l, d); };
+    }
+};
+
+}  // namespace
+
+TEST_CASE("claude resilience: repeated 529s open the model's breaker, and calls stop",
+          "[clients]") {
+    harness h;
+    h.options.max_attempts = 1;
+    h.options.breaker_failures = 2;
+    h.options.breaker_open_for = milliseconds(5000);
+    claude_vision vision(h.options, h.io.get_executor(), h.registry);
+    h.fake.inject(injected_error::overloaded());
+    h.fake.inject(injected_error::overloaded());
+    for (int i = 0; i < 2; ++i) {
+        auto r = test::run_coro(h.io, vision.identify(request()));
+        REQUIRE_FALSE(r);
+        CHECK(r.error().code == "vision_overloaded");
+    }
+    auto refused = test::run_coro(h.io, vision.identify(request()));
+    REQUIRE_FALSE(refused);
+    CHECK(refused.error().code == "vision_unavailable");
+    CHECK(refused.error().retryable);
+    CHECK(h.fake.received() == 2);
+    CHECK(has_line(h.registry.render(),
+                   R"(boomer_breaker_state{upstream="anthropic",model="claude-haiku-4-5"} 1)"));
+
+    // After the open time one probe goes through; its success closes the breaker.
+    h.time.advance_ms(5000);
+    auto probe = test::run_coro(h.io, vision.identify(request()));
+    CHECK(probe);
+    CHECK(has_line(h.registry.render(),
+                   R"(boomer_breaker_state{upstream="anthropic",model="claude-haiku-4-5"} 0)"));
+}
+
+TEST_CASE("claude resilience: a spent retry budget ends the call after one attempt", "[clients]") {
+    harness h;
+    h.options.retry_budget_ratio = 0.0;
+    h.options.retry_floor_per_second = 0.0;
+    claude_vision vision(h.options, h.io.get_executor(), h.registry);
+    h.fake.inject(injected_error::overloaded());
+    auto r = test::run_coro(h.io, vision.identify(request()));
+    REQUIRE_FALSE(r);
+    CHECK(r.error().code == "vision_overloaded");
+    CHECK(r.error().message.find("Retries are paused") != std::string::npos);
+    CHECK(h.fake.received() == 1);
+    CHECK(h.log.waits.empty());
+}
+
+TEST_CASE("claude resilience: the limit learnt from the headers is waited for, not hit",
+          "[clients]") {
+    fakes::fake_anthropic_options fake_options;
+    fake_options.limits.requests = 2;  // one request per 30 s once the minute is used
+    harness h(fake_options);
+    claude_vision vision(h.options, h.io.get_executor(), h.registry);
+    for (int i = 0; i < 3; ++i) {
+        auto r = test::run_coro(h.io, vision.identify(request()));
+        CHECK(r);
+    }
+    CHECK(h.log.waits == std::vector<milliseconds>{milliseconds(30'000)});
+    for (const auto& call : h.fake.calls()) {
+        CHECK(call.status == 200);
+    }
+    CHECK(h.fake.received() == 3);
+}
+
+TEST_CASE("claude resilience: settings from the environment, checked", "[clients]") {
+    std::map<std::string, std::string, std::less<>> env = {
+        {"ANTHROPIC_API_KEY", "k"},
+        {"BOOMER_CLAUDE_RETRY_BUDGET", "0.25"},
+        {"BOOMER_CLAUDE_RETRY_FLOOR", "2"},
+        {"BOOMER_CLAUDE_RPM", "50"},
+        {"BOOMER_CLAUDE_ITPM", "30000"},
+        {"BOOMER_CLAUDE_OTPM", "8000"},
+        {"BOOMER_CLAUDE_CONCURRENCY", "3"},
+        {"BOOMER_CLAUDE_MAX_CONCURRENCY", "12"},
+        {"BOOMER_CLAUDE_BREAKER_FAILURES", "7"},
+        {"BOOMER_CLAUDE_BREAKER_OPEN_MS", "15000"},
+        {"BOOMER_CLAUDE_BREAKER_PROBE_WAIT_MS", "90000"}};
+    auto lookup = [&env](std::string_view name) -> std::optional<std::string> {
+        auto it = env.find(name);
+        if (it == env.end()) {
+            return std::nullopt;
+        }
+        return it->second;
+    };
+    auto o = clients::claude_options_from_env(lookup);
+    REQUIRE(o);
+    CHECK(o->retry_budget_ratio == 0.25);
+    CHECK(o->retry_floor_per_second == 2.0);
+    CHECK(o->rate_limits.requests == 50);
+    CHECK(o->rate_limits.input_tokens == 30'000);
+    CHECK(o->rate_limits.output_tokens == 8'000);
+    CHECK(o->concurrency_initial == 3);
+    CHECK(o->concurrency_max == 12);
+    CHECK(o->breaker_failures == 7);
+    CHECK(o->breaker_open_for == milliseconds(15'000));
+    CHECK(o->breaker_probe_wait == milliseconds(90'000));
+
+    env["BOOMER_CLAUDE_CONCURRENCY"] = "20";  // above the maximum
+    auto too_many = clients::claude_options_from_env(lookup);
+    REQUIRE_FALSE(too_many);
+    CHECK(too_many.error().message.find("BOOMER_CLAUDE_CONCURRENCY") != std::string::npos);
+    env["BOOMER_CLAUDE_CONCURRENCY"] = "3";
+    env["BOOMER_CLAUDE_RETRY_BUDGET"] = "lots";
+    auto unreadable = clients::claude_options_from_env(lookup);
+    REQUIRE_FALSE(unreadable);
+    CHECK(unreadable.error().code == "bad_config");
+    CHECK(unreadable.error().message.find("BOOMER_CLAUDE_RETRY_BUDGET") != std::string::npos);
+}

@@ -1,0 +1,4 @@
+// Running coroutines to completion in resilience and cache tests.
+#pragma once
+
+#include "tests/clients/support.hpp"
