@@ -9,6 +9,7 @@
 #include <mutex>
 #include <stdexcept>
 
+#include "cache/single_flight.hpp"
 #include "clients/anthropic_messages.hpp"
 #include "clients/claude_answers.hpp"
 #include "resilience/adaptive_concurrency.hpp"
@@ -85,7 +86,8 @@ struct model_answer {
     pipeline::vision_call record;
     std::optional<messages_reply> reply;
     std::optional<failure> error;
-    std::string body;  // the 200 answer as received, kept for the answer store
+    std::string body;     // the 200 answer as received, kept for the answer store
+    std::string paid_by;  // the item whose identification paid for the answer
 };
 
 bool complete(const model_answer& a) {
@@ -205,6 +207,7 @@ struct claude_vision::impl {
     hook_sleeper sleeper{options.sleep};
     resilience::retry_budget budget;
     resilience::breaker_board breakers;
+    cache::single_flight<model_answer> flights;  // answer look-ups in progress, by key
     std::mutex guards_mutex;
     std::map<std::string, std::unique_ptr<model_guard>> guards;  // guarded by guards_mutex
 
@@ -494,6 +497,7 @@ std::optional<model_answer> claude_vision::impl::reuse(const std::string& stored
         out.record.cost_micros = price_call(*price, out.record.usage).total;
     }
     out.body = std::move(entry->body);
+    out.paid_by = std::move(entry->paid_by);
     out.reply = std::move(*reply);
     return out;
 }
@@ -507,20 +511,35 @@ asio::awaitable<model_answer> claude_vision::impl::answer(std::shared_ptr<impl> 
         co_return co_await self->call_model(self, request, model);
     }
     const std::string key = answer_key(self->make_call(request, model).body);
-    auto stored = co_await answers->get(key);
-    if (stored) {
-        if (auto reused = self->reuse(*stored, model, request.item_id)) {
-            self->metrics.answers.with({"vision_answers", "hit"}).inc();
-            co_return std::move(*reused);
+    // One look-up-or-pay per key at a time: identical items arriving together pay once.
+    auto load = [&self, &answers, &request, &model,
+                 &key]() -> asio::awaitable<result<model_answer>> {
+        auto stored = co_await answers->get(key);
+        if (stored) {
+            if (auto reused = self->reuse(*stored, model, request.item_id)) {
+                co_return std::move(*reused);
+            }
         }
+        self->metrics.answers.with({"vision_answers", "miss"}).inc();
+        auto fresh = co_await self->call_model(self, request, model);
+        if (fresh.reply && !fresh.body.empty()) {
+            fresh.paid_by = request.item_id;
+            const std::string value = encode_stored_answer({fresh.body, request.item_id});
+            co_await answers->put(key, value);
+        }
+        co_return fresh;
+    };
+    auto shared = co_await self->flights.run(key, load);
+    model_answer out = std::move(*shared);
+    if (out.reply && out.paid_by != request.item_id) {
+        // Paid by another item (stored earlier, or by the leader of this flight): free here.
+        out.record.outcome = "cached";
+        out.record.cost_micros = 0;
     }
-    self->metrics.answers.with({"vision_answers", "miss"}).inc();
-    auto fresh = co_await self->call_model(self, request, model);
-    if (fresh.reply && !fresh.body.empty()) {
-        const std::string value = encode_stored_answer({fresh.body, request.item_id});
-        co_await answers->put(key, value);
+    if (out.reply && out.record.outcome == "cached") {
+        self->metrics.answers.with({"vision_answers", "hit"}).inc();
     }
-    co_return fresh;
+    co_return out;
 }
 
 claude_vision::claude_vision(claude_options options, asio::any_io_executor executor,

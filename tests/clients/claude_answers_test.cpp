@@ -3,6 +3,8 @@
 // damaged entry is paid for again rather than trusted.
 #include "clients/claude_answers.hpp"
 
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
 #include <boost/json.hpp>
 #include <catch2/catch.hpp>
 #include <map>
@@ -231,4 +233,35 @@ TEST_CASE("claude answers: the strong model's answer never fills the cheap model
             reply->model.rfind("claude-haiku", 0) == 0 ? "claude-haiku-4-5" : "claude-sonnet-4-5"));
         CHECK(key == expected);
     }
+}
+
+TEST_CASE("claude answers: identical items arriving together pay for one answer", "[clients]") {
+    harness h;
+    h.options.strong_model = "";
+    h.fake.set_latency(std::chrono::milliseconds(100));
+    clients::claude_vision vision(h.options, h.io.get_executor(), h.registry);
+    std::vector<result<pipeline::identification>> got;
+    auto one = [&](std::string item) -> asio::awaitable<void> {
+        pipeline::identify_request r;
+        r.item_id = std::move(item);
+        r.jpeg_images = {photo().jpeg};
+        r.title_hint = "concert photo print";
+        got.push_back(co_await vision.identify(std::move(r)));
+    };
+    for (int i = 0; i < 20; ++i) {
+        asio::co_spawn(h.io, one("itm_" + std::to_string(i)), asio::detached);
+    }
+    h.io.restart();
+    h.io.run();
+    REQUIRE(got.size() == 20);
+    int paid = 0;
+    int cached = 0;
+    for (const auto& id : got) {
+        REQUIRE(id);
+        paid += id->calls[0].outcome == "ok" ? 1 : 0;
+        cached += id->calls[0].outcome == "cached" ? 1 : 0;
+    }
+    CHECK(paid == 1);
+    CHECK(cached == 19);
+    CHECK(h.fake.received() == 1);
 }
