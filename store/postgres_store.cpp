@@ -131,36 +131,6 @@ job_record read_job(const pqxx::row& row) {
     return r;
 }
 
-// array_literal writes `values` as a Postgres array literal, each element double-quoted.
-template <class T, class Fn>
-std::string array_literal(const std::vector<T>& values, Fn&& field) {
-    std::string out = "{";
-    for (const auto& v : values) {
-        if (out.size() > 1) {
-            out += ',';
-        }
-        out += '"';
-        for (char c : std::string(field(v))) {
-            if (c == '"' || c == '\\') {
-                out += '\\';
-            }
-            out += c;
-        }
-        out += '"';
-    }
-    out += '}';
-    return out;
-}
-
-void check_new_item(const new_item& item) {
-    if (item.tenant_id.empty() || item.item_id.empty() || item.job_id.empty()) {
-        throw std::invalid_argument("create_item: tenant_id, item_id and job_id are required");
-    }
-    if (item.max_attempts < 1) {
-        throw std::invalid_argument("create_item: max_attempts must be at least 1");
-    }
-}
-
 std::string number(std::int64_t v) {
     return std::to_string(v);
 }
@@ -193,7 +163,7 @@ postgres_store::postgres_store(const std::string& dsn, const postgres_options& o
               options.application_name,
               options.connect_timeout_s,
               options.statement_timeout_ms,
-              {intake_statements(), queue_statements()},
+              {intake_statements(), queue_statements(), cache_statements()},
           },
           options.connections),
       aging_(options.aging) {
@@ -203,37 +173,65 @@ postgres_store::postgres_store(const std::string& dsn, const postgres_options& o
 // --- intake ---
 
 create_result postgres_store::create_item(const new_item& item) {
-    check_new_item(item);
-    const auto& images = item.images;
-    auto created =
-        exec("create_item", item.item_id, item.tenant_id, item.idempotency_key, item.title_hint,
-             item.sku, item.condition, to_string(item.prio), item.source, item.now_ms, item.job_id,
-             aging_.sort_key(item.prio, item.now_ms), item.max_attempts,
-             array_literal(images, [](const image_ref& i) { return number(i.index); }),
-             array_literal(images, [](const image_ref& i) { return i.sha256; }),
-             array_literal(images, [](const image_ref& i) { return i.filename; }),
-             array_literal(images, [](const image_ref& i) { return i.media_type; }),
-             array_literal(images, [](const image_ref& i) { return number(i.bytes); }),
-             array_literal(images, [](const image_ref& i) { return number(i.width); }),
-             array_literal(images, [](const image_ref& i) { return number(i.height); }));
-    if (!created.empty()) {
-        notify_runnable();
-        return create_result{true, item.item_id, item.job_id};
-    }
-    // The key was used: by an earlier request, or by one committed while ours waited on it.
-    if (auto existing = find_by_key(item.tenant_id, item.idempotency_key)) {
-        return *existing;
-    }
-    throw store_error(error_kind::retryable,
-                      "postgres: create_item: the idempotency key is taken but its item is not "
-                      "visible yet");
+    return create_items({item}).front();
 }
 
-std::optional<create_result> postgres_store::find_by_key(const std::string& tenant_id,
-                                                         const std::string& key) {
-    auto rows = exec("find_by_key", tenant_id, key);
+std::vector<create_result> postgres_store::create_items(const std::vector<new_item>& items) {
+    for (const auto& item : items) {
+        check_new_item(item);
+    }
+    std::vector<create_result> outcomes;
+    if (items.empty()) {
+        return outcomes;
+    }
+    // One item needs no transaction around its one statement: a round trip less each way.
+    bool any_created = pool_.run("create_item", [&](pqxx::connection& conn) {
+        outcomes.clear();
+        if (items.size() == 1) {
+            pqxx::nontransaction tx(conn);
+            outcomes.push_back(insert_item(tx, items.front()));
+            return outcomes.back().created;
+        }
+        pqxx::work tx(conn);
+        bool created = false;
+        for (const auto& item : items) {
+            outcomes.push_back(insert_item(tx, item));
+            created = created || outcomes.back().created;
+        }
+        tx.commit();
+        return created;
+    });
+    if (any_created) {
+        notify_runnable();
+    }
+    return outcomes;
+}
+
+create_result postgres_store::insert_item(pqxx::transaction_base& tx, const new_item& item) {
+    const auto& images = item.images;
+    auto created = tx.exec_prepared(
+        "create_item", item.item_id, item.tenant_id, item.idempotency_key, item.title_hint,
+        item.sku, item.condition, std::string(to_string(item.prio)), item.source, item.now_ms,
+        item.job_id, aging_.sort_key(item.prio, item.now_ms), item.max_attempts,
+        array_literal(images, [](const image_ref& i) { return number(i.index); }),
+        array_literal(
+            images, [](const image_ref& i) -> const auto& { return i.sha256; }),
+        array_literal(
+            images, [](const image_ref& i) -> const auto& { return i.filename; }),
+        array_literal(
+            images, [](const image_ref& i) -> const auto& { return i.media_type; }),
+        array_literal(images, [](const image_ref& i) { return number(i.bytes); }),
+        array_literal(images, [](const image_ref& i) { return number(i.width); }),
+        array_literal(images, [](const image_ref& i) { return number(i.height); }));
+    if (!created.empty()) {
+        return create_result{true, item.item_id, item.job_id};
+    }
+    // The key was used: earlier, in this batch, or by a transaction ours waited for.
+    auto rows = tx.exec_prepared("find_by_key", item.tenant_id, item.idempotency_key);
     if (rows.empty()) {
-        return std::nullopt;
+        throw store_error(error_kind::retryable,
+                          "postgres: create_item: the idempotency key is taken but its item is "
+                          "not visible yet");
     }
     return create_result{false, rows[0][0].as<std::string>(), rows[0][1].as<std::string>()};
 }
