@@ -2,6 +2,7 @@
 // reads) and postgres_queue.cpp (the job queue). Private to store/.
 #pragma once
 
+#include <set>
 #include <span>
 #include <string>
 #include <string_view>
@@ -105,9 +106,10 @@ private:
     // images_of returns the images of each of `item_ids`, by item id, in index order.
     std::map<std::string, std::vector<image_ref>> images_of(
         const std::vector<std::string>& item_ids);
-    // insert_item runs the create_item statement in `tx`; on a used idempotency key it returns
-    // the original ids.
-    create_result insert_item(pqxx::transaction_base& tx, const new_item& item);
+    // insert_items runs the create_items statement and returns the job ids it created.
+    std::set<std::string> insert_items(const std::vector<new_item>& items);
+    // find_by_key returns the ids of the item that used `item`'s idempotency key.
+    create_result find_by_key(const new_item& item);
 
     session_pool pool_;
     aging_policy aging_;
