@@ -19,6 +19,7 @@
 #include "core/clock.hpp"
 #include "core/ids.hpp"
 #include "core/log.hpp"
+#include "store/store.hpp"
 
 namespace boomer::api::detail {
 namespace {
@@ -197,8 +198,8 @@ asio::awaitable<bool> respond_and_close(std::shared_ptr<server_state> st,
     co_return false;
 }
 
-// Calls the route's handler; an escaping exception becomes a generic 500, its text goes to the
-// log only.
+// Calls the route's handler; an escaping exception becomes a generic 500 (a 503 with Retry-After
+// when it is a retryable store failure), its text goes to the log only.
 asio::awaitable<http_response> call_handler(const handler* fn, request_context ctx) {
     std::string request_id = ctx.request_id;
     std::string route = ctx.route;
@@ -208,14 +209,29 @@ asio::awaitable<http_response> call_handler(const handler* fn, request_context c
     } catch (...) {
         error = std::current_exception();
     }
+    bool database_away = false;
     try {
         std::rethrow_exception(error);
+    } catch (const store::store_error& e) {
+        database_away = e.kind() == store::error_kind::retryable;
+        log::event(database_away ? spdlog::level::warn : spdlog::level::err, "http_handler_failed",
+                   {{"request_id", request_id}, {"route", route}, {"error", e.what()}});
     } catch (const std::exception& e) {
         log::event(spdlog::level::err, "http_handler_failed",
                    {{"request_id", request_id}, {"route", route}, {"error", e.what()}});
     } catch (...) {
         log::event(spdlog::level::err, "http_handler_failed",
                    {{"request_id", request_id}, {"route", route}, {"error", "unknown"}});
+    }
+    if (database_away) {
+        // A retryable store failure (database restarting, connection lost): the client may try
+        // again; an Idempotency-Key keeps a repeated submission from creating a second item.
+        auto response = to_response(
+            make_problem(http::status::service_unavailable, "database-unavailable",
+                         "The database is unavailable right now. Retry in a few seconds; send "
+                         "an Idempotency-Key header so that a repeated submission is safe."));
+        response.set(http::field::retry_after, "2");
+        co_return response;
     }
     co_return to_response(internal());
 }

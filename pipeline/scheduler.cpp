@@ -60,6 +60,18 @@ struct scheduler::job_context {
     asio::steady_timer heartbeat_timer;
 };
 
+// A completion waiting for its group commit; `signal` is cancelled when `done` is set.
+struct scheduler::pending_completion {
+    pending_completion(store::completion c, asio::strand<asio::any_io_executor> strand)
+        : work(std::move(c)), signal(strand) {}
+
+    store::completion work;
+    bool done = false;
+    bool held = false;
+    std::exception_ptr error;  // the commit failed: nothing of the batch was written
+    asio::steady_timer signal;
+};
+
 scheduler::scheduler(asio::any_io_executor io, scheduler_deps deps, scheduler_options options)
     : strand_(asio::make_strand(io)),
       deps_(std::move(deps)),
@@ -149,6 +161,15 @@ asio::awaitable<void> scheduler::rescue_loop() {
             }
         } catch (const store::store_error& e) {
             deps_.observer->internal_error("rescue", e.what());
+        }
+        try {
+            // Expired second-level cache entries are invisible already; this reclaims the space.
+            auto purge = [db = deps_.db, time = deps_.time] {
+                return db->cache_purge_expired(time->now_ms());
+            };
+            co_await run_on(*deps_.store_pool, purge);
+        } catch (const store::store_error& e) {
+            deps_.observer->internal_error("cache_purge", e.what());
         }
         rescue_timer_.expires_after(std::chrono::milliseconds(options_.rescue_every_ms));
         co_await rescue_timer_.async_wait(wait);
@@ -300,7 +321,7 @@ asio::awaitable<void> scheduler::finish(const std::shared_ptr<job_context>& ctx,
     if (ctx->lost) {
         co_return;
     }
-    auto complete = [db = deps_.db, time = deps_.time, &job = ctx->job, state, &code, &message] {
+    auto document = [db = deps_.db, &job = ctx->job, state, &code, &message] {
         auto item = db->find_item(job.tenant_id, job.item_id);
         json::object doc;
         if (item) {
@@ -310,16 +331,66 @@ asio::awaitable<void> scheduler::finish(const std::shared_ptr<job_context>& ctx,
         if (!code.empty()) {
             doc["error"] = json::object{{"code", code}, {"message", message}};
         }
-        return db->complete(job.job_id, job.fence, state, json::serialize(doc), code, message,
-                            time->now_ms());
+        return json::serialize(doc);
     };
-    bool held = co_await run_on(*deps_.store_pool, complete);
+    auto result_json = co_await run_on(*deps_.store_pool, document);
+    store::completion work{ctx->job.job_id,        ctx->job.fence,    state,
+                           std::move(result_json), std::string(code), std::string(message)};
+    auto entry = std::make_shared<pending_completion>(std::move(work), strand_);
+    bool held = co_await commit(entry);
     if (!held) {
         ctx->lost = true;
         deps_.observer->lease_lost(ctx->job);
         co_return;
     }
     deps_.observer->job_finished(ctx->job, state, code, message);
+}
+
+asio::awaitable<bool> scheduler::commit(const std::shared_ptr<pending_completion>& entry) {
+    completions_.push_back(entry);
+    if (!committing_) {
+        committing_ = true;
+        spawn(commit_loop(), "commit");
+    }
+    while (!entry->done) {
+        entry->signal.expires_at(asio::steady_timer::time_point::max());
+        co_await entry->signal.async_wait(wait);
+    }
+    if (entry->error) {
+        std::rethrow_exception(entry->error);
+    }
+    co_return entry->held;
+}
+
+// commit_loop writes the waiting completions in one transaction, then the ones that arrived
+// meanwhile, until none wait; each waiter learns its own outcome.
+asio::awaitable<void> scheduler::commit_loop() {
+    while (!completions_.empty()) {
+        std::vector<std::shared_ptr<pending_completion>> batch;
+        batch.swap(completions_);
+        std::vector<store::completion> works;
+        for (auto& entry : batch) {
+            works.push_back(std::move(entry->work));
+        }
+
+        std::vector<bool> held;
+        std::exception_ptr error;
+        try {
+            auto write = [db = deps_.db, time = deps_.time, &works] {
+                return db->complete_many(works, time->now_ms());
+            };
+            held = co_await run_on(*deps_.store_pool, write);
+        } catch (...) {
+            error = std::current_exception();
+        }
+        for (std::size_t i = 0; i < batch.size(); ++i) {
+            batch[i]->held = !error && i < held.size() && held[i];
+            batch[i]->error = error;
+            batch[i]->done = true;
+            batch[i]->signal.cancel();
+        }
+    }
+    committing_ = false;
 }
 
 asio::awaitable<result<json::value>> scheduler::run_stage_async(

@@ -98,6 +98,7 @@ public:
 
 private:
     struct job_context;
+    struct pending_completion;
 
     asio::awaitable<void> dispatch_loop();
     asio::awaitable<void> rescue_loop();
@@ -111,6 +112,10 @@ private:
                                  std::string_view code, std::string_view message);
     asio::awaitable<void> retry_later(const std::shared_ptr<job_context>& ctx, const failure& why);
     asio::awaitable<void> release(const std::shared_ptr<job_context>& ctx);
+    // commit queues a completion for the next group commit and returns whether its fence held.
+    // Completions that arrive while a commit is in flight share the next one.
+    asio::awaitable<bool> commit(const std::shared_ptr<pending_completion>& entry);
+    asio::awaitable<void> commit_loop();
     asio::awaitable<result<json::value>> run_stage_async(
         std::string_view stage, const store::item_record& item,
         const std::map<std::string, json::value, std::less<>>& done);
@@ -138,6 +143,8 @@ private:
     bool rescue_done_ = false;
     std::vector<std::shared_ptr<job_context>> active_;
     std::shared_ptr<market::fan_out> comps_;  // shared by every job: its cache outlives them
+    std::vector<std::shared_ptr<pending_completion>> completions_;  // waiting for a commit
+    bool committing_ = false;                                       // a commit_loop runs
 };
 
 }  // namespace boomer::pipeline

@@ -35,6 +35,7 @@
 #include "service/vision_answers.hpp"
 #include "store/postgres_dsn.hpp"
 #include "store/postgres_store.hpp"
+#include "store/postgres_wakeups.hpp"
 #include "store/sqlite_store.hpp"
 
 namespace boomer::service {
@@ -152,6 +153,7 @@ struct app::impl {
     api::api_deps deps;
     std::unique_ptr<api::http_server> server;
     std::unique_ptr<pipeline::watch_folder> watcher;
+    std::unique_ptr<store::postgres_wakeups> wakeups;  // Postgres only: LISTEN for new jobs
     boost::asio::steady_timer watch_timer;
     std::atomic<bool> draining{false};
 };
@@ -278,6 +280,21 @@ boost::asio::awaitable<void> watch_loop(app::impl* s) {
     }
 }
 
+// start_wakeups wakes the scheduler whenever another replica (or this one) queues a job, on a
+// thread of its own; it logs when the database goes away and comes back.
+void start_wakeups(app::impl& s) {
+    auto on_jobs = [sched = s.scheduler] { sched->wake(); };
+    auto on_error = [](const std::string& what) {
+        if (what.empty()) {
+            log::event(spdlog::level::info, "job_listener_connected", {});
+        } else {
+            log::event(spdlog::level::warn, "job_listener_failed", {{"error", what}});
+        }
+    };
+    store::postgres_options pg;
+    s.wakeups = std::make_unique<store::postgres_wakeups>(s.config.db, pg, on_jobs, on_error);
+}
+
 void log_escape(const char* what, std::exception_ptr e) {
     if (!e) {
         return;
@@ -319,6 +336,9 @@ int app::run() {
     s.server->start();
     if (s.config.workers > 0) {
         s.scheduler->start();
+        if (store::is_postgres_uri(s.config.db)) {
+            start_wakeups(s);
+        }
     }
     if (s.watcher) {
         boost::asio::co_spawn(s.io, watch_loop(&s),
@@ -347,6 +367,9 @@ int app::run() {
     s.io.run();
     for (auto& t : threads) {
         t.join();
+    }
+    if (s.wakeups) {
+        s.wakeups->stop();
     }
     // Drained: every job still running was released. Work queued on the pools is abandoned and
     // only what runs right now finishes (its writes are refused by the fence).

@@ -101,6 +101,19 @@ session::session(const session_settings& settings) {
     }
 }
 
+bool session::usable() {
+    try {
+        // No receivers here: this only consumes pending input. A server ending the session
+        // sends a farewell message before it closes the socket; the first read may take only
+        // the message, the second then sees the socket closed.
+        conn_->get_notifs();
+        conn_->get_notifs();
+        return conn_->is_open();
+    } catch (const std::exception&) {
+        return false;
+    }
+}
+
 // --- pool ---
 
 session_pool::session_pool(session_settings settings, int size) : settings_(std::move(settings)) {
@@ -115,9 +128,10 @@ session_pool::lease session_pool::acquire() {
         s = std::move(idle_.back());
         idle_.pop_back();
     }
-    if (s) {
+    if (s && s->usable()) {
         return lease(*this, std::move(s));
     }
+    s.reset();
     try {
         s = std::make_unique<session>(settings_);
     } catch (...) {

@@ -71,6 +71,12 @@ public:
 
     pqxx::connection& conn() { return *conn_; }
 
+    // usable reads whatever the server sent while the session sat idle, without waiting, and
+    // tells whether the connection is still open: false after the server ended it (restart,
+    // administrator, idle timeout). A false positive is possible (the loss is not known yet);
+    // the statement then fails as a lost connection.
+    bool usable();
+
 private:
     std::unique_ptr<pqxx::connection> conn_;
 };
@@ -102,7 +108,9 @@ public:
         std::unique_ptr<session> session_;
     };
 
-    // acquire waits for a free slot and lends its session, connecting first when needed.
+    // acquire waits for a free slot and lends its session, connecting first when needed: also
+    // when the slot's session was ended by the server while idle, so that after a database
+    // restart callers do not each meet a dead connection once.
     // Errors: store_error (retryable when the server cannot be reached). Thread-safe.
     lease acquire();
 

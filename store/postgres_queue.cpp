@@ -50,15 +50,30 @@ ON CONFLICT (job_id, stage) DO UPDATE SET output_json = excluded.output_json,
 RETURNING 1
 )sql";
 
-constexpr const char* complete_sql = R"sql(
-WITH done AS (
-    UPDATE jobs SET state = $3::text, finished_ms = $4::bigint, error_code = $5::text,
-           error_message = $6::text, fence = fence + 1, lease_owner = '', locked_until_ms = 0
-    WHERE job_id = $1::text AND fence = $2::bigint AND state = 'running'
-    RETURNING item_id)
-UPDATE items SET result_json = $7::text, updated_ms = $4 FROM done
+// Completions arrive as parallel arrays, one element per job; each joins its job row on
+// (job_id, fence, running), so a stale one matches nothing and the others go through. `n` is the
+// element's position, returned for the held ones. Rows are locked in job_id order, the same in
+// every batch, so that two batches never wait on each other in a cycle.
+constexpr const char* complete_many_sql = R"sql(
+WITH input AS (
+    SELECT * FROM unnest($1::text[], $2::bigint[], $3::text[], $4::text[], $5::text[],
+                         $6::text[]) WITH ORDINALITY
+        AS c (job_id, fence, state, error_code, error_message, result_json, n)),
+locked AS (
+    SELECT j.job_id FROM jobs j JOIN input c USING (job_id)
+    WHERE j.fence = c.fence AND j.state = 'running'
+    ORDER BY j.job_id FOR UPDATE OF j),
+done AS (
+    UPDATE jobs j SET state = c.state, finished_ms = $7::bigint, error_code = c.error_code,
+           error_message = c.error_message, fence = j.fence + 1, lease_owner = '',
+           locked_until_ms = 0
+    FROM input c, locked l
+    WHERE j.job_id = l.job_id AND c.job_id = l.job_id AND j.fence = c.fence
+          AND j.state = 'running'
+    RETURNING j.item_id, c.result_json, c.n)
+UPDATE items SET result_json = done.result_json, updated_ms = $7 FROM done
 WHERE items.item_id = done.item_id
-RETURNING 1
+RETURNING done.n
 )sql";
 
 constexpr const char* retry_later_sql = R"sql(
@@ -117,7 +132,7 @@ constexpr std::array<statement_def, 15> statements{{
     {"checkpoints",
      "SELECT stage, output_json, duration_ms, finished_ms FROM stage_results "
      "WHERE job_id = $1::text ORDER BY seq"},
-    {"complete", complete_sql},
+    {"complete_many", complete_many_sql},
     {"retry_later", retry_later_sql},
     {"release", release_sql},
     {"rescue_expired", rescue_sql},
@@ -144,10 +159,6 @@ struct claimed_row {
     claimed_job job;
     std::int64_t sort_key = 0;
 };
-
-bool is_completion_state(job_state s) {
-    return s == job_state::succeeded || s == job_state::needs_review || s == job_state::failed;
-}
 
 }  // namespace
 
@@ -208,17 +219,33 @@ std::vector<checkpoint> postgres_store::checkpoints(std::string_view job_id) {
     return out;
 }
 
-bool postgres_store::complete(std::string_view job_id, std::int64_t fence, job_state final_state,
-                              std::string_view result_json, std::string_view error_code,
-                              std::string_view error_message, std::int64_t now_ms) {
-    if (!is_completion_state(final_state)) {
-        throw std::invalid_argument(
-            "complete: the final state must be succeeded, needs_review or failed, not " +
-            std::string(to_string(final_state)));
+std::vector<bool> postgres_store::complete_many(const std::vector<completion>& batch,
+                                                std::int64_t now_ms) {
+    check_completions(batch);
+    std::vector<bool> held(batch.size(), false);
+    if (batch.empty()) {
+        return held;
     }
-    return exec("complete", job_id, fence, to_string(final_state), now_ms, error_code,
-                error_message, result_json)
-               .size() == 1;
+    using c = completion;
+    auto rows = exec("complete_many",
+                     array_literal(
+                         batch, [](const c& x) -> const auto& { return x.job_id; }),
+                     array_literal(batch, [](const c& x) { return std::to_string(x.fence); }),
+                     array_literal(batch, [](const c& x) { return to_string(x.final_state); }),
+                     array_literal(
+                         batch, [](const c& x) -> const auto& { return x.error_code; }),
+                     array_literal(
+                         batch, [](const c& x) -> const auto& { return x.error_message; }),
+                     array_literal(
+                         batch, [](const c& x) -> const auto& { return x.result_json; }),
+                     now_ms);
+    for (const auto& row : rows) {
+        auto n = row[0].as<std::int64_t>();  // 1-based
+        if (n >= 1 && n <= static_cast<std::int64_t>(held.size())) {
+            held[static_cast<std::size_t>(n - 1)] = true;
+        }
+    }
+    return held;
 }
 
 bool postgres_store::retry_later(std::string_view job_id, std::int64_t fence,

@@ -83,8 +83,20 @@ CREATE TABLE stage_results (
 );
 )sql";
 
-constexpr std::array<migration, 1> all_migrations{{
+// Version 2: the second-level cache shared by the replicas. Expired rows stay until purged and
+// are never read; the expiry index serves the purge.
+constexpr const char* v2_sql = R"sql(
+CREATE TABLE cache_entries (
+    key           TEXT COLLATE "C" PRIMARY KEY,
+    value         TEXT NOT NULL,
+    expires_at_ms BIGINT NOT NULL
+);
+CREATE INDEX cache_expiry ON cache_entries (expires_at_ms);
+)sql";
+
+constexpr std::array<migration, 2> all_migrations{{
     {1, "items, images, jobs, stage_results", v1_sql},
+    {2, "cache_entries", v2_sql},
 }};
 
 // The first key of the advisory lock taken while migrating ("boom"); the second is a hash of

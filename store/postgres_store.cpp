@@ -1,6 +1,7 @@
 // The Postgres engine: opening, intake (item, images and job in one statement, idempotency
 // keys), the tenant-scoped reads and the counters.
 #include <array>
+#include <set>
 #include <stdexcept>
 
 #include "store/postgres_schema.hpp"
@@ -34,34 +35,44 @@ namespace {
 #define BOOMER_PG_ITEMS_JOIN \
     "SELECT " BOOMER_PG_ITEM_COLUMNS " FROM items i JOIN jobs j ON j.item_id = i.item_id "
 
-// create_item in one statement: the item (unless its idempotency key was used), its images
-// (unnested from arrays, one per column) and its job. No row back: the key was used; the caller
-// looks the original up.
-constexpr const char* create_item_sql = R"sql(
-WITH new_item AS (
+// create_items in one statement, for one item or many: the items (each unless its idempotency
+// key was used, earlier or by an item before it in the batch: rows go in input order), their
+// images and their jobs. Items come as parallel arrays, one per column; images likewise, each
+// naming its item. Returns the jobs created; the caller looks up the originals of the others.
+constexpr const char* create_items_sql = R"sql(
+WITH input AS (
+    SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[],
+                         $7::text[], $8::text[], $9::bigint[], $10::text[], $11::bigint[],
+                         $12::int[]) WITH ORDINALITY
+        AS i (item_id, tenant_id, idempotency_key, title_hint, sku, condition, priority, source,
+              now_ms, job_id, sort_key, max_attempts, pos)),
+new_items AS (
     INSERT INTO items (item_id, tenant_id, idempotency_key, title_hint, sku, condition, priority,
                        source, created_ms, updated_ms)
-    VALUES ($1::text, $2::text, $3::text, $4::text, $5::text, $6::text, $7::text, $8::text,
-            $9::bigint, $9::bigint)
+    SELECT item_id, tenant_id, idempotency_key, title_hint, sku, condition, priority, source,
+           now_ms, now_ms
+    FROM input ORDER BY pos
     ON CONFLICT (tenant_id, idempotency_key) WHERE idempotency_key <> '' DO NOTHING
     RETURNING item_id),
 new_images AS (
     INSERT INTO images (item_id, idx, sha256, filename, media_type, bytes, width, height)
-    SELECT new_item.item_id, m.idx, m.sha256, m.filename, m.media_type, m.bytes, m.width,
-           m.height
-    FROM new_item, unnest($13::int[], $14::text[], $15::text[], $16::text[], $17::bigint[],
-                          $18::int[], $19::int[])
-                   AS m (idx, sha256, filename, media_type, bytes, width, height)),
-new_job AS (
+    SELECT m.item_id, m.idx, m.sha256, m.filename, m.media_type, m.bytes, m.width, m.height
+    FROM unnest($13::text[], $14::int[], $15::text[], $16::text[], $17::text[], $18::bigint[],
+                $19::int[], $20::int[])
+             AS m (item_id, idx, sha256, filename, media_type, bytes, width, height)
+    JOIN new_items USING (item_id)),
+new_jobs AS (
     INSERT INTO jobs (job_id, item_id, tenant_id, state, priority, sort_key, max_attempts,
                       created_ms, run_after_ms)
-    SELECT $10::text, item_id, $2, 'queued', $7, $11::bigint, $12::int, $9, $9 FROM new_item
+    SELECT i.job_id, i.item_id, i.tenant_id, 'queued', i.priority, i.sort_key, i.max_attempts,
+           i.now_ms, i.now_ms
+    FROM input i JOIN new_items USING (item_id)
     RETURNING job_id)
-SELECT job_id FROM new_job
+SELECT job_id FROM new_jobs
 )sql";
 
 constexpr std::array<statement_def, 12> statements{{
-    {"create_item", create_item_sql},
+    {"create_items", create_items_sql},
     {"find_by_key",
      "SELECT i.item_id, j.job_id FROM items i JOIN jobs j ON j.item_id = i.item_id "
      "WHERE i.tenant_id = $1::text AND i.idempotency_key = $2::text"},
@@ -131,36 +142,6 @@ job_record read_job(const pqxx::row& row) {
     return r;
 }
 
-// array_literal writes `values` as a Postgres array literal, each element double-quoted.
-template <class T, class Fn>
-std::string array_literal(const std::vector<T>& values, Fn&& field) {
-    std::string out = "{";
-    for (const auto& v : values) {
-        if (out.size() > 1) {
-            out += ',';
-        }
-        out += '"';
-        for (char c : std::string(field(v))) {
-            if (c == '"' || c == '\\') {
-                out += '\\';
-            }
-            out += c;
-        }
-        out += '"';
-    }
-    out += '}';
-    return out;
-}
-
-void check_new_item(const new_item& item) {
-    if (item.tenant_id.empty() || item.item_id.empty() || item.job_id.empty()) {
-        throw std::invalid_argument("create_item: tenant_id, item_id and job_id are required");
-    }
-    if (item.max_attempts < 1) {
-        throw std::invalid_argument("create_item: max_attempts must be at least 1");
-    }
-}
-
 std::string number(std::int64_t v) {
     return std::to_string(v);
 }
@@ -193,7 +174,7 @@ postgres_store::postgres_store(const std::string& dsn, const postgres_options& o
               options.application_name,
               options.connect_timeout_s,
               options.statement_timeout_ms,
-              {intake_statements(), queue_statements()},
+              {intake_statements(), queue_statements(), cache_statements()},
           },
           options.connections),
       aging_(options.aging) {
@@ -203,37 +184,94 @@ postgres_store::postgres_store(const std::string& dsn, const postgres_options& o
 // --- intake ---
 
 create_result postgres_store::create_item(const new_item& item) {
-    check_new_item(item);
-    const auto& images = item.images;
-    auto created =
-        exec("create_item", item.item_id, item.tenant_id, item.idempotency_key, item.title_hint,
-             item.sku, item.condition, to_string(item.prio), item.source, item.now_ms, item.job_id,
-             aging_.sort_key(item.prio, item.now_ms), item.max_attempts,
-             array_literal(images, [](const image_ref& i) { return number(i.index); }),
-             array_literal(images, [](const image_ref& i) { return i.sha256; }),
-             array_literal(images, [](const image_ref& i) { return i.filename; }),
-             array_literal(images, [](const image_ref& i) { return i.media_type; }),
-             array_literal(images, [](const image_ref& i) { return number(i.bytes); }),
-             array_literal(images, [](const image_ref& i) { return number(i.width); }),
-             array_literal(images, [](const image_ref& i) { return number(i.height); }));
-    if (!created.empty()) {
-        notify_runnable();
-        return create_result{true, item.item_id, item.job_id};
-    }
-    // The key was used: by an earlier request, or by one committed while ours waited on it.
-    if (auto existing = find_by_key(item.tenant_id, item.idempotency_key)) {
-        return *existing;
-    }
-    throw store_error(error_kind::retryable,
-                      "postgres: create_item: the idempotency key is taken but its item is not "
-                      "visible yet");
+    return create_items({item}).front();
 }
 
-std::optional<create_result> postgres_store::find_by_key(const std::string& tenant_id,
-                                                         const std::string& key) {
-    auto rows = exec("find_by_key", tenant_id, key);
+std::vector<create_result> postgres_store::create_items(const std::vector<new_item>& items) {
+    for (const auto& item : items) {
+        check_new_item(item);
+    }
+    std::vector<create_result> outcomes;
+    if (items.empty()) {
+        return outcomes;
+    }
+    auto created = insert_items(items);
+    for (const auto& item : items) {
+        if (created.contains(item.job_id)) {
+            outcomes.push_back(create_result{true, item.item_id, item.job_id});
+        } else {
+            outcomes.push_back(find_by_key(item));
+        }
+    }
+    if (!created.empty()) {
+        notify_runnable();
+    }
+    return outcomes;
+}
+
+std::set<std::string> postgres_store::insert_items(const std::vector<new_item>& items) {
+    struct batch_image {
+        const std::string& item_id;
+        const image_ref& image;
+    };
+    std::vector<batch_image> images;
+    for (const auto& item : items) {
+        for (const auto& image : item.images) {
+            images.push_back(batch_image{item.item_id, image});
+        }
+    }
+    using it = new_item;
+    using im = batch_image;
+    auto rows =
+        exec("create_items",
+             array_literal(
+                 items, [](const it& x) -> const auto& { return x.item_id; }),
+             array_literal(
+                 items, [](const it& x) -> const auto& { return x.tenant_id; }),
+             array_literal(
+                 items, [](const it& x) -> const auto& { return x.idempotency_key; }),
+             array_literal(
+                 items, [](const it& x) -> const auto& { return x.title_hint; }),
+             array_literal(
+                 items, [](const it& x) -> const auto& { return x.sku; }),
+             array_literal(
+                 items, [](const it& x) -> const auto& { return x.condition; }),
+             array_literal(items, [](const it& x) { return to_string(x.prio); }),
+             array_literal(
+                 items, [](const it& x) -> const auto& { return x.source; }),
+             array_literal(items, [](const it& x) { return number(x.now_ms); }),
+             array_literal(
+                 items, [](const it& x) -> const auto& { return x.job_id; }),
+             array_literal(items,
+                           [&](const it& x) { return number(aging_.sort_key(x.prio, x.now_ms)); }),
+             array_literal(items, [](const it& x) { return number(x.max_attempts); }),
+             array_literal(
+                 images, [](const im& x) -> const auto& { return x.item_id; }),
+             array_literal(images, [](const im& x) { return number(x.image.index); }),
+             array_literal(
+                 images, [](const im& x) -> const auto& { return x.image.sha256; }),
+             array_literal(
+                 images, [](const im& x) -> const auto& { return x.image.filename; }),
+             array_literal(
+                 images, [](const im& x) -> const auto& { return x.image.media_type; }),
+             array_literal(images, [](const im& x) { return number(x.image.bytes); }),
+             array_literal(images, [](const im& x) { return number(x.image.width); }),
+             array_literal(images, [](const im& x) { return number(x.image.height); }));
+    std::set<std::string> created;
+    for (const auto& row : rows) {
+        created.insert(row[0].as<std::string>());
+    }
+    return created;
+}
+
+create_result postgres_store::find_by_key(const new_item& item) {
+    // The key was used: earlier, by an item before this one in the batch, or by a transaction
+    // the insert waited for.
+    auto rows = exec("find_by_key", item.tenant_id, item.idempotency_key);
     if (rows.empty()) {
-        return std::nullopt;
+        throw store_error(error_kind::retryable,
+                          "postgres: create_item: the idempotency key is taken but its item is "
+                          "not visible yet");
     }
     return create_result{false, rows[0][0].as<std::string>(), rows[0][1].as<std::string>()};
 }

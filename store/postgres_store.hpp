@@ -16,9 +16,10 @@
 //   and claim order match the SQLite engine's.
 //
 // Errors: every call throws store_error classified from the SQLSTATE (see postgres_db.hpp):
-// a lost connection, a timeout, a serialization failure or a deadlock is retryable, and the
-// pooled connection that saw a lost connection is replaced on its next use. No message carries
-// the DSN's password.
+// a lost connection, a timeout, a serialization failure or a deadlock is retryable. A pooled
+// connection the server ended while it sat idle (a restart) is replaced before it is lent out;
+// one lost during a statement fails that call and is replaced on its next use. No message
+// carries the DSN's password.
 #pragma once
 
 #include <chrono>

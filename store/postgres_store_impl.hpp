@@ -2,6 +2,7 @@
 // reads) and postgres_queue.cpp (the job queue). Private to store/.
 #pragma once
 
+#include <set>
 #include <span>
 #include <string>
 #include <string_view>
@@ -23,6 +24,28 @@ auto to_param(const T& value) {
     }
 }
 
+// array_literal writes `values` as a Postgres array literal, each element double-quoted.
+template <class T, class Fn>
+std::string array_literal(const std::vector<T>& values, Fn&& field) {
+    std::string out = "{";
+    for (const auto& v : values) {
+        if (out.size() > 1) {
+            out += ',';
+        }
+        out += '"';
+        const auto& text = field(v);  // a string or a view; a temporary lives to the loop's end
+        for (char c : std::string_view(text)) {
+            if (c == '"' || c == '\\') {
+                out += '\\';
+            }
+            out += c;
+        }
+        out += '"';
+    }
+    out += '}';
+    return out;
+}
+
 // Thread-safe: each call borrows its own session from the pool and runs one prepared
 // statement in autocommit mode, or a short transaction where several statements must agree.
 class postgres_store final : public store {
@@ -30,6 +53,7 @@ public:
     postgres_store(const std::string& dsn, const postgres_options& options);
 
     create_result create_item(const new_item& item) override;
+    std::vector<create_result> create_items(const std::vector<new_item>& items) override;
     std::optional<item_record> find_item(std::string_view tenant_id,
                                          std::string_view item_id) override;
     std::optional<job_record> find_job(std::string_view tenant_id,
@@ -43,9 +67,8 @@ public:
     bool set_stage(std::string_view job_id, std::int64_t fence, std::string_view stage) override;
     bool save_checkpoint(std::string_view job_id, std::int64_t fence, const checkpoint& c) override;
     std::vector<checkpoint> checkpoints(std::string_view job_id) override;
-    bool complete(std::string_view job_id, std::int64_t fence, job_state final_state,
-                  std::string_view result_json, std::string_view error_code,
-                  std::string_view error_message, std::int64_t now_ms) override;
+    std::vector<bool> complete_many(const std::vector<completion>& batch,
+                                    std::int64_t now_ms) override;
     bool retry_later(std::string_view job_id, std::int64_t fence, std::string_view error_code,
                      std::string_view error_message, std::int64_t run_after_ms,
                      std::int64_t now_ms) override;
@@ -58,6 +81,11 @@ public:
     std::map<priority, std::int64_t> queue_depth() override;
     std::map<job_state, std::int64_t> count_by_state() override;
     bool ping() override;
+
+    std::optional<std::string> cache_get(std::string_view key, std::int64_t now_ms) override;
+    void cache_put(std::string_view key, std::string_view value,
+                   std::int64_t expires_at_ms) override;
+    std::int64_t cache_purge_expired(std::int64_t now_ms) override;
 
 private:
     // exec runs one prepared statement in autocommit mode on a pooled session.
@@ -78,7 +106,10 @@ private:
     // images_of returns the images of each of `item_ids`, by item id, in index order.
     std::map<std::string, std::vector<image_ref>> images_of(
         const std::vector<std::string>& item_ids);
-    std::optional<create_result> find_by_key(const std::string& tenant_id, const std::string& key);
+    // insert_items runs the create_items statement and returns the job ids it created.
+    std::set<std::string> insert_items(const std::vector<new_item>& items);
+    // find_by_key returns the ids of the item that used `item`'s idempotency key.
+    create_result find_by_key(const new_item& item);
 
     session_pool pool_;
     aging_policy aging_;
@@ -87,6 +118,7 @@ private:
 // The prepared statements of each source file.
 std::span<const statement_def> intake_statements();
 std::span<const statement_def> queue_statements();
+std::span<const statement_def> cache_statements();
 
 // Text read back from the database; an unknown word means the schema and code disagree.
 priority priority_from_db(std::string_view text);

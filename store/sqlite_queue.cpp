@@ -19,10 +19,6 @@ struct claimed_row {
     std::int64_t sort_key = 0;
 };
 
-bool is_completion_state(job_state s) {
-    return s == job_state::succeeded || s == job_state::needs_review || s == job_state::failed;
-}
-
 }  // namespace
 
 void sqlite_store::touch_item(connection& conn, std::string_view item_id, std::int64_t now_ms) {
@@ -131,36 +127,40 @@ std::vector<checkpoint> sqlite_store::checkpoints(std::string_view job_id) {
     return out;
 }
 
-bool sqlite_store::complete(std::string_view job_id, std::int64_t fence, job_state final_state,
-                            std::string_view result_json, std::string_view error_code,
-                            std::string_view error_message, std::int64_t now_ms) {
-    if (!is_completion_state(final_state)) {
-        throw std::invalid_argument(
-            "complete: the final state must be succeeded, needs_review "
-            "or failed, not " +
-            std::string(to_string(final_state)));
+std::vector<bool> sqlite_store::complete_many(const std::vector<completion>& batch,
+                                              std::int64_t now_ms) {
+    check_completions(batch);
+    std::vector<bool> held(batch.size(), false);
+    if (batch.empty()) {
+        return held;
     }
-    bool held = false;
     write([&](connection& c) {
-        std::string item_id;
-        {
-            auto st = c.prepare(
-                "UPDATE jobs SET state = ?3, finished_ms = ?4, error_code = ?5, "
-                "error_message = ?6, fence = fence + 1, lease_owner = '', locked_until_ms = 0 "
-                "WHERE job_id = ?1 AND fence = ?2 AND state = 'running' RETURNING item_id");
-            st.bind_all(job_id, fence, to_string(final_state), now_ms, error_code, error_message);
-            held = st.step();
-            if (!held) {
-                return;
-            }
-            item_id = st.text(0);
-            st.run();
+        for (std::size_t i = 0; i < batch.size(); ++i) {
+            held[i] = complete_one(c, batch[i], now_ms);
         }
-        c.prepare("UPDATE items SET result_json = ?2, updated_ms = ?3 WHERE item_id = ?1")
-            .bind_all(item_id, result_json, now_ms)
-            .run();
     });
     return held;
+}
+
+bool sqlite_store::complete_one(connection& conn, const completion& c, std::int64_t now_ms) {
+    std::string item_id;
+    {
+        auto st = conn.prepare(
+            "UPDATE jobs SET state = ?3, finished_ms = ?4, error_code = ?5, "
+            "error_message = ?6, fence = fence + 1, lease_owner = '', locked_until_ms = 0 "
+            "WHERE job_id = ?1 AND fence = ?2 AND state = 'running' RETURNING item_id");
+        st.bind_all(c.job_id, c.fence, to_string(c.final_state), now_ms, c.error_code,
+                    c.error_message);
+        if (!st.step()) {
+            return false;
+        }
+        item_id = st.text(0);
+        st.run();
+    }
+    conn.prepare("UPDATE items SET result_json = ?2, updated_ms = ?3 WHERE item_id = ?1")
+        .bind_all(item_id, c.result_json, now_ms)
+        .run();
+    return true;
 }
 
 bool sqlite_store::retry_later(std::string_view job_id, std::int64_t fence,

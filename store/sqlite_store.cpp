@@ -91,15 +91,6 @@ std::string list_sql(bool by_state, bool cursor) {
     return sql;
 }
 
-void check_new_item(const new_item& item) {
-    if (item.tenant_id.empty() || item.item_id.empty() || item.job_id.empty()) {
-        throw std::invalid_argument("create_item: tenant_id, item_id and job_id are required");
-    }
-    if (item.max_attempts < 1) {
-        throw std::invalid_argument("create_item: max_attempts must be at least 1");
-    }
-}
-
 }  // namespace
 
 priority priority_from_db(std::string_view text) {
@@ -148,6 +139,29 @@ create_result sqlite_store::create_item(const new_item& item) {
         }
         throw;
     }
+}
+
+std::vector<create_result> sqlite_store::create_items(const std::vector<new_item>& items) {
+    for (const auto& item : items) {
+        check_new_item(item);
+    }
+    std::vector<create_result> outcomes;
+    if (items.empty()) {
+        return outcomes;
+    }
+    write([&](connection& c) {
+        outcomes.clear();
+        for (const auto& item : items) {
+            auto existing = find_by_key(c, item.tenant_id, item.idempotency_key);
+            if (existing) {
+                outcomes.push_back(*existing);
+                continue;
+            }
+            insert_item(c, item);
+            outcomes.push_back(create_result{true, item.item_id, item.job_id});
+        }
+    });
+    return outcomes;
 }
 
 std::optional<create_result> sqlite_store::find_by_key(connection& conn, std::string_view tenant_id,

@@ -15,6 +15,7 @@ public:
     sqlite_store(const std::string& path, const sqlite_options& options);
 
     create_result create_item(const new_item& item) override;
+    std::vector<create_result> create_items(const std::vector<new_item>& items) override;
     std::optional<item_record> find_item(std::string_view tenant_id,
                                          std::string_view item_id) override;
     std::optional<job_record> find_job(std::string_view tenant_id,
@@ -28,9 +29,8 @@ public:
     bool set_stage(std::string_view job_id, std::int64_t fence, std::string_view stage) override;
     bool save_checkpoint(std::string_view job_id, std::int64_t fence, const checkpoint& c) override;
     std::vector<checkpoint> checkpoints(std::string_view job_id) override;
-    bool complete(std::string_view job_id, std::int64_t fence, job_state final_state,
-                  std::string_view result_json, std::string_view error_code,
-                  std::string_view error_message, std::int64_t now_ms) override;
+    std::vector<bool> complete_many(const std::vector<completion>& batch,
+                                    std::int64_t now_ms) override;
     bool retry_later(std::string_view job_id, std::int64_t fence, std::string_view error_code,
                      std::string_view error_message, std::int64_t run_after_ms,
                      std::int64_t now_ms) override;
@@ -43,6 +43,11 @@ public:
     std::map<priority, std::int64_t> queue_depth() override;
     std::map<job_state, std::int64_t> count_by_state() override;
     bool ping() override;
+
+    std::optional<std::string> cache_get(std::string_view key, std::int64_t now_ms) override;
+    void cache_put(std::string_view key, std::string_view value,
+                   std::int64_t expires_at_ms) override;
+    std::int64_t cache_purge_expired(std::int64_t now_ms) override;
 
 private:
     // write runs `fn(connection&)` in a group-committed write transaction and returns once it
@@ -57,6 +62,8 @@ private:
     void insert_item(connection& conn, const new_item& item);
     std::vector<image_ref> images_of(connection& conn, std::string_view item_id);
     void touch_item(connection& conn, std::string_view item_id, std::int64_t now_ms);
+    // complete_one writes one completion inside the caller's transaction; false: lease lost.
+    bool complete_one(connection& conn, const completion& c, std::int64_t now_ms);
 
     connection_pool pool_;
     commit_queue commits_;

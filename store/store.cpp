@@ -1,7 +1,10 @@
-// Text forms of the store's enums: the words used in the database, the API and metrics labels.
+// Text forms of the store's enums (the words used in the database, the API and metrics labels),
+// and the argument checks both engines share.
 #include "store/store.hpp"
 
 #include <array>
+#include <set>
+#include <stdexcept>
 #include <utility>
 
 namespace boomer::store {
@@ -63,6 +66,42 @@ std::optional<job_state> parse_job_state(std::string_view text) {
 bool is_final(job_state s) {
     return s == job_state::succeeded || s == job_state::needs_review || s == job_state::failed ||
            s == job_state::canceled;
+}
+
+void check_new_item(const new_item& item) {
+    if (item.tenant_id.empty() || item.item_id.empty() || item.job_id.empty()) {
+        throw std::invalid_argument("create_item: tenant_id, item_id and job_id are required");
+    }
+    if (item.max_attempts < 1) {
+        throw std::invalid_argument("create_item: max_attempts must be at least 1");
+    }
+}
+
+void check_completions(const std::vector<completion>& batch) {
+    std::set<std::string_view> seen;
+    for (const auto& c : batch) {
+        auto s = c.final_state;
+        if (s != job_state::succeeded && s != job_state::needs_review && s != job_state::failed) {
+            throw std::invalid_argument(
+                "complete: the final state must be succeeded, needs_review or failed, not " +
+                std::string(to_string(s)));
+        }
+        if (!seen.insert(c.job_id).second) {
+            throw std::invalid_argument("complete_many: job " + c.job_id + " appears twice");
+        }
+    }
+}
+
+bool store::complete(std::string_view job_id, std::int64_t fence, job_state final_state,
+                     std::string_view result_json, std::string_view error_code,
+                     std::string_view error_message, std::int64_t now_ms) {
+    completion c{std::string(job_id),
+                 fence,
+                 final_state,
+                 std::string(result_json),
+                 std::string(error_code),
+                 std::string(error_message)};
+    return complete_many({c}, now_ms).front();
 }
 
 }  // namespace boomer::store

@@ -122,6 +122,23 @@ struct claimed_job {
     int max_attempts = 0;
 };
 
+// check_new_item throws std::invalid_argument when an item lacks its ids or allows no attempt.
+void check_new_item(const new_item& item);
+
+// One job's completion, for complete_many: the arguments of complete() but the time.
+struct completion {
+    std::string job_id;
+    std::int64_t fence = 0;
+    job_state final_state = job_state::succeeded;
+    std::string result_json;
+    std::string error_code;
+    std::string error_message;
+};
+
+// check_completions throws std::invalid_argument, naming the first culprit, when a completion's
+// state is not succeeded, needs_review or failed, or when a job appears twice.
+void check_completions(const std::vector<completion>& batch);
+
 struct checkpoint {
     std::string stage;
     std::string output_json;
@@ -148,6 +165,12 @@ public:
     // idempotency key already used by the same tenant it writes nothing and returns the original
     // ids with created = false.
     virtual create_result create_item(const new_item& item) = 0;
+
+    // create_items creates several items, each as create_item would, in one transaction (an
+    // idempotency key used earlier in the same batch counts as seen); results in input order.
+    // Errors: std::invalid_argument for a malformed item (nothing written); store_error, and
+    // then nothing was written.
+    virtual std::vector<create_result> create_items(const std::vector<new_item>& items) = 0;
 
     virtual std::optional<item_record> find_item(std::string_view tenant_id,
                                                  std::string_view item_id) = 0;
@@ -181,10 +204,19 @@ public:
     virtual std::vector<checkpoint> checkpoints(std::string_view job_id) = 0;
 
     // complete moves the job to a final state (succeeded, needs_review, failed) and stores the
-    // result document on the item. False: lease lost, nothing written.
-    virtual bool complete(std::string_view job_id, std::int64_t fence, job_state final_state,
-                          std::string_view result_json, std::string_view error_code,
-                          std::string_view error_message, std::int64_t now_ms) = 0;
+    // result document on the item. False: lease lost, nothing written. A batch of one for
+    // complete_many.
+    bool complete(std::string_view job_id, std::int64_t fence, job_state final_state,
+                  std::string_view result_json, std::string_view error_code,
+                  std::string_view error_message, std::int64_t now_ms);
+
+    // complete_many completes several jobs in one transaction, each as complete() would and
+    // fenced on its own: a lost lease refuses that job's write only. Returns, in input order,
+    // whether each completion was held. Preconditions: final states as for complete(), and no
+    // job named twice (std::invalid_argument otherwise, nothing written). Errors: store_error
+    // when the transaction fails, and then none of the batch was written.
+    virtual std::vector<bool> complete_many(const std::vector<completion>& batch,
+                                            std::int64_t now_ms) = 0;
 
     // retry_later puts the job back in the queue to run at run_after_ms after a retryable
     // failure, keeping the error for display; when attempts are used up it fails the job instead.
@@ -220,16 +252,18 @@ public:
 
     // --- second-level cache, shared by every replica on the same database ---
 
-    // cache_get returns the value stored under `key` unless it expired at or before now_ms.
-    // TODO(#6): implemented by both engines; until then nothing is cached.
-    virtual std::optional<std::string> cache_get(std::string_view /*key*/,
-                                                 std::int64_t /*now_ms*/) {
-        return std::nullopt;
-    }
+    // cache_get returns the value stored under `key`, unless it expired: an entry is visible
+    // while now_ms < its expires_at_ms. Errors: store_error.
+    virtual std::optional<std::string> cache_get(std::string_view key, std::int64_t now_ms) = 0;
 
-    // cache_put stores `value` under `key` until expires_at_ms, replacing an older value.
-    virtual void cache_put(std::string_view /*key*/, std::string_view /*value*/,
-                           std::int64_t /*expires_at_ms*/) {}
+    // cache_put stores `value` (up to a few hundred KB) under `key` until expires_at_ms,
+    // replacing any older value, expired or not. Errors: store_error.
+    virtual void cache_put(std::string_view key, std::string_view value,
+                           std::int64_t expires_at_ms) = 0;
+
+    // cache_purge_expired deletes the entries no longer visible at now_ms and returns how many.
+    // Errors: store_error.
+    virtual std::int64_t cache_purge_expired(std::int64_t now_ms) = 0;
 };
 
 }  // namespace boomer::store

@@ -1,21 +1,30 @@
 // bench_queue: how fast the store's queue moves no-op jobs, on SQLite or Postgres. P producers
-// enqueue N items (one create_item call each, durable when it returns), then K workers claim
-// batches of B and complete every job at once; prints enqueue/s, processed jobs/s and the
-// enqueue-to-claim latency (p50, p99; with everything enqueued first, this is mostly time spent
-// in the backlog). With --live the workers run while the producers enqueue, so the latency is
-// the time from a durable enqueue to the claim that starts the job.
+// enqueue N items (one create_item call each, or create_items batches of --bulk E; durable when
+// it returns), then K workers claim batches of B and complete each batch at once (one
+// complete_many; --complete-each: one complete per job); prints enqueue/s, processed jobs/s and
+// the enqueue-to-claim latency (p50, p99; with everything enqueued first, this is mostly time
+// spent in the backlog). With --live the workers run while the producers enqueue, sleeping when
+// idle until woken (on Postgres by the engine's LISTEN/NOTIFY, on SQLite by the producer, as in
+// the service) or their 500 ms poll passes; the latency is then given from the enqueue call and
+// from its acknowledgement (durable) to the claim that starts the job.
 //
-// Usage: bench_queue [--jobs N] [--threads K] [--batch B] [--producers P] [--live]
+// Usage: bench_queue [--jobs N] [--threads K] [--batch B] [--producers P] [--bulk E] [--live]
+//                    [--complete-each] [--runs R]
 //                    [--db PATH | --db postgres://... | --db postgresql://...]
+// With --runs R the benchmark runs R times on fresh tables and also prints the median of each
+// figure. Each run prints the load average first: on a shared machine, other work slows it.
 // Without --db a temporary SQLite database is created and removed afterwards. With a Postgres
 // DSN the tables go to a fresh schema that is dropped afterwards.
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <condition_variable>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <functional>
+#include <memory>
+#include <mutex>
 #include <pqxx/pqxx>
 #include <stdexcept>
 #include <string>
@@ -25,6 +34,7 @@
 
 #include "core/ids.hpp"
 #include "store/postgres_store.hpp"
+#include "store/postgres_wakeups.hpp"
 #include "store/sqlite_store.hpp"
 
 namespace {
@@ -38,7 +48,10 @@ struct bench_config {
     int threads = 4;
     int batch = 16;
     int producers = 1;
+    int bulk = 1;  // items per create_items call; 1: create_item
     bool live = false;
+    bool complete_each = false;
+    int runs = 1;
     std::string db;
 };
 
@@ -55,8 +68,8 @@ bench_config parse_flags(int argc, char** argv) {
     bench_config c;
     for (int i = 1; i < argc; ++i) {
         std::string flag = argv[i];
-        if (flag == "--live") {
-            c.live = true;
+        if (flag == "--live" || flag == "--complete-each") {
+            (flag == "--live" ? c.live : c.complete_each) = true;
             continue;
         }
         if (i + 1 >= argc) {
@@ -71,6 +84,10 @@ bench_config parse_flags(int argc, char** argv) {
             c.batch = positive_int(flag, value);
         } else if (flag == "--producers") {
             c.producers = positive_int(flag, value);
+        } else if (flag == "--runs") {
+            c.runs = positive_int(flag, value);
+        } else if (flag == "--bulk") {
+            c.bulk = positive_int(flag, value);
         } else if (flag == "--db") {
             c.db = value;
         } else {
@@ -91,11 +108,39 @@ double seconds_since(steady::time_point start) {
 }
 
 // What the workers share: job id → position, when each job was enqueued and first claimed.
+// How idle workers learn of new jobs, as in the service: a counter bumped on every wake-up.
+struct wake_signal {
+    std::mutex mutex;
+    std::condition_variable changed;
+    std::uint64_t count = 0;  // guarded by mutex
+
+    std::uint64_t seen() {
+        std::lock_guard lock(mutex);
+        return count;
+    }
+    void notify() {
+        {
+            std::lock_guard lock(mutex);
+            ++count;
+        }
+        changed.notify_all();
+    }
+    // wait returns once count differs from `seen` or `poll` passed (the scheduler's poll).
+    void wait(std::uint64_t seen_before, std::chrono::milliseconds poll) {
+        std::unique_lock lock(mutex);
+        changed.wait_for(lock, poll, [&] { return count != seen_before; });
+    }
+};
+
 struct ledger {
     std::unordered_map<std::string, std::size_t> index;
     std::vector<std::atomic<steady::rep>> enqueued;  // steady ticks at the create_item call
-    std::vector<double> latency_ms;
+    std::vector<std::atomic<steady::rep>> acked;     // ... when it returned (durable)
+    std::vector<double> latency_ms;                  // claim - enqueued
+    std::vector<double> acked_latency_ms;            // claim - acked, 0 when claimed before
     std::atomic<int> done{0};
+    wake_signal wake;
+    bool producers_wake = true;  // false: a Postgres listener wakes the workers instead
 };
 
 // prepare_items lays out every item's ids and the ledger before any thread starts, so that the
@@ -111,7 +156,9 @@ std::vector<boomer::store::new_item> prepare_items(const bench_config& c, ledger
         l.index.emplace(items[i].job_id, i);
     }
     l.enqueued = std::vector<std::atomic<steady::rep>>(items.size());
+    l.acked = std::vector<std::atomic<steady::rep>>(items.size());
     l.latency_ms.assign(items.size(), -1.0);
+    l.acked_latency_ms.assign(items.size(), -1.0);
     return items;
 }
 
@@ -121,12 +168,33 @@ void enqueue_all(store& db, const bench_config& c, std::vector<boomer::store::ne
                  ledger& l) {
     std::atomic<std::size_t> next{0};
     std::vector<std::thread> producers;
+    auto bulk = static_cast<std::size_t>(c.bulk);
     for (int p = 0; p < c.producers; ++p) {
         producers.emplace_back([&] {
-            for (auto i = next++; i < items.size(); i = next++) {
-                items[i].now_ms = wall_ms();
-                l.enqueued[i].store(steady::now().time_since_epoch().count());
-                db.create_item(items[i]);
+            std::vector<boomer::store::new_item> chunk;
+            for (auto first = next.fetch_add(bulk); first < items.size();
+                 first = next.fetch_add(bulk)) {
+                auto last = std::min(items.size(), first + bulk);
+                auto now = wall_ms();
+                auto ticks = steady::now().time_since_epoch().count();
+                for (auto i = first; i < last; ++i) {
+                    items[i].now_ms = now;
+                    l.enqueued[i].store(ticks);
+                }
+                if (bulk == 1) {
+                    db.create_item(items[first]);
+                } else {
+                    chunk.assign(items.begin() + static_cast<std::ptrdiff_t>(first),
+                                 items.begin() + static_cast<std::ptrdiff_t>(last));
+                    db.create_items(chunk);
+                }
+                auto acked = steady::now().time_since_epoch().count();
+                for (auto i = first; i < last; ++i) {
+                    l.acked[i].store(acked);
+                }
+                if (l.producers_wake) {
+                    l.wake.notify();
+                }
             }
         });
     }
@@ -138,25 +206,43 @@ void enqueue_all(store& db, const bench_config& c, std::vector<boomer::store::ne
 void work(store& db, const bench_config& c, ledger& l, int worker) {
     std::string name = "bench-" + std::to_string(worker);
     while (l.done.load() < c.jobs) {
+        auto seen = l.wake.seen();
         auto jobs = db.claim(name, c.batch, 60'000, wall_ms());
         auto claimed_at = steady::now();
         if (jobs.empty()) {
-            // Live, an idle worker naps as a scheduler would; with a backlog it only yields.
+            // Live, an idle worker sleeps until woken or its poll passes, as the scheduler does;
+            // with a backlog it only yields.
             if (c.live) {
-                std::this_thread::sleep_for(std::chrono::milliseconds(1));
+                l.wake.wait(seen, std::chrono::milliseconds(500));
             } else {
                 std::this_thread::yield();
             }
             continue;
         }
+        std::vector<boomer::store::completion> batch;
         for (const auto& job : jobs) {
             auto i = l.index.at(job.job_id);
             l.latency_ms[i] =
                 std::chrono::duration<double, std::milli>(
                     claimed_at - steady::time_point(steady::duration(l.enqueued[i].load())))
                     .count();
-            db.complete(job.job_id, job.fence, boomer::store::job_state::succeeded, "{}", "", "",
-                        wall_ms());
+            auto acked = l.acked[i].load();
+            l.acked_latency_ms[i] =
+                acked == 0
+                    ? 0.0
+                    : std::max(0.0, std::chrono::duration<double, std::milli>(
+                                        claimed_at - steady::time_point(steady::duration(acked)))
+                                        .count());
+            if (c.complete_each) {
+                db.complete(job.job_id, job.fence, boomer::store::job_state::succeeded, "{}", "",
+                            "", wall_ms());
+            } else {
+                batch.push_back(
+                    {job.job_id, job.fence, boomer::store::job_state::succeeded, "{}", "", ""});
+            }
+        }
+        if (!batch.empty()) {
+            db.complete_many(batch, wall_ms());
         }
         l.done.fetch_add(static_cast<int>(jobs.size()));
     }
@@ -173,6 +259,7 @@ struct bench_db {
     std::unique_ptr<store> db;
     std::string label;  // printable: never holds a password
     std::function<void()> remove;
+    std::string pg_schema;  // Postgres: where the tables are
 };
 
 bench_db open_postgres(const bench_config& c, int connections) {
@@ -185,7 +272,8 @@ bench_db open_postgres(const bench_config& c, int connections) {
         pqxx::nontransaction tx(conn);
         tx.exec0("DROP SCHEMA IF EXISTS " + tx.quote_name(schema) + " CASCADE");
     };
-    return {std::move(db), boomer::store::redact_dsn(c.db) + " schema " + options.schema, drop};
+    return {std::move(db), boomer::store::redact_dsn(c.db) + " schema " + options.schema, drop,
+            options.schema};
 }
 
 bench_db open_sqlite(const bench_config& c, int connections) {
@@ -203,7 +291,7 @@ bench_db open_sqlite(const bench_config& c, int connections) {
             }
         }
     };
-    return {std::move(db), path.string(), remove};
+    return {std::move(db), path.string(), remove, ""};
 }
 
 std::vector<std::thread> start_workers(store& db, const bench_config& c, ledger& l) {
@@ -220,13 +308,50 @@ void join(std::vector<std::thread>& threads) {
     }
 }
 
-int run(const bench_config& c) {
+// The figures of one run.
+struct figures {
+    double enqueue_per_s = 0;
+    double processed_per_s = 0;
+    double p50_ms = 0;
+    double p99_ms = 0;
+    double acked_p50_ms = 0;
+    double acked_p99_ms = 0;
+};
+
+std::string load_average() {
+    std::FILE* f = std::fopen("/proc/loadavg", "r");
+    if (f == nullptr) {
+        return "unknown";
+    }
+    char text[64] = {};
+    auto n = std::fread(text, 1, sizeof text - 1, f);
+    std::fclose(f);
+    std::string out(text, n);
+    return out.substr(0, out.find(' ', out.find(' ', out.find(' ') + 1) + 1));
+}
+
+figures run_once(const bench_config& c) {
     // Live, producers and workers hold connections at the same time.
     int connections = c.live ? c.threads + c.producers : std::max(c.threads, c.producers);
     auto opened = boomer::store::is_postgres_uri(c.db) ? open_postgres(c, connections)
                                                        : open_sqlite(c, connections);
     ledger l;
     auto items = prepare_items(c, l);
+    std::printf("load average (1, 5, 15 min) before the run: %s\n", load_average().c_str());
+
+    // Live on Postgres the workers are woken by the engine's notifications, as replicas are;
+    // on SQLite by the producers, as the service's intake wakes its scheduler.
+    std::unique_ptr<boomer::store::postgres_wakeups> wakeups;
+    if (c.live && !opened.pg_schema.empty()) {
+        l.producers_wake = false;
+        boomer::store::postgres_options options;
+        options.schema = opened.pg_schema;
+        wakeups = std::make_unique<boomer::store::postgres_wakeups>(c.db, options,
+                                                                    [&l] { l.wake.notify(); });
+        while (!wakeups->connected()) {
+            std::this_thread::sleep_for(std::chrono::milliseconds(5));
+        }
+    }
 
     auto start = steady::now();
     std::vector<std::thread> workers;
@@ -242,15 +367,51 @@ int run(const bench_config& c) {
     join(workers);
     double process_s = seconds_since(start);
 
-    std::printf("jobs %d, producers %d, threads %d, batch %d, %s, db %s\n", c.jobs, c.producers,
-                c.threads, c.batch, c.live ? "live" : "backlog", opened.label.c_str());
-    std::printf("enqueue:   %.0f items/s (%.2f s)\n", c.jobs / enqueue_s, enqueue_s);
-    std::printf("processed: %.0f jobs/s (%.2f s)\n", c.jobs / process_s, process_s);
-    std::printf("enqueue-to-claim latency: p50 %.1f ms, p99 %.1f ms\n",
-                percentile(l.latency_ms, 0.50), percentile(l.latency_ms, 0.99));
+    if (wakeups) {
+        wakeups->stop();
+    }
+    figures f{c.jobs / enqueue_s,
+              c.jobs / process_s,
+              percentile(l.latency_ms, 0.50),
+              percentile(l.latency_ms, 0.99),
+              percentile(l.acked_latency_ms, 0.50),
+              percentile(l.acked_latency_ms, 0.99)};
+    std::printf("jobs %d, producers %d, bulk %d, threads %d, batch %d, %s, %s, db %s\n", c.jobs,
+                c.producers, c.bulk, c.threads, c.batch,
+                c.complete_each ? "complete each" : "complete_many", c.live ? "live" : "backlog",
+                opened.label.c_str());
+    std::printf("enqueue:   %.0f items/s (%.2f s)\n", f.enqueue_per_s, enqueue_s);
+    std::printf("processed: %.0f jobs/s (%.2f s)\n", f.processed_per_s, process_s);
+    std::printf("enqueue-to-claim latency from the enqueue call: p50 %.1f ms, p99 %.1f ms\n",
+                f.p50_ms, f.p99_ms);
+    std::printf("  from the acknowledged (durable) enqueue: p50 %.1f ms, p99 %.1f ms\n",
+                f.acked_p50_ms, f.acked_p99_ms);
+    std::fflush(stdout);
 
     opened.db.reset();
     opened.remove();
+    return f;
+}
+
+int run(const bench_config& c) {
+    std::vector<figures> all;
+    for (int i = 0; i < c.runs; ++i) {
+        all.push_back(run_once(c));
+    }
+    if (c.runs > 1) {
+        auto median = [&](double figures::*field) {
+            std::vector<double> values;
+            for (const auto& f : all) {
+                values.push_back(f.*field);
+            }
+            return percentile(values, 0.5);
+        };
+        std::printf(
+            "median of %d runs: enqueue %.0f items/s, processed %.0f jobs/s, "
+            "enqueue-to-claim p50 %.1f ms, p99 %.1f ms\n",
+            c.runs, median(&figures::enqueue_per_s), median(&figures::processed_per_s),
+            median(&figures::p50_ms), median(&figures::p99_ms));
+    }
     return 0;
 }
 

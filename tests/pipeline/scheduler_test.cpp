@@ -1,11 +1,15 @@
 // The scheduler on a real SQLite store and real photos, in one process: items reach final
-// states, checkpoints make a retry resume where it stopped, permanent failures are not retried.
+// states, checkpoints make a retry resume where it stopped, permanent failures are not retried,
+// completions that arrive during a commit share the next one.
 #include "pipeline/scheduler.hpp"
 
+#include <algorithm>
 #include <boost/asio/io_context.hpp>
 #include <catch2/catch.hpp>
 #include <map>
 #include <mutex>
+#include <thread>
+#include <utility>
 
 #include "pipeline/intake.hpp"
 #include "store/sqlite_store.hpp"
@@ -40,6 +44,93 @@ struct recorder final : pipeline::pipeline_observer {
     }
 };
 
+// Forwards every call to a real store; complete_many also records each batch's size and first
+// calls `on_batch`, which may stall the commit or change the store meanwhile.
+namespace st = boomer::store;
+
+class batch_recorder final : public st::store {
+public:
+    explicit batch_recorder(st::store& inner) : inner_(inner) {}
+
+    std::function<void(const std::vector<st::completion>&)> on_batch;
+    std::vector<std::size_t> sizes;  // guarded by mutex
+    std::mutex mutex;
+
+    std::vector<bool> complete_many(const std::vector<st::completion>& batch,
+                                    std::int64_t now_ms) override {
+        {
+            std::lock_guard lock(mutex);
+            sizes.push_back(batch.size());
+        }
+        if (on_batch) {
+            on_batch(batch);
+        }
+        return inner_.complete_many(batch, now_ms);
+    }
+
+    // Everything else as the real store does it.
+    st::create_result create_item(const st::new_item& i) override { return inner_.create_item(i); }
+    std::vector<st::create_result> create_items(const std::vector<st::new_item>& i) override {
+        return inner_.create_items(i);
+    }
+    std::optional<st::item_record> find_item(std::string_view t, std::string_view i) override {
+        return inner_.find_item(t, i);
+    }
+    std::optional<st::job_record> find_job(std::string_view t, std::string_view j) override {
+        return inner_.find_job(t, j);
+    }
+    std::vector<st::item_record> list_items(const st::list_query& q) override {
+        return inner_.list_items(q);
+    }
+    std::vector<st::claimed_job> claim(std::string_view w, int max, std::int64_t lease,
+                                       std::int64_t now) override {
+        return inner_.claim(w, max, lease, now);
+    }
+    bool heartbeat(std::string_view j, std::int64_t f, std::int64_t until) override {
+        return inner_.heartbeat(j, f, until);
+    }
+    bool set_stage(std::string_view j, std::int64_t f, std::string_view stage) override {
+        return inner_.set_stage(j, f, stage);
+    }
+    bool save_checkpoint(std::string_view j, std::int64_t f, const st::checkpoint& c) override {
+        return inner_.save_checkpoint(j, f, c);
+    }
+    std::vector<st::checkpoint> checkpoints(std::string_view j) override {
+        return inner_.checkpoints(j);
+    }
+    bool retry_later(std::string_view j, std::int64_t f, std::string_view code,
+                     std::string_view message, std::int64_t after, std::int64_t now) override {
+        return inner_.retry_later(j, f, code, message, after, now);
+    }
+    bool release(std::string_view j, std::int64_t f, std::int64_t now) override {
+        return inner_.release(j, f, now);
+    }
+    int rescue_expired(std::int64_t now) override { return inner_.rescue_expired(now); }
+    st::cancel_outcome cancel(std::string_view t, std::string_view i, std::int64_t now) override {
+        return inner_.cancel(t, i, now);
+    }
+    bool retry(std::string_view t, std::string_view i, std::int64_t now) override {
+        return inner_.retry(t, i, now);
+    }
+    std::map<st::priority, std::int64_t> queue_depth() override { return inner_.queue_depth(); }
+    std::map<st::job_state, std::int64_t> count_by_state() override {
+        return inner_.count_by_state();
+    }
+    bool ping() override { return inner_.ping(); }
+    std::optional<std::string> cache_get(std::string_view k, std::int64_t now) override {
+        return inner_.cache_get(k, now);
+    }
+    void cache_put(std::string_view k, std::string_view v, std::int64_t until) override {
+        inner_.cache_put(k, v, until);
+    }
+    std::int64_t cache_purge_expired(std::int64_t now) override {
+        return inner_.cache_purge_expired(now);
+    }
+
+private:
+    st::store& inner_;
+};
+
 struct fixture {
     test::temp_dir dir;
     std::unique_ptr<store::store> db = store::open_sqlite_store((dir.path() / "db").string());
@@ -48,6 +139,8 @@ struct fixture {
     boost::asio::thread_pool cpu{2};
     boost::asio::thread_pool store_pool{2};
     recorder events;
+    store::store* scheduler_db = nullptr;  // what the scheduler uses; null: db
+    int concurrency = 2;
 
     std::string submit(const std::string& photo, const std::string& hint) {
         pipeline::intake_request r;
@@ -64,7 +157,7 @@ struct fixture {
     // Runs a scheduler until `count` items have finished (or 60 s pass), then shuts it down.
     void run_until_finished(std::size_t count) {
         pipeline::scheduler_deps deps;
-        deps.db = db.get();
+        deps.db = scheduler_db != nullptr ? scheduler_db : db.get();
         deps.cpu_pool = &cpu;
         deps.store_pool = &store_pool;
         deps.time = &system_clock::instance();
@@ -73,7 +166,7 @@ struct fixture {
         deps.observer = &events;
         pipeline::scheduler_options options;
         options.worker_id = "test:1:boot";
-        options.concurrency = 2;
+        options.concurrency = concurrency;
         options.poll_ms = 20;
         auto s = std::make_shared<pipeline::scheduler>(io.get_executor(), deps, options);
         s->start();
@@ -156,4 +249,69 @@ TEST_CASE("scheduler: an undecodable photo fails its item once, without retries"
     CHECK(job->error_message.find("cut.jpg") != std::string::npos);
     CHECK(job->attempts == 1);
     CHECK(f.events.finished[good] == store::job_state::needs_review);
+}
+
+TEST_CASE("scheduler: completions that arrive during a commit share the next one, each fenced",
+          "[pipeline]") {
+    fixture f;
+    batch_recorder batches(*f.db);
+    f.scheduler_db = &batches;
+    f.concurrency = 8;
+    std::vector<std::string> items;
+    for (int i = 0; i < 8; ++i) {
+        items.push_back(f.submit("orientation-1-landscape.jpg", "print " + std::to_string(i)));
+    }
+
+    // The first commit stalls until every other item has finished its stages and waits for the
+    // next commit; then one of those is canceled.
+    std::string canceled;
+    bool first = true;
+    batches.on_batch = [&](const std::vector<store::completion>& batch) {
+        if (!std::exchange(first, false)) {
+            return;
+        }
+        std::vector<std::string> waiting;  // item ids
+        for (const auto& id : items) {
+            auto job_id = f.db->find_item("default", id)->job_id;
+            if (std::none_of(batch.begin(), batch.end(),
+                             [&](const auto& c) { return c.job_id == job_id; })) {
+                waiting.push_back(id);
+            }
+        }
+        auto all_done = [&] {
+            return std::all_of(waiting.begin(), waiting.end(), [&](const auto& id) {
+                return f.db->checkpoints(f.db->find_item("default", id)->job_id).size() == 6;
+            });
+        };
+        auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+        while (!all_done() && std::chrono::steady_clock::now() < deadline) {
+            std::this_thread::sleep_for(std::chrono::milliseconds(10));
+        }
+        std::this_thread::sleep_for(std::chrono::milliseconds(50));  // their result documents
+        if (!waiting.empty() &&
+            f.db->cancel("default", waiting.front(), system_clock::instance().now_ms()) ==
+                store::cancel_outcome::canceled) {
+            canceled = waiting.front();
+        }
+    };
+    f.run_until_finished(7);
+
+    REQUIRE_FALSE(canceled.empty());
+    CHECK(f.events.finished.size() == 7);
+    CHECK_FALSE(f.events.finished.contains(canceled));
+    CHECK(f.events.errors == std::vector<std::string>{"lease_lost"});  // the canceled one only
+    CHECK(f.db->find_item("default", canceled)->state == store::job_state::canceled);
+    for (const auto& id : items) {
+        if (id != canceled) {
+            CHECK(f.db->find_item("default", id)->state == store::job_state::needs_review);
+        }
+    }
+    std::lock_guard lock(batches.mutex);
+    std::size_t total = 0;
+    for (auto n : batches.sizes) {
+        total += n;
+    }
+    CHECK(total == 8);
+    CHECK(batches.sizes.size() < 8);  // grouped
+    CHECK(*std::max_element(batches.sizes.begin(), batches.sizes.end()) > 1);
 }

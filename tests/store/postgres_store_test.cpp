@@ -61,6 +61,16 @@ std::string unique_application(const std::string& what) {
            std::to_string(++counter);
 }
 
+// one_connection_options gives the suite's options for `schema` with a pool of one connection
+// named `application_name`, so that tests can end it.
+postgres_options one_connection_options(const std::string& schema,
+                                        const std::string& application_name) {
+    auto options = pg_options(schema);
+    options.connections = 1;
+    options.application_name = application_name;
+    return options;
+}
+
 }  // namespace
 
 // --- without a server ---
@@ -279,33 +289,53 @@ TEST_CASE("postgres store: a schema newer than the build is refused as a bug", "
     CHECK_THAT(error.what(), Catch::Contains("999"));
 }
 
-TEST_CASE("postgres store: a killed connection is retryable once, then the pool reconnects",
+TEST_CASE("postgres store: an idle connection the server ended is replaced before use",
           "[store][pg]") {
     if (!pg_ready()) {
         return;
     }
     scoped_schema schema;
-    auto options = pg_options(schema.name());
-    options.connections = 1;
-    options.application_name = unique_application("reconnect");
+    auto options = one_connection_options(schema.name(), unique_application("reconnect"));
     auto s = open_postgres_store(pg_dsn(), options);
     auto ids = add_item(*s, "t", priority::normal, t0);
     REQUIRE(s->ping());
 
+    // As after a database restart: no caller meets the dead connection.
     REQUIRE(terminate_backends(options.application_name) == 1);
-    auto error = expect_error([&] { s->find_item("t", ids.item_id); });
-    CHECK(error.kind() == error_kind::retryable);
-    CHECK_THAT(error.what(), Catch::Contains("find_item"));
-
-    // The pooled connection was replaced: calls work again, prepared statements included.
     CHECK(s->find_item("t", ids.item_id));
-    CHECK(claim_one(*s, "w", 1'000, t0).job_id == ids.job_id);
-    CHECK(s->ping());
-
-    // ping reports a lost connection as false, then recovers.
+    CHECK(claim_one(*s, "w", 1'000, t0).job_id == ids.job_id);  // prepared statements too
     REQUIRE(terminate_backends(options.application_name) == 1);
-    CHECK_FALSE(s->ping());
     CHECK(s->ping());
+}
+
+TEST_CASE("postgres store: a connection lost mid-statement is retryable once, then replaced",
+          "[store][pg]") {
+    if (!pg_ready()) {
+        return;
+    }
+    scoped_schema schema;
+    auto options = one_connection_options(schema.name(), unique_application("midway"));
+    auto s = open_postgres_store(pg_dsn(), options);
+    auto ids = add_item(*s, "t", priority::normal, t0);
+    auto job = claim_one(*s, "w", 60'000, t0);
+
+    // The store's statement waits on a row another session holds; its backend is ended then.
+    pqxx::connection other(pg_dsn());
+    pqxx::work holder(other);
+    holder.exec0("SET search_path TO " + holder.quote_name(schema.name()));
+    holder.exec_params("SELECT 1 FROM jobs WHERE job_id = $1 FOR UPDATE", job.job_id);
+    std::thread killer([&] {
+        std::this_thread::sleep_for(200ms);
+        terminate_backends(options.application_name);
+    });
+    auto error = expect_error([&] { s->heartbeat(job.job_id, job.fence, t0 + 90'000); });
+    killer.join();
+    CHECK(error.kind() == error_kind::retryable);
+    CHECK_THAT(error.what(), Catch::Contains("heartbeat"));
+
+    holder.abort();
+    CHECK(s->heartbeat(job.job_id, job.fence, t0 + 90'000));
+    CHECK(s->find_item("t", ids.item_id));
 }
 
 TEST_CASE("postgres store: a statement stuck behind a lock times out as retryable", "[store][pg]") {
