@@ -237,3 +237,30 @@ TEST_CASE("service with Claude: a long retry-after puts the item back in the que
     CHECK(t.fake.received() == 2);
     CHECK(t.fake.paid() == 1);
 }
+
+TEST_CASE("service with Claude: the same photo again is not paid again, not even after a restart",
+          "[e2e]") {
+    claude_service t;
+    t.confident_camera();
+    t.start();
+
+    auto first = t.camera_item();
+    CHECK(str(first.job.at("state")) == "succeeded");
+    CHECK(first.item.at("cost").at("vision_calls_paid") == 1);
+    REQUIRE(t.fake.paid() == 1);
+
+    auto again = t.camera_item();
+    CHECK(str(again.job.at("state")) == "succeeded");
+    CHECK(str(again.item.at("identification").at("calls").at(0).at("outcome")) == "cached");
+    CHECK(again.item.at("cost").at("total_micros") == 0);
+    CHECK(again.item.at("cost").at("vision_answers_reused") == 1);
+
+    // The answer lives in the database, not in the process.
+    t.svc->terminate();
+    t.start();
+    auto after_restart = t.camera_item();
+    CHECK(str(after_restart.job.at("state")) == "succeeded");
+    CHECK(after_restart.item.at("cost").at("total_micros") == 0);
+    CHECK(t.fake.paid() == 1);
+    CHECK(t.fake.received() == 1);
+}
