@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/experimental/concurrent_channel.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/json.hpp>
@@ -137,9 +138,12 @@ struct claude_batcher::impl : std::enable_shared_from_this<impl> {
         }
     }
 
+    // spawn starts `work` later, never inline: callers hold the mutex, which `work` takes.
+    // Failures are answered to the waiting calls inside; nothing escapes but cancellation.
     void spawn(asio::awaitable<void> work) {
-        // Failures are answered to the waiting calls inside; nothing escapes but cancellation.
-        asio::co_spawn(executor, std::move(work), [](std::exception_ptr) {});
+        asio::post(executor, [ex = executor, work = std::move(work)]() mutable {
+            asio::co_spawn(ex, std::move(work), [](std::exception_ptr) {});
+        });
     }
 
     http_call make_call(std::string method, std::string url, std::string body) const {
