@@ -10,6 +10,7 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/json.hpp>
 
+#include "clients/claude_answers.hpp"
 #include "clients/claude_vision.hpp"
 
 namespace boomer::clients {
@@ -35,47 +36,6 @@ struct slot {
     std::vector<waiter> waiters;
 };
 using slots = std::map<std::string, slot>;  // by custom_id
-
-struct batch_record {
-    std::string batch_id;
-    std::string custom_id;
-    std::string paid_by;
-};
-
-std::string record_key(const std::string& key) {
-    return "batch:" + key;
-}
-
-std::string encode_record(const batch_record& r) {
-    return json::serialize(json::object{
-        {"v", 1}, {"batch_id", r.batch_id}, {"custom_id", r.custom_id}, {"paid_by", r.paid_by}});
-}
-
-// A cleared record reads as no record.
-const std::string cleared_record = R"({"v":1,"cleared":true})";
-
-std::optional<batch_record> decode_record(std::string_view text) {
-    boost::system::error_code ec;
-    auto v = json::parse(text, ec);
-    if (ec || !v.is_object()) {
-        return std::nullopt;
-    }
-    const auto& o = v.as_object();
-    batch_record r;
-    for (auto [name, out] :
-         {std::pair{"batch_id", &r.batch_id}, std::pair{"custom_id", &r.custom_id},
-          std::pair{"paid_by", &r.paid_by}}) {
-        const auto* field = o.if_contains(name);
-        if (field == nullptr || !field->is_string()) {
-            return std::nullopt;
-        }
-        *out = std::string(field->as_string());
-    }
-    if (r.batch_id.empty() || r.custom_id.empty()) {
-        return std::nullopt;
-    }
-    return r;
-}
 
 void answer_all(const slots& batch, const failure& why, const std::string& batch_id) {
     for (const auto& [id, s] : batch) {
@@ -345,7 +305,8 @@ asio::awaitable<void> claude_batcher::impl::submit(self_ref self, slots& batch) 
         std::lock_guard lock(self->mutex);
         auto& now_running = self->running[id];
         for (auto& [custom_id, s] : batch) {
-            records.emplace_back(record_key(s.key), encode_record({id, custom_id, s.payer}));
+            records.emplace_back(batch_record_key(s.key),
+                                 encode_batch_record({id, custom_id, s.payer}));
             self->batch_of[custom_id] = id;
             now_running[custom_id] = std::move(s);
         }
@@ -465,8 +426,8 @@ asio::awaitable<void> claude_batcher::impl::clear_records(self_ref self,
         co_return;
     }
     for (const auto& key : keys) {
-        const std::string name = record_key(key);
-        co_await self->options.answers->put(name, cleared_record);
+        const std::string name = batch_record_key(key);
+        co_await self->options.answers->put(name, cleared_batch_record());
     }
 }
 
@@ -487,10 +448,10 @@ asio::awaitable<batch_reply> claude_batcher::call(const batch_call& c) {
     waiter w{std::make_shared<channel>(executor, 1), c.item_id};
     std::optional<batch_record> record;
     if (self->options.answers) {
-        const std::string name = record_key(c.key);
+        const std::string name = batch_record_key(c.key);
         auto stored = co_await self->options.answers->get(name);
         if (stored) {
-            record = decode_record(*stored);
+            record = decode_batch_record(*stored);
         }
     }
     if (record) {

@@ -409,3 +409,19 @@ TEST_CASE("claude batcher: settings from the environment", "[clients]") {
         env = saved;
     }
 }
+
+TEST_CASE("claude batcher: batch records round-trip; cleared or foreign text reads as none",
+          "[clients]") {
+    clients::batch_record r{"msgbatch_01abc", std::string(64, 'f'), "itm_1"};
+    auto back = clients::decode_batch_record(clients::encode_batch_record(r));
+    REQUIRE(back);
+    CHECK(back->batch_id == r.batch_id);
+    CHECK(back->custom_id == r.custom_id);
+    CHECK(back->paid_by == r.paid_by);
+    CHECK_FALSE(clients::decode_batch_record(clients::cleared_batch_record()));
+    CHECK_FALSE(clients::decode_batch_record("not json"));
+    CHECK_FALSE(clients::decode_batch_record(R"({"v":1,"batch_id":"","custom_id":"x"})"));
+    CHECK(clients::batch_record_key("claude:abc") == "batch:claude:abc");
+    CHECK(clients::claude_batcher::custom_id_of("claude:" + std::string(70, 'a')) ==
+          std::string(64, 'a'));
+}
