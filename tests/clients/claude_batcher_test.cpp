@@ -190,8 +190,9 @@ struct harness {
 
 }  // namespace
 
-TEST_CASE("claude batcher: one window makes one batch; each item gets its own answer at half price",
-          "[clients]") {
+TEST_CASE(
+    "claude batcher: one window makes one batch and each item gets its own answer at half price",
+    "[clients]") {
     harness h;
     auto out = h.identify_all(
         {bulk_request("itm_0", 0), bulk_request("itm_1", 1), bulk_request("itm_2", 2)});
@@ -328,7 +329,7 @@ TEST_CASE("claude batcher: a recorded pending batch is resumed after a crash, no
     CHECK(out->cost_micros == half_cost(billed[0].usage, 1, 5));
 }
 
-TEST_CASE("claude batcher: identical calls share one request; only the first item pays",
+TEST_CASE("claude batcher: identical calls share one request and only the first item pays",
           "[clients]") {
     harness h;
     h.fake.add_fixture(sha256_hex(photo(0)), "claude-haiku-4-5", record("Shared", 0.9));
@@ -410,7 +411,7 @@ TEST_CASE("claude batcher: settings from the environment", "[clients]") {
     }
 }
 
-TEST_CASE("claude batcher: batch records round-trip; cleared or foreign text reads as none",
+TEST_CASE("claude batcher: batch records round-trip, cleared or foreign text reads as none",
           "[clients]") {
     clients::batch_record r{"msgbatch_01abc", std::string(64, 'f'), "itm_1"};
     auto back = clients::decode_batch_record(clients::encode_batch_record(r));

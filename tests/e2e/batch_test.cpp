@@ -211,7 +211,7 @@ TEST_CASE(
 }
 
 TEST_CASE(
-    "service with Claude batches: kill -9 while the batch is pending; the restarted "
+    "service with Claude batches: kill -9 while the batch is pending, then the restarted "
     "service finishes the items from the same batch, each paid once",
     "[e2e][slow]") {
     if (!store_keeps_cache_entries()) {
