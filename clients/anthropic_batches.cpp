@@ -50,7 +50,8 @@ std::optional<batch_result> read_result(dom::parser& parser, std::string_view li
     }
     dom::element inner;
     if (out.type == "succeeded" && res["message"].get(inner) == simdjson::SUCCESS) {
-        auto reply = parse_messages_reply(simdjson::minify(inner));
+        out.message_json = simdjson::minify(inner);
+        auto reply = parse_messages_reply(out.message_json);
         if (!reply) {
             return std::nullopt;
         }

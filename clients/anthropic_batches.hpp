@@ -1,6 +1,6 @@
 // The Message Batches API (half price, answers within 24 hours) as far as boomer needs it: the
 // body that submits many identification requests at once, and reading the batch object and its
-// JSONL results. Pure and thread-safe; the polling loop that uses them is not written yet.
+// JSONL results. Pure and thread-safe; claude_batcher.hpp submits and polls with them.
 #pragma once
 
 #include <cstdint>
@@ -60,6 +60,7 @@ struct batch_result {
     std::string custom_id;
     std::string type;                     // "succeeded", "errored", "canceled" or "expired"
     std::optional<messages_reply> reply;  // succeeded
+    std::string message_json;             // succeeded: the message as received (minified)
     std::optional<api_error> error;       // errored; status derived from the error type
 };
 

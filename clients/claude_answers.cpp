@@ -39,4 +39,41 @@ std::optional<stored_answer> decode_stored_answer(std::string_view value) {
     return stored_answer{std::string(body->as_string()), std::string(paid_by->as_string())};
 }
 
+std::string batch_record_key(std::string_view answer_key) {
+    return "batch:" + std::string(answer_key);
+}
+
+std::string encode_batch_record(const batch_record& r) {
+    return json::serialize(json::object{
+        {"v", 1}, {"batch_id", r.batch_id}, {"custom_id", r.custom_id}, {"paid_by", r.paid_by}});
+}
+
+const std::string& cleared_batch_record() {
+    static const std::string cleared = R"({"v":1,"cleared":true})";
+    return cleared;
+}
+
+std::optional<batch_record> decode_batch_record(std::string_view value) {
+    boost::system::error_code ec;
+    auto parsed = json::parse(value, ec);
+    if (ec || !parsed.is_object()) {
+        return std::nullopt;
+    }
+    const auto& o = parsed.as_object();
+    batch_record r;
+    for (auto [name, out] :
+         {std::pair{"batch_id", &r.batch_id}, std::pair{"custom_id", &r.custom_id},
+          std::pair{"paid_by", &r.paid_by}}) {
+        const auto* field = o.if_contains(name);
+        if (field == nullptr || !field->is_string()) {
+            return std::nullopt;
+        }
+        *out = std::string(field->as_string());
+    }
+    if (r.batch_id.empty() || r.custom_id.empty()) {
+        return std::nullopt;
+    }
+    return r;
+}
+
 }  // namespace boomer::clients

@@ -1,5 +1,6 @@
 // How claude_vision keeps paid answers in an answer_store: the key of a call, and the stored
-// value (the answer body and the item that paid for it).
+// value (the answer body and the item that paid for it); and how the batcher records the batch
+// that holds a call, so that a restart waits for it instead of paying again.
 #pragma once
 
 #include <optional>
@@ -23,5 +24,24 @@ struct stored_answer {
 // the caller pays for a fresh answer instead of trusting it.
 std::string encode_stored_answer(const stored_answer& answer);
 std::optional<stored_answer> decode_stored_answer(std::string_view value);
+
+// The batch that holds a call: kept under batch_record_key(answer key) from right after the
+// batch is created until the call's line did not succeed (then cleared: the next attempt submits
+// anew). A succeeded line needs no clearing: its answer is stored under the answer key itself.
+struct batch_record {
+    std::string batch_id;   // "msgbatch_..."
+    std::string custom_id;  // the call's line in that batch
+    std::string paid_by;    // item id of the call that submitted it
+};
+
+// batch_record_key returns "batch:" + `answer_key`. Thread-safe.
+std::string batch_record_key(std::string_view answer_key);
+
+// encode_batch_record / decode_batch_record turn a record into the store's text and back;
+// decode returns std::nullopt for a cleared record and for text it did not write.
+// cleared_batch_record is the text that clears one. Thread-safe.
+std::string encode_batch_record(const batch_record& record);
+std::optional<batch_record> decode_batch_record(std::string_view value);
+const std::string& cleared_batch_record();
 
 }  // namespace boomer::clients

@@ -139,6 +139,9 @@ result<bool> validate_claude_options(const claude_options& o) {
     if (o.max_attempts < 1 || o.max_attempts > 10) {
         return bad("BOOMER_CLAUDE_MAX_ATTEMPTS", "must be from 1 to 10");
     }
+    if (auto batch = validate_batch_settings(o.batch); !batch) {
+        return batch;
+    }
     if (o.attempt_timeout.count() < 1 || o.backoff_base.count() < 0 ||
         o.backoff_cap < o.backoff_base || o.max_retry_after.count() < 0) {
         return bad("BOOMER_CLAUDE_TIMEOUT_MS", "and the backoff bounds must be positive");
@@ -181,6 +184,9 @@ result<claude_options> claude_options_from_env(
             return bad("BOOMER_CLAUDE_TIMEOUT_MS", "must be a whole number of milliseconds");
         }
         o.attempt_timeout = std::chrono::milliseconds(ms);
+    }
+    if (auto batch = read_batch_settings(get, o.batch); !batch) {
+        return make_unexpected(batch.error());
     }
     if (auto v = get("BOOMER_CLAUDE_PRICES")) {
         if (auto applied = o.prices.apply_overrides(*v); !applied) {

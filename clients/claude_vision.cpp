@@ -12,6 +12,7 @@
 #include "cache/single_flight.hpp"
 #include "clients/anthropic_messages.hpp"
 #include "clients/claude_answers.hpp"
+#include "clients/claude_batcher.hpp"
 #include "resilience/adaptive_concurrency.hpp"
 #include "resilience/breaker_board.hpp"
 #include "resilience/retry.hpp"
@@ -210,10 +211,11 @@ struct claude_vision::impl {
     cache::single_flight<model_answer> flights;  // answer look-ups in progress, by key
     std::mutex guards_mutex;
     std::map<std::string, std::unique_ptr<model_guard>> guards;  // guarded by guards_mutex
+    std::unique_ptr<claude_batcher> batcher;                     // bulk calls, when batches are on
 
     impl(claude_options o, asio::any_io_executor executor, metrics::registry& registry)
         : options(std::move(o)),
-          http(std::move(executor), options.http),
+          http(executor, options.http),
           metrics(registry),
           time(options.time != nullptr ? *options.time : system_clock::instance()),
           budget({.ratio = options.retry_budget_ratio,
@@ -235,6 +237,9 @@ struct claude_vision::impl {
         }
         if (!options.jitter) {
             options.jitter = resilience::thread_random;
+        }
+        if (options.batch.enabled && options.answers) {
+            batcher = std::make_unique<claude_batcher>(options, executor);
         }
     }
 
@@ -272,6 +277,8 @@ struct claude_vision::impl {
                                               const resilience::rate_cost& estimate,
                                               model_answer& out);
     asio::awaitable<model_answer> call_model(std::shared_ptr<impl> self,
+                                             pipeline::identify_request request, std::string model);
+    asio::awaitable<model_answer> call_batch(std::shared_ptr<impl> self,
                                              pipeline::identify_request request, std::string model);
     asio::awaitable<model_answer> answer(std::shared_ptr<impl> self,
                                          pipeline::identify_request request, std::string model);
@@ -470,6 +477,43 @@ asio::awaitable<model_answer> claude_vision::impl::call_model(std::shared_ptr<im
     co_return out;
 }
 
+// call_batch makes the call through a batch: the answer counts at the batch price for the item
+// that paid (usage says service_tier "batch"); an identical call from another item in the same
+// batch shares it as "cached".
+asio::awaitable<model_answer> claude_vision::impl::call_batch(std::shared_ptr<impl> self,
+                                                              pipeline::identify_request request,
+                                                              std::string model) {
+    model_answer out;
+    out.record.model = model;
+    out.record.attempts = 1;
+    auto start = steady::now();
+    batch_call call;
+    call.params = self->make_call(request, model).body;
+    call.key = answer_key(call.params);
+    call.item_id = request.item_id;
+    auto got = co_await self->batcher->call(call);
+
+    out.record.request_id = got.batch_id;
+    out.record.latency_ms = std::chrono::duration_cast<milliseconds>(steady::now() - start).count();
+    if (got.reply) {
+        out.record.model = got.reply->model.empty() ? model : got.reply->model;
+        out.record.usage = got.reply->usage;
+        out.record.confidence = got.reply->identification.confidence;
+        out.record.outcome = got.paid_by_caller ? "ok" : "cached";
+        if (got.paid_by_caller) {
+            self->record_usage(model, out.record);
+            out.body = std::move(got.body);
+        }
+        out.reply = std::move(got.reply);
+    } else {
+        out.error = std::move(got.error);
+        out.record.outcome = out.error->code;
+        self->metrics.errors.with({model, out.error->code}).inc();
+    }
+    self->metrics.calls.with({model, out.record.outcome}).inc();
+    co_return out;
+}
+
 // reuse turns a stored answer into this call's record: the cost counts again only when this
 // item paid for it (an earlier attempt of the same job), otherwise it is "cached" and free.
 std::optional<model_answer> claude_vision::impl::reuse(const std::string& stored,
@@ -521,7 +565,12 @@ asio::awaitable<model_answer> claude_vision::impl::answer(std::shared_ptr<impl> 
             }
         }
         self->metrics.answers.with({"vision_answers", "miss"}).inc();
-        auto fresh = co_await self->call_model(self, request, model);
+        model_answer fresh;
+        if (request.bulk && self->batcher) {
+            fresh = co_await self->call_batch(self, request, model);
+        } else {
+            fresh = co_await self->call_model(self, request, model);
+        }
         if (fresh.reply && !fresh.body.empty()) {
             fresh.paid_by = request.item_id;
             const std::string value = encode_stored_answer({fresh.body, request.item_id});
@@ -567,6 +616,10 @@ asio::awaitable<result<pipeline::identification>> claude_vision::identify(
         answers.push_back(co_await self->answer(self, request, self->options.strong_model));
     }
     co_return compose(answers);
+}
+
+bool claude_vision::defers_bulk() const {
+    return impl_->batcher != nullptr;
 }
 
 std::unique_ptr<pipeline::vision_model> make_claude_vision(claude_options options,

@@ -25,6 +25,7 @@
 #include <string_view>
 
 #include "clients/anthropic_cost.hpp"
+#include "clients/claude_batcher.hpp"
 #include "clients/https_client.hpp"
 #include "core/clock.hpp"
 #include "core/metrics.hpp"
@@ -107,6 +108,9 @@ struct claude_options {
     https_client_options http;
     // Paid answers to reuse; none when null (every identify() call pays).
     std::shared_ptr<answer_store> answers;
+    // Bulk requests through the Message Batches API; only with an answer store, which records
+    // each submitted batch so that a restart never pays twice.
+    batch_settings batch;
 
     // Hooks for tests. sleep waits between attempts (default: a steady_timer on the awaiting
     // coroutine's executor); jitter returns a number in [0, 1) (default: a per-thread generator)
@@ -153,6 +157,8 @@ public:
     // boost::system::system_error (operation_aborted).
     boost::asio::awaitable<result<pipeline::identification>> identify(
         pipeline::identify_request request) override;
+    // defers_bulk is true when bulk requests go through batches.
+    bool defers_bulk() const override;
 
 private:
     struct impl;

@@ -48,6 +48,30 @@ bool priced(const json::value& price) {
     return p != nullptr && p->is_object();
 }
 
+// While a job waits on a batch it gives its worker slot back (its lease and heartbeats stay), so
+// that bulk work waiting for hours does not block everything else; the slot is taken back after.
+class parked_slot {
+public:
+    parked_slot(std::atomic<int>& running, bool park) : running_(running), parked_(park) {
+        if (parked_) {
+            --running_;
+        }
+    }
+    ~parked_slot() { take_back(); }
+    void take_back() {
+        if (parked_) {
+            ++running_;
+            parked_ = false;
+        }
+    }
+    parked_slot(const parked_slot&) = delete;
+    parked_slot& operator=(const parked_slot&) = delete;
+
+private:
+    std::atomic<int>& running_;
+    bool parked_;
+};
+
 }  // namespace
 
 struct scheduler::job_context {
@@ -423,6 +447,7 @@ asio::awaitable<result<json::value>> scheduler::identify_with_vision(
     request.item_id = item.item_id;
     request.title_hint = item.title_hint;
     request.condition_hint = item.condition;
+    request.bulk = item.prio == store::priority::bulk;
     for (const auto& code : local.at("barcodes").as_array()) {
         request.barcodes.push_back(std::string(code.at("symbology").as_string()) + ":" +
                                    std::string(code.at("text").as_string()));
@@ -438,7 +463,13 @@ asio::awaitable<result<json::value>> scheduler::identify_with_vision(
     };
     co_await run_on(*deps_.store_pool, load);
 
+    const bool park = request.bulk && deps_.vision->defers_bulk();
+    parked_slot slot(running_, park);
+    if (park) {
+        wake();  // a slot is free: claim other work meanwhile
+    }
     auto answer = co_await deps_.vision->identify(request);
+    slot.take_back();
     if (!answer) {
         if (answer.error().retryable) {
             co_return make_unexpected(answer.error());

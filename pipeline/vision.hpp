@@ -22,6 +22,7 @@ struct identify_request {
     std::string title_hint;
     std::string condition_hint;
     std::vector<std::string> barcodes;  // "EAN-13:9780140013993"
+    bool bulk = false;  // the item can wait (priority bulk): a model may answer it at batch speed
 };
 
 // Tokens one model call used, as the model's `usage` reported them (kept raw so that cost can be
@@ -88,6 +89,9 @@ class vision_model {
 public:
     virtual ~vision_model() = default;
     virtual boost::asio::awaitable<result<identification>> identify(identify_request request) = 0;
+    // defers_bulk is true when identify() of a bulk request may wait minutes or hours for a
+    // batch (the caller should not hold a worker meanwhile). Thread-safe.
+    virtual bool defers_bulk() const { return false; }
 };
 
 }  // namespace boomer::pipeline

@@ -97,14 +97,15 @@ struct fake_anthropic::impl {
     int port = 0;
 
     mutable std::mutex mutex;
-    std::vector<fixture> fixtures;      // guarded by mutex
-    std::deque<injected_error> script;  // guarded by mutex
-    prompt_cache cache;                 // guarded by mutex
-    minute_limits limits;               // guarded by mutex
-    std::vector<received_call> log;     // guarded by mutex
-    std::mt19937_64 rng;                // guarded by mutex
-    std::chrono::milliseconds latency;  // guarded by mutex
-    error_rates rates;                  // guarded by mutex
+    std::vector<fixture> fixtures;          // guarded by mutex
+    std::deque<injected_error> script;      // guarded by mutex
+    prompt_cache cache;                     // guarded by mutex
+    minute_limits limits;                   // guarded by mutex
+    std::vector<received_call> log;         // guarded by mutex
+    std::mt19937_64 rng;                    // guarded by mutex
+    std::chrono::milliseconds latency;      // guarded by mutex
+    error_rates rates;                      // guarded by mutex
+    std::unique_ptr<fake_batch_desk> desk;  // its own lock, taken before `mutex`
 
     explicit impl(fake_anthropic_options o)
         : options(std::move(o)),
@@ -121,11 +122,14 @@ struct fake_anthropic::impl {
     std::optional<answer> over_limit(const fake_model& model, const fake_usage& need,
                                      std::int64_t max_tokens, received_call& call);
     json::object tool_input(const checked_request& req);
-    answer success(const checked_request& req, received_call& call);
+    answer success(const checked_request& req, received_call& call, bool batch = false);
+    processed_params process_batch_params(const json::value& params);
+    std::optional<answer> check_batch_headers(const httplib::Request& req, bool has_body);
     void add_limit_headers(answer& a, const fake_model& model);
     const fake_model* find_model(std::string_view id) const;
     std::string stats_json() const;
     void deliver(httplib::Response& res, std::string body, std::size_t index);
+    void add_batch_routes();
 };
 
 // deliver answers with `body` and marks log[index] delivered once all of it is written. The body
@@ -150,11 +154,15 @@ void fake_anthropic::impl::deliver(httplib::Response& res, std::string body, std
 }
 
 std::string fake_anthropic::impl::stats_json() const {
-    std::lock_guard lock(mutex);
     json::object by_model;
     std::int64_t received = 0;
     std::int64_t paid = 0;
     std::int64_t delivered_paid = 0;
+    // The desk's lock comes before `mutex`, never inside it.
+    auto created = static_cast<std::int64_t>(desk->batches_created());
+    auto polls = static_cast<std::int64_t>(desk->polls());
+    auto billed = static_cast<std::int64_t>(desk->billed().size());
+    std::lock_guard lock(mutex);
     for (const auto& c : log) {
         auto& m = by_model[c.model.empty() ? "unknown" : c.model];
         if (!m.is_object()) {
@@ -172,7 +180,10 @@ std::string fake_anthropic::impl::stats_json() const {
     return json::serialize(json::object{{"received", received},
                                         {"paid", paid},
                                         {"delivered_paid", delivered_paid},
-                                        {"models", std::move(by_model)}});
+                                        {"models", std::move(by_model)},
+                                        {"batches_created", created},
+                                        {"batch_polls", polls},
+                                        {"batch_requests_billed", billed}});
 }
 
 std::string fake_anthropic::impl::random_id(std::string_view prefix, std::size_t n) {
@@ -301,7 +312,7 @@ json::object fake_anthropic::impl::tool_input(const checked_request& req) {
     return default_record(req);
 }
 
-answer fake_anthropic::impl::success(const checked_request& req, received_call& call) {
+answer fake_anthropic::impl::success(const checked_request& req, received_call& call, bool batch) {
     json::array content;
     std::string stop = "end_turn";
     std::int64_t output = 0;
@@ -332,7 +343,9 @@ answer fake_anthropic::impl::success(const checked_request& req, received_call& 
 
     auto usage = cache.plan(req, time.now_ms(), true);
     usage.output_tokens = output;
-    limits.refund_output(req.model->alias, req.max_tokens - output);
+    if (!batch) {
+        limits.refund_output(req.model->alias, req.max_tokens - output);
+    }
     call.status = 200;
     call.usage = usage;
     for (const auto& bytes : req.image_bytes) {
@@ -357,10 +370,52 @@ answer fake_anthropic::impl::success(const checked_request& req, received_call& 
                         {{"ephemeral_5m_input_tokens", usage.cache_write_5m},
                          {"ephemeral_1h_input_tokens", usage.cache_write_1h}}},
                        {"output_tokens", output},
-                       {"service_tier", "standard"}}}});
+                       {"service_tier", batch ? "batch" : "standard"}}}});
     a.headers = {{"request-id", request_id}};
     add_limit_headers(a, *req.model);
     return a;
+}
+
+// One request of an ending batch: the checks of /v1/messages, then the same answer, billed at
+// the batch tier; no rate limits or injected HTTP errors apply.
+processed_params fake_anthropic::impl::process_batch_params(const json::value& params) {
+    std::lock_guard lock(mutex);
+    processed_params out;
+    auto checked = check_messages_request(params, options.models);
+    if (auto* r = std::get_if<api_reject>(&checked)) {
+        out.error = *r;
+        return out;
+    }
+    auto& ok = std::get<checked_request>(checked);
+    received_call call;
+    auto a = success(ok, call, true);
+    out.message_json = std::move(a.body);
+    out.model = ok.model->alias;
+    out.usage = call.usage;
+    return out;
+}
+
+// The batch endpoints take the same key and version headers as /v1/messages; a body must be
+// JSON.
+std::optional<answer> fake_anthropic::impl::check_batch_headers(const httplib::Request& req,
+                                                                bool has_body) {
+    auto header = [&req](const char* name) -> std::optional<std::string> {
+        if (!req.has_header(name)) {
+            return std::nullopt;
+        }
+        return req.get_header_value(name);
+    };
+    auto key = header("x-api-key");
+    auto version = header("anthropic-version");
+    auto content_type =
+        has_body ? header("content-type") : std::optional<std::string>("application/json");
+    auto bad = check_headers(key, version, content_type, options.api_key);
+    if (!bad) {
+        return std::nullopt;
+    }
+    std::lock_guard lock(mutex);
+    received_call call;
+    return reject(*bad, call);
 }
 
 answer fake_anthropic::impl::handle(const httplib::Request& req, received_call& call) {
@@ -415,6 +470,56 @@ answer fake_anthropic::impl::handle(const httplib::Request& req, received_call& 
     return success(ok, call);
 }
 
+namespace {
+
+void send(httplib::Response& res, int status, const std::string& body,
+          const std::vector<std::pair<std::string, std::string>>& headers,
+          const std::string& content_type = "application/json") {
+    res.status = status;
+    for (const auto& [name, value] : headers) {
+        res.set_header(name, value);
+    }
+    res.set_content(body, content_type.c_str());
+}
+
+void send(httplib::Response& res, const batch_answer& a) {
+    send(res, a.status, a.body, a.headers, a.content_type);
+}
+
+}  // namespace
+
+void fake_anthropic::impl::add_batch_routes() {
+    auto process = [this](const json::value& params) { return process_batch_params(params); };
+    auto base = [this] { return "http://" + options.host + ":" + std::to_string(port); };
+    desk = std::make_unique<fake_batch_desk>(options.batches, time, process, base);
+    server.Post("/v1/messages/batches",
+                [this](const httplib::Request& req, httplib::Response& res) {
+                    if (auto bad = check_batch_headers(req, true)) {
+                        return send(res, bad->status, bad->body, bad->headers);
+                    }
+                    send(res, desk->create(req.body));
+                });
+    const std::string id = "(msgbatch_[A-Za-z0-9]+)";
+    auto get_route = [this](std::string pattern, auto op) {
+        server.Get(pattern, [this, op](const httplib::Request& req, httplib::Response& res) {
+            if (auto bad = check_batch_headers(req, false)) {
+                return send(res, bad->status, bad->body, bad->headers);
+            }
+            send(res, (desk.get()->*op)(req.matches[1].str()));
+        });
+    };
+    get_route("/v1/messages/batches/" + id, &fake_batch_desk::retrieve);
+    get_route("/v1/messages/batches/" + id + "/results", &fake_batch_desk::results);
+    get_route("/v1/files/" + id + "_results\\.jsonl", &fake_batch_desk::results);
+    server.Post("/v1/messages/batches/" + id + "/cancel",
+                [this](const httplib::Request& req, httplib::Response& res) {
+                    if (auto bad = check_batch_headers(req, false)) {
+                        return send(res, bad->status, bad->body, bad->headers);
+                    }
+                    send(res, desk->cancel(req.matches[1].str()));
+                });
+}
+
 fake_anthropic::fake_anthropic(fake_anthropic_options options)
     : impl_(std::make_unique<impl>(std::move(options))) {
     auto* self = impl_.get();
@@ -445,6 +550,7 @@ fake_anthropic::fake_anthropic(fake_anthropic_options options)
             res.set_content(a.body, "application/json");
         }
     });
+    self->add_batch_routes();
     // Not part of the real API: lets a test or the load generator in another process read the
     // counters (requests received and paid, in total and by model alias).
     self->server.Get("/_fake/stats", [self](const httplib::Request&, httplib::Response& res) {
@@ -539,6 +645,26 @@ std::size_t fake_anthropic::delivered_paid(std::string_view model) const {
         std::count_if(impl_->log.begin(), impl_->log.end(), [&](const received_call& c) {
             return c.status == 200 && c.delivered && (alias.empty() || c.model == alias);
         }));
+}
+
+void fake_anthropic::inject_batch_line(injected_line line) {
+    impl_->desk->inject(std::move(line));
+}
+
+void fake_anthropic::set_batch_options(const fake_batch_options& options) {
+    impl_->desk->set_options(options);
+}
+
+std::size_t fake_anthropic::batches_created() const {
+    return impl_->desk->batches_created();
+}
+
+std::size_t fake_anthropic::batch_polls() const {
+    return impl_->desk->polls();
+}
+
+std::vector<billed_request> fake_anthropic::batch_billed() const {
+    return impl_->desk->billed();
 }
 
 std::vector<received_call> fake_anthropic::calls() const {

@@ -21,6 +21,7 @@
 #include "core/clock.hpp"
 #include "tests/fakes/fake_accounting.hpp"
 #include "tests/fakes/fake_anthropic_rules.hpp"
+#include "tests/fakes/fake_batches.hpp"
 
 namespace boomer::fakes {
 
@@ -68,6 +69,7 @@ struct fake_anthropic_options {
     rate_limits_per_minute limits;
     std::uint64_t seed = 42;
     std::vector<fake_model> models = default_fake_models();
+    fake_batch_options batches;  // the Message Batches endpoints (see fake_batches.hpp)
     std::string host = "127.0.0.1";
     int port = 0;  // 0: any free port
 };
@@ -101,6 +103,15 @@ public:
     // delivered_paid counts the paid calls whose answer was delivered (see received_call).
     std::size_t delivered_paid(std::string_view model = {}) const;
     std::vector<received_call> calls() const;
+
+    // The Message Batches endpoints: a forced result line for a custom_id (used by the next batch
+    // that holds it), new batch behaviour, and counters: batches created, retrieves answered,
+    // and the succeeded lines billed (each with its usage).
+    void inject_batch_line(injected_line line);
+    void set_batch_options(const fake_batch_options& options);
+    std::size_t batches_created() const;
+    std::size_t batch_polls() const;
+    std::vector<billed_request> batch_billed() const;
 
     // wait blocks until the server stops (for tools/fake_upstream); stop() ends it.
     void wait();

@@ -1,10 +1,14 @@
 // The scheduler on a real SQLite store and real photos, in one process: items reach final
 // states, checkpoints make a retry resume where it stopped, permanent failures are not retried,
-// completions that arrive during a commit share the next one.
+// completions that arrive during a commit share the next one, and a bulk item waiting on a
+// batch gives its worker slot back.
 #include "pipeline/scheduler.hpp"
 
 #include <algorithm>
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/asio/use_awaitable.hpp>
 #include <catch2/catch.hpp>
 #include <map>
 #include <mutex>
@@ -142,9 +146,11 @@ struct fixture {
     store::store* scheduler_db = nullptr;  // what the scheduler uses; null: db
     int concurrency = 2;
 
-    std::string submit(const std::string& photo, const std::string& hint) {
+    std::string submit(const std::string& photo, const std::string& hint,
+                       store::priority prio = store::priority::normal) {
         pipeline::intake_request r;
         r.tenant_id = "default";
+        r.prio = prio;
         r.source = "api";
         r.title_hint = hint;
         auto bytes = test::read_file(test::data_dir() / "images" / photo);
@@ -155,7 +161,7 @@ struct fixture {
     }
 
     // Runs a scheduler until `count` items have finished (or 60 s pass), then shuts it down.
-    void run_until_finished(std::size_t count) {
+    void run_until_finished(std::size_t count, pipeline::vision_model* vision = nullptr) {
         pipeline::scheduler_deps deps;
         deps.db = scheduler_db != nullptr ? scheduler_db : db.get();
         deps.cpu_pool = &cpu;
@@ -164,6 +170,7 @@ struct fixture {
         deps.env.blobs = &blobs;
         deps.env.today = "2026-12-04";
         deps.observer = &events;
+        deps.vision = vision;
         pipeline::scheduler_options options;
         options.worker_id = "test:1:boot";
         options.concurrency = concurrency;
@@ -184,6 +191,45 @@ struct fixture {
         io.run();
         io.restart();
     }
+};
+
+// A vision model whose bulk answers come from batches: a bulk call answers only once `meet`
+// bulk calls wait at the same time (or fails after 20 s); other calls answer at once.
+class batching_vision final : public pipeline::vision_model {
+public:
+    explicit batching_vision(int meet) : meet_(meet) {}
+
+    boost::asio::awaitable<result<pipeline::identification>> identify(
+        pipeline::identify_request request) override {
+        pipeline::identification id;
+        id.title = request.bulk ? "Bulk print" : "Normal print";
+        id.confidence = 0.9;
+        id.source = "batching_vision";
+        if (!request.bulk) {
+            ++normal;
+            co_return id;
+        }
+        most_waiting = std::max(most_waiting, ++waiting_);
+        boost::asio::steady_timer tick(co_await boost::asio::this_coro::executor);
+        auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+        while (most_waiting < meet_ && std::chrono::steady_clock::now() < give_up) {
+            tick.expires_after(std::chrono::milliseconds(10));
+            co_await tick.async_wait(boost::asio::use_awaitable);
+        }
+        --waiting_;
+        if (most_waiting < meet_) {
+            co_return fail("batch_never_met", "the bulk calls never waited together");
+        }
+        co_return id;
+    }
+    bool defers_bulk() const override { return true; }
+
+    int most_waiting = 0;
+    int normal = 0;
+
+private:
+    int meet_;
+    int waiting_ = 0;
 };
 
 }  // namespace
@@ -314,4 +360,28 @@ TEST_CASE("scheduler: completions that arrive during a commit share the next one
     CHECK(total == 8);
     CHECK(batches.sizes.size() < 8);  // grouped
     CHECK(*std::max_element(batches.sizes.begin(), batches.sizes.end()) > 1);
+}
+
+TEST_CASE("scheduler: bulk items waiting on a batch give their worker slot back", "[pipeline]") {
+    fixture f;
+    batching_vision vision(3);
+    std::vector<std::string> bulk;
+    for (const auto* photo : {"orientation-1-landscape.jpg", "orientation-3-landscape.jpg",
+                              "orientation-6-landscape.jpg"}) {
+        bulk.push_back(f.submit(photo, "print", store::priority::bulk));
+    }
+    auto normal = f.submit("orientation-8-landscape.jpg", "print");
+
+    // One worker: three bulk calls can wait together only if each frees the slot meanwhile.
+    f.concurrency = 1;
+    f.run_until_finished(4, &vision);
+    CHECK(f.events.errors.empty());
+    CHECK(vision.most_waiting == 3);
+    CHECK(vision.normal == 1);
+    for (const auto& id : bulk) {
+        CHECK(f.events.finished[id] == store::job_state::needs_review);  // identified, no price
+        auto item = f.db->find_item("default", id);
+        CHECK(item->result_json.find("Bulk print") != std::string::npos);
+    }
+    CHECK(f.events.finished[normal] == store::job_state::needs_review);
 }

@@ -1,0 +1,465 @@
+// The batcher's state (the open collection window and the batches being polled, each call
+// waiting on a channel of its own) and its background work: submit, record, poll, distribute.
+#include "clients/claude_batcher.hpp"
+
+#include <algorithm>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/experimental/concurrent_channel.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/json.hpp>
+
+#include "clients/claude_answers.hpp"
+#include "clients/claude_vision.hpp"
+
+namespace boomer::clients {
+namespace {
+
+namespace asio = boost::asio;
+namespace json = boost::json;
+using std::chrono::milliseconds;
+using channel =
+    asio::experimental::concurrent_channel<void(boost::system::error_code, batch_reply)>;
+
+// A call waiting for its line.
+struct waiter {
+    std::shared_ptr<channel> answer;
+    std::string item_id;
+};
+
+// One custom_id of a batch and the calls waiting for it.
+struct slot {
+    std::string key;
+    std::string params;
+    std::string payer;  // item id of the first call, who pays
+    std::vector<waiter> waiters;
+};
+using slots = std::map<std::string, slot>;  // by custom_id
+
+void answer_all(const slots& batch, const failure& why, const std::string& batch_id) {
+    for (const auto& [id, s] : batch) {
+        for (const auto& w : s.waiters) {
+            batch_reply reply;
+            reply.error = why;
+            reply.batch_id = batch_id;
+            w.answer->try_send(boost::system::error_code{}, std::move(reply));
+        }
+    }
+}
+
+// The reply to `w` from the line for its slot (none: the results had no such line).
+batch_reply reply_from(const batch_result* line, const slot& s, const waiter& w,
+                       const std::string& batch_id) {
+    batch_reply out;
+    out.batch_id = batch_id;
+    if (line == nullptr) {
+        out.error =
+            failure{"vision_batch_missing",
+                    "The batch " + batch_id + " ended without a result for this item.", true};
+    } else if (line->type == "succeeded" && line->reply) {
+        out.reply = line->reply;
+        out.paid_by_caller = w.item_id == s.payer;
+        out.body = out.paid_by_caller ? line->message_json : std::string();
+    } else if (line->type == "errored" && line->error) {
+        out.error = classify_error(*line->error, response_meta{});
+        out.error->message = "In batch " + batch_id + ": " + out.error->message;
+    } else if (line->type == "expired") {
+        out.error =
+            failure{"vision_batch_expired",
+                    "The batch " + batch_id + " expired before this item was answered.", true};
+    } else {
+        out.error =
+            failure{"vision_batch_canceled",
+                    "The batch " + batch_id + " was canceled before this item was answered.", true};
+    }
+    return out;
+}
+
+}  // namespace
+
+struct claude_batcher::impl : std::enable_shared_from_this<impl> {
+    claude_options options;
+    asio::any_io_executor executor;
+    https_client http;
+    std::string base;
+
+    std::mutex mutex;
+    slots pending;                                // the open window; guarded by mutex
+    std::uint64_t window = 0;                     // its number; guarded by mutex
+    bool window_open = false;                     // guarded by mutex
+    std::map<std::string, slots> running;         // by batch id; guarded by mutex
+    std::map<std::string, std::string> batch_of;  // custom_id → batch id; guarded by mutex
+
+    impl(const claude_options& o, asio::any_io_executor ex)
+        : options(o), executor(ex), http(ex, o.http), base(o.base_url) {
+        while (!base.empty() && base.back() == '/') {
+            base.pop_back();
+        }
+    }
+
+    // spawn starts `work` later, never inline: callers hold the mutex, which `work` takes.
+    // Failures are answered to the waiting calls inside; nothing escapes but cancellation.
+    void spawn(asio::awaitable<void> work) {
+        asio::post(executor, [ex = executor, work = std::move(work)]() mutable {
+            asio::co_spawn(ex, std::move(work), [](std::exception_ptr) {});
+        });
+    }
+
+    http_call make_call(std::string method, std::string url, std::string body) const {
+        http_call call;
+        call.method = std::move(method);
+        call.url = std::move(url);
+        call.timeout = options.attempt_timeout;
+        call.headers = {{"x-api-key", options.api_key.reveal()},
+                        {"anthropic-version", std::string(anthropic_version)}};
+        if (!body.empty()) {
+            call.headers.emplace_back("content-type", "application/json");
+        }
+        call.body = std::move(body);
+        return call;
+    }
+
+    bool attach(const std::string& custom_id, const waiter& w);
+    void join(const batch_record& record, const batch_call& c, const waiter& w);
+    void enqueue(const batch_call& c, const waiter& w);
+    slots take_running(const std::string& batch_id);
+
+    // Spawned: they own their arguments.
+    static asio::awaitable<void> close_window(std::shared_ptr<impl> self, std::uint64_t number);
+    static asio::awaitable<void> run_batch(std::shared_ptr<impl> self, slots batch);
+    static asio::awaitable<void> run_poll(std::shared_ptr<impl> self, std::string batch_id);
+
+    // Awaited directly: the caller's frame keeps the referenced arguments alive, and no
+    // temporary sits in a co_await expression (see core/async.hpp on GCC 12).
+    using self_ref = const std::shared_ptr<impl>&;
+    static asio::awaitable<void> submit(self_ref self, slots& batch);
+    static asio::awaitable<void> poll(self_ref self, const std::string& batch_id);
+    static asio::awaitable<result<http_response>> send(self_ref self, const http_call& call);
+    static asio::awaitable<void> distribute(self_ref self, const std::string& batch_id,
+                                            const std::string& results_url);
+    static asio::awaitable<void> fail_batch(self_ref self, const std::string& batch_id,
+                                            const failure& why);
+    static asio::awaitable<void> clear_records(self_ref self, const std::vector<std::string>& keys);
+};
+
+// attach adds `w` to a call with the same custom_id that is collecting or running.
+bool claude_batcher::impl::attach(const std::string& custom_id, const waiter& w) {
+    if (auto found = pending.find(custom_id); found != pending.end()) {
+        found->second.waiters.push_back(w);
+        return true;
+    }
+    if (auto found = batch_of.find(custom_id); found != batch_of.end()) {
+        running[found->second][custom_id].waiters.push_back(w);
+        return true;
+    }
+    return false;
+}
+
+// join waits on a recorded batch, polling it unless that already happens.
+void claude_batcher::impl::join(const batch_record& record, const batch_call& c, const waiter& w) {
+    std::lock_guard lock(mutex);
+    if (attach(record.custom_id, w)) {
+        return;
+    }
+    bool polled = running.contains(record.batch_id);
+    auto& s = running[record.batch_id][record.custom_id];
+    s.key = c.key;
+    s.params = c.params;
+    s.payer = record.paid_by;
+    s.waiters.push_back(w);
+    batch_of[record.custom_id] = record.batch_id;
+    if (!polled) {
+        spawn(run_poll(shared_from_this(), record.batch_id));
+    }
+}
+
+// enqueue adds the call to the open window (opening one), or submits a full window at once.
+void claude_batcher::impl::enqueue(const batch_call& c, const waiter& w) {
+    std::lock_guard lock(mutex);
+    auto custom_id = custom_id_of(c.key);
+    if (attach(custom_id, w)) {
+        return;
+    }
+    auto& s = pending[custom_id];
+    s.key = c.key;
+    s.params = c.params;
+    s.payer = c.item_id;
+    s.waiters.push_back(w);
+    if (pending.size() >= options.batch.max_entries) {
+        slots full;
+        full.swap(pending);
+        window_open = false;
+        ++window;
+        spawn(run_batch(shared_from_this(), std::move(full)));
+    } else if (!window_open) {
+        window_open = true;
+        spawn(close_window(shared_from_this(), window));
+    }
+}
+
+slots claude_batcher::impl::take_running(const std::string& batch_id) {
+    std::lock_guard lock(mutex);
+    slots out;
+    if (auto found = running.find(batch_id); found != running.end()) {
+        out.swap(found->second);
+        running.erase(found);
+    }
+    for (const auto& [custom_id, s] : out) {
+        batch_of.erase(custom_id);
+    }
+    return out;
+}
+
+asio::awaitable<void> claude_batcher::impl::close_window(std::shared_ptr<impl> self,
+                                                         std::uint64_t number) {
+    co_await self->options.sleep(self->options.batch.window);
+    slots batch;
+    {
+        std::lock_guard lock(self->mutex);
+        if (number != self->window) {
+            co_return;  // submitted already, when it filled up
+        }
+        batch.swap(self->pending);
+        self->window_open = false;
+        ++self->window;
+    }
+    co_await submit(self, batch);
+}
+
+asio::awaitable<void> claude_batcher::impl::run_batch(std::shared_ptr<impl> self, slots batch) {
+    co_await submit(self, batch);
+}
+
+asio::awaitable<void> claude_batcher::impl::run_poll(std::shared_ptr<impl> self,
+                                                     std::string batch_id) {
+    co_await poll(self, batch_id);
+}
+
+// send makes one call with up to max_attempts attempts on network errors, 429 and 5xx, waiting
+// the server's retry-after or a full-jitter backoff between them.
+asio::awaitable<result<http_response>> claude_batcher::impl::send(self_ref self,
+                                                                  const http_call& call) {
+    for (int attempt = 1;; ++attempt) {
+        auto res = co_await self->http.send(call);
+        bool again = !res ? res.error().retryable : res->status == 429 || res->status >= 500;
+        if (!again || attempt >= self->options.max_attempts) {
+            co_return res;
+        }
+        std::optional<milliseconds> wait;
+        if (res) {
+            wait = read_response_meta(*res, 0).retry_after;
+        }
+        auto step =
+            std::min<milliseconds>(self->options.backoff_base * (1LL << std::min(attempt - 1, 20)),
+                                   self->options.backoff_cap);
+        auto jittered = milliseconds(
+            static_cast<std::int64_t>(self->options.jitter() * static_cast<double>(step.count())));
+        co_await self->options.sleep(wait ? *wait : jittered);
+    }
+}
+
+namespace {
+
+// created_batch reads the answer to a create request: the batch, or why there is none.
+result<message_batch> created_batch(const result<http_response>& res) {
+    if (!res) {
+        return fail("vision_unreachable",
+                    "The batch could not be submitted to Claude. " + res.error().message,
+                    res.error().retryable);
+    }
+    if (res->status != 200) {
+        return make_unexpected(
+            classify_error(parse_api_error(res->status, res->body), read_response_meta(*res, 0)));
+    }
+    return parse_message_batch(res->body);
+}
+
+}  // namespace
+
+asio::awaitable<void> claude_batcher::impl::submit(self_ref self, slots& batch) {
+    if (batch.empty()) {
+        co_return;
+    }
+    // The body holds each call's exact Messages body; custom_ids are hex and need no escaping.
+    std::string body = R"({"requests":[)";
+    bool first = true;
+    for (const auto& [custom_id, s] : batch) {
+        body += first ? "" : ",";
+        body += R"({"custom_id":")" + custom_id + R"(","params":)" + s.params + "}";
+        first = false;
+    }
+    body += "]}";
+    const auto call = self->make_call("POST", self->base + "/v1/messages/batches", std::move(body));
+    auto res = co_await send(self, call);
+    auto created = created_batch(res);
+    if (!created) {
+        answer_all(batch, created.error(), "");
+        co_return;
+    }
+
+    // Known in memory first (identical calls join it), then recorded for a restart.
+    const std::string id = created->id;
+    std::vector<std::pair<std::string, std::string>> records;
+    {
+        std::lock_guard lock(self->mutex);
+        auto& now_running = self->running[id];
+        for (auto& [custom_id, s] : batch) {
+            records.emplace_back(batch_record_key(s.key),
+                                 encode_batch_record({id, custom_id, s.payer}));
+            self->batch_of[custom_id] = id;
+            now_running[custom_id] = std::move(s);
+        }
+    }
+    if (self->options.answers) {
+        for (const auto& [key, value] : records) {
+            co_await self->options.answers->put(key, value);
+        }
+    }
+    co_await poll(self, id);
+}
+
+asio::awaitable<void> claude_batcher::impl::poll(self_ref self, const std::string& id) {
+    const auto& settings = self->options.batch;
+    milliseconds wait = settings.poll_min;
+    int failures = 0;
+    for (;;) {
+        co_await self->options.sleep(wait);
+        const auto call = self->make_call("GET", self->base + "/v1/messages/batches/" + id, "");
+        auto res = co_await self->http.send(call);
+        std::optional<milliseconds> asked;
+        if (res) {
+            asked = read_response_meta(*res, 0).retry_after;
+        }
+        wait = std::max(std::min(wait * 2, settings.poll_max), asked.value_or(milliseconds(0)));
+
+        if (res && res->status == 404) {
+            const failure gone{
+                "vision_batch_gone",
+                "Claude no longer knows the batch " + id + "; the item will be submitted again.",
+                true};
+            co_await fail_batch(self, id, gone);
+            co_return;
+        }
+        if (res && res->status != 200 && res->status != 429 && res->status < 500) {
+            const auto refused = classify_error(parse_api_error(res->status, res->body),
+                                                read_response_meta(*res, 0));
+            co_await fail_batch(self, id, refused);
+            co_return;
+        }
+        auto batch = res && res->status == 200 ? parse_message_batch(res->body)
+                                               : result<message_batch>(fail("poll", "", true));
+        if (!batch) {
+            if (++failures >= settings.max_poll_failures) {
+                const failure unavailable{"vision_batch_unavailable",
+                                          "The batch " + id + " could not be polled " +
+                                              std::to_string(failures) + " times in a row.",
+                                          true};
+                co_await fail_batch(self, id, unavailable);
+                co_return;
+            }
+            continue;
+        }
+        failures = 0;
+        if (batch->ended()) {
+            co_await distribute(self, id, batch->results_url);
+            co_return;
+        }
+    }
+}
+
+asio::awaitable<void> claude_batcher::impl::distribute(self_ref self, const std::string& id,
+                                                       const std::string& results_url) {
+    // results_url is used as given: its path may change.
+    const auto call = self->make_call("GET", results_url, "");
+    auto res = co_await send(self, call);
+    if (!res || res->status != 200) {
+        std::string why = !res ? res.error().message : "HTTP " + std::to_string(res->status);
+        const failure unavailable{
+            "vision_batch_unavailable",
+            "The results of batch " + id + " could not be fetched (" + why + ").", true};
+        co_await fail_batch(self, id, unavailable);
+        co_return;
+    }
+    auto lines = parse_batch_results(res->body);
+    if (!lines) {
+        co_await fail_batch(self, id, lines.error());
+        co_return;
+    }
+    std::map<std::string_view, const batch_result*> by_id;
+    for (const auto& line : *lines) {
+        by_id[line.custom_id] = &line;
+    }
+    auto batch = self->take_running(id);
+    std::vector<std::string> unanswered;
+    for (const auto& [custom_id, s] : batch) {
+        auto found = by_id.find(custom_id);
+        const batch_result* line = found == by_id.end() ? nullptr : found->second;
+        if (line == nullptr || line->type != "succeeded") {
+            unanswered.push_back(s.key);
+        }
+        for (const auto& w : s.waiters) {
+            w.answer->try_send(boost::system::error_code{}, reply_from(line, s, w, id));
+        }
+    }
+    co_await clear_records(self, unanswered);
+}
+
+asio::awaitable<void> claude_batcher::impl::fail_batch(self_ref self, const std::string& id,
+                                                       const failure& why) {
+    auto batch = self->take_running(id);
+    std::vector<std::string> keys;
+    for (const auto& [custom_id, s] : batch) {
+        keys.push_back(s.key);
+    }
+    answer_all(batch, why, id);
+    if (why.code == "vision_batch_gone" || !why.retryable) {
+        co_await clear_records(self, keys);
+    }
+}
+
+// clear_records forgets the batches of calls that got no answer from them, so that their next
+// attempt submits again instead of finding the same failure.
+asio::awaitable<void> claude_batcher::impl::clear_records(self_ref self,
+                                                          const std::vector<std::string>& keys) {
+    if (!self->options.answers) {
+        co_return;
+    }
+    for (const auto& key : keys) {
+        const std::string name = batch_record_key(key);
+        co_await self->options.answers->put(name, cleared_batch_record());
+    }
+}
+
+claude_batcher::claude_batcher(const claude_options& options, asio::any_io_executor executor)
+    : impl_(std::make_shared<impl>(options, std::move(executor))) {}
+
+claude_batcher::~claude_batcher() = default;
+
+std::string claude_batcher::custom_id_of(std::string_view key) {
+    auto colon = key.find(':');
+    auto digest = colon == std::string_view::npos ? key : key.substr(colon + 1);
+    return std::string(digest.substr(0, 64));
+}
+
+asio::awaitable<batch_reply> claude_batcher::call(const batch_call& c) {
+    auto self = impl_;
+    auto executor = co_await asio::this_coro::executor;
+    waiter w{std::make_shared<channel>(executor, 1), c.item_id};
+    std::optional<batch_record> record;
+    if (self->options.answers) {
+        const std::string name = batch_record_key(c.key);
+        auto stored = co_await self->options.answers->get(name);
+        if (stored) {
+            record = decode_batch_record(*stored);
+        }
+    }
+    if (record) {
+        self->join(*record, c, w);
+    } else {
+        self->enqueue(c, w);
+    }
+    co_return co_await w.answer->async_receive(asio::use_awaitable);
+}
+
+}  // namespace boomer::clients

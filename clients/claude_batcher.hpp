@@ -1,0 +1,110 @@
+// Claude calls through the Message Batches API (half price, answers within 24 hours) for work
+// that can wait: calls arriving within a short window are submitted as one batch, the batch is
+// polled with backoff (never sooner than its retry-after), its results are fetched from the
+// results_url it names, and each waiting call gets its own line back by custom_id.
+//
+// Never paying twice: right after a batch is created, each call's batch id and custom_id are
+// recorded in the answer store under "batch:" + the call's answer key. A call that finds such a
+// record (a job retried after a crash, or an identical call from another item) waits for that
+// batch instead of submitting again; a record whose line did not succeed is cleared so the next
+// attempt submits anew.
+//
+// Thread-safety: call() may be awaited concurrently from any threads.
+//
+// TODO(#3): a crash between the create answer and the records leaves a batch nobody waits for
+// (paid, its answers unused); list recent batches at start and adopt or cancel unknown ones.
+// TODO(#3): results are fetched whole, so they must fit in http.max_response_bytes (16 MB by
+// default, roughly a few thousand answers); read them as a stream for larger batches.
+#pragma once
+
+#include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/awaitable.hpp>
+#include <chrono>
+#include <cstddef>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "clients/anthropic_batches.hpp"
+#include "clients/anthropic_messages.hpp"
+#include "clients/https_client.hpp"
+#include "core/result.hpp"
+
+namespace boomer::clients {
+
+struct claude_options;
+
+// Batch settings of claude_options; the environment variable that sets each is named.
+struct batch_settings {
+    bool enabled = false;                        // BOOMER_CLAUDE_BATCHES: 1/true/on or 0/false/off
+    std::size_t max_entries = 1'000;             // BOOMER_CLAUDE_BATCH_MAX, 1..10,000 per batch
+    std::chrono::milliseconds window{2'000};     // BOOMER_CLAUDE_BATCH_WINDOW_MS: collection time
+    std::chrono::milliseconds poll_min{1'000};   // BOOMER_CLAUDE_BATCH_POLL_MIN_MS: first wait
+    std::chrono::milliseconds poll_max{60'000};  // BOOMER_CLAUDE_BATCH_POLL_MAX_MS: longest wait
+    // Polls in a row that fail (network, 5xx) before the waiting calls fail, retryably.
+    int max_poll_failures = 10;
+};
+
+// validate_batch_settings checks the ranges above. Errors: "bad_config" naming the variable.
+result<bool> validate_batch_settings(const batch_settings& settings);
+
+// read_batch_settings sets `settings` from the variables above, read through `lookup`; unset
+// variables keep their values. Errors: "bad_config" for an unreadable value.
+result<bool> read_batch_settings(
+    const std::function<std::optional<std::string>(std::string_view)>& lookup,
+    batch_settings& settings);
+
+// One Messages call to make through a batch.
+struct batch_call {
+    std::string key;      // answer_key(params): names the call and gives its custom_id
+    std::string params;   // the exact Messages body
+    std::string item_id;  // the item that pays when this call is the batch's first for the key
+};
+
+// What the batch answered for one call.
+struct batch_reply {
+    std::optional<messages_reply> reply;  // a succeeded line
+    std::string body;                     // its message JSON, for the answer store
+    std::optional<failure> error;         // errored, canceled, expired or the batch failed
+    std::string batch_id;                 // empty when no batch was created
+    bool paid_by_caller = false;          // the caller's item paid (others share it as "cached")
+};
+
+// Failure codes of call(), besides classify_error's for errored lines and create refusals:
+//   vision_batch_canceled   the line was canceled (retryable);
+//   vision_batch_expired    the batch did not finish within 24 hours (retryable);
+//   vision_batch_missing    the results had no line for the call (retryable);
+//   vision_batch_gone       the recorded batch is unknown upstream (retryable; record cleared);
+//   vision_batch_unavailable polling or fetching failed max_poll_failures times (retryable);
+//   vision_bad_response     a batch object or results that cannot be read (retryable).
+class claude_batcher {
+public:
+    // The batcher uses options.base_url, api_key, http, attempt_timeout, max_attempts, backoff
+    // bounds, sleep (set: claude_vision fills the default), jitter, answers and batch. Connections
+    // and background polls run on `executor`.
+    claude_batcher(const claude_options& options, boost::asio::any_io_executor executor);
+    ~claude_batcher();
+    claude_batcher(const claude_batcher&) = delete;
+    claude_batcher& operator=(const claude_batcher&) = delete;
+
+    // call waits for `c`'s line of a batch: it joins a batch already recorded or running for
+    // the same key, else the current collection window. `c` must outlive the await.
+    // Cancellation of the awaiting coroutine ends the wait (boost::system::system_error); the
+    // batch goes on and its answer can be found again through the record.
+    boost::asio::awaitable<batch_reply> call(const batch_call& c);
+
+    // custom_id_of returns the custom_id used for a call with answer key `key`: at most 64
+    // characters of [0-9a-f] (the digest part of the key). Pure.
+    static std::string custom_id_of(std::string_view key);
+
+private:
+    struct impl;
+    std::shared_ptr<impl> impl_;  // shared with the collection windows and polls in flight
+};
+
+}  // namespace boomer::clients

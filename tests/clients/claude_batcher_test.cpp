@@ -1,0 +1,428 @@
+// Bulk identification through the Message Batches API, against the fake: calls of one window
+// share one batch and get their own lines back whatever the order, at exactly half price;
+// errored, canceled and expired lines fail the way a synchronous call would and are submitted
+// afresh next time; polls wait at least the retry-after; a recorded batch is resumed after a
+// crash, never submitted again; identical calls share one request; urgent calls stay sync.
+#include "clients/claude_batcher.hpp"
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/json.hpp>
+#include <catch2/catch.hpp>
+#include <map>
+#include <mutex>
+
+#include "clients/anthropic_messages.hpp"
+#include "clients/claude_answers.hpp"
+#include "clients/claude_vision.hpp"
+#include "core/hash.hpp"
+#include "pipeline/image/normalize.hpp"
+#include "tests/clients/support.hpp"
+#include "tests/fakes/fake_anthropic.hpp"
+#include "tests/support/paths.hpp"
+
+using namespace boomer;
+namespace asio = boost::asio;
+namespace json = boost::json;
+using std::chrono::milliseconds;
+
+namespace {
+
+const char* const photo_names[] = {"grayscale-jpeg-concert.jpg", "orientation-1-landscape.jpg",
+                                   "orientation-6-landscape.jpg"};
+
+const std::string& photo(int i) {
+    static std::map<int, std::string> cache;
+    static std::mutex mutex;
+    std::lock_guard lock(mutex);
+    auto found = cache.find(i);
+    if (found == cache.end()) {
+        image::normalize_limits limits;
+        limits.max_long_edge = 300;
+        auto bytes = test::read_file(test::data_dir() / "images" / photo_names[i]);
+        found = cache.emplace(i, image::normalize(bytes, limits).value().jpeg).first;
+    }
+    return found->second;
+}
+
+json::object record(std::string title, double confidence) {
+    return {{"title", std::move(title)},
+            {"brand", "Acme"},
+            {"model", "X1"},
+            {"category_path", json::array{"Art", "Photographs"}},
+            {"condition_guess", "good"},
+            {"search_query", "acme x1 print"},
+            {"overall_confidence", confidence}};
+}
+
+class memory_answers final : public clients::answer_store {
+public:
+    asio::awaitable<std::optional<std::string>> get(const std::string& key) override {
+        std::lock_guard lock(mutex_);
+        auto found = entries.find(key);
+        co_return found == entries.end() ? std::nullopt : std::optional(found->second);
+    }
+    asio::awaitable<void> put(const std::string& key, const std::string& value) override {
+        std::lock_guard lock(mutex_);
+        entries[key] = value;
+        co_return;
+    }
+    std::map<std::string, std::string> entries;
+
+private:
+    std::mutex mutex_;
+};
+
+struct recorded_sleeps {
+    std::mutex mutex;
+    std::vector<milliseconds> waits;
+};
+
+asio::awaitable<void> record_sleep(std::shared_ptr<recorded_sleeps> log, milliseconds d) {
+    {
+        std::lock_guard lock(log->mutex);
+        log->waits.push_back(d);
+    }
+    co_return;
+}
+
+pipeline::identify_request bulk_request(const std::string& item_id, int photo_index,
+                                        bool bulk = true) {
+    pipeline::identify_request r;
+    r.item_id = item_id;
+    r.jpeg_images = {photo(photo_index)};
+    r.title_hint = "photo print";
+    r.bulk = bulk;
+    return r;
+}
+
+// The custom_id the client uses for `r` sent to `model`.
+std::string custom_id_for(const pipeline::identify_request& r, const std::string& model) {
+    clients::identify_call_params p;
+    p.model = model;
+    p.max_tokens = 2048;
+    return clients::claude_batcher::custom_id_of(
+        clients::answer_key(clients::build_identify_body(r, p)));
+}
+
+// The batch price of a billed line at `input_usd` / `output_usd` per MTok: pico-dollars at the
+// full price, halved and rounded half up to micro-dollars once.
+std::int64_t half_cost(const fakes::fake_usage& u, std::int64_t input_usd,
+                       std::int64_t output_usd) {
+    std::int64_t pico =
+        u.input_tokens * input_usd * 1'000'000 + u.cache_write_5m * input_usd * 1'250'000 +
+        u.cache_write_1h * input_usd * 2'000'000 + u.cache_read * input_usd * 100'000 +
+        u.output_tokens * output_usd * 1'000'000;
+    return (pico + 1'000'000) / 2'000'000;
+}
+
+using outcome = result<pipeline::identification>;
+
+struct countdown {
+    int calls = 0;
+    asio::io_context* io = nullptr;
+};
+
+// identify_into stores the outcome, and stops the io_context when it was the last one awaited
+// (idle pooled connections would keep it running).
+asio::awaitable<void> identify_into(clients::claude_vision& vision, pipeline::identify_request r,
+                                    std::optional<outcome>* out, countdown* left) {
+    out->emplace(co_await vision.identify(std::move(r)));
+    if (left != nullptr && --left->calls == 0) {
+        left->io->stop();
+    }
+}
+
+struct harness {
+    fakes::fake_anthropic fake;
+    metrics::registry registry;
+    asio::io_context io;
+    std::shared_ptr<recorded_sleeps> sleeps = std::make_shared<recorded_sleeps>();
+    std::shared_ptr<memory_answers> answers = std::make_shared<memory_answers>();
+    clients::claude_options options;
+
+    explicit harness(fakes::fake_batch_options batches = {})
+        : fake([&batches] {
+              fakes::fake_anthropic_options o;
+              o.batches = batches;
+              return o;
+          }()) {
+        options.api_key = clients::secret("test-key");
+        options.base_url = fake.base_url();
+        options.attempt_timeout = std::chrono::seconds(10);
+        options.jitter = [] { return 0.0; };
+        auto log = sleeps;
+        options.sleep = [log](milliseconds d) { return record_sleep(log, d); };
+        options.answers = answers;
+        options.batch.enabled = true;
+        // Confident cheap answers by default: no escalation unless a test asks for it.
+        for (int i = 0; i < 3; ++i) {
+            fake.add_fixture(sha256_hex(photo(i)), "claude-haiku-4-5",
+                             record("Item " + std::to_string(i), 0.9));
+        }
+    }
+
+    // identify_all runs every request concurrently on one thread and returns their outcomes.
+    std::vector<outcome> identify_all(const std::vector<pipeline::identify_request>& requests) {
+        clients::claude_vision vision(options, io.get_executor(), registry);
+        std::vector<std::optional<outcome>> slots(requests.size());
+        countdown left{static_cast<int>(requests.size()), &io};
+        for (std::size_t i = 0; i < requests.size(); ++i) {
+            asio::co_spawn(io, identify_into(vision, requests[i], &slots[i], &left),
+                           asio::detached);
+        }
+        io.restart();
+        io.run();
+        std::vector<outcome> out;
+        for (auto& s : slots) {
+            REQUIRE(s);
+            out.push_back(std::move(*s));
+        }
+        return out;
+    }
+    outcome identify(const pipeline::identify_request& r) { return identify_all({r}).at(0); }
+
+    std::vector<milliseconds> waits() {
+        std::lock_guard lock(sleeps->mutex);
+        return sleeps->waits;
+    }
+};
+
+}  // namespace
+
+TEST_CASE(
+    "claude batcher: one window makes one batch and each item gets its own answer at half price",
+    "[clients]") {
+    harness h;
+    auto out = h.identify_all(
+        {bulk_request("itm_0", 0), bulk_request("itm_1", 1), bulk_request("itm_2", 2)});
+
+    CHECK(h.fake.batches_created() == 1);
+    CHECK(h.fake.received() == 0);  // nothing went to /v1/messages
+    auto billed = h.fake.batch_billed();
+    REQUIRE(billed.size() == 3);
+    for (int i = 0; i < 3; ++i) {
+        REQUIRE(out[i]);
+        CHECK(out[i]->title == "Item " + std::to_string(i));
+        REQUIRE(out[i]->calls.size() == 1);
+        const auto& call = out[i]->calls[0];
+        CHECK(call.outcome == "ok");
+        CHECK(call.usage.service_tier == "batch");
+        CHECK(call.request_id.rfind("msgbatch_", 0) == 0);
+        auto id = custom_id_for(bulk_request("", i), "claude-haiku-4-5");
+        auto line = std::find_if(billed.begin(), billed.end(),
+                                 [&id](const auto& b) { return b.custom_id == id; });
+        REQUIRE(line != billed.end());
+        std::int64_t expected = half_cost(line->usage, 1, 5);  // Haiku 4.5: $1 / $5 per MTok
+        CHECK(expected > 0);
+        CHECK(call.cost_micros == expected);
+        CHECK(out[i]->cost_micros == expected);
+    }
+    // The answers are kept: asking again pays nothing and submits nothing.
+    auto again = h.identify(bulk_request("itm_0", 0));
+    REQUIRE(again);
+    CHECK(again->cost_micros == out[0]->cost_micros);  // the same item counts what it paid
+    CHECK(h.fake.batches_created() == 1);
+}
+
+TEST_CASE(
+    "claude batcher: errored, canceled and expired lines fail like sync calls and are "
+    "submitted afresh next time",
+    "[clients]") {
+    harness h;
+    auto overloaded = bulk_request("itm_a", 0);
+    auto refused = bulk_request("itm_b", 1);
+    auto canceled = bulk_request("itm_c", 2);
+    h.fake.inject_batch_line({custom_id_for(overloaded, "claude-haiku-4-5"), "errored",
+                              "overloaded_error", "Overloaded"});
+    h.fake.inject_batch_line({custom_id_for(refused, "claude-haiku-4-5"), "errored",
+                              "invalid_request_error", "messages.0: something is wrong"});
+    h.fake.inject_batch_line({custom_id_for(canceled, "claude-haiku-4-5"), "canceled", "", ""});
+    auto out = h.identify_all({overloaded, refused, canceled});
+    REQUIRE_FALSE(out[0]);
+    CHECK(out[0].error().code == "vision_overloaded");
+    CHECK(out[0].error().retryable);
+    REQUIRE_FALSE(out[1]);
+    CHECK(out[1].error().code == "vision_bad_request");
+    CHECK_FALSE(out[1].error().retryable);
+    CHECK(out[1].error().message.find("something is wrong") != std::string::npos);
+    REQUIRE_FALSE(out[2]);
+    CHECK(out[2].error().code == "vision_batch_canceled");
+    CHECK(out[2].error().retryable);
+    CHECK(h.fake.batch_billed().empty());
+
+    h.fake.inject_batch_line({custom_id_for(overloaded, "claude-haiku-4-5"), "expired", "", ""});
+    auto expired = h.identify(overloaded);
+    REQUIRE_FALSE(expired);
+    CHECK(expired.error().code == "vision_batch_expired");
+    CHECK(expired.error().retryable);
+    CHECK(h.fake.batches_created() == 2);  // the failed line's record was cleared
+
+    auto retried = h.identify(overloaded);
+    REQUIRE(retried);
+    CHECK(h.fake.batches_created() == 3);
+    CHECK(h.fake.batch_billed().size() == 1);
+}
+
+TEST_CASE("claude batcher: polls wait at least the batch's retry-after", "[clients]") {
+    fakes::fake_batch_options slow;
+    slow.in_progress_polls = 3;
+    slow.retry_after_seconds = 10;
+    harness h(slow);
+    h.options.batch.window = milliseconds(250);
+    h.options.batch.poll_min = milliseconds(500);
+    h.options.batch.poll_max = milliseconds(4'000);
+    auto out = h.identify(bulk_request("itm_1", 1));
+    REQUIRE(out);
+    CHECK(h.fake.batch_polls() == 4);
+    auto waits = h.waits();
+    // The window, the first poll's wait, then after each in_progress answer its retry-after.
+    REQUIRE(waits.size() == 5);
+    CHECK(waits[0] == milliseconds(250));
+    CHECK(waits[1] == milliseconds(500));
+    for (std::size_t i = 2; i < waits.size(); ++i) {
+        CHECK(waits[i] == milliseconds(10'000));
+    }
+
+    // Without a retry-after the waits double up to the bound.
+    fakes::fake_batch_options quiet;
+    quiet.in_progress_polls = 4;
+    quiet.retry_after_seconds = 0;
+    harness q(quiet);
+    q.options.batch.window = milliseconds(0);
+    q.options.batch.poll_min = milliseconds(1'000);
+    q.options.batch.poll_max = milliseconds(3'000);
+    REQUIRE(q.identify(bulk_request("itm_1", 1)));
+    CHECK(q.waits() == std::vector<milliseconds>{milliseconds(0), milliseconds(1'000),
+                                                 milliseconds(2'000), milliseconds(3'000),
+                                                 milliseconds(3'000), milliseconds(3'000)});
+}
+
+TEST_CASE("claude batcher: a recorded pending batch is resumed after a crash, not resubmitted",
+          "[clients]") {
+    fakes::fake_batch_options slow;
+    slow.in_progress_polls = 3;
+    harness h(slow);
+    h.fake.add_fixture(sha256_hex(photo(1)), "claude-haiku-4-5", record("Resumed", 0.9));
+    {
+        // The first process: submits, records, polls once, and dies mid-wait.
+        asio::io_context crashed;
+        clients::claude_vision vision(h.options, crashed.get_executor(), h.registry);
+        std::optional<outcome> never;
+        asio::co_spawn(crashed, identify_into(vision, bulk_request("itm_1", 1), &never, nullptr),
+                       asio::detached);
+        while (h.fake.batch_polls() < 1) {
+            crashed.run_one();
+        }
+        CHECK_FALSE(never);
+    }
+    REQUIRE(h.fake.batches_created() == 1);
+    CHECK(h.answers->entries.size() == 1);  // the batch record
+
+    auto out = h.identify(bulk_request("itm_1", 1));
+    REQUIRE(out);
+    CHECK(out->title == "Resumed");
+    CHECK(h.fake.batches_created() == 1);
+    auto billed = h.fake.batch_billed();
+    REQUIRE(billed.size() == 1);
+    CHECK(out->calls.at(0).outcome == "ok");  // the same item: it paid, at the batch price
+    CHECK(out->cost_micros == half_cost(billed[0].usage, 1, 5));
+}
+
+TEST_CASE("claude batcher: identical calls share one request and only the first item pays",
+          "[clients]") {
+    harness h;
+    h.fake.add_fixture(sha256_hex(photo(0)), "claude-haiku-4-5", record("Shared", 0.9));
+    auto out = h.identify_all({bulk_request("itm_first", 0), bulk_request("itm_second", 0)});
+    REQUIRE(out[0]);
+    REQUIRE(out[1]);
+    CHECK(h.fake.batch_billed().size() == 1);
+    CHECK(out[0]->calls.at(0).outcome == "ok");
+    CHECK(out[0]->cost_micros > 0);
+    CHECK(out[1]->calls.at(0).outcome == "cached");
+    CHECK(out[1]->cost_micros == 0);
+}
+
+TEST_CASE("claude batcher: escalation of an unsure bulk answer goes through a batch too",
+          "[clients]") {
+    harness h;
+    h.fake.add_fixture(sha256_hex(photo(2)), "claude-haiku-4-5", record("Print", 0.3));
+    h.fake.add_fixture(sha256_hex(photo(2)), "claude-sonnet-4-5", record("Acme X1 print", 0.9));
+    auto out = h.identify(bulk_request("itm_1", 2));
+    REQUIRE(out);
+    CHECK(out->escalated);
+    CHECK(out->title == "Acme X1 print");
+    CHECK(h.fake.batches_created() == 2);
+    CHECK(h.fake.received() == 0);
+    auto billed = h.fake.batch_billed();
+    REQUIRE(billed.size() == 2);
+    CHECK(billed[1].model == "claude-sonnet-4-5");
+    CHECK(out->cost_micros == half_cost(billed[0].usage, 1, 5) + half_cost(billed[1].usage, 3, 15));
+}
+
+TEST_CASE("claude batcher: urgent and normal items stay on the synchronous path", "[clients]") {
+    harness h;
+    auto out = h.identify(bulk_request("itm_1", 1, false));
+    REQUIRE(out);
+    CHECK(h.fake.batches_created() == 0);
+    CHECK(h.fake.paid() == 1);
+    CHECK(out->calls.at(0).usage.service_tier == "standard");
+
+    clients::claude_vision vision(h.options, h.io.get_executor(), h.registry);
+    CHECK(vision.defers_bulk());
+    h.options.batch.enabled = false;
+    clients::claude_vision off(h.options, h.io.get_executor(), h.registry);
+    CHECK_FALSE(off.defers_bulk());
+    REQUIRE(h.identify(bulk_request("itm_2", 2)));
+    CHECK(h.fake.batches_created() == 0);
+}
+
+TEST_CASE("claude batcher: settings from the environment", "[clients]") {
+    std::map<std::string, std::string> env{{"ANTHROPIC_API_KEY", "k"},
+                                           {"BOOMER_CLAUDE_BATCHES", "1"},
+                                           {"BOOMER_CLAUDE_BATCH_MAX", "50"},
+                                           {"BOOMER_CLAUDE_BATCH_WINDOW_MS", "300"},
+                                           {"BOOMER_CLAUDE_BATCH_POLL_MIN_MS", "200"},
+                                           {"BOOMER_CLAUDE_BATCH_POLL_MAX_MS", "9000"}};
+    auto lookup = [&env](std::string_view name) -> std::optional<std::string> {
+        auto found = env.find(std::string(name));
+        return found == env.end() ? std::nullopt : std::optional(found->second);
+    };
+    auto o = clients::claude_options_from_env(lookup);
+    REQUIRE(o);
+    CHECK(o->batch.enabled);
+    CHECK(o->batch.max_entries == 50);
+    CHECK(o->batch.window == milliseconds(300));
+    CHECK(o->batch.poll_min == milliseconds(200));
+    CHECK(o->batch.poll_max == milliseconds(9'000));
+
+    for (auto [name, value] :
+         {std::pair{"BOOMER_CLAUDE_BATCHES", "maybe"}, std::pair{"BOOMER_CLAUDE_BATCH_MAX", "0"},
+          std::pair{"BOOMER_CLAUDE_BATCH_MAX", "10001"},
+          std::pair{"BOOMER_CLAUDE_BATCH_POLL_MIN_MS", "10000"},
+          std::pair{"BOOMER_CLAUDE_BATCH_WINDOW_MS", "soon"}}) {
+        auto saved = env;
+        env[name] = value;
+        auto bad = clients::claude_options_from_env(lookup);
+        REQUIRE_FALSE(bad);
+        CHECK(bad.error().code == "bad_config");
+        CHECK(bad.error().message.find(name) != std::string::npos);
+        env = saved;
+    }
+}
+
+TEST_CASE("claude batcher: batch records round-trip, cleared or foreign text reads as none",
+          "[clients]") {
+    clients::batch_record r{"msgbatch_01abc", std::string(64, 'f'), "itm_1"};
+    auto back = clients::decode_batch_record(clients::encode_batch_record(r));
+    REQUIRE(back);
+    CHECK(back->batch_id == r.batch_id);
+    CHECK(back->custom_id == r.custom_id);
+    CHECK(back->paid_by == r.paid_by);
+    CHECK_FALSE(clients::decode_batch_record(clients::cleared_batch_record()));
+    CHECK_FALSE(clients::decode_batch_record("not json"));
+    CHECK_FALSE(clients::decode_batch_record(R"({"v":1,"batch_id":"","custom_id":"x"})"));
+    CHECK(clients::batch_record_key("claude:abc") == "batch:claude:abc");
+    CHECK(clients::claude_batcher::custom_id_of("claude:" + std::string(70, 'a')) ==
+          std::string(64, 'a'));
+}

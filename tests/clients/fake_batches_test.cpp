@@ -1,0 +1,335 @@
+// The fake's Message Batches endpoints: creation refuses what the real API refuses with its
+// texts, params are checked only when the batch ends (errored lines), a batch is in_progress
+// with retry-after until it ends, results are JSONL in another order than the requests with the
+// batch service tier, and cancel, injected lines and the counters behave.
+#include <httplib.h>
+
+#include <boost/json.hpp>
+#include <catch2/catch.hpp>
+
+#include "clients/anthropic_batches.hpp"
+#include "pipeline/image/normalize.hpp"
+#include "tests/fakes/fake_anthropic.hpp"
+#include "tests/support/paths.hpp"
+
+using namespace boomer;
+namespace json = boost::json;
+using fakes::fake_anthropic;
+
+namespace {
+
+const image::normalized_image& sample_photo() {
+    static const image::normalized_image photo = [] {
+        image::normalize_limits limits;
+        limits.max_long_edge = 400;
+        auto bytes = test::read_file(test::data_dir() / "images" / "orientation-1-landscape.jpg");
+        return image::normalize(bytes, limits).value();
+    }();
+    return photo;
+}
+
+json::value params(const std::string& model = "claude-haiku-4-5") {
+    pipeline::identify_request r;
+    r.jpeg_images = {sample_photo().jpeg};
+    r.title_hint = "landscape photo print";
+    clients::identify_call_params p;
+    p.model = model;
+    return json::parse(clients::build_identify_body(r, p));
+}
+
+json::object request(const std::string& custom_id, json::value p = params()) {
+    return {{"custom_id", custom_id}, {"params", std::move(p)}};
+}
+
+json::object batch_of(std::initializer_list<json::object> requests) {
+    json::array list;
+    for (const auto& r : requests) {
+        list.push_back(r);
+    }
+    return {{"requests", std::move(list)}};
+}
+
+const httplib::Headers good_headers = {{"x-api-key", "test-key"},
+                                       {"anthropic-version", "2023-06-01"}};
+
+struct reply {
+    int status = 0;
+    std::string body;
+    httplib::Headers headers;
+
+    json::object json() const { return json::parse(body).as_object(); }
+    std::string message() const {
+        return std::string(json().at("error").at("message").as_string());
+    }
+    std::string header(const std::string& name) const {
+        auto it = headers.find(name);
+        return it == headers.end() ? std::string() : it->second;
+    }
+};
+
+reply post(const fake_anthropic& fake, const std::string& path, const std::string& body,
+           const httplib::Headers& headers = good_headers) {
+    httplib::Client client("127.0.0.1", fake.port());
+    client.set_read_timeout(30, 0);
+    auto res = client.Post(path.c_str(), headers, body, "application/json");
+    REQUIRE(res);
+    return reply{res->status, res->body, res->headers};
+}
+
+reply create(const fake_anthropic& fake, const json::object& body) {
+    return post(fake, "/v1/messages/batches", json::serialize(body));
+}
+
+reply get(const fake_anthropic& fake, const std::string& path_or_url,
+          const httplib::Headers& headers = good_headers) {
+    auto path = path_or_url;
+    if (auto at = path.find("://"); at != std::string::npos) {
+        path = path.substr(path.find('/', at + 3));
+    }
+    httplib::Client client("127.0.0.1", fake.port());
+    auto res = client.Get(path.c_str(), headers);
+    REQUIRE(res);
+    return reply{res->status, res->body, res->headers};
+}
+
+std::string id_of(const reply& r) {
+    return std::string(r.json().at("id").as_string());
+}
+
+// Retrieves until the batch ends (at most `polls` times) and returns the last answer.
+reply retrieve_until_ended(const fake_anthropic& fake, const std::string& id, int polls = 5) {
+    reply r;
+    for (int i = 0; i < polls; ++i) {
+        r = get(fake, "/v1/messages/batches/" + id);
+        if (r.json().at("processing_status") == "ended") {
+            break;
+        }
+    }
+    return r;
+}
+
+}  // namespace
+
+TEST_CASE("fake batches: a created batch is in progress, without results", "[clients]") {
+    fake_anthropic fake;
+    auto created = create(fake, batch_of({request("a"), request("b")}));
+    REQUIRE(created.status == 200);
+    auto batch = clients::parse_message_batch(created.body);
+    REQUIRE(batch);
+    CHECK(batch->id.rfind("msgbatch_", 0) == 0);
+    CHECK(batch->processing_status == "in_progress");
+    CHECK(batch->counts.processing == 2);
+    CHECK(batch->results_url.empty());
+    CHECK(created.json().at("results_url").is_null());
+    CHECK(fake.batches_created() == 1);
+
+    auto results = get(fake, "/v1/messages/batches/" + batch->id + "/results");
+    CHECK(results.status == 404);
+    CHECK(results.json().at("error").at("type") == "not_found_error");
+    CHECK(fake.paid() == 0);
+    CHECK(fake.batch_billed().empty());
+}
+
+TEST_CASE("fake batches: creation refuses bad bodies with the API's texts", "[clients]") {
+    fake_anthropic fake;
+    auto refused = [&fake](const json::object& body) {
+        auto r = create(fake, body);
+        CHECK(r.status == 400);
+        CHECK(r.json().at("error").at("type") == "invalid_request_error");
+        return r.message();
+    };
+    CHECK(refused(batch_of({request(std::string(65, 'x'))})) ==
+          "requests.0.custom_id: String should have at most 64 characters");
+    CHECK(refused(batch_of({request("ok"), request("has space")})) ==
+          "requests.1.custom_id: String should match pattern '^[a-zA-Z0-9_-]{1,64}$'");
+    CHECK(refused(batch_of({request("")})) ==
+          "requests.0.custom_id: String should have at least 1 character");
+    CHECK(refused(batch_of({request("same"), request("same")})).find("\"same\"") !=
+          std::string::npos);
+    CHECK(refused(json::object{{"requests", json::array{}}}) ==
+          "requests: List should have at least 1 item after validation, not 0");
+    CHECK(refused(json::object{}) == "requests: Field required");
+    CHECK(refused(batch_of({json::object{{"custom_id", "a"}}})) ==
+          "requests.0.params: Field required");
+    CHECK(refused(batch_of({json::object{{"custom_id", "a"}, {"params", 1}, {"x", 1}}})) ==
+          "requests.0.x: Extra inputs are not permitted");
+
+    json::array many;
+    for (int i = 0; i <= 10'000; ++i) {
+        many.push_back(json::object{{"custom_id", "r" + std::to_string(i)}, {"params", {}}});
+    }
+    CHECK(refused(json::object{{"requests", std::move(many)}}) ==
+          "requests: List should have at most 10000 items after validation, not 10001");
+    CHECK(create(fake, batch_of({request(std::string(64, 'x'))})).status == 200);
+    CHECK(fake.batches_created() == 1);
+}
+
+TEST_CASE("fake batches: the endpoints check the key and the version", "[clients]") {
+    fake_anthropic fake;
+    auto body = json::serialize(batch_of({request("a")}));
+    auto no_key = post(fake, "/v1/messages/batches", body, {{"anthropic-version", "2023-06-01"}});
+    CHECK(no_key.status == 401);
+    CHECK(no_key.message() == "x-api-key header is required");
+    auto no_version = post(fake, "/v1/messages/batches", body, {{"x-api-key", "test-key"}});
+    CHECK(no_version.status == 400);
+    CHECK(no_version.message() == "anthropic-version: header is required");
+
+    auto id = id_of(create(fake, batch_of({request("a")})));
+    auto wrong = get(fake, "/v1/messages/batches/" + id,
+                     {{"x-api-key", "other"}, {"anthropic-version", "2023-06-01"}});
+    CHECK(wrong.status == 401);
+    CHECK(wrong.message() == "invalid x-api-key");
+    CHECK(get(fake, "/v1/messages/batches/msgbatch_01Unknown").status == 404);
+}
+
+TEST_CASE("fake batches: in progress with retry-after, then ended with counts and results",
+          "[clients]") {
+    fakes::fake_anthropic_options options;
+    options.batches.in_progress_polls = 2;
+    options.batches.retry_after_seconds = 10;
+    fake_anthropic fake(options);
+    auto id = id_of(create(fake, batch_of({request("first"), request("second"),
+                                           request("bad-model", params("claude-nope-9"))})));
+
+    for (int i = 0; i < 2; ++i) {
+        auto polled = get(fake, "/v1/messages/batches/" + id);
+        CHECK(polled.json().at("processing_status") == "in_progress");
+        CHECK(polled.header("retry-after") == "10");
+    }
+    auto ended = get(fake, "/v1/messages/batches/" + id);
+    auto batch = clients::parse_message_batch(ended.body);
+    REQUIRE(batch);
+    REQUIRE(batch->ended());
+    CHECK(ended.header("retry-after").empty());
+    CHECK(batch->counts.succeeded == 2);
+    CHECK(batch->counts.errored == 1);
+    CHECK(batch->counts.processing == 0);
+    CHECK_FALSE(batch->ended_at.empty());
+    CHECK(batch->results_url == fake.base_url() + "/v1/messages/batches/" + id + "/results");
+    CHECK(fake.batch_polls() == 3);
+
+    auto results = get(fake, batch->results_url);
+    REQUIRE(results.status == 200);
+    CHECK(results.header("Content-Type") == "application/x-jsonl");
+    auto lines = clients::parse_batch_results(results.body);
+    REQUIRE(lines);
+    REQUIRE(lines->size() == 3);
+    std::vector<std::string> order;
+    for (const auto& l : *lines) {
+        order.push_back(l.custom_id);
+    }
+    CHECK(order != std::vector<std::string>{"first", "second", "bad-model"});
+
+    auto billed = fake.batch_billed();
+    REQUIRE(billed.size() == 2);
+    CHECK(fake.paid() == 0);  // nothing went through /v1/messages
+    for (const auto& l : *lines) {
+        if (l.custom_id == "bad-model") {
+            CHECK(l.type == "errored");
+            REQUIRE(l.error);
+            CHECK(l.error->type == "not_found_error");
+            CHECK(l.error->message == "model: claude-nope-9");
+            continue;
+        }
+        CHECK(l.type == "succeeded");
+        REQUIRE(l.reply);
+        CHECK(l.reply->usage.service_tier == "batch");
+        CHECK(l.reply->model == "claude-haiku-4-5-20251001");
+        const auto& b = l.custom_id == billed[0].custom_id ? billed[0] : billed[1];
+        CHECK(b.custom_id == l.custom_id);
+        CHECK(l.reply->usage.input_tokens == b.usage.input_tokens);
+        CHECK(l.reply->usage.output_tokens == b.usage.output_tokens);
+        CHECK(l.reply->usage.cache_creation_input_tokens ==
+              b.usage.cache_write_5m + b.usage.cache_write_1h);
+        CHECK(b.usage.output_tokens > 0);
+    }
+    // Fetching again shows the same lines and bills nothing more.
+    CHECK(get(fake, batch->results_url).body == results.body);
+    CHECK(fake.batch_billed().size() == 2);
+}
+
+TEST_CASE("fake batches: invalid params become errored lines, not a refused batch", "[clients]") {
+    fakes::fake_anthropic_options options;
+    options.batches.in_progress_polls = 0;
+    fake_anthropic fake(options);
+    auto streaming = params();
+    streaming.as_object()["stream"] = true;
+    auto no_tokens = params();
+    no_tokens.as_object().erase("max_tokens");
+    auto created = create(fake, batch_of({request("s", streaming), request("m", no_tokens)}));
+    REQUIRE(created.status == 200);
+    auto ended = retrieve_until_ended(fake, id_of(created));
+    auto url = std::string(ended.json().at("results_url").as_string());
+    auto lines = clients::parse_batch_results(get(fake, url).body);
+    REQUIRE(lines);
+    REQUIRE(lines->size() == 2);
+    for (const auto& l : *lines) {
+        CHECK(l.type == "errored");
+        REQUIRE(l.error);
+        CHECK(l.error->type == "invalid_request_error");
+        CHECK(l.error->status == 400);
+        CHECK(l.error->message == (l.custom_id == "s" ? "stream: Extra inputs are not permitted"
+                                                      : "max_tokens: Field required"));
+    }
+    CHECK(fake.batch_billed().empty());
+}
+
+TEST_CASE("fake batches: processing time on the injected clock", "[clients]") {
+    manual_clock time(1'700'000'000'000);
+    fakes::fake_anthropic_options options;
+    options.time = &time;
+    options.batches.in_progress_polls = 0;
+    options.batches.processing_time = std::chrono::minutes(5);
+    fake_anthropic fake(options);
+    auto id = id_of(create(fake, batch_of({request("a")})));
+    CHECK(get(fake, "/v1/messages/batches/" + id).json().at("processing_status") == "in_progress");
+    time.advance_ms(5 * 60'000);
+    auto ended = get(fake, "/v1/messages/batches/" + id).json();
+    CHECK(ended.at("processing_status") == "ended");
+    CHECK(ended.at("created_at") == "2023-11-14T22:13:20Z");
+    CHECK(ended.at("expires_at") == "2023-11-15T22:13:20Z");
+}
+
+TEST_CASE("fake batches: cancel, injected lines, an unusual results path, and stats", "[clients]") {
+    fakes::fake_anthropic_options options;
+    options.batches.in_progress_polls = 1;
+    options.batches.unusual_results_path = true;
+    fake_anthropic fake(options);
+
+    auto canceled_id = id_of(create(fake, batch_of({request("c1"), request("c2")})));
+    auto canceling =
+        post(fake, "/v1/messages/batches/" + canceled_id + "/cancel", "", good_headers).json();
+    CHECK(canceling.at("processing_status") == "canceling");
+    CHECK(canceling.at("cancel_initiated_at").is_string());
+    auto ended = get(fake, "/v1/messages/batches/" + canceled_id).json();
+    CHECK(ended.at("processing_status") == "ended");
+    CHECK(ended.at("request_counts").at("canceled") == 2);
+    auto url = std::string(ended.at("results_url").as_string());
+    CHECK(url.find("/v1/files/") != std::string::npos);
+    auto canceled = clients::parse_batch_results(get(fake, url).body);
+    REQUIRE(canceled);
+    CHECK(canceled->at(0).type == "canceled");
+
+    fake.inject_batch_line({"x1", "expired", "", ""});
+    fake.inject_batch_line({"x2", "errored", "overloaded_error", "Overloaded"});
+    auto id = id_of(create(fake, batch_of({request("x1"), request("x2"), request("x3")})));
+    auto done = retrieve_until_ended(fake, id);
+    auto lines = clients::parse_batch_results(
+        get(fake, std::string(done.json().at("results_url").as_string())).body);
+    REQUIRE(lines);
+    std::map<std::string, std::string> types;
+    for (const auto& l : *lines) {
+        types[l.custom_id] = l.type;
+        if (l.custom_id == "x2") {
+            REQUIRE(l.error);
+            CHECK(l.error->status == 529);
+        }
+    }
+    CHECK(types == std::map<std::string, std::string>{
+                       {"x1", "expired"}, {"x2", "errored"}, {"x3", "succeeded"}});
+
+    auto stats = get(fake, "/_fake/stats").json();
+    CHECK(stats.at("batches_created") == 2);
+    CHECK(stats.at("batch_requests_billed") == 1);
+    CHECK(stats.at("batch_polls").as_int64() == static_cast<std::int64_t>(fake.batch_polls()));
+}

@@ -1,0 +1,136 @@
+// The Message Batches part of the fake Anthropic server: create, retrieve, results, cancel. A
+// batch is checked at creation the way the real API checks it (1..10,000 requests, custom_id
+// 1..64 characters of [A-Za-z0-9_-] and unique; the texts are the API's where known), its
+// params only when it ends (an invalid params object becomes an `errored` line, as the real API
+// validates them asynchronously). A batch stays in_progress for a set number of retrieves and a
+// set time, then ends; its results come back in an order that is not the request order, with
+// `usage.service_tier:"batch"` on succeeded lines.
+//
+// Thread-safety: every member function may be called from any thread.
+#pragma once
+
+#include <boost/json/value.hpp>
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "core/clock.hpp"
+#include "tests/fakes/fake_accounting.hpp"
+#include "tests/fakes/fake_anthropic_rules.hpp"
+
+namespace boomer::fakes {
+
+struct fake_batch_options {
+    // A batch ends at the first retrieve that comes after this many in_progress answers and
+    // after processing_time has passed since its creation.
+    int in_progress_polls = 1;
+    std::chrono::milliseconds processing_time{0};
+    int retry_after_seconds = 1;  // sent on in_progress retrieves; 0: no header
+    // Serve results at /v1/files/<id>_results.jsonl instead of the documented path, to prove
+    // that a client reads results_url instead of building it.
+    bool unusual_results_path = false;
+};
+
+// A result line forced for a custom_id instead of processing its params: "errored" (with the
+// error type and message), "canceled" or "expired".
+struct injected_line {
+    std::string custom_id;
+    std::string type = "errored";
+    std::string error_type = "api_error";
+    std::string message = "Internal server error";
+};
+
+// What processing one request's params produced: a message (its JSON and what it billed) or
+// the error the synchronous API would have answered.
+struct processed_params {
+    std::optional<api_reject> error;
+    std::string message_json;
+    std::string model;  // alias
+    fake_usage usage;
+};
+
+// A succeeded line, billed at the batch rate.
+struct billed_request {
+    std::string batch_id;
+    std::string custom_id;
+    std::string model;  // alias
+    fake_usage usage;
+};
+
+// An HTTP answer of the batch endpoints.
+struct batch_answer {
+    int status = 200;
+    std::string body;
+    std::string content_type = "application/json";
+    std::vector<std::pair<std::string, std::string>> headers;
+};
+
+class fake_batch_desk {
+public:
+    // `process` answers one request's params, when its batch ends (under the desk's lock: it
+    // must not call the desk); `base_url` is read when a results_url is made.
+    using processor = std::function<processed_params(const boost::json::value& params)>;
+    fake_batch_desk(fake_batch_options options, const clock& time, processor process,
+                    std::function<std::string()> base_url);
+
+    // The endpoints, after the headers were checked. `id` is the batch id from the path.
+    batch_answer create(std::string_view body);
+    batch_answer retrieve(const std::string& id);
+    batch_answer results(const std::string& id);
+    batch_answer cancel(const std::string& id);
+
+    void inject(injected_line line);
+    void set_options(const fake_batch_options& options);
+
+    std::size_t batches_created() const;
+    std::size_t polls() const;  // retrieves answered, in_progress or not
+    std::vector<billed_request> billed() const;
+
+private:
+    struct request {
+        std::string custom_id;
+        boost::json::value params;
+    };
+    struct batch {
+        std::string id;
+        std::int64_t created_ms = 0;
+        std::int64_t ended_ms = 0;
+        std::int64_t cancel_ms = 0;
+        int polls = 0;
+        std::string status = "in_progress";
+        std::vector<request> requests;
+        std::vector<std::string> lines;  // JSONL, once ended
+        std::map<std::string, std::int64_t> counts;
+    };
+
+    std::string batch_json(const batch& b) const;
+    bool due(const batch& b, std::int64_t now_ms) const;
+    void end(batch& b);
+    std::string line_for(const batch& b, const request& r);
+
+    fake_batch_options options_;
+    const clock& time_;
+    processor process_;
+    std::function<std::string()> base_url_;
+
+    mutable std::mutex mutex_;
+    std::map<std::string, batch> batches_;           // guarded by mutex_
+    std::map<std::string, injected_line> injected_;  // guarded by mutex_
+    std::vector<billed_request> billed_;             // guarded by mutex_
+    std::size_t created_ = 0;                        // guarded by mutex_
+    std::size_t polls_ = 0;                          // guarded by mutex_
+    std::uint64_t next_id_ = 1;                      // guarded by mutex_
+};
+
+// check_batch_create validates a create body: returns the rejection, or nothing when the batch
+// may be created. Pure; thread-safe.
+std::optional<api_reject> check_batch_create(const boost::json::value& body);
+
+}  // namespace boomer::fakes
