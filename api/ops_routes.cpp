@@ -1,5 +1,8 @@
 // Operator routes: health, readiness, metrics, the API description; and add_routes.
 #include <boost/json.hpp>
+#include <exception>
+#include <map>
+#include <optional>
 
 #include "api/handlers.hpp"
 #include "api/json_response.hpp"
@@ -39,20 +42,36 @@ awaitable<http_response> readyz(api_deps& deps, request_context) {
     co_return json_response(http::status::ok, json::object{{"status", "ready"}});
 }
 
-// Queue depth and item counts are read from the store at scrape time.
+// Queue depth and item counts are read from the store at scrape time. While the database is
+// away the rest is still served, with boomer_database_up 0 and those gauges left as they were,
+// so an outage does not look like every replica being down.
 awaitable<http_response> metrics_text(api_deps& deps, request_context) {
-    auto counts_work = [&deps] {
-        return std::make_pair(deps.db->queue_depth(), deps.db->count_by_state());
+    using counts = std::pair<std::map<store::priority, std::int64_t>,
+                             std::map<store::job_state, std::int64_t>>;
+    auto counts_work = [&deps]() -> std::optional<counts> {
+        try {
+            return counts(deps.db->queue_depth(), deps.db->count_by_state());
+        } catch (const std::exception&) {
+            return std::nullopt;
+        }
     };
-    auto [depth, states] = co_await run_on(*deps.store_pool, counts_work);
-    auto& depth_gauge = deps.metrics->gauge_family(
-        "boomer_queue_depth", "Queued items waiting for a worker, by priority.", {"priority"});
-    for (auto [prio, n] : depth) {
-        depth_gauge.with({store::to_string(prio)}).set(static_cast<double>(n));
-    }
-    auto& state_gauge = deps.metrics->gauge_family("boomer_items", "Items by state.", {"state"});
-    for (auto [state, n] : states) {
-        state_gauge.with({store::to_string(state)}).set(static_cast<double>(n));
+    auto found = co_await run_on(*deps.store_pool, counts_work);
+    deps.metrics
+        ->gauge_family("boomer_database_up",
+                       "1 when the last scrape could read the database, else 0.", {})
+        .with({})
+        .set(found ? 1.0 : 0.0);
+    if (found) {
+        auto& depth_gauge = deps.metrics->gauge_family(
+            "boomer_queue_depth", "Queued items waiting for a worker, by priority.", {"priority"});
+        for (auto [prio, n] : found->first) {
+            depth_gauge.with({store::to_string(prio)}).set(static_cast<double>(n));
+        }
+        auto& state_gauge =
+            deps.metrics->gauge_family("boomer_items", "Items by state.", {"state"});
+        for (auto [state, n] : found->second) {
+            state_gauge.with({store::to_string(state)}).set(static_cast<double>(n));
+        }
     }
     http_response res{http::status::ok, 11};
     res.set(http::field::content_type, "text/plain; version=0.0.4; charset=utf-8");

@@ -13,6 +13,7 @@
 #include "clients/anthropic_messages.hpp"
 #include "clients/claude_vision.hpp"
 #include "pipeline/image/normalize.hpp"
+#include "tests/clients/claude_support.hpp"
 #include "tests/clients/support.hpp"
 #include "tests/fakes/fake_anthropic.hpp"
 #include "tests/support/paths.hpp"
@@ -38,39 +39,7 @@ const image::normalized_image& photo(const char* name = "grayscale-jpeg-concert.
     return found->second;
 }
 
-json::object record(std::string title, double confidence) {
-    return {{"title", std::move(title)},
-            {"brand", "Acme"},
-            {"model", "X1"},
-            {"category_path", json::array{"Art", "Photographs"}},
-            {"condition_guess", "good"},
-            {"search_query", "acme x1 print"},
-            {"overall_confidence", confidence}};
-}
-
 // An answer store in memory, counting what it is asked.
-class memory_answers final : public clients::answer_store {
-public:
-    asio::awaitable<std::optional<std::string>> get(const std::string& key) override {
-        std::lock_guard lock(mutex_);
-        ++gets;
-        auto found = entries.find(key);
-        co_return found == entries.end() ? std::nullopt : std::optional(found->second);
-    }
-    asio::awaitable<void> put(const std::string& key, const std::string& value) override {
-        std::lock_guard lock(mutex_);
-        ++puts;
-        entries[key] = value;
-        co_return;
-    }
-
-    std::map<std::string, std::string> entries;
-    int gets = 0;
-    int puts = 0;
-
-private:
-    std::mutex mutex_;
-};
 
 asio::awaitable<void> no_sleep(milliseconds) {
     co_return;
@@ -80,7 +49,7 @@ struct harness {
     fakes::fake_anthropic fake;
     metrics::registry registry;
     asio::io_context io;
-    std::shared_ptr<memory_answers> answers = std::make_shared<memory_answers>();
+    std::shared_ptr<test::memory_answers> answers = std::make_shared<test::memory_answers>();
     clients::claude_options options;
 
     harness() {
@@ -120,7 +89,8 @@ std::string body_for(const std::string& model, int max_tokens = 2048,
 
 TEST_CASE("claude answers: a resubmitted item reuses the answer and pays nothing", "[clients]") {
     harness h;
-    h.fake.add_fixture(photo().sha256, "claude-haiku-4-5", record("Acme X1 print", 0.9));
+    h.fake.add_fixture(photo().sha256, "claude-haiku-4-5",
+                       test::identification_record("Acme X1 print", 0.9));
     auto first = h.identify("itm_first");
     REQUIRE(first);
     REQUIRE(first->calls.size() == 1);
@@ -144,8 +114,10 @@ TEST_CASE("claude answers: a resubmitted item reuses the answer and pays nothing
 TEST_CASE("claude answers: a retried item pays once and still counts what it paid", "[clients]") {
     harness h;
     h.options.max_attempts = 1;
-    h.fake.add_fixture(photo().sha256, "claude-haiku-4-5", record("Some print", 0.4));
-    h.fake.add_fixture(photo().sha256, "claude-sonnet-4-5", record("Acme X1 print", 0.95));
+    h.fake.add_fixture(photo().sha256, "claude-haiku-4-5",
+                       test::identification_record("Some print", 0.4));
+    h.fake.add_fixture(photo().sha256, "claude-sonnet-4-5",
+                       test::identification_record("Acme X1 print", 0.95));
     auto overloaded = fakes::injected_error::overloaded();
     overloaded.model = "claude-sonnet-4-5";
     h.fake.inject(overloaded);
@@ -220,8 +192,10 @@ TEST_CASE("claude answers: calls differing in anything that shapes the answer ne
 TEST_CASE("claude answers: the strong model's answer never fills the cheap model's entry",
           "[clients]") {
     harness h;
-    h.fake.add_fixture(photo().sha256, "claude-haiku-4-5", record("Some print", 0.3));
-    h.fake.add_fixture(photo().sha256, "claude-sonnet-4-5", record("Acme X1 print", 0.95));
+    h.fake.add_fixture(photo().sha256, "claude-haiku-4-5",
+                       test::identification_record("Some print", 0.3));
+    h.fake.add_fixture(photo().sha256, "claude-sonnet-4-5",
+                       test::identification_record("Acme X1 print", 0.95));
     REQUIRE(h.identify("itm_a"));
     REQUIRE(h.answers->entries.size() == 2);
     for (const auto& [key, value] : h.answers->entries) {

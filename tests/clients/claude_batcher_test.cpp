@@ -17,6 +17,7 @@
 #include "clients/claude_vision.hpp"
 #include "core/hash.hpp"
 #include "pipeline/image/normalize.hpp"
+#include "tests/clients/claude_support.hpp"
 #include "tests/clients/support.hpp"
 #include "tests/fakes/fake_anthropic.hpp"
 #include "tests/support/paths.hpp"
@@ -44,34 +45,6 @@ const std::string& photo(int i) {
     }
     return found->second;
 }
-
-json::object record(std::string title, double confidence) {
-    return {{"title", std::move(title)},
-            {"brand", "Acme"},
-            {"model", "X1"},
-            {"category_path", json::array{"Art", "Photographs"}},
-            {"condition_guess", "good"},
-            {"search_query", "acme x1 print"},
-            {"overall_confidence", confidence}};
-}
-
-class memory_answers final : public clients::answer_store {
-public:
-    asio::awaitable<std::optional<std::string>> get(const std::string& key) override {
-        std::lock_guard lock(mutex_);
-        auto found = entries.find(key);
-        co_return found == entries.end() ? std::nullopt : std::optional(found->second);
-    }
-    asio::awaitable<void> put(const std::string& key, const std::string& value) override {
-        std::lock_guard lock(mutex_);
-        entries[key] = value;
-        co_return;
-    }
-    std::map<std::string, std::string> entries;
-
-private:
-    std::mutex mutex_;
-};
 
 struct recorded_sleeps {
     std::mutex mutex;
@@ -138,7 +111,7 @@ struct harness {
     metrics::registry registry;
     asio::io_context io;
     std::shared_ptr<recorded_sleeps> sleeps = std::make_shared<recorded_sleeps>();
-    std::shared_ptr<memory_answers> answers = std::make_shared<memory_answers>();
+    std::shared_ptr<test::memory_answers> answers = std::make_shared<test::memory_answers>();
     clients::claude_options options;
 
     explicit harness(fakes::fake_batch_options batches = {})
@@ -158,7 +131,7 @@ struct harness {
         // Confident cheap answers by default: no escalation unless a test asks for it.
         for (int i = 0; i < 3; ++i) {
             fake.add_fixture(sha256_hex(photo(i)), "claude-haiku-4-5",
-                             record("Item " + std::to_string(i), 0.9));
+                             test::identification_record("Item " + std::to_string(i), 0.9));
         }
     }
 
@@ -303,7 +276,8 @@ TEST_CASE("claude batcher: a recorded pending batch is resumed after a crash, no
     fakes::fake_batch_options slow;
     slow.in_progress_polls = 3;
     harness h(slow);
-    h.fake.add_fixture(sha256_hex(photo(1)), "claude-haiku-4-5", record("Resumed", 0.9));
+    h.fake.add_fixture(sha256_hex(photo(1)), "claude-haiku-4-5",
+                       test::identification_record("Resumed", 0.9));
     {
         // The first process: submits, records, polls once, and dies mid-wait.
         asio::io_context crashed;
@@ -332,7 +306,8 @@ TEST_CASE("claude batcher: a recorded pending batch is resumed after a crash, no
 TEST_CASE("claude batcher: identical calls share one request and only the first item pays",
           "[clients]") {
     harness h;
-    h.fake.add_fixture(sha256_hex(photo(0)), "claude-haiku-4-5", record("Shared", 0.9));
+    h.fake.add_fixture(sha256_hex(photo(0)), "claude-haiku-4-5",
+                       test::identification_record("Shared", 0.9));
     auto out = h.identify_all({bulk_request("itm_first", 0), bulk_request("itm_second", 0)});
     REQUIRE(out[0]);
     REQUIRE(out[1]);
@@ -346,8 +321,10 @@ TEST_CASE("claude batcher: identical calls share one request and only the first 
 TEST_CASE("claude batcher: escalation of an unsure bulk answer goes through a batch too",
           "[clients]") {
     harness h;
-    h.fake.add_fixture(sha256_hex(photo(2)), "claude-haiku-4-5", record("Print", 0.3));
-    h.fake.add_fixture(sha256_hex(photo(2)), "claude-sonnet-4-5", record("Acme X1 print", 0.9));
+    h.fake.add_fixture(sha256_hex(photo(2)), "claude-haiku-4-5",
+                       test::identification_record("Print", 0.3));
+    h.fake.add_fixture(sha256_hex(photo(2)), "claude-sonnet-4-5",
+                       test::identification_record("Acme X1 print", 0.9));
     auto out = h.identify(bulk_request("itm_1", 2));
     REQUIRE(out);
     CHECK(out->escalated);

@@ -14,6 +14,7 @@
 #include "tests/fakes/fake_anthropic.hpp"
 #include "tests/support/http_client.hpp"
 #include "tests/support/paths.hpp"
+#include "tests/support/scoped_env.hpp"
 #include "tests/support/service_process.hpp"
 
 using namespace boomer;
@@ -21,27 +22,6 @@ using namespace boomer::test;
 namespace json = boost::json;
 
 namespace {
-
-// Sets environment variables for the services started within its lifetime.
-class scoped_env {
-public:
-    explicit scoped_env(std::vector<std::pair<std::string, std::string>> vars)
-        : vars_(std::move(vars)) {
-        for (const auto& [name, value] : vars_) {
-            ::setenv(name.c_str(), value.c_str(), 1);
-        }
-    }
-    ~scoped_env() {
-        for (const auto& [name, value] : vars_) {
-            ::unsetenv(name.c_str());
-        }
-    }
-    scoped_env(const scoped_env&) = delete;
-    scoped_env& operator=(const scoped_env&) = delete;
-
-private:
-    std::vector<std::pair<std::string, std::string>> vars_;
-};
 
 // Batches of three: the window is long, and the third bulk call submits the batch at once (a
 // loaded machine cannot split the items over two windows).

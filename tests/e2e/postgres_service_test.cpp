@@ -158,9 +158,15 @@ TEST_CASE("service on postgres: a database restart under load loses no accepted 
     CHECK(refused->get_header_value("Retry-After") == "2");
     std::this_thread::sleep_for(1s);  // workers, heartbeats and rescue meet the outage too
     CHECK(readyz(api) == 503);
+    // Metrics are still served, saying the database is away.
+    auto metrics = api.get("/metrics");
+    REQUIRE(metrics);
+    CHECK(metrics->status == 200);
+    CHECK(metrics->body.find("\nboomer_database_up 0\n") != std::string::npos);
 
     pg.resume();
     CHECK(wait_for([&] { return readyz(api) == 200; }, 30s));
+    CHECK(api.get("/metrics")->body.find("\nboomer_database_up 1\n") != std::string::npos);
     auto after = api.post_item(photos, {{"title_hint", "after the restart"}});
     REQUIRE(after);
     REQUIRE(after->status == 202);

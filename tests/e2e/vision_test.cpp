@@ -186,11 +186,9 @@ TEST_CASE("service with Claude: a 529 is retried at once by the client, the item
     CHECK(str(call.at("outcome")) == "ok");
     CHECK(t.fake.received() == 2);
     CHECK(t.fake.paid() == 1);
-    CHECK(
-        t.api->get("/metrics")
-            ->body.find(
-                R"(boomer_vision_errors_total{model="claude-haiku-4-5",type="overloaded_error"} 1)") !=
-        std::string::npos);
+    CHECK(t.api->get("/metrics")
+              ->body.find(R"(boomer_vision_errors_total{model="claude-haiku-4-5",)"
+                          R"(type="overloaded_error"} 1)") != std::string::npos);
 }
 
 TEST_CASE("service with Claude: a 429 with retry-after is waited for, not hammered", "[e2e]") {
