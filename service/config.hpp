@@ -29,7 +29,7 @@ struct serve_config {
     int drain_seconds = 20;
     int lease_seconds = 20;
     int vision_answer_days = 30;  // how long a paid vision answer is reused; 0: never kept
-    std::string log_format;  // "json" or "text"; empty: text on a terminal, else json
+    std::string log_format;       // "json" or "text"; empty: text on a terminal, else json
     std::string log_level = "info";
     std::string tenant = "default";
     int comps_deadline_ms = 8000;  // the comps stage, all market sources together

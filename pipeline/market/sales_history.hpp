@@ -27,11 +27,11 @@ struct comp {
     std::int64_t item_price_minor = 0;  // per unit
     std::int64_t shipping_minor = 0;    // per unit
     std::string currency;
-    std::string sold_on;  // YYYY-MM-DD: the sale date, or for an active listing the day seen
-    std::string match;    // "barcode" | "title"
-    double score = 0;     // 1 for a barcode match; title similarity (see find) otherwise
-    std::string source;   // own sales: the import it came from; else the source's name()
-    bool sold = true;     // false for an active listing (competition, not evidence of value)
+    std::string sold_on;       // YYYY-MM-DD: the sale date, or for an active listing the day seen
+    std::string match;         // "barcode" | "title"
+    double score = 0;          // 1 for a barcode match; title similarity (see find) otherwise
+    std::string source;        // own sales: the import it came from; else the source's name()
+    bool sold = true;          // false for an active listing (competition, not evidence of value)
     std::string condition_id;  // eBay condition id ("1000", "3000"...) when the source gave one
     std::string url;           // the listing's page when the source gave one
 };
