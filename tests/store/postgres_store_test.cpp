@@ -52,6 +52,9 @@ int terminate_backends(const std::string& application_name) {
         }
         std::this_thread::sleep_for(10ms);
     }
+    // A backend leaves pg_stat_activity before its process exits and closes the socket; give
+    // it that moment, so the client sees the connection closed as after a real restart.
+    std::this_thread::sleep_for(100ms);
     return static_cast<int>(killed.size());
 }
 
