@@ -121,6 +121,11 @@ int main(int argc, char** argv) {
     app.add_option("--otpm", options.limits.output_tokens,
                    "Output tokens per minute per model (0: none)");
     app.add_option("--seed", options.seed, "Seed of the error dice");
+    app.add_option("--default-confidence", options.default_confidence,
+                   "Overall confidence of the answer for photos without a fixture")
+        ->check(CLI::Range(0.0, 1.0));
+    app.add_option("--default-price", options.default_price,
+                   "Price estimate (USD) in that answer; none when not given");
     ebay_flags ebay;
     add_ebay_flags(app, ebay);
     CLI11_PARSE(app, argc, argv);

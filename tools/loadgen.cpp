@@ -43,6 +43,7 @@
 #include <opencv2/imgproc.hpp>
 #include <random>
 #include <regex>
+#include <set>
 #include <sstream>
 #include <string>
 #include <thread>
@@ -66,6 +67,8 @@ struct options {
     int connections = 16;
     std::string fake;
     int service_pid = 0;
+    int photo_pool = 0;        // >0: draw photos from this many made up front (cheap to send)
+    bool intake_only = false;  // do not follow items to their end (for --workers 0 services)
     std::string spawn;
     std::string kill_at = "50%";
     std::string wait_for = "600s";
@@ -241,9 +244,10 @@ struct results {
     std::map<std::string, int> final_states;
     std::deque<outstanding> pending;
     double peak_rss_mb = 0;
-    double cost_micros = 0;    // summed over finished items
-    double vision_paid = 0;    // vision calls the finished items paid for
-    double vision_reused = 0;  // answers they reused without paying
+    double cost_micros = 0;              // summed over finished items
+    double vision_paid = 0;              // vision calls the finished items paid for
+    double vision_reused = 0;            // answers they reused without paying
+    std::set<std::uint64_t> photo_sets;  // distinct photo sets sent (without --photo-pool)
 };
 
 class load_generator {
@@ -254,7 +258,7 @@ public:
 
 private:
     void submit_one(int index);
-    std::vector<std::pair<std::string, std::string>> photos_for(int index);
+    std::pair<std::vector<std::pair<std::string, std::string>>, std::string> photos_for(int index);
     void poll();
     bool all_final() {
         std::lock_guard lock(r_.mutex);
@@ -268,39 +272,60 @@ private:
     results r_;
     std::mt19937_64 rng_{1};
     std::mutex rng_mutex_;
+    std::vector<std::uint64_t> sent_bases_;  // photo sets sent so far; guarded by rng_mutex_
     std::unique_ptr<spawned_service> spawned_;
     std::atomic<int> pid_{0};
     std::atomic<bool> stop_sampling_{false};
     std::atomic<bool> sending_{true};
+    std::vector<std::string> pool_;  // photos made up front (--photo-pool)
     double cpu_start_ = 0;
     double cpu_end_ = 0;
     std::string metrics_before_;
 };
 
-std::vector<std::pair<std::string, std::string>> load_generator::photos_for(int index) {
+// photos_for returns an item's photos and its title hint; a duplicate resends both, as a
+// reseller resubmitting the same item would.
+std::pair<std::vector<std::pair<std::string, std::string>>, std::string> load_generator::photos_for(
+    int index) {
+    if (!pool_.empty()) {
+        std::vector<std::pair<std::string, std::string>> out;
+        for (int p = 0; p < o_.photos_per_item; ++p) {
+            auto i = static_cast<std::size_t>(index * o_.photos_per_item + p) % pool_.size();
+            out.emplace_back("photo-" + std::to_string(p) + ".jpg", pool_[i]);
+        }
+        return {out, "load test item " + std::to_string(index)};
+    }
     std::uint64_t base = static_cast<std::uint64_t>(index) * 1000 + o_.seed;
     {
         std::lock_guard lock(rng_mutex_);
-        if (index > 0 && std::uniform_real_distribution<>(0, 1)(rng_) < o_.duplicate_share) {
-            base = static_cast<std::uint64_t>(rng_() % static_cast<std::uint64_t>(index)) * 1000 +
-                   o_.seed;
+        // A duplicate resends the photos of an item already sent.
+        if (!sent_bases_.empty() &&
+            std::uniform_real_distribution<>(0, 1)(rng_) < o_.duplicate_share) {
+            base = sent_bases_[rng_() % sent_bases_.size()];
+        } else {
+            sent_bases_.push_back(base);
         }
+    }
+    {
+        std::lock_guard lock(r_.mutex);
+        r_.photo_sets.insert(base);
     }
     std::vector<std::pair<std::string, std::string>> out;
     for (int p = 0; p < o_.photos_per_item; ++p) {
         out.emplace_back("photo-" + std::to_string(p) + ".jpg",
                          synthetic_jpeg(base + static_cast<std::uint64_t>(p)));
     }
-    return out;
+    return {out, "load test item " + std::to_string(base)};
 }
 
 void load_generator::submit_one(int index) {
     httplib::MultipartFormDataItems form;
-    for (auto& [name, bytes] : photos_for(index)) {
+    auto [photos, hint] = photos_for(index);
+    for (auto& [name, bytes] : photos) {
         form.push_back({"photo", std::move(bytes), name, "image/jpeg"});
     }
     form.push_back({"priority", o_.priority, "", ""});
-    form.push_back({"title_hint", "load test item " + std::to_string(index), "", ""});
+    form.push_back({"title_hint", hint, "", ""});
     httplib::Client client(target_.host, target_.port);
     client.set_read_timeout(30, 0);
     httplib::Headers headers{
@@ -432,6 +457,7 @@ json::object load_generator::report(double seconds) {
         {"scenario", o_.scenario},
         {"seconds", seconds},
         {"submitted", r_.submitted},
+        {"distinct_photo_sets", static_cast<std::int64_t>(r_.photo_sets.size())},
         {"accepted", r_.accepted},
         {"refused", r_.refused},
         {"unreachable_attempts", r_.unreachable},
@@ -463,8 +489,8 @@ void print_table(const json::object& r) {
     auto pct = [&](const char* k, const char* p) { return r.at(k).at(p).to_number<double>(); };
     std::printf("scenario            %s\n", std::string(r.at("scenario").as_string()).c_str());
     std::printf("duration            %.1f s\n", num("seconds"));
-    std::printf("submitted/accepted  %.0f / %.0f (refused %.0f)\n", num("submitted"),
-                num("accepted"), num("refused"));
+    std::printf("submitted/accepted  %.0f / %.0f (refused %.0f), %.0f distinct photo sets\n",
+                num("submitted"), num("accepted"), num("refused"), num("distinct_photo_sets"));
     std::printf("finished            %.0f (%s), pending %.0f\n", num("finished"),
                 json::serialize(r.at("final_states")).c_str(), num("still_pending"));
     std::printf("throughput          %.2f items/s\n", num("items_per_second"));
@@ -485,6 +511,9 @@ void print_table(const json::object& r) {
 int load_generator::run() {
     rng_.seed(o_.seed);
     auto duration = parse_duration(o_.duration);
+    for (int i = 0; i < o_.photo_pool; ++i) {
+        pool_.push_back(synthetic_jpeg(static_cast<std::uint64_t>(i) + o_.seed * 1'000'000));
+    }
     if (!o_.spawn.empty()) {
         spawned_ = std::make_unique<spawned_service>(o_.spawn);
     }
@@ -552,7 +581,11 @@ int load_generator::run() {
             }
         });
     }
-    std::thread poller([this] { poll(); });
+    std::thread poller([this] {
+        if (!o_.intake_only) {
+            poll();
+        }
+    });
     for (auto& t : senders) {
         t.join();
     }
@@ -570,7 +603,7 @@ int load_generator::run() {
     if (!o_.json_path.empty()) {
         std::ofstream(o_.json_path) << json::serialize(r) << '\n';
     }
-    return r.at("still_pending").as_int64() == 0 ? 0 : 3;
+    return o_.intake_only || r.at("still_pending").as_int64() == 0 ? 0 : 3;
 }
 
 }  // namespace
@@ -606,6 +639,9 @@ int main(int argc, char** argv) {
         ->capture_default_str();
     app.add_option("--json", o.json_path, "Also write the report as JSON to this file");
     app.add_option("--seed", o.seed, "Seed of the photos and the duplicate draw");
+    app.add_option("--photo-pool", o.photo_pool,
+                   "Make this many photos up front and cycle through them (0: a new one per item)");
+    app.add_flag("--intake-only", o.intake_only, "Measure intake only; do not wait for items");
     CLI11_PARSE(app, argc, argv);
     try {
         return load_generator(o).run();

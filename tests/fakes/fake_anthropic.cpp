@@ -61,20 +61,26 @@ std::string_view error_type_of(unsigned status) {
     }
 }
 
-json::object default_record(const checked_request& req) {
-    return {{"title", "Unidentified item"},
-            {"brand", ""},
-            {"model", ""},
-            {"category_path", json::array{"Everything Else"}},
-            {"condition_guess", "unknown"},
-            {"color", ""},
-            {"material", ""},
-            {"era", ""},
-            {"distinguishing_marks",
-             json::array{std::to_string(req.image_bytes.size()) + " photo(s) examined"}},
-            {"search_query", "item"},
-            {"field_confidence", {{"title", 0.2}, {"brand", 0.0}, {"model", 0.0}}},
-            {"overall_confidence", 0.2}};
+json::object default_record(const checked_request& req, const fake_anthropic_options& options) {
+    json::object out{{"title", "Unidentified item"},
+                     {"brand", ""},
+                     {"model", ""},
+                     {"category_path", json::array{"Everything Else"}},
+                     {"condition_guess", "unknown"},
+                     {"color", ""},
+                     {"material", ""},
+                     {"era", ""},
+                     {"distinguishing_marks",
+                      json::array{std::to_string(req.image_bytes.size()) + " photo(s) examined"}},
+                     {"search_query", "item"},
+                     {"field_confidence",
+                      {{"title", options.default_confidence}, {"brand", 0.0}, {"model", 0.0}}},
+                     {"overall_confidence", options.default_confidence}};
+    if (options.default_price) {
+        out["price_estimate"] =
+            json::object{{"amount", *options.default_price}, {"currency", "USD"}};
+    }
+    return out;
 }
 
 }  // namespace
@@ -309,7 +315,7 @@ json::object fake_anthropic::impl::tool_input(const checked_request& req) {
             }
         }
     }
-    return default_record(req);
+    return default_record(req, options);
 }
 
 answer fake_anthropic::impl::success(const checked_request& req, received_call& call, bool batch) {
@@ -524,6 +530,9 @@ fake_anthropic::fake_anthropic(fake_anthropic_options options)
     : impl_(std::make_unique<impl>(std::move(options))) {
     auto* self = impl_.get();
     self->server.set_payload_max_length(2 * max_request_bytes);
+    // Answers wait out their latency on a server thread: enough threads that a load run with
+    // seconds of latency is limited by the rate limits, not by the fake.
+    self->server.new_task_queue = [] { return new httplib::ThreadPool(512); };
     self->server.Post("/v1/messages", [self](const httplib::Request& req, httplib::Response& res) {
         received_call call;
         call.at = std::chrono::steady_clock::now();

@@ -68,6 +68,10 @@ struct fake_anthropic_options {
     error_rates errors;
     rate_limits_per_minute limits;
     std::uint64_t seed = 42;
+    // The record answered for photos without a fixture: its overall confidence, and a price
+    // estimate in US dollars when set (load runs use one so that items can be priced).
+    double default_confidence = 0.2;
+    std::optional<double> default_price;
     std::vector<fake_model> models = default_fake_models();
     fake_batch_options batches;  // the Message Batches endpoints (see fake_batches.hpp)
     std::string host = "127.0.0.1";
