@@ -1,5 +1,5 @@
-// Adaptive concurrency: slots handed over in order, AIMD under a burst of 429s, bounds, and
-// cancellation of a waiter.
+// Adaptive concurrency: slots handed over in order, AIMD under a burst of 429s, slow start and
+// recovery, the Little's-law ceiling, bounds, and cancellation of a waiter.
 #include "resilience/adaptive_concurrency.hpp"
 
 #include <atomic>
@@ -45,6 +45,54 @@ int count_held(const std::vector<std::optional<concurrency_permit>>& permits) {
     }
     return n;
 }
+
+// Takes one permit that must be free now.
+std::optional<concurrency_permit> take_one(asio::io_context& io, adaptive_concurrency& c) {
+    auto one = start(io, c, 1);
+    REQUIRE(one[0].has_value());
+    return std::move(one[0]);
+}
+
+// A steady crowd of callers: `n` acquisitions started at once (more than the limit, so some
+// wait); finish() ends the oldest held calls, and the waiters take the freed slots.
+class crowd {
+public:
+    crowd(asio::io_context& io, adaptive_concurrency& c, int n)
+        : io_(io), permits_(static_cast<std::size_t>(n)) {
+        for (auto& p : permits_) {
+            asio::co_spawn(io_, take(c, &p), asio::detached);
+        }
+        io_.restart();
+        io_.poll();
+    }
+
+    // finish reports `k` held calls, oldest first, then lets waiters take the freed slots.
+    // Returns how many it could finish.
+    int finish(int k, call_signal signal, std::chrono::milliseconds latency) {
+        int done = 0;
+        for (; next_ < permits_.size() && done < k && permits_[next_]; ++next_, ++done) {
+            permits_[next_]->report(signal, latency);
+        }
+        io_.restart();
+        io_.poll();
+        return done;
+    }
+
+    ~crowd() {
+        for (auto& p : permits_) {
+            if (p) {
+                p->report(call_signal::neutral);
+            }
+        }
+        io_.restart();
+        io_.poll();
+    }
+
+private:
+    asio::io_context& io_;
+    std::vector<std::optional<concurrency_permit>> permits_;  // never resized: stable addresses
+    std::size_t next_ = 0;
+};
 
 }  // namespace
 
@@ -92,22 +140,120 @@ TEST_CASE("adaptive concurrency: successes add about one slot per window, up to 
           "[resilience]") {
     asio::io_context io;
     adaptive_concurrency c({.initial = 4, .min = 1, .max = 5, .increase = 1.0});
+    // Four calls in flight; each success is replaced by a new call, so the slots stay in use.
+    auto permits = start(io, c, 4);
+    REQUIRE(count_held(permits) == 4);
     for (int i = 0; i < 4; ++i) {
-        auto p = start(io, c, 1);
-        p[0]->report(call_signal::success);
+        permits[static_cast<std::size_t>(i)]->report(call_signal::success);
+        permits[static_cast<std::size_t>(i)] = take_one(io, c);
     }
     CHECK(c.limit() == Approx(4.0 + 1.0 / 4 + 1.0 / 4.25 + 1.0 / (4.25 + 1.0 / 4.25) +
                               1.0 / (4.25 + 1.0 / 4.25 + 1.0 / (4.25 + 1.0 / 4.25)))
                            .epsilon(1e-9));
     CHECK(c.limit() > 4.9);
     for (int i = 0; i < 20; ++i) {
-        auto p = start(io, c, 1);
-        p[0]->report(call_signal::success);
+        auto& p = permits[static_cast<std::size_t>(i % 4)];
+        p->report(call_signal::success);
+        p = take_one(io, c);
+    }
+    for (auto& p : permits) {
+        p->report(call_signal::neutral);
     }
     CHECK(c.limit() == Approx(5.0));
     // Five slots now: five permits at once, the sixth waits.
     auto many = start(io, c, 6);
     CHECK(count_held(many) == 5);
+}
+
+TEST_CASE("adaptive concurrency: successes while most slots are idle do not raise the limit",
+          "[resilience]") {
+    asio::io_context io;
+    adaptive_concurrency c({.initial = 8, .min = 1, .max = 100, .slow_start = true});
+    for (int i = 0; i < 50; ++i) {
+        auto p = start(io, c, 1);
+        p[0]->report(call_signal::success, std::chrono::milliseconds(100));
+    }
+    CHECK(c.limit() == Approx(8.0));
+}
+
+TEST_CASE("adaptive concurrency: slow start doubles the limit per window of busy calls",
+          "[resilience]") {
+    using std::chrono::milliseconds;
+    asio::io_context io;
+    adaptive_concurrency c({.initial = 4, .min = 1, .max = 1000, .slow_start = true});
+    crowd calls(io, c, 400);
+    CHECK(c.in_flight() == 4);
+    for (double expected : {8.0, 16.0, 32.0, 64.0}) {
+        int window = static_cast<int>(c.limit());
+        REQUIRE(calls.finish(window, call_signal::success, milliseconds(5000)) == window);
+        CHECK(c.limit() == Approx(expected));
+        CHECK(c.in_flight() == static_cast<int>(expected));
+        CHECK(c.in_slow_start());
+    }
+}
+
+TEST_CASE(
+    "adaptive concurrency: after an overload slow start recovers to near the old peak, "
+    "then growth is additive",
+    "[resilience]") {
+    using std::chrono::milliseconds;
+    asio::io_context io;
+    adaptive_concurrency c(
+        {.initial = 40, .min = 1, .max = 1000, .slow_start = true, .recover = 0.9});
+    crowd calls(io, c, 400);
+    REQUIRE(c.in_flight() == 40);
+    calls.finish(1, call_signal::overload, milliseconds(0));
+    CHECK(c.limit() == Approx(20.0));
+    CHECK(c.in_slow_start());
+    // One slot per success up to 36 (0.9 x 40): 16 successes.
+    calls.finish(16, call_signal::success, milliseconds(100));
+    CHECK(c.limit() == Approx(36.0));
+    CHECK_FALSE(c.in_slow_start());
+    // Then about one slot per window of 36.
+    calls.finish(36, call_signal::success, milliseconds(100));
+    CHECK(c.limit() > 36.9);
+    CHECK(c.limit() < 37.1);
+}
+
+TEST_CASE("adaptive concurrency: the limit stops at rate x latency x headroom (Little's law)",
+          "[resilience]") {
+    using std::chrono::milliseconds;
+    asio::io_context io;
+    adaptive_concurrency c(
+        {.initial = 4, .min = 1, .max = 1000, .slow_start = true, .headroom = 1.5});
+    c.set_rate(600);                       // ten calls a second
+    CHECK(c.ceiling() == Approx(1000.0));  // no latency seen yet
+    crowd calls(io, c, 300);
+    for (int window = 0; window < 8; ++window) {
+        calls.finish(static_cast<int>(c.limit()), call_signal::success, milliseconds(2000));
+    }
+    // 10/s x 2 s = 20 in flight needed; x 1.5 headroom, + 1.
+    CHECK(c.latency_ms() == Approx(2000.0));
+    CHECK(c.ceiling() == Approx(31.0));
+    CHECK(c.limit() == Approx(31.0));
+    CHECK(c.in_flight() == 31);
+
+    // A lower allowed rate lowers the limit at once; a longer latency raises the ceiling.
+    c.set_rate(300);
+    CHECK(c.limit() == Approx(16.0));
+    c.set_rate(600);
+    calls.finish(16, call_signal::success, milliseconds(4000));
+    CHECK(c.latency_ms() > 2000.0);
+    CHECK(c.ceiling() > 31.0);
+    CHECK(c.limit() > 16.0);
+}
+
+TEST_CASE("adaptive concurrency: latency is a weighted mean of successes only", "[resilience]") {
+    using std::chrono::milliseconds;
+    asio::io_context io;
+    adaptive_concurrency c({.initial = 2, .min = 1, .max = 10, .latency_weight = 0.5});
+    take_one(io, c)->report(call_signal::success, milliseconds(1000));
+    CHECK(c.latency_ms() == Approx(1000.0));
+    take_one(io, c)->report(call_signal::success, milliseconds(3000));
+    CHECK(c.latency_ms() == Approx(2000.0));
+    take_one(io, c)->report(call_signal::overload, milliseconds(10));
+    take_one(io, c)->report(call_signal::neutral, milliseconds(10));
+    CHECK(c.latency_ms() == Approx(2000.0));
 }
 
 TEST_CASE("adaptive concurrency: a cancelled waiter leaves the queue and takes no slot",
@@ -143,6 +289,10 @@ TEST_CASE("adaptive concurrency: bad bounds are refused", "[resilience]") {
     CHECK_THROWS_AS(adaptive_concurrency({.initial = 3, .min = 1, .max = 2}),
                     std::invalid_argument);
     CHECK_THROWS_AS(adaptive_concurrency({.initial = 2, .min = 1, .max = 2, .decrease = 1.0}),
+                    std::invalid_argument);
+    CHECK_THROWS_AS(adaptive_concurrency({.initial = 2, .min = 1, .max = 2, .headroom = 0.5}),
+                    std::invalid_argument);
+    CHECK_THROWS_AS(adaptive_concurrency({.initial = 2, .min = 1, .max = 2, .recover = 0.0}),
                     std::invalid_argument);
 }
 
