@@ -157,6 +157,7 @@ struct vision_metrics {
     metrics::counter& escalations;
     metrics::family<metrics::gauge>& limit;
     metrics::family<metrics::gauge>& remaining;
+    metrics::family<metrics::gauge>& concurrency;
 
     explicit vision_metrics(metrics::registry& r)
         : calls(r.counter_family("boomer_vision_calls_total",
@@ -184,8 +185,31 @@ struct vision_metrics {
                                {"model", "resource"})),
           remaining(r.gauge_family("boomer_anthropic_ratelimit_remaining",
                                    "What the last answer said is left of the rate limit.",
-                                   {"model", "resource"})) {}
+                                   {"model", "resource"})),
+          concurrency(r.gauge_family("boomer_vision_concurrency_limit",
+                                     "Vision calls allowed in flight now (adaptive).", {"model"})) {
+    }
 };
+
+// allowed_calls_per_minute returns how many calls like `per_call` the limits in force allow per
+// minute: the tightest of requests, input tokens and output tokens (0: no limit known).
+double allowed_calls_per_minute(const resilience::rate_limiter& limiter,
+                                const resilience::rate_cost& per_call) {
+    const std::pair<resilience::rate_resource, std::int64_t> parts[] = {
+        {resilience::rate_resource::requests, 1},
+        {resilience::rate_resource::input_tokens, per_call.input_tokens},
+        {resilience::rate_resource::output_tokens, per_call.output_tokens}};
+    double calls = 0.0;
+    for (const auto& [resource, cost] : parts) {
+        auto per_minute = limiter.limit(resource);
+        if (per_minute <= 0 || cost <= 0) {
+            continue;
+        }
+        double fits = static_cast<double>(per_minute) / static_cast<double>(cost);
+        calls = calls == 0.0 ? fits : std::min(calls, fits);
+    }
+    return calls;
+}
 
 // What limits the calls to one model.
 struct model_guard {
@@ -196,7 +220,8 @@ struct model_guard {
         : limiter(o.rate_limits, time, sleep),
           concurrency({.initial = static_cast<double>(o.concurrency_initial),
                        .min = 1.0,
-                       .max = static_cast<double>(o.concurrency_max)}) {}
+                       .max = static_cast<double>(o.concurrency_max),
+                       .slow_start = true}) {}
 };
 
 struct claude_vision::impl {
@@ -407,11 +432,15 @@ asio::awaitable<attempt_verdict> claude_vision::impl::try_once(
     co_await guard.limiter.acquire(estimate);
 
     auto sent = steady::now();
+    auto sent_ms = now_ms();
     auto send = http.send(call);
     auto res = co_await std::move(send);
+    auto latency = milliseconds(std::max<std::int64_t>(0, now_ms() - sent_ms));
     metrics.seconds.with({model}).observe(
         std::chrono::duration<double>(steady::now() - sent).count());
     auto verdict = judge(model, res, out);
+    // The limits the answer announced bound the calls worth having in flight.
+    guard.concurrency.set_rate(allowed_calls_per_minute(guard.limiter, estimate));
 
     if (verdict.answered) {
         const auto& u = out.record.usage;
@@ -425,7 +454,8 @@ asio::awaitable<attempt_verdict> claude_vision::impl::try_once(
     } else if (verdict.problem.code != "vision_rate_limited") {
         ticket->success();
     }
-    permit.report(concurrency_signal(verdict.answered, verdict.problem));
+    permit.report(concurrency_signal(verdict.answered, verdict.problem), latency);
+    metrics.concurrency.with({model}).set(guard.concurrency.limit());
     co_return verdict;
 }
 

@@ -95,9 +95,11 @@ struct claude_options {
     std::int64_t input_tokens_per_image = 1'600;
     std::int64_t output_tokens_estimate = 1'024;
     // BOOMER_CLAUDE_CONCURRENCY (initial) and BOOMER_CLAUDE_MAX_CONCURRENCY: calls in flight
-    // per model, adapted between 1 and the maximum (AIMD on 429, 529 and timeouts).
+    // per model, adapted between 1 and the maximum: slow start (doubling per window of calls)
+    // until the first 429, 529 or timeout, then AIMD; never above the allowed calls per minute
+    // (from the rate limits) times the mean latency, with headroom (Little's law).
     int concurrency_initial = 8;
-    int concurrency_max = 64;
+    int concurrency_max = 2'000;
     // BOOMER_CLAUDE_BREAKER_FAILURES consecutive server failures (5xx, 529, timeouts, no
     // connection) open the breaker for BOOMER_CLAUDE_BREAKER_OPEN_MS; then one probe at a time,
     // given up after BOOMER_CLAUDE_BREAKER_PROBE_WAIT_MS.

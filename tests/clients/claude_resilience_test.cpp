@@ -1,7 +1,11 @@
 // The Claude vision model's protections against the fake server: the breaker per model opens
 // after repeated server failures and is exported, the retry budget stops retries, the rate
-// limiter learns the limit from the answers' headers and waits instead of drawing a 429; and
-// their settings from the environment.
+// limiter learns the limit from the answers' headers and waits instead of drawing a 429, the
+// concurrency grows by slow start and stops at the Little's-law ceiling; and their settings
+// from the environment.
+#include <atomic>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
 #include <boost/asio/io_context.hpp>
 #include <catch2/catch.hpp>
 #include <map>
@@ -147,6 +151,82 @@ TEST_CASE("claude resilience: the limit learnt from the headers is waited for, n
         CHECK(call.status == 200);
     }
     CHECK(h.fake.received() == 3);
+}
+
+namespace {
+
+// A clock that moves `step_ms` forward at every reading: a call's send and answer, read one
+// after the other, are one step apart, so every call seems to take `step_ms`.
+class ticking_clock final : public clock {
+public:
+    explicit ticking_clock(std::int64_t step_ms) : step_ms_(step_ms) {}
+    std::int64_t now_ms() const override { return now_.fetch_add(step_ms_) + step_ms_; }
+
+private:
+    std::int64_t step_ms_;
+    mutable std::atomic<std::int64_t> now_{1'700'000'000'000};
+};
+
+asio::awaitable<void> identify_into(claude_vision* vision, int* ok) {
+    auto r = co_await vision->identify(request());
+    *ok += r ? 1 : 0;
+}
+
+double gauge_value(const std::string& text, const std::string& series) {
+    std::istringstream in(text);
+    for (std::string l; std::getline(in, l);) {
+        if (l.starts_with(series + " ")) {
+            return std::stod(l.substr(series.size() + 1));
+        }
+    }
+    return -1.0;
+}
+
+const std::string concurrency_series =
+    R"(boomer_vision_concurrency_limit{model="claude-haiku-4-5"})";
+
+}  // namespace
+
+TEST_CASE("claude resilience: calls waiting for a slot grow the concurrency by slow start",
+          "[clients]") {
+    harness h;
+    h.options.concurrency_initial = 2;
+    h.options.concurrency_max = 100;
+    claude_vision vision(h.options, h.io.get_executor(), h.registry);
+    int ok = 0;
+    for (int i = 0; i < 40; ++i) {
+        asio::co_spawn(h.io, identify_into(&vision, &ok), asio::detached);
+    }
+    h.io.run();
+    CHECK(ok == 40);
+    CHECK(h.fake.received() == 40);
+    // Additive growth would have added about one slot per window (2 -> ~6); slow start adds
+    // one per success while calls queue.
+    CHECK(gauge_value(h.registry.render(), concurrency_series) > 20.0);
+}
+
+TEST_CASE("claude resilience: the announced rate times the latency caps the concurrency",
+          "[clients]") {
+    manual_clock fake_time;
+    fakes::fake_anthropic_options fake_options;
+    fake_options.limits.requests = 60;  // one call a second
+    fake_options.time = &fake_time;
+    fakes::fake_anthropic fake(fake_options);
+    ticking_clock time(1000);  // every call takes one second
+    metrics::registry registry;
+    asio::io_context io;
+    claude_options options;
+    options.api_key = clients::secret("test-key");
+    options.base_url = fake.base_url();
+    options.strong_model = "";
+    options.time = &time;
+    options.concurrency_initial = 50;
+    options.concurrency_max = 100;
+    claude_vision vision(options, io.get_executor(), registry);
+    auto r = test::run_coro(io, vision.identify(request()));
+    REQUIRE(r);
+    // 1 call/s x 1 s = 1 in flight needed; x 1.5 headroom, rounded up, + 1: 3.
+    CHECK(gauge_value(registry.render(), concurrency_series) == Approx(3.0));
 }
 
 TEST_CASE("claude resilience: settings from the environment, checked", "[clients]") {
