@@ -76,6 +76,21 @@ WHERE items.item_id = done.item_id
 RETURNING done.n
 )sql";
 
+// Extends the leases still held, locked in job order (as complete_many does) so that two
+// writers never wait on each other's rows in opposite orders.
+constexpr const char* heartbeat_many_sql = R"sql(
+WITH input AS (
+    SELECT * FROM unnest($1::text[], $2::bigint[]) WITH ORDINALITY AS h (job_id, fence, n)),
+locked AS (
+    SELECT j.job_id FROM jobs j JOIN input h USING (job_id)
+    WHERE j.fence = h.fence AND j.state = 'running'
+    ORDER BY j.job_id FOR UPDATE OF j)
+UPDATE jobs j SET locked_until_ms = $3::bigint
+FROM input h, locked l
+WHERE j.job_id = l.job_id AND h.job_id = l.job_id AND j.fence = h.fence
+RETURNING h.n
+)sql";
+
 constexpr const char* retry_later_sql = R"sql(
 WITH backed_off AS (
     UPDATE jobs SET
@@ -120,11 +135,12 @@ touched AS (
 SELECT (SELECT COUNT(*) FROM given_up), (SELECT COUNT(*) FROM requeued)
 )sql";
 
-constexpr std::array<statement_def, 15> statements{{
+constexpr std::array<statement_def, 16> statements{{
     {"claim", claim_sql},
     {"heartbeat",
      "UPDATE jobs SET locked_until_ms = $3::bigint "
      "WHERE job_id = $1::text AND fence = $2::bigint AND state = 'running'"},
+    {"heartbeat_many", heartbeat_many_sql},
     {"set_stage",
      "UPDATE jobs SET stage = $3::text "
      "WHERE job_id = $1::text AND fence = $2::bigint AND state = 'running'"},
@@ -196,6 +212,27 @@ std::vector<claimed_job> postgres_store::claim(std::string_view worker_id, int m
 bool postgres_store::heartbeat(std::string_view job_id, std::int64_t fence,
                                std::int64_t locked_until_ms) {
     return exec("heartbeat", job_id, fence, locked_until_ms).affected_rows() == 1;
+}
+
+std::vector<bool> postgres_store::heartbeat_many(const std::vector<lease_ref>& leases,
+                                                 std::int64_t locked_until_ms) {
+    std::vector<bool> held(leases.size(), false);
+    if (leases.empty()) {
+        return held;
+    }
+    auto rows =
+        exec("heartbeat_many",
+             array_literal(
+                 leases, [](const lease_ref& l) -> const auto& { return l.job_id; }),
+             array_literal(leases, [](const lease_ref& l) { return std::to_string(l.fence); }),
+             locked_until_ms);
+    for (const auto& row : rows) {
+        auto n = row[0].as<std::int64_t>();  // 1-based
+        if (n >= 1 && n <= static_cast<std::int64_t>(held.size())) {
+            held[static_cast<std::size_t>(n - 1)] = true;
+        }
+    }
+    return held;
 }
 
 bool postgres_store::set_stage(std::string_view job_id, std::int64_t fence,

@@ -77,6 +77,26 @@ bool sqlite_store::heartbeat(std::string_view job_id, std::int64_t fence,
     return held;
 }
 
+std::vector<bool> sqlite_store::heartbeat_many(const std::vector<lease_ref>& leases,
+                                               std::int64_t locked_until_ms) {
+    std::vector<bool> held;
+    if (leases.empty()) {
+        return held;
+    }
+    // One transaction (one commit to disk) for every lease of the tick.
+    write([&](connection& c) {
+        held.assign(leases.size(), false);
+        for (std::size_t i = 0; i < leases.size(); ++i) {
+            held[i] = c.prepare(
+                           "UPDATE jobs SET locked_until_ms = ?3 "
+                           "WHERE job_id = ?1 AND fence = ?2 AND state = 'running'")
+                          .bind_all(leases[i].job_id, leases[i].fence, locked_until_ms)
+                          .run() == 1;
+        }
+    });
+    return held;
+}
+
 bool sqlite_store::set_stage(std::string_view job_id, std::int64_t fence, std::string_view stage) {
     bool held = false;
     write([&](connection& c) {

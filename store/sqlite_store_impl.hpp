@@ -26,6 +26,8 @@ public:
                                    std::int64_t now_ms) override;
     bool heartbeat(std::string_view job_id, std::int64_t fence,
                    std::int64_t locked_until_ms) override;
+    std::vector<bool> heartbeat_many(const std::vector<lease_ref>& leases,
+                                     std::int64_t locked_until_ms) override;
     bool set_stage(std::string_view job_id, std::int64_t fence, std::string_view stage) override;
     bool save_checkpoint(std::string_view job_id, std::int64_t fence, const checkpoint& c) override;
     std::vector<checkpoint> checkpoints(std::string_view job_id) override;

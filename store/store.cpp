@@ -92,6 +92,16 @@ void check_completions(const std::vector<completion>& batch) {
     }
 }
 
+std::vector<bool> store::heartbeat_many(const std::vector<lease_ref>& leases,
+                                        std::int64_t locked_until_ms) {
+    std::vector<bool> held;
+    held.reserve(leases.size());
+    for (const auto& l : leases) {
+        held.push_back(heartbeat(l.job_id, l.fence, locked_until_ms));
+    }
+    return held;
+}
+
 bool store::complete(std::string_view job_id, std::int64_t fence, job_state final_state,
                      std::string_view result_json, std::string_view error_code,
                      std::string_view error_message, std::int64_t now_ms) {

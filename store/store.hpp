@@ -139,6 +139,12 @@ struct completion {
 // state is not succeeded, needs_review or failed, or when a job appears twice.
 void check_completions(const std::vector<completion>& batch);
 
+// A held lease, for heartbeat_many.
+struct lease_ref {
+    std::string job_id;
+    std::int64_t fence = 0;
+};
+
 struct checkpoint {
     std::string stage;
     std::string output_json;
@@ -191,6 +197,13 @@ public:
     // canceled, or finished elsewhere); the worker must stop.
     virtual bool heartbeat(std::string_view job_id, std::int64_t fence,
                            std::int64_t locked_until_ms) = 0;
+
+    // heartbeat_many extends several leases to locked_until_ms in one transaction, each fenced
+    // on its own; returns, in input order, whether each lease is still held. This default calls
+    // heartbeat() for each; the engines do it in one statement. Errors: store_error, and then
+    // no lease was extended.
+    virtual std::vector<bool> heartbeat_many(const std::vector<lease_ref>& leases,
+                                             std::int64_t locked_until_ms);
 
     // set_stage records which stage is running now (for GET /v1/jobs). False: lease lost.
     virtual bool set_stage(std::string_view job_id, std::int64_t fence, std::string_view stage) = 0;

@@ -1,7 +1,9 @@
 // The durable queue, run against every store engine: claim order and aging, leases, fencing,
-// rescue, cancel, retry, release and checkpoints.
+// rescue, cancel, retry, release, checkpoints and batched heartbeats.
 #include <catch2/catch.hpp>
+#include <map>
 #include <string>
+#include <vector>
 
 #include "tests/store/store_engines.hpp"
 
@@ -313,4 +315,33 @@ STORE_TEST("checkpoints keep finish order and a stage saved again replaces the o
     CHECK(saved[2].finished_ms == t0 + 4);
     CHECK(saved[2].duration_ms == 25);
     CHECK(s.checkpoints("job_unknown").empty());
+}
+
+STORE_TEST("heartbeat_many extends the held leases and names the lost ones", "[store]") {
+    auto a = add_item(s, "t", priority::normal, t0);
+    auto b = add_item(s, "t", priority::normal, t0 + 1);
+    auto c = add_item(s, "t", priority::normal, t0 + 2);
+    auto claimed = s.claim("w", 3, 1'000, t0 + 10);
+    REQUIRE(claimed.size() == 3);
+    std::map<std::string, claimed_job> by_id;
+    for (const auto& j : claimed) {
+        by_id[j.job_id] = j;
+    }
+    // b is finished, c is canceled (its fence moves); a is still held.
+    const auto& jb = by_id.at(b.job_id);
+    REQUIRE(s.complete(jb.job_id, jb.fence, job_state::succeeded, "{}", "", "", t0 + 20));
+    REQUIRE(s.cancel("t", c.item_id, t0 + 20) == cancel_outcome::canceled);
+
+    const auto& ja = by_id.at(a.job_id);
+    const auto& jc = by_id.at(c.job_id);
+    std::vector<lease_ref> leases = {
+        {jc.job_id, jc.fence}, {ja.job_id, ja.fence}, {jb.job_id, jb.fence}, {"job_none", 1}};
+    auto held = s.heartbeat_many(leases, t0 + 50'000);
+    CHECK(held == std::vector<bool>{false, true, false, false});
+    CHECK(s.find_job("t", a.job_id)->locked_until_ms == t0 + 50'000);
+    CHECK(s.find_job("t", b.job_id)->locked_until_ms == 0);
+    // The extended lease survives a rescue that its first lease would not have.
+    CHECK(s.rescue_expired(t0 + 2'000) == 0);
+    CHECK(s.find_job("t", a.job_id)->state == job_state::running);
+    CHECK(s.heartbeat_many({}, t0 + 60'000).empty());
 }
