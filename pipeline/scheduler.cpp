@@ -48,40 +48,51 @@ bool priced(const json::value& price) {
     return p != nullptr && p->is_object();
 }
 
-// While a job waits on a batch it gives its worker slot back (its lease and heartbeats stay), so
-// that bulk work waiting for hours does not block everything else; the slot is taken back after.
+// While a job waits on an upstream (vision, market sources) it gives its worker slot back, so
+// that the number of items in flight does not limit upstream use; it still counts against
+// max_in_flight. A job waiting on a batch (hours) leaves max_in_flight as well, so bulk work
+// cannot block everything else. The slot is taken back after (running may then exceed the
+// worker count for a moment; the CPU pool still bounds the CPU work).
 class parked_slot {
 public:
-    parked_slot(std::atomic<int>& running, bool park) : running_(running), parked_(park) {
-        if (parked_) {
+    enum class kind { none, upstream, batch };
+
+    parked_slot(std::atomic<int>& running, std::atomic<int>& in_flight, kind k)
+        : running_(running), in_flight_(in_flight), kind_(k) {
+        if (kind_ != kind::none) {
             --running_;
+        }
+        if (kind_ == kind::batch) {
+            --in_flight_;
         }
     }
     ~parked_slot() { take_back(); }
     void take_back() {
-        if (parked_) {
+        if (kind_ != kind::none) {
             ++running_;
-            parked_ = false;
         }
+        if (kind_ == kind::batch) {
+            ++in_flight_;
+        }
+        kind_ = kind::none;
     }
     parked_slot(const parked_slot&) = delete;
     parked_slot& operator=(const parked_slot&) = delete;
 
 private:
     std::atomic<int>& running_;
-    bool parked_;
+    std::atomic<int>& in_flight_;
+    kind kind_;
 };
 
 }  // namespace
 
 struct scheduler::job_context {
-    job_context(store::claimed_job j, asio::strand<asio::any_io_executor> strand)
-        : job(std::move(j)), heartbeat_timer(strand) {}
+    explicit job_context(store::claimed_job j) : job(std::move(j)) {}
 
     store::claimed_job job;
     bool lost = false;      // the lease is gone: write nothing more
     bool finished = false;  // execute() returned
-    asio::steady_timer heartbeat_timer;
 };
 
 // A completion waiting for its group commit; `signal` is cancelled when `done` is set.
@@ -102,7 +113,8 @@ scheduler::scheduler(asio::any_io_executor io, scheduler_deps deps, scheduler_op
       options_(std::move(options)),
       wake_timer_(strand_),
       rescue_timer_(strand_),
-      idle_timer_(strand_) {
+      idle_timer_(strand_),
+      lease_timer_(strand_) {
     std::shared_ptr<market::comp_cache_backend> second_level;
     if (deps_.db != nullptr && deps_.store_pool != nullptr) {
         second_level = std::make_shared<store_comp_cache>(*deps_.db, *deps_.store_pool);
@@ -140,7 +152,8 @@ void scheduler::wake() {
 
 asio::awaitable<void> scheduler::dispatch_loop() {
     while (!stopping_) {
-        int free = options_.concurrency - running_.load();
+        int free = std::min(options_.concurrency - running_.load(),
+                            options_.max_in_flight - in_flight_.load());
         std::size_t got = 0;
         if (free > 0) {
             int want = std::min(free, options_.claim_batch);
@@ -157,6 +170,7 @@ asio::awaitable<void> scheduler::dispatch_loop() {
             got = jobs.size();
             for (auto& job : jobs) {
                 ++running_;
+                ++in_flight_;
                 spawn(run_job(std::move(job)), "job");
             }
             if (got == static_cast<std::size_t>(want)) {
@@ -202,9 +216,12 @@ asio::awaitable<void> scheduler::rescue_loop() {
 }
 
 asio::awaitable<void> scheduler::run_job(store::claimed_job job) {
-    auto ctx = std::make_shared<job_context>(std::move(job), strand_);
+    auto ctx = std::make_shared<job_context>(std::move(job));
     active_.push_back(ctx);
-    spawn(heartbeat_loop(ctx), "heartbeat");
+    if (!leasing_) {
+        leasing_ = true;
+        spawn(lease_loop(), "heartbeat");
+    }
 
     // co_await is not allowed in a handler, so the failure is caught first and handled after.
     std::optional<failure> crashed;
@@ -233,36 +250,56 @@ asio::awaitable<void> scheduler::run_job(store::claimed_job job) {
     }
 
     ctx->finished = true;
-    ctx->heartbeat_timer.cancel();
     std::erase(active_, ctx);
-    if (--running_ == 0 && stopping_) {
+    --running_;
+    --in_flight_;
+    if (active_.empty() && stopping_) {
         idle_timer_.cancel();
     }
     wake();
 }
 
-asio::awaitable<void> scheduler::heartbeat_loop(std::shared_ptr<job_context> ctx) {
-    while (!ctx->finished && !ctx->lost) {
-        ctx->heartbeat_timer.expires_after(std::chrono::milliseconds(options_.heartbeat_ms));
-        co_await ctx->heartbeat_timer.async_wait(wait);
-        if (ctx->finished || ctx->lost) {
+// lease_loop extends the leases of every running job with one batched store call per tick, on
+// the scheduler's own lease thread: heartbeats never queue behind the store pool's work, however
+// many jobs run. A job whose lease was lost is marked so and writes nothing more. Ends when no
+// job is left (run_job starts it again).
+asio::awaitable<void> scheduler::lease_loop() {
+    while (!active_.empty() && !leases_released_) {
+        lease_timer_.expires_after(std::chrono::milliseconds(options_.heartbeat_ms));
+        co_await lease_timer_.async_wait(wait);
+        if (leases_released_) {
             break;
         }
-        bool held = true;
-        try {
-            auto beat = [db = deps_.db, time = deps_.time, job = &ctx->job,
-                         lease = options_.lease_ms] {
-                return db->heartbeat(job->job_id, job->fence, time->now_ms() + lease);
-            };
-            held = co_await run_on(*deps_.store_pool, beat);
-        } catch (const store::store_error& e) {
-            deps_.observer->internal_error("heartbeat", e.what());  // try again next beat
+        std::vector<std::shared_ptr<job_context>> beating;
+        std::vector<store::lease_ref> leases;
+        for (const auto& ctx : active_) {
+            if (!ctx->finished && !ctx->lost) {
+                beating.push_back(ctx);
+                leases.push_back({ctx->job.job_id, ctx->job.fence});
+            }
         }
-        if (!held) {
-            ctx->lost = true;
-            deps_.observer->lease_lost(ctx->job);
+        if (leases.empty()) {
+            continue;
+        }
+        std::vector<bool> held;
+        try {
+            auto beat = [db = deps_.db, time = deps_.time, &leases, lease = options_.lease_ms] {
+                return db->heartbeat_many(leases, time->now_ms() + lease);
+            };
+            held = co_await run_on(lease_pool_, beat);
+        } catch (const store::store_error& e) {
+            deps_.observer->internal_error("heartbeat", e.what());  // try again next tick
+            continue;
+        }
+        for (std::size_t i = 0; i < beating.size() && i < held.size(); ++i) {
+            // A job that finished meanwhile lost its lease by finishing, not by a rescue.
+            if (!held[i] && !beating[i]->finished && !beating[i]->lost) {
+                beating[i]->lost = true;
+                deps_.observer->lease_lost(beating[i]->job);
+            }
         }
     }
+    leasing_ = false;
 }
 
 asio::awaitable<void> scheduler::execute(const std::shared_ptr<job_context>& ctx) {
@@ -463,11 +500,10 @@ asio::awaitable<result<json::value>> scheduler::identify_with_vision(
     };
     co_await run_on(*deps_.store_pool, load);
 
-    const bool park = request.bulk && deps_.vision->defers_bulk();
-    parked_slot slot(running_, park);
-    if (park) {
-        wake();  // a slot is free: claim other work meanwhile
-    }
+    const bool batch = request.bulk && deps_.vision->defers_bulk();
+    parked_slot slot(running_, in_flight_,
+                     batch ? parked_slot::kind::batch : parked_slot::kind::upstream);
+    wake();  // a slot is free: claim other work meanwhile
     auto answer = co_await deps_.vision->identify(request);
     slot.take_back();
     if (!answer) {
@@ -502,7 +538,10 @@ asio::awaitable<result<json::value>> scheduler::identify_with_vision(
 asio::awaitable<result<json::value>> scheduler::find_comps(
     const store::item_record& item, const std::map<std::string, json::value, std::less<>>& done) {
     auto query = comps_query(item, done.at("identify"));
+    parked_slot slot(running_, in_flight_, parked_slot::kind::upstream);
+    wake();  // a slot is free: claim other work meanwhile
     auto found = co_await comps_->search(query);
+    slot.take_back();
     co_return comps_document(query, found);
 }
 
@@ -560,7 +599,7 @@ asio::awaitable<void> scheduler::drain(std::chrono::milliseconds drain_time,
     // Running stages get until the deadline to finish; jobs release themselves at their next
     // stage boundary.
     auto deadline = std::chrono::steady_clock::now() + drain_time;
-    while (running_ > 0 && std::chrono::steady_clock::now() < deadline) {
+    while (!active_.empty() && std::chrono::steady_clock::now() < deadline) {
         idle_timer_.expires_at(std::min(deadline, std::chrono::steady_clock::now() + 50ms));
         co_await idle_timer_.async_wait(wait);
     }
@@ -574,7 +613,9 @@ asio::awaitable<void> scheduler::drain(std::chrono::milliseconds drain_time,
             deps_.observer->internal_error("release", e.what());
         }
     }
-    while (started_ && (!dispatch_done_ || !rescue_done_)) {
+    leases_released_ = true;
+    lease_timer_.cancel();
+    while (started_ && (!dispatch_done_ || !rescue_done_ || leasing_)) {
         idle_timer_.expires_after(10ms);
         co_await idle_timer_.async_wait(wait);
     }

@@ -1,5 +1,9 @@
 // The scheduler: claims jobs from the durable queue and runs each through the stage chain,
-// at most `concurrency` at a time, holding each job's lease with heartbeats.
+// holding each job's lease with heartbeats. At most `concurrency` jobs hold a worker slot (CPU
+// and store stages); a job waiting on an upstream (vision, market sources) gives its slot back,
+// so slow upstreams do not limit how many calls are in flight: up to `max_in_flight` jobs are
+// claimed at once, which bounds memory. The leases of all running jobs are extended by one
+// batched store call per heartbeat tick, on a thread of its own.
 //
 // Lifetime and threads: construct, start(), and keep the object alive until shutdown() has
 // completed. All of the scheduler's coroutines run on one strand of the I/O executor; blocking
@@ -38,8 +42,9 @@ namespace boomer::pipeline {
 namespace asio = boost::asio;
 
 struct scheduler_options {
-    std::string worker_id;  // host, pid and a per-boot random id
-    int concurrency = 4;
+    std::string worker_id;     // host, pid and a per-boot random id
+    int concurrency = 4;       // jobs holding a worker slot (running CPU or store stages)
+    int max_in_flight = 1024;  // jobs claimed at once, counting those waiting on upstreams
     int claim_batch = 8;
     std::int64_t lease_ms = 30'000;
     std::int64_t heartbeat_ms = 10'000;
@@ -103,7 +108,7 @@ private:
     asio::awaitable<void> dispatch_loop();
     asio::awaitable<void> rescue_loop();
     asio::awaitable<void> run_job(store::claimed_job job);
-    asio::awaitable<void> heartbeat_loop(std::shared_ptr<job_context> ctx);
+    asio::awaitable<void> lease_loop();
     // The coroutines below are only ever awaited directly by their caller, whose frame keeps the
     // referenced arguments alive; references also keep temporaries out of the co_await
     // expressions (see core/async.hpp on GCC 12).
@@ -134,8 +139,13 @@ private:
     scheduler_options options_;
     asio::steady_timer wake_timer_;
     asio::steady_timer rescue_timer_;
-    asio::steady_timer idle_timer_;  // signalled when the last running job ends
-    std::atomic<int> running_{0};
+    asio::steady_timer idle_timer_;    // signalled when the last running job ends
+    asio::steady_timer lease_timer_;   // the next heartbeat tick
+    asio::thread_pool lease_pool_{1};  // heartbeats' blocking store calls, apart from the rest
+    std::atomic<int> running_{0};      // jobs holding a worker slot
+    std::atomic<int> in_flight_{0};    // jobs counted against max_in_flight
+    bool leasing_ = false;             // a lease_loop runs
+    bool leases_released_ = false;     // drained: no more heartbeats
     std::atomic<bool> stopping_{false};
     bool started_ = false;
     bool pending_wake_ = false;

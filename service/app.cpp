@@ -216,6 +216,7 @@ app::app(serve_config config) : impl_(std::make_unique<impl>(std::move(config)))
     pipeline::scheduler_options so;
     so.worker_id = worker_identity();
     so.concurrency = c.workers;
+    so.max_in_flight = c.max_in_flight;
     so.lease_ms = c.lease_seconds * 1000;
     so.heartbeat_ms = so.lease_ms / 4;
     s.scheduler = std::make_shared<pipeline::scheduler>(s.io.get_executor(), sd, so);
@@ -356,6 +357,7 @@ int app::run() {
                 {"port", static_cast<int>(ep.port())},
                 {"data", s.config.data_dir},
                 {"workers", s.config.workers},
+                {"max_in_flight", s.config.max_in_flight},
                 {"watch", s.config.watch_dir},
                 {"sales_files", s.config.sales_csv.size()}});
 

@@ -40,11 +40,18 @@ void add_serve_options(CLI::App& serve, serve_config& c) {
         ->check(CLI::ExistingFile);
     serve
         .add_option("--workers", c.workers,
-                    "items processed at once (0: accept items but "
-                    "process none, an intake-only node)")
+                    "items in CPU and store stages at once; items waiting on upstreams do not "
+                    "count (0: accept items but process none, an intake-only node)")
         ->envname("BOOMER_WORKERS")
         ->capture_default_str()
         ->check(CLI::Range(0, 1024));
+    serve
+        .add_option("--max-in-flight", c.max_in_flight,
+                    "items taken from the queue at once, counting those waiting on upstreams "
+                    "(bounds memory; adaptive concurrency decides the upstream calls)")
+        ->envname("BOOMER_MAX_IN_FLIGHT")
+        ->capture_default_str()
+        ->check(CLI::Range(1, 100'000));
     serve.add_option("--io-threads", c.io_threads, "network threads (0: one per core)")
         ->envname("BOOMER_IO_THREADS")
         ->check(CLI::Range(0, 256));

@@ -1,10 +1,12 @@
 // The scheduler on a real SQLite store and real photos, in one process: items reach final
 // states, checkpoints make a retry resume where it stopped, permanent failures are not retried,
-// completions that arrive during a commit share the next one, and a bulk item waiting on a
-// batch gives its worker slot back.
+// completions that arrive during a commit share the next one, a bulk item waiting on a batch
+// gives its worker slot back, and items waiting on an upstream free their slot within the
+// in-flight bound.
 #include "pipeline/scheduler.hpp"
 
 #include <algorithm>
+#include <atomic>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
@@ -91,8 +93,19 @@ public:
         return inner_.claim(w, max, lease, now);
     }
     bool heartbeat(std::string_view j, std::int64_t f, std::int64_t until) override {
+        ++single_heartbeats;
         return inner_.heartbeat(j, f, until);
     }
+    std::atomic<int> single_heartbeats{0};
+    std::vector<bool> heartbeat_many(const std::vector<st::lease_ref>& leases,
+                                     std::int64_t until) override {
+        {
+            std::lock_guard lock(mutex);
+            lease_batches.push_back(leases.size());
+        }
+        return inner_.heartbeat_many(leases, until);
+    }
+    std::vector<std::size_t> lease_batches;  // guarded by mutex
     bool set_stage(std::string_view j, std::int64_t f, std::string_view stage) override {
         return inner_.set_stage(j, f, stage);
     }
@@ -145,6 +158,8 @@ struct fixture {
     recorder events;
     store::store* scheduler_db = nullptr;  // what the scheduler uses; null: db
     int concurrency = 2;
+    int max_in_flight = 1024;
+    std::int64_t heartbeat_ms = 10'000;
 
     std::string submit(const std::string& photo, const std::string& hint,
                        store::priority prio = store::priority::normal) {
@@ -174,6 +189,8 @@ struct fixture {
         pipeline::scheduler_options options;
         options.worker_id = "test:1:boot";
         options.concurrency = concurrency;
+        options.max_in_flight = max_in_flight;
+        options.heartbeat_ms = heartbeat_ms;
         options.poll_ms = 20;
         auto s = std::make_shared<pipeline::scheduler>(io.get_executor(), deps, options);
         s->start();
@@ -226,6 +243,43 @@ public:
 
     int most_waiting = 0;
     int normal = 0;
+
+private:
+    int meet_;
+    int waiting_ = 0;
+};
+
+// A slow upstream: every call waits until `meet` calls wait at the same time (or 20 s pass,
+// and then fails), then stays a little longer so that anything else the scheduler claims
+// meanwhile would be seen waiting too.
+class gathering_vision final : public pipeline::vision_model {
+public:
+    explicit gathering_vision(int meet) : meet_(meet) {}
+
+    boost::asio::awaitable<result<pipeline::identification>> identify(
+        pipeline::identify_request) override {
+        most_waiting = std::max(most_waiting, ++waiting_);
+        boost::asio::steady_timer tick(co_await boost::asio::this_coro::executor);
+        auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+        while (most_waiting < meet_ && std::chrono::steady_clock::now() < give_up) {
+            tick.expires_after(std::chrono::milliseconds(10));
+            co_await tick.async_wait(boost::asio::use_awaitable);
+        }
+        tick.expires_after(std::chrono::milliseconds(200));
+        co_await tick.async_wait(boost::asio::use_awaitable);
+        --waiting_;
+        if (most_waiting < meet_) {
+            co_return fail("never_met", "the calls never waited together");
+        }
+        pipeline::identification id;
+        id.title = "Slow print";
+        id.confidence = 0.9;
+        id.source = "gathering_vision";
+        co_return id;
+    }
+    bool defers_bulk() const override { return false; }
+
+    int most_waiting = 0;
 
 private:
     int meet_;
@@ -384,4 +438,35 @@ TEST_CASE("scheduler: bulk items waiting on a batch give their worker slot back"
         CHECK(item->result_json.find("Bulk print") != std::string::npos);
     }
     CHECK(f.events.finished[normal] == store::job_state::needs_review);
+}
+
+TEST_CASE(
+    "scheduler: items waiting on an upstream give their worker slot back, "
+    "within max_in_flight",
+    "[pipeline]") {
+    fixture f;
+    gathering_vision vision(3);
+    std::vector<std::string> ids;
+    for (const auto* photo : {"orientation-1-landscape.jpg", "orientation-3-landscape.jpg",
+                              "orientation-6-landscape.jpg", "orientation-8-landscape.jpg",
+                              "orientation-1-landscape.jpg", "orientation-3-landscape.jpg"}) {
+        ids.push_back(f.submit(photo, "print"));
+    }
+    // One worker slot: three calls can wait together only if each job frees its slot; never
+    // more than three, the in-flight bound.
+    batch_recorder store(*f.db);
+    f.scheduler_db = &store;
+    f.concurrency = 1;
+    f.max_in_flight = 3;
+    f.heartbeat_ms = 50;
+    f.run_until_finished(ids.size(), &vision);
+    CHECK(f.events.errors.empty());
+    CHECK(vision.most_waiting == 3);
+    // The leases of the waiting jobs were extended together, one store call per tick.
+    CHECK(store.single_heartbeats == 0);
+    REQUIRE_FALSE(store.lease_batches.empty());
+    CHECK(*std::max_element(store.lease_batches.begin(), store.lease_batches.end()) >= 2);
+    for (const auto& id : ids) {
+        CHECK(f.events.finished[id] == store::job_state::needs_review);  // identified, no price
+    }
 }
