@@ -17,6 +17,8 @@
 #include <boost/beast/http.hpp>
 #include <boost/beast/ssl/ssl_stream.hpp>
 #include <catch2/catch.hpp>
+#include <condition_variable>
+#include <mutex>
 #include <set>
 #include <thread>
 
@@ -218,6 +220,105 @@ TEST_CASE("https client: a pooled connection the server closed is replaced", "[c
     REQUIRE(again);
     CHECK(again->body == "ok");
     CHECK(served == 2);
+}
+
+namespace {
+
+// A keep-alive server that closes idle connections: on each of its first `connections`
+// connections it answers `answers[i]` requests (keep-alive announced), then closes the
+// connection; after the last one it stops listening. Runs in its own thread; closed(n) waits
+// until n connections have been closed.
+class closing_server {
+public:
+    explicit closing_server(std::vector<int> answers)
+        : acceptor_(io_, {asio::ip::make_address("127.0.0.1"), 0}),
+          thread_([this, answers] { serve(answers); }) {}
+    ~closing_server() { thread_.join(); }
+    std::string url() const {
+        return "http://127.0.0.1:" + std::to_string(acceptor_.local_endpoint().port()) + "/";
+    }
+    void wait_closed(int n) {
+        std::unique_lock lock(mutex_);
+        changed_.wait(lock, [&] { return closed_ >= n; });
+    }
+    int requests() const { return requests_.load(); }
+    int accepted() const { return accepted_.load(); }
+
+private:
+    void serve(const std::vector<int>& answers) {
+        namespace http = boost::beast::http;
+        for (int n : answers) {
+            boost::system::error_code ec;
+            auto socket = acceptor_.accept(ec);
+            if (ec) {
+                break;
+            }
+            ++accepted_;
+            boost::beast::flat_buffer buffer;
+            for (int i = 0; i < n; ++i) {
+                http::request<http::string_body> req;
+                http::read(socket, buffer, req, ec);
+                if (ec) {
+                    break;
+                }
+                ++requests_;
+                http::response<http::string_body> res{http::status::ok, 11};
+                res.body() = "answer " + std::to_string(requests_.load());
+                res.keep_alive(true);
+                res.prepare_payload();
+                http::write(socket, res, ec);
+            }
+            socket.close(ec);  // the idle connection dies without a word
+            std::lock_guard lock(mutex_);
+            ++closed_;
+            changed_.notify_all();
+        }
+        acceptor_.close();
+    }
+
+    asio::io_context io_;
+    asio::ip::tcp::acceptor acceptor_;
+    std::atomic<int> accepted_{0};
+    std::atomic<int> requests_{0};
+    std::mutex mutex_;
+    std::condition_variable changed_;
+    int closed_ = 0;  // guarded by mutex_
+    std::thread thread_;
+};
+
+}  // namespace
+
+TEST_CASE("https client: a pooled connection closed while idle is retried once on a fresh one",
+          "[clients]") {
+    closing_server server({1, 1});
+    asio::io_context io;
+    https_client client(io.get_executor());
+    auto first = test::run_coro(io, client.send(get(server.url())));
+    REQUIRE(first);
+    REQUIRE(client.idle_connections() == 1);
+    server.wait_closed(1);  // the pooled connection is dead now
+
+    // The call succeeds within the same send: the caller never sees the stale connection.
+    auto second = test::run_coro(io, client.send(get(server.url())));
+    REQUIRE(second);
+    CHECK(second->body == "answer 2");
+    CHECK(server.accepted() == 2);
+    CHECK(server.requests() == 2);
+}
+
+TEST_CASE("https client: a fresh connection that fails after a stale one is not retried again",
+          "[clients]") {
+    closing_server server({1, 0});  // the second connection closes without answering
+    asio::io_context io;
+    https_client client(io.get_executor());
+    REQUIRE(test::run_coro(io, client.send(get(server.url()))));
+    server.wait_closed(1);
+    auto res = test::run_coro(io, client.send(get(server.url())));
+    REQUIRE_FALSE(res);
+    CHECK(res.error().code == "connection_failed");
+    CHECK(res.error().retryable);
+    CHECK(server.accepted() == 2);  // the stale one and one fresh one, no third
+    CHECK(server.requests() == 1);
 }
 
 TEST_CASE("https client: the deadline ends a slow call as a retryable timeout", "[clients]") {
