@@ -5,6 +5,7 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
+#include <cmath>
 #include <map>
 #include <mutex>
 #include <stdexcept>
@@ -222,6 +223,49 @@ struct model_guard {
                        .min = 1.0,
                        .max = static_cast<double>(o.concurrency_max),
                        .slow_start = true}) {}
+
+    // typical_cost returns the mean tokens answered calls really used (the estimate before the
+    // first answer): the token limits divided by it give the calls per minute they allow.
+    resilience::rate_cost typical_cost(const resilience::rate_cost& estimate) const {
+        std::lock_guard lock(usage_mutex);
+        if (answered == 0) {
+            return estimate;
+        }
+        return {.requests = 1,
+                .input_tokens = std::max<std::int64_t>(1, std::llround(mean_input)),
+                .output_tokens = std::max<std::int64_t>(1, std::llround(mean_output))};
+    }
+
+    // reservation returns what a call reserves against the limits: `estimate`, with the output
+    // tokens lowered to twice what answers really used (max_tokens is a ceiling, not a typical
+    // answer). Settling corrects the difference; a reservation that is too low for one call is
+    // caught up by the next ones, and the headers correct the buckets.
+    resilience::rate_cost reservation(const resilience::rate_cost& estimate) const {
+        std::lock_guard lock(usage_mutex);
+        auto out = estimate;
+        if (answered > 0) {
+            out.output_tokens = std::min<std::int64_t>(
+                estimate.output_tokens, std::max<std::int64_t>(1, std::llround(2.0 * mean_output)));
+        }
+        return out;
+    }
+
+    // record_usage adds an answered call's tokens to the running means.
+    void record_usage(const resilience::rate_cost& used) {
+        std::lock_guard lock(usage_mutex);
+        constexpr double weight = 0.05;
+        auto in = static_cast<double>(used.input_tokens);
+        auto out = static_cast<double>(used.output_tokens);
+        mean_input = answered == 0 ? in : mean_input + weight * (in - mean_input);
+        mean_output = answered == 0 ? out : mean_output + weight * (out - mean_output);
+        ++answered;
+    }
+
+private:
+    mutable std::mutex usage_mutex;
+    double mean_input = 0.0;    // guarded by usage_mutex
+    double mean_output = 0.0;   // guarded by usage_mutex
+    std::int64_t answered = 0;  // guarded by usage_mutex
 };
 
 struct claude_vision::impl {
@@ -429,7 +473,8 @@ asio::awaitable<attempt_verdict> claude_vision::impl::try_once(
     }
     auto& guard = guard_for(model);
     auto permit = co_await guard.concurrency.acquire();
-    co_await guard.limiter.acquire(estimate);
+    const auto reserved = guard.reservation(estimate);
+    co_await guard.limiter.acquire(reserved);
 
     auto sent = steady::now();
     auto sent_ms = now_ms();
@@ -439,21 +484,24 @@ asio::awaitable<attempt_verdict> claude_vision::impl::try_once(
     metrics.seconds.with({model}).observe(
         std::chrono::duration<double>(steady::now() - sent).count());
     auto verdict = judge(model, res, out);
-    // The limits the answer announced bound the calls worth having in flight.
-    guard.concurrency.set_rate(allowed_calls_per_minute(guard.limiter, estimate));
-
     if (verdict.answered) {
         const auto& u = out.record.usage;
-        guard.limiter.settle(estimate,
-                             {.requests = 1,
-                              .input_tokens = u.input_tokens + u.cache_creation_input_tokens,
-                              .output_tokens = u.output_tokens});
+        const resilience::rate_cost used{
+            .requests = 1,
+            .input_tokens = u.input_tokens + u.cache_creation_input_tokens,
+            .output_tokens = u.output_tokens};
+        guard.limiter.settle(reserved, used);
+        guard.record_usage(used);
         ticket->success();
     } else if (server_failure(verdict.problem)) {
         ticket->failure();
     } else if (verdict.problem.code != "vision_rate_limited") {
         ticket->success();
     }
+    // The limits the answers announced, at what calls really cost, bound the calls worth having
+    // in flight.
+    guard.concurrency.set_rate(
+        allowed_calls_per_minute(guard.limiter, guard.typical_cost(estimate)));
     permit.report(concurrency_signal(verdict.answered, verdict.problem), latency);
     metrics.concurrency.with({model}).set(guard.concurrency.limit());
     co_return verdict;
