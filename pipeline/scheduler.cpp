@@ -93,6 +93,7 @@ struct scheduler::job_context {
     store::claimed_job job;
     bool lost = false;      // the lease is gone: write nothing more
     bool finished = false;  // execute() returned
+    bool ending = false;    // its final write (finish, retry, release) has started
 };
 
 // A completion waiting for its group commit; `signal` is cancelled when `done` is set.
@@ -292,10 +293,11 @@ asio::awaitable<void> scheduler::lease_loop() {
             continue;
         }
         for (std::size_t i = 0; i < beating.size() && i < held.size(); ++i) {
-            // A job that finished meanwhile lost its lease by finishing, not by a rescue.
-            if (!held[i] && !beating[i]->finished && !beating[i]->lost) {
-                beating[i]->lost = true;
-                deps_.observer->lease_lost(beating[i]->job);
+            // A job whose final write ran meanwhile gave its lease up itself; not a loss.
+            const auto& ctx = beating[i];
+            if (!held[i] && !ctx->ending && !ctx->finished && !ctx->lost) {
+                ctx->lost = true;
+                deps_.observer->lease_lost(ctx->job);
             }
         }
     }
@@ -382,6 +384,7 @@ asio::awaitable<void> scheduler::finish(const std::shared_ptr<job_context>& ctx,
     if (ctx->lost) {
         co_return;
     }
+    ctx->ending = true;
     auto document = [db = deps_.db, &job = ctx->job, state, &code, &message] {
         auto item = db->find_item(job.tenant_id, job.item_id);
         json::object doc;
@@ -558,6 +561,7 @@ asio::awaitable<void> scheduler::retry_later(const std::shared_ptr<job_context>&
     if (ctx->lost) {
         co_return;
     }
+    ctx->ending = true;
     std::int64_t delay = backoff_ms(ctx->job.attempts);
     auto requeue = [db = deps_.db, time = deps_.time, &job = ctx->job, &why, delay] {
         auto now = time->now_ms();
@@ -579,6 +583,7 @@ asio::awaitable<void> scheduler::release(const std::shared_ptr<job_context>& ctx
     if (ctx->lost) {
         co_return;
     }
+    ctx->ending = true;
     ctx->lost = true;  // after a release nothing more is written, whatever it returns
     auto hand_back = [db = deps_.db, time = deps_.time, &job = ctx->job] {
         return db->release(job.job_id, job.fence, time->now_ms());
