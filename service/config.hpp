@@ -17,7 +17,7 @@ struct serve_config {
     std::string watch_dir;
     int watch_settle_seconds = 5;  // an entry unchanged this long is taken
     std::vector<std::string> sales_csv;
-    int workers = 16;          // items in CPU and store stages at once; 0: intake only
+    int workers = 64;          // items in CPU and store stages at once; 0: intake only
     int max_in_flight = 1024;  // items claimed at once, waiting on upstreams included
     int io_threads = 0;        // 0: one per core
     int cpu_threads = 0;       // 0: one per core
