@@ -42,9 +42,11 @@ namespace boomer::pipeline {
 namespace asio = boost::asio;
 
 struct scheduler_options {
-    std::string worker_id;     // host, pid and a per-boot random id
-    int concurrency = 4;       // jobs holding a worker slot (running CPU or store stages)
-    int max_in_flight = 1024;  // jobs claimed at once, counting those waiting on upstreams
+    std::string worker_id;  // host, pid and a per-boot random id
+    int concurrency = 4;    // jobs holding a worker slot (running CPU or store stages)
+    // Jobs claimed at once, counting those waiting on upstreams.
+    // TODO(#5): bound the photo bytes held by waiting jobs, not only their number.
+    int max_in_flight = 1024;
     int claim_batch = 8;
     std::int64_t lease_ms = 30'000;
     std::int64_t heartbeat_ms = 10'000;
