@@ -101,6 +101,9 @@ bool complete(const model_answer& a) {
 struct attempt_verdict {
     bool answered = false;
     bool stop = false;  // do not retry (the breaker refused the call)
+    // The connection broke before an answer: a stale or reset connection says nothing of the
+    // server's health (a server that is down refuses connections or times out instead).
+    bool connection_broke = false;
     failure problem;
     std::optional<milliseconds> wait;
 };
@@ -424,6 +427,7 @@ attempt_verdict claude_vision::impl::judge(const std::string& model,
     if (!res) {
         metrics.errors.with({model, res.error().code}).inc();
         verdict.problem = transport_failure(res.error());
+        verdict.connection_broke = res.error().code == "connection_failed";
         return verdict;
     }
     auto meta = read_response_meta(*res, now_ms());
@@ -493,6 +497,8 @@ asio::awaitable<attempt_verdict> claude_vision::impl::try_once(
         guard.limiter.settle(reserved, used);
         guard.record_usage(used);
         ticket->success();
+    } else if (verdict.connection_broke) {
+        ticket.reset();  // neither success nor failure
     } else if (server_failure(verdict.problem)) {
         ticket->failure();
     } else if (verdict.problem.code != "vision_rate_limited") {

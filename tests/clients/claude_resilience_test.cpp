@@ -1,15 +1,17 @@
 // The Claude vision model's protections against the fake server: the breaker per model opens
 // after repeated server failures and is exported, the retry budget stops retries, the rate
 // limiter learns the limit from the answers' headers and waits instead of drawing a 429, the
-// concurrency grows by slow start and stops at the Little's-law ceiling; and their settings
-// from the environment.
+// concurrency grows by slow start and stops at the Little's-law ceiling, connections broken
+// before an answer leave the breaker alone; and their settings from the environment.
 #include <atomic>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
 #include <catch2/catch.hpp>
 #include <map>
 #include <sstream>
+#include <thread>
 
 #include "clients/claude_vision.hpp"
 #include "tests/clients/support.hpp"
@@ -227,6 +229,54 @@ TEST_CASE("claude resilience: the announced rate times the latency caps the conc
     REQUIRE(r);
     // 1 call/s x 1 s = 1 in flight needed; x 1.5 headroom, rounded up, + 1: 3.
     CHECK(gauge_value(registry.render(), concurrency_series) == Approx(3.0));
+}
+
+namespace {
+
+// Accepts `n` connections and closes each at once, before any answer.
+class hanging_up_server {
+public:
+    explicit hanging_up_server(int n)
+        : acceptor_(io_, {asio::ip::make_address("127.0.0.1"), 0}), thread_([this, n] {
+              for (int i = 0; i < n; ++i) {
+                  boost::system::error_code ec;
+                  auto socket = acceptor_.accept(ec);
+                  if (ec) {
+                      break;
+                  }
+                  socket.close(ec);
+              }
+              acceptor_.close();
+          }) {}
+    ~hanging_up_server() { thread_.join(); }
+    std::string url() const {
+        return "http://127.0.0.1:" + std::to_string(acceptor_.local_endpoint().port());
+    }
+
+private:
+    asio::io_context io_;
+    asio::ip::tcp::acceptor acceptor_;
+    std::thread thread_;
+};
+
+}  // namespace
+
+TEST_CASE("claude resilience: connections broken before an answer do not open the breaker",
+          "[clients]") {
+    hanging_up_server server(3);
+    harness h;
+    h.options.base_url = server.url();
+    h.options.max_attempts = 1;
+    h.options.breaker_failures = 1;
+    claude_vision vision(h.options, h.io.get_executor(), h.registry);
+    for (int i = 0; i < 3; ++i) {
+        auto r = test::run_coro(h.io, vision.identify(request()));
+        REQUIRE_FALSE(r);
+        CHECK(r.error().code == "vision_unreachable");  // not vision_unavailable: still closed
+        CHECK(r.error().retryable);
+    }
+    CHECK(has_line(h.registry.render(),
+                   R"(boomer_breaker_state{upstream="anthropic",model="claude-haiku-4-5"} 0)"));
 }
 
 TEST_CASE("claude resilience: settings from the environment, checked", "[clients]") {
