@@ -54,8 +54,7 @@ struct http_response {
 };
 
 struct https_client_options {
-    // Enough that hundreds of calls in flight reuse connections instead of opening one each.
-    std::size_t max_idle_per_host = 64;
+    std::size_t max_idle_per_host = 4;
     std::chrono::milliseconds idle_timeout{30'000};  // idle connections older than this are closed
     std::size_t max_response_bytes = 16 * 1024 * 1024;
     std::string user_agent = "boomer/0.1";
