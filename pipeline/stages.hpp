@@ -54,7 +54,8 @@ json::value run_identify_local(const store::item_record& item, const json::value
 // the model's guess).
 market::market_query comps_query(const store::item_record& item, const json::value& identification);
 
-// comps_document is the comps checkpoint: the query, every source's outcome
+// comps_document is the comps checkpoint: the query, the search's eBay category ({"id",
+// "source"}: "hint" or the source that learned it; null when unknown), every source's outcome
 // ({"source", "outcome", "count", "message", "retryable", "cache", "ms"}) and the comps found.
 json::value comps_document(const market::market_query& query, const market::fan_out_result& found);
 
