@@ -180,7 +180,7 @@ TEST_CASE("fake ebay: Browse answers fieldgroups with categories as eBay does", 
         c.fake.add_active("canon ae-1", l);
     }
     auto bearer = "Bearer " + c.token();
-    const std::string search = "/buy/browse/v1/item_summary/search?q=canon+ae-1";
+    const std::string search = "/buy/browse/v1/item_summary/search?q=canon%20ae-1";
 
     // Default: items with their leaf categories, no refinement.
     auto plain = json::parse(c.get(search, bearer)->body);
