@@ -28,6 +28,7 @@ struct api_deps {
     const std::atomic<bool>* draining = nullptr;
     std::string tenant_id = "default";  // one tenant until API keys exist
     std::string public_url;  // base of URLs written into exports; empty: http://<Host header>
+    std::string ship_from;   // the items' location in exports (--ship-from); empty: not set
 };
 
 // add_routes registers every v1 route, the health routes, /metrics and /openapi.yaml.

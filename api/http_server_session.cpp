@@ -5,7 +5,9 @@
 #include <algorithm>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/write.hpp>
 #include <boost/beast/core/string.hpp>
+#include <boost/beast/http/chunk_encode.hpp>
 #include <boost/beast/http/empty_body.hpp>
 #include <boost/beast/http/error.hpp>
 #include <boost/beast/http/parser.hpp>
@@ -189,6 +191,77 @@ asio::awaitable<bool> respond(std::shared_ptr<server_state> st, std::shared_ptr<
     co_return keep_alive && !ec;
 }
 
+// Writes the pieces of a streamed body (chunks for HTTP/1.1, raw for 1.0) until the writer ends
+// it. Returns whether the body is complete; `bytes` counts what was written.
+asio::awaitable<bool> write_pieces(std::shared_ptr<server_state> st, std::shared_ptr<session> s,
+                                   std::shared_ptr<body_writer> next, bool chunked,
+                                   const exchange& ex, std::size_t* bytes) {
+    while (true) {
+        std::optional<std::string> piece;
+        try {
+            piece = co_await (*next)();
+        } catch (const std::exception& e) {
+            log::event(spdlog::level::err, "http_stream_failed",
+                       {{"request_id", ex.request_id}, {"route", ex.route}, {"error", e.what()}});
+            co_return false;
+        }
+        s->stream.expires_after(st->options.write_timeout);
+        error_code ec;
+        if (!piece) {
+            if (chunked) {
+                auto last = http::make_chunk_last();  // named: no temporary in the co_await
+                std::tie(ec, std::ignore) = co_await asio::async_write(s->stream, last, as_result);
+            }
+            co_return !ec;
+        }
+        if (piece->empty()) {
+            continue;
+        }
+        if (chunked) {
+            auto chunk = http::make_chunk(asio::buffer(*piece));
+            std::tie(ec, std::ignore) = co_await asio::async_write(s->stream, chunk, as_result);
+        } else {
+            std::tie(ec, std::ignore) =
+                co_await asio::async_write(s->stream, asio::buffer(*piece), as_result);
+        }
+        if (ec) {
+            co_return false;
+        }
+        *bytes += piece->size();
+    }
+}
+
+// Like respond, for a handler that streams its body through `next`.
+asio::awaitable<bool> respond_streamed(std::shared_ptr<server_state> st, std::shared_ptr<session> s,
+                                       http_response res, exchange ex,
+                                       std::shared_ptr<body_writer> next) {
+    bool chunked = ex.version >= 11;
+    bool keep_alive = chunked && ex.keep_alive && res.keep_alive() && !st->stopping.load();
+    res.version(ex.version);
+    res.keep_alive(keep_alive);
+    res.set(http::field::server, "boomer");
+    res.set("x-request-id", ex.request_id);
+    res.body().clear();
+    res.erase(http::field::content_length);
+    res.chunked(chunked);
+    unsigned status = res.result_int();
+
+    http::response<http::empty_body> head(std::move(res.base()));
+    http::response_serializer<http::empty_body> serializer(head);
+    s->stream.expires_after(st->options.write_timeout);
+    auto [ec, n] = co_await http::async_write_header(s->stream, serializer, as_result);
+    std::size_t bytes_out = 0;
+    bool complete = !ec;
+    if (complete && ex.method != http::verb::head) {
+        complete = co_await write_pieces(st, s, next, chunked, ex, &bytes_out);
+    }
+
+    double seconds = std::chrono::duration<double>(steady::now() - ex.start).count();
+    st->metrics.record(ex.route_index, ex.method, ex.route, status, seconds);
+    log_request(*st, *s, ex, status, bytes_out, seconds);
+    co_return keep_alive&& complete;
+}
+
 // Answers early, before (or instead of) reading the body; the connection then closes.
 asio::awaitable<bool> respond_and_close(std::shared_ptr<server_state> st,
                                         std::shared_ptr<session> s, problem p, exchange ex) {
@@ -238,7 +311,8 @@ asio::awaitable<http_response> call_handler(const handler* fn, request_context c
 
 // Routes a fully read request: to its handler, or to the server's own 400/404/405.
 asio::awaitable<http_response> dispatch(std::shared_ptr<session> s, http_request req,
-                                        route_match match, std::string request_id) {
+                                        route_match match, std::string request_id,
+                                        std::shared_ptr<body_writer> streamed) {
     if (match.result != route_match::outcome::found) {
         co_return unrouted_response(match, req.method());
     }
@@ -246,8 +320,9 @@ asio::awaitable<http_response> dispatch(std::shared_ptr<session> s, http_request
     if (!query) {
         co_return to_response(bad_request("The query string has a malformed percent-escape."));
     }
-    request_context ctx{std::move(req), std::move(match.path), std::move(*query),
-                        s->remote,      std::move(request_id), std::string(match.path_template)};
+    request_context ctx{std::move(req),     std::move(match.path), std::move(*query),
+                        s->remote,          std::move(request_id), std::string(match.path_template),
+                        std::move(streamed)};
     co_return co_await call_handler(match.target, std::move(ctx));
 }
 
@@ -340,7 +415,12 @@ asio::awaitable<bool> serve_one(std::shared_ptr<server_state> st, std::shared_pt
     }
 
     ex.bytes_in = parser.get().body().size();
-    http_response res = co_await dispatch(s, parser.release(), std::move(match), ex.request_id);
+    auto streamed = std::make_shared<body_writer>();
+    http_response res =
+        co_await dispatch(s, parser.release(), std::move(match), ex.request_id, streamed);
+    if (*streamed && res.result() == http::status::ok) {
+        co_return co_await respond_streamed(st, s, std::move(res), std::move(ex), streamed);
+    }
     co_return co_await respond(st, s, std::move(res), std::move(ex));
 }
 

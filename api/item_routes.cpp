@@ -38,6 +38,8 @@ std::optional<problem> read_form(const std::vector<part>& parts, item_form& form
             form.request.sku = std::string(p.data);
         } else if (p.name == "condition") {
             form.request.condition = std::string(p.data);
+        } else if (p.name == "category_id") {
+            form.request.category_hint = std::string(p.data);
         } else if (p.name == "priority") {
             auto prio = store::parse_priority(p.data);
             if (!prio) {
@@ -50,7 +52,7 @@ std::optional<problem> read_form(const std::vector<part>& parts, item_form& form
         } else {
             return make_problem(http::status::bad_request, "unknown-field",
                                 fmt::format("unknown form field '{}'; expected photo files and "
-                                            "title_hint, sku, condition, priority",
+                                            "title_hint, sku, condition, category_id, priority",
                                             valid_utf8(p.name.substr(0, 60))));
         }
     }

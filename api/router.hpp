@@ -12,6 +12,7 @@
 #include <boost/beast/http/verb.hpp>
 #include <cstddef>
 #include <functional>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -39,6 +40,13 @@ private:
     std::vector<std::pair<std::string, std::string>> items_;
 };
 
+// A response body written after the headers, one piece per call (HTTP/1.1: chunked transfer
+// coding; HTTP/1.0: the pieces, then the connection closes), for answers too large to hold in
+// memory. Each call returns the next piece, or nothing at the end. It runs on the connection's
+// I/O thread: blocking work goes through core/async.hpp's run_on. An exception ends the
+// connection without the last chunk, so a client never takes a cut body for a whole one.
+using body_writer = std::function<asio::awaitable<std::optional<std::string>>()>;
+
 // Everything a handler gets. It owns its data: a handler may keep it across awaits.
 struct request_context {
     http_request request;
@@ -47,6 +55,9 @@ struct request_context {
     asio::ip::tcp::endpoint remote;
     std::string request_id;  // also sent back as the x-request-id response header
     std::string route;       // the matched path template, e.g. "/v1/items/{id}"
+    // Set by the server. A handler that stores a writer here streams its body: the response it
+    // returns gives the status and headers, its body is ignored, and the pieces follow.
+    std::shared_ptr<body_writer> streamed_body = std::make_shared<body_writer>();
 };
 
 // A handler turns a request into a response. The server sets version, keep-alive,

@@ -49,4 +49,27 @@ std::optional<market::money> cheapest_shipping(dom::object item) {
     return best;
 }
 
+std::string leaf_category(simdjson::dom::object item) {
+    simdjson::dom::array leaves;
+    if (item["leafCategoryIds"].get(leaves) == simdjson::SUCCESS) {
+        for (auto leaf : leaves) {
+            std::string_view id;
+            if (leaf.get(id) == simdjson::SUCCESS && !id.empty()) {
+                return std::string(id);
+            }
+        }
+    }
+    // ItemSales and older summaries: `categories` runs from the leaf to the top.
+    simdjson::dom::array categories;
+    if (item["categories"].get(categories) == simdjson::SUCCESS) {
+        for (auto category : categories) {
+            std::string_view id;
+            if (category["categoryId"].get(id) == simdjson::SUCCESS && !id.empty()) {
+                return std::string(id);
+            }
+        }
+    }
+    return {};
+}
+
 }  // namespace boomer::clients

@@ -23,4 +23,8 @@ std::optional<market::money> read_amount(simdjson::dom::object obj, std::string_
 // nullopt when none quotes a cost (calculated shipping without an amount).
 std::optional<market::money> cheapest_shipping(simdjson::dom::object item);
 
+// leaf_category returns the item's leaf category id: the first of leafCategoryIds, else the
+// first of categories (which run from the leaf to the top), else empty.
+std::string leaf_category(simdjson::dom::object item);
+
 }  // namespace boomer::clients

@@ -4,6 +4,8 @@
 #include <algorithm>
 #include <charconv>
 
+#include "pipeline/market/fan_out.hpp"
+
 namespace boomer::clients {
 namespace {
 
@@ -101,6 +103,36 @@ std::shared_ptr<ebay_context> make_ebay_context(ebay_options options,
     return std::make_shared<ebay_context>(std::move(options), std::move(executor), registry);
 }
 
+std::string category_memo::key(const market::market_query& query) {
+    market::market_query bare;
+    bare.keywords = query.keywords;
+    bare.title = query.title;
+    bare.barcodes = query.barcodes;
+    return market::normalized_query_key(bare);
+}
+
+std::optional<std::string> category_memo::get(const std::string& key, std::int64_t now_ms) const {
+    std::lock_guard lock(mutex_);
+    auto found = entries_.find(key);
+    if (found == entries_.end() || found->second.expires_at_ms <= now_ms) {
+        return std::nullopt;
+    }
+    return found->second.category_id;
+}
+
+void category_memo::put(const std::string& key, std::string category_id, std::int64_t now_ms,
+                        std::int64_t expires_at_ms) {
+    std::lock_guard lock(mutex_);
+    if (entries_.size() >= max_entries_) {
+        std::erase_if(entries_,
+                      [now_ms](const auto& e) { return e.second.expires_at_ms <= now_ms; });
+        if (entries_.size() >= max_entries_) {
+            entries_.clear();
+        }
+    }
+    entries_[key] = entry{std::move(category_id), expires_at_ms};
+}
+
 std::optional<std::int64_t> source_limiter::limited_until(std::int64_t now_ms) const {
     std::lock_guard lock(mutex_);
     if (now_ms < until_ms_) {
@@ -132,7 +164,7 @@ asio::awaitable<result<http_response>> ebay_get(ebay_context& context, const std
                                                 const std::string& url, steady_deadline deadline,
                                                 source_limiter& limiter) {
     for (int attempt = 1;; ++attempt) {
-        auto token = co_await context.tokens.token(scope);
+        auto token = co_await context.tokens.token(scope, deadline);
         if (!token) {
             co_return make_unexpected(token.error());
         }
@@ -179,6 +211,9 @@ asio::awaitable<result<std::vector<market::comp>>> paged_search(ebay_context& co
                 co_return make_unexpected(parsed.error());
             }
             break;
+        }
+        if (plan.on_page) {
+            plan.on_page(*parsed);
         }
         for (auto& c : parsed->comps) {
             comps.push_back(std::move(c));

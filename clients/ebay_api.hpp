@@ -11,6 +11,7 @@
 #include <boost/asio/awaitable.hpp>
 #include <chrono>
 #include <functional>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -26,32 +27,37 @@ namespace boomer::clients {
 // One page of an item_summary/search or item_sales/search answer, read into comps.
 struct ebay_page {
     std::vector<market::comp> comps;
-    bool has_next = false;   // eBay sent `next`
-    std::int64_t total = 0;  // eBay's indicator only
-    int dropped = 0;         // items without a usable price or in another currency
+    bool has_next = false;          // eBay sent `next`
+    std::int64_t total = 0;         // eBay's indicator only
+    int dropped = 0;                // items without a usable price or in another currency
+    std::string dominant_category;  // Browse's refinement.dominantCategoryId, when asked for
 };
 
-// What the Browse and Marketplace Insights sources share.
-struct ebay_context {
-    ebay_options options;
-    https_client http;
-    ebay_token_provider tokens;
-    market_source_metrics metrics;
-    const clock& time;
+// The categories learned for searches, by the search's text and codes, so that a later search
+// (or Marketplace Insights, which needs one) need not learn them again. Bounded; entries expire.
+// Thread-safe (one mutex).
+class category_memo {
+public:
+    explicit category_memo(std::size_t max_entries = 10'000) : max_entries_(max_entries) {}
 
-    // `registry` must outlive the context. Errors: as https_client's constructor.
-    ebay_context(ebay_options o, boost::asio::any_io_executor executor,
-                 metrics::registry& registry);
+    // key is the memo's key for a query: its keywords, title and barcodes, normalized.
+    static std::string key(const market::market_query& query);
 
-    // api_url joins the base URL (without a trailing '/') and `path_and_query`.
-    std::string api_url(std::string_view path_and_query) const;
+    std::optional<std::string> get(const std::string& key, std::int64_t now_ms) const;
+    // put remembers `category_id` for `key` until expires_at_ms; a full memo first drops what
+    // expired, then everything (it is a cache of cheap look-ups).
+    void put(const std::string& key, std::string category_id, std::int64_t now_ms,
+             std::int64_t expires_at_ms);
+
+private:
+    struct entry {
+        std::string category_id;
+        std::int64_t expires_at_ms = 0;
+    };
+    std::size_t max_entries_;
+    mutable std::mutex mutex_;
+    std::map<std::string, entry, std::less<>> entries_;  // guarded by mutex_
 };
-
-// make_ebay_context builds the shared context for make_ebay_browse_source and
-// make_ebay_insights_source.
-std::shared_ptr<ebay_context> make_ebay_context(ebay_options options,
-                                                boost::asio::any_io_executor executor,
-                                                metrics::registry& registry);
 
 // Keeps a source quiet after eBay said "too many requests".
 class source_limiter {
@@ -72,6 +78,30 @@ private:
     std::int64_t until_ms_ = 0;  // guarded by mutex_
     int strikes_ = 0;            // guarded by mutex_
 };
+
+// What the Browse and Marketplace Insights sources share.
+struct ebay_context {
+    ebay_options options;
+    https_client http;
+    ebay_token_provider tokens;
+    market_source_metrics metrics;
+    const clock& time;
+    category_memo categories;         // learned by Browse, used by Insights
+    source_limiter category_limiter;  // Browse look-ups made for Insights' category
+
+    // `registry` must outlive the context. Errors: as https_client's constructor.
+    ebay_context(ebay_options o, boost::asio::any_io_executor executor,
+                 metrics::registry& registry);
+
+    // api_url joins the base URL (without a trailing '/') and `path_and_query`.
+    std::string api_url(std::string_view path_and_query) const;
+};
+
+// make_ebay_context builds the shared context for make_ebay_browse_source and
+// make_ebay_insights_source.
+std::shared_ptr<ebay_context> make_ebay_context(ebay_options options,
+                                                boost::asio::any_io_executor executor,
+                                                metrics::registry& registry);
 
 // The whole-search deadline of one source.
 using steady_deadline = std::chrono::steady_clock::time_point;
@@ -96,9 +126,10 @@ struct paged_plan {
     std::string scope;
     std::function<std::string(int limit, int offset)> target;  // path and query of a page
     std::function<result<ebay_page>(std::string_view body)> parse;
-    int page_limit = 50;  // `limit` of a page
-    int max_pages = 1;    // the page budget
-    int wanted = 50;      // stop once this many comps are in
+    std::function<void(const ebay_page&)> on_page;  // optional: sees each page read
+    int page_limit = 50;                            // `limit` of a page
+    int max_pages = 1;                              // the page budget
+    int wanted = 50;                                // stop once this many comps are in
     steady_deadline deadline;
 };
 

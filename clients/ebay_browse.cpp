@@ -5,12 +5,14 @@
 #include <simdjson.h>
 
 #include "clients/ebay_amounts.hpp"
+#include "pipeline/market/category.hpp"
 
 namespace boomer::clients {
-namespace {
 
 namespace asio = boost::asio;
 namespace dom = simdjson::dom;
+
+namespace {
 
 // Reads one summary; nullopt (counted as dropped) without a usable price in the currency.
 std::optional<market::comp> read_summary(dom::object item, const market::market_query& query,
@@ -36,8 +38,23 @@ std::optional<market::comp> read_summary(dom::object item, const market::market_
     c.sold = false;
     c.condition_id = string_field(item, "conditionId");
     c.url = string_field(item, "itemWebUrl");
+    c.category_id = leaf_category(item);
     return c;
 }
+
+// The refinement's dominantCategoryId, when the answer has one.
+std::string dominant_category(dom::object root) {
+    dom::object refinement;
+    std::string_view id;
+    if (root["refinement"].get(refinement) != simdjson::SUCCESS ||
+        refinement["dominantCategoryId"].get(id) != simdjson::SUCCESS) {
+        return {};
+    }
+    return std::string(id);
+}
+
+// How long a learned category is remembered.
+constexpr std::int64_t category_ttl_ms = 24 * 3'600'000;
 
 }  // namespace
 
@@ -57,6 +74,10 @@ std::string browse_search_target(const market::market_query& query, int limit, i
     if (auto filter = ebay_filter(query); !filter.empty()) {
         target += "&filter=" + url_encode(filter);
     }
+    if (offset == 0 && query.category_id.empty()) {
+        // The category distribution of the whole result set comes with the first page.
+        target += "&fieldgroups=" + url_encode("MATCHING_ITEMS,CATEGORY_REFINEMENTS");
+    }
     target += "&limit=" + std::to_string(limit) + "&offset=" + std::to_string(offset);
     return target;
 }
@@ -74,6 +95,7 @@ result<ebay_page> parse_browse_page(std::string_view body, const market::market_
     }
     std::string_view next;
     page.has_next = root["next"].get(next) == simdjson::SUCCESS && !next.empty();
+    page.dominant_category = dominant_category(root);
     dom::array items;
     if (root["itemSummaries"].get(items) != simdjson::SUCCESS) {
         return page;  // eBay may leave the array out when nothing matches
@@ -127,14 +149,64 @@ asio::awaitable<result<std::vector<market::comp>>> ebay_browse_source::search(
         plan.parse = [&query, &today](std::string_view body) {
             return parse_browse_page(body, query, today);
         };
+        std::string dominant;
+        plan.on_page = [&dominant](const ebay_page& page) {
+            if (dominant.empty()) {
+                dominant = page.dominant_category;
+            }
+        };
         plan.page_limit = options_.page_limit;
         plan.max_pages = options_.max_pages;
         plan.wanted = query.limit;
         plan.deadline = std::chrono::steady_clock::now() + options_.timeout;
         outcome = co_await paged_search(*context, plan, *limiter);
+        if (outcome) {
+            learned_category(*context, query, choose_category(dominant, *outcome), name());
+        }
     }
     record.finish(outcome);
     co_return outcome;
+}
+
+void learned_category(ebay_context& context, const market::market_query& query,
+                      const std::string& category_id, const std::string& source) {
+    if (category_id.empty()) {
+        return;
+    }
+    auto now = context.time.now_ms();
+    context.categories.put(category_memo::key(query), category_id, now, now + category_ttl_ms);
+    if (query.board) {
+        query.board->publish(category_id, source);
+    }
+}
+
+asio::awaitable<result<std::string>> find_category(ebay_context& context,
+                                                   const market::market_query& query,
+                                                   steady_deadline deadline,
+                                                   source_limiter& limiter) {
+    if (auto known = context.categories.get(category_memo::key(query), context.time.now_ms())) {
+        co_return *known;
+    }
+    auto bare = query;
+    bare.category_id.clear();
+    auto target = browse_search_target(bare, category_lookup_limit, 0);
+    if (target.empty()) {
+        co_return fail("source_error", "The query has no search text and no barcode.", false);
+    }
+    auto url = context.api_url(target);
+    auto scope = std::string(ebay_public_scope);
+    auto res = co_await ebay_get(context, scope, url, deadline, limiter);
+    if (!res) {
+        co_return make_unexpected(res.error());
+    }
+    auto today = today_iso(context.time.now_ms());
+    auto page = parse_browse_page(res->body, bare, today);
+    if (!page) {
+        co_return make_unexpected(page.error());
+    }
+    auto category = choose_category(page->dominant_category, page->comps);
+    learned_category(context, query, category, "ebay_browse");
+    co_return category;
 }
 
 std::unique_ptr<market::comp_source> make_ebay_browse_source(std::shared_ptr<ebay_context> context,

@@ -5,6 +5,7 @@
 #include <simdjson.h>
 
 #include "clients/ebay_amounts.hpp"
+#include "clients/ebay_browse.hpp"
 #include "pipeline/market/dates.hpp"
 
 namespace boomer::clients {
@@ -33,12 +34,48 @@ std::optional<market::comp> read_sale(dom::object item, const market::market_que
     c.sold = true;
     c.condition_id = string_field(item, "conditionId");
     c.url = string_field(item, "itemWebUrl");
+    c.category_id = leaf_category(item);
     return c;
 }
 
 std::string day_before(std::string_view today, int days) {
     auto d = market::days_from_iso(today);
     return d ? market::to_iso(market::civil_from_days(*d - days)) : std::string(today);
+}
+
+// The category to ask with: the user's, the one the search learned, remembered or is learning
+// (waiting for the search's Browse answer within the budget), else one looked up here.
+asio::awaitable<result<std::string>> category_for(ebay_context& context,
+                                                  const market::market_query& query,
+                                                  steady_deadline deadline) {
+    if (!query.category_id.empty()) {
+        co_return query.category_id;
+    }
+    if (query.board && !query.board->id().empty()) {
+        co_return query.board->id();
+    }
+    if (auto known = context.categories.get(category_memo::key(query), context.time.now_ms())) {
+        co_return *known;
+    }
+    if (query.board) {
+        auto learned = co_await query.board->wait(deadline);
+        if (!learned.empty()) {
+            co_return learned;
+        }
+    }
+    if (std::chrono::steady_clock::now() >= deadline) {
+        co_return fail("source_timeout",
+                       "No category was learned for the search within the source's time budget.",
+                       true);
+    }
+    auto found = co_await find_category(context, query, deadline, context.category_limiter);
+    if (found && found->empty()) {
+        co_return fail("source_error",
+                       "eBay lists nothing matching the search, so it has no category to ask "
+                       "Marketplace Insights with; give the item a category hint.",
+                       false);
+    }
+    co_return found;
 }
 
 }  // namespace
@@ -111,27 +148,36 @@ asio::awaitable<result<std::vector<market::comp>>> ebay_insights_source::search(
     result<std::vector<market::comp>> outcome = std::vector<market::comp>{};
     auto today = today_iso(context->time.now_ms());
     auto since = day_before(today, options_.window_days);
+    auto deadline = std::chrono::steady_clock::now() + options_.timeout;
+    auto asked = query;
     auto until = limiter->limited_until(context->time.now_ms());
     if (until) {
         outcome = fail(
             "source_limited",
             "eBay Marketplace Insights is over its call limit until " + iso8601_utc(*until) + ".",
             true);
-    } else if (insights_search_target(query, 1, 0, since, today).empty()) {
+    } else if (ebay_keywords(query).empty() && query.barcodes.empty()) {
         outcome =
-            fail("source_error",
-                 "Marketplace Insights needs a category id and search text or a barcode.", false);
+            fail("source_error", "Marketplace Insights needs search text or a barcode.", false);
     } else {
+        auto category = co_await category_for(*context, query, deadline);
+        if (category) {
+            asked.category_id = *category;
+        } else {
+            outcome = make_unexpected(category.error());
+        }
+    }
+    if (outcome) {
         paged_plan plan;
         plan.scope = std::string(ebay_insights_scope);
-        plan.target = [&query, &since, &today](int limit, int offset) {
-            return insights_search_target(query, limit, offset, since, today);
+        plan.target = [&asked, &since, &today](int limit, int offset) {
+            return insights_search_target(asked, limit, offset, since, today);
         };
-        plan.parse = [&query](std::string_view body) { return parse_insights_page(body, query); };
+        plan.parse = [&asked](std::string_view body) { return parse_insights_page(body, asked); };
         plan.page_limit = options_.page_limit;
         plan.max_pages = options_.max_pages;
         plan.wanted = query.limit;
-        plan.deadline = std::chrono::steady_clock::now() + options_.timeout;
+        plan.deadline = deadline;
         outcome = co_await paged_search(*context, plan, *limiter);
     }
     record.finish(outcome);

@@ -1,8 +1,10 @@
 // eBay Marketplace Insights item_sales/search as a market source: items sold in the last 90
 // days (sold = true, sold_on = lastSoldDate). The API is restricted to approved applications,
 // so the source is disabled by default; it shares the Browse source's token machinery with its
-// own scope. The API requires a category: a query without one fails at once. ItemSales carry
-// no shipping, so a comp's price is the last sold price alone.
+// own scope. The API requires a category: the user's hint, else the one the search's Browse
+// answer publishes (waited for within this source's timeout), else one remembered from an
+// earlier search, else one looked up with a small Browse request of its own (as when Browse is
+// disabled). ItemSales carry no shipping, so a comp's price is the last sold price alone.
 //
 // Thread-safety: one source may serve concurrent searches from any threads.
 #pragma once
@@ -36,7 +38,8 @@ public:
     std::string name() const override { return "ebay_insights"; }
 
     // search: see comp_source and ebay_get. "source_error" (not retryable) for a query without
-    // a category, text or barcode; source_limited at once while the source is limited.
+    // text or barcode, or when no category can be found; "source_timeout" when the category
+    // is not known within the timeout; source_limited at once while the source is limited.
     boost::asio::awaitable<result<std::vector<market::comp>>> search(
         const market::market_query& query) override;
 

@@ -9,6 +9,7 @@
 #pragma once
 
 #include <boost/asio/awaitable.hpp>
+#include <chrono>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -30,16 +31,22 @@ public:
 
     // token returns a valid access token for `scope`, minting one when none is cached or the
     // cached one is within the margin of its expiry. While a mint is in flight, further callers
-    // wait for its answer instead of sending their own. Errors (a failed mint is not cached; the
-    // next call tries again):
+    // wait for its answer instead of sending their own. Nothing waits beyond `deadline` (the
+    // calling source's budget): the mint is cut at the earlier of it and token_timeout, and a
+    // waiter gives up at its own. Errors (a failed mint is not cached; the next call tries
+    // again):
     //   source_unauthorized  wrong client id or secret (invalid_client), or a scope the
     //                        application was not granted (invalid_scope) — not retryable;
-    //   source_timeout       the token endpoint did not answer within token_timeout;
+    //   source_timeout       the token endpoint did not answer within token_timeout, or not
+    //                        before `deadline`;
     //   source_limited       the token endpoint answered 429 (retryable);
     //   source_error         anything else: unreachable, 5xx, an unreadable answer.
     // `scope` must outlive the call. Cancelling a caller that waits for another's mint does
-    // not end the mint; the waiter resumes when the mint answers (within token_timeout).
-    boost::asio::awaitable<result<std::string>> token(const std::string& scope);
+    // not end the mint; the waiter resumes when the mint answers or its deadline passes.
+    // Cancelling the caller that sends the mint ends it; its waiters then send their own.
+    boost::asio::awaitable<result<std::string>> token(
+        const std::string& scope, std::chrono::steady_clock::time_point deadline =
+                                      std::chrono::steady_clock::time_point::max());
 
     // invalidate drops the cached token of `scope` if it is still `stale` (a 401 answered it);
     // a newer token is kept. Never blocks on the network.

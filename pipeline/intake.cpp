@@ -6,6 +6,7 @@
 #include "core/ids.hpp"
 #include "core/utf8.hpp"
 #include "pipeline/image/probe.hpp"
+#include "pipeline/market/category.hpp"
 
 namespace boomer::pipeline {
 namespace {
@@ -29,6 +30,12 @@ result<bool> check_fields(const intake_request& request, const intake_limits& li
                         fmt::format("field '{}' is {} bytes long; the limit is {}", name,
                                     value->size(), limits.max_text_field));
         }
+    }
+    if (!request.category_hint.empty() && !market::is_category_id(request.category_hint)) {
+        return fail(std::string(intake_error::invalid_category),
+                    fmt::format("category_id must be an eBay category id (1 to 9 digits, e.g. "
+                                "15230), not '{}'",
+                                valid_utf8(std::string_view(request.category_hint).substr(0, 40))));
     }
     return true;
 }
@@ -74,7 +81,8 @@ result<store::image_ref> check_file(std::size_t index, const intake_file& file,
 bool same_submission(const store::item_record& original, const store::new_item& replay) {
     if (original.images.size() != replay.images.size() ||
         original.title_hint != replay.title_hint || original.sku != replay.sku ||
-        original.condition != replay.condition || original.prio != replay.prio) {
+        original.condition != replay.condition || original.prio != replay.prio ||
+        original.category_hint != replay.category_hint) {
         return false;
     }
     for (std::size_t i = 0; i < replay.images.size(); ++i) {
@@ -125,6 +133,7 @@ result<intake_receipt> submit(const intake_request& request, const intake_limits
     item.title_hint = valid_utf8(request.title_hint);
     item.sku = valid_utf8(request.sku);
     item.condition = valid_utf8(request.condition);
+    item.category_hint = request.category_hint;
     item.prio = request.prio;
     item.source = request.source;
     item.images = std::move(images);

@@ -35,6 +35,7 @@ struct intake_request {
     std::string title_hint;
     std::string sku;
     std::string condition;
+    std::string category_hint;  // an eBay category id (1-9 digits); empty: none
     store::priority prio = store::priority::normal;
     std::string source;  // "api" or "watch"
     std::vector<intake_file> files;
@@ -57,6 +58,7 @@ inline constexpr std::string_view unsupported_media = "unsupported_media_type"; 
 inline constexpr std::string_view too_many_pixels = "too_many_pixels";           // 413
 inline constexpr std::string_view field_too_long = "field_too_long";             // 400
 inline constexpr std::string_view key_reused = "idempotency_key_reused";         // 422
+inline constexpr std::string_view invalid_category = "invalid_category";         // 400
 }  // namespace intake_error
 
 // submit validates and persists one item. Blocking (disk and database): call it on the store

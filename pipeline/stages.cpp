@@ -138,6 +138,7 @@ market::comp comp_from_json(const json::value& v) {
     c.sold = field_or(o, "sold", true);
     c.condition_id = field_or(o, "condition_id", std::string());
     c.url = field_or(o, "url", std::string());
+    c.category_id = field_or(o, "category_id", std::string());
     return c;
 }
 
@@ -155,6 +156,7 @@ json::object comp_json(const market::comp& c) {
         {"sold", c.sold},
         {"condition_id", c.condition_id},
         {"url", c.url},
+        {"category_id", c.category_id},
     };
 }
 
@@ -293,6 +295,7 @@ market::market_query comps_query(const store::item_record& item,
         q.keywords = q.title;
     }
     q.condition = item.condition.empty() ? str(identification, "condition_guess") : item.condition;
+    q.category_id = item.category_hint;
     return q;
 }
 
@@ -312,9 +315,16 @@ json::value comps_document(const market::market_query& query, const market::fan_
     json::object q{{"keywords", query.keywords},
                    {"barcodes", std::move(codes)},
                    {"condition", query.condition},
+                   {"category_id", query.category_id},
                    {"currency", query.currency}};
-    return json::object{
-        {"query", std::move(q)}, {"sources", std::move(sources)}, {"comps", std::move(comps)}};
+    json::value category = nullptr;
+    if (!found.category_id.empty()) {
+        category = json::object{{"id", found.category_id}, {"source", found.category_source}};
+    }
+    return json::object{{"query", std::move(q)},
+                        {"category", std::move(category)},
+                        {"sources", std::move(sources)},
+                        {"comps", std::move(comps)}};
 }
 
 json::value run_price(const json::value& comps, const json::value& identification,

@@ -50,11 +50,12 @@ json::value run_identify_local(const store::item_record& item, const json::value
                                const stage_env& env);
 
 // comps_query is what the market sources are asked for the item: the identification's search
-// query (else its title) as keywords, its title, its barcodes, and the seller's condition (else
-// the model's guess).
+// query (else its title) as keywords, its title, its barcodes, the seller's condition (else
+// the model's guess) and the seller's category hint.
 market::market_query comps_query(const store::item_record& item, const json::value& identification);
 
-// comps_document is the comps checkpoint: the query, every source's outcome
+// comps_document is the comps checkpoint: the query, the search's eBay category ({"id",
+// "source"}: "hint" or the source that learned it; null when unknown), every source's outcome
 // ({"source", "outcome", "count", "message", "retryable", "cache", "ms"}) and the comps found.
 json::value comps_document(const market::market_query& query, const market::fan_out_result& found);
 

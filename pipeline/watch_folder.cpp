@@ -107,6 +107,17 @@ std::vector<watch_event> watch_folder::scan_once(const intake_limits& limits, st
     return events;
 }
 
+std::pair<std::string, std::string> split_category_hint(std::string_view name) {
+    constexpr std::string_view mark = " [category ";
+    auto at = name.rfind(mark);
+    if (at == std::string_view::npos || !name.ends_with(']')) {
+        return {std::string(name), {}};
+    }
+    auto id = name.substr(at + mark.size(), name.size() - 1 - at - mark.size());
+    auto title = name.substr(0, at);
+    return {std::string(title), std::string(id)};
+}
+
 watch_event watch_folder::ingest(const fs::path& entry, const seen& state,
                                  const intake_limits& limits, store::store& db,
                                  store::blob_store& blobs, const clock& time) {
@@ -122,7 +133,9 @@ watch_event watch_folder::ingest(const fs::path& entry, const seen& state,
     req.prio = store::priority::normal;
     req.idempotency_key = fmt::format("watch:{}:{}:{}", ev.entry, state.bytes, state.mtime_ns);
     if (fs::is_directory(entry)) {
-        req.title_hint = ev.entry;
+        auto [title, category] = split_category_hint(ev.entry);
+        req.title_hint = std::move(title);
+        req.category_hint = std::move(category);
     }
     for (const auto& p : photos) {
         contents.push_back(slurp(p));

@@ -1,7 +1,8 @@
 // The watched folder: photos dropped into a folder become items through the same intake as
 // the API. A file directly in the folder is an item of one photo; a sub-folder is an item of
 // all the photos in it (at most the intake limit), with the sub-folder's name as the title
-// hint.
+// hint; a name ending in " [category N]" gives eBay category N as the category hint (checked by
+// intake: an entry with a malformed id is rejected), the rest of the name being the title hint.
 //
 // An entry is taken once it has stopped changing (same size and time on two scans, and older
 // than `settle_ms`). Its idempotency key is made of its path, size and modification time, so a
@@ -12,11 +13,17 @@
 #include <filesystem>
 #include <map>
 #include <string>
+#include <string_view>
+#include <utility>
 #include <vector>
 
 #include "pipeline/intake.hpp"
 
 namespace boomer::pipeline {
+
+// split_category_hint splits a sub-folder's name "Title [category N]" into ("Title", "N");
+// a name without that ending is all title.
+std::pair<std::string, std::string> split_category_hint(std::string_view name);
 
 struct watch_event {
     std::string entry;  // path relative to the folder

@@ -232,6 +232,7 @@ app::app(serve_config config) : impl_(std::make_unique<impl>(std::move(config)))
     s.deps.draining = &s.draining;
     s.deps.tenant_id = c.tenant;
     s.deps.public_url = c.public_url;
+    s.deps.ship_from = c.ship_from;
     api::add_routes(s.router, s.deps);
 
     api::server_options http_options;

@@ -4,6 +4,8 @@
 #include <fmt/format.h>
 
 #include <CLI/CLI.hpp>
+#include <algorithm>
+#include <cctype>
 
 namespace boomer::service {
 namespace {
@@ -111,6 +113,11 @@ void add_serve_options(CLI::App& serve, serve_config& c) {
         .add_option("--public-url", c.public_url,
                     "base URL written into exported picture links (default: http://<Host>)")
         ->envname("BOOMER_PUBLIC_URL");
+    serve
+        .add_option("--ship-from", c.ship_from,
+                    "where items ship from, written as *Location into the eBay export: a postal "
+                    "code or \"City, ST\"")
+        ->envname("BOOMER_SHIP_FROM");
     serve.add_option("--log-format", c.log_format, "json or text (default: text on a terminal)")
         ->envname("BOOMER_LOG_FORMAT")
         ->check(CLI::IsMember({"json", "text"}));
@@ -150,6 +157,33 @@ command parse_command(int argc, char** argv) {
     return cmd;
 }
 
+bool valid_ship_from(std::string_view text) {
+    if (text.empty() || text.size() > 45 || text.front() == ' ' || text.back() == ' ') {
+        return false;
+    }
+    auto is_alnum = [](char c) { return std::isalnum(static_cast<unsigned char>(c)) != 0; };
+    auto comma = text.find(", ");
+    if (comma == std::string_view::npos) {
+        // A postal code: "10001", "SW1A 1AA", "10115", "H2X-1Y4"; at least one digit.
+        bool digit = std::any_of(text.begin(), text.end(), [](char c) {
+            return std::isdigit(static_cast<unsigned char>(c));
+        });
+        return digit && text.size() <= 12 && std::all_of(text.begin(), text.end(), [&](char c) {
+                   return is_alnum(c) || c == ' ' || c == '-';
+               });
+    }
+    // "City, ST": a city of letters, spaces, '.', '\'' and '-', then a 2-letter region.
+    auto city = text.substr(0, comma);
+    auto region = text.substr(comma + 2);
+    bool city_ok = !city.empty() && std::all_of(city.begin(), city.end(), [&](char c) {
+        return std::isalpha(static_cast<unsigned char>(c)) != 0 || c == ' ' || c == '.' ||
+               c == '\'' || c == '-' || static_cast<unsigned char>(c) >= 0x80;
+    });
+    bool region_ok = region.size() == 2 && std::isupper(static_cast<unsigned char>(region[0])) &&
+                     std::isupper(static_cast<unsigned char>(region[1]));
+    return city_ok && region_ok;
+}
+
 std::optional<std::string> validate(const serve_config& c) {
     auto colon = c.listen.rfind(':');
     if (colon == std::string::npos || colon + 1 == c.listen.size()) {
@@ -166,6 +200,12 @@ std::optional<std::string> validate(const serve_config& c) {
     }
     if (c.data_dir.empty()) {
         return std::string("--data must not be empty");
+    }
+    if (!c.ship_from.empty() && !valid_ship_from(c.ship_from)) {
+        return fmt::format(
+            "--ship-from must be a postal code (letters, digits, spaces, '-') or \"City, ST\", "
+            "at most 45 characters, got '{}'",
+            c.ship_from.substr(0, 60));
     }
     return std::nullopt;
 }

@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace boomer::service {
@@ -35,6 +36,7 @@ struct serve_config {
     std::string tenant = "default";
     int comps_deadline_ms = 8000;  // the comps stage, all market sources together
     int comps_timeout_ms = 5000;   // each market source
+    std::string ship_from;   // where items ship from, for exports: a postal code or "City, ST"
     std::string public_url;  // how clients and marketplaces reach us, e.g. https://boomer.example
 };
 
@@ -47,6 +49,11 @@ struct command {
 
 // parse_command reads argv (and the environment). Prints help or errors itself.
 command parse_command(int argc, char** argv);
+
+// valid_ship_from says whether `text` is a usable item location: a postal code (letters,
+// digits, spaces and '-', with a digit, at most 12 characters) or "City, ST" (a two-letter
+// upper-case region), at most 45 characters as eBay's Location field allows.
+bool valid_ship_from(std::string_view text);
 
 // validate checks ranges and that paths make sense; returns the problem, or nothing.
 std::optional<std::string> validate(const serve_config& config);

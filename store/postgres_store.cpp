@@ -24,7 +24,7 @@ namespace {
 // The columns read_item expects, in order; `i` is items and `j` is jobs.
 #define BOOMER_PG_ITEM_COLUMNS                                                                   \
     "i.tenant_id, i.item_id, j.job_id, i.title_hint, i.sku, i.condition, i.priority, i.source, " \
-    "j.state, i.created_ms, i.updated_ms, i.result_json"
+    "j.state, i.created_ms, i.updated_ms, i.result_json, i.category_hint"
 
 // The columns read_job expects, in order.
 #define BOOMER_PG_JOB_COLUMNS                                                                  \
@@ -43,14 +43,14 @@ constexpr const char* create_items_sql = R"sql(
 WITH input AS (
     SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[],
                          $7::text[], $8::text[], $9::bigint[], $10::text[], $11::bigint[],
-                         $12::int[]) WITH ORDINALITY
+                         $12::int[], $21::text[]) WITH ORDINALITY
         AS i (item_id, tenant_id, idempotency_key, title_hint, sku, condition, priority, source,
-              now_ms, job_id, sort_key, max_attempts, pos)),
+              now_ms, job_id, sort_key, max_attempts, category_hint, pos)),
 new_items AS (
     INSERT INTO items (item_id, tenant_id, idempotency_key, title_hint, sku, condition, priority,
-                       source, created_ms, updated_ms)
+                       source, created_ms, updated_ms, category_hint)
     SELECT item_id, tenant_id, idempotency_key, title_hint, sku, condition, priority, source,
-           now_ms, now_ms
+           now_ms, now_ms, category_hint
     FROM input ORDER BY pos
     ON CONFLICT (tenant_id, idempotency_key) WHERE idempotency_key <> '' DO NOTHING
     RETURNING item_id),
@@ -117,6 +117,7 @@ item_record read_item(const pqxx::row& row) {
     r.created_ms = row[9].as<std::int64_t>();
     r.updated_ms = row[10].as<std::int64_t>();
     r.result_json = row[11].as<std::string>();
+    r.category_hint = row[12].as<std::string>();
     return r;
 }
 
@@ -256,7 +257,9 @@ std::set<std::string> postgres_store::insert_items(const std::vector<new_item>& 
                  images, [](const im& x) -> const auto& { return x.image.media_type; }),
              array_literal(images, [](const im& x) { return number(x.image.bytes); }),
              array_literal(images, [](const im& x) { return number(x.image.width); }),
-             array_literal(images, [](const im& x) { return number(x.image.height); }));
+             array_literal(images, [](const im& x) { return number(x.image.height); }),
+             array_literal(
+                 items, [](const it& x) -> const auto& { return x.category_hint; }));
     std::set<std::string> created;
     for (const auto& row : rows) {
         created.insert(row[0].as<std::string>());

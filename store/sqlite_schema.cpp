@@ -92,9 +92,15 @@ CREATE TABLE cache_entries (
 CREATE INDEX cache_expiry ON cache_entries (expires_at_ms);
 )sql";
 
-constexpr std::array<migration, 2> all_migrations{{
+// Version 3: the user's eBay category id hint, used for comps and the listing export.
+constexpr const char* v3_sql = R"sql(
+ALTER TABLE items ADD COLUMN category_hint TEXT NOT NULL DEFAULT '';
+)sql";
+
+constexpr std::array<migration, 3> all_migrations{{
     {1, "items, images, jobs, stage_results", v1_sql},
     {2, "cache_entries", v2_sql},
+    {3, "items.category_hint", v3_sql},
 }};
 
 int current_version(connection& conn) {

@@ -26,7 +26,7 @@ namespace {
 // The columns read_item expects, in order; `i` is items and `j` is jobs.
 constexpr std::string_view item_columns =
     "i.tenant_id, i.item_id, j.job_id, i.title_hint, i.sku, i.condition, i.priority, i.source, "
-    "j.state, i.created_ms, i.updated_ms, i.result_json";
+    "j.state, i.created_ms, i.updated_ms, i.result_json, i.category_hint";
 
 // The columns read_job expects, in order.
 constexpr std::string_view job_columns =
@@ -48,6 +48,7 @@ item_record read_item(const statement& st) {
     r.created_ms = st.int64(9);
     r.updated_ms = st.int64(10);
     r.result_json = st.text(11);
+    r.category_hint = st.text(12);
     return r;
 }
 
@@ -183,10 +184,10 @@ void sqlite_store::insert_item(connection& conn, const new_item& item) {
     auto prio = to_string(item.prio);
     conn.prepare(
             "INSERT INTO items (item_id, tenant_id, idempotency_key, title_hint, sku, condition, "
-            "priority, source, created_ms, updated_ms) "
-            "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?9)")
+            "priority, source, created_ms, updated_ms, category_hint) "
+            "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?9, ?10)")
         .bind_all(item.item_id, item.tenant_id, item.idempotency_key, item.title_hint, item.sku,
-                  item.condition, prio, item.source, item.now_ms)
+                  item.condition, prio, item.source, item.now_ms, item.category_hint)
         .run();
 
     for (const auto& image : item.images) {

@@ -61,6 +61,7 @@ struct new_item {
     std::string title_hint;
     std::string sku;
     std::string condition;
+    std::string category_hint;  // the user's eBay category id; empty: none
     priority prio = priority::normal;
     std::string source;  // "api" or "watch"
     std::vector<image_ref> images;
@@ -81,6 +82,7 @@ struct item_record {
     std::string title_hint;
     std::string sku;
     std::string condition;
+    std::string category_hint;  // the user's eBay category id; empty: none
     priority prio = priority::normal;
     std::string source;
     job_state state = job_state::queued;

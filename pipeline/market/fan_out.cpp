@@ -66,7 +66,8 @@ json::object comp_object(const comp& c) {
             {"source", c.source},
             {"sold", c.sold},
             {"condition_id", c.condition_id},
-            {"url", c.url}};
+            {"url", c.url},
+            {"category_id", c.category_id}};
 }
 
 }  // namespace
@@ -155,6 +156,9 @@ std::optional<std::vector<comp>> comps_from_json(std::string_view text) {
             c.sold = o.at("sold").as_bool();
             c.condition_id = o.at("condition_id").as_string();
             c.url = o.at("url").as_string();
+            if (const auto* category = o.if_contains("category_id")) {
+                c.category_id = category->as_string();
+            }
             out.push_back(std::move(c));
         }
     } catch (const std::exception&) {
@@ -231,6 +235,13 @@ struct search_state {
             s.outcome.outcome = answer.error().code;
             s.outcome.message = answer.error().message;
             s.outcome.retryable = answer.error().retryable;
+        }
+        if (query.board && s.source->learns_category()) {
+            if (s.outcome.outcome == "ok") {
+                // A live answer has published already; a cached one tells it by its comps.
+                query.board->publish(choose_category("", s.comps), s.outcome.source);
+            }
+            query.board->publisher_done();
         }
         wake.cancel();
     }
@@ -367,6 +378,10 @@ asio::awaitable<fan_out_result> collect(std::shared_ptr<search_state> st) {
         }
     }
     fan_out_result out;
+    if (st->query.board) {
+        out.category_id = st->query.board->id();
+        out.category_source = st->query.board->source();
+    }
     for (auto& s : st->slots) {
         out.outcomes.push_back(s.outcome);
         for (auto& c : s.comps) {
@@ -396,10 +411,19 @@ fan_out::fan_out(std::vector<std::shared_ptr<comp_source>> sources, fan_out_opti
 
 asio::awaitable<fan_out_result> fan_out::search(const market_query& query) {
     if (sources_.empty()) {
-        co_return fan_out_result{};
+        fan_out_result none;
+        none.category_id = query.category_id;
+        none.category_source = query.category_id.empty() ? "" : "hint";
+        co_return none;
     }
     auto exec = co_await asio::this_coro::executor;
-    auto st = std::make_shared<search_state>(asio::make_strand(exec), query, options_, time_,
+    int publishers = 0;
+    for (const auto& source : sources_) {
+        publishers += source->learns_category() ? 1 : 0;
+    }
+    auto with_board = query;
+    with_board.board = std::make_shared<category_board>(query.category_id, publishers);
+    auto st = std::make_shared<search_state>(asio::make_strand(exec), with_board, options_, time_,
                                              memory_, second_level_);
     auto key = normalized_query_key(query);
     for (const auto& source : sources_) {

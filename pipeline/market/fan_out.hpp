@@ -39,6 +39,8 @@ struct source_outcome {
 struct fan_out_result {
     std::vector<comp> comps;               // the ok sources' comps, in configured source order
     std::vector<source_outcome> outcomes;  // one per source, in configured source order
+    std::string category_id;               // the search's eBay category; empty when unknown
+    std::string category_source;           // "hint" or the name of the source that found it
 };
 
 // A second cache level behind the memory one, e.g. the store's cache table. Both calls may
@@ -114,6 +116,9 @@ public:
     // query is copied: it need not outlive the sources' coroutines. Never fails; with no
     // sources it returns an empty result at once. Cancellation of the awaiting coroutine cancels
     // every source still running and returns what arrived, the others marked "canceled".
+    // The search's category starts as query.category_id (the user's hint) or is the first one a
+    // source publishes on the search's category_board; a source that learns categories but
+    // answered from a cache publishes choose_category of its comps.
     boost::asio::awaitable<fan_out_result> search(const market_query& query);
 
     const std::vector<std::shared_ptr<comp_source>>& sources() const { return sources_; }

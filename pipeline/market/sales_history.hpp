@@ -34,6 +34,7 @@ struct comp {
     bool sold = true;          // false for an active listing (competition, not evidence of value)
     std::string condition_id;  // eBay condition id ("1000", "3000"...) when the source gave one
     std::string url;           // the listing's page when the source gave one
+    std::string category_id;   // the listing's eBay leaf category when the source gave one
 };
 
 // Thread-safety: build the history (constructor, add) on one thread; after that any number of

@@ -460,3 +460,91 @@ TEST_CASE("http_server: stop closes requests that outlive the drain timeout", "[
     CHECK(std::chrono::steady_clock::now() - start < 1500ms);
     CHECK(!busy.read_response().has_value());
 }
+
+namespace {
+
+// Streams "piece 0" .. "piece <count-1>", then ends (or throws instead of ending).
+struct piece_counter {
+    int count = 0;
+    bool fail_at_end = false;
+    int next = 0;
+};
+
+asio::awaitable<std::optional<std::string>> next_piece(std::shared_ptr<piece_counter> c) {
+    if (c->next == c->count) {
+        if (c->fail_at_end) {
+            throw std::runtime_error("the store went away");
+        }
+        co_return std::nullopt;
+    }
+    co_return "piece " + std::to_string(c->next++) + "\n";
+}
+
+asio::awaitable<api::http_response> streamed(int count, bool fail_at_end,
+                                             api::request_context ctx) {
+    auto counter = std::make_shared<piece_counter>();
+    counter->count = count;
+    counter->fail_at_end = fail_at_end;
+    *ctx.streamed_body = [counter] { return next_piece(counter); };
+    api::http_response res{http::status::ok, 11};
+    res.set(http::field::content_type, "text/plain");
+    res.body() = "ignored";
+    co_return res;
+}
+
+api::router stream_router() {
+    api::router r;
+    r.add(http::verb::get, "/stream",
+          [](api::request_context ctx) { return streamed(3, false, std::move(ctx)); });
+    r.add(http::verb::get, "/broken",
+          [](api::request_context ctx) { return streamed(2, true, std::move(ctx)); });
+    return r;
+}
+
+}  // namespace
+
+TEST_CASE("http_server: a streamed body goes out in chunks, the connection stays usable", "[api]") {
+    server_fixture server(stream_router());
+    raw_client client(server.port());
+    client.send(request("GET", "/stream"));
+    auto res = client.read_response();
+    REQUIRE(res);
+    CHECK(res->result_int() == 200);
+    CHECK(res->chunked());
+    CHECK((*res)[http::field::content_length].empty());
+    CHECK(res->body() == "piece 0\npiece 1\npiece 2\n");
+    CHECK(res->keep_alive());
+
+    client.send(request("GET", "/stream"));
+    auto again = client.read_response();
+    REQUIRE(again);
+    CHECK(again->body() == "piece 0\npiece 1\npiece 2\n");
+
+    client.send(request("HEAD", "/stream"));
+    auto head = client.read_response(true);
+    REQUIRE(head);
+    CHECK(head->body().empty());
+}
+
+TEST_CASE("http_server: a streamed body to HTTP/1.0 is sent plain and the connection closes",
+          "[api]") {
+    server_fixture server(stream_router());
+    raw_client old(server.port());
+    old.send("GET /stream HTTP/1.0\r\n\r\n");
+    auto res = old.read_response();
+    REQUIRE(res);
+    CHECK_FALSE(res->chunked());
+    CHECK(res->body() == "piece 0\npiece 1\npiece 2\n");
+    CHECK(old.closed_within(1s));
+}
+
+TEST_CASE("http_server: a streamed body that fails is cut without its last chunk", "[api]") {
+    server_fixture server(stream_router());
+    raw_client client(server.port());
+    client.send(request("GET", "/broken"));
+    // The pieces before the failure arrive, but never the final chunk: the response does not
+    // parse as complete, and the connection closes.
+    auto res = client.read_response();
+    CHECK_FALSE(res);
+    CHECK(client.closed_within(1s));
+}

@@ -310,3 +310,89 @@ TEST_CASE("ebay browse: the factory honours enabled", "[clients]") {
     REQUIRE(on != nullptr);
     CHECK(on->name() == "ebay_browse");
 }
+
+namespace {
+
+fakes::fake_listing in_category(std::string id, std::string title, std::string price,
+                                std::string category, std::string category_name) {
+    auto l = test::listing(std::move(id), std::move(title), std::move(price), "5.00");
+    l.category_id = std::move(category);
+    l.category_name = std::move(category_name);
+    return l;
+}
+
+// Two film cameras and a lens: the cameras' category dominates.
+void add_camera_listings(fakes::fake_ebay& fake) {
+    fake.add_active("canon ae-1",
+                    in_category("11", "Canon AE-1 body", "150.00", "15230", "Film Cameras"));
+    fake.add_active("canon ae-1",
+                    in_category("12", "Canon AE-1 Program", "180.00", "15230", "Film Cameras"));
+    fake.add_active("canon ae-1",
+                    in_category("13", "FD 50mm lens for Canon AE-1", "60.00", "3323", "Lenses"));
+}
+
+}  // namespace
+
+TEST_CASE("ebay browse: the category refinement is asked for and the leaf categories kept",
+          "[clients]") {
+    browse_rig rig;
+    add_camera_listings(*rig.fake);
+    auto r = rig.run(query_for("Canon AE-1"));
+    REQUIRE(r.has_value());
+    REQUIRE(r->size() == 3);
+    CHECK((*r)[0].category_id == "15230");
+    CHECK((*r)[2].category_id == "3323");
+    auto target = rig.fake->log().back().target;
+    CHECK(target.find("fieldgroups=MATCHING_ITEMS%2CCATEGORY_REFINEMENTS") != std::string::npos);
+
+    // What it learned is remembered for the search's text.
+    auto key = clients::category_memo::key(query_for("canon   AE-1"));
+    auto learned = rig.ctx->categories.get(key, rig.time.now_ms());
+    REQUIRE(learned);
+    CHECK(*learned == "15230");
+}
+
+TEST_CASE("ebay browse: the learned category is published on the search's board", "[clients]") {
+    browse_rig rig;
+    add_camera_listings(*rig.fake);
+    auto q = query_for("Canon AE-1");
+    q.board = std::make_shared<market::category_board>("", 1);
+    auto r = rig.run(q);
+    REQUIRE(r.has_value());
+    CHECK(q.board->id() == "15230");
+    CHECK(q.board->source() == "ebay_browse");
+    CHECK(rig.source->learns_category());
+}
+
+TEST_CASE("ebay browse: a category hint narrows the search and asks for no refinement",
+          "[clients]") {
+    browse_rig rig;
+    add_camera_listings(*rig.fake);
+    auto q = query_for("Canon AE-1");
+    q.category_id = "3323";
+    auto r = rig.run(q);
+    REQUIRE(r.has_value());
+    REQUIRE(r->size() == 1);
+    CHECK((*r)[0].category_id == "3323");
+    auto target = rig.fake->log().back().target;
+    CHECK(target.find("category_ids=3323") != std::string::npos);
+    CHECK(target.find("fieldgroups") == std::string::npos);
+}
+
+TEST_CASE("ebay browse: find_category asks one small page, then answers from memory", "[clients]") {
+    browse_rig rig;
+    add_camera_listings(*rig.fake);
+    clients::source_limiter limiter;
+    auto q = query_for("Canon AE-1");
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+    auto first = test::run_coro(rig.io, clients::find_category(*rig.ctx, q, deadline, limiter));
+    REQUIRE(first.has_value());
+    CHECK(*first == "15230");
+    auto target = rig.fake->log().back().target;
+    CHECK(target.find("limit=20") != std::string::npos);
+    CHECK(target.find("CATEGORY_REFINEMENTS") != std::string::npos);
+    auto second = test::run_coro(rig.io, clients::find_category(*rig.ctx, q, deadline, limiter));
+    REQUIRE(second.has_value());
+    CHECK(*second == "15230");
+    CHECK(rig.fake->requests(ebay_endpoint::browse) == 1);
+}

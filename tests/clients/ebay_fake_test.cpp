@@ -9,6 +9,7 @@
 #include <boost/json.hpp>
 #include <catch2/catch.hpp>
 #include <map>
+#include <tuple>
 
 #include "clients/ebay_common.hpp"
 #include "tests/fakes/fake_ebay.hpp"
@@ -163,6 +164,59 @@ TEST_CASE("fake ebay: Browse pages carry next only while more remain", "[clients
         c.get("/buy/browse/v1/item_summary/search?q=lamp&limit=2&offset=2", bearer)->body);
     CHECK(last.at("itemSummaries").as_array().size() == 1);
     CHECK_FALSE(last.as_object().contains("next"));
+}
+
+TEST_CASE("fake ebay: Browse answers fieldgroups with categories as eBay does", "[clients]") {
+    fake_client c;
+    for (auto [id, category, name] :
+         {std::tuple{"1", "15230", "Film Cameras"}, std::tuple{"2", "15230", "Film Cameras"},
+          std::tuple{"3", "3323", "Lenses"}, std::tuple{"4", "", ""}}) {
+        fakes::fake_listing l;
+        l.item_id = id;
+        l.title = "Canon AE-1";
+        l.price = "100.00";
+        l.category_id = category;
+        l.category_name = name;
+        c.fake.add_active("canon ae-1", l);
+    }
+    auto bearer = "Bearer " + c.token();
+    const std::string search = "/buy/browse/v1/item_summary/search?q=canon%20ae-1";
+
+    // Default: items with their leaf categories, no refinement.
+    auto plain = json::parse(c.get(search, bearer)->body);
+    const auto& first = plain.at("itemSummaries").at(0).as_object();
+    CHECK(first.at("leafCategoryIds").at(0).as_string() == "15230");
+    CHECK(first.at("categories").at(0).at("categoryId").as_string() == "15230");
+    CHECK(first.at("categories").at(0).at("categoryName").as_string() == "Film Cameras");
+    CHECK_FALSE(plain.at("itemSummaries").at(3).as_object().contains("leafCategoryIds"));
+    CHECK_FALSE(plain.as_object().contains("refinement"));
+
+    // Items and the category refinement over every match.
+    auto both = json::parse(
+        c.get(search + "&fieldgroups=MATCHING_ITEMS%2CCATEGORY_REFINEMENTS&limit=1", bearer)->body);
+    CHECK(both.at("itemSummaries").as_array().size() == 1);
+    const auto& refinement = both.at("refinement").as_object();
+    CHECK(refinement.at("dominantCategoryId").as_string() == "15230");
+    const auto& distributions = refinement.at("categoryDistributions").as_array();
+    REQUIRE(distributions.size() == 2);
+    CHECK(distributions[0].at("matchCount").to_number<int>() == 2);
+    CHECK(distributions[1].at("categoryId").as_string() == "3323");
+
+    // A refinement alone leaves the items out.
+    auto only = json::parse(c.get(search + "&fieldgroups=CATEGORY_REFINEMENTS", bearer)->body);
+    CHECK_FALSE(only.as_object().contains("itemSummaries"));
+    CHECK(only.at("refinement").at("dominantCategoryId").as_string() == "15230");
+
+    // An unknown group is a warning (12016) on a normal answer.
+    auto bad = c.get(search + "&fieldgroups=EVERYTHING", bearer);
+    REQUIRE(bad->status == 200);
+    auto warned = json::parse(bad->body);
+    CHECK(warned.at("warnings").at(0).at("errorId").to_number<int>() == 12016);
+    CHECK(warned.at("itemSummaries").as_array().size() == 4);
+
+    // category_ids narrows the search to the category.
+    auto narrowed = json::parse(c.get(search + "&category_ids=3323", bearer)->body);
+    CHECK(narrowed.at("total").to_number<int>() == 2);  // the lens and the uncategorized one
 }
 
 TEST_CASE("fake ebay: Insights needs a category, quotas answer 429 2001", "[clients]") {

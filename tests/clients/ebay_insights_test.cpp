@@ -63,7 +63,44 @@ TEST_CASE("ebay insights: sales become sold comps with their dates", "[clients]"
           std::string::npos);
 }
 
-TEST_CASE("ebay insights: a query without a category fails before any call", "[clients]") {
+TEST_CASE("ebay insights: without a category it learns one from Browse, then asks with it",
+          "[clients]") {
+    test::ebay_rig rig;
+    auto camera = test::listing("11", "Canon AE-1 Program body", "180.00", "5.00");
+    camera.category_id = "15230";
+    camera.category_name = "Film Cameras";
+    rig.fake->add_active("canon ae-1 program", camera);
+    auto sold_camera =
+        test::listing("21", "Canon AE-1 Program", "150.00", std::nullopt, "3000", "2026-06-01");
+    sold_camera.category_id = "15230";
+    auto sold_lens = test::listing("22", "Canon AE-1 Program lens cap", "9.00", std::nullopt,
+                                   "3000", "2026-06-02");
+    sold_lens.category_id = "3323";
+    rig.fake->add_sold("canon ae-1 program", sold_camera);
+    rig.fake->add_sold("canon ae-1 program", sold_lens);
+    auto ctx = rig.context();
+    clients::ebay_insights_source source(ctx, enabled());
+    auto q = sold_query();
+    q.category_id.clear();
+
+    auto r = test::run_coro(rig.io, find(source, q));
+    REQUIRE(r.has_value());
+    REQUIRE(r->size() == 1);  // only the sale in the learned category
+    CHECK((*r)[0].category_id == "15230");
+    CHECK(rig.fake->requests(ebay_endpoint::browse) == 1);
+    auto target = rig.fake->log().back().target;
+    CHECK(target.find("/item_sales/search?") != std::string::npos);
+    CHECK(target.find("category_ids=15230") != std::string::npos);
+
+    // The category is remembered: the next search asks Insights alone.
+    auto again = test::run_coro(rig.io, find(source, q));
+    REQUIRE(again.has_value());
+    CHECK(rig.fake->requests(ebay_endpoint::browse) == 1);
+    CHECK(rig.fake->requests(ebay_endpoint::insights) == 2);
+}
+
+TEST_CASE("ebay insights: with nothing on eBay to learn a category from, Insights is not asked",
+          "[clients]") {
     test::ebay_rig rig;
     auto ctx = rig.context();
     clients::ebay_insights_source source(ctx, enabled());
@@ -72,7 +109,8 @@ TEST_CASE("ebay insights: a query without a category fails before any call", "[c
     auto r = test::run_coro(rig.io, find(source, q));
     REQUIRE_FALSE(r.has_value());
     CHECK(r.error().code == "source_error");
-    CHECK(rig.fake->log().empty());
+    CHECK(r.error().message.find("category hint") != std::string::npos);
+    CHECK(rig.fake->requests(ebay_endpoint::insights) == 0);
 }
 
 TEST_CASE("ebay insights: an application without approval is unauthorized", "[clients]") {

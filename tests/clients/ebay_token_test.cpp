@@ -145,3 +145,76 @@ TEST_CASE("ebay token: a slow token endpoint times out every waiter", "[clients]
     }
     CHECK(rig.fake->requests(ebay_endpoint::token) == 1);
 }
+
+namespace {
+
+asio::awaitable<void> ask_until(clients::ebay_token_provider* tokens, const std::string* scope,
+                                std::chrono::milliseconds budget,
+                                std::optional<result<std::string>>* out) {
+    auto deadline = std::chrono::steady_clock::now() + budget;
+    auto r = co_await tokens->token(*scope, deadline);
+    out->emplace(std::move(r));
+}
+
+}  // namespace
+
+TEST_CASE("ebay token: the request is cut at the calling source's budget", "[clients]") {
+    test::ebay_rig rig;
+    rig.options.token_timeout = std::chrono::milliseconds(5000);
+    rig.fake->set_latency(std::chrono::milliseconds(600));
+    auto context = rig.context();
+    std::optional<result<std::string>> got;
+    asio::co_spawn(rig.io,
+                   ask_until(&context->tokens, &public_scope, std::chrono::milliseconds(100), &got),
+                   asio::detached);
+    rig.io.run();
+    REQUIRE(got.has_value());
+    REQUIRE_FALSE(got->has_value());
+    CHECK(got->error().code == "source_timeout");
+    CHECK(got->error().retryable);
+}
+
+TEST_CASE("ebay token: a waiter gives up at its own budget, the sender still gets its token",
+          "[clients]") {
+    test::ebay_rig rig;
+    rig.options.token_timeout = std::chrono::milliseconds(5000);
+    rig.fake->set_latency(std::chrono::milliseconds(600));
+    auto context = rig.context();
+    std::optional<result<std::string>> sender;
+    std::optional<result<std::string>> waiter;
+    asio::co_spawn(rig.io, ask_into(&context->tokens, &public_scope, &sender), asio::detached);
+    asio::co_spawn(
+        rig.io, ask_until(&context->tokens, &public_scope, std::chrono::milliseconds(100), &waiter),
+        asio::detached);
+    rig.io.run();
+    REQUIRE(sender.has_value());
+    CHECK(sender->has_value());
+    REQUIRE(waiter.has_value());
+    REQUIRE_FALSE(waiter->has_value());
+    CHECK(waiter->error().code == "source_timeout");
+    CHECK(rig.fake->requests(ebay_endpoint::token) == 1);
+}
+
+TEST_CASE("ebay token: a mint cut by its sender's budget is sent again by a waiter with time",
+          "[clients]") {
+    test::ebay_rig rig;
+    rig.options.token_timeout = std::chrono::milliseconds(5000);
+    rig.fake->set_latency(std::chrono::milliseconds(400));
+    auto context = rig.context();
+    std::optional<result<std::string>> sender;
+    std::optional<result<std::string>> waiter;
+    asio::co_spawn(
+        rig.io, ask_until(&context->tokens, &public_scope, std::chrono::milliseconds(100), &sender),
+        asio::detached);
+    asio::co_spawn(
+        rig.io,
+        ask_until(&context->tokens, &public_scope, std::chrono::milliseconds(4000), &waiter),
+        asio::detached);
+    rig.io.run();
+    REQUIRE(sender.has_value());
+    REQUIRE_FALSE(sender->has_value());
+    CHECK(sender->error().code == "source_timeout");
+    REQUIRE(waiter.has_value());
+    CHECK(waiter->has_value());
+    CHECK(rig.fake->requests(ebay_endpoint::token) == 2);
+}

@@ -1,6 +1,7 @@
 // End to end: real photos with the sample sales history become priced items, and the eBay bulk
-// listing export of the ready ones parses back into one well-formed row per item whose values
-// match the items.
+// listing export of the ready ones, streamed in chunks, parses back into one well-formed row
+// per item whose values match the items, in the user's category, from the configured location;
+// items without a category are left out and named, or written when asked for.
 #include <fmt/format.h>
 
 #include <catch2/catch.hpp>
@@ -59,22 +60,31 @@ TEST_CASE("export: ready items become an eBay bulk listing file that parses back
     temp_dir dir;
     service_process svc(
         dir.path(),
-        {"--sales-csv", (source_dir() / "examples/sales/ebay-orders-sample.csv").string()});
+        {"--sales-csv", (source_dir() / "examples/sales/ebay-orders-sample.csv").string(),
+         "--ship-from", "97201"});
     api_client api(svc.port());
 
     // A can whose barcode the seller sold before; a camera and a teapot named by their hints
-    // (commas and quotes in the title, two photos of the teapot); a photo nothing identifies.
-    auto can = submit(api, {photo("ean13-can-photo-01.png", "image/png")}, {{"condition", "new"}});
+    // (commas and quotes in the title, two photos of the teapot); a photo nothing identifies;
+    // a second camera whose seller gave no category (own sales carry none).
+    auto can = submit(api, {photo("ean13-can-photo-01.png", "image/png")},
+                      {{"condition", "new"}, {"category_id", "11829"}});
     auto camera = submit(api, {photo("orientation-1-landscape.jpg", "image/jpeg")},
                          {{"title_hint", "Canon AE-1 35mm Film Camera, \"Body Only\""},
                           {"condition", "used"},
-                          {"sku", "CAM,7"}});
+                          {"sku", "CAM,7"},
+                          {"category_id", "15230"}});
     auto teapot = submit(api,
                          {photo("orientation-3-landscape.jpg", "image/jpeg"),
                           photo("orientation-8-landscape.jpg", "image/jpeg")},
-                         {{"title_hint", "Brown Betty Teapot 6 Cup"}, {"condition", "used"}});
+                         {{"title_hint", "Brown Betty Teapot 6 Cup"},
+                          {"condition", "used"},
+                          {"category_id", "20696"}});
     auto unknown = submit(api, {photo("orientation-6-landscape.jpg", "image/jpeg")}, {});
-    for (const auto* s : {&can, &camera, &teapot}) {
+    auto uncategorized = submit(
+        api, {photo("orientation-2-landscape.jpg", "image/jpeg")},
+        {{"title_hint", "Canon AE-1 35mm Film Camera, \"Body Only\""}, {"condition", "used"}});
+    for (const auto* s : {&can, &camera, &teapot, &uncategorized}) {
         auto job = api.wait_final(s->job_id);
         INFO(json::serialize(job));
         REQUIRE(str(job.at("state")) == "succeeded");
@@ -85,7 +95,12 @@ TEST_CASE("export: ready items become an eBay bulk listing file that parses back
     REQUIRE(res);
     REQUIRE(res->status == 200);
     CHECK(res->get_header_value("Content-Type") == "text/csv; charset=utf-8");
+    CHECK(res->get_header_value("Transfer-Encoding") == "chunked");
     CHECK(res->get_header_value("Boomer-Export-Rows") == "3");
+    CHECK(res->get_header_value("Boomer-Export-Skipped") == "0");
+    // The uncategorized camera is left out, and named, since eBay would refuse its row.
+    CHECK(res->get_header_value("Boomer-Export-Uncategorized") == "1");
+    CHECK(res->get_header_value("Boomer-Export-Uncategorized-Items") == uncategorized.item_id);
     auto records = market::read_csv(res->body);
     REQUIRE(records);
     REQUIRE(records->size() == 4);  // the header and one row per ready item
@@ -121,6 +136,10 @@ TEST_CASE("export: ready items become an eBay bulk listing file that parses back
         CHECK(row.at("*Format") == "FixedPrice");
         CHECK(row.at("*Duration") == "GTC");
         CHECK(row.at("*Quantity") == "1");
+        CHECK(row.at("*Location") == "97201");
+        CHECK(row.at("*Category") == str(item.at("category_id")));
+        CHECK(row.at("*Category") == str(item.at("comps").at("category").at("id")));
+        CHECK(str(item.at("comps").at("category").at("source")) == "hint");
         CHECK(str(item.at("price").at("basis")) == "sold_comps");
 
         // One picture URL per photo, each served by the image route as a JPEG.
@@ -140,6 +159,26 @@ TEST_CASE("export: ready items become an eBay bulk listing file that parses back
     CHECK(rows.at(can.item_id).at("C:EAN") == "8413000065504");
     CHECK(std::count(rows.at(teapot.item_id).at("PicURL").begin(),
                      rows.at(teapot.item_id).at("PicURL").end(), '|') == 1);
+    CHECK(rows.at("CAM,7").at("*Category") == "15230");
+    CHECK(rows.at(teapot.item_id).at("*Category") == "20696");
+
+    // Asked for, the uncategorized item is written with its category left for the seller.
+    auto all = api.get("/v1/exports/ebay.csv?uncategorized=include");
+    REQUIRE(all->status == 200);
+    CHECK(all->get_header_value("Boomer-Export-Rows") == "4");
+    auto every = market::read_csv(all->body);
+    REQUIRE(every);
+    REQUIRE(every->size() == 5);
+    bool found = false;
+    for (std::size_t i = 1; i < every->size(); ++i) {
+        auto row = by_column(header, (*every)[i].fields);
+        if (row.at("CustomLabel") == uncategorized.item_id) {
+            found = true;
+            CHECK(row.at("*Category").empty());
+            CHECK(row.at("*Location") == "97201");
+        }
+    }
+    CHECK(found);
 
     // The item shows which sources answered; the metric counts them.
     auto item = parse_object(api.get("/v1/items/" + camera.item_id)->body);
@@ -150,12 +189,28 @@ TEST_CASE("export: ready items become an eBay bulk listing file that parses back
     CHECK(sources[0].at("count").as_int64() >= 1);
     auto metrics = api.get("/metrics")->body;
     CHECK(metrics.find("boomer_comps_source_outcomes_total"
-                       R"({source="own_sales",outcome="ok"} 3)") != std::string::npos);
+                       R"({source="own_sales",outcome="ok"} 4)") != std::string::npos);
+}
+
+TEST_CASE("export: without --ship-from the export is refused and says how to fix it", "[e2e]") {
+    temp_dir dir;
+    service_process svc(dir.path());
+    api_client api(svc.port());
+    auto res = api.get("/v1/exports/ebay.csv");
+    REQUIRE(res);
+    CHECK(res->status == 409);
+    CHECK(res->get_header_value("Content-Type") == "application/problem+json");
+    auto problem = parse_object(res->body);
+    CHECK(str(problem.at("type")) == "https://boomer.dev/problems/export-needs-location");
+    CHECK(str(problem.at("detail")).find("--ship-from") != std::string::npos);
+
+    temp_dir other;
+    CHECK_THROWS(service_process(other.path(), {"--ship-from", "somewhere; DROP"}));
 }
 
 TEST_CASE("export: a bad status is a problem document, needs_review exports drafts only", "[e2e]") {
     temp_dir dir;
-    service_process svc(dir.path());
+    service_process svc(dir.path(), {"--ship-from", "Portland, OR"});
     api_client api(svc.port());
 
     auto bad = api.get("/v1/exports/ebay.csv?status=running");
@@ -166,6 +221,7 @@ TEST_CASE("export: a bad status is a problem document, needs_review exports draf
     CHECK(str(problem.at("type")) == "https://boomer.dev/problems/invalid-status");
     CHECK(str(problem.at("detail")).find("succeeded") != std::string::npos);
     CHECK(api.get("/v1/exports/ebay.csv?status=nonsense")->status == 400);
+    CHECK(api.get("/v1/exports/ebay.csv?uncategorized=maybe")->status == 400);
 
     // A hinted item without comps is a draft for review; one nothing identifies has no draft.
     auto hinted = submit(api, {photo("orientation-1-landscape.jpg", "image/jpeg")},
@@ -180,7 +236,7 @@ TEST_CASE("export: a bad status is a problem document, needs_review exports draf
     REQUIRE(none);
     CHECK(none->size() == 1);  // the header only: nothing is ready
 
-    auto review = api.get("/v1/exports/ebay.csv?status=needs_review");
+    auto review = api.get("/v1/exports/ebay.csv?status=needs_review&uncategorized=include");
     REQUIRE(review->status == 200);
     CHECK(review->get_header_value("Boomer-Export-Skipped") == "1");
     auto records = market::read_csv(review->body);

@@ -1,12 +1,15 @@
 // The whole service with its market sources against the fakes: a real photo identified by the
 // fake Claude, comps from the fake eBay's Browse API (active listings) and sold-listings page,
-// priced from the sold evidence, exported as a bulk listing file; and each way a market source
-// fails (quota, changed page, expired token, timeout, everything down) as the item and the
-// metrics show it.
+// priced from the sold evidence, exported as a bulk listing file in the category Browse learned;
+// Marketplace Insights asked with that category (or one it looks up, or the user's hint); and
+// each way a market source fails (quota, changed page, expired token, timeout, everything down)
+// as the item and the metrics show it.
 #include <catch2/catch.hpp>
 
 #include "core/clock.hpp"
 #include "pipeline/image/analyze.hpp"
+#include "pipeline/market/bulk_listing.hpp"
+#include "pipeline/market/csv.hpp"
 #include "tests/fakes/fake_anthropic.hpp"
 #include "tests/fakes/fake_ebay.hpp"
 #include "tests/support/http_client.hpp"
@@ -17,6 +20,7 @@
 using namespace boomer;
 using namespace boomer::test;
 namespace json = boost::json;
+namespace market = boomer::market;
 using fakes::ebay_endpoint;
 
 namespace {
@@ -41,7 +45,43 @@ fakes::fake_listing listing(std::string id, std::string price, std::optional<std
     l.price = std::move(price);
     l.shipping = std::move(ship);
     l.sold_date = std::move(sold_date);
+    l.category_id = "15230";
+    l.category_name = "Film Cameras";
     return l;
+}
+
+// The value of `name` in the Prometheus text, or -1 when the series is absent.
+double metric(const std::string& text, const std::string& series) {
+    auto at = text.find("\n" + series + " ");
+    if (at == std::string::npos) {
+        return -1;
+    }
+    return std::stod(text.substr(at + series.size() + 2));
+}
+
+std::string outcomes_series(const std::string& source, const std::string& outcome) {
+    return "boomer_comps_source_outcomes_total{source=\"" + source + "\",outcome=\"" + outcome +
+           "\"}";
+}
+
+// The bulk listing file's rows by column name.
+std::vector<std::map<std::string, std::string>> export_rows(const std::string& csv) {
+    auto records = market::read_csv(csv);
+    REQUIRE(records);
+    REQUIRE(!records->empty());
+    const auto& header = (*records)[0].fields;
+    CHECK(header == market::bulk_columns({}));
+    std::vector<std::map<std::string, std::string>> rows;
+    for (std::size_t i = 1; i < records->size(); ++i) {
+        const auto& fields = (*records)[i].fields;
+        REQUIRE(fields.size() == header.size());
+        std::map<std::string, std::string> row;
+        for (std::size_t c = 0; c < header.size(); ++c) {
+            row[header[c]] = fields[c];
+        }
+        rows.push_back(std::move(row));
+    }
+    return rows;
 }
 
 // Both fakes and one service using them: Browse and the sold page enabled.
@@ -76,16 +116,17 @@ struct market_service {
             {"ANTHROPIC_API_KEY", "test-key"},  {"ANTHROPIC_BASE_URL", claude.base_url()},
             {"EBAY_CLIENT_ID", "test-app-id"},  {"EBAY_CLIENT_SECRET", "test-cert-id"},
             {"EBAY_BASE_URL", ebay.base_url()}, {"EBAY_WEB_BASE_URL", ebay.base_url()},
-            {"EBAY_SOLD_PAGE_ENABLED", "1"}};
+            {"EBAY_SOLD_PAGE_ENABLED", "1"},    {"BOOMER_SHIP_FROM", "Portland, OR"}};
         vars.insert(vars.end(), extra.begin(), extra.end());
         scoped_env env(std::move(vars));
         svc.emplace(dir.path());
         api.emplace(svc->port());
     }
 
-    json::object camera_item(const char* photo = camera_photo) {
+    json::object camera_item(const char* photo = camera_photo,
+                             std::vector<std::pair<std::string, std::string>> fields = {}) {
         auto res = api->post_item(
-            {{"photo", photo, read_file(data_dir() / "images" / photo), "image/jpeg"}});
+            {{"photo", photo, read_file(data_dir() / "images" / photo), "image/jpeg"}}, fields);
         REQUIRE(res);
         REQUIRE(res->status == 202);
         auto receipt = parse_object(res->body);
@@ -140,12 +181,162 @@ TEST_CASE("service with eBay: sold comps price the item, active ones are the com
     CHECK(price.at("sell_through").at("rate").as_double() == Approx(4.0 / 7.0));
     CHECK(t.ebay.tokens_issued() == 1);
 
-    // The bulk listing file carries the item at that price.
+    // Browse's category (every listing is a film camera) is the item's, and its comps keep theirs.
+    const auto& category = item.at("comps").at("category").as_object();
+    CHECK(str(category.at("id")) == "15230");
+    CHECK(str(category.at("source")) == "ebay_browse");
+    for (const auto& c : item.at("comps").at("comps").as_array()) {
+        if (str(c.at("source")) == "ebay_browse") {
+            CHECK(str(c.at("category_id")) == "15230");
+        }
+    }
+    for (const auto& r : t.ebay.log()) {
+        if (r.endpoint == ebay_endpoint::browse) {
+            CHECK(r.target.find("CATEGORY_REFINEMENTS") != std::string::npos);
+        }
+    }
+
+    // The bulk listing file carries the item at that price, in that category, from our place.
     auto csv = t.api->get("/v1/exports/ebay.csv");
     REQUIRE(csv->status == 200);
-    CHECK(csv->body.rfind("*Action(SiteID=US", 0) == 0);
-    CHECK(csv->body.find("Canon AE-1 Program 35mm SLR Film Camera") != std::string::npos);
-    CHECK(csv->body.find(",170.25,") != std::string::npos);
+    CHECK(csv->get_header_value("Transfer-Encoding") == "chunked");
+    CHECK(csv->get_header_value("Boomer-Export-Rows") == "1");
+    CHECK(csv->get_header_value("Boomer-Export-Uncategorized") == "0");
+    auto rows = export_rows(csv->body);
+    REQUIRE(rows.size() == 1);
+    const auto& row = rows[0];
+    const auto& listing = item.at("listing").as_object();
+    CHECK(row.at("CustomLabel") == str(item.at("item_id")));
+    CHECK(row.at("*Category") == "15230");
+    CHECK(row.at("*Location") == "Portland, OR");
+    CHECK(row.at("*Title") == str(listing.at("title")));
+    CHECK(row.at("*Title").find("Canon AE-1 Program 35mm SLR Film Camera") == 0);
+    CHECK(row.at("*StartPrice") == "170.25");
+    CHECK(row.at("*ConditionID") == std::to_string(listing.at("condition_id").as_int64()));
+    CHECK(row.at("C:Brand") == "Canon");
+    CHECK(row.at("PicURL") == "http://127.0.0.1:" + std::to_string(t.svc->port()) + "/v1/items/" +
+                                  str(item.at("item_id")) + "/images/0");
+}
+
+TEST_CASE("service with eBay: Marketplace Insights asks in the category Browse learned", "[e2e]") {
+    market_service t;
+    t.ebay.add_active(camera_query, listing("1101", "189.99", "10.00"));
+    t.ebay.add_active(camera_query, listing("1102", "209.99", "0.00"));
+    t.ebay.add_sold(camera_query, listing("2201", "150.00", std::nullopt, days_ago(3)));
+    t.ebay.add_sold(camera_query, listing("2202", "160.00", std::nullopt, days_ago(5)));
+    auto lens = listing("2203", "15.00", std::nullopt, days_ago(4));
+    lens.category_id = "3323";  // another category: Insights must not return it
+    t.ebay.add_sold(camera_query, lens);
+    t.start({{"EBAY_INSIGHTS_ENABLED", "1"}, {"EBAY_SOLD_PAGE_ENABLED", "0"}});
+
+    auto item = t.camera_item();
+    INFO(json::serialize(item.at("comps").at("sources")));
+    CHECK(str(item.at("job").at("state")) == "succeeded");
+    CHECK(outcome(item, "ebay_browse").at("outcome") == "ok");
+    CHECK(outcome(item, "ebay_insights").at("outcome") == "ok");
+    CHECK(outcome(item, "ebay_insights").at("count") == 2);
+    CHECK(str(item.at("comps").at("category").at("id")) == "15230");
+    CHECK(str(item.at("price").at("basis")) == "sold_comps");
+    CHECK(item.at("price").at("median_minor") == 15500);
+    // Insights waited for Browse's answer instead of asking Browse again.
+    CHECK(t.ebay.requests(ebay_endpoint::browse) == 1);
+    std::string insights_target;
+    for (const auto& r : t.ebay.log()) {
+        if (r.endpoint == ebay_endpoint::insights) {
+            insights_target = r.target;
+        }
+    }
+    CHECK(insights_target.find("category_ids=15230") != std::string::npos);
+    auto metrics = t.api->get("/metrics")->body;
+    CHECK(metric(metrics, outcomes_series("ebay_insights", "ok")) == 1);
+}
+
+TEST_CASE("service with eBay: with Browse off, Insights looks the category up itself", "[e2e]") {
+    market_service t;
+    t.ebay.add_active(camera_query, listing("1101", "189.99", "10.00"));
+    t.ebay.add_sold(camera_query, listing("2201", "150.00", std::nullopt, days_ago(3)));
+    t.start({{"EBAY_INSIGHTS_ENABLED", "1"},
+             {"EBAY_BROWSE_ENABLED", "0"},
+             {"EBAY_SOLD_PAGE_ENABLED", "0"}});
+
+    auto item = t.camera_item();
+    INFO(json::serialize(item.at("comps")));
+    CHECK(item.at("comps").at("sources").as_array().size() == 1);
+    CHECK(outcome(item, "ebay_insights").at("outcome") == "ok");
+    CHECK(outcome(item, "ebay_insights").at("count") == 1);
+    CHECK(str(item.at("comps").at("category").at("id")) == "15230");
+    auto log = t.ebay.log();
+    REQUIRE(log.size() >= 3);
+    // One small Browse page for the category, then Insights with it.
+    std::vector<std::string> targets;
+    for (const auto& r : log) {
+        if (r.endpoint != ebay_endpoint::token) {
+            targets.push_back(r.target);
+        }
+    }
+    REQUIRE(targets.size() == 2);
+    CHECK(targets[0].find("/buy/browse/v1/item_summary/search?") == 0);
+    CHECK(targets[0].find("CATEGORY_REFINEMENTS") != std::string::npos);
+    CHECK(targets[1].find("category_ids=15230") != std::string::npos);
+}
+
+TEST_CASE("service with eBay: the user's category hint is asked with and exported", "[e2e]") {
+    market_service t;
+    t.ebay.add_active(camera_query, listing("1101", "189.99", "10.00"));
+    t.ebay.add_sold(camera_query, listing("2201", "150.00", "12.50", days_ago(3)));
+    t.start();
+
+    auto refused = t.api->post_item(
+        {{"photo", camera_photo, read_file(data_dir() / "images" / camera_photo), "image/jpeg"}},
+        {{"category_id", "film cameras"}});
+    REQUIRE(refused);
+    CHECK(refused->status == 400);
+    CHECK(refused->body.find("category_id") != std::string::npos);
+
+    auto item = t.camera_item(camera_photo, {{"category_id", "15230"}});
+    CHECK(str(item.at("job").at("state")) == "succeeded");
+    CHECK(str(item.at("category_id")) == "15230");
+    CHECK(str(item.at("comps").at("category").at("source")) == "hint");
+    for (const auto& r : t.ebay.log()) {
+        if (r.endpoint == ebay_endpoint::browse) {
+            CHECK(r.target.find("category_ids=15230") != std::string::npos);
+            CHECK(r.target.find("fieldgroups") == std::string::npos);
+        }
+    }
+    auto rows = export_rows(t.api->get("/v1/exports/ebay.csv")->body);
+    REQUIRE(rows.size() == 1);
+    CHECK(rows[0].at("*Category") == "15230");
+}
+
+TEST_CASE("service with eBay: with every source down the item is priced by the model and says why",
+          "[e2e]") {
+    market_service t;
+    t.ebay.add_active(camera_query, listing("1101", "189.99", "10.00"));
+    t.ebay.add_sold(camera_query, listing("2201", "150.00", "12.50", days_ago(3)));
+    t.ebay.inject(ebay_endpoint::browse, 500);
+    t.ebay.inject(ebay_endpoint::browse, 500);  // and the category look-up Insights then makes
+    t.ebay.inject(ebay_endpoint::insights, 500);
+    t.ebay.inject(ebay_endpoint::sold_page, 500);
+    t.start({{"EBAY_INSIGHTS_ENABLED", "1"}});
+
+    auto item = t.camera_item();
+    INFO(json::serialize(item.at("comps").at("sources")));
+    CHECK(str(item.at("job").at("state")) == "succeeded");
+    CHECK(outcome(item, "ebay_browse").at("outcome") == "source_error");
+    CHECK(outcome(item, "ebay_browse").at("retryable") == true);
+    CHECK(outcome(item, "ebay_sold_page").at("outcome") == "source_error");
+    auto insights = outcome(item, "ebay_insights");
+    CHECK(insights.at("outcome") != "ok");
+    CHECK(str(insights.at("message")).size() > 0);
+    CHECK(item.at("comps").at("comps").as_array().empty());
+    CHECK(str(item.at("price").at("basis")) == "vision_estimate");
+    CHECK(item.at("price").at("median_minor") == 14900);
+
+    auto metrics = t.api->get("/metrics")->body;
+    CHECK(metric(metrics, outcomes_series("ebay_browse", "source_error")) == 1);
+    CHECK(metric(metrics, outcomes_series("ebay_sold_page", "source_error")) == 1);
+    CHECK(metric(metrics, outcomes_series("ebay_insights", str(insights.at("outcome")))) == 1);
+    CHECK(metric(metrics, outcomes_series("ebay_browse", "ok")) == -1);
 }
 
 TEST_CASE(
@@ -192,6 +383,9 @@ TEST_CASE("service with eBay: a revoked token is renewed once and the search goe
     CHECK(browse.at("count") == 1);
     CHECK(browse.at("cache") == "");
     CHECK(t.ebay.tokens_issued() == 2);  // one renewal after the 401, not one per caller
+    auto metrics = t.api->get("/metrics")->body;
+    CHECK(metric(metrics, R"(boomer_market_token_refreshes_total{scope="public"})") == 2);
+    CHECK(metric(metrics, outcomes_series("ebay_browse", "ok")) == 2);
 }
 
 TEST_CASE("service with eBay: slow sources time out without holding the item", "[e2e]") {
@@ -211,4 +405,31 @@ TEST_CASE("service with eBay: slow sources time out without holding the item", "
     CHECK(outcome(item, "ebay_browse").at("ms").as_int64() < 2000);
     CHECK(outcome(item, "ebay_sold_page").at("ms").as_int64() < 2000);
     CHECK(item.at("stage_ms").at("comps").as_int64() < 2500);
+    auto metrics = t.api->get("/metrics")->body;
+    CHECK(metric(metrics, outcomes_series("ebay_browse", "source_timeout")) == 1);
+    CHECK(metric(metrics, outcomes_series("ebay_sold_page", "source_timeout")) == 1);
+}
+
+TEST_CASE("service with eBay: a slow token request ends at the source's own budget", "[e2e]") {
+    market_service t;
+    t.ebay.add_active(camera_query, listing("1101", "189.99", "10.00"));
+    t.ebay.set_latency(std::chrono::milliseconds(3000));
+    // The fan-out would wait 20 s; Browse's own budget (which its token request is part of)
+    // ends it after 300 ms.
+    t.start({{"EBAY_BROWSE_TIMEOUT_MS", "300"},
+             {"EBAY_SOLD_PAGE_ENABLED", "0"},
+             {"BOOMER_COMPS_TIMEOUT_MS", "20000"},
+             {"BOOMER_COMPS_DEADLINE_MS", "20000"}});
+
+    auto item = t.camera_item();
+    auto browse = outcome(item, "ebay_browse");
+    INFO(json::serialize(browse));
+    CHECK(browse.at("outcome") == "source_timeout");
+    CHECK(str(browse.at("message")).find("time budget") != std::string::npos);
+    CHECK(browse.at("ms").as_int64() < 2500);
+    CHECK(t.ebay.requests(ebay_endpoint::browse) == 0);  // the token never came in time
+    auto metrics = t.api->get("/metrics")->body;
+    CHECK(metric(metrics, outcomes_series("ebay_browse", "source_timeout")) == 1);
+    CHECK(metric(metrics, R"(boomer_market_source_requests_total{source="ebay_browse",)"
+                          R"(outcome="source_timeout"})") == 1);
 }

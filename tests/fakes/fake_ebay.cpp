@@ -115,6 +115,12 @@ std::optional<int> parse_int(const std::string& text) {
     return v;
 }
 
+// Whether a listing belongs to the category_ids asked for (fixtures without a category belong
+// to every category).
+bool in_category(const fake_listing& l, const std::string& category) {
+    return category.empty() || l.category_id.empty() || l.category_id == category;
+}
+
 // The first of midnight Pacific (07:00Z, per eBay's analytics sample) after `now_ms`.
 std::int64_t next_reset_ms(std::int64_t now_ms) {
     constexpr std::int64_t day = 86'400'000;
@@ -308,20 +314,24 @@ answer fake_ebay::impl::browse(const httplib::Request& req, fake_ebay_request& s
         return *t;
     }
     auto filter = parse_filter(req.get_param_value("filter"));
+    auto groups = parse_fieldgroups(req.get_param_value("fieldgroups"));
     auto key = seen.q.empty() ? "gtin:" + gtin : fold(cut_q(seen.q));
+    auto category = req.get_param_value("category_ids");
     std::vector<fake_listing> hits;
     for (const auto& l : active[key]) {
-        if (matches(l, filter)) {
+        if (matches(l, filter) && in_category(l, category)) {
             hits.push_back(l);
         }
     }
     result_page page;
+    page.groups = groups;
     page.total = hits.size();
     page.limit = *limit;
     page.offset = *offset;
     page.href_query =
         seen.q.empty() ? "gtin=" + gtin : "q=" + httplib::detail::encode_query_param(seen.q);
     page.price_warning = filter.has_price && filter.price_currency.empty();
+    page.all = hits;
     for (auto i = static_cast<std::size_t>(*offset);
          i < hits.size() && i < static_cast<std::size_t>(*offset + *limit); ++i) {
         page.items.push_back(hits[i]);
@@ -350,9 +360,10 @@ answer fake_ebay::impl::insights(const httplib::Request& req, fake_ebay_request&
     }
     auto filter = parse_filter(req.get_param_value("filter"));
     auto key = seen.q.empty() ? "gtin:" + req.get_param_value("gtin") : fold(cut_q(seen.q));
+    auto category = req.get_param_value("category_ids");
     std::vector<fake_listing> hits;
     for (const auto& l : sold[key]) {
-        if (matches(l, filter)) {
+        if (matches(l, filter) && in_category(l, category)) {
             hits.push_back(l);
         }
     }
@@ -553,6 +564,8 @@ fake_listing listing_from_json(const json::value& v) {
     l.condition_id = text("condition_id").value_or("3000");
     l.condition = text("condition").value_or("Used");
     l.sold_date = text("sold_date").value_or("");
+    l.category_id = text("category_id").value_or("");
+    l.category_name = text("category_name").value_or("");
     return l;
 }
 

@@ -9,9 +9,13 @@
 // on the token endpoint (RFC 6749 errors); bearer tokens that expire after expires_in on an
 // injected clock (401/1001), missing or malformed Authorization (400/1002, 1003), a token
 // without the API's scope (403/1100), the Browse parameter limits (12001, 12004-12007, 12029,
-// 12515), a price filter without priceCurrency (200 with warning 12012), a daily call quota per
-// API (429/2001). `q` longer than 100 characters is cut, as eBay does. Fixtures (listings per
-// search text) make answers exact; latency and errors can be injected.
+// 12515), a price filter without priceCurrency (200 with warning 12012), an unknown fieldgroups
+// value (200 with warning 12016), a daily call quota per API (429/2001). Browse answers
+// `fieldgroups` as eBay does: items unless only refinements are asked for, and
+// refinement.{dominantCategoryId, categoryDistributions} with CATEGORY_REFINEMENTS or FULL;
+// listings with a category carry leafCategoryIds and categories. `q` longer than 100 characters is
+// cut, as eBay does. Fixtures (listings per search text) make answers exact; latency and errors can
+// be injected.
 //
 // Thread-safety: every member function may be called from any thread while the server runs.
 #pragma once
@@ -44,6 +48,9 @@ struct fake_listing {
     std::string condition_id = "3000";
     std::string condition = "Used";
     std::string sold_date;  // "2026-06-11": for sold fixtures
+    // The listing's leaf category; empty: the listing carries no category fields.
+    std::string category_id;    // "9355"
+    std::string category_name;  // "Cell Phones & Smartphones"
 };
 
 // One request as the fake saw and answered it.
@@ -99,8 +106,9 @@ public:
 
     // load_fixtures adds listings from JSON text {"active": {"<query>": [listing...]},
     // "sold": {...}} where a listing is {"item_id", "title", "price", "currency"?, "shipping"?,
-    // "condition_id"?, "condition"?, "sold_date"?} (strings). Errors: malformed text or a
-    // listing without item_id, title or price throws std::invalid_argument.
+    // "condition_id"?, "condition"?, "sold_date"?, "category_id"?, "category_name"?} (strings).
+    // Errors: malformed text or a listing without item_id, title or price throws
+    // std::invalid_argument.
     void load_fixtures(std::string_view json_text);
 
     // inject answers the next valid request to `endpoint` with `status` in eBay's format

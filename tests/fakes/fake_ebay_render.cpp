@@ -43,6 +43,9 @@ constexpr ebay_error_spec known_errors[] = {
      "The 'offset' value must be either zero or a multiple of the 'limit' value."},
     {200, 12012, "API_BROWSE", "REQUEST", "Price filter ignored",
      "The 'price' filter needs 'priceCurrency'; the price filter was ignored."},
+    {200, 12016, "API_BROWSE", "REQUEST", "Invalid fieldgroups",
+     "The 'fieldgroups' value is invalid. For the valid values, refer to the API call reference "
+     "documentation."},
     {400, 100021, "API_MARKETPLACE_INSIGHTS", "REQUEST", "Invalid offset",
      "The 'offset' value must be less than 10,000."},
 };
@@ -98,6 +101,11 @@ json::object common_item(const fake_listing& l) {
          {{"username", "seller" + l.item_id.substr(0, 3)},
           {"feedbackPercentage", "99.8"},
           {"feedbackScore", 1234}}}};
+    if (!l.category_id.empty()) {
+        item["leafCategoryIds"] = json::array{l.category_id};
+        item["categories"] = json::array{
+            json::object{{"categoryId", l.category_id}, {"categoryName", l.category_name}}};
+    }
     return item;
 }
 
@@ -348,9 +356,82 @@ bool matches(const fake_listing& l, const search_filter& f) {
     return true;
 }
 
+field_groups parse_fieldgroups(std::string_view text) {
+    field_groups out;
+    if (text.empty()) {
+        return out;
+    }
+    out.items = false;
+    bool any_valid = false;
+    while (!text.empty()) {
+        auto comma = text.find(',');
+        auto value = text.substr(0, comma);
+        text = comma == std::string_view::npos ? std::string_view{} : text.substr(comma + 1);
+        if (value == "MATCHING_ITEMS" || value == "EXTENDED") {
+            out.items = true;
+        } else if (value == "FULL") {
+            out.items = true;
+            out.categories = true;
+        } else if (value == "CATEGORY_REFINEMENTS") {
+            out.categories = true;
+        } else if (value == "ASPECT_REFINEMENTS" || value == "BUYING_OPTION_REFINEMENTS" ||
+                   value == "CONDITION_REFINEMENTS") {
+            // Refinements the fake does not render: valid, and they leave the items out.
+        } else {
+            if (out.invalid.empty()) {
+                out.invalid = std::string(value);
+            }
+            continue;
+        }
+        any_valid = true;
+    }
+    if (!any_valid) {
+        out.items = true;  // nothing usable was asked for: the default group
+    }
+    return out;
+}
+
+namespace {
+
+// refinement.categoryDistributions and dominantCategoryId over every match.
+json::object category_refinement(const result_page& page) {
+    std::vector<std::pair<const fake_listing*, int>> counts;
+    for (const auto& l : page.all) {
+        if (l.category_id.empty()) {
+            continue;
+        }
+        auto found = std::find_if(counts.begin(), counts.end(), [&l](const auto& c) {
+            return c.first->category_id == l.category_id;
+        });
+        if (found == counts.end()) {
+            counts.emplace_back(&l, 1);
+        } else {
+            ++found->second;
+        }
+    }
+    std::stable_sort(counts.begin(), counts.end(),
+                     [](const auto& a, const auto& b) { return a.second > b.second; });
+    json::array distributions;
+    for (const auto& [l, n] : counts) {
+        distributions.push_back(json::object{
+            {"categoryId", l->category_id},
+            {"categoryName", l->category_name},
+            {"matchCount", n},
+            {"refinementHref", "https://api.ebay.com/buy/browse/v1/item_summary/search?" +
+                                   page.href_query + "&category_ids=" + l->category_id}});
+    }
+    json::object out{{"categoryDistributions", std::move(distributions)}};
+    if (!counts.empty()) {
+        out["dominantCategoryId"] = counts.front().first->category_id;
+    }
+    return out;
+}
+
+}  // namespace
+
 std::string browse_body(const result_page& page) {
     auto out = paging(page, "/buy/browse/v1/item_summary/search");
-    if (!page.items.empty()) {
+    if (page.groups.items && !page.items.empty()) {
         json::array items;
         for (const auto& l : page.items) {
             auto item = common_item(l);
@@ -368,8 +449,21 @@ std::string browse_body(const result_page& page) {
         }
         out["itemSummaries"] = std::move(items);
     }
+    if (page.groups.categories) {
+        out["refinement"] = category_refinement(page);
+    }
+    json::array warnings;
     if (page.price_warning) {
-        out["warnings"] = json::array{error_object(ebay_error_by_id(12012))};
+        warnings.push_back(error_object(ebay_error_by_id(12012)));
+    }
+    if (!page.groups.invalid.empty()) {
+        auto warning = error_object(ebay_error_by_id(12016));
+        warning["parameters"] =
+            json::array{json::object{{"name", "fieldgroups"}, {"value", page.groups.invalid}}};
+        warnings.push_back(std::move(warning));
+    }
+    if (!warnings.empty()) {
+        out["warnings"] = std::move(warnings);
     }
     return json::serialize(out);
 }

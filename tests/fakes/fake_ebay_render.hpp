@@ -48,14 +48,27 @@ search_filter parse_filter(std::string_view text);
 // matches says whether `listing` passes the filter (price filter only with a currency).
 bool matches(const fake_listing& listing, const search_filter& filter);
 
+// The `fieldgroups` parameter as the fake applies it.
+struct field_groups {
+    bool items = true;        // MATCHING_ITEMS, EXTENDED or FULL, or no fieldgroups at all
+    bool categories = false;  // CATEGORY_REFINEMENTS or FULL
+    std::string invalid;      // the first unknown value (warning 12016), empty when none
+};
+
+// parse_fieldgroups reads a comma-separated fieldgroups value. Refinement groups alone leave the
+// items out, as eBay does; an unknown value is reported and otherwise ignored.
+field_groups parse_fieldgroups(std::string_view text);
+
 // A page of a search answer.
 struct result_page {
     std::vector<fake_listing> items;
     std::size_t total = 0;
     int limit = 50;
     int offset = 0;
-    std::string href_query;      // query string echoed in href and next
-    bool price_warning = false;  // add warning 12012
+    std::string href_query;         // query string echoed in href and next
+    bool price_warning = false;     // add warning 12012
+    field_groups groups;            // Browse: what to answer with
+    std::vector<fake_listing> all;  // Browse: every match, for the category refinement
 };
 
 // browse_body / insights_body are the JSON answers (money as strings, next only when more).

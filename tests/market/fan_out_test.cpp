@@ -437,3 +437,148 @@ TEST_CASE("own_sales_source: the same comps as the sales history, as sold eviden
     CHECK(r.outcomes[0].source == "own_sales");
     CHECK(r.outcomes[0].count == 1);
 }
+
+namespace {
+
+// Finds listings with their categories after `delay` and publishes `publish` (when not empty)
+// on the search's board, as eBay Browse does.
+class learning_source final : public comp_source {
+public:
+    learning_source(std::chrono::milliseconds delay, std::vector<comp> comps, std::string publish)
+        : delay_(delay), comps_(std::move(comps)), publish_(std::move(publish)) {}
+
+    std::string name() const override { return "learner"; }
+    bool learns_category() const override { return true; }
+
+    asio::awaitable<result<std::vector<comp>>> search(const market_query& q) override {
+        ++calls;
+        asio::steady_timer timer(co_await asio::this_coro::executor, delay_);
+        co_await timer.async_wait(asio::use_awaitable);
+        if (why) {
+            co_return make_unexpected(*why);
+        }
+        if (q.board && !publish_.empty()) {
+            q.board->publish(publish_, name());
+        }
+        co_return comps_;
+    }
+
+    int calls = 0;
+    std::optional<failure> why;
+
+private:
+    std::chrono::milliseconds delay_;
+    std::vector<comp> comps_;
+    std::string publish_;
+};
+
+// Waits for the search's category (as Marketplace Insights does) and notes what it got.
+class waiting_source final : public comp_source {
+public:
+    std::string name() const override { return "waiter"; }
+
+    asio::awaitable<result<std::vector<comp>>> search(const market_query& q) override {
+        auto started = std::chrono::steady_clock::now();
+        got = "no board";
+        if (q.board) {
+            auto deadline = started + 10s;
+            got = co_await q.board->wait(deadline);
+        }
+        waited = std::chrono::duration_cast<std::chrono::milliseconds>(
+            std::chrono::steady_clock::now() - started);
+        co_return std::vector<comp>{};
+    }
+
+    std::string got = "not asked";
+    std::chrono::milliseconds waited{0};
+};
+
+comp in_category(std::int64_t price, const std::string& category) {
+    auto c = make_comp(price, false, "learner");
+    c.category_id = category;
+    return c;
+}
+
+}  // namespace
+
+TEST_CASE("fan_out: a source waits for the category another learns, the result carries it",
+          "[market]") {
+    harness h;
+    auto learner =
+        std::make_shared<learning_source>(50ms, std::vector{in_category(100, "15230")}, "15230");
+    auto waiter = std::make_shared<waiting_source>();
+    fan_out_options o;
+    o.source_timeout = 20s;
+    o.deadline = 20s;
+    fan_out f({waiter, learner}, o, h.time);
+    auto r = h.run(f, query());
+    CHECK(waiter->got == "15230");
+    CHECK(r.category_id == "15230");
+    CHECK(r.category_source == "learner");
+    CHECK(waiter->waited < 5s);
+}
+
+TEST_CASE("fan_out: a waiting source stops waiting when the learner fails", "[market]") {
+    harness h;
+    auto learner = std::make_shared<learning_source>(50ms, std::vector<comp>{}, "15230");
+    learner->why = failure{"source_limited", "quota", true};
+    auto waiter = std::make_shared<waiting_source>();
+    fan_out_options o;
+    o.source_timeout = 20s;
+    o.deadline = 20s;
+    fan_out f({waiter, learner}, o, h.time);
+    auto r = h.run(f, query());
+    CHECK(waiter->got.empty());
+    CHECK(waiter->waited < 5s);  // not its 10 s deadline: nobody could publish any more
+    CHECK(r.category_id.empty());
+    CHECK(outcome_of(r, "waiter").outcome == "ok");
+}
+
+TEST_CASE("fan_out: the user's category hint is the category from the start", "[market]") {
+    harness h;
+    auto learner =
+        std::make_shared<learning_source>(50ms, std::vector{in_category(100, "15230")}, "15230");
+    auto waiter = std::make_shared<waiting_source>();
+    fan_out f({waiter, learner}, {}, h.time);
+    auto q = query();
+    q.category_id = "31388";
+    auto r = h.run(f, q);
+    CHECK(waiter->got == "31388");
+    CHECK(r.category_id == "31388");
+    CHECK(r.category_source == "hint");
+}
+
+TEST_CASE("fan_out: a learner answering from the cache gives the category by its comps",
+          "[market]") {
+    harness h;
+    auto learner = std::make_shared<learning_source>(
+        10ms,
+        std::vector{in_category(100, "31388"), in_category(110, "15230"),
+                    in_category(120, "15230")},
+        "15230");
+    auto waiter = std::make_shared<waiting_source>();
+    fan_out f({waiter, learner}, {}, h.time);
+    auto first = h.run(f, query());
+    CHECK(first.category_id == "15230");
+    auto second = h.run(f, query());
+    CHECK(learner->calls == 1);
+    CHECK(outcome_of(second, "learner").cache == "memory");
+    CHECK(second.category_id == "15230");
+    CHECK(second.category_source == "learner");
+    CHECK(waiter->got == "15230");
+}
+
+TEST_CASE("choose_category: the dominant leaf when listed, else the most common", "[market]") {
+    std::vector<comp> comps{in_category(1, "31388"), in_category(2, "15230"),
+                            in_category(3, "15230"), in_category(4, "")};
+    CHECK(choose_category("", comps) == "15230");
+    CHECK(choose_category("31388", comps) == "31388");
+    CHECK(choose_category("625", comps) == "15230");  // not a leaf any listing is in
+    CHECK(choose_category("625", {}) == "625");
+    CHECK(choose_category("", {in_category(1, "7"), in_category(2, "8")}) == "7");
+    CHECK(is_category_id("15230"));
+    CHECK_FALSE(is_category_id(""));
+    CHECK_FALSE(is_category_id("0123"));
+    CHECK_FALSE(is_category_id("12a"));
+    CHECK_FALSE(is_category_id("1234567890"));
+}

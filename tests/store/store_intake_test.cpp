@@ -212,3 +212,23 @@ TEST_CASE("store: enum names round trip and unknown words are refused", "[store]
     CHECK(is_final(job_state::failed));
     CHECK(is_final(job_state::canceled));
 }
+
+STORE_TEST("the category hint is kept, alone and in a batch, and listed", "[store]") {
+    auto one = make_item("tenant-a", priority::normal, t0);
+    one.category_hint = "15230";
+    s.create_item(one);
+    auto plain = make_item("tenant-a", priority::normal, t0 + 1);
+    auto batched = make_item("tenant-a", priority::bulk, t0 + 2);
+    batched.category_hint = "3323";
+    s.create_items({plain, batched});
+
+    CHECK(s.find_item("tenant-a", one.item_id)->category_hint == "15230");
+    CHECK(s.find_item("tenant-a", plain.item_id)->category_hint.empty());
+    CHECK(s.find_item("tenant-a", batched.item_id)->category_hint == "3323");
+    list_query q;
+    q.tenant_id = "tenant-a";
+    auto listed = s.list_items(q);
+    REQUIRE(listed.size() == 3);
+    CHECK(listed[0].category_hint == "3323");  // newest first
+    CHECK(listed[2].category_hint == "15230");
+}
