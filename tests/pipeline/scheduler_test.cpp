@@ -130,6 +130,13 @@ public:
     std::int64_t cache_purge_expired(std::int64_t now) override {
         return inner_.cache_purge_expired(now);
     }
+    bool record_photo_hashes(std::string_view j, std::int64_t f,
+                             const std::vector<st::photo_hash>& hashes, bool offer) override {
+        return inner_.record_photo_hashes(j, f, hashes, offer);
+    }
+    std::vector<st::similar_photo> similar_photos(const st::similar_photo_query& q) override {
+        return inner_.similar_photos(q);
+    }
 
 private:
     st::store& inner_;
