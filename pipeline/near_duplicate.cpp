@@ -271,6 +271,8 @@ std::optional<reuse_candidate> load_candidate(store::store& db, const std::strin
 
 }  // namespace
 
+// TODO(#5): copies processed at the same time each miss (neither is offered until identified),
+// so each pays once; a single flight keyed by photo hashes would let the later wait instead.
 near_duplicate_lookup lookup_near_duplicate(store::store& db, const store::item_record& item,
                                             const json::value& normalized, const json::value& local,
                                             const near_duplicate_options& options) {
