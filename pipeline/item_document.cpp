@@ -35,10 +35,10 @@ json::array images(const store::item_record& item, const json::value& normalized
     }
     json::array out;
     for (const auto& ref : item.images) {
-        json::object img{{"index", ref.index},           {"filename", ref.filename},
-                         {"media_type", ref.media_type}, {"bytes", ref.bytes},
-                         {"width", ref.width},           {"height", ref.height},
-                         {"sha256", ref.sha256},         {"normalized", nullptr}};
+        json::object img{
+            {"index", ref.index},   {"filename", ref.filename}, {"media_type", ref.media_type},
+            {"bytes", ref.bytes},   {"width", ref.width},       {"height", ref.height},
+            {"sha256", ref.sha256}, {"phash", ref.phash},       {"normalized", nullptr}};
         if (done != nullptr && static_cast<std::size_t>(ref.index) < done->size()) {
             img["normalized"] = (*done)[static_cast<std::size_t>(ref.index)];
         }
@@ -56,7 +56,8 @@ json::object cost(const json::value& identification) {
         if (const auto* calls = identification.as_object().if_contains("calls")) {
             for (const auto& c : calls->as_array()) {
                 micros += c.at("cost_micros").to_number<std::int64_t>();
-                if (c.at("outcome") == "cached") {
+                // "near_duplicate": an earlier item's identification lent to this one.
+                if (c.at("outcome") == "cached" || c.at("outcome") == "near_duplicate") {
                     ++reused;
                 } else if (c.at("outcome") == "ok") {
                     ++paid_calls;

@@ -115,7 +115,8 @@ scheduler::scheduler(asio::any_io_executor io, scheduler_deps deps, scheduler_op
       wake_timer_(strand_),
       rescue_timer_(strand_),
       idle_timer_(strand_),
-      lease_timer_(strand_) {
+      lease_timer_(strand_),
+      near_duplicate_metrics_(deps_.metrics) {
     std::shared_ptr<market::comp_cache_backend> second_level;
     if (deps_.db != nullptr && deps_.store_pool != nullptr) {
         second_level = std::make_shared<store_comp_cache>(*deps_.db, *deps_.store_pool);
@@ -361,6 +362,7 @@ asio::awaitable<void> scheduler::execute(const std::shared_ptr<job_context>& ctx
                 co_return;
             }
             done[std::string(stage)] = std::move(*out);
+            co_await index_photos(ctx, stage, done);
         }
         if (stage == "identify" && !identified(done.at("identify"))) {
             co_await finish(ctx, store::job_state::needs_review, "not_identified",
@@ -473,13 +475,21 @@ asio::awaitable<result<json::value>> scheduler::run_stage_async(
 }
 
 // identify_with_vision asks the vision model unless a barcode already matched one of the
-// seller's sales (then the paid call would add nothing). A permanent vision failure falls back to
+// seller's sales (then the paid call would add nothing) or an earlier item with the same photos
+// lends its identification (near_duplicate.hpp). A permanent vision failure falls back to
 // the local identification, noted on the result; a retryable one retries the item.
 asio::awaitable<result<json::value>> scheduler::identify_with_vision(
     const store::item_record& item, const std::map<std::string, json::value, std::less<>>& done) {
     auto local = run_identify_local(item, done.at("analyze"), deps_.env);
     if (local.at("source") == "sales_match") {
         co_return local;
+    }
+
+    if (deps_.near_duplicates.max_distance > 0) {
+        auto reused = co_await reuse_near_duplicate(item, done, local);
+        if (!reused.is_null()) {
+            co_return reused;
+        }
     }
 
     // The normalized photos, from the blob store.
@@ -534,6 +544,47 @@ asio::awaitable<result<json::value>> scheduler::identify_with_vision(
         out[field] = std::move(value);
     }
     co_return json::value(std::move(out));
+}
+
+asio::awaitable<json::value> scheduler::reuse_near_duplicate(
+    const store::item_record& item, const std::map<std::string, json::value, std::less<>>& done,
+    const json::value& local) {
+    near_duplicate_lookup found;
+    try {
+        auto lookup = [db = deps_.db, &item, &done, &local, &opt = deps_.near_duplicates] {
+            return lookup_near_duplicate(*db, item, done.at("normalize"), local, opt);
+        };
+        found = co_await run_on(*deps_.store_pool, lookup);
+    } catch (const store::store_error& e) {
+        deps_.observer->internal_error("near_duplicate_lookup", e.what());
+        found.decision.outcome = reuse_outcomes::store_error;
+    }
+    near_duplicate_metrics_.count(found.decision.outcome);
+    co_return std::move(found.identification);
+}
+
+asio::awaitable<void> scheduler::index_photos(
+    const std::shared_ptr<job_context>& ctx, std::string_view stage,
+    const std::map<std::string, json::value, std::less<>>& done) {
+    const bool offer = stage == "identify" && offers_for_reuse(done.at("identify"));
+    if (stage != "normalize" && !offer) {
+        co_return;
+    }
+    auto hashes = photo_hashes(done.at("normalize"));
+    if (!hashes) {
+        co_return;
+    }
+    try {
+        auto record = [db = deps_.db, &job = ctx->job, &hashes, offer] {
+            return db->record_photo_hashes(job.job_id, job.fence, *hashes, offer);
+        };
+        const bool held = co_await run_on(*deps_.store_pool, record);
+        if (!held) {
+            ctx->lost = true;
+        }
+    } catch (const store::store_error& e) {
+        deps_.observer->internal_error("index_photos", e.what());
+    }
 }
 
 // find_comps asks every market source at once (see market::fan_out); a source's failure is an

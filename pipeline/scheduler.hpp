@@ -32,6 +32,7 @@
 #include "core/metrics.hpp"
 #include "pipeline/market/comp_source.hpp"
 #include "pipeline/market/fan_out.hpp"
+#include "pipeline/near_duplicate.hpp"
 #include "pipeline/stages.hpp"
 #include "pipeline/vision.hpp"
 #include "store/blob_store.hpp"
@@ -84,6 +85,9 @@ struct scheduler_deps {
     std::vector<std::shared_ptr<market::comp_source>> comp_sources;
     market::fan_out_options comps;         // deadlines, timeouts and cache lifetimes
     metrics::registry* metrics = nullptr;  // null: source outcomes are not counted
+    // Reuse of an earlier item's vision identification for near-duplicate photos (off by
+    // default here; the service sets it). Photos are hashed and indexed either way.
+    near_duplicate_options near_duplicates;
 };
 
 class scheduler : public std::enable_shared_from_this<scheduler> {
@@ -129,6 +133,16 @@ private:
     asio::awaitable<result<json::value>> identify_with_vision(
         const store::item_record& item,
         const std::map<std::string, json::value, std::less<>>& done);
+    // reuse_near_duplicate returns the identification an earlier item lends this one (see
+    // near_duplicate.hpp), or null when the model must be asked.
+    asio::awaitable<json::value> reuse_near_duplicate(
+        const store::item_record& item, const std::map<std::string, json::value, std::less<>>& done,
+        const json::value& local);
+    // index_photos records the photos' hashes after normalize, and offers them for reuse after
+    // a model identification. A store failure is reported and skipped (it costs a later call).
+    asio::awaitable<void> index_photos(const std::shared_ptr<job_context>& ctx,
+                                       std::string_view stage,
+                                       const std::map<std::string, json::value, std::less<>>& done);
     asio::awaitable<result<json::value>> find_comps(
         const store::item_record& item,
         const std::map<std::string, json::value, std::less<>>& done);
@@ -155,6 +169,7 @@ private:
     bool rescue_done_ = false;
     std::vector<std::shared_ptr<job_context>> active_;
     std::shared_ptr<market::fan_out> comps_;  // shared by every job: its cache outlives them
+    near_duplicate_metrics near_duplicate_metrics_;
     std::vector<std::shared_ptr<pending_completion>> completions_;  // waiting for a commit
     bool committing_ = false;                                       // a commit_loop runs
 };

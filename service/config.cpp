@@ -7,6 +7,8 @@
 #include <algorithm>
 #include <cctype>
 
+#include "pipeline/near_duplicate.hpp"
+
 namespace boomer::service {
 namespace {
 
@@ -86,6 +88,14 @@ void add_serve_options(CLI::App& serve, serve_config& c) {
         ->envname("BOOMER_VISION_ANSWER_DAYS")
         ->capture_default_str()
         ->check(CLI::Range(0, 3650));
+    serve
+        .add_option("--near-duplicate-distance", c.near_duplicate_distance,
+                    "reuse an earlier item's vision identification when every photo is within "
+                    "this many bits (perceptual hash) of its photos and nothing else matches "
+                    "(0 or less: off)")
+        ->envname("BOOMER_NEAR_DUPLICATE_DISTANCE")
+        ->capture_default_str()
+        ->check(CLI::Range(-64, pipeline::near_duplicate_distance_limit));
     serve.add_option("--drain-seconds", c.drain_seconds, "grace period on SIGTERM")
         ->envname("BOOMER_DRAIN_SECONDS")
         ->capture_default_str()

@@ -9,6 +9,8 @@
 #include <string_view>
 #include <vector>
 
+#include "pipeline/near_duplicate.hpp"
+
 namespace boomer::service {
 
 struct serve_config {
@@ -31,7 +33,10 @@ struct serve_config {
     int drain_seconds = 20;
     int lease_seconds = 20;
     int vision_answer_days = 30;  // how long a paid vision answer is reused; 0: never kept
-    std::string log_format;       // "json" or "text"; empty: text on a terminal, else json
+    // Photos whose perceptual hashes differ in at most this many bits count as the same photo
+    // when looking for an earlier item whose identification to reuse; 0 or less: off.
+    int near_duplicate_distance = pipeline::near_duplicate_default_distance;
+    std::string log_format;  // "json" or "text"; empty: text on a terminal, else json
     std::string log_level = "info";
     std::string tenant = "default";
     int comps_deadline_ms = 8000;  // the comps stage, all market sources together

@@ -78,8 +78,8 @@ constexpr std::array<statement_def, 12> statements{{
      "WHERE i.tenant_id = $1::text AND i.idempotency_key = $2::text"},
     {"find_item", BOOMER_PG_ITEMS_JOIN "WHERE i.tenant_id = $1::text AND i.item_id = $2::text"},
     {"images_of",
-     "SELECT item_id, idx, sha256, filename, media_type, bytes, width, height FROM images "
-     "WHERE item_id = ANY ($1::text[]) ORDER BY item_id, idx"},
+     "SELECT item_id, idx, sha256, filename, media_type, bytes, width, height, phash "
+     "FROM images WHERE item_id = ANY ($1::text[]) ORDER BY item_id, idx"},
     {"find_job",
      "SELECT " BOOMER_PG_JOB_COLUMNS " FROM jobs WHERE tenant_id = $1::text AND job_id = $2::text"},
     // Listing without a state filter walks items (tenant_id, item_id); with one, jobs
@@ -175,7 +175,7 @@ postgres_store::postgres_store(const std::string& dsn, const postgres_options& o
               options.application_name,
               options.connect_timeout_s,
               options.statement_timeout_ms,
-              {intake_statements(), queue_statements(), cache_statements()},
+              {intake_statements(), queue_statements(), cache_statements(), photo_statements()},
           },
           options.connections),
       aging_(options.aging) {
@@ -298,10 +298,11 @@ std::map<std::string, std::vector<image_ref>> postgres_store::images_of(
     auto rows =
         exec("images_of", array_literal(item_ids, [](const std::string& id) { return id; }));
     for (const auto& row : rows) {
-        images[row[0].as<std::string>()].push_back(
-            image_ref{row[1].as<int>(), row[2].as<std::string>(), row[3].as<std::string>(),
-                      row[4].as<std::string>(), row[5].as<std::int64_t>(), row[6].as<int>(),
-                      row[7].as<int>()});
+        images[row[0].as<std::string>()].push_back(image_ref{
+            row[1].as<int>(), row[2].as<std::string>(), row[3].as<std::string>(),
+            row[4].as<std::string>(), row[5].as<std::int64_t>(), row[6].as<int>(), row[7].as<int>(),
+            row[8].is_null() ? std::string()
+                             : phash_hex(static_cast<std::uint64_t>(row[8].as<std::int64_t>()))});
     }
     return images;
 }

@@ -1,5 +1,6 @@
-// The Postgres engine's class, shared by its two source files: postgres_store.cpp (intake and
-// reads) and postgres_queue.cpp (the job queue). Private to store/.
+// The Postgres engine's class, shared by its source files: postgres_store.cpp (intake and
+// reads), postgres_queue.cpp (the job queue), postgres_cache.cpp and postgres_photos.cpp
+// (perceptual hashes). Private to store/.
 #pragma once
 
 #include <set>
@@ -84,6 +85,10 @@ public:
     std::map<job_state, std::int64_t> count_by_state() override;
     bool ping() override;
 
+    bool record_photo_hashes(std::string_view job_id, std::int64_t fence,
+                             const std::vector<photo_hash>& hashes, bool offer_for_reuse) override;
+    std::vector<similar_photo> similar_photos(const similar_photo_query& q) override;
+
     std::optional<std::string> cache_get(std::string_view key, std::int64_t now_ms) override;
     void cache_put(std::string_view key, std::string_view value,
                    std::int64_t expires_at_ms) override;
@@ -121,6 +126,7 @@ private:
 std::span<const statement_def> intake_statements();
 std::span<const statement_def> queue_statements();
 std::span<const statement_def> cache_statements();
+std::span<const statement_def> photo_statements();
 
 // Text read back from the database; an unknown word means the schema and code disagree.
 priority priority_from_db(std::string_view text);

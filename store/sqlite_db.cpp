@@ -4,6 +4,7 @@
 #include <sqlite3.h>
 
 #include <algorithm>
+#include <bit>
 
 namespace boomer::store::sqlite {
 
@@ -96,7 +97,26 @@ int statement::integer(int column) const {
     return sqlite3_column_int(stmt_, column);
 }
 
+bool statement::is_null(int column) const {
+    return sqlite3_column_type(stmt_, column) == SQLITE_NULL;
+}
+
 // --- connection ---
+
+namespace {
+
+// boomer_hamming(a, b): popcount(a XOR b) of two 64-bit integers; NULL when either is NULL.
+void hamming_function(sqlite3_context* context, int, sqlite3_value** args) {
+    if (sqlite3_value_type(args[0]) == SQLITE_NULL || sqlite3_value_type(args[1]) == SQLITE_NULL) {
+        sqlite3_result_null(context);
+        return;
+    }
+    const auto a = static_cast<std::uint64_t>(sqlite3_value_int64(args[0]));
+    const auto b = static_cast<std::uint64_t>(sqlite3_value_int64(args[1]));
+    sqlite3_result_int(context, std::popcount(a ^ b));
+}
+
+}  // namespace
 
 namespace {
 
@@ -143,6 +163,12 @@ connection::connection(const std::string& path, int busy_timeout_ms) {
         exec(
             "PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON; "
             "PRAGMA journal_size_limit=67108864;");
+        rc = sqlite3_create_function_v2(db_, "boomer_hamming", 2,
+                                        SQLITE_UTF8 | SQLITE_DETERMINISTIC | SQLITE_INNOCUOUS,
+                                        nullptr, hamming_function, nullptr, nullptr, nullptr);
+        if (rc != SQLITE_OK) {
+            throw_error(db_, rc, "register boomer_hamming");
+        }
     } catch (...) {
         sqlite3_close_v2(db_);
         throw;

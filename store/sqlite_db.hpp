@@ -62,6 +62,7 @@ public:
     std::string text(int column) const;
     std::int64_t int64(int column) const;
     int integer(int column) const;
+    bool is_null(int column) const;
 
 private:
     sqlite3* db_;
@@ -69,7 +70,9 @@ private:
 };
 
 // One open database connection configured for the store (WAL, synchronous FULL, foreign keys,
-// busy timeout), with its prepared statements cached by SQL text.
+// busy timeout), with its prepared statements cached by SQL text, and the store's own SQL
+// function boomer_hamming(a, b): the number of differing bits of two integers (NULL if either
+// is NULL).
 class connection {
 public:
     // open opens (creating if needed) the database file at `path`. Throws store_error.

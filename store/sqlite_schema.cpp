@@ -97,10 +97,26 @@ constexpr const char* v3_sql = R"sql(
 ALTER TABLE items ADD COLUMN category_hint TEXT NOT NULL DEFAULT '';
 )sql";
 
-constexpr std::array<migration, 3> all_migrations{{
+// Version 4: each normalized photo's perceptual hash (the 64-bit value as a signed integer,
+// NULL until normalized), and the near-duplicate index: its three bands (see store.hpp), set
+// only for photos offered for reuse, so the partial band indexes hold nothing else. A lookup
+// probes each band index with a few values, then keeps the rows within the distance
+// (boomer_hamming, registered on each connection).
+constexpr const char* v4_sql = R"sql(
+ALTER TABLE images ADD COLUMN phash INTEGER;
+ALTER TABLE images ADD COLUMN band0 INTEGER;
+ALTER TABLE images ADD COLUMN band1 INTEGER;
+ALTER TABLE images ADD COLUMN band2 INTEGER;
+CREATE INDEX images_band0 ON images (band0) WHERE band0 IS NOT NULL;
+CREATE INDEX images_band1 ON images (band1) WHERE band1 IS NOT NULL;
+CREATE INDEX images_band2 ON images (band2) WHERE band2 IS NOT NULL;
+)sql";
+
+constexpr std::array<migration, 4> all_migrations{{
     {1, "items, images, jobs, stage_results", v1_sql},
     {2, "cache_entries", v2_sql},
     {3, "items.category_hint", v3_sql},
+    {4, "images.phash and the near-duplicate band index", v4_sql},
 }};
 
 int current_version(connection& conn) {

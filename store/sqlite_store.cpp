@@ -231,13 +231,16 @@ std::optional<item_record> sqlite_store::find_item(std::string_view tenant_id,
 
 std::vector<image_ref> sqlite_store::images_of(connection& conn, std::string_view item_id) {
     auto st = conn.prepare(
-        "SELECT idx, sha256, filename, media_type, bytes, width, height FROM images "
+        "SELECT idx, sha256, filename, media_type, bytes, width, height, phash FROM images "
         "WHERE item_id = ?1 ORDER BY idx");
     st.bind_all(item_id);
     std::vector<image_ref> images;
     while (st.step()) {
         images.push_back(image_ref{st.integer(0), st.text(1), st.text(2), st.text(3), st.int64(4),
-                                   st.integer(5), st.integer(6)});
+                                   st.integer(5), st.integer(6), ""});
+        if (!st.is_null(7)) {
+            images.back().phash = phash_hex(static_cast<std::uint64_t>(st.int64(7)));
+        }
     }
     return images;
 }

@@ -1,5 +1,6 @@
-// The SQLite engine's class, shared by its two source files: sqlite_store.cpp (intake and
-// reads) and sqlite_queue.cpp (the job queue). Private to store/.
+// The SQLite engine's class, shared by its source files: sqlite_store.cpp (intake and reads),
+// sqlite_queue.cpp (the job queue), sqlite_cache.cpp and sqlite_photos.cpp (perceptual hashes).
+// Private to store/.
 #pragma once
 
 #include "store/sqlite_commit.hpp"
@@ -45,6 +46,10 @@ public:
     std::map<priority, std::int64_t> queue_depth() override;
     std::map<job_state, std::int64_t> count_by_state() override;
     bool ping() override;
+
+    bool record_photo_hashes(std::string_view job_id, std::int64_t fence,
+                             const std::vector<photo_hash>& hashes, bool offer_for_reuse) override;
+    std::vector<similar_photo> similar_photos(const similar_photo_query& q) override;
 
     std::optional<std::string> cache_get(std::string_view key, std::int64_t now_ms) override;
     void cache_put(std::string_view key, std::string_view value,

@@ -2,6 +2,7 @@
 // and the argument checks both engines share.
 #include "store/store.hpp"
 
+#include <algorithm>
 #include <array>
 #include <set>
 #include <stdexcept>
@@ -100,6 +101,88 @@ std::vector<bool> store::heartbeat_many(const std::vector<lease_ref>& leases,
         held.push_back(heartbeat(l.job_id, l.fence, locked_until_ms));
     }
     return held;
+}
+
+namespace {
+
+// Where each band starts, and its width: 21, 21 and 22 bits.
+constexpr std::array<int, phash_bands + 1> band_starts{0, 21, 42, 64};
+
+// Every value within `radius` bits of `value` (flipping bits from `from_bit` on), into `out`.
+void values_within(std::int64_t value, int width, int radius, int from_bit,
+                   std::vector<std::int64_t>& out) {
+    out.push_back(value);
+    if (radius == 0) {
+        return;
+    }
+    for (int bit = from_bit; bit < width; ++bit) {
+        values_within(value ^ (std::int64_t{1} << bit), width, radius - 1, bit + 1, out);
+    }
+}
+
+}  // namespace
+
+std::int64_t phash_band(std::uint64_t phash, int band) {
+    if (band < 0 || band >= phash_bands) {
+        throw std::invalid_argument("phash_band: band must be 0.." +
+                                    std::to_string(phash_bands - 1));
+    }
+    const auto k = static_cast<std::size_t>(band);
+    const int width = band_starts[k + 1] - band_starts[k];
+    return static_cast<std::int64_t>((phash >> band_starts[k]) & ((std::uint64_t{1} << width) - 1));
+}
+
+std::array<std::vector<std::int64_t>, phash_bands> phash_band_probes(
+    const std::vector<std::uint64_t>& hashes, int distance) {
+    if (distance < 0 || distance > similar_photos_max_distance) {
+        throw std::invalid_argument("phash_band_probes: distance must be 0.." +
+                                    std::to_string(similar_photos_max_distance));
+    }
+    const int radius = distance / phash_bands;
+    std::array<std::vector<std::int64_t>, phash_bands> out;
+    for (int k = 0; k < phash_bands; ++k) {
+        const auto kk = static_cast<std::size_t>(k);
+        auto& values = out[kk];
+        for (auto h : hashes) {
+            values_within(phash_band(h, k), band_starts[kk + 1] - band_starts[kk], radius, 0,
+                          values);
+        }
+        std::sort(values.begin(), values.end());
+        values.erase(std::unique(values.begin(), values.end()), values.end());
+    }
+    return out;
+}
+
+std::string phash_hex(std::uint64_t phash) {
+    static constexpr std::string_view digits = "0123456789abcdef";
+    std::string hex(16, '0');
+    for (int i = 15; i >= 0; --i) {
+        hex[static_cast<std::size_t>(i)] = digits[phash & 0xFU];
+        phash >>= 4;
+    }
+    return hex;
+}
+
+std::optional<std::uint64_t> parse_phash_hex(std::string_view hex) {
+    if (hex.size() != 16) {
+        return std::nullopt;
+    }
+    std::uint64_t value = 0;
+    for (char c : hex) {
+        int digit = -1;
+        if (c >= '0' && c <= '9') {
+            digit = c - '0';
+        } else if (c >= 'a' && c <= 'f') {
+            digit = c - 'a' + 10;
+        } else if (c >= 'A' && c <= 'F') {
+            digit = c - 'A' + 10;
+        }
+        if (digit < 0) {
+            return std::nullopt;
+        }
+        value = (value << 4) | static_cast<std::uint64_t>(digit);
+    }
+    return value;
 }
 
 bool store::complete(std::string_view job_id, std::int64_t fence, job_state final_state,

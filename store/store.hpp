@@ -7,6 +7,7 @@
 // rows. Database failures throw store_error, classified once here at the boundary.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <map>
 #include <optional>
@@ -51,6 +52,10 @@ struct image_ref {
     std::int64_t bytes = 0;
     int width = 0;  // declared dimensions read from the header at intake
     int height = 0;
+    // Perceptual hash of the normalized photo (16 lowercase hex characters, the 64-bit value
+    // read most significant nibble first); empty until the normalize stage recorded it. Ignored
+    // by create_item.
+    std::string phash{};
 };
 
 struct new_item {
@@ -163,6 +168,59 @@ struct list_query {
 
 enum class cancel_outcome { not_found, canceled, already_final };
 
+// --- perceptual hashes of normalized photos, and the near-duplicate index ---
+//
+// A perceptual hash is a 64-bit value (see pipeline/near_duplicate.hpp). Offered photos are
+// indexed by three bands of it: bits 0..20, 21..41 and 42..63 (21, 21 and 22 bits). Two hashes
+// within Hamming distance d agree exactly on one band when d < 3, and on one band within
+// distance r when d < 3 (r + 1) (pigeonhole), so a lookup within distance d probes, per band,
+// every value within d / 3 bits of the asked hashes' bands (1, ~22 or ~230 values for d < 3,
+// < 6, < 9) and reads only the rows the band indexes point to: about probes x N / 2^21 rows for
+// N indexed photos.
+inline constexpr int phash_bands = 3;
+
+// The largest distance similar_photos answers (probes of radius 2).
+inline constexpr int similar_photos_max_distance = 8;
+
+// phash_band returns band `band` (0..2) of a hash. Errors: std::invalid_argument for another
+// band.
+std::int64_t phash_band(std::uint64_t phash, int band);
+
+// phash_band_probes returns, per band, the values that band of a hash within `distance` of one of
+// `hashes` may take for at least one band: sorted, without repeats. Precondition: 0 <= distance
+// <= similar_photos_max_distance (std::invalid_argument). Thread-safe.
+std::array<std::vector<std::int64_t>, phash_bands> phash_band_probes(
+    const std::vector<std::uint64_t>& hashes, int distance);
+
+// phash_hex writes a hash as 16 lowercase hex characters; parse_phash_hex reads one back
+// (case-insensitive), std::nullopt unless exactly 16 hex characters. Thread-safe.
+std::string phash_hex(std::uint64_t phash);
+std::optional<std::uint64_t> parse_phash_hex(std::string_view hex);
+
+// One normalized photo's perceptual hash, for record_photo_hashes.
+struct photo_hash {
+    int index = 0;  // the photo's position in its item
+    std::uint64_t value = 0;
+};
+
+// similar_photos' question: the offered photos of the tenant's items other than exclude_item_id
+// whose hash is within max_distance bits of one of `near`.
+struct similar_photo_query {
+    std::string tenant_id;
+    std::string exclude_item_id;
+    std::vector<std::uint64_t> near;
+    int max_distance = 0;  // 0..similar_photos_max_distance
+    int limit = 200;       // rows at most
+};
+
+struct similar_photo {
+    std::string item_id;
+    std::string job_id;
+    int index = 0;
+    std::uint64_t phash = 0;
+    std::int64_t created_ms = 0;  // of the item
+};
+
 class store {
 public:
     virtual ~store() = default;
@@ -264,6 +322,24 @@ public:
 
     // ping checks the database answers (for /readyz).
     virtual bool ping() = 0;
+
+    // --- perceptual hashes and near-duplicate lookups ---
+
+    // record_photo_hashes stores each photo's perceptual hash on the job's item's image rows
+    // (read back in image_ref::phash). With `offer_for_reuse` it also indexes them, so that
+    // similar_photos finds them: the item's identification came from the vision model and later
+    // items with the same photos may reuse it. Without, the index is left as it was. Hashes of
+    // photos the item does not have are ignored. False: lease lost, nothing written. Errors:
+    // store_error.
+    virtual bool record_photo_hashes(std::string_view job_id, std::int64_t fence,
+                                     const std::vector<photo_hash>& hashes,
+                                     bool offer_for_reuse) = 0;
+
+    // similar_photos returns the offered photos that match q (see similar_photo_query), every
+    // one of them up to q.limit, in no particular order. It reads only the rows the band indexes
+    // point to (see phash_band_probes), never the whole table. Errors: std::invalid_argument for
+    // a distance out of range; store_error.
+    virtual std::vector<similar_photo> similar_photos(const similar_photo_query& q) = 0;
 
     // --- second-level cache, shared by every replica on the same database ---
 

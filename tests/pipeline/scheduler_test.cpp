@@ -143,6 +143,13 @@ public:
     std::int64_t cache_purge_expired(std::int64_t now) override {
         return inner_.cache_purge_expired(now);
     }
+    bool record_photo_hashes(std::string_view j, std::int64_t f,
+                             const std::vector<st::photo_hash>& hashes, bool offer) override {
+        return inner_.record_photo_hashes(j, f, hashes, offer);
+    }
+    std::vector<st::similar_photo> similar_photos(const st::similar_photo_query& q) override {
+        return inner_.similar_photos(q);
+    }
 
 private:
     st::store& inner_;
@@ -160,16 +167,23 @@ struct fixture {
     int concurrency = 2;
     int max_in_flight = 1024;
     std::int64_t heartbeat_ms = 10'000;
+    pipeline::near_duplicate_options near_duplicates;  // off unless a test sets it
 
     std::string submit(const std::string& photo, const std::string& hint,
                        store::priority prio = store::priority::normal) {
+        return submit_bytes(photo, test::read_file(test::data_dir() / "images" / photo), hint,
+                            prio);
+    }
+
+    std::string submit_bytes(const std::string& name, const std::string& bytes,
+                             const std::string& hint,
+                             store::priority prio = store::priority::normal) {
         pipeline::intake_request r;
         r.tenant_id = "default";
         r.prio = prio;
         r.source = "api";
         r.title_hint = hint;
-        auto bytes = test::read_file(test::data_dir() / "images" / photo);
-        r.files.push_back({photo, bytes});
+        r.files.push_back({name, bytes});
         auto receipt = pipeline::submit(r, {}, *db, blobs, system_clock::instance());
         REQUIRE(receipt);
         return receipt->item_id;
@@ -186,6 +200,7 @@ struct fixture {
         deps.env.today = "2026-12-04";
         deps.observer = &events;
         deps.vision = vision;
+        deps.near_duplicates = near_duplicates;
         pipeline::scheduler_options options;
         options.worker_id = "test:1:boot";
         options.concurrency = concurrency;
@@ -469,4 +484,92 @@ TEST_CASE(
     for (const auto& id : ids) {
         CHECK(f.events.finished[id] == store::job_state::needs_review);  // identified, no price
     }
+}
+
+namespace {
+
+// A vision model that names each item after its call count, each answer one paid call.
+class counting_vision final : public pipeline::vision_model {
+public:
+    boost::asio::awaitable<result<pipeline::identification>> identify(
+        pipeline::identify_request) override {
+        pipeline::identification id;
+        id.title = "Thing " + std::to_string(++calls);
+        id.confidence = 0.9;
+        id.source = "counting-model";
+        pipeline::vision_call call;
+        call.model = "counting-model";
+        call.outcome = "ok";
+        call.attempts = 1;
+        call.cost_micros = 100;
+        id.calls.push_back(call);
+        id.cost_micros = 100;
+        co_return id;
+    }
+
+    int calls = 0;
+};
+
+boost::json::value result_of(fixture& f, const std::string& item_id) {
+    auto item = f.db->find_item("default", item_id);
+    REQUIRE(item);
+    return boost::json::parse(item->result_json);
+}
+
+// The normalized photo of an item: a re-encoded copy of what was uploaded.
+std::string normalized_photo(fixture& f, const std::string& item_id) {
+    const auto doc = result_of(f, item_id);
+    auto bytes = f.blobs.get(doc.at("images").at(0).at("normalized").at("sha256").as_string());
+    REQUIRE(bytes);
+    return *bytes;
+}
+
+}  // namespace
+
+TEST_CASE("scheduler: a copy of an identified photo reuses its identification, free",
+          "[pipeline]") {
+    fixture f;
+    f.near_duplicates.max_distance = 4;
+    counting_vision vision;
+    auto first = f.submit("orientation-1-landscape.jpg", "");
+    f.run_until_finished(1, &vision);
+    REQUIRE(vision.calls == 1);
+    CHECK(f.db->find_item("default", first)->images.at(0).phash.size() == 16);
+
+    auto copy = f.submit_bytes("copy.jpg", normalized_photo(f, first), "");
+    auto other = f.submit("webp-photo-denali.webp", "");
+    f.run_until_finished(3, &vision);
+    CHECK(f.events.errors.empty());
+    CHECK(vision.calls == 2);
+
+    const auto reused = result_of(f, copy).at("identification");
+    CHECK(reused.at("title") == "Thing 1");
+    CHECK(reused.at("reused_from").at("item_id").as_string() == first);
+    CHECK(reused.at("reused_from").at("distance").as_int64() <= 1);
+    CHECK(result_of(f, copy).at("cost").at("vision_answers_reused") == 1);
+    CHECK(result_of(f, copy).at("cost").at("total_micros") == 0);
+    CHECK(result_of(f, other).at("identification").at("title") == "Thing 2");
+}
+
+TEST_CASE("scheduler: with near-duplicate reuse off, a copy is identified again", "[pipeline]") {
+    fixture f;
+    counting_vision vision;
+    auto first = f.submit("orientation-1-landscape.jpg", "");
+    f.run_until_finished(1, &vision);
+    auto copy = f.submit_bytes("copy.jpg", normalized_photo(f, first), "");
+    f.run_until_finished(2, &vision);
+    CHECK(vision.calls == 2);
+    CHECK(result_of(f, copy).at("identification").at("title") == "Thing 2");
+}
+
+TEST_CASE("scheduler: a copy of a photo the model did not identify asks the model", "[pipeline]") {
+    fixture f;
+    f.near_duplicates.max_distance = 4;
+    auto first = f.submit("orientation-1-landscape.jpg", "Canon camera");
+    f.run_until_finished(1);  // no vision model: identified from the hint only
+    counting_vision vision;
+    auto copy = f.submit_bytes("copy.jpg", normalized_photo(f, first), "");
+    f.run_until_finished(2, &vision);
+    CHECK(vision.calls == 1);
+    CHECK_FALSE(result_of(f, copy).at("identification").as_object().contains("reused_from"));
 }

@@ -1,0 +1,161 @@
+// The near-duplicate reuse decision: reuse only when the match is unambiguous (every photo
+// matched, no conflicting item, the same hint and barcodes), and what a reused identification
+// says.
+#include "pipeline/near_duplicate.hpp"
+
+#include <catch2/catch.hpp>
+
+using namespace boomer;
+namespace pl = boomer::pipeline;
+namespace json = boost::json;
+
+namespace {
+
+std::uint64_t flip(std::uint64_t h, std::initializer_list<int> bits) {
+    for (int b : bits) {
+        h ^= std::uint64_t{1} << b;
+    }
+    return h;
+}
+
+json::value model_identification(const std::string& title, const std::string& barcode = "") {
+    json::array codes;
+    if (!barcode.empty()) {
+        codes.emplace_back(json::object{{"symbology", "EAN-13"}, {"text", barcode}});
+    }
+    return json::object{{"identified", true},
+                        {"title", title},
+                        {"brand", ""},
+                        {"model", ""},
+                        {"confidence", 0.9},
+                        {"source", "claude-haiku-4-5"},
+                        {"cost_micros", 1234},
+                        {"barcodes", std::move(codes)},
+                        {"calls", json::array{json::object{{"model", "claude-haiku-4-5-20251001"},
+                                                           {"outcome", "ok"},
+                                                           {"cost_micros", 1234}}}}};
+}
+
+pl::reuse_candidate candidate(const std::string& id, std::vector<std::uint64_t> hashes,
+                              const std::string& title, std::int64_t created_ms = 1) {
+    return pl::reuse_candidate{id, created_ms, std::move(hashes), "", model_identification(title)};
+}
+
+pl::near_duplicate_options at(int distance) {
+    pl::near_duplicate_options o;
+    o.max_distance = distance;
+    return o;
+}
+
+constexpr std::uint64_t front = 0x8f3c1e0077aa5501ULL;
+constexpr std::uint64_t back = 0x13579bdf2468ace0ULL;
+constexpr std::uint64_t other = 0xfff0000ff0f0f0f0ULL;
+
+}  // namespace
+
+TEST_CASE("near duplicate: every photo matching one earlier item reuses it", "[pipeline]") {
+    pl::reuse_subject s{{flip(front, {1, 9}), flip(back, {40})}, "", {}};
+    auto d = pl::decide_reuse(s, {candidate("itm_a", {back, front, other}, "Brass lamp")}, at(4));
+    CHECK(d.outcome == "reused");
+    CHECK(d.item_id == "itm_a");
+    CHECK(d.distance == 2);
+}
+
+TEST_CASE("near duplicate: the closest covering item wins, then the oldest", "[pipeline]") {
+    pl::reuse_subject s{{front}, "", {}};
+    auto d = pl::decide_reuse(s,
+                              {candidate("itm_far", {flip(front, {1, 2, 3})}, "Lamp", 1),
+                               candidate("itm_new", {flip(front, {5})}, "Lamp", 30),
+                               candidate("itm_old", {flip(front, {7})}, "lamp ", 20)},
+                              at(4));
+    CHECK(d.outcome == "reused");
+    CHECK(d.item_id == "itm_old");
+    CHECK(d.distance == 1);
+}
+
+TEST_CASE("near duplicate: what is unsure asks the model", "[pipeline]") {
+    const auto lamp = candidate("itm_a", {front, back}, "Brass lamp");
+
+    SECTION("a photo of the new item matches nothing") {
+        pl::reuse_subject s{{front, other}, "", {}};
+        CHECK(pl::decide_reuse(s, {lamp}, at(4)).outcome == "partial_match");
+    }
+    SECTION("the photos are just beyond the distance") {
+        pl::reuse_subject s{{flip(front, {1, 2, 3, 4, 5})}, "", {}};
+        CHECK(pl::decide_reuse(s, {lamp}, at(4)).outcome == "no_match");
+        CHECK(pl::decide_reuse(s, {lamp}, at(5)).outcome == "reused");
+    }
+    SECTION("nothing within reach") {
+        pl::reuse_subject s{{other}, "", {}};
+        CHECK(pl::decide_reuse(s, {lamp}, at(4)).outcome == "no_match");
+    }
+    SECTION("another item with another identification comes close") {
+        pl::reuse_subject s{{front}, "", {}};
+        auto vase = candidate("itm_b", {flip(front, {1, 2, 3, 4})}, "Glass vase");
+        CHECK(pl::decide_reuse(s, {lamp, vase}, at(4)).outcome == "conflicting_candidates");
+        // Only part of the photos near is enough to be unsure.
+        pl::reuse_subject two{{front, back}, "", {}};
+        CHECK(pl::decide_reuse(two, {lamp, vase}, at(4)).outcome == "conflicting_candidates");
+        // Farther than the distance it does not count.
+        vase.phashes = {flip(front, {1, 2, 3, 4, 5})};
+        CHECK(pl::decide_reuse(s, {lamp, vase}, at(4)).outcome == "reused");
+        // The same identification near is no conflict.
+        auto lamp_again = candidate("itm_c", {flip(front, {9})}, "BRASS  lamp");
+        CHECK(pl::decide_reuse(s, {lamp, lamp_again}, at(4)).outcome == "reused");
+    }
+    SECTION("the seller's hint differs from the earlier item's") {
+        pl::reuse_subject s{{front}, "Brass lamp, 1970s", {}};
+        CHECK(pl::decide_reuse(s, {lamp}, at(4)).outcome == "hint_differs");
+        auto hinted = lamp;
+        hinted.title_hint = "  brass LAMP,  1970s ";
+        CHECK(pl::decide_reuse(s, {hinted}, at(4)).outcome == "reused");
+    }
+    SECTION("the barcodes read differ") {
+        pl::reuse_subject s{{front}, "", {"4006381333931"}};
+        CHECK(pl::decide_reuse(s, {lamp}, at(4)).outcome == "barcodes_differ");
+        auto coded = lamp;
+        coded.identification = model_identification("Brass lamp", "4006381333931");
+        CHECK(pl::decide_reuse(s, {coded}, at(4)).outcome == "reused");
+    }
+}
+
+TEST_CASE("near duplicate: only successful model identifications are offered", "[pipeline]") {
+    CHECK(pl::offers_for_reuse(model_identification("Brass lamp")));
+
+    auto fallback = model_identification("Brass lamp");
+    fallback.as_object()["vision_error"] = json::object{{"code", "vision_bad_request"}};
+    CHECK_FALSE(pl::offers_for_reuse(fallback));
+
+    auto local = model_identification("Brass lamp");
+    local.as_object().erase("calls");
+    CHECK_FALSE(pl::offers_for_reuse(local));
+
+    auto unidentified = model_identification("");
+    unidentified.as_object()["identified"] = false;
+    CHECK_FALSE(pl::offers_for_reuse(unidentified));
+
+    pl::reuse_decision d{"reused", "itm_a", 2};
+    auto reused = pl::reused_identification(model_identification("Brass lamp"), d,
+                                            json::object{{"barcodes", json::array{}}}, at(4));
+    CHECK_FALSE(pl::offers_for_reuse(reused));
+}
+
+TEST_CASE("near duplicate: a reused identification is free and names its source", "[pipeline]") {
+    pl::reuse_decision d{"reused", "itm_a", 2};
+    json::array codes{json::object{{"symbology", "EAN-13"}, {"text", "4006381333931"}}};
+    auto out = pl::reused_identification(model_identification("Brass lamp"), d,
+                                         json::object{{"barcodes", codes}}, at(4));
+    const auto& o = out.as_object();
+    CHECK(o.at("title") == "Brass lamp");
+    CHECK(o.at("cost_micros") == 0);
+    CHECK(o.at("barcodes") == json::value(codes));
+    REQUIRE(o.at("calls").as_array().size() == 1);
+    const auto& call = o.at("calls").as_array()[0].as_object();
+    CHECK(call.at("outcome") == "near_duplicate");
+    CHECK(call.at("cost_micros") == 0);
+    CHECK(call.at("model") == "claude-haiku-4-5-20251001");
+    CHECK(o.at("reused_from") == json::value(json::object{{"item_id", "itm_a"},
+                                                          {"distance", 2},
+                                                          {"max_distance", 4},
+                                                          {"basis", "near_duplicate_photos"}}));
+}
