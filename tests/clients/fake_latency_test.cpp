@@ -108,8 +108,7 @@ TEST_CASE("fake latency: uniform draws cover the range and stay inside it", "[cl
     CHECK(quantile(v, 0.5) == Approx(8500).margin(250));
 }
 
-TEST_CASE("fake latency: lognormal draws have the asked median and 99th percentile",
-          "[clients]") {
+TEST_CASE("fake latency: lognormal draws have the asked median and 99th percentile", "[clients]") {
     auto d = latency_distribution::parse("lognormal:p50=5000,p99=12000").value();
     auto v = draw(d, 50'000);
     CHECK(quantile(v, 0.5) == Approx(5000).epsilon(0.03));
@@ -126,9 +125,9 @@ TEST_CASE("fake latency: lognormal draws have the asked median and 99th percenti
 }
 
 TEST_CASE("fake upstream flags: latencies, limits and errors from flags", "[clients]") {
-    auto f = parse_flags({"--port", "0", "--latency-ms", "4000-8000", "--rpm", "4000",
-                          "--rate-529", "0.3", "--rate-429", "0.1", "--ebay-port", "0",
-                          "--ebay-latency-ms", "2000-15000"});
+    auto f = parse_flags({"--port", "0", "--latency-ms", "4000-8000", "--rpm", "4000", "--rate-529",
+                          "0.3", "--rate-429", "0.1", "--ebay-port", "0", "--ebay-latency-ms",
+                          "2000-15000"});
     CHECK(f.anthropic.port == 0);
     CHECK(f.anthropic.latency.describe() == "4000-8000");
     CHECK(f.anthropic.limits.requests == 4000);
@@ -149,8 +148,7 @@ TEST_CASE("fake upstream flags: latencies, limits and errors from flags", "[clie
                     CLI::ValidationError);
 }
 
-TEST_CASE("fake upstream flags: a TOML file holds the same settings and flags win",
-          "[clients]") {
+TEST_CASE("fake upstream flags: a TOML file holds the same settings and flags win", "[clients]") {
     auto path = std::filesystem::temp_directory_path() /
                 ("fake_upstream_" + std::to_string(::getpid()) + ".toml");
     std::ofstream(path) << "port = 0\n"

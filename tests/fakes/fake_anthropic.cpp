@@ -103,18 +103,19 @@ struct fake_anthropic::impl {
     int port = 0;
 
     mutable std::mutex mutex;
-    std::vector<fixture> fixtures;          // guarded by mutex
-    std::deque<injected_error> script;      // guarded by mutex
-    prompt_cache cache;                     // guarded by mutex
-    minute_limits limits;                   // guarded by mutex
-    std::vector<received_call> log;         // guarded by mutex
-    std::mt19937_64 rng;                    // guarded by mutex
-    latency_distribution latency;           // guarded by mutex
-    error_rates rates;                      // guarded by mutex
-    // When each body answered with a retry-after may come again, by the body's SHA-256.
-    std::map<std::string, std::chrono::steady_clock::time_point> not_before;  // guarded by mutex
+    std::vector<fixture> fixtures;       // guarded by mutex
+    std::deque<injected_error> script;   // guarded by mutex
+    prompt_cache cache;                  // guarded by mutex
+    minute_limits limits;                // guarded by mutex
+    std::vector<received_call> log;      // guarded by mutex
+    std::mt19937_64 rng;                 // guarded by mutex
+    latency_distribution latency;        // guarded by mutex
+    error_rates rates;                   // guarded by mutex
     std::size_t early_retries = 0;       // guarded by mutex
     std::size_t retries_after_wait = 0;  // guarded by mutex
+    // When each body answered with a retry-after may come again, by the body's SHA-256; guarded
+    // by mutex.
+    std::map<std::string, std::chrono::steady_clock::time_point> not_before;
     std::unique_ptr<fake_batch_desk> desk;  // its own lock, taken before `mutex`
 
     explicit impl(fake_anthropic_options o)

@@ -65,7 +65,7 @@ struct received_call {
 
 struct fake_anthropic_options {
     std::string api_key = "test-key";
-    const clock* time = nullptr;  // cache TTLs, rate limits, reset headers; system clock if null
+    const clock* time = nullptr;   // cache TTLs, rate limits, reset headers; system clock if null
     latency_distribution latency;  // before each /v1/messages answer
     error_rates errors;
     rate_limits_per_minute limits;

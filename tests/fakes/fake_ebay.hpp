@@ -67,7 +67,7 @@ struct fake_ebay_options {
         "https://api.ebay.com/oauth/api_scope",
         "https://api.ebay.com/oauth/api_scope/buy.marketplace.insights"};
     std::int64_t token_ttl_seconds = 7200;
-    const clock* time = nullptr;  // token expiry and quota days; the system clock when null
+    const clock* time = nullptr;   // token expiry and quota days; the system clock when null
     latency_distribution latency;  // before every answer (fake_latency.hpp)
     std::int64_t browse_daily_quota = 5000;  // 0: unlimited
     std::int64_t insights_daily_quota = 5000;
