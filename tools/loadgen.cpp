@@ -548,7 +548,9 @@ json::object load_generator::upstream_report(double seconds) {
     std::vector<double> rates;
     {
         std::lock_guard lock(r_.mutex);
-        rates = window_rates(fake_samples_, warmup, submit_seconds_, 10.0);
+        // 10-second windows, shorter when the measured span is short.
+        double window = std::clamp((submit_seconds_ - warmup) / 2.0, 2.0, 10.0);
+        rates = window_rates(fake_samples_, warmup, submit_seconds_, window);
     }
     double sustained = percentile(rates, 0.5);
     out = json::object{
@@ -559,11 +561,12 @@ json::object load_generator::upstream_report(double seconds) {
         {"answered_529", grew({"statuses", "529"})},
         {"share_429", received > 0 ? limited / received : 0.0},
         {"early_retries", grew({"early_retries"})},
+        {"early_by_ms_max", number_at(after, {"early_by_ms_max"})},
         {"retries_after_wait", grew({"retries_after_wait"})},
         {"rpm_limit", rpm},
         {"paid_per_minute_mean", seconds > 0 ? grew({"paid"}) / seconds * 60.0 : 0.0},
         {"paid_per_minute_sustained", sustained},
-        {"paid_per_minute_peak_10s",
+        {"paid_per_minute_peak",
          rates.empty() ? 0.0 : *std::max_element(rates.begin(), rates.end())},
         {"sustained_windows", static_cast<std::int64_t>(rates.size())},
         {"usage_of_limit", rpm > 0 ? sustained / rpm : 0.0},
@@ -655,12 +658,12 @@ void print_upstream(const json::object& u) {
         n("calls_received"), n("calls_paid"), n("calls_paid_delivered"), n("answered_429"),
         100 * n("share_429"), n("answered_529"));
     std::printf(
-        "upstream usage      %.0f paid/min sustained (peak 10 s %.0f, mean %.0f) of "
+        "upstream usage      %.0f paid/min sustained (peak %.0f, mean %.0f) of "
         "%.0f rpm: %.1f %%\n",
-        n("paid_per_minute_sustained"), n("paid_per_minute_peak_10s"), n("paid_per_minute_mean"),
+        n("paid_per_minute_sustained"), n("paid_per_minute_peak"), n("paid_per_minute_mean"),
         n("rpm_limit"), 100 * n("usage_of_limit"));
-    std::printf("retry-after kept    %.0f retries early, %.0f after their wait\n",
-                n("early_retries"), n("retries_after_wait"));
+    std::printf("retry-after kept    %.0f retries early (at most %.0f ms), %.0f after the wait\n",
+                n("early_retries"), n("early_by_ms_max"), n("retries_after_wait"));
 }
 
 void print_table(const json::object& r) {

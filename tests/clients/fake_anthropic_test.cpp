@@ -601,6 +601,7 @@ TEST_CASE("fake anthropic: counts retries of a body that came before its retry-a
     INFO(res->body);
     CHECK(stats.at("early_retries") == 1);
     CHECK(stats.at("retries_after_wait") == 1);
+    CHECK(stats.at("early_by_ms_max").to_number<double>() > 25'000);  // of the 30 s wait
     CHECK(stats.at("statuses").at("429") == 3);
     CHECK(stats.at("statuses").at("529") == 1);
     CHECK(stats.at("statuses").at("200") == 5);

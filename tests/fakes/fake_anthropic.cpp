@@ -113,6 +113,7 @@ struct fake_anthropic::impl {
     error_rates rates;                   // guarded by mutex
     std::size_t early_retries = 0;       // guarded by mutex
     std::size_t retries_after_wait = 0;  // guarded by mutex
+    std::int64_t early_by_ms_max = 0;    // guarded by mutex
     // When each body answered with a retry-after may come again, by the body's SHA-256; guarded
     // by mutex.
     std::map<std::string, std::chrono::steady_clock::time_point> not_before;
@@ -173,7 +174,14 @@ void fake_anthropic::impl::note_arrival(const std::string& body_hash) {
     if (told == not_before.end()) {
         return;
     }
-    ++(std::chrono::steady_clock::now() < told->second ? early_retries : retries_after_wait);
+    auto now = std::chrono::steady_clock::now();
+    if (now < told->second) {
+        ++early_retries;
+        auto early = std::chrono::duration_cast<std::chrono::milliseconds>(told->second - now);
+        early_by_ms_max = std::max<std::int64_t>(early_by_ms_max, early.count());
+    } else {
+        ++retries_after_wait;
+    }
     not_before.erase(told);
 }
 
@@ -228,6 +236,7 @@ std::string fake_anthropic::impl::stats_json() const {
                                         {"statuses", std::move(statuses)},
                                         {"early_retries", early_retries},
                                         {"retries_after_wait", retries_after_wait},
+                                        {"early_by_ms_max", early_by_ms_max},
                                         {"limits",
                                          {{"requests", options.limits.requests},
                                           {"input_tokens", options.limits.input_tokens},
