@@ -154,6 +154,7 @@ struct vision_metrics {
     metrics::family<metrics::counter>& calls;
     metrics::family<metrics::counter>& errors;
     metrics::family<metrics::counter>& retries;
+    metrics::family<metrics::counter>& retries_refused;
     metrics::family<metrics::histogram>& seconds;
     metrics::family<metrics::counter>& tokens;
     metrics::family<metrics::counter>& dollars;
@@ -171,6 +172,9 @@ struct vision_metrics {
                                   "Failed vision HTTP attempts by error type.", {"model", "type"})),
           retries(r.counter_family("boomer_vision_retries_total",
                                    "Vision HTTP attempts that were retries.", {"model"})),
+          retries_refused(r.counter_family("boomer_vision_retries_refused_total",
+                                           "Retries not made: the retry budget was spent.",
+                                           {"model"})),
           seconds(r.histogram_family("boomer_vision_request_seconds",
                                      "Duration of one vision HTTP attempt.", {"model"})),
           tokens(r.counter_family("boomer_vision_tokens_total", "Tokens billed by kind.",
@@ -546,6 +550,7 @@ asio::awaitable<model_answer> claude_vision::impl::call_model(std::shared_ptr<im
             break;
         }
         if (!self->budget.try_spend()) {
+            self->metrics.retries_refused.with({model}).inc();
             verdict.problem.message += " Retries are paused: too many calls failed recently.";
             out.error = std::move(verdict.problem);
             break;

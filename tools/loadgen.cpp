@@ -13,10 +13,14 @@
 // distinct unless --duplicate-share sends an earlier item's photos again. The report: items
 // submitted, accepted and finished by state, throughput, intake and end-to-end latency
 // percentiles (end to end from the job's own created_at/finished_at), vision cache hit rate,
-// dollars per item (from each item's cost), 429s received, calls paid at the fake (--fake URL), and
-// the service's RSS and CPU (when its pid is known); as a table, and as JSON with --json FILE.
+// dollars per item (from each item's cost), the service's vision calls, retries and retries its
+// budget refused (from its /metrics), the service's RSS and CPU (when its pid is known), and with
+// --fake URL the fake Anthropic's view: calls received and paid, the share answered 429, retries
+// sent before their retry-after, and paid calls per minute against its --rpm limit (the median
+// of 10-second windows after --warmup, sampled every second); as a table, and as JSON with
+// --json FILE. tools/run_load_suite runs the standard scenarios with their targets.
 //
-//     tools/fake_upstream --port 8089 --latency-ms 4000 --rpm 4000 &
+//     tools/fake_upstream --port 8089 --latency-ms 4000-8000 --rpm 4000 &
 //     export ANTHROPIC_API_KEY=test-key ANTHROPIC_BASE_URL=http://127.0.0.1:8089
 //     boomer serve --listen 127.0.0.1:8080 --data /tmp/lg --workers 64 &
 //     loadgen --scenario steady --rate 3600 --duration 60s --fake http://127.0.0.1:8089
@@ -66,6 +70,8 @@ struct options {
     std::string priority = "normal";
     int connections = 16;
     std::string fake;
+    std::string ebay_fake;
+    std::string warmup = "20%";
     int service_pid = 0;
     int photo_pool = 0;        // >0: draw photos from this many made up front (cheap to send)
     bool intake_only = false;  // do not follow items to their end (for --workers 0 services)
@@ -233,6 +239,70 @@ struct outstanding {
     std::string job_id;
 };
 
+// The fake Anthropic's counters at one moment of the run.
+struct fake_sample {
+    double at_s = 0;  // since the start of submitting
+    double received = 0;
+    double paid = 0;
+};
+
+// Calls paid per minute in each `window_s` window that starts at a sample inside [from_s, to_s]:
+// the sustained rate is their median, the peak their maximum.
+std::vector<double> window_rates(const std::vector<fake_sample>& samples, double from_s,
+                                 double to_s, double window_s) {
+    std::vector<double> rates;
+    for (std::size_t i = 0, j = 0; i < samples.size(); ++i) {
+        if (samples[i].at_s < from_s || samples[i].at_s + window_s > to_s) {
+            continue;
+        }
+        j = std::max(j, i);
+        while (j < samples.size() && samples[j].at_s - samples[i].at_s < window_s) {
+            ++j;
+        }
+        if (j == samples.size()) {
+            break;
+        }
+        double span = samples[j].at_s - samples[i].at_s;
+        rates.push_back((samples[j].paid - samples[i].paid) / span * 60.0);
+    }
+    return rates;
+}
+
+// A counter's growth between two readings; a reset (the service restarted) counts from zero.
+double growth(double before, double after) {
+    return after >= before ? after - before : after;
+}
+
+json::object get_json(const std::string& url, const std::string& path) {
+    if (url.empty()) {
+        return {};
+    }
+    auto parts = split_url(url);
+    httplib::Client client(parts.host, parts.port);
+    client.set_read_timeout(10, 0);
+    if (auto res = client.Get(path); res && res->status == 200) {
+        boost::system::error_code ec;
+        auto v = json::parse(res->body, ec);
+        if (!ec && v.is_object()) {
+            return v.as_object();
+        }
+    }
+    return {};
+}
+
+double number_at(const json::object& o, std::initializer_list<const char*> path) {
+    const json::value* v = nullptr;
+    const json::object* at = &o;
+    for (const char* key : path) {
+        if (at == nullptr || !at->contains(key)) {
+            return 0;
+        }
+        v = &at->at(key);
+        at = v->if_object();
+    }
+    return v != nullptr && v->is_number() ? v->to_number<double>() : 0;
+}
+
 struct results {
     std::mutex mutex;
     int submitted = 0;
@@ -265,7 +335,10 @@ private:
         return r_.pending.empty();
     }
     void sample();
+    void sample_fake();
     json::object report(double seconds);
+    json::object upstream_report(double seconds);
+    json::object service_report(const std::string& metrics);
 
     options o_;
     url_parts target_;
@@ -280,7 +353,14 @@ private:
     std::vector<std::string> pool_;  // photos made up front (--photo-pool)
     double cpu_start_ = 0;
     double cpu_end_ = 0;
+    double cpu_earlier_runs_ = 0;  // CPU of service processes that were killed
+    int sampled_pid_ = 0;
     std::string metrics_before_;
+    json::object fake_before_;
+    json::object ebay_before_;
+    std::vector<fake_sample> fake_samples_;  // guarded by r_.mutex
+    steady::time_point start_;
+    double submit_seconds_ = 0;
 };
 
 // photos_for returns an item's photos and its title hint; a duplicate resends both, as a
@@ -411,37 +491,117 @@ void load_generator::poll() {
     }
 }
 
+// sample reads the service's RSS and CPU every 250 ms (adding up the CPU of each process when
+// chaos restarts it) and the fake's counters every second.
 void load_generator::sample() {
-    while (!stop_sampling_) {
+    for (int tick = 0; !stop_sampling_; ++tick) {
         if (int pid = pid_.load(); pid > 0) {
             if (auto s = sample_process(pid)) {
                 std::lock_guard lock(r_.mutex);
+                if (sampled_pid_ != 0 && pid != sampled_pid_) {
+                    cpu_earlier_runs_ += cpu_end_ - cpu_start_;
+                    cpu_start_ = 0;
+                }
+                sampled_pid_ = pid;
                 r_.peak_rss_mb = std::max(r_.peak_rss_mb, s->rss_mb);
                 cpu_end_ = s->cpu_seconds;
             }
         }
+        if (tick % 4 == 0) {
+            sample_fake();
+        }
         std::this_thread::sleep_for(milliseconds(250));
     }
+}
+
+void load_generator::sample_fake() {
+    auto stats = get_json(o_.fake, "/_fake/stats");
+    if (stats.empty()) {
+        return;
+    }
+    fake_sample s;
+    s.at_s = std::chrono::duration<double>(steady::now() - start_).count();
+    s.received = number_at(stats, {"received"});
+    s.paid = number_at(stats, {"paid"});
+    std::lock_guard lock(r_.mutex);
+    fake_samples_.push_back(s);
+}
+
+// upstream_report: the fake Anthropic's view of the run (calls, answers by status, retries
+// before their retry-after, paid calls per minute against its requests-per-minute limit), and
+// the fake eBay's counters as it reports them.
+json::object load_generator::upstream_report(double seconds) {
+    auto after = get_json(o_.fake, "/_fake/stats");
+    json::object out;
+    if (after.empty()) {
+        return out;
+    }
+    auto grew = [&](std::initializer_list<const char*> path) {
+        return growth(number_at(fake_before_, path), number_at(after, path));
+    };
+    double received = grew({"received"});
+    double limited = grew({"statuses", "429"});
+    double rpm = number_at(after, {"limits", "requests"});
+    auto warmup = o_.warmup.back() == '%'
+                      ? submit_seconds_ * std::stod(o_.warmup) / 100.0
+                      : static_cast<double>(parse_duration(o_.warmup).count()) / 1000.0;
+    std::vector<double> rates;
+    {
+        std::lock_guard lock(r_.mutex);
+        // 10-second windows, shorter when the measured span is short.
+        double window = std::clamp((submit_seconds_ - warmup) / 2.0, 2.0, 10.0);
+        rates = window_rates(fake_samples_, warmup, submit_seconds_, window);
+    }
+    double sustained = percentile(rates, 0.5);
+    out = json::object{
+        {"calls_received", received},
+        {"calls_paid", grew({"paid"})},
+        {"calls_paid_delivered", grew({"delivered_paid"})},
+        {"answered_429", limited},
+        {"answered_529", grew({"statuses", "529"})},
+        {"share_429", received > 0 ? limited / received : 0.0},
+        {"early_retries", grew({"early_retries"})},
+        {"early_by_ms_max", number_at(after, {"early_by_ms_max"})},
+        {"retries_after_wait", grew({"retries_after_wait"})},
+        {"rpm_limit", rpm},
+        {"paid_per_minute_mean", seconds > 0 ? grew({"paid"}) / seconds * 60.0 : 0.0},
+        {"paid_per_minute_sustained", sustained},
+        {"paid_per_minute_peak",
+         rates.empty() ? 0.0 : *std::max_element(rates.begin(), rates.end())},
+        {"sustained_windows", static_cast<std::int64_t>(rates.size())},
+        {"usage_of_limit", rpm > 0 ? sustained / rpm : 0.0},
+        {"stats", std::move(after)},
+    };
+    if (auto ebay = get_json(o_.ebay_fake, "/_fake/stats"); !ebay.empty()) {
+        out["ebay_stats"] = std::move(ebay);
+    }
+    return out;
+}
+
+// service_report: what the service's own counters grew by (since its last start, when chaos
+// restarted it): vision calls, retries and retries the budget refused, 429s it received.
+json::object load_generator::service_report(const std::string& metrics) {
+    auto delta = [&](const std::string& name, const std::string& filter = {}) {
+        return growth(metric_sum(metrics_before_, name, filter), metric_sum(metrics, name, filter));
+    };
+    return json::object{
+        {"vision_calls", delta("boomer_vision_calls_total")},
+        {"vision_retries", delta("boomer_vision_retries_total")},
+        {"vision_retries_refused", delta("boomer_vision_retries_refused_total")},
+        {"vision_429s", delta("boomer_vision_errors_total", "rate_limit_error")},
+        {"vision_529s", delta("boomer_vision_errors_total", "overloaded_error")},
+    };
 }
 
 json::object load_generator::report(double seconds) {
     httplib::Client client(target_.host, target_.port);
     auto page = client.Get("/metrics");
     std::string metrics = page && page->status == 200 ? page->body : std::string();
-    auto delta = [&](const std::string& name, const std::string& filter = {}) {
-        return metric_sum(metrics, name, filter) - metric_sum(metrics_before_, name, filter);
-    };
-    double limited = delta("boomer_vision_errors_total", "rate_limit_error");
-
-    json::object fake;
-    if (!o_.fake.empty()) {
-        auto f = split_url(o_.fake);
-        httplib::Client fc(f.host, f.port);
-        if (auto s = fc.Get("/_fake/stats"); s && s->status == 200) {
-            fake = json::parse(s->body).as_object();
-        }
-    }
+    auto service = service_report(metrics);
+    double limited = service.at("vision_429s").to_number<double>();
+    auto fake = upstream_report(seconds);
     std::lock_guard lock(r_.mutex);
+    double cpu = cpu_earlier_runs_ + cpu_end_ - cpu_start_;
     int finished = 0;
     json::object states;
     for (const auto& [state, n] : r_.final_states) {
@@ -477,11 +637,33 @@ json::object load_generator::report(double seconds) {
                                       : 0.0},
         {"dollars_per_item", finished > 0 ? r_.cost_micros / 1e6 / finished : 0.0},
         {"vision_429s", limited},
-        {"fake_upstream", std::move(fake)},
+        {"service", std::move(service)},
+        {"upstream", std::move(fake)},
         {"service_peak_rss_mb", r_.peak_rss_mb},
-        {"service_cpu_seconds", cpu_end_ - cpu_start_},
+        {"service_cpu_seconds", cpu},
+        {"service_cpu_cores", seconds > 0 ? cpu / seconds : 0.0},
     };
     return out;
+}
+
+void print_upstream(const json::object& u) {
+    if (u.empty()) {
+        std::printf("upstream            (no --fake counters)\n");
+        return;
+    }
+    auto n = [&](const char* k) { return u.at(k).to_number<double>(); };
+    std::printf(
+        "upstream calls      %.0f received, %.0f paid (%.0f delivered), %.0f x 429 "
+        "(%.2f %%), %.0f x 529\n",
+        n("calls_received"), n("calls_paid"), n("calls_paid_delivered"), n("answered_429"),
+        100 * n("share_429"), n("answered_529"));
+    std::printf(
+        "upstream usage      %.0f paid/min sustained (peak %.0f, mean %.0f) of "
+        "%.0f rpm: %.1f %%\n",
+        n("paid_per_minute_sustained"), n("paid_per_minute_peak"), n("paid_per_minute_mean"),
+        n("rpm_limit"), 100 * n("usage_of_limit"));
+    std::printf("retry-after kept    %.0f retries early (at most %.0f ms), %.0f after the wait\n",
+                n("early_retries"), n("early_by_ms_max"), n("retries_after_wait"));
 }
 
 void print_table(const json::object& r) {
@@ -503,9 +685,14 @@ void print_table(const json::object& r) {
     std::printf("dollars per item    %.6f\n", num("dollars_per_item"));
     std::printf("429s received       %.0f (since the last start of the service)\n",
                 num("vision_429s"));
-    std::printf("fake upstream       %s\n", json::serialize(r.at("fake_upstream")).c_str());
-    std::printf("service peak RSS    %.1f MB, CPU %.1f s\n", num("service_peak_rss_mb"),
-                num("service_cpu_seconds"));
+    const auto& s = r.at("service").as_object();
+    auto sv = [&](const char* k) { return s.at(k).to_number<double>(); };
+    std::printf("vision calls        %.0f, retries %.0f, refused by the retry budget %.0f\n",
+                sv("vision_calls"), sv("vision_retries"), sv("vision_retries_refused"));
+    print_upstream(r.at("upstream").as_object());
+    std::printf("service peak RSS    %.1f MB\n", num("service_peak_rss_mb"));
+    std::printf("service CPU         %.1f s (%.2f cores)\n", num("service_cpu_seconds"),
+                num("service_cpu_cores"));
 }
 
 int load_generator::run() {
@@ -527,6 +714,8 @@ int load_generator::run() {
     if (auto page = probe.Get("/metrics"); page && page->status == 200) {
         metrics_before_ = page->body;
     }
+    fake_before_ = get_json(o_.fake, "/_fake/stats");
+    start_ = steady::now();
     pid_ = spawned_ ? service_pid_of(spawned_->pid()) : o_.service_pid;
     if (pid_ > 0) {
         if (auto s = sample_process(pid_)) {
@@ -548,7 +737,7 @@ int load_generator::run() {
             t += 1.0 / std::max(rate, 1e-9);
         }
     }
-    auto start = steady::now();
+    auto start = start_;
     auto kill_after = milliseconds(0);
     if (o_.scenario == "chaos") {
         kill_after = o_.kill_at.back() == '%'
@@ -592,6 +781,7 @@ int load_generator::run() {
     if (chaos.joinable()) {
         chaos.join();
     }
+    submit_seconds_ = std::chrono::duration<double>(steady::now() - start).count();
     sending_ = false;
     poller.join();
     double seconds = std::chrono::duration<double>(steady::now() - start).count();
@@ -629,7 +819,11 @@ int main(int argc, char** argv) {
         ->check(CLI::Range(0.0, 1.0));
     app.add_option("--priority", o.priority, "urgent, normal or bulk")->capture_default_str();
     app.add_option("--connections", o.connections, "Concurrent submitters")->capture_default_str();
-    app.add_option("--fake", o.fake, "The fake upstream, http://HOST:PORT, for its counters");
+    app.add_option("--fake", o.fake, "The fake Anthropic, http://HOST:PORT, for its counters");
+    app.add_option("--ebay-fake", o.ebay_fake, "The fake eBay, http://HOST:PORT, for its counters");
+    app.add_option("--warmup", o.warmup,
+                   "Start of the window for the sustained upstream rate (20% or 30s)")
+        ->capture_default_str();
     app.add_option("--service-pid", o.service_pid, "pid of the service, for RSS and CPU");
     app.add_option("--spawn", o.spawn,
                    "Start the service with this shell command (chaos needs it)");

@@ -136,6 +136,8 @@ TEST_CASE("claude resilience: a spent retry budget ends the call after one attem
     CHECK(r.error().message.find("Retries are paused") != std::string::npos);
     CHECK(h.fake.received() == 1);
     CHECK(h.log.waits.empty());
+    CHECK(has_line(h.registry.render(),
+                   R"(boomer_vision_retries_refused_total{model="claude-haiku-4-5"} 1)"));
 }
 
 TEST_CASE("claude resilience: the limit learnt from the headers is waited for, not hit",

@@ -8,6 +8,8 @@
 
 #include <boost/json.hpp>
 #include <catch2/catch.hpp>
+#include <chrono>
+#include <thread>
 
 #include "clients/anthropic_messages.hpp"
 #include "pipeline/image/normalize.hpp"
@@ -555,4 +557,53 @@ TEST_CASE("fake anthropic: /_fake/stats counts received and paid calls by model"
     CHECK(stats.at("models").at("claude-haiku-4-5").at("received") == 2);
     CHECK(stats.at("models").at("claude-haiku-4-5").at("paid") == 1);
     CHECK(stats.at("models").at("claude-sonnet-4-5").at("paid") == 1);
+}
+
+TEST_CASE("fake anthropic: counts retries of a body that came before its retry-after",
+          "[clients]") {
+    fake_anthropic fake;
+    auto first = valid_body();
+    auto second = valid_body("claude-sonnet-4-5");
+    auto third = valid_body("claude-opus-4-5");
+    auto other = valid_body("claude-haiku-4-5", 2);
+
+    // Told to wait 30 s and back at once: early. Another body in between is no retry.
+    fake.inject(fakes::injected_error::rate_limited(30));
+    REQUIRE(post(fake, first).status == 429);
+    CHECK(post(fake, other).status == 200);
+    CHECK(fake.early_retries() == 0);
+    CHECK(post(fake, first).status == 200);
+    CHECK(fake.early_retries() == 1);
+    CHECK(post(fake, first).status == 200);  // that wait was used up by the first repeat
+    CHECK(fake.early_retries() == 1);
+
+    // Told to wait 1 s and back after more than that: in time.
+    fake.inject(fakes::injected_error::rate_limited(1));
+    REQUIRE(post(fake, second).status == 429);
+    std::this_thread::sleep_for(std::chrono::milliseconds(1100));
+    CHECK(post(fake, second).status == 200);
+    CHECK(fake.early_retries() == 1);
+    CHECK(fake.retries_after_wait() == 1);
+
+    // Answers without a retry-after set no wait.
+    fake.inject(fakes::injected_error::overloaded());
+    fake.inject(fakes::injected_error::rate_limited(std::nullopt));
+    REQUIRE(post(fake, third).status == 529);
+    REQUIRE(post(fake, third).status == 429);
+    CHECK(post(fake, third).status == 200);
+    CHECK(fake.early_retries() == 1);
+    CHECK(fake.retries_after_wait() == 1);
+
+    httplib::Client client("127.0.0.1", fake.port());
+    auto res = client.Get("/_fake/stats");
+    REQUIRE(res);
+    auto stats = json::parse(res->body);
+    INFO(res->body);
+    CHECK(stats.at("early_retries") == 1);
+    CHECK(stats.at("retries_after_wait") == 1);
+    CHECK(stats.at("early_by_ms_max").to_number<double>() > 25'000);  // of the 30 s wait
+    CHECK(stats.at("statuses").at("429") == 3);
+    CHECK(stats.at("statuses").at("529") == 1);
+    CHECK(stats.at("statuses").at("200") == 5);
+    CHECK(stats.at("limits").at("requests") == fakes::rate_limits_per_minute{}.requests);
 }

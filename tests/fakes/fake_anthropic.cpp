@@ -103,14 +103,20 @@ struct fake_anthropic::impl {
     int port = 0;
 
     mutable std::mutex mutex;
-    std::vector<fixture> fixtures;          // guarded by mutex
-    std::deque<injected_error> script;      // guarded by mutex
-    prompt_cache cache;                     // guarded by mutex
-    minute_limits limits;                   // guarded by mutex
-    std::vector<received_call> log;         // guarded by mutex
-    std::mt19937_64 rng;                    // guarded by mutex
-    std::chrono::milliseconds latency;      // guarded by mutex
-    error_rates rates;                      // guarded by mutex
+    std::vector<fixture> fixtures;       // guarded by mutex
+    std::deque<injected_error> script;   // guarded by mutex
+    prompt_cache cache;                  // guarded by mutex
+    minute_limits limits;                // guarded by mutex
+    std::vector<received_call> log;      // guarded by mutex
+    std::mt19937_64 rng;                 // guarded by mutex
+    latency_distribution latency;        // guarded by mutex
+    error_rates rates;                   // guarded by mutex
+    std::size_t early_retries = 0;       // guarded by mutex
+    std::size_t retries_after_wait = 0;  // guarded by mutex
+    std::int64_t early_by_ms_max = 0;    // guarded by mutex
+    // When each body answered with a retry-after may come again, by the body's SHA-256; guarded
+    // by mutex.
+    std::map<std::string, std::chrono::steady_clock::time_point> not_before;
     std::unique_ptr<fake_batch_desk> desk;  // its own lock, taken before `mutex`
 
     explicit impl(fake_anthropic_options o)
@@ -134,6 +140,8 @@ struct fake_anthropic::impl {
     void add_limit_headers(answer& a, const fake_model& model);
     const fake_model* find_model(std::string_view id) const;
     std::string stats_json() const;
+    void note_arrival(const std::string& body_hash);
+    void note_retry_after(const std::string& body_hash, const answer& a);
     void deliver(httplib::Response& res, std::string body, std::size_t index);
     void add_batch_routes();
 };
@@ -159,11 +167,45 @@ void fake_anthropic::impl::deliver(httplib::Response& res, std::string body, std
     res.set_content_provider(size, "application/json", write);
 }
 
+// note_arrival counts a repeat of a body that was told to wait, as early or not. Call with
+// `mutex` held.
+void fake_anthropic::impl::note_arrival(const std::string& body_hash) {
+    auto told = not_before.find(body_hash);
+    if (told == not_before.end()) {
+        return;
+    }
+    auto now = std::chrono::steady_clock::now();
+    if (now < told->second) {
+        ++early_retries;
+        auto early = std::chrono::duration_cast<std::chrono::milliseconds>(told->second - now);
+        early_by_ms_max = std::max<std::int64_t>(early_by_ms_max, early.count());
+    } else {
+        ++retries_after_wait;
+    }
+    not_before.erase(told);
+}
+
+// note_retry_after remembers when the body of an error answer with a retry-after may come back:
+// taken as the answer leaves, so that a client that waits exactly is never counted early.
+void fake_anthropic::impl::note_retry_after(const std::string& body_hash, const answer& a) {
+    if (a.status != 429 && a.status != 529) {
+        return;
+    }
+    for (const auto& [name, value] : a.headers) {
+        if (name == "retry-after") {
+            auto at = std::chrono::steady_clock::now() + std::chrono::seconds(std::stoi(value));
+            std::lock_guard lock(mutex);
+            not_before[body_hash] = at;
+        }
+    }
+}
+
 std::string fake_anthropic::impl::stats_json() const {
     json::object by_model;
     std::int64_t received = 0;
     std::int64_t paid = 0;
     std::int64_t delivered_paid = 0;
+    std::map<unsigned, std::int64_t> by_status;
     // The desk's lock comes before `mutex`, never inside it.
     auto created = static_cast<std::int64_t>(desk->batches_created());
     auto polls = static_cast<std::int64_t>(desk->polls());
@@ -177,15 +219,28 @@ std::string fake_anthropic::impl::stats_json() const {
         auto& counts = m.as_object();
         counts["received"] = counts["received"].to_number<std::int64_t>() + 1;
         ++received;
+        ++by_status[c.status];
         if (c.status == 200) {
             counts["paid"] = counts["paid"].to_number<std::int64_t>() + 1;
             ++paid;
             delivered_paid += c.delivered ? 1 : 0;
         }
     }
+    json::object statuses;
+    for (const auto& [status, n] : by_status) {
+        statuses[std::to_string(status)] = n;
+    }
     return json::serialize(json::object{{"received", received},
                                         {"paid", paid},
                                         {"delivered_paid", delivered_paid},
+                                        {"statuses", std::move(statuses)},
+                                        {"early_retries", early_retries},
+                                        {"retries_after_wait", retries_after_wait},
+                                        {"early_by_ms_max", early_by_ms_max},
+                                        {"limits",
+                                         {{"requests", options.limits.requests},
+                                          {"input_tokens", options.limits.input_tokens},
+                                          {"output_tokens", options.limits.output_tokens}}},
                                         {"models", std::move(by_model)},
                                         {"batches_created", created},
                                         {"batch_polls", polls},
@@ -530,25 +585,29 @@ fake_anthropic::fake_anthropic(fake_anthropic_options options)
     : impl_(std::make_unique<impl>(std::move(options))) {
     auto* self = impl_.get();
     self->server.set_payload_max_length(2 * max_request_bytes);
-    // Answers wait out their latency on a server thread: enough threads that a load run with
-    // seconds of latency is limited by the rate limits, not by the fake.
-    self->server.new_task_queue = [] { return new httplib::ThreadPool(512); };
+    // Answers wait out their latency on a server thread (one per open connection): enough
+    // threads that a load run with seconds of latency is limited by the rate limits, not by the
+    // fake (4,000 calls a minute at 4-8 s keep about 500 in flight).
+    self->server.new_task_queue = [] { return new httplib::ThreadPool(1024); };
     self->server.Post("/v1/messages", [self](const httplib::Request& req, httplib::Response& res) {
         received_call call;
         call.at = std::chrono::steady_clock::now();
+        auto body_hash = sha256_hex(req.body);
         answer a;
         std::chrono::milliseconds delay{0};
         std::size_t index = 0;
         {
             std::lock_guard lock(self->mutex);
+            self->note_arrival(body_hash);
             a = self->handle(req, call);
-            delay = self->latency;
+            delay = self->latency.sample(self->rng);
             index = self->log.size();
             self->log.push_back(call);
         }
         if (delay.count() > 0) {
             std::this_thread::sleep_for(delay);
         }
+        self->note_retry_after(body_hash, a);
         res.status = a.status;
         for (const auto& [name, value] : a.headers) {
             res.set_header(name, value);
@@ -617,7 +676,7 @@ void fake_anthropic::inject(injected_error error) {
     impl_->script.push_back(error);
 }
 
-void fake_anthropic::set_latency(std::chrono::milliseconds latency) {
+void fake_anthropic::set_latency(latency_distribution latency) {
     std::lock_guard lock(impl_->mutex);
     impl_->latency = latency;
 }
@@ -674,6 +733,16 @@ std::size_t fake_anthropic::batch_polls() const {
 
 std::vector<billed_request> fake_anthropic::batch_billed() const {
     return impl_->desk->billed();
+}
+
+std::size_t fake_anthropic::early_retries() const {
+    std::lock_guard lock(impl_->mutex);
+    return impl_->early_retries;
+}
+
+std::size_t fake_anthropic::retries_after_wait() const {
+    std::lock_guard lock(impl_->mutex);
+    return impl_->retries_after_wait;
 }
 
 std::vector<received_call> fake_anthropic::calls() const {

@@ -3,8 +3,9 @@
 // fake_anthropic_rules.hpp), answers in the documented shapes with a tool_use block, computes
 // usage the documented way (image tokens from the JPEG's size, prompt caching with a minimum
 // prefix per model and TTLs on an injected clock), sends request-id and anthropic-ratelimit-*
-// headers, enforces per-minute limits, and injects latency and errors on demand. Counters tell
-// tests exactly how many calls arrived and how many were paid.
+// headers, enforces per-minute limits, and injects latency (see fake_latency.hpp) and errors on
+// demand. Counters tell tests exactly how many calls arrived, how many were paid, and how many
+// retries came before the retry-after they were given.
 //
 // Thread-safety: every member function may be called from any thread while the server runs.
 #pragma once
@@ -22,6 +23,7 @@
 #include "tests/fakes/fake_accounting.hpp"
 #include "tests/fakes/fake_anthropic_rules.hpp"
 #include "tests/fakes/fake_batches.hpp"
+#include "tests/fakes/fake_latency.hpp"
 
 namespace boomer::fakes {
 
@@ -63,8 +65,8 @@ struct received_call {
 
 struct fake_anthropic_options {
     std::string api_key = "test-key";
-    const clock* time = nullptr;  // cache TTLs, rate limits, reset headers; system clock if null
-    std::chrono::milliseconds latency{0};
+    const clock* time = nullptr;   // cache TTLs, rate limits, reset headers; system clock if null
+    latency_distribution latency;  // before each /v1/messages answer
     error_rates errors;
     rate_limits_per_minute limits;
     std::uint64_t seed = 42;
@@ -97,7 +99,7 @@ public:
     // inject queues `error` for the next valid request (for its model, when it names one):
     // first in, first out.
     void inject(injected_error error);
-    void set_latency(std::chrono::milliseconds latency);
+    void set_latency(latency_distribution latency);
     void set_error_rates(const error_rates& rates);
 
     // received counts requests for `model` (alias or dated id; all when empty), whatever the
@@ -107,6 +109,12 @@ public:
     // delivered_paid counts the paid calls whose answer was delivered (see received_call).
     std::size_t delivered_paid(std::string_view model = {}) const;
     std::vector<received_call> calls() const;
+    // early_retries counts requests that repeat the exact body of a request answered with a
+    // retry-after (429 or 529) and arrive before that answer was sent plus retry-after;
+    // retries_after_wait counts the repeats that waited long enough. Identical bodies from
+    // different callers count too, so load runs that check this send distinct items.
+    std::size_t early_retries() const;
+    std::size_t retries_after_wait() const;
 
     // The Message Batches endpoints: a forced result line for a custom_id (used by the next batch
     // that holds it), new batch behaviour, and counters: batches created, retrieves answered,

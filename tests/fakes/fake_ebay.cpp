@@ -146,7 +146,7 @@ struct fake_ebay::impl {
     std::map<ebay_endpoint, std::int64_t> used;               // guarded by mutex
     std::int64_t quota_reset_ms = 0;                          // guarded by mutex
     std::vector<fake_ebay_request> log;                       // guarded by mutex
-    std::chrono::milliseconds latency;                        // guarded by mutex
+    latency_distribution latency;                             // guarded by mutex
     sold_markup markup;                                       // guarded by mutex
     std::mt19937_64 rng;                                      // guarded by mutex
     std::uint64_t minted = 0;                                 // guarded by mutex
@@ -466,7 +466,7 @@ void fake_ebay::impl::serve(ebay_endpoint endpoint, const httplib::Request& req,
             }
         }
         log.push_back(seen);
-        delay = latency;
+        delay = latency.sample(rng);
     }
     if (delay.count() > 0) {
         std::this_thread::sleep_for(delay);
@@ -481,6 +481,9 @@ void fake_ebay::impl::serve(ebay_endpoint endpoint, const httplib::Request& req,
 fake_ebay::fake_ebay(fake_ebay_options options)
     : impl_(std::make_unique<impl>(std::move(options))) {
     auto* self = impl_.get();
+    // Answers wait out their latency on a server thread (one per open connection): enough
+    // threads that load runs with seconds of latency are not limited by the fake.
+    self->server.new_task_queue = [] { return new httplib::ThreadPool(1024); };
     auto route = [self](ebay_endpoint endpoint) {
         return [self, endpoint](const httplib::Request& req, httplib::Response& res) {
             self->serve(endpoint, req, res);
@@ -607,7 +610,7 @@ void fake_ebay::revoke_tokens() {
     }
 }
 
-void fake_ebay::set_latency(std::chrono::milliseconds latency) {
+void fake_ebay::set_latency(latency_distribution latency) {
     std::lock_guard lock(impl_->mutex);
     impl_->latency = latency;
 }

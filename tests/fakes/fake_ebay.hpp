@@ -29,6 +29,7 @@
 #include <vector>
 
 #include "core/clock.hpp"
+#include "tests/fakes/fake_latency.hpp"
 
 namespace boomer::fakes {
 
@@ -73,8 +74,8 @@ struct fake_ebay_options {
         "https://api.ebay.com/oauth/api_scope",
         "https://api.ebay.com/oauth/api_scope/buy.marketplace.insights"};
     std::int64_t token_ttl_seconds = 7200;
-    const clock* time = nullptr;  // token expiry and quota days; the system clock when null
-    std::chrono::milliseconds latency{0};
+    const clock* time = nullptr;   // token expiry and quota days; the system clock when null
+    latency_distribution latency;  // before every answer (fake_latency.hpp)
     std::int64_t browse_daily_quota = 5000;  // 0: unlimited
     std::int64_t insights_daily_quota = 5000;
     // Whether quota 429s carry Retry-After (seconds to the reset); eBay documents none.
@@ -117,7 +118,7 @@ public:
     void inject(ebay_endpoint endpoint, unsigned status);
     // revoke_tokens makes every token issued so far invalid (401/1001) before its expiry.
     void revoke_tokens();
-    void set_latency(std::chrono::milliseconds latency);
+    void set_latency(latency_distribution latency);
     void set_markup(sold_markup markup);
     // set_quota sets the daily quota of Browse or Insights and forgets the calls counted today.
     void set_quota(ebay_endpoint endpoint, std::int64_t per_day);

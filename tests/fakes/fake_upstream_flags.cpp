@@ -1,0 +1,108 @@
+// The flags and config file of tools/fake_upstream.
+#include "tests/fakes/fake_upstream_flags.hpp"
+
+#include <map>
+
+namespace boomer::fakes {
+namespace {
+
+// A CLI11 check that the text is a latency distribution.
+CLI::Validator latency_form() {
+    return CLI::Validator(
+        [](std::string& text) {
+            auto parsed = latency_distribution::parse(text);
+            return parsed ? std::string() : parsed.error().message;
+        },
+        "LATENCY");
+}
+
+void add_anthropic_flags(CLI::App& app, fake_upstream_flags& f) {
+    auto& o = f.anthropic;
+    app.add_option("--port", o.port, "Port to listen on (0: any free port)")->default_val(8089);
+    app.add_option("--api-key", o.api_key, "The x-api-key to accept")->default_val("test-key");
+    app.add_option("--latency-ms", f.latency,
+                   "Delay before every answer: MS, LO-HI (uniform) or "
+                   "lognormal:p50=MS,p99=MS[,min=MS,max=MS]")
+        ->check(latency_form())
+        ->default_val("0");
+    app.add_option("--rate-429", o.errors.rate_limited,
+                   "Share of valid requests answered 429 with retry-after")
+        ->check(CLI::Range(0.0, 1.0));
+    app.add_option("--rate-429-bare", o.errors.rate_limited_bare,
+                   "Share answered 429 without retry-after")
+        ->check(CLI::Range(0.0, 1.0));
+    app.add_option("--rate-529", o.errors.overloaded, "Share answered 529 overloaded")
+        ->check(CLI::Range(0.0, 1.0));
+    app.add_option("--rate-500", o.errors.internal, "Share answered 500")
+        ->check(CLI::Range(0.0, 1.0));
+    app.add_option("--retry-after", o.errors.retry_after_seconds,
+                   "Seconds in the retry-after of injected 429s")
+        ->check(CLI::Range(0, 3600));
+    app.add_option("--rpm", o.limits.requests, "Requests per minute per model (0: none)");
+    app.add_option("--itpm", o.limits.input_tokens, "Input tokens per minute per model (0: none)");
+    app.add_option("--otpm", o.limits.output_tokens,
+                   "Output tokens per minute per model (0: none)");
+    app.add_option("--seed", o.seed, "Seed of the error and latency dice");
+    app.add_option("--default-confidence", o.default_confidence,
+                   "Overall confidence of the answer for photos without a fixture")
+        ->check(CLI::Range(0.0, 1.0));
+    app.add_option("--default-price", o.default_price,
+                   "Price estimate (USD) in that answer; none when not given");
+}
+
+void add_ebay_flags(CLI::App& app, fake_upstream_flags& f) {
+    auto& o = f.ebay;
+    app.add_option("--ebay-port", f.ebay_port, "Port of the fake eBay (-1: off, 0: any free port)")
+        ->default_val(-1);
+    app.add_option("--ebay-client-id", o.client_id, "The eBay App ID to accept");
+    app.add_option("--ebay-client-secret", o.client_secret, "The eBay Cert ID to accept");
+    app.add_option("--ebay-token-ttl", o.token_ttl_seconds, "expires_in of eBay tokens")
+        ->check(CLI::Range(1, 86'400));
+    app.add_option("--ebay-latency-ms", f.ebay_latency,
+                   "Delay before every eBay answer (the forms of --latency-ms)")
+        ->check(latency_form())
+        ->default_val("0");
+    app.add_option("--ebay-rate-500", o.error_rate_500,
+                   "Share of valid eBay API calls answered 500")
+        ->check(CLI::Range(0.0, 1.0));
+    app.add_option("--ebay-browse-quota", o.browse_daily_quota,
+                   "Browse calls per day before 429 (0: unlimited)");
+    app.add_option("--ebay-insights-quota", o.insights_daily_quota,
+                   "Marketplace Insights calls per day before 429 (0: unlimited)");
+    app.add_flag("--ebay-retry-after", o.quota_retry_after, "Send Retry-After with quota 429s");
+    app.add_option("--ebay-markup", f.ebay_markup, "Sold page markup")
+        ->check(CLI::IsMember({"s-card", "s-item", "changed", "challenge"}));
+    app.add_option("--ebay-fixtures", f.ebay_fixtures, "JSON file of listings per query");
+}
+
+}  // namespace
+
+void add_fake_upstream_flags(CLI::App& app, fake_upstream_flags& flags) {
+    app.set_config("--config", "", "TOML file with the same settings (flags win)");
+    app.allow_config_extras(CLI::config_extras_mode::error);
+    add_anthropic_flags(app, flags);
+    add_ebay_flags(app, flags);
+}
+
+result<bool> finish_fake_upstream_flags(fake_upstream_flags& flags) {
+    static const std::map<std::string, sold_markup> markups = {
+        {"s-card", sold_markup::s_card},
+        {"s-item", sold_markup::s_item},
+        {"changed", sold_markup::changed},
+        {"challenge", sold_markup::challenge}};
+    auto latency = latency_distribution::parse(flags.latency);
+    auto ebay_latency = latency_distribution::parse(flags.ebay_latency);
+    if (!latency) {
+        return make_unexpected(latency.error());
+    }
+    if (!ebay_latency) {
+        return make_unexpected(ebay_latency.error());
+    }
+    flags.anthropic.latency = *latency;
+    flags.ebay.latency = *ebay_latency;
+    flags.ebay.port = flags.ebay_port;
+    flags.ebay.markup = markups.at(flags.ebay_markup);
+    return true;
+}
+
+}  // namespace boomer::fakes
