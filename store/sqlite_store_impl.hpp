@@ -2,6 +2,9 @@
 // reads) and sqlite_queue.cpp (the job queue). Private to store/.
 #pragma once
 
+#include <memory>
+
+#include "store/sqlite_checkpointer.hpp"
 #include "store/sqlite_commit.hpp"
 #include "store/sqlite_db.hpp"
 #include "store/sqlite_store.hpp"
@@ -66,6 +69,7 @@ private:
     bool complete_one(connection& conn, const completion& c, std::int64_t now_ms);
 
     connection_pool pool_;
+    std::unique_ptr<checkpointer> checkpoints_;  // after pool_: stops before its connections close
     commit_queue commits_;
     aging_policy aging_;
 };
