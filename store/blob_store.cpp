@@ -84,8 +84,8 @@ void ensure_dir(const fs::path& dir, std::set<fs::path>& to_flush) {
     if (::stat(dir.c_str(), &st) == 0 && S_ISDIR(st.st_mode)) {
         return;
     }
-    // Create from the highest missing folder down; a folder another writer creates at the same
-    // moment counts as present (that writer flushes its parent).
+    // Create from the highest missing folder down. A folder another writer creates at the same
+    // moment may not be flushed into its parent yet: that parent is flushed here too.
     std::vector<fs::path> missing;
     for (fs::path p = dir; !p.empty() && ::stat(p.c_str(), &st) != 0; p = p.parent_path()) {
         missing.push_back(p);
@@ -94,11 +94,10 @@ void ensure_dir(const fs::path& dir, std::set<fs::path>& to_flush) {
         }
     }
     for (auto it = missing.rbegin(); it != missing.rend(); ++it) {
-        if (::mkdir(it->c_str(), 0755) == 0) {
-            to_flush.insert(it->has_parent_path() ? it->parent_path() : fs::path("."));
-        } else if (errno != EEXIST) {
+        if (::mkdir(it->c_str(), 0755) != 0 && errno != EEXIST) {
             throw_io(errno, "create folder", *it);
         }
+        to_flush.insert(it->has_parent_path() ? it->parent_path() : fs::path("."));
     }
 }
 
