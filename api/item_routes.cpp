@@ -1,8 +1,10 @@
 // Item and job routes: submit, read, list, cancel, retry, photos.
 #include <fmt/format.h>
+#include <spdlog/spdlog.h>
 
 #include <boost/json.hpp>
 #include <charconv>
+#include <chrono>
 
 #include "api/handlers.hpp"
 #include "api/json_response.hpp"
@@ -10,6 +12,8 @@
 #include "api/problem.hpp"
 #include "core/async.hpp"
 #include "core/ids.hpp"
+#include "core/log.hpp"
+#include "core/metrics.hpp"
 #include "core/utf8.hpp"
 #include "pipeline/item_document.hpp"
 
@@ -78,6 +82,33 @@ json::object links(std::string_view item_id, std::string_view job_id) {
             {"job", fmt::format("/v1/jobs/{}", job_id)}};
 }
 
+// record_intake_steps counts where a submission's time went: waiting for a store thread,
+// checking, writing the photos, committing the rows. Logged per item at debug level.
+void record_intake_steps(api_deps& deps, double wait_ms, const pipeline::intake_receipt& r) {
+    const std::pair<std::string_view, double> steps[] = {{"wait", wait_ms},
+                                                         {"check", r.timings.check_ms},
+                                                         {"blobs", r.timings.blobs_ms},
+                                                         {"commit", r.timings.commit_ms}};
+    if (deps.metrics != nullptr) {
+        auto& family = deps.metrics->histogram_family(
+            "boomer_intake_step_seconds",
+            "Time a submission spent in each intake step: wait (for a store thread), check, "
+            "blobs (photos written and flushed), commit (rows committed).",
+            {"step"});
+        for (const auto& [step, ms] : steps) {
+            family.with({step}).observe(ms / 1000.0);
+        }
+    }
+    if (spdlog::should_log(spdlog::level::debug)) {
+        log::event(spdlog::level::debug, "intake_steps",
+                   {{"item_id", r.item_id},
+                    {"wait_ms", wait_ms},
+                    {"check_ms", r.timings.check_ms},
+                    {"blobs_ms", r.timings.blobs_ms},
+                    {"commit_ms", r.timings.commit_ms}});
+    }
+}
+
 awaitable<http_response> submit_item(api_deps& deps, request_context ctx) {
     const auto& req = ctx.request;
     auto content_type = req[http::field::content_type];
@@ -99,13 +130,19 @@ awaitable<http_response> submit_item(api_deps& deps, request_context ctx) {
     form.request.tenant_id = deps.tenant_id;
     form.request.source = "api";
 
-    auto submit_work = [&deps, &form] {
+    auto queued_at = std::chrono::steady_clock::now();
+    double wait_ms = 0;
+    auto submit_work = [&deps, &form, queued_at, &wait_ms] {
+        wait_ms =
+            std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - queued_at)
+                .count();
         return pipeline::submit(form.request, deps.limits, *deps.db, *deps.blobs, *deps.time);
     };
     auto receipt = co_await run_on(*deps.store_pool, submit_work);
     if (!receipt) {
         co_return to_response(from_failure(intake_status(receipt.error().code), receipt.error()));
     }
+    record_intake_steps(deps, wait_ms, *receipt);
     if (receipt->created) {
         deps.wake_workers();
     }

@@ -3,6 +3,8 @@
 
 #include <fmt/format.h>
 
+#include <chrono>
+
 #include "core/ids.hpp"
 #include "core/utf8.hpp"
 #include "pipeline/image/probe.hpp"
@@ -77,6 +79,14 @@ result<store::image_ref> check_file(std::size_t index, const intake_file& file,
     return ref;
 }
 
+// ms_since returns the milliseconds from `start` to now and moves `start` to now.
+double ms_since(std::chrono::steady_clock::time_point& start) {
+    auto now = std::chrono::steady_clock::now();
+    double ms = std::chrono::duration<double, std::milli>(now - start).count();
+    start = now;
+    return ms;
+}
+
 // same_submission tells whether a replayed request carries what the original item holds.
 bool same_submission(const store::item_record& original, const store::new_item& replay) {
     if (original.images.size() != replay.images.size() ||
@@ -97,6 +107,8 @@ bool same_submission(const store::item_record& original, const store::new_item& 
 
 result<intake_receipt> submit(const intake_request& request, const intake_limits& limits,
                               store::store& db, store::blob_store& blobs, const clock& time) {
+    auto step_start = std::chrono::steady_clock::now();
+    intake_timings timings;
     if (request.files.empty()) {
         return fail(std::string(intake_error::no_files), "an item needs at least one photo");
     }
@@ -118,11 +130,18 @@ result<intake_receipt> submit(const intake_request& request, const intake_limits
         }
         images.push_back(std::move(*ref));
     }
+    timings.check_ms = ms_since(step_start);
 
     // Photos first (durable, content-addressed), then the rows that point at them.
-    for (std::size_t i = 0; i < images.size(); ++i) {
-        images[i].sha256 = blobs.put(request.files[i].bytes);
+    std::vector<std::string_view> photos;
+    for (const auto& file : request.files) {
+        photos.push_back(file.bytes);
     }
+    auto names = blobs.put_all(photos);
+    for (std::size_t i = 0; i < images.size(); ++i) {
+        images[i].sha256 = std::move(names[i]);
+    }
+    timings.blobs_ms = ms_since(step_start);
 
     store::new_item item;
     item.now_ms = time.now_ms();
@@ -140,8 +159,10 @@ result<intake_receipt> submit(const intake_request& request, const intake_limits
     item.max_attempts = limits.max_attempts;
 
     auto created = db.create_item(item);
+    timings.commit_ms = ms_since(step_start);
     if (created.created) {
-        return intake_receipt{true, created.item_id, created.job_id, store::job_state::queued};
+        return intake_receipt{true, created.item_id, created.job_id, store::job_state::queued,
+                              timings};
     }
 
     // A replay must be the same submission; the same key with other content is a client bug.
@@ -150,7 +171,7 @@ result<intake_receipt> submit(const intake_request& request, const intake_limits
         return fail(std::string(intake_error::key_reused),
                     "this Idempotency-Key was already used for a different submission");
     }
-    return intake_receipt{false, created.item_id, created.job_id, original->state};
+    return intake_receipt{false, created.item_id, created.job_id, original->state, timings};
 }
 
 }  // namespace boomer::pipeline

@@ -41,11 +41,19 @@ struct intake_request {
     std::vector<intake_file> files;
 };
 
+// Where the time of one submission went, in milliseconds (for metrics and logs).
+struct intake_timings {
+    double check_ms = 0;   // fields and photo headers checked
+    double blobs_ms = 0;   // photos hashed, written and flushed
+    double commit_ms = 0;  // item, image rows and job committed (group commit wait included)
+};
+
 struct intake_receipt {
     bool created = false;  // false: an idempotent replay of an earlier submission
     std::string item_id;
     std::string job_id;
     store::job_state state = store::job_state::queued;  // the original item's, on a replay
+    intake_timings timings;
 };
 
 // Failure codes submit() returns; the API maps each to an HTTP status.

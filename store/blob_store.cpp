@@ -1,5 +1,6 @@
 // The on-disk blob store: POSIX calls so that every step of a durable write (write, fsync,
-// rename, fsync of the folder) is explicit.
+// rename, fsync of the folder) is explicit. The blobs of one put_all go through each step
+// together, so their flushes overlap.
 #include "store/blob_store.hpp"
 
 #include <fcntl.h>
@@ -9,11 +10,16 @@
 #include <atomic>
 #include <cerrno>
 #include <cstring>
+#include <functional>
+#include <memory>
+#include <set>
 #include <stdexcept>
 #include <string>
 #include <system_error>
+#include <vector>
 
 #include "core/hash.hpp"
+#include "store/flush_pool.hpp"
 #include "store/store.hpp"
 
 namespace boomer::store {
@@ -55,12 +61,6 @@ public:
         }
     }
     int get() const { return fd_; }
-    // release_and_close closes now and returns close()'s errno (0 on success).
-    int release_and_close() {
-        int rc = ::close(fd_);
-        fd_ = -1;
-        return rc == 0 ? 0 : errno;
-    }
 
 private:
     int fd_;
@@ -76,21 +76,28 @@ void fsync_dir(const fs::path& dir) {
     }
 }
 
-// ensure_dir creates `dir` and its missing parents, then flushes every folder that gained an
-// entry so that the new folders survive a crash along with the blob.
-void ensure_dir(const fs::path& dir, const fs::path& root) {
-    std::error_code ec;
-    if (!fs::create_directories(dir, ec)) {
-        if (ec) {
-            throw_io(ec.value(), "create folder", dir);
-        }
+// ensure_dir creates `dir` and its missing parents, and adds to `to_flush` each folder that
+// gained an entry (the parent of every folder created), so that flushing them keeps the new
+// folders across a crash along with the blob.
+void ensure_dir(const fs::path& dir, std::set<fs::path>& to_flush) {
+    struct stat st {};
+    if (::stat(dir.c_str(), &st) == 0 && S_ISDIR(st.st_mode)) {
         return;
     }
-    for (fs::path p = dir.parent_path(); !p.empty(); p = p.parent_path()) {
-        fsync_dir(p);
-        if (p == root.parent_path() || p == p.parent_path()) {
+    // Create from the highest missing folder down. A folder another writer creates at the same
+    // moment may not be flushed into its parent yet: that parent is flushed here too.
+    std::vector<fs::path> missing;
+    for (fs::path p = dir; !p.empty() && ::stat(p.c_str(), &st) != 0; p = p.parent_path()) {
+        missing.push_back(p);
+        if (p == p.parent_path()) {
             break;
         }
+    }
+    for (auto it = missing.rbegin(); it != missing.rend(); ++it) {
+        if (::mkdir(it->c_str(), 0755) != 0 && errno != EEXIST) {
+            throw_io(errno, "create folder", *it);
+        }
+        to_flush.insert(it->has_parent_path() ? it->parent_path() : fs::path("."));
     }
 }
 
@@ -115,23 +122,55 @@ fs::path temp_name(const fs::path& final_path) {
             std::to_string(counter.fetch_add(1)));
 }
 
-// write_durably writes `bytes` to `temp`, flushes it, and renames it to `final_path`.
-void write_durably(const fs::path& temp, const fs::path& final_path, std::string_view bytes) {
-    fd_guard fd(::open(temp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644));
-    if (fd.get() < 0) {
-        throw_io(errno, "create", temp);
+// A blob on its way in: its bytes, name, final path and the temp file that becomes it.
+struct staged_blob {
+    std::string_view bytes;
+    fs::path final_path;
+    fs::path temp;
+    int fd = -1;
+};
+
+// write_temp creates `b.temp` and writes the bytes (not flushed yet).
+void write_temp(staged_blob& b) {
+    b.fd = ::open(b.temp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+    if (b.fd < 0) {
+        throw_io(errno, "create", b.temp);
     }
-    write_all(fd.get(), bytes, temp);
-    if (::fsync(fd.get()) != 0) {
-        throw_io(errno, "fsync", temp);
+    write_all(b.fd, b.bytes, b.temp);
+}
+
+// flush_and_close makes `b`'s temp file durable and closes it.
+void flush_and_close(staged_blob& b) {
+    if (::fsync(b.fd) != 0) {
+        throw_io(errno, "fsync", b.temp);
     }
-    if (int err = fd.release_and_close(); err != 0) {
-        throw_io(err, "close", temp);
-    }
-    if (::rename(temp.c_str(), final_path.c_str()) != 0) {
-        throw_io(errno, "rename", temp);
+    int rc = ::close(b.fd);
+    b.fd = -1;
+    if (rc != 0) {
+        throw_io(errno, "close", b.temp);
     }
 }
+
+// Removes the temp files of staged blobs still open or not yet renamed when a put fails.
+class staged_cleanup {
+public:
+    explicit staged_cleanup(std::vector<staged_blob>& staged) : staged_(staged) {}
+    staged_cleanup(const staged_cleanup&) = delete;
+    staged_cleanup& operator=(const staged_cleanup&) = delete;
+    ~staged_cleanup() {
+        for (auto& b : staged_) {
+            if (b.fd >= 0) {
+                ::close(b.fd);
+            }
+            if (!b.temp.empty()) {
+                ::unlink(b.temp.c_str());
+            }
+        }
+    }
+
+private:
+    std::vector<staged_blob>& staged_;
+};
 
 std::string read_all(int fd, const fs::path& path) {
     std::string out;
@@ -171,7 +210,8 @@ bool is_valid_sha256(std::string_view text) {
     return true;
 }
 
-blob_store::blob_store(std::filesystem::path root) : root_(std::move(root)) {}
+blob_store::blob_store(std::filesystem::path root)
+    : root_(std::move(root)), flushes_(std::make_shared<flush_pool>(flush_threads)) {}
 
 fs::path blob_store::path_of(std::string_view sha256) const {
     if (!is_valid_sha256(sha256)) {
@@ -182,22 +222,53 @@ fs::path blob_store::path_of(std::string_view sha256) const {
 }
 
 std::string blob_store::put(std::string_view bytes) {
-    std::string hex = sha256_hex(bytes);
-    fs::path final_path = path_of(hex);
-    if (exists(hex)) {
-        return hex;
+    return put_all({bytes}).front();
+}
+
+std::vector<std::string> blob_store::put_all(const std::vector<std::string_view>& blobs) {
+    // Name every blob; those already stored (or twice in this call) are written once or not at
+    // all.
+    std::vector<std::string> names;
+    std::vector<staged_blob> staged;
+    std::set<std::string> seen;
+    for (auto bytes : blobs) {
+        names.push_back(sha256_hex(bytes));
+        if (seen.insert(names.back()).second && !exists(names.back())) {
+            staged.push_back({bytes, path_of(names.back()), {}, -1});
+        }
+    }
+    if (staged.empty()) {
+        return names;
     }
 
-    ensure_dir(final_path.parent_path(), root_);
-    fs::path temp = temp_name(final_path);
-    try {
-        write_durably(temp, final_path, bytes);
-    } catch (...) {
-        ::unlink(temp.c_str());
-        throw;
+    // Write all, flush all at once, then rename all into place and flush each folder once, all
+    // at once. A blob appears under its name only once its bytes are durable; put_all returns
+    // only once the names are durable too.
+    std::set<fs::path> to_flush;
+    staged_cleanup cleanup(staged);
+    for (auto& b : staged) {
+        ensure_dir(b.final_path.parent_path(), to_flush);
+        b.temp = temp_name(b.final_path);
+        write_temp(b);
     }
-    fsync_dir(final_path.parent_path());
-    return hex;
+    std::vector<std::function<void()>> flushes;
+    for (auto& b : staged) {
+        flushes.emplace_back([&b] { flush_and_close(b); });
+    }
+    flushes_->run_all(flushes);
+    for (auto& b : staged) {
+        if (::rename(b.temp.c_str(), b.final_path.c_str()) != 0) {
+            throw_io(errno, "rename", b.temp);
+        }
+        b.temp.clear();
+        to_flush.insert(b.final_path.parent_path());
+    }
+    flushes.clear();
+    for (const auto& dir : to_flush) {
+        flushes.emplace_back([&dir] { fsync_dir(dir); });
+    }
+    flushes_->run_all(flushes);
+    return names;
 }
 
 std::optional<std::string> blob_store::get(std::string_view sha256) const {

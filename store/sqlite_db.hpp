@@ -121,6 +121,16 @@ public:
     // acquire waits until a connection is free and lends it. Thread-safe.
     lease acquire();
 
+    // each_idle calls `f(connection&)` on every connection not lent out; meant for setup, before
+    // any is acquired. Thread-safe.
+    template <class F>
+    void each_idle(F f) {
+        std::lock_guard lock(mutex_);
+        for (auto& conn : idle_) {
+            f(*conn);
+        }
+    }
+
     // write_mutex serializes write_txn transactions of this process on this database.
     std::mutex& write_mutex() { return write_mutex_; }
 

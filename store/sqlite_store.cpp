@@ -12,9 +12,9 @@ std::unique_ptr<store> open_sqlite_store(const std::string& path, const sqlite_o
         throw std::invalid_argument("sqlite store: the database must be a plain file path, got '" +
                                     path + "'");
     }
-    if (options.connections < 1 || options.busy_timeout_ms < 0) {
+    if (options.connections < 1 || options.busy_timeout_ms < 0 || options.checkpoint_pages < 1) {
         throw std::invalid_argument(
-            "sqlite store: connections must be >= 1 and the busy "
+            "sqlite store: connections and checkpoint pages must be >= 1 and the busy "
             "timeout >= 0");
     }
     return std::make_unique<sqlite::sqlite_store>(path, options);
@@ -110,8 +110,13 @@ job_state state_from_db(std::string_view text) {
 
 sqlite_store::sqlite_store(const std::string& path, const sqlite_options& options)
     : pool_(path, options.connections, options.busy_timeout_ms), aging_(options.aging) {
-    auto conn = pool_.acquire();
-    migrate(*conn, pool_.write_mutex());
+    {
+        auto conn = pool_.acquire();
+        migrate(*conn, pool_.write_mutex());
+    }
+    checkpoints_ =
+        std::make_unique<checkpointer>(path, options.checkpoint_pages, options.busy_timeout_ms);
+    pool_.each_idle([this](connection& conn) { checkpoints_->attach(conn); });
 }
 
 // --- intake ---

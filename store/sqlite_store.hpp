@@ -21,9 +21,10 @@
 namespace boomer::store {
 
 struct sqlite_options {
-    int connections = 4;          // pool size; match the store thread pool
-    int busy_timeout_ms = 5'000;  // wait for another process's write lock before failing
-    aging_policy aging;           // queue order offsets per priority
+    int connections = 4;           // pool size; match the store thread pool
+    int busy_timeout_ms = 5'000;   // wait for another process's write lock before failing
+    int checkpoint_pages = 1'000;  // log length (pages) that starts a background checkpoint
+    aging_policy aging;            // queue order offsets per priority
 };
 
 // open_sqlite_store opens (creating and migrating if needed) the database file at `path`.

@@ -3,6 +3,9 @@
 // Private to store/.
 #pragma once
 
+#include <memory>
+
+#include "store/sqlite_checkpointer.hpp"
 #include "store/sqlite_commit.hpp"
 #include "store/sqlite_db.hpp"
 #include "store/sqlite_store.hpp"
@@ -73,6 +76,7 @@ private:
     bool complete_one(connection& conn, const completion& c, std::int64_t now_ms);
 
     connection_pool pool_;
+    std::unique_ptr<checkpointer> checkpoints_;  // after pool_: stops before its connections close
     commit_queue commits_;
     aging_policy aging_;
 };

@@ -127,3 +127,61 @@ TEST_CASE("blob store: concurrent puts of the same bytes leave one complete blob
     }
     CHECK(entries == 1);
 }
+
+namespace {
+
+// temp_files_under counts the temp files (".<name>.tmp.*") left anywhere below `root`.
+int temp_files_under(const std::filesystem::path& root) {
+    int n = 0;
+    for (const auto& entry : std::filesystem::recursive_directory_iterator(root)) {
+        if (entry.path().filename().string().find(".tmp.") != std::string::npos) {
+            ++n;
+        }
+    }
+    return n;
+}
+
+}  // namespace
+
+TEST_CASE("blob store: put_all stores each blob once and names them in order", "[store]") {
+    temp_dir dir;
+    blob_store blobs(dir.path() / "blobs");
+    auto a = pattern_bytes(70'000, 1);
+    auto b = pattern_bytes(20'000, 2);
+    auto c = pattern_bytes(15'000, 3);
+    auto stored_a = blobs.put(a);
+    auto inode_a = inode_of(blobs.path_of(stored_a));
+
+    // a is already stored, b comes twice.
+    auto names = blobs.put_all({b, a, c, b});
+
+    REQUIRE(names.size() == 4);
+    CHECK(names[0] == sha256_hex(b));
+    CHECK(names[1] == stored_a);
+    CHECK(names[2] == sha256_hex(c));
+    CHECK(names[3] == names[0]);
+    CHECK(inode_of(blobs.path_of(stored_a)) == inode_a);
+    CHECK(blobs.get(names[0]) == b);
+    CHECK(blobs.get(names[2]) == c);
+    CHECK(temp_files_under(dir.path()) == 0);
+    CHECK(blobs.put_all({}).empty());
+}
+
+TEST_CASE("blob store: a put_all that fails midway leaves no temp file behind", "[store]") {
+    temp_dir dir;
+    blob_store blobs(dir.path() / "blobs");
+    auto good = pattern_bytes(10'000, 4);
+    auto bad = pattern_bytes(10'000, 5);
+    // A plain file where the second blob's folder belongs: its temp file cannot be created.
+    auto blocked = blobs.path_of(sha256_hex(bad)).parent_path();
+    std::filesystem::create_directories(blocked.parent_path());
+    {
+        std::FILE* f = std::fopen(blocked.c_str(), "w");
+        REQUIRE(f != nullptr);
+        std::fclose(f);
+    }
+
+    CHECK_THROWS_AS(blobs.put_all({good, bad}), boomer::store::store_error);
+    CHECK(temp_files_under(dir.path()) == 0);
+    CHECK_FALSE(blobs.exists(sha256_hex(good)));
+}

@@ -6,10 +6,13 @@
 
 #include <atomic>
 #include <catch2/catch.hpp>
+#include <chrono>
+#include <filesystem>
 #include <string>
 #include <thread>
 #include <vector>
 
+#include "store/sqlite_checkpointer.hpp"
 #include "store/sqlite_commit.hpp"
 #include "store/sqlite_db.hpp"
 #include "store/sqlite_schema.hpp"
@@ -233,4 +236,71 @@ TEST_CASE(
         rows.push_back(st.int64(0));
     }
     CHECK(rows == std::vector<std::int64_t>{1, 2, 4});
+}
+
+namespace {
+
+// eventually polls `done` for up to 30 s; for outcomes of a background thread.
+template <class Predicate>
+bool eventually(Predicate done) {
+    for (int i = 0; i < 3000 && !done(); ++i) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    return done();
+}
+
+}  // namespace
+
+TEST_CASE("sqlite store: commits leave the checkpoint to the background thread", "[store]") {
+    using sqlite::connection;
+    temp_dir dir;
+    auto path = (dir.path() / "wal.db").string();
+    connection writer(path, 1'000);
+    writer.exec("CREATE TABLE t (x INTEGER PRIMARY KEY, pad TEXT)");
+    auto db_size = [&] { return std::filesystem::file_size(path); };
+    auto size_before = db_size();
+    sqlite::checkpointer checkpoints(path, 4, 1'000);
+    checkpoints.attach(writer);
+
+    // Each commit adds a page or three: the log passes 4 pages and stays below 8 x 4, where a
+    // commit would checkpoint itself.
+    for (int i = 0; i < 6; ++i) {
+        writer.prepare("INSERT INTO t (x, pad) VALUES (?1, ?2)")
+            .bind_all(i, std::string(1'000, 'p'))
+            .run();
+    }
+    CHECK(checkpoints.inline_runs() == 0);
+
+    // The thread copies the pages into the database file.
+    CHECK(eventually([&] { return checkpoints.completed() > 0 && db_size() > size_before; }));
+    CHECK(checkpoints.failed() == 0);
+    auto st = writer.prepare("SELECT count(*) FROM t");
+    REQUIRE(st.step());
+    CHECK(st.int64(0) == 6);
+}
+
+TEST_CASE("sqlite store: a commit far past the checkpoint threshold checkpoints itself",
+          "[store]") {
+    using sqlite::connection;
+    temp_dir dir;
+    auto path = (dir.path() / "wal.db").string();
+    connection writer(path, 1'000);
+    writer.exec("CREATE TABLE t (x INTEGER PRIMARY KEY, pad TEXT)");
+    auto db_size = [&] { return std::filesystem::file_size(path); };
+    auto size_before = db_size();
+    sqlite::checkpointer checkpoints(path, 1, 1'000);
+    checkpoints.attach(writer);
+
+    // One commit of about 25 pages: more than 8 x 1. It copies them before it returns, and
+    // asks nothing of the thread.
+    writer.exec("BEGIN");
+    for (int i = 0; i < 100; ++i) {
+        writer.prepare("INSERT INTO t (x, pad) VALUES (?1, ?2)")
+            .bind_all(i, std::string(1'000, 'p'))
+            .run();
+    }
+    writer.exec("COMMIT");
+    CHECK(checkpoints.inline_runs() == 1);
+    CHECK(db_size() > size_before);
+    CHECK(checkpoints.completed() == 0);
 }
