@@ -526,6 +526,7 @@ asio::awaitable<model_answer> claude_vision::impl::call_model(std::shared_ptr<im
     auto estimate = self->estimate(request);
     auto start = steady::now();
     self->budget.on_request();
+    std::optional<milliseconds> asked_to_wait;  // the last retry-after Claude sent
 
     for (int attempt = 1;; ++attempt) {
         out.record.attempts = attempt;
@@ -536,6 +537,7 @@ asio::awaitable<model_answer> claude_vision::impl::call_model(std::shared_ptr<im
         if (verdict.answered) {
             break;
         }
+        asked_to_wait = verdict.wait;
         if (verdict.stop || !verdict.problem.retryable || attempt >= self->options.max_attempts) {
             out.error = std::move(verdict.problem);
             break;
@@ -561,6 +563,10 @@ asio::awaitable<model_answer> claude_vision::impl::call_model(std::shared_ptr<im
     out.record.latency_ms = std::chrono::duration_cast<milliseconds>(steady::now() - start).count();
     if (out.error) {
         out.record.outcome = out.error->code;
+        if (asked_to_wait) {
+            // A retry of the job must not reach Claude before the wait it asked for.
+            out.error->retry_after_ms = asked_to_wait->count();
+        }
     }
     self->metrics.calls.with({model, out.record.outcome}).inc();
     co_return out;

@@ -2,6 +2,7 @@
 // a lost lease) travel between modules without exceptions.
 #pragma once
 
+#include <cstdint>
 #include <stdexcept>
 #include <string>
 #include <utility>
@@ -11,10 +12,13 @@ namespace boomer {
 
 // Why an operation did not produce its value. `code` is stable and machine-readable (it ends up
 // in API problem types and metrics labels); `message` is for the person who submitted the input.
+// `retry_after_ms` > 0: the upstream asked not to be called again for this long (its
+// retry-after), so a retry of the whole job must not come sooner.
 struct failure {
     std::string code;
     std::string message;
     bool retryable = false;
+    std::int64_t retry_after_ms = 0;
 };
 
 // Wraps an error so that `result<T, E>` can be built from it unambiguously.

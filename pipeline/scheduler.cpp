@@ -613,7 +613,8 @@ asio::awaitable<void> scheduler::retry_later(const std::shared_ptr<job_context>&
         co_return;
     }
     ctx->ending = true;
-    std::int64_t delay = backoff_ms(ctx->job.attempts);
+    // Never sooner than the upstream asked: its retry-after counts from its answer, just now.
+    std::int64_t delay = std::max(backoff_ms(ctx->job.attempts), why.retry_after_ms);
     auto requeue = [db = deps_.db, time = deps_.time, &job = ctx->job, &why, delay] {
         auto now = time->now_ms();
         return db->retry_later(job.job_id, job.fence, why.code, why.message, now + delay, now);

@@ -287,6 +287,8 @@ TEST_CASE("claude vision: a retry-after beyond the bound is not waited for", "[c
     CHECK(id.error().code == "vision_rate_limited");
     CHECK(id.error().retryable);
     CHECK(id.error().message.find("wait 30 s") != std::string::npos);
+    // The job's own retry must wait as long as Claude asked.
+    CHECK(id.error().retry_after_ms == 30'000);
     CHECK(h.fake.received() == 1);
     CHECK(h.sleeps->waits.empty());
 }

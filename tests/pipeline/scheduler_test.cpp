@@ -191,6 +191,11 @@ struct fixture {
 
     // Runs a scheduler until `count` items have finished (or 60 s pass), then shuts it down.
     void run_until_finished(std::size_t count, pipeline::vision_model* vision = nullptr) {
+        run_until([this, count] { return events.finished.size() >= count; }, vision);
+    }
+
+    // Runs a scheduler until `done()` holds (or 60 s pass), then shuts it down.
+    void run_until(const std::function<bool()>& done, pipeline::vision_model* vision) {
         pipeline::scheduler_deps deps;
         deps.db = scheduler_db != nullptr ? scheduler_db : db.get();
         deps.cpu_pool = &cpu;
@@ -212,7 +217,7 @@ struct fixture {
         boost::asio::steady_timer check(io);
         auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
         std::function<void()> poll = [&] {
-            if (events.finished.size() >= count || std::chrono::steady_clock::now() > deadline) {
+            if (done() || std::chrono::steady_clock::now() > deadline) {
                 s->shutdown(std::chrono::seconds(5), [&] { io.stop(); });
                 return;
             }
@@ -572,4 +577,50 @@ TEST_CASE("scheduler: a copy of a photo the model did not identify asks the mode
     f.run_until_finished(2, &vision);
     CHECK(vision.calls == 1);
     CHECK_FALSE(result_of(f, copy).at("identification").as_object().contains("reused_from"));
+}
+
+namespace {
+
+// A vision model whose upstream is rate limited: every call fails, retryable, after asking for
+// `wait_ms` of quiet (0: no retry-after).
+class limited_vision final : public pipeline::vision_model {
+public:
+    explicit limited_vision(std::int64_t wait_ms) : wait_ms_(wait_ms) {}
+
+    boost::asio::awaitable<result<pipeline::identification>> identify(
+        pipeline::identify_request) override {
+        failure why{"vision_rate_limited", "Claude answered 429.", true};
+        why.retry_after_ms = wait_ms_;
+        co_return make_unexpected(why);
+    }
+    bool defers_bulk() const override { return false; }
+
+private:
+    std::int64_t wait_ms_;
+};
+
+// When the item's job may run again, after its first retry.
+std::int64_t retried_after(std::int64_t wait_ms) {
+    fixture f;
+    auto id = f.submit("orientation-1-landscape.jpg", "print");
+    limited_vision vision(wait_ms);
+    auto before = system_clock::instance().now_ms();
+    f.run_until([&f] { return !f.events.errors.empty(); }, &vision);
+    REQUIRE(f.events.errors.front() == "retry:vision_rate_limited");
+    auto item = f.db->find_item("default", id);
+    REQUIRE(item);
+    auto job = f.db->find_job("default", item->job_id);
+    REQUIRE(job);
+    CHECK(job->state == store::job_state::queued);
+    return job->run_after_ms - before;
+}
+
+}  // namespace
+
+TEST_CASE("scheduler: a job retried after a 429 waits at least the upstream's retry-after",
+          "[pipeline]") {
+    // The job's own backoff on its first attempt is at most retry_base_ms (1 s); the upstream
+    // asked for 10 minutes, and that wins. Without a retry-after the backoff alone decides.
+    CHECK(retried_after(600'000) >= 600'000);
+    CHECK(retried_after(0) < 60'000);
 }
