@@ -15,6 +15,7 @@
 #include <thread>
 
 #include "core/hash.hpp"
+#include "tests/fakes/fake_listen.hpp"
 
 namespace boomer::fakes {
 namespace {
@@ -630,24 +631,8 @@ fake_anthropic::fake_anthropic(fake_anthropic_options options)
                             "application/json");
         }
     });
-    self->port = self->options.port == 0
-                     ? self->server.bind_to_any_port(self->options.host)
-                     : (self->server.bind_to_port(self->options.host, self->options.port)
-                            ? self->options.port
-                            : -1);
-    if (self->port <= 0) {
-        throw std::runtime_error("fake_anthropic: cannot listen on " + self->options.host);
-    }
-    self->thread = std::thread([self] { self->server.listen_after_bind(); });
-    // stop() has no effect on a server that is not running yet: wait until it is.
-    for (int waited_ms = 0; !self->server.is_running(); ++waited_ms) {
-        if (waited_ms == 5000) {
-            self->server.stop();
-            self->thread.join();
-            throw std::runtime_error("fake_anthropic: the server did not start listening");
-        }
-        std::this_thread::sleep_for(std::chrono::milliseconds(1));
-    }
+    self->port = start_listening(self->server, self->options.host, self->options.port, self->thread,
+                                 "fake_anthropic");
 }
 
 fake_anthropic::~fake_anthropic() {

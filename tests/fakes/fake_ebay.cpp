@@ -14,6 +14,7 @@
 #include <thread>
 
 #include "tests/fakes/fake_ebay_render.hpp"
+#include "tests/fakes/fake_listen.hpp"
 
 namespace boomer::fakes {
 namespace {
@@ -498,23 +499,8 @@ fake_ebay::fake_ebay(fake_ebay_options options)
     self->server.Get("/_fake/stats", [self](const httplib::Request&, httplib::Response& res) {
         res.set_content(self->stats_json(), "application/json");
     });
-    self->port = self->options.port == 0
-                     ? self->server.bind_to_any_port(self->options.host)
-                     : (self->server.bind_to_port(self->options.host, self->options.port)
-                            ? self->options.port
-                            : -1);
-    if (self->port <= 0) {
-        throw std::runtime_error("fake_ebay: cannot listen on " + self->options.host);
-    }
-    self->thread = std::thread([self] { self->server.listen_after_bind(); });
-    for (int waited_ms = 0; !self->server.is_running(); ++waited_ms) {
-        if (waited_ms == 5000) {
-            self->server.stop();
-            self->thread.join();
-            throw std::runtime_error("fake_ebay: the server did not start listening");
-        }
-        std::this_thread::sleep_for(std::chrono::milliseconds(1));
-    }
+    self->port = start_listening(self->server, self->options.host, self->options.port, self->thread,
+                                 "fake_ebay");
 }
 
 fake_ebay::~fake_ebay() {
