@@ -259,6 +259,7 @@ std::variant<export_plan, problem> plan_of(const api_deps& deps, const request_c
                             "with --ship-from (BOOMER_SHIP_FROM), a postal code or \"City, ST\"");
     }
     plan.location = deps.ship_from;
+    plan.site.terms = deps.seller;
     plan.base_url = deps.public_url;
     if (plan.base_url.empty()) {
         auto host = request_host(ctx.request);
@@ -300,7 +301,6 @@ awaitable<http_response> export_ebay(api_deps& deps, request_context ctx) {
 
 }  // namespace
 
-// TODO(#4): shipping, return and payment profiles are not known yet and are left out of the file.
 void add_export_routes(router& r, api_deps& deps) {
     r.add(http::verb::get, "/v1/exports/ebay.csv",
           [&deps](request_context c) { return export_ebay(deps, c); });

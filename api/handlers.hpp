@@ -11,6 +11,7 @@
 #include "core/clock.hpp"
 #include "core/metrics.hpp"
 #include "pipeline/intake.hpp"
+#include "pipeline/market/bulk_listing.hpp"
 #include "store/blob_store.hpp"
 #include "store/store.hpp"
 
@@ -27,8 +28,9 @@ struct api_deps {
     std::string openapi_yaml;
     const std::atomic<bool>* draining = nullptr;
     std::string tenant_id = "default";  // one tenant until API keys exist
-    std::string public_url;  // base of URLs written into exports; empty: http://<Host header>
-    std::string ship_from;   // the items' location in exports (--ship-from); empty: not set
+    std::string public_url;       // base of URLs written into exports; empty: http://<Host header>
+    std::string ship_from;        // the items' location in exports (--ship-from); empty: not set
+    market::seller_terms seller;  // handling time, returns and policy names in exports
 };
 
 // add_routes registers every v1 route, the health routes, /metrics and /openapi.yaml.

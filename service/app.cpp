@@ -207,8 +207,9 @@ app::app(serve_config config) : impl_(std::make_unique<impl>(std::move(config)))
             throw std::runtime_error("Claude settings: " + claude.error().message);
         }
         if (c.vision_answer_days > 0) {
-            claude->answers = make_vision_answers(*s.db, s.store_pool, system_clock::instance(),
-                                                  std::chrono::hours(24 * c.vision_answer_days));
+            claude->answers =
+                make_vision_answers(*s.db, s.store_pool, system_clock::instance(),
+                                    std::chrono::hours(24 * c.vision_answer_days), {}, &s.registry);
         }
         s.vision = clients::make_claude_vision(*claude, s.io.get_executor(), s.registry);
         sd.vision = s.vision.get();
@@ -234,6 +235,7 @@ app::app(serve_config config) : impl_(std::make_unique<impl>(std::move(config)))
     s.deps.tenant_id = c.tenant;
     s.deps.public_url = c.public_url;
     s.deps.ship_from = c.ship_from;
+    s.deps.seller = c.seller;
     api::add_routes(s.router, s.deps);
 
     api::server_options http_options;

@@ -128,6 +128,29 @@ void add_serve_options(CLI::App& serve, serve_config& c) {
                     "where items ship from, written as *Location into the eBay export: a postal "
                     "code or \"City, ST\"")
         ->envname("BOOMER_SHIP_FROM");
+    serve
+        .add_option("--dispatch-days", c.seller.dispatch_days,
+                    "business days from payment to shipping, written as *DispatchTimeMax")
+        ->envname("BOOMER_DISPATCH_DAYS")
+        ->capture_default_str()
+        ->check(CLI::Range(0, 30));
+    serve
+        .add_option("--returns-accepted", c.seller.returns_accepted,
+                    "whether returns are accepted, written as *ReturnsAcceptedOption")
+        ->envname("BOOMER_RETURNS_ACCEPTED")
+        ->capture_default_str();
+    serve
+        .add_option("--shipping-profile", c.seller.shipping_profile,
+                    "name of the seller's shipping business policy, written into the export")
+        ->envname("BOOMER_SHIPPING_PROFILE");
+    serve
+        .add_option("--return-profile", c.seller.return_profile,
+                    "name of the seller's return business policy, written into the export")
+        ->envname("BOOMER_RETURN_PROFILE");
+    serve
+        .add_option("--payment-profile", c.seller.payment_profile,
+                    "name of the seller's payment business policy, written into the export")
+        ->envname("BOOMER_PAYMENT_PROFILE");
     serve.add_option("--log-format", c.log_format, "json or text (default: text on a terminal)")
         ->envname("BOOMER_LOG_FORMAT")
         ->check(CLI::IsMember({"json", "text"}));

@@ -9,6 +9,7 @@
 #include <string_view>
 #include <vector>
 
+#include "pipeline/market/bulk_listing.hpp"
 #include "pipeline/near_duplicate.hpp"
 
 namespace boomer::service {
@@ -41,7 +42,8 @@ struct serve_config {
     std::string tenant = "default";
     int comps_deadline_ms = 8000;  // the comps stage, all market sources together
     int comps_timeout_ms = 5000;   // each market source
-    std::string ship_from;   // where items ship from, for exports: a postal code or "City, ST"
+    std::string ship_from;        // where items ship from, for exports: a postal code or "City, ST"
+    market::seller_terms seller;  // handling time, returns and business policies, for exports
     std::string public_url;  // how clients and marketplaces reach us, e.g. https://boomer.example
 };
 

@@ -105,7 +105,8 @@ std::vector<std::string> bulk_columns(const bulk_site& site) {
         cols.emplace_back(c);
     }
     for (const char* c : {"PicURL", "*Description", "*Format", "*Duration", "*StartPrice",
-                          "*Quantity", "*Location"}) {
+                          "*Quantity", "*Location", "*DispatchTimeMax", "*ReturnsAcceptedOption",
+                          "ShippingProfileName", "ReturnProfileName", "PaymentProfileName"}) {
         cols.emplace_back(c);
     }
     return cols;
@@ -163,6 +164,11 @@ std::string bulk_row_line(const bulk_site& site, const bulk_row& row) {
                  {pictures, description_html(row.description), "FixedPrice", "GTC",
                   row.start_price_minor ? decimal(*row.start_price_minor, site.currency) : "",
                   std::to_string(row.quantity), row.location});
+    const auto& terms = site.terms;
+    cells.insert(cells.end(),
+                 {std::to_string(terms.dispatch_days),
+                  terms.returns_accepted ? "ReturnsAccepted" : "ReturnsNotAccepted",
+                  terms.shipping_profile, terms.return_profile, terms.payment_profile});
     return join(cells);
 }
 

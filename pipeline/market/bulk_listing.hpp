@@ -12,12 +12,24 @@
 
 namespace boomer::market {
 
-// The marketplace every row of a file lists on.
+// The seller's terms, the same on every row: handling time and returns, or the names of the
+// business policies (shipping, return, payment) set up on the seller's account, which eBay
+// applies in their place when given.
+struct seller_terms {
+    int dispatch_days = 3;  // *DispatchTimeMax: business days from payment to shipping
+    bool returns_accepted = false;
+    std::string shipping_profile;  // empty: none named
+    std::string return_profile;
+    std::string payment_profile;
+};
+
+// The marketplace every row of a file lists on, and the seller's terms.
 struct bulk_site {
     std::string site_id = "US";
     std::string country = "US";
     std::string currency = "USD";
     std::string version = "1193";
+    seller_terms terms;
 };
 
 struct bulk_row {
@@ -41,7 +53,8 @@ std::string csv_field(std::string_view text);
 
 // bulk_columns lists the header cells: the *Action cell for `site`, CustomLabel, *Category,
 // *Title, *ConditionID, C:Brand, C:Model, C:UPC, C:EAN, C:ISBN, PicURL, *Description, *Format,
-// *Duration, *StartPrice, *Quantity, *Location. Thread-safe.
+// *Duration, *StartPrice, *Quantity, *Location, *DispatchTimeMax, *ReturnsAcceptedOption,
+// ShippingProfileName, ReturnProfileName, PaymentProfileName. Thread-safe.
 std::vector<std::string> bulk_columns(const bulk_site& site);
 
 // bulk_header_line is the header row, CRLF-terminated. Thread-safe.
@@ -50,7 +63,8 @@ std::string bulk_header_line(const bulk_site& site);
 // bulk_row_line is one "Add" row matching bulk_columns, CRLF-terminated: the title through
 // fit_title (≤ 80 characters), picture URLs joined with '|', the description HTML-escaped with
 // line breaks as <br>, Format FixedPrice, Duration GTC, the price as a plain decimal in the
-// site currency's minor digits. Specifics fill their columns by name, case-insensitively
+// site currency's minor digits, the seller's terms from `site` (ReturnsAccepted or
+// ReturnsNotAccepted). Specifics fill their columns by name, case-insensitively
 // (UPC-A/UPC-E/UPC → C:UPC; EAN-13/EAN-8/EAN → C:EAN, or C:ISBN for a 978/979 EAN-13;
 // ISBN-13/ISBN → C:ISBN); the first value of a column wins and other names are not written.
 // Thread-safe.

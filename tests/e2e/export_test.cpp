@@ -61,7 +61,8 @@ TEST_CASE("export: ready items become an eBay bulk listing file that parses back
     service_process svc(
         dir.path(),
         {"--sales-csv", (source_dir() / "examples/sales/ebay-orders-sample.csv").string(),
-         "--ship-from", "97201"});
+         "--ship-from", "97201", "--dispatch-days", "2", "--returns-accepted", "true",
+         "--shipping-profile", "Flat, USPS \"Ground\""});
     api_client api(svc.port());
 
     // A can whose barcode the seller sold before; a camera and a teapot named by their hints
@@ -137,6 +138,10 @@ TEST_CASE("export: ready items become an eBay bulk listing file that parses back
         CHECK(row.at("*Duration") == "GTC");
         CHECK(row.at("*Quantity") == "1");
         CHECK(row.at("*Location") == "97201");
+        CHECK(row.at("*DispatchTimeMax") == "2");
+        CHECK(row.at("*ReturnsAcceptedOption") == "ReturnsAccepted");
+        CHECK(row.at("ShippingProfileName") == "Flat, USPS \"Ground\"");
+        CHECK(row.at("ReturnProfileName").empty());
         CHECK(row.at("*Category") == str(item.at("category_id")));
         CHECK(row.at("*Category") == str(item.at("comps").at("category").at("id")));
         CHECK(str(item.at("comps").at("category").at("source")) == "hint");

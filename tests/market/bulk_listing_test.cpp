@@ -38,8 +38,11 @@ TEST_CASE("bulk_listing: the header starts with the File Exchange action cell", 
     CHECK(line.substr(line.size() - 2) == "\r\n");
     auto cols = read_back(line);
     CHECK(cols == bulk_columns(site));
-    for (const char* required : {"*Title", "*ConditionID", "*StartPrice", "*Quantity", "*Format",
-                                 "*Duration", "*Description", "PicURL", "C:Brand"}) {
+    for (const char* required :
+         {"*Title", "*ConditionID", "*StartPrice", "*Quantity", "*Format", "*Duration",
+          "*Description", "PicURL", "C:Brand", "*Location", "*Category", "*DispatchTimeMax",
+          "*ReturnsAcceptedOption", "ShippingProfileName", "ReturnProfileName",
+          "PaymentProfileName"}) {
         CHECK(std::find(cols.begin(), cols.end(), required) != cols.end());
     }
 }
@@ -89,6 +92,28 @@ TEST_CASE("bulk_listing: a row reads back with every value in its column", "[mar
     CHECK(cell(header, fields, "*Duration") == "GTC");
     CHECK(cell(header, fields, "*StartPrice") == "39.99");
     CHECK(cell(header, fields, "*Quantity") == "1");
+    CHECK(cell(header, fields, "*DispatchTimeMax") == "3");
+    CHECK(cell(header, fields, "*ReturnsAcceptedOption") == "ReturnsNotAccepted");
+    CHECK(cell(header, fields, "PaymentProfileName").empty());
+}
+
+TEST_CASE("bulk_listing: the seller's terms and policy names fill every row", "[market]") {
+    bulk_site site;
+    site.terms.dispatch_days = 1;
+    site.terms.returns_accepted = true;
+    site.terms.shipping_profile = "Free, 2-day";
+    site.terms.return_profile = "30 days";
+    site.terms.payment_profile = "eBay managed";
+    bulk_row row;
+    row.title = "Teapot";
+    auto header = bulk_columns(site);
+    auto fields = read_back(bulk_row_line(site, row));
+    REQUIRE(fields.size() == header.size());
+    CHECK(cell(header, fields, "*DispatchTimeMax") == "1");
+    CHECK(cell(header, fields, "*ReturnsAcceptedOption") == "ReturnsAccepted");
+    CHECK(cell(header, fields, "ShippingProfileName") == "Free, 2-day");
+    CHECK(cell(header, fields, "ReturnProfileName") == "30 days");
+    CHECK(cell(header, fields, "PaymentProfileName") == "eBay managed");
 }
 
 TEST_CASE("bulk_listing: titles are cut to 80 characters, prices in the site currency",
