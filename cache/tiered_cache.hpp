@@ -12,9 +12,9 @@
 // Thread-safety: get_or_load() may be called from any thread. The clock, second level, pool,
 // codec functions and registry must outlive the cache.
 //
-// TODO(#5): the identify stage and the comps sources do not look up through this cache yet (the
-// wiring belongs to pipeline/ and service/), and near-duplicate photos (perceptual hash
-// distance) are not a lookup path yet.
+// TODO(#5): nothing looks up through this class yet: vision answers use the LRU directly in front
+// of the store (service/vision_answers) with their own single flight, and the comps cache
+// (pipeline/market/fan_out) keeps a memory map bounded by entries only, not by bytes.
 #pragma once
 
 #include <boost/asio/awaitable.hpp>

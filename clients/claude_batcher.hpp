@@ -11,9 +11,9 @@
 //
 // Thread-safety: call() may be awaited concurrently from any threads.
 //
-// TODO(#3): a crash between the create answer and the records leaves a batch nobody waits for
+// TODO(#5): a crash between the create answer and the records leaves a batch nobody waits for
 // (paid, its answers unused); list recent batches at start and adopt or cancel unknown ones.
-// TODO(#3): results are fetched whole, so they must fit in http.max_response_bytes (16 MB by
+// TODO(#5): results are fetched whole, so they must fit in http.max_response_bytes (16 MB by
 // default, roughly a few thousand answers); read them as a stream for larger batches.
 #pragma once
 

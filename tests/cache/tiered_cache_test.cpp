@@ -1,7 +1,6 @@
 // Single flight and the two-level cache: one loader call for 100 concurrent misses, errors and
 // empty answers never cached or passed on, the second level read before the loader. The second
-// level here is an in-test map: the store engines do not implement cache_get/cache_put yet, so a
-// real SQLite store would hold nothing.
+// level here is an in-test map, so that a case can see and change what it holds.
 #include "cache/tiered_cache.hpp"
 
 #include <atomic>

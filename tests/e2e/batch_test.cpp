@@ -8,9 +8,7 @@
 #include <set>
 #include <thread>
 
-#include "core/clock.hpp"
 #include "pipeline/image/analyze.hpp"
-#include "store/sqlite_store.hpp"
 #include "tests/fakes/fake_anthropic.hpp"
 #include "tests/support/http_client.hpp"
 #include "tests/support/paths.hpp"
@@ -132,16 +130,6 @@ void check_bulk_item(const json::object& item, const std::vector<fakes::billed_r
     CHECK(item.at("cost").at("total_micros").as_int64() == expected);
 }
 
-// The record of a pending batch lives in the store's cache table: without one that keeps
-// entries, a restarted service cannot find it.
-bool store_keeps_cache_entries() {
-    temp_dir dir;
-    auto db = store::open_sqlite_store((dir.path() / "probe.db").string(), {});
-    auto now = system_clock::instance().now_ms();
-    db->cache_put("probe", "kept", now + 60'000);
-    return db->cache_get("probe", now).has_value();
-}
-
 }  // namespace
 
 TEST_CASE(
@@ -194,13 +182,6 @@ TEST_CASE(
     "service with Claude batches: kill -9 while the batch is pending, then the restarted "
     "service finishes the items from the same batch, each paid once",
     "[e2e][slow]") {
-    if (!store_keeps_cache_entries()) {
-        // TODO(#3): runs once the store engines keep cache entries (the cache table of #6).
-        WARN(
-            "SKIPPED: this store keeps no cache entries yet, so a restarted service cannot find "
-            "the recorded batch; the test runs once the engines implement cache_get/cache_put");
-        return;
-    }
     fakes::fake_anthropic_options options;
     options.batches.in_progress_polls = 1'000'000;  // pending until the test says otherwise
     options.batches.retry_after_seconds = 1;
