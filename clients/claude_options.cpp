@@ -75,6 +75,7 @@ result<bool> read_resilience_env(
     std::int64_t failures = o.breaker_failures;
     std::int64_t open_ms = o.breaker_open_for.count();
     std::int64_t probe_ms = o.breaker_probe_wait.count();
+    std::int64_t max_retry_after_ms = o.max_retry_after.count();
     const double_setting doubles[] = {{"BOOMER_CLAUDE_RETRY_BUDGET", &o.retry_budget_ratio},
                                       {"BOOMER_CLAUDE_RETRY_FLOOR", &o.retry_floor_per_second}};
     const int_setting ints[] = {{"BOOMER_CLAUDE_RPM", &o.rate_limits.requests},
@@ -84,7 +85,8 @@ result<bool> read_resilience_env(
                                 {"BOOMER_CLAUDE_MAX_CONCURRENCY", &concurrency_max},
                                 {"BOOMER_CLAUDE_BREAKER_FAILURES", &failures},
                                 {"BOOMER_CLAUDE_BREAKER_OPEN_MS", &open_ms},
-                                {"BOOMER_CLAUDE_BREAKER_PROBE_WAIT_MS", &probe_ms}};
+                                {"BOOMER_CLAUDE_BREAKER_PROBE_WAIT_MS", &probe_ms},
+                                {"BOOMER_CLAUDE_MAX_RETRY_AFTER_MS", &max_retry_after_ms}};
     for (const auto& s : doubles) {
         if (auto v = get(s.name); v && !parse_number(*v, *s.out)) {
             return bad(s.name, "must be a number");
@@ -101,6 +103,7 @@ result<bool> read_resilience_env(
     o.breaker_failures = static_cast<int>(std::clamp<std::int64_t>(failures, -1, int_max));
     o.breaker_open_for = std::chrono::milliseconds(open_ms);
     o.breaker_probe_wait = std::chrono::milliseconds(probe_ms);
+    o.max_retry_after = std::chrono::milliseconds(max_retry_after_ms);
     return true;
 }
 

@@ -78,8 +78,9 @@ struct claude_options {
     std::chrono::milliseconds attempt_timeout{60'000};
     std::chrono::milliseconds backoff_base{500};
     std::chrono::milliseconds backoff_cap{8'000};
-    // A retry-after longer than this ends the call at once with a retryable failure: the job
-    // retries later instead of holding a worker.
+    // BOOMER_CLAUDE_MAX_RETRY_AFTER_MS: a retry-after longer than this ends the call at once
+    // with a retryable failure that carries the wait: the job retries no sooner, from the queue,
+    // instead of holding a worker.
     std::chrono::milliseconds max_retry_after{60'000};
 
     // Resilience, per model: a retry budget shared by both models, a rate limiter fed by the

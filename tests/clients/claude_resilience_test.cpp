@@ -293,7 +293,8 @@ TEST_CASE("claude resilience: settings from the environment, checked", "[clients
         {"BOOMER_CLAUDE_MAX_CONCURRENCY", "12"},
         {"BOOMER_CLAUDE_BREAKER_FAILURES", "7"},
         {"BOOMER_CLAUDE_BREAKER_OPEN_MS", "15000"},
-        {"BOOMER_CLAUDE_BREAKER_PROBE_WAIT_MS", "90000"}};
+        {"BOOMER_CLAUDE_BREAKER_PROBE_WAIT_MS", "90000"},
+        {"BOOMER_CLAUDE_MAX_RETRY_AFTER_MS", "5000"}};
     auto lookup = [&env](std::string_view name) -> std::optional<std::string> {
         auto it = env.find(name);
         if (it == env.end()) {
@@ -313,6 +314,7 @@ TEST_CASE("claude resilience: settings from the environment, checked", "[clients
     CHECK(o->breaker_failures == 7);
     CHECK(o->breaker_open_for == milliseconds(15'000));
     CHECK(o->breaker_probe_wait == milliseconds(90'000));
+    CHECK(o->max_retry_after == milliseconds(5'000));
 
     env["BOOMER_CLAUDE_CONCURRENCY"] = "20";  // above the maximum
     auto too_many = clients::claude_options_from_env(lookup);

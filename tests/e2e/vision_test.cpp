@@ -229,14 +229,20 @@ TEST_CASE("service with Claude: a refused API key fails the call at once, the it
 TEST_CASE("service with Claude: a long retry-after puts the item back in the queue", "[e2e]") {
     claude_service t;
     t.confident_camera();
-    t.fake.inject(fakes::injected_error::rate_limited(120));  // beyond the client's 60 s bound
+    t.fake.inject(fakes::injected_error::rate_limited(3));  // beyond the client's 1 s bound
+    scoped_env bound(std::vector<std::pair<std::string, std::string>>{
+        {"BOOMER_CLAUDE_MAX_RETRY_AFTER_MS", "1000"}});
     t.start();
 
     auto done = t.camera_item();
     CHECK(str(done.job.at("state")) == "succeeded");
-    CHECK(done.job.at("attempts") == 2);  // the queue retried the item after its backoff
+    CHECK(done.job.at("attempts") == 2);  // the queue retried the item
     CHECK(t.fake.received() == 2);
     CHECK(t.fake.paid() == 1);
+    // ...and not before the wait Claude asked for.
+    auto calls = t.fake.calls();
+    REQUIRE(calls.size() == 2);
+    CHECK(calls[1].at - calls[0].at >= std::chrono::milliseconds(3000));
 }
 
 TEST_CASE("service with Claude: the same photo again is not paid again, not even after a restart",
