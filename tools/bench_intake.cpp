@@ -41,9 +41,14 @@
 #include <thread>
 #include <vector>
 
+#include "tools/load_stats.hpp"
+
 namespace {
 
 namespace json = boost::json;
+using boomer::tools::percentile;
+using boomer::tools::process_sample;
+using boomer::tools::sample_process;
 using steady = std::chrono::steady_clock;
 
 struct options {
@@ -217,45 +222,6 @@ std::optional<int> connection::read_response() {
         return std::nullopt;
     }
     return std::atoi(head.c_str() + 9);
-}
-
-// What /proc says about the service: resident memory and CPU time used.
-struct process_sample {
-    double rss_mb = 0;
-    double cpu_seconds = 0;
-};
-
-std::optional<process_sample> sample_process(int pid) {
-    std::ifstream status("/proc/" + std::to_string(pid) + "/status");
-    std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
-    if (!status || !stat) {
-        return std::nullopt;
-    }
-    process_sample out;
-    for (std::string line; std::getline(status, line);) {
-        if (line.rfind("VmRSS:", 0) == 0) {
-            out.rss_mb = std::strtod(line.c_str() + 6, nullptr) / 1024.0;
-        }
-    }
-    std::string text((std::istreambuf_iterator<char>(stat)), {});
-    std::istringstream fields(text.substr(text.rfind(')') + 2));
-    std::vector<std::string> f{std::istream_iterator<std::string>(fields), {}};
-    if (f.size() > 12) {
-        out.cpu_seconds =
-            (std::stod(f[11]) + std::stod(f[12])) / static_cast<double>(sysconf(_SC_CLK_TCK));
-    }
-    return out;
-}
-
-double percentile(std::vector<double> v, double p) {
-    if (v.empty()) {
-        return 0;
-    }
-    std::sort(v.begin(), v.end());
-    double rank = p * static_cast<double>(v.size() - 1);
-    auto lo = static_cast<std::size_t>(std::floor(rank));
-    auto hi = std::min(lo + 1, v.size() - 1);
-    return v[lo] + (rank - static_cast<double>(lo)) * (v[hi] - v[lo]);
 }
 
 json::object summary(const std::vector<double>& v) {
