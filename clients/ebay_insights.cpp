@@ -24,7 +24,7 @@ std::optional<market::comp> read_sale(dom::object item, const market::market_que
     market::comp c;
     c.title = string_field(item, "title");
     c.item_price_minor = price->minor;
-    c.shipping_minor = 0;  // TODO(#4): ItemSales has no shipping; comps are item price only.
+    c.shipping_minor = 0;  // ItemSales carries no shipping cost: the item price is all there is
     c.price_minor = price->minor;
     c.currency = query.currency;
     c.sold_on = *sold_on;

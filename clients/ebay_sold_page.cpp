@@ -198,8 +198,9 @@ const std::vector<sold_page_layout>& sold_page_layouts() {
 result<sold_page> parse_sold_page(std::string_view html, const market::market_query& query,
                                   std::string_view today) {
     auto doc = html_doc::parse(html);
-    // TODO(#4): the "search-evo" su-item-card layout seen on ebay.co.uk since July 2026 is not
-    // read yet; such a page is reported as layout_changed.
+    // The intermittent "search-evo" su-item-card markup (ebay.co.uk, from July 2026) is not one
+    // of these layouts: its sold date has no known selector, so such a page is reported as
+    // layout_changed rather than read half-way.
     for (const auto& layout : sold_page_layouts()) {
         auto cards = doc.find_all(html_doc::root, "li", layout.card);
         if (cards.empty()) {
