@@ -164,8 +164,10 @@ void log_request(const server_state& st, const session& s, const exchange& ex, u
                 {"peer", s.peer}});
 }
 
-// Completes `res` (version, keep-alive, headers, length), writes it, records it. Returns whether
-// the connection may carry another request.
+// Completes `res` (version, keep-alive, headers, length), records it, writes it. Returns whether
+// the connection may carry another request. The request is counted before the write so that a
+// client that reads the answer and then scrapes /metrics always finds it counted; its duration
+// is the time to a ready answer.
 asio::awaitable<bool> respond(std::shared_ptr<server_state> st, std::shared_ptr<session> s,
                               http_response res, exchange ex) {
     bool keep_alive = ex.keep_alive && res.keep_alive() && !st->stopping.load();
@@ -176,6 +178,9 @@ asio::awaitable<bool> respond(std::shared_ptr<server_state> st, std::shared_ptr<
     res.prepare_payload();
     unsigned status = res.result_int();
     std::size_t bytes_out = res.body().size();
+    double seconds = std::chrono::duration<double>(steady::now() - ex.start).count();
+    st->metrics.record(ex.route_index, ex.method, ex.route, status, seconds);
+    log_request(*st, *s, ex, status, bytes_out, seconds);
 
     s->stream.expires_after(st->options.write_timeout);
     error_code ec;
@@ -184,10 +189,6 @@ asio::awaitable<bool> respond(std::shared_ptr<server_state> st, std::shared_ptr<
     } else {
         ec = co_await write_message(s, std::move(res));
     }
-
-    double seconds = std::chrono::duration<double>(steady::now() - ex.start).count();
-    st->metrics.record(ex.route_index, ex.method, ex.route, status, seconds);
-    log_request(*st, *s, ex, status, bytes_out, seconds);
     co_return keep_alive && !ec;
 }
 
