@@ -5,9 +5,9 @@
 
 #include <algorithm>
 #include <set>
-#include <type_traits>
 
 #include "pipeline/image/analyze.hpp"
+#include "pipeline/market/comp_json.hpp"
 #include "pipeline/market/listing.hpp"
 #include "pipeline/market/pricing.hpp"
 
@@ -107,57 +107,6 @@ json::object price_json(const market::market_price& p, const json::value& source
     out["condition_mismatched"] = p.condition_mismatched;
     out["sources"] = sources;
     return out;
-}
-
-// A field of an object, or `fallback` when absent or of another type (older checkpoints).
-template <class T>
-T field_or(const json::object& o, std::string_view key, T fallback) {
-    const auto* v = o.if_contains(key);
-    if (v == nullptr) {
-        return fallback;
-    }
-    if constexpr (std::is_same_v<T, bool>) {
-        return v->is_bool() ? v->as_bool() : fallback;
-    } else {
-        return v->is_string() ? std::string(v->as_string()) : fallback;
-    }
-}
-
-market::comp comp_from_json(const json::value& v) {
-    market::comp c;
-    const auto& o = v.as_object();
-    c.title = std::string(o.at("title").as_string());
-    c.price_minor = o.at("price_minor").to_number<std::int64_t>();
-    c.item_price_minor = o.at("item_price_minor").to_number<std::int64_t>();
-    c.shipping_minor = o.at("shipping_minor").to_number<std::int64_t>();
-    c.currency = std::string(o.at("currency").as_string());
-    c.sold_on = std::string(o.at("sold_on").as_string());
-    c.match = std::string(o.at("match").as_string());
-    c.score = o.at("score").to_number<double>();
-    c.source = std::string(o.at("source").as_string());
-    c.sold = field_or(o, "sold", true);
-    c.condition_id = field_or(o, "condition_id", std::string());
-    c.url = field_or(o, "url", std::string());
-    c.category_id = field_or(o, "category_id", std::string());
-    return c;
-}
-
-json::object comp_json(const market::comp& c) {
-    return {
-        {"title", c.title},
-        {"price_minor", c.price_minor},
-        {"item_price_minor", c.item_price_minor},
-        {"shipping_minor", c.shipping_minor},
-        {"currency", c.currency},
-        {"sold_on", c.sold_on},
-        {"match", c.match},
-        {"score", c.score},
-        {"source", c.source},
-        {"sold", c.sold},
-        {"condition_id", c.condition_id},
-        {"url", c.url},
-        {"category_id", c.category_id},
-    };
 }
 
 json::object outcome_json(const market::source_outcome& o) {
@@ -310,7 +259,7 @@ json::value comps_document(const market::market_query& query, const market::fan_
     }
     json::array comps;
     for (const auto& c : found.comps) {
-        comps.emplace_back(comp_json(c));
+        comps.emplace_back(market::comp_to_json(c));
     }
     json::object q{{"keywords", query.keywords},
                    {"barcodes", std::move(codes)},
@@ -331,7 +280,9 @@ json::value run_price(const json::value& comps, const json::value& identificatio
                       const store::item_record& item, const stage_env& env) {
     market::market_price_input in;
     for (const auto& c : comps.at("comps").as_array()) {
-        in.comps.push_back(comp_from_json(c));
+        if (auto comp = market::comp_from_json(c)) {
+            in.comps.push_back(std::move(*comp));
+        }
     }
     in.condition = item.condition.empty() ? str(identification, "condition_guess") : item.condition;
     in.today = env.today;

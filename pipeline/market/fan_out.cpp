@@ -17,6 +17,7 @@
 #include <boost/json.hpp>
 #include <cctype>
 
+#include "pipeline/market/comp_json.hpp"
 #include "pipeline/market/condition.hpp"
 
 namespace boomer::market {
@@ -52,22 +53,6 @@ std::string collapse_lower(std::string_view text) {
 
 std::string optional_number(const std::optional<std::int64_t>& n) {
     return n ? std::to_string(*n) : std::string();
-}
-
-json::object comp_object(const comp& c) {
-    return {{"title", c.title},
-            {"price_minor", c.price_minor},
-            {"item_price_minor", c.item_price_minor},
-            {"shipping_minor", c.shipping_minor},
-            {"currency", c.currency},
-            {"sold_on", c.sold_on},
-            {"match", c.match},
-            {"score", c.score},
-            {"source", c.source},
-            {"sold", c.sold},
-            {"condition_id", c.condition_id},
-            {"url", c.url},
-            {"category_id", c.category_id}};
 }
 
 }  // namespace
@@ -128,7 +113,7 @@ std::size_t comp_memory_cache::size() const {
 std::string comps_to_json(const std::vector<comp>& comps) {
     json::array out;
     for (const auto& c : comps) {
-        out.emplace_back(comp_object(c));
+        out.emplace_back(comp_to_json(c));
     }
     return json::serialize(out);
 }
@@ -140,29 +125,12 @@ std::optional<std::vector<comp>> comps_from_json(std::string_view text) {
         return std::nullopt;
     }
     std::vector<comp> out;
-    try {
-        for (const auto& e : v.as_array()) {
-            const auto& o = e.as_object();
-            comp c;
-            c.title = o.at("title").as_string();
-            c.price_minor = o.at("price_minor").to_number<std::int64_t>();
-            c.item_price_minor = o.at("item_price_minor").to_number<std::int64_t>();
-            c.shipping_minor = o.at("shipping_minor").to_number<std::int64_t>();
-            c.currency = o.at("currency").as_string();
-            c.sold_on = o.at("sold_on").as_string();
-            c.match = o.at("match").as_string();
-            c.score = o.at("score").to_number<double>();
-            c.source = o.at("source").as_string();
-            c.sold = o.at("sold").as_bool();
-            c.condition_id = o.at("condition_id").as_string();
-            c.url = o.at("url").as_string();
-            if (const auto* category = o.if_contains("category_id")) {
-                c.category_id = category->as_string();
-            }
-            out.push_back(std::move(c));
+    for (const auto& e : v.as_array()) {
+        auto c = comp_from_json(e);
+        if (!c) {
+            return std::nullopt;  // a value written by another version: a miss
         }
-    } catch (const std::exception&) {
-        return std::nullopt;  // a value written by another version: a miss
+        out.push_back(std::move(*c));
     }
     return out;
 }
