@@ -8,20 +8,27 @@
 namespace boomer::store::sqlite {
 namespace {
 
-// The lookup: one IN (json_each(...)) term per band, OR-ed, which SQLite plans as lookups in
-// each band's index with the row ids unioned (a MULTI-INDEX OR), so only rows sharing a probed
-// band value are read; of those, the ones within the distance of an asked hash are kept.
+// The lookup: the rows sharing a probed band value are gathered first, one search of each
+// band's index, and only those are joined to their item and job and checked for distance. (With
+// the band terms OR-ed in one WHERE, the planner preferred walking every item of the tenant,
+// which made each lookup cost the whole table.)
 // ?1..?3 band values, ?4 tenant, ?5 excluded item, ?6 asked hashes (JSON arrays), ?7 distance,
 // ?8 limit.
-constexpr const char* similar_sql =
-    "SELECT m.item_id, j.job_id, m.idx, m.phash, i.created_ms FROM images m "
-    "JOIN items i ON i.item_id = m.item_id JOIN jobs j ON j.item_id = m.item_id "
-    "WHERE (m.band0 IN (SELECT value FROM json_each(?1)) "
-    "OR m.band1 IN (SELECT value FROM json_each(?2)) "
-    "OR m.band2 IN (SELECT value FROM json_each(?3))) "
-    "AND i.tenant_id = ?4 AND m.item_id <> ?5 "
+}  // namespace
+
+const char* const similar_photos_sql =
+    "WITH near(rid) AS MATERIALIZED ("
+    "SELECT rowid FROM images WHERE band0 IN (SELECT value FROM json_each(?1)) "
+    "UNION SELECT rowid FROM images WHERE band1 IN (SELECT value FROM json_each(?2)) "
+    "UNION SELECT rowid FROM images WHERE band2 IN (SELECT value FROM json_each(?3))) "
+    "SELECT m.item_id, j.job_id, m.idx, m.phash, i.created_ms FROM near n "
+    "JOIN images m ON m.rowid = n.rid JOIN items i ON i.item_id = m.item_id "
+    "JOIN jobs j ON j.item_id = m.item_id "
+    "WHERE i.tenant_id = ?4 AND m.item_id <> ?5 "
     "AND EXISTS (SELECT 1 FROM json_each(?6) h WHERE boomer_hamming(m.phash, h.value) <= ?7) "
     "LIMIT ?8";
+
+namespace {
 
 template <class T>
 std::string json_array(const std::vector<T>& values) {
@@ -89,7 +96,7 @@ std::vector<similar_photo> sqlite_store::similar_photos(const similar_photo_quer
         near.push_back(static_cast<std::int64_t>(h));
     }
     auto conn = pool_.acquire();
-    auto st = conn->prepare(similar_sql);
+    auto st = conn->prepare(similar_photos_sql);
     st.bind_all(json_array(bands[0]), json_array(bands[1]), json_array(bands[2]), q.tenant_id,
                 q.exclude_item_id, json_array(near), q.max_distance, q.limit);
     while (st.step()) {

@@ -85,4 +85,7 @@ private:
 priority priority_from_db(std::string_view text);
 job_state state_from_db(std::string_view text);
 
+// The near-duplicate lookup's statement (sqlite_photos.cpp), named for the test of its plan.
+extern const char* const similar_photos_sql;
+
 }  // namespace boomer::store::sqlite

@@ -16,6 +16,7 @@
 #include "store/sqlite_commit.hpp"
 #include "store/sqlite_db.hpp"
 #include "store/sqlite_schema.hpp"
+#include "store/sqlite_store_impl.hpp"
 #include "tests/store/store_engines.hpp"
 
 using namespace boomer::store;
@@ -176,6 +177,31 @@ TEST_CASE("sqlite store: claims and listings walk their indexes instead of sorti
     INFO(plan);
     CHECK_THAT(plan, Catch::Contains("jobs_tenant_state"));
     CHECK_THAT(plan, !Catch::Contains("TEMP B-TREE"));
+}
+
+TEST_CASE("sqlite store: the near-duplicate lookup starts from the band indexes", "[store]") {
+    temp_dir dir;
+    auto path = dir.path() / "boomer.db";
+    open_sqlite_store(path.string());
+    // The store's own connection class: it registers the hamming function the statement uses.
+    sqlite::connection conn(path.string(), 1'000);
+    auto st = conn.prepare(std::string("EXPLAIN QUERY PLAN ") + sqlite::similar_photos_sql);
+    std::vector<std::string> steps;
+    while (st.step()) {
+        steps.push_back(st.text(3));
+    }
+    std::string plan;
+    for (const auto& s : steps) {
+        plan += s + "\n";
+    }
+    INFO(plan);
+    // Every band is searched through its index, and the first table walked is the gathered
+    // candidates, never the tenant's items (which costs a lookup the whole table).
+    for (const char* index : {"images_band0", "images_band1", "images_band2"}) {
+        CHECK_THAT(plan, Catch::Contains(index));
+    }
+    CHECK_THAT(plan, Catch::Contains("SCAN n"));
+    CHECK_THAT(plan, !Catch::Contains("items_tenant"));
 }
 
 TEST_CASE(
