@@ -28,14 +28,19 @@ changed AS (
 SELECT (SELECT count(*) FROM held), (SELECT count(*) FROM changed)
 )sql";
 
-// One = ANY (array) term per band, OR-ed: a bitmap index scan of each band's partial index
-// (the strict = implies band IS NOT NULL), OR-ed, so only rows sharing a probed band value are
-// read; of those, the ones within the distance of an asked hash are kept.
+// The rows sharing a probed band value are gathered first, a bitmap scan of each band's partial
+// index (the strict = implies band IS NOT NULL), and only those are joined and checked for
+// distance. (With the band terms OR-ed in one WHERE, the generic plan of the prepared statement
+// read the whole images table.)
 constexpr const char* similar_sql = R"sql(
-SELECT m.item_id, j.job_id, m.idx, m.phash, i.created_ms FROM images m
+WITH near AS MATERIALIZED (
+  SELECT item_id, idx FROM images WHERE band0 = ANY ($1::int[])
+  UNION SELECT item_id, idx FROM images WHERE band1 = ANY ($2::int[])
+  UNION SELECT item_id, idx FROM images WHERE band2 = ANY ($3::int[]))
+SELECT m.item_id, j.job_id, m.idx, m.phash, i.created_ms FROM near n
+JOIN images m ON m.item_id = n.item_id AND m.idx = n.idx
 JOIN items i ON i.item_id = m.item_id JOIN jobs j ON j.item_id = m.item_id
-WHERE (m.band0 = ANY ($1::int[]) OR m.band1 = ANY ($2::int[]) OR m.band2 = ANY ($3::int[]))
-  AND i.tenant_id = $4::text AND m.item_id <> $5::text
+WHERE i.tenant_id = $4::text AND m.item_id <> $5::text
   AND EXISTS (SELECT 1 FROM unnest($6::bigint[]) AS h (phash)
               WHERE bit_count((m.phash # h.phash)::bit(64)) <= $7::int)
 LIMIT $8::int

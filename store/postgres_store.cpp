@@ -75,7 +75,8 @@ constexpr std::array<statement_def, 12> statements{{
     {"create_items", create_items_sql},
     {"find_by_key",
      "SELECT i.item_id, j.job_id FROM items i JOIN jobs j ON j.item_id = i.item_id "
-     "WHERE i.tenant_id = $1::text AND i.idempotency_key = $2::text"},
+     "WHERE i.tenant_id = $1::text AND i.idempotency_key = $2::text "
+     "AND i.idempotency_key <> ''"},  // names the partial index's condition, so it is used
     {"find_item", BOOMER_PG_ITEMS_JOIN "WHERE i.tenant_id = $1::text AND i.item_id = $2::text"},
     {"images_of",
      "SELECT item_id, idx, sha256, filename, media_type, bytes, width, height, phash "

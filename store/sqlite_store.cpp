@@ -170,14 +170,18 @@ std::vector<create_result> sqlite_store::create_items(const std::vector<new_item
     return outcomes;
 }
 
+// The last term repeats the condition of the partial index items_idempotency: without it the
+// planner cannot tell that a bound key is never '' and walks every item of the tenant instead.
+const char* const find_by_key_sql =
+    "SELECT i.item_id, j.job_id FROM items i JOIN jobs j ON j.item_id = i.item_id "
+    "WHERE i.tenant_id = ?1 AND i.idempotency_key = ?2 AND i.idempotency_key <> ''";
+
 std::optional<create_result> sqlite_store::find_by_key(connection& conn, std::string_view tenant_id,
                                                        std::string_view key) {
     if (key.empty()) {
         return std::nullopt;
     }
-    auto st = conn.prepare(
-        "SELECT i.item_id, j.job_id FROM items i JOIN jobs j ON j.item_id = i.item_id "
-        "WHERE i.tenant_id = ?1 AND i.idempotency_key = ?2");
+    auto st = conn.prepare(find_by_key_sql);
     st.bind_all(tenant_id, key);
     if (!st.step()) {
         return std::nullopt;

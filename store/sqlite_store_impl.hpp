@@ -85,7 +85,9 @@ private:
 priority priority_from_db(std::string_view text);
 job_state state_from_db(std::string_view text);
 
-// The near-duplicate lookup's statement (sqlite_photos.cpp), named for the test of its plan.
+// Statements named for the tests of their plans: the idempotency-key lookup (sqlite_store.cpp)
+// and the near-duplicate lookup (sqlite_photos.cpp).
+extern const char* const find_by_key_sql;
 extern const char* const similar_photos_sql;
 
 }  // namespace boomer::store::sqlite

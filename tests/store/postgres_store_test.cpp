@@ -11,12 +11,14 @@
 #include <chrono>
 #include <latch>
 #include <pqxx/pqxx>
+#include <span>
 #include <string>
 #include <thread>
 #include <vector>
 
 #include "store/postgres_db.hpp"
 #include "store/postgres_schema.hpp"
+#include "store/postgres_store_impl.hpp"
 #include "tests/store/postgres_support.hpp"
 #include "tests/store/store_engines.hpp"
 
@@ -387,6 +389,73 @@ TEST_CASE("postgres store: claims walk the claim index in queue order", "[store]
     INFO(plan);
     CHECK_THAT(plan, Catch::Contains("jobs_claim"));
     CHECK_THAT(plan, !Catch::Contains("Sort"));
+}
+
+namespace {
+
+// The SQL of the prepared statement `name` among `statements`.
+std::string statement_sql(std::span<const pg::statement_def> statements, std::string_view name) {
+    for (const auto& s : statements) {
+        if (name == s.name) {
+            return s.sql;
+        }
+    }
+    FAIL("no statement " << name);
+    return {};
+}
+
+}  // namespace
+
+TEST_CASE(
+    "postgres store: idempotency keys and near-duplicate photos are found through their "
+    "indexes",
+    "[store][pg]") {
+    if (!pg_ready()) {
+        return;
+    }
+    scoped_schema schema;
+    open_postgres_store(pg_dsn(), pg_options(schema.name()));
+    pqxx::connection conn(pg_dsn());
+    pqxx::nontransaction tx(conn);
+    tx.exec0("SET search_path TO " + tx.quote_name(schema.name()));
+    // Enough rows of one tenant that reading a whole table costs more than searching an index.
+    tx.exec0(
+        "INSERT INTO items (item_id, tenant_id, idempotency_key, priority, created_ms, "
+        "updated_ms) SELECT 'itm_' || g, 't', 'key' || g, 'normal', g, g "
+        "FROM generate_series(1, 5000) g");
+    tx.exec0(
+        "INSERT INTO jobs (job_id, item_id, tenant_id, state, priority, sort_key, max_attempts, "
+        "created_ms, run_after_ms) SELECT 'job_' || g, 'itm_' || g, 't', 'succeeded', 'normal', "
+        "g, 5, g, g FROM generate_series(1, 5000) g");
+    tx.exec0(
+        "INSERT INTO images (item_id, idx, sha256, phash, band0, band1, band2) "
+        "SELECT 'itm_' || g, 0, md5(g::text), g * 7919, g, g + 100000, g + 200000 "
+        "FROM generate_series(1, 5000) g");
+    tx.exec0("ANALYZE");
+    // The statements are prepared once and run many times, so their generic plans matter.
+    tx.exec0("SET plan_cache_mode = force_generic_plan");
+    auto plan_of = [&](const std::string& sql, const std::string& args) {
+        tx.exec0("PREPARE q AS " + sql);
+        std::string plan;
+        for (const auto& row : tx.exec("EXPLAIN EXECUTE q " + args)) {
+            plan += row[0].as<std::string>() + "\n";
+        }
+        tx.exec0("DEALLOCATE q");
+        return plan;
+    };
+
+    auto by_key = plan_of(statement_sql(pg::intake_statements(), "find_by_key"), "('t', 'key7')");
+    INFO(by_key);
+    CHECK_THAT(by_key, Catch::Contains("items_idempotency"));
+    CHECK_THAT(by_key, !Catch::Contains("Seq Scan on items"));
+
+    auto similar = plan_of(statement_sql(pg::photo_statements(), "similar_photos"),
+                           "('{1,2,3}', '{4,5}', '{6}', 't', 'itm_0', '{7919}', 5, 8)");
+    INFO(similar);
+    for (const char* index : {"images_band0", "images_band1", "images_band2"}) {
+        CHECK_THAT(similar, Catch::Contains(index));
+    }
+    CHECK_THAT(similar, !Catch::Contains("Seq Scan on images"));
 }
 
 TEST_CASE("postgres store: the listener wakes when a job becomes runnable, and only then",

@@ -179,6 +179,20 @@ TEST_CASE("sqlite store: claims and listings walk their indexes instead of sorti
     CHECK_THAT(plan, !Catch::Contains("TEMP B-TREE"));
 }
 
+TEST_CASE("sqlite store: an idempotency key is looked up through its index", "[store]") {
+    temp_dir dir;
+    auto path = dir.path() / "boomer.db";
+    open_sqlite_store(path.string());
+    raw_db raw(path);
+    std::string plan;
+    for (const auto& row : raw.rows(std::string("EXPLAIN QUERY PLAN ") + sqlite::find_by_key_sql)) {
+        plan += row + "\n";
+    }
+    INFO(plan);
+    CHECK_THAT(plan, Catch::Contains("items_idempotency"));
+    CHECK_THAT(plan, !Catch::Contains("items_tenant"));
+}
+
 TEST_CASE("sqlite store: the near-duplicate lookup starts from the band indexes", "[store]") {
     temp_dir dir;
     auto path = dir.path() / "boomer.db";
