@@ -51,13 +51,18 @@ private:
     const std::function<asio::awaitable<void>(milliseconds)>& hook_;
 };
 
-// How an attempt's outcome feeds adaptive concurrency: 429, 529 and timeouts mean "slow down".
-resilience::call_signal concurrency_signal(bool answered, const failure& problem) {
+// How an attempt's outcome feeds adaptive concurrency: 529s and timeouts mean "slow down". So
+// does a 429 while the rate limit is unknown; once the answers' headers have given it (`paced`),
+// the rate limiter spaces the calls and a 429 only says the bucket ran dry, which fewer calls in
+// flight would not cure: cutting the limit then only starves the allowed rate for minutes.
+resilience::call_signal concurrency_signal(bool answered, const failure& problem, bool paced) {
     if (answered) {
         return resilience::call_signal::success;
     }
-    if (problem.code == "vision_rate_limited" || problem.code == "vision_overloaded" ||
-        problem.code == "vision_timeout") {
+    if (problem.code == "vision_rate_limited") {
+        return paced ? resilience::call_signal::neutral : resilience::call_signal::overload;
+    }
+    if (problem.code == "vision_overloaded" || problem.code == "vision_timeout") {
         return resilience::call_signal::overload;
     }
     return resilience::call_signal::neutral;
@@ -512,7 +517,8 @@ asio::awaitable<attempt_verdict> claude_vision::impl::try_once(
     // in flight.
     guard.concurrency.set_rate(
         allowed_calls_per_minute(guard.limiter, guard.typical_cost(estimate)));
-    permit.report(concurrency_signal(verdict.answered, verdict.problem), latency);
+    const bool paced = guard.limiter.limit(resilience::rate_resource::requests) > 0;
+    permit.report(concurrency_signal(verdict.answered, verdict.problem, paced), latency);
     metrics.concurrency.with({model}).set(guard.concurrency.limit());
     co_return verdict;
 }

@@ -1,8 +1,9 @@
 // The Claude vision model's protections against the fake server: the breaker per model opens
 // after repeated server failures and is exported, the retry budget stops retries, the rate
 // limiter learns the limit from the answers' headers and waits instead of drawing a 429, the
-// concurrency grows by slow start and stops at the Little's-law ceiling, connections broken
-// before an answer leave the breaker alone; and their settings from the environment.
+// concurrency grows by slow start, stops at the Little's-law ceiling and is not cut by a 429 once
+// the limit is known, connections broken before an answer leave the breaker alone; and their
+// settings from the environment.
 #include <atomic>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
@@ -231,6 +232,34 @@ TEST_CASE("claude resilience: the announced rate times the latency caps the conc
     REQUIRE(r);
     // 1 call/s x 1 s = 1 in flight needed; x 1.5 headroom, rounded up, + 1: 3.
     CHECK(gauge_value(registry.render(), concurrency_series) == Approx(3.0));
+}
+
+TEST_CASE(
+    "claude resilience: a 429 from a known rate limit leaves the concurrency alone, a 529 "
+    "halves it",
+    "[clients]") {
+    fakes::fake_anthropic_options fake_options;
+    fake_options.limits.requests = 6000;  // 100 calls a second, so the ceiling stays far above
+    fake_options.limits.start_full = 0;   // the first call finds the bucket empty
+    harness h(fake_options);
+    ticking_clock time(1000);  // every call seems to take a second
+    h.options.time = &time;
+    h.options.concurrency_initial = 8;
+    h.options.concurrency_max = 100;
+    claude_vision vision(h.options, h.io.get_executor(), h.registry);
+
+    // The 429 carries the limit in its headers: the limiter paces from then on, and the
+    // concurrency is not what ran the bucket dry.
+    auto r = test::run_coro(h.io, vision.identify(request()));
+    REQUIRE(r);
+    REQUIRE(h.fake.calls().size() == 2);
+    CHECK(h.fake.calls()[0].status == 429);
+    CHECK(gauge_value(h.registry.render(), concurrency_series) == Approx(8.0));
+
+    // An overloaded server is another matter.
+    h.fake.inject(injected_error::overloaded());
+    CHECK(test::run_coro(h.io, vision.identify(request())));
+    CHECK(gauge_value(h.registry.render(), concurrency_series) == Approx(4.0));
 }
 
 namespace {

@@ -462,6 +462,31 @@ TEST_CASE("fake anthropic: requests per minute are limited with the real headers
     CHECK(fake.paid() == 3);
 }
 
+TEST_CASE("fake anthropic: buckets can start empty, then refill at the limit's pace",
+          "[clients]") {
+    manual_clock clock;
+    fakes::fake_anthropic_options options;
+    options.time = &clock;
+    options.limits.requests = 60;  // one a second
+    options.limits.start_full = 0;
+    fake_anthropic fake(options);
+
+    auto first = post(fake, valid_body());
+    CHECK(first.status == 429);
+    CHECK(first.header("retry-after") == "1");
+    clock.advance_ms(1'000);
+    auto second = post(fake, valid_body());
+    CHECK(second.status == 200);
+    CHECK(second.header("anthropic-ratelimit-requests-remaining") == "0");
+    CHECK(post(fake, valid_body()).status == 429);
+    clock.advance_ms(3'000);
+    for (int i = 0; i < 3; ++i) {
+        CHECK(post(fake, valid_body()).status == 200);
+    }
+    CHECK(post(fake, valid_body()).status == 429);
+    CHECK(fake.paid() == 4);
+}
+
 TEST_CASE("fake anthropic: input tokens per minute are limited", "[clients]") {
     fakes::fake_anthropic_options options;
     options.limits.input_tokens = 3000;  // less than the prompt alone

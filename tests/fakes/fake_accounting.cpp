@@ -89,10 +89,11 @@ minute_limits::model_buckets& minute_limits::buckets(const std::string& model_al
     auto [it, added] = models_.try_emplace(model_alias);
     auto& b = it->second;
     if (added) {
-        auto full = [now_ms](std::int64_t limit) {
-            return bucket{static_cast<double>(limit), static_cast<double>(limit), now_ms};
+        auto start = [&](std::int64_t limit) {
+            auto capacity = static_cast<double>(limit);
+            return bucket{capacity, capacity * limits_.start_full, now_ms};
         };
-        b = {full(limits_.requests), full(limits_.input_tokens), full(limits_.output_tokens)};
+        b = {start(limits_.requests), start(limits_.input_tokens), start(limits_.output_tokens)};
     }
     b.requests.refill(now_ms);
     b.input.refill(now_ms);

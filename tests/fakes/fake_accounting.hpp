@@ -21,6 +21,10 @@ struct rate_limits_per_minute {
     std::int64_t requests = 4'000;
     std::int64_t input_tokens = 2'000'000;  // input plus cache writes; cache reads are free
     std::int64_t output_tokens = 400'000;   // max_tokens is reserved, then the unused part refunded
+    // How full each bucket is at a model's first request: 1 is a key that has been idle, 0 one
+    // that has just spent its minute (so a short run meets the limit at once, not after the
+    // minute's allowance is used up).
+    double start_full = 1.0;
 };
 
 struct fake_usage {

@@ -42,6 +42,9 @@ void add_anthropic_flags(CLI::App& app, fake_upstream_flags& f) {
     app.add_option("--itpm", o.limits.input_tokens, "Input tokens per minute per model (0: none)");
     app.add_option("--otpm", o.limits.output_tokens,
                    "Output tokens per minute per model (0: none)");
+    app.add_option("--bucket-start", o.limits.start_full,
+                   "How full the rate-limit buckets start (1: a full minute, 0: empty)")
+        ->check(CLI::Range(0.0, 1.0));
     app.add_option("--seed", o.seed, "Seed of the error and latency dice");
     app.add_option("--default-confidence", o.default_confidence,
                    "Overall confidence of the answer for photos without a fixture")
