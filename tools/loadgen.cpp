@@ -210,7 +210,22 @@ struct fake_sample {
     double at_s = 0;  // since the start of submitting
     double received = 0;
     double paid = 0;
+    double requests_left = 0;  // summed over the models' request buckets
+    int models = 0;            // models with a bucket (those called so far)
 };
+
+// The share of its allowance a run used between two samples: the calls paid, over what the
+// limit let through in that time (the refill of each model's bucket plus what it held at the
+// start). Unlike a rate over short windows, a bucket drained after a slow start cannot lift it
+// above 1 without 429s. Negative when unknown.
+double allowance_used(const fake_sample& from, const fake_sample& to, double rpm) {
+    double minutes = (to.at_s - from.at_s) / 60.0;
+    double allowed = rpm * std::max(from.models, to.models) * minutes + from.requests_left;
+    if (rpm <= 0 || minutes <= 0 || allowed <= 0) {
+        return -1.0;
+    }
+    return (to.paid - from.paid) / allowed;
+}
 
 // Calls paid per minute in each `window_s` window that starts at a sample inside [from_s, to_s]:
 // the sustained rate is their median, the peak their maximum.
@@ -489,6 +504,14 @@ void load_generator::sample_fake() {
     s.at_s = std::chrono::duration<double>(steady::now() - start_).count();
     s.received = number_at(stats, {"received"});
     s.paid = number_at(stats, {"paid"});
+    if (auto models = stats.find("models"); models != stats.end() && models->value().is_object()) {
+        for (const auto& [alias, counts] : models->value().as_object()) {
+            if (const auto* left = counts.as_object().if_contains("requests_left")) {
+                s.requests_left += left->to_number<double>();
+                ++s.models;
+            }
+        }
+    }
     std::lock_guard lock(r_.mutex);
     fake_samples_.push_back(s);
 }
@@ -512,11 +535,25 @@ json::object load_generator::upstream_report(double seconds) {
                       ? submit_seconds_ * std::stod(o_.warmup) / 100.0
                       : static_cast<double>(parse_duration(o_.warmup).count()) / 1000.0;
     std::vector<double> rates;
+    double used = -1.0;
     {
         std::lock_guard lock(r_.mutex);
         // 10-second windows, shorter when the measured span is short.
         double window = std::clamp((submit_seconds_ - warmup) / 2.0, 2.0, 10.0);
         rates = window_rates(fake_samples_, warmup, submit_seconds_, window);
+        // The allowance from the first sample after the warm-up to the last before the end of
+        // submitting.
+        const fake_sample* from = nullptr;
+        const fake_sample* to = nullptr;
+        for (const auto& f : fake_samples_) {
+            if (f.at_s >= warmup && f.at_s <= submit_seconds_) {
+                from = from ? from : &f;
+                to = &f;
+            }
+        }
+        if (from && to && to != from) {
+            used = allowance_used(*from, *to, rpm);
+        }
     }
     double sustained = percentile(rates, 0.5);
     out = json::object{
@@ -536,6 +573,7 @@ json::object load_generator::upstream_report(double seconds) {
          rates.empty() ? 0.0 : *std::max_element(rates.begin(), rates.end())},
         {"sustained_windows", static_cast<std::int64_t>(rates.size())},
         {"usage_of_limit", rpm > 0 ? sustained / rpm : 0.0},
+        {"allowance_used", used},
         {"stats", std::move(after)},
     };
     if (auto ebay = get_json(o_.ebay_fake, "/_fake/stats"); !ebay.empty()) {
@@ -628,6 +666,11 @@ void print_upstream(const json::object& u) {
         "%.0f rpm: %.1f %%\n",
         n("paid_per_minute_sustained"), n("paid_per_minute_peak"), n("paid_per_minute_mean"),
         n("rpm_limit"), 100 * n("usage_of_limit"));
+    if (n("allowance_used") >= 0) {
+        std::printf(
+            "allowance used      %.1f %% of the calls the limit let through after the warm-up\n",
+            100 * n("allowance_used"));
+    }
     std::printf("retry-after kept    %.0f retries early (at most %.0f ms), %.0f after the wait\n",
                 n("early_retries"), n("early_by_ms_max"), n("retries_after_wait"));
 }

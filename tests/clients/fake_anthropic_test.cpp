@@ -462,8 +462,7 @@ TEST_CASE("fake anthropic: requests per minute are limited with the real headers
     CHECK(fake.paid() == 3);
 }
 
-TEST_CASE("fake anthropic: buckets can start empty, then refill at the limit's pace",
-          "[clients]") {
+TEST_CASE("fake anthropic: buckets can start empty, then refill at the limit's pace", "[clients]") {
     manual_clock clock;
     fakes::fake_anthropic_options options;
     options.time = &clock;
@@ -565,7 +564,10 @@ TEST_CASE("fake anthropic: strict base64 and image header sniffing", "[clients]"
 }
 
 TEST_CASE("fake anthropic: /_fake/stats counts received and paid calls by model", "[clients]") {
-    fake_anthropic fake;
+    manual_clock clock;
+    fakes::fake_anthropic_options options;
+    options.time = &clock;
+    fake_anthropic fake(options);
     fake.inject(fakes::injected_error::overloaded());
     CHECK(post(fake, valid_body()).status == 529);
     CHECK(post(fake, valid_body()).status == 200);
@@ -582,6 +584,14 @@ TEST_CASE("fake anthropic: /_fake/stats counts received and paid calls by model"
     CHECK(stats.at("models").at("claude-haiku-4-5").at("received") == 2);
     CHECK(stats.at("models").at("claude-haiku-4-5").at("paid") == 1);
     CHECK(stats.at("models").at("claude-sonnet-4-5").at("paid") == 1);
+    // What is left of each model's requests per minute (the overloaded answer took none).
+    const double limit = static_cast<double>(fakes::rate_limits_per_minute{}.requests);
+    CHECK(stats.at("models").at("claude-haiku-4-5").at("requests_left").to_number<double>() ==
+          Approx(limit - 1));
+    clock.advance_ms(30'000);  // refilled, but never past the limit
+    auto later = json::parse(client.Get("/_fake/stats")->body);
+    CHECK(later.at("models").at("claude-sonnet-4-5").at("requests_left").to_number<double>() ==
+          Approx(limit));
 }
 
 TEST_CASE("fake anthropic: counts retries of a body that came before its retry-after",

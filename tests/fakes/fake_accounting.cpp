@@ -155,6 +155,17 @@ std::vector<std::pair<std::string, std::string>> minute_limits::headers(
     return out;
 }
 
+std::optional<double> minute_limits::requests_left(const std::string& model_alias,
+                                                   std::int64_t now_ms) const {
+    auto it = models_.find(model_alias);
+    if (it == models_.end()) {
+        return std::nullopt;
+    }
+    auto b = it->second.requests;
+    b.refill(now_ms);
+    return b.level;
+}
+
 std::string rfc3339(std::int64_t epoch_ms) {
     std::time_t seconds = static_cast<std::time_t>(epoch_ms / 1000);
     std::tm parts{};

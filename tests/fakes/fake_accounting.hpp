@@ -69,6 +69,9 @@ public:
     // request): remaining tokens rounded to the nearest thousand, resets in RFC 3339.
     std::vector<std::pair<std::string, std::string>> headers(const std::string& model_alias,
                                                              std::int64_t now_ms) const;
+    // requests_left returns the requests the model's bucket holds at `now_ms` (unrounded), or
+    // nothing before the model's first request.
+    std::optional<double> requests_left(const std::string& model_alias, std::int64_t now_ms) const;
 
 private:
     struct bucket {

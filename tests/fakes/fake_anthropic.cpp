@@ -227,6 +227,13 @@ std::string fake_anthropic::impl::stats_json() const {
             delivered_paid += c.delivered ? 1 : 0;
         }
     }
+    // What each model's requests bucket holds now: with the calls paid, the load generator
+    // tells how much of the allowance a run left unused.
+    for (auto& [alias, counts] : by_model) {
+        if (auto left = limits.requests_left(std::string(alias), time.now_ms())) {
+            counts.as_object()["requests_left"] = *left;
+        }
+    }
     json::object statuses;
     for (const auto& [status, n] : by_status) {
         statuses[std::to_string(status)] = n;
