@@ -168,6 +168,8 @@ struct vision_metrics {
     metrics::family<metrics::gauge>& limit;
     metrics::family<metrics::gauge>& remaining;
     metrics::family<metrics::gauge>& concurrency;
+    metrics::family<metrics::histogram>& waits;
+    metrics::family<metrics::gauge>& in_flight;
 
     explicit vision_metrics(metrics::registry& r)
         : calls(r.counter_family("boomer_vision_calls_total",
@@ -200,8 +202,14 @@ struct vision_metrics {
                                    "What the last answer said is left of the rate limit.",
                                    {"model", "resource"})),
           concurrency(r.gauge_family("boomer_vision_concurrency_limit",
-                                     "Vision calls allowed in flight now (adaptive).", {"model"})) {
-    }
+                                     "Vision calls allowed in flight now (adaptive).", {"model"})),
+          waits(r.histogram_family(
+              "boomer_vision_wait_seconds",
+              "Time an attempt waited before it was sent: for a concurrency slot (slot) or for "
+              "the rate limiter (rate).",
+              {"model", "for"})),
+          in_flight(r.gauge_family("boomer_vision_in_flight",
+                                   "Vision calls holding a concurrency slot now.", {"model"})) {}
 };
 
 // allowed_calls_per_minute returns how many calls like `per_call` the limits in force allow per
@@ -485,9 +493,14 @@ asio::awaitable<attempt_verdict> claude_vision::impl::try_once(
         co_return refused;
     }
     auto& guard = guard_for(model);
+    const auto asked = steady::now();
     auto permit = co_await guard.concurrency.acquire();
+    metrics.waits.with({model, "slot"})
+        .observe(std::chrono::duration<double>(steady::now() - asked).count());
+    metrics.in_flight.with({model}).set(guard.concurrency.in_flight());
     const auto reserved = guard.reservation(estimate);
-    co_await guard.limiter.acquire(reserved);
+    const auto rate_wait = co_await guard.limiter.acquire(reserved);
+    metrics.waits.with({model, "rate"}).observe(std::chrono::duration<double>(rate_wait).count());
 
     auto sent = steady::now();
     auto sent_ms = now_ms();
@@ -520,6 +533,7 @@ asio::awaitable<attempt_verdict> claude_vision::impl::try_once(
     const bool paced = guard.limiter.limit(resilience::rate_resource::requests) > 0;
     permit.report(concurrency_signal(verdict.answered, verdict.problem, paced), latency);
     metrics.concurrency.with({model}).set(guard.concurrency.limit());
+    metrics.in_flight.with({model}).set(guard.concurrency.in_flight());
     co_return verdict;
 }
 

@@ -54,7 +54,10 @@ struct http_response {
 };
 
 struct https_client_options {
-    std::size_t max_idle_per_host = 4;
+    // Kept open for reuse per host. Under load hundreds of calls are in flight at once; a small
+    // pool would close most connections as their answers arrive and open (and, on TLS,
+    // handshake) a new one for nearly every call.
+    std::size_t max_idle_per_host = 256;
     std::chrono::milliseconds idle_timeout{30'000};  // idle connections older than this are closed
     std::size_t max_response_bytes = 16 * 1024 * 1024;
     std::string user_agent = "boomer/0.1";
