@@ -2,7 +2,11 @@
 // it stops retries, a wait longer than what is left is never started (backoff, retry-after, rate
 // limit), the cheap model's answer stands when the escalation runs out of time or fails, and the
 // setting is read from the environment and checked.
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
 #include <catch2/catch.hpp>
 #include <map>
 #include <sstream>
@@ -258,6 +262,65 @@ TEST_CASE("claude deadline: a strong answer in time is used and marked strong", 
     CHECK(id->escalation_reason.empty());
     CHECK(has_line(h.registry.render(),
                    R"(boomer_vision_escalation_outcomes_total{outcome="strong",reason="none"} 1)"));
+}
+
+namespace {
+
+// One identification started after `delay` (real time); its name is added to `finished` when it
+// ends, and its result kept in `out`.
+asio::awaitable<void> identify_after(claude_vision* vision, milliseconds delay, std::string name,
+                                     std::vector<std::string>* finished,
+                                     std::optional<result<pipeline::identification>>* out) {
+    asio::steady_timer timer(co_await asio::this_coro::executor, delay);
+    co_await timer.async_wait(asio::use_awaitable);
+    auto r = request();
+    auto got = co_await vision->identify(std::move(r));
+    finished->push_back(std::move(name));
+    out->emplace(std::move(got));
+}
+
+}  // namespace
+
+TEST_CASE("claude deadline: the wait for a slot held by a later deadline ends at this one",
+          "[clients]") {
+    fakes::fake_anthropic_options fake_options;
+    fake_options.model_latency["claude-sonnet-4-5"] = milliseconds(1500);
+    harness h(fake_options);
+    h.options.time = nullptr;  // real time: the slot is held by a real call
+    h.options.sleep = nullptr;
+    h.options.strong_model = "claude-sonnet-4-5";
+    h.options.stage_deadline = milliseconds(1000);
+    h.options.concurrency_initial = 1;
+    h.options.concurrency_max = 1;
+    h.options.backoff_base = milliseconds(800);  // a 400 ms wait at jitter 0.5
+    h.unsure_cheap_answer("Cheap camera answer");
+    auto overloaded = injected_error::overloaded();
+    overloaded.model = "claude-haiku-4-5";
+    h.fake.inject(overloaded);
+    claude_vision vision(h.options, h.io.get_executor(), h.registry);
+
+    // a starts first; its cheap call waits 400 ms to retry. b starts 300 ms later, escalates at
+    // once and holds the only strong slot until its own deadline (1300 ms). a asks for that
+    // slot at 400 ms and must give up at its deadline (1000 ms), before b ends.
+    std::vector<std::string> finished;
+    std::optional<result<pipeline::identification>> a, b;
+    asio::co_spawn(h.io, identify_after(&vision, milliseconds(0), "a", &finished, &a),
+                   asio::detached);
+    asio::co_spawn(h.io, identify_after(&vision, milliseconds(300), "b", &finished, &b),
+                   asio::detached);
+    h.io.run();
+
+    REQUIRE(a);
+    REQUIRE(b);
+    REQUIRE(*a);
+    REQUIRE(*b);
+    CHECK(finished == std::vector<std::string>{"a", "b"});
+    CHECK((*a)->escalation_outcome == "fallback");
+    CHECK((*a)->escalation_reason == "vision_deadline");
+    REQUIRE((*a)->calls.size() == 2);
+    CHECK((*a)->calls[1].attempts == 0);  // it never got a slot
+    CHECK((*b)->escalation_reason == "vision_deadline");
+    CHECK(h.fake.received("claude-sonnet-4-5") == 1);
 }
 
 TEST_CASE("claude deadline: BOOMER_CLAUDE_DEADLINE_MS is read and checked", "[clients]") {
