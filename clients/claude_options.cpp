@@ -52,6 +52,9 @@ result<bool> validate_resilience(const claude_options& o) {
     if (o.breaker_failures < 1 || o.breaker_failures > 1000) {
         return bad("BOOMER_CLAUDE_BREAKER_FAILURES", "must be from 1 to 1000");
     }
+    if (o.stage_deadline.count() < 1 || o.stage_deadline > std::chrono::hours(1)) {
+        return bad("BOOMER_CLAUDE_DEADLINE_MS", "must be from 1 to 3600000 milliseconds");
+    }
     if (o.breaker_open_for.count() < 0 || o.breaker_probe_wait.count() < 1) {
         return bad("BOOMER_CLAUDE_BREAKER_OPEN_MS and BOOMER_CLAUDE_BREAKER_PROBE_WAIT_MS",
                    "must be positive");
@@ -76,6 +79,7 @@ result<bool> read_resilience_env(
     std::int64_t open_ms = o.breaker_open_for.count();
     std::int64_t probe_ms = o.breaker_probe_wait.count();
     std::int64_t max_retry_after_ms = o.max_retry_after.count();
+    std::int64_t deadline_ms = o.stage_deadline.count();
     const double_setting doubles[] = {{"BOOMER_CLAUDE_RETRY_BUDGET", &o.retry_budget_ratio},
                                       {"BOOMER_CLAUDE_RETRY_FLOOR", &o.retry_floor_per_second}};
     const int_setting ints[] = {{"BOOMER_CLAUDE_RPM", &o.rate_limits.requests},
@@ -86,7 +90,8 @@ result<bool> read_resilience_env(
                                 {"BOOMER_CLAUDE_BREAKER_FAILURES", &failures},
                                 {"BOOMER_CLAUDE_BREAKER_OPEN_MS", &open_ms},
                                 {"BOOMER_CLAUDE_BREAKER_PROBE_WAIT_MS", &probe_ms},
-                                {"BOOMER_CLAUDE_MAX_RETRY_AFTER_MS", &max_retry_after_ms}};
+                                {"BOOMER_CLAUDE_MAX_RETRY_AFTER_MS", &max_retry_after_ms},
+                                {"BOOMER_CLAUDE_DEADLINE_MS", &deadline_ms}};
     for (const auto& s : doubles) {
         if (auto v = get(s.name); v && !parse_number(*v, *s.out)) {
             return bad(s.name, "must be a number");
@@ -104,6 +109,7 @@ result<bool> read_resilience_env(
     o.breaker_open_for = std::chrono::milliseconds(open_ms);
     o.breaker_probe_wait = std::chrono::milliseconds(probe_ms);
     o.max_retry_after = std::chrono::milliseconds(max_retry_after_ms);
+    o.stage_deadline = std::chrono::milliseconds(deadline_ms);
     return true;
 }
 

@@ -16,6 +16,7 @@
 #include "clients/claude_batcher.hpp"
 #include "resilience/adaptive_concurrency.hpp"
 #include "resilience/breaker_board.hpp"
+#include "resilience/deadline.hpp"
 #include "resilience/retry.hpp"
 #include "resilience/sleeper.hpp"
 
@@ -88,6 +89,17 @@ failure transport_failure(const failure& f) {
                    f.retryable};
 }
 
+// The failure of a call that the stage's deadline ended, retryable (the job's next attempt has a
+// whole deadline again): what stopped it, then the last problem Claude gave, if any.
+failure deadline_failure(milliseconds budget, const std::string& why, const failure* last) {
+    std::string message = "Claude did not identify the item within the " +
+                          std::to_string(budget.count()) + " ms deadline: " + why + ".";
+    if (last != nullptr && !last->message.empty()) {
+        message += " Last problem: " + last->message;
+    }
+    return failure{"vision_deadline", std::move(message), true};
+}
+
 // What one model call (all its attempts) produced.
 struct model_answer {
     pipeline::vision_call record;
@@ -105,7 +117,11 @@ bool complete(const model_answer& a) {
 // wait the server asked for, if any.
 struct attempt_verdict {
     bool answered = false;
-    bool stop = false;  // do not retry (the breaker refused the call)
+    bool sent = false;  // the request went out (it counts as an attempt)
+    bool stop = false;  // do not retry (the breaker refused the call, or the deadline ended it)
+    // The attempt timed out on a timeout the stage's deadline had shortened: it says more about
+    // the time left than about the server.
+    bool cut_short = false;
     // The connection broke before an answer: a stale or reset connection says nothing of the
     // server's health (a server that is down refuses connections or times out instead).
     bool connection_broke = false;
@@ -123,6 +139,22 @@ bool should_escalate(const model_answer& first, const claude_options& options) {
                !complete(first);
     }
     return first.error && first.error->code == "vision_bad_response";
+}
+
+// How an escalation ended: "strong" (its complete answer is used), "fallback" (the cheap
+// model's complete answer stands) or "failed" (neither is complete); the reason is the stronger
+// call's failure code, or "incomplete" when it answered without every required field.
+struct escalation_end {
+    std::string outcome;
+    std::string reason;
+};
+
+escalation_end end_of_escalation(const model_answer& cheap, const model_answer& strong) {
+    if (complete(strong)) {
+        return {"strong", "none"};
+    }
+    std::string reason = strong.error ? strong.error->code : "incomplete";
+    return {complete(cheap) ? "fallback" : "failed", std::move(reason)};
 }
 
 // The strong model's complete answer wins, then the cheap model's; without one, the last error.
@@ -145,6 +177,13 @@ result<pipeline::identification> compose(const std::vector<model_answer>& answer
     pipeline::identification id = chosen->reply->identification;
     id.source = chosen->record.model;
     id.escalated = answers.size() > 1;
+    if (id.escalated) {
+        auto end = end_of_escalation(answers.front(), answers.back());
+        id.escalation_outcome = end.outcome;
+        if (end.outcome == "fallback") {
+            id.escalation_reason = end.reason;
+        }
+    }
     for (const auto& a : answers) {
         id.cost_micros += a.record.cost_micros;
         id.calls.push_back(a.record);
@@ -165,6 +204,7 @@ struct vision_metrics {
     metrics::family<metrics::counter>& dollars;
     metrics::family<metrics::counter>& answers;
     metrics::counter& escalations;
+    metrics::family<metrics::counter>& escalation_ends;
     metrics::family<metrics::gauge>& limit;
     metrics::family<metrics::gauge>& remaining;
     metrics::family<metrics::gauge>& concurrency;
@@ -195,6 +235,11 @@ struct vision_metrics {
           escalations(r.counter_family("boomer_vision_escalations_total",
                                        "Items sent on to the stronger model.")
                           .with({})),
+          escalation_ends(r.counter_family(
+              "boomer_vision_escalation_outcomes_total",
+              "How escalations ended: strong (its answer is used), fallback (the cheap answer "
+              "stands; reason: the stronger call's failure code, or incomplete) or failed.",
+              {"outcome", "reason"})),
           limit(r.gauge_family("boomer_anthropic_ratelimit_limit",
                                "Anthropic rate limit per minute, from the last answer's headers.",
                                {"model", "resource"})),
@@ -362,15 +407,18 @@ struct claude_vision::impl {
     void record_usage(const std::string& model, pipeline::vision_call& record);
     attempt_verdict judge(const std::string& model, const result<http_response>& res,
                           model_answer& out);
-    asio::awaitable<attempt_verdict> try_once(const http_call& call, const std::string& model,
+    attempt_verdict out_of_time(const std::string& why) const;
+    asio::awaitable<attempt_verdict> try_once(http_call& call, const std::string& model,
                                               const resilience::rate_cost& estimate,
-                                              model_answer& out);
+                                              const resilience::deadline& stage, model_answer& out);
     asio::awaitable<model_answer> call_model(std::shared_ptr<impl> self,
-                                             pipeline::identify_request request, std::string model);
+                                             pipeline::identify_request request, std::string model,
+                                             resilience::deadline stage);
     asio::awaitable<model_answer> call_batch(std::shared_ptr<impl> self,
                                              pipeline::identify_request request, std::string model);
     asio::awaitable<model_answer> answer(std::shared_ptr<impl> self,
-                                         pipeline::identify_request request, std::string model);
+                                         pipeline::identify_request request, std::string model,
+                                         resilience::deadline stage);
     std::optional<model_answer> reuse(const std::string& stored, const std::string& model,
                                       const std::string& item_id);
 };
@@ -475,11 +523,20 @@ attempt_verdict claude_vision::impl::judge(const std::string& model,
     return verdict;
 }
 
-// One HTTP attempt through the model's breaker, concurrency limit and rate limiter; what it
-// came to feeds all three.
+// out_of_time is the verdict of an attempt that the stage's deadline stopped before it was sent.
+attempt_verdict claude_vision::impl::out_of_time(const std::string& why) const {
+    attempt_verdict verdict;
+    verdict.stop = true;
+    verdict.problem = deadline_failure(options.stage_deadline, why, nullptr);
+    return verdict;
+}
+
+// One HTTP attempt through the model's breaker, concurrency limit and rate limiter, none of
+// them waited for past the stage's deadline, and with at most what is left of it as its
+// timeout; what it came to feeds all three.
 asio::awaitable<attempt_verdict> claude_vision::impl::try_once(
-    const http_call& call, const std::string& model, const resilience::rate_cost& estimate,
-    model_answer& out) {
+    http_call& call, const std::string& model, const resilience::rate_cost& estimate,
+    const resilience::deadline& stage, model_answer& out) {
     auto& breaker = breakers.get("anthropic", model);
     auto ticket = breaker.allow();
     if (!ticket) {
@@ -493,14 +550,31 @@ asio::awaitable<attempt_verdict> claude_vision::impl::try_once(
         co_return refused;
     }
     auto& guard = guard_for(model);
+    // A slot may be held by a call with a later deadline (another item's escalation), so the
+    // wait for one is bounded by a timer of its own.
     const auto asked = steady::now();
-    auto permit = co_await guard.concurrency.acquire();
+    auto slot = guard.concurrency.acquire();
+    auto bounded_slot = resilience::within(slot, stage.remaining(), "vision_deadline");
+    auto permit = co_await std::move(bounded_slot);
+    if (!permit) {
+        co_return out_of_time("no concurrency slot for " + model + " came free in time");
+    }
     metrics.waits.with({model, "slot"})
         .observe(std::chrono::duration<double>(steady::now() - asked).count());
     metrics.in_flight.with({model}).set(guard.concurrency.in_flight());
     const auto reserved = guard.reservation(estimate);
-    const auto rate_wait = co_await guard.limiter.acquire(reserved);
-    metrics.waits.with({model, "rate"}).observe(std::chrono::duration<double>(rate_wait).count());
+    // At least a millisecond must be left for the attempt itself.
+    auto waited =
+        co_await guard.limiter.acquire_within(reserved, stage.remaining() - milliseconds(1));
+    if (!waited) {
+        co_return out_of_time("the rate limit of " + model + " would hold the call past it");
+    }
+    metrics.waits.with({model, "rate"}).observe(std::chrono::duration<double>(*waited).count());
+    call.timeout = stage.attempt_timeout(options.attempt_timeout);
+    if (call.timeout.count() <= 0) {
+        guard.limiter.settle(reserved, {.requests = 0});  // give the reservation back
+        co_return out_of_time("no time was left for a call to " + model);
+    }
 
     auto sent = steady::now();
     auto sent_ms = now_ms();
@@ -510,6 +584,16 @@ asio::awaitable<attempt_verdict> claude_vision::impl::try_once(
     metrics.seconds.with({model}).observe(
         std::chrono::duration<double>(steady::now() - sent).count());
     auto verdict = judge(model, res, out);
+    verdict.sent = true;
+    if (!verdict.answered && verdict.problem.code == "vision_timeout" &&
+        call.timeout < options.attempt_timeout) {
+        verdict.cut_short = true;
+        verdict.stop = true;
+        verdict.problem = deadline_failure(
+            options.stage_deadline,
+            "its last attempt had " + std::to_string(call.timeout.count()) + " ms left",
+            &verdict.problem);
+    }
     if (verdict.answered) {
         const auto& u = out.record.usage;
         const resilience::rate_cost used{
@@ -519,7 +603,7 @@ asio::awaitable<attempt_verdict> claude_vision::impl::try_once(
         guard.limiter.settle(reserved, used);
         guard.record_usage(used);
         ticket->success();
-    } else if (verdict.connection_broke) {
+    } else if (verdict.connection_broke || verdict.cut_short) {
         ticket.reset();  // neither success nor failure
     } else if (server_failure(verdict.problem)) {
         ticket->failure();
@@ -531,15 +615,18 @@ asio::awaitable<attempt_verdict> claude_vision::impl::try_once(
     guard.concurrency.set_rate(
         allowed_calls_per_minute(guard.limiter, guard.typical_cost(estimate)));
     const bool paced = guard.limiter.limit(resilience::rate_resource::requests) > 0;
-    permit.report(concurrency_signal(verdict.answered, verdict.problem, paced), latency);
+    permit->report(concurrency_signal(verdict.answered, verdict.problem, paced), latency);
     metrics.concurrency.with({model}).set(guard.concurrency.limit());
     metrics.in_flight.with({model}).set(guard.concurrency.in_flight());
     co_return verdict;
 }
 
+// call_model makes one model call: attempts and retries until an answer, a failure that is not
+// retried, or the stage's deadline, which no wait between attempts may pass.
 asio::awaitable<model_answer> claude_vision::impl::call_model(std::shared_ptr<impl> self,
                                                               pipeline::identify_request request,
-                                                              std::string model) {
+                                                              std::string model,
+                                                              resilience::deadline stage) {
     model_answer out;
     out.record.model = model;
     auto call = self->make_call(request, model);
@@ -547,17 +634,26 @@ asio::awaitable<model_answer> claude_vision::impl::call_model(std::shared_ptr<im
     auto start = steady::now();
     self->budget.on_request();
     std::optional<milliseconds> asked_to_wait;  // the last retry-after Claude sent
+    std::optional<failure> last;                // the last failed attempt's problem
+    const auto budget_ms = self->options.stage_deadline;
 
     for (int attempt = 1;; ++attempt) {
-        out.record.attempts = attempt;
-        if (attempt > 1) {
-            self->metrics.retries.with({model}).inc();
+        if (stage.expired()) {
+            out.error = deadline_failure(budget_ms, "no time was left for a call to " + model,
+                                         last ? &*last : nullptr);
+            break;
         }
-        auto verdict = co_await self->try_once(call, model, estimate, out);
+        auto verdict = co_await self->try_once(call, model, estimate, stage, out);
+        if (verdict.sent) {
+            out.record.attempts = attempt;
+            if (attempt > 1) {
+                self->metrics.retries.with({model}).inc();
+            }
+            asked_to_wait = verdict.wait;
+        }
         if (verdict.answered) {
             break;
         }
-        asked_to_wait = verdict.wait;
         if (verdict.stop || !verdict.problem.retryable || attempt >= self->options.max_attempts) {
             out.error = std::move(verdict.problem);
             break;
@@ -571,12 +667,21 @@ asio::awaitable<model_answer> claude_vision::impl::call_model(std::shared_ptr<im
             out.error = std::move(verdict.problem);
             break;
         }
+        if (auto left = stage.remaining(); next.wait >= left) {
+            out.error =
+                deadline_failure(budget_ms,
+                                 "a retry would have waited " + std::to_string(next.wait.count()) +
+                                     " ms with " + std::to_string(left.count()) + " ms left",
+                                 &verdict.problem);
+            break;
+        }
         if (!self->budget.try_spend()) {
             self->metrics.retries_refused.with({model}).inc();
             verdict.problem.message += " Retries are paused: too many calls failed recently.";
             out.error = std::move(verdict.problem);
             break;
         }
+        last = std::move(verdict.problem);
         co_await self->options.sleep(next.wait);
     }
 
@@ -664,15 +769,16 @@ std::optional<model_answer> claude_vision::impl::reuse(const std::string& stored
 // answer looks the call up in the answer store before paying for it, and keeps what it paid for.
 asio::awaitable<model_answer> claude_vision::impl::answer(std::shared_ptr<impl> self,
                                                           pipeline::identify_request request,
-                                                          std::string model) {
+                                                          std::string model,
+                                                          resilience::deadline stage) {
     auto answers = self->options.answers;
     if (!answers) {
-        co_return co_await self->call_model(self, request, model);
+        co_return co_await self->call_model(self, request, model, stage);
     }
     const std::string key = answer_key(self->make_call(request, model).body);
     // One look-up-or-pay per key at a time: identical items arriving together pay once.
-    auto load = [&self, &answers, &request, &model,
-                 &key]() -> asio::awaitable<result<model_answer>> {
+    auto load = [&self, &answers, &request, &model, &key,
+                 &stage]() -> asio::awaitable<result<model_answer>> {
         auto stored = co_await answers->get(key);
         if (stored) {
             if (auto reused = self->reuse(*stored, model, request.item_id)) {
@@ -684,7 +790,7 @@ asio::awaitable<model_answer> claude_vision::impl::answer(std::shared_ptr<impl> 
         if (request.bulk && self->batcher) {
             fresh = co_await self->call_batch(self, request, model);
         } else {
-            fresh = co_await self->call_model(self, request, model);
+            fresh = co_await self->call_model(self, request, model, stage);
         }
         if (fresh.reply && !fresh.body.empty()) {
             fresh.paid_by = request.item_id;
@@ -722,13 +828,17 @@ asio::awaitable<result<pipeline::identification>> claude_vision::identify(
     if (request.jpeg_images.empty()) {
         co_return fail("vision_no_images", "The item has no photo to identify it from.");
     }
+    // One deadline for both models: the escalation gets what the cheap call left.
+    const auto stage = resilience::deadline::after(self->time, self->options.stage_deadline);
     std::vector<model_answer> answers;
     answers.reserve(2);
-    answers.push_back(co_await self->answer(self, request, self->options.cheap_model));
+    answers.push_back(co_await self->answer(self, request, self->options.cheap_model, stage));
 
     if (should_escalate(answers.front(), self->options)) {
         self->metrics.escalations.inc();
-        answers.push_back(co_await self->answer(self, request, self->options.strong_model));
+        answers.push_back(co_await self->answer(self, request, self->options.strong_model, stage));
+        auto end = end_of_escalation(answers.front(), answers.back());
+        self->metrics.escalation_ends.with({end.outcome, end.reason}).inc();
     }
     co_return compose(answers);
 }

@@ -1,17 +1,21 @@
 // Claude as the pipeline's vision model: the cheap model first (Haiku class), the stronger one
 // (Sonnet class) when the answer's overall confidence is below a threshold or required fields are
-// missing. Every HTTP attempt is bounded by a deadline; retryable answers (429, 5xx, 529,
+// missing. One deadline bounds the whole identification (both models, every attempt and every
+// wait), and each HTTP attempt has its own timeout within it; retryable answers (429, 5xx, 529,
 // timeouts) are retried with full-jitter backoff or after the server's retry-after, a bounded
-// number of times and within a retry budget. Per model, calls pass a circuit breaker, adaptive
-// concurrency and a rate limiter corrected by the anthropic-ratelimit-* headers. Each call's usage
-// and cost travel back in the identification, and metrics count calls, errors, latency, tokens,
-// dollars, escalations and the rate-limit headers.
+// number of times, within a retry budget and only when the retry can start before the deadline.
+// When the stronger model gives no complete answer (a failure, a timeout, the deadline), the
+// cheap model's complete answer stands, marked as a fallback. Per model, calls pass a circuit
+// breaker, adaptive concurrency and a rate limiter corrected by the anthropic-ratelimit-*
+// headers. Each call's usage and cost travel back in the identification, and metrics count
+// calls, errors, latency, tokens, dollars, escalations and how they ended, and the rate-limit
+// headers.
 //
 // Thread-safety: one claude_vision may serve concurrent identify() calls from any threads.
 //
-// TODO(#5): identify() bounds each attempt, not the whole stage: the stage's deadline
-// (resilience::deadline) is not passed in yet, and a timeout does not yet fall back to the
-// cheaper model.
+// TODO(#5): a call that finds an identical call of another item in flight waits for that one's
+// answer (single flight), bounded by the other call's deadline; when that other call is a bulk
+// request in a batch, the wait is not bounded by this call's deadline.
 #pragma once
 
 #include <boost/asio/any_io_executor.hpp>
@@ -82,6 +86,11 @@ struct claude_options {
     // with a retryable failure that carries the wait: the job retries no sooner, from the queue,
     // instead of holding a worker.
     std::chrono::milliseconds max_retry_after{60'000};
+    // BOOMER_CLAUDE_DEADLINE_MS: the deadline of one identify() call, 1 ms to 1 hour: both
+    // models, every attempt and retry, and every wait (retry-after, backoff, rate limit, a
+    // concurrency slot). An attempt gets at most what is left; a wait that would end past it is
+    // not started. Not for bulk requests answered through batches, which may take hours.
+    std::chrono::milliseconds stage_deadline{120'000};
 
     // Resilience, per model: a retry budget shared by both models, a rate limiter fed by the
     // anthropic-ratelimit-* headers, adaptive concurrency and a circuit breaker.
@@ -136,7 +145,11 @@ result<claude_options> claude_options_from_env(
 // Failure codes of identify(), besides those of classify_error (vision_bad_request, vision_auth,
 // vision_rate_limited, vision_overloaded, ...):
 //   vision_no_images      the request has no photo (permanent);
-//   vision_timeout        an attempt passed its deadline (retryable);
+//   vision_timeout        an attempt passed its timeout (retryable);
+//   vision_deadline       the identification's deadline (stage_deadline) ended before an answer:
+//                         no time was left for an attempt or for the wait before one, or the
+//                         last attempt, shortened to what was left, timed out (retryable; it
+//                         carries the last retry-after Claude asked for, if any);
 //   vision_unreachable    no connection could be made, or TLS failed (retryable);
 //   vision_bad_response   a 200 whose body is not a message (retryable);
 //   vision_no_answer      the model answered without a usable identification, even after
@@ -152,11 +165,13 @@ public:
     ~claude_vision() override;
 
     // identify asks the cheap model, then the strong one when needed, and returns the better
-    // answer with every call's usage and cost. Each model call is first looked up in
-    // options.answers: an answer paid by this same item (request.item_id) counts its cost again
-    // in this identification, one paid by another item is outcome "cached" and costs nothing. When
-    // the strong model fails after a complete cheap answer, the cheap answer is returned (escalated
-    // is still true). Cancelling the awaiting coroutine ends the call with
+    // answer with every call's usage and cost, all within options.stage_deadline from its start.
+    // Each model call is first looked up in options.answers: an answer paid by this same item
+    // (request.item_id) counts its cost again in this identification, one paid by another item
+    // is outcome "cached" and costs nothing. When the strong model gives no complete answer after
+    // a complete cheap one (it failed, timed out, or the deadline ended first), the cheap answer
+    // is returned with escalation_outcome "fallback" and the strong call's failure code as
+    // escalation_reason. Cancelling the awaiting coroutine ends the call with
     // boost::system::system_error (operation_aborted).
     boost::asio::awaitable<result<pipeline::identification>> identify(
         pipeline::identify_request request) override;

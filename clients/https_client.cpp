@@ -384,9 +384,12 @@ asio::awaitable<result<http_response>> https_client::send(http_call call) {
             }
             co_return std::move(*out.response);
         }
-        // A pooled connection the peer had already closed: once more on a new one.
+        // A pooled connection the peer had already closed: once more on a new one. Not after a
+        // timeout: the peer may be working on the request (its expiry, rounded down to whole
+        // milliseconds, can fire just before `deadline`).
         conn.reset();
-        if (!(reused && out.nothing_received && steady::now() < deadline)) {
+        if (!(reused && out.nothing_received && out.error.code != "timeout" &&
+              steady::now() < deadline)) {
             co_return make_unexpected(out.error);
         }
         reused = false;

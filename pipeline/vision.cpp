@@ -55,6 +55,11 @@ json::object vision_details(const identification& id) {
         estimate = json::object{{"minor", id.price_estimate->minor},
                                 {"currency", id.price_estimate->currency}};
     }
+    json::value escalation = nullptr;
+    if (!id.escalation_outcome.empty()) {
+        escalation =
+            json::object{{"outcome", id.escalation_outcome}, {"reason", id.escalation_reason}};
+    }
     return {{"category_path", strings(id.category_path)},
             {"color", id.color},
             {"material", id.material},
@@ -62,6 +67,7 @@ json::object vision_details(const identification& id) {
             {"distinguishing_marks", strings(id.distinguishing_marks)},
             {"price_estimate", std::move(estimate)},
             {"field_confidence", std::move(confidence)},
+            {"escalation", std::move(escalation)},
             {"calls", std::move(calls)}};
 }
 

@@ -71,16 +71,22 @@ struct identification {
     std::optional<market::money> price_estimate;     // the model's own guess, not market data
     std::map<std::string, double> field_confidence;  // by field name, 0..1
     bool escalated = false;                          // a stronger model was asked too
-    std::int64_t cost_micros = 0;                    // all calls, US dollars × 10^6
-    std::vector<vision_call> calls;                  // in the order they were made
+    // How the escalation ended, when there was one: "strong" (the stronger model's answer is
+    // used) or "fallback" (it gave no complete answer, so the cheap model's stands), and with
+    // "fallback" why: the stronger call's failure code (vision_timeout, vision_overloaded,
+    // vision_deadline when the stage's deadline ended it, ...) or "incomplete".
+    std::string escalation_outcome;
+    std::string escalation_reason;
+    std::int64_t cost_micros = 0;    // all calls, US dollars × 10^6
+    std::vector<vision_call> calls;  // in the order they were made
 };
 
 namespace json = boost::json;
 
 // vision_details writes what a vision model added beyond the basic identification fields:
 // category_path, color, material, era, distinguishing_marks, price_estimate ({minor,
-// currency} or null), field_confidence, and every call with its outcome, attempts, latency, cost
-// and raw usage. Thread-safe.
+// currency} or null), field_confidence, escalation ({outcome, reason}, null when not escalated),
+// and every call with its outcome, attempts, latency, cost and raw usage. Thread-safe.
 json::object vision_details(const identification& id);
 
 // A vision model. identify() may suspend on the network; it honours cancellation of the

@@ -63,11 +63,21 @@ milliseconds rate_limiter::reserve_locked(const rate_cost& cost, double sign) {
 }
 
 asio::awaitable<milliseconds> rate_limiter::acquire(rate_cost cost) {
+    auto waited = co_await acquire_within(cost, milliseconds::max());
+    co_return *waited;
+}
+
+asio::awaitable<std::optional<milliseconds>> rate_limiter::acquire_within(rate_cost cost,
+                                                                          milliseconds max_wait) {
     milliseconds wait{0};
     {
         std::lock_guard lock(mutex_);
         refill_locked(time_.now_ms());
         wait = reserve_locked(cost, 1.0);
+        if (wait > max_wait) {
+            reserve_locked(cost, -1.0);  // too long to wait: as if never asked
+            co_return std::nullopt;
+        }
     }
     if (wait.count() == 0) {
         co_return wait;

@@ -56,6 +56,12 @@ public:
     // back and rethrows.
     boost::asio::awaitable<std::chrono::milliseconds> acquire(rate_cost cost);
 
+    // acquire_within is acquire() for a caller with `max_wait` left: when the buckets could not
+    // pay `cost` within it, it returns empty at once, having reserved nothing and waited not at
+    // all. Cancellation as for acquire().
+    boost::asio::awaitable<std::optional<std::chrono::milliseconds>> acquire_within(
+        rate_cost cost, std::chrono::milliseconds max_wait);
+
     // settle corrects a reservation: `used` replaces `reserved` (the difference is returned to,
     // or taken from, the buckets).
     void settle(const rate_cost& reserved, const rate_cost& used);

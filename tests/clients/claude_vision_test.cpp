@@ -210,6 +210,8 @@ TEST_CASE("claude vision: a failing strong model leaves the cheap answer", "[cli
     REQUIRE(id);
     CHECK(id->title == "Some print");
     CHECK(id->escalated);
+    CHECK(id->escalation_outcome == "fallback");
+    CHECK(id->escalation_reason == "vision_overloaded");
     REQUIRE(id->calls.size() == 2);
     CHECK(id->calls[1].outcome == "vision_overloaded");
     CHECK(id->calls[1].cost_micros == 0);

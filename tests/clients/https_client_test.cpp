@@ -341,6 +341,33 @@ TEST_CASE("https client: the deadline ends a slow call as a retryable timeout", 
     CHECK(client.idle_connections() == 0);
 }
 
+TEST_CASE("https client: a timeout on a kept-alive connection does not send the request again",
+          "[clients]") {
+    std::atomic<int> slow_requests{0};
+    local_server server([&](httplib::Server& s) {
+        s.Get("/fast", [](const httplib::Request&, httplib::Response& res) {
+            res.set_content("ok", "text/plain");
+        });
+        s.Get("/slow", [&](const httplib::Request&, httplib::Response& res) {
+            ++slow_requests;
+            std::this_thread::sleep_for(std::chrono::milliseconds(300));
+            res.set_content("late", "text/plain");
+        });
+    });
+    asio::io_context io;
+    https_client client(io.get_executor());
+    // Each slow call goes out on the connection the fast one left in the pool.
+    for (int i = 0; i < 5; ++i) {
+        REQUIRE(test::run_coro(io, client.send(get(server.url("/fast")))));
+        REQUIRE(client.idle_connections() == 1);
+        auto res = test::run_coro(
+            io, client.send(get(server.url("/slow"), std::chrono::milliseconds(50))));
+        REQUIRE_FALSE(res);
+        CHECK(res.error().code == "timeout");
+    }
+    CHECK(slow_requests.load() == 5);
+}
+
 TEST_CASE("https client: a refused connection is a retryable connect failure", "[clients]") {
     // Bind a port, then close it, so that nothing listens there.
     asio::io_context io;

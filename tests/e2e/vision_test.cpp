@@ -274,3 +274,35 @@ TEST_CASE("service with Claude: the same photo again is not paid again, not even
     CHECK(t.fake.paid() == 1);
     CHECK(t.fake.received() == 1);
 }
+
+TEST_CASE("service with Claude: a stronger model slower than the deadline leaves the cheap answer",
+          "[e2e]") {
+    claude_service t;
+    const auto sha = normalized_sha256(camera_photo);
+    // Unsure (below the 0.7 threshold), so the item escalates; but a complete answer.
+    t.fake.add_fixture(sha, "claude-haiku-4-5",
+                       record("Canon AE-1 Program 35mm SLR Film Camera", 0.5));
+    t.fake.set_model_latency("claude-sonnet-4-5", std::chrono::milliseconds(2500));
+    scoped_env deadline(
+        std::vector<std::pair<std::string, std::string>>{{"BOOMER_CLAUDE_DEADLINE_MS", "1500"}});
+    t.start();
+
+    auto done = t.camera_item();
+    CHECK(str(done.job.at("state")) == "succeeded");
+    CHECK(done.job.at("attempts") == 1);  // the fallback is an answer, not a failure
+    const auto& id = done.item.at("identification").as_object();
+    CHECK(str(id.at("title")) == "Canon AE-1 Program 35mm SLR Film Camera");
+    CHECK(str(id.at("source")) == "claude-haiku-4-5-20251001");
+    CHECK(id.at("escalated") == true);
+    CHECK(str(id.at("escalation").at("outcome")) == "fallback");
+    CHECK(str(id.at("escalation").at("reason")) == "vision_deadline");
+    REQUIRE(id.at("calls").as_array().size() == 2);
+    CHECK(str(id.at("calls").at(1).at("outcome")) == "vision_deadline");
+    CHECK(id.at("calls").at(1).at("latency_ms").as_int64() < 2500);  // cut, not waited out
+    CHECK(done.item.at("price").at("count").as_int64() >= 1);
+    CHECK(t.fake.received("claude-sonnet-4-5") == 1);
+
+    auto metrics = t.api->get("/metrics")->body;
+    CHECK(metrics.find(R"(boomer_vision_escalation_outcomes_total{outcome="fallback",)"
+                       R"(reason="vision_deadline"} 1)") != std::string::npos);
+}

@@ -115,6 +115,8 @@ struct fake_anthropic::impl {
     std::size_t early_retries = 0;       // guarded by mutex
     std::size_t retries_after_wait = 0;  // guarded by mutex
     std::int64_t early_by_ms_max = 0;    // guarded by mutex
+    // Latency by model alias, instead of `latency`; guarded by mutex.
+    std::map<std::string, latency_distribution, std::less<>> model_latency;
     // When each body answered with a retry-after may come again, by the body's SHA-256; guarded
     // by mutex.
     std::map<std::string, std::chrono::steady_clock::time_point> not_before;
@@ -126,7 +128,8 @@ struct fake_anthropic::impl {
           limits(options.limits),
           rng(options.seed),
           latency(options.latency),
-          rates(options.errors) {}
+          rates(options.errors),
+          model_latency(options.model_latency) {}
 
     std::string random_id(std::string_view prefix, std::size_t n);
     answer handle(const httplib::Request& req, received_call& call);
@@ -608,7 +611,9 @@ fake_anthropic::fake_anthropic(fake_anthropic_options options)
             std::lock_guard lock(self->mutex);
             self->note_arrival(body_hash);
             a = self->handle(req, call);
-            delay = self->latency.sample(self->rng);
+            auto own = self->model_latency.find(call.model);
+            const auto& shape = own != self->model_latency.end() ? own->second : self->latency;
+            delay = shape.sample(self->rng);
             index = self->log.size();
             self->log.push_back(call);
         }
@@ -671,6 +676,11 @@ void fake_anthropic::inject(injected_error error) {
 void fake_anthropic::set_latency(latency_distribution latency) {
     std::lock_guard lock(impl_->mutex);
     impl_->latency = latency;
+}
+
+void fake_anthropic::set_model_latency(std::string model, latency_distribution latency) {
+    std::lock_guard lock(impl_->mutex);
+    impl_->model_latency[std::move(model)] = latency;
 }
 
 void fake_anthropic::set_error_rates(const error_rates& rates) {

@@ -13,6 +13,7 @@
 #include <boost/json/object.hpp>
 #include <chrono>
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -67,6 +68,8 @@ struct fake_anthropic_options {
     std::string api_key = "test-key";
     const clock* time = nullptr;   // cache TTLs, rate limits, reset headers; system clock if null
     latency_distribution latency;  // before each /v1/messages answer
+    // Latency for one model (alias) instead of `latency`, e.g. a slow stronger model.
+    std::map<std::string, latency_distribution, std::less<>> model_latency;
     error_rates errors;
     rate_limits_per_minute limits;
     std::uint64_t seed = 42;
@@ -100,6 +103,8 @@ public:
     // first in, first out.
     void inject(injected_error error);
     void set_latency(latency_distribution latency);
+    // set_model_latency makes requests for `model` (alias) wait `latency` instead.
+    void set_model_latency(std::string model, latency_distribution latency);
     void set_error_rates(const error_rates& rates);
 
     // received counts requests for `model` (alias or dated id; all when empty), whatever the

@@ -147,3 +147,20 @@ TEST_CASE(
     auto span_s = static_cast<double>(arrivals.back() - arrivals.front()) / 1000.0;
     CHECK(span_s < 250.0);
 }
+
+TEST_CASE("rate limiter: a wait longer than the caller has left is refused, nothing reserved",
+          "[resilience]") {
+    limiter_harness h({.requests = 60});
+    for (int i = 0; i < 60; ++i) {
+        REQUIRE(h.acquire() == milliseconds(0));
+    }
+    // The next request would wait one interval (1000 ms).
+    auto refused = test::run_coro(h.io, h.limiter.acquire_within({}, milliseconds(999)));
+    CHECK_FALSE(refused);
+    CHECK(h.sleep.delays().empty());
+    // The refusal took nothing: the next caller waits the same single interval, not two.
+    auto allowed = test::run_coro(h.io, h.limiter.acquire_within({}, milliseconds(1000)));
+    REQUIRE(allowed);
+    CHECK(*allowed == milliseconds(1000));
+    CHECK(h.sleep.delays() == std::vector<milliseconds>{milliseconds(1000)});
+}
