@@ -3,7 +3,7 @@
 // completions that arrive during a commit share the next one, a bulk item waiting on a batch
 // gives its worker slot back, items waiting on an upstream free their slot within the
 // in-flight bound, and near-duplicate copies processed together make one vision call (their
-// waiters identify themselves when it fails).
+// waiters identify themselves when it fails or its lease is lost).
 #include "pipeline/scheduler.hpp"
 
 #include <algorithm>
@@ -113,7 +113,13 @@ public:
     bool set_stage(std::string_view j, std::int64_t f, std::string_view stage) override {
         return inner_.set_stage(j, f, stage);
     }
+    // refuse_checkpoint, when set and true for a checkpoint, makes its save find the fence gone
+    // (as when another worker has taken the job) without writing it.
+    std::function<bool(const st::checkpoint&)> refuse_checkpoint;
     bool save_checkpoint(std::string_view j, std::int64_t f, const st::checkpoint& c) override {
+        if (refuse_checkpoint && refuse_checkpoint(c)) {
+            return false;
+        }
         return inner_.save_checkpoint(j, f, c);
     }
     std::vector<st::checkpoint> checkpoints(std::string_view j) override {
@@ -746,6 +752,41 @@ TEST_CASE("scheduler: copies waiting on a failed identification identify themsel
     }
     CHECK(answers.count("Thing 1") == 0);  // the failed first call
     CHECK(vision.calls >= n);
+}
+
+TEST_CASE("scheduler: copies waiting on an item that lost its lease identify themselves",
+          "[pipeline]") {
+    fixture f;
+    f.near_duplicates.max_distance = pipeline::near_duplicate_default_distance;
+    f.concurrency = 4;
+    metrics::registry registry;
+    f.registry = &registry;
+    const auto ids = submit_copies(f);
+    const int n = static_cast<int>(ids.size());
+    // The first identification saved finds its lease gone: that item stops, unfinished.
+    batch_recorder store(*f.db);
+    std::atomic<int> identify_saves{0};
+    store.refuse_checkpoint = [&identify_saves](const st::checkpoint& c) {
+        return c.stage == "identify" && identify_saves++ == 0;
+    };
+    f.scheduler_db = &store;
+    held_vision vision(f.events, n, "ok");
+    f.run_until_finished(ids.size() - 1, &vision);
+
+    CHECK(f.events.finished.size() == ids.size() - 1);
+    CHECK(vision.calls == n);  // the lost item's call, and one per waiter
+    CHECK(
+        has_line(registry.render(), R"(boomer_near_duplicate_waits_total{outcome="fell_back"} 3)"));
+    std::multiset<std::string> answers;
+    for (const auto& [id, state] : f.events.finished) {
+        CHECK(state == store::job_state::needs_review);  // identified, no price
+        const auto identification = result_of(f, id).at("identification").as_object();
+        CHECK_FALSE(identification.contains("reused_from"));
+        answers.insert(std::string(identification.at("title").as_string()));
+    }
+    for (const auto* title : {"Thing 2", "Thing 3", "Thing 4"}) {
+        CHECK(answers.count(title) == 1);
+    }
 }
 
 namespace {
