@@ -556,27 +556,10 @@ asio::awaitable<result<json::value>> scheduler::identify_with_vision(
 asio::awaitable<json::value> scheduler::reuse_near_duplicate(
     const store::item_record& item, const std::map<std::string, json::value, std::less<>>& done,
     const json::value& local, near_duplicate_flights::ticket& flight) {
-    // A copy being identified now is waited for, once; then this item leads a flight of its own
+    // A copy being identified now is waited for first; this item then leads a flight of its own
     // while it looks up the store (an item offered before its flight ended is found there).
-    bool waited = false;
-    if (auto subject = reuse_subject_of(item, done.at("normalize"), local)) {
-        const bool deferred = item.prio == store::priority::bulk && deps_.vision->defers_bulk();
-        near_duplicate_flights::subject_item me{item.tenant_id, item.item_id, std::move(*subject),
-                                                local.at("barcodes"), deferred};
-        auto entry = near_duplicate_flights_.enter(me, deps_.near_duplicates, true);
-        if (entry.joined) {
-            parked_slot slot(
-                running_, in_flight_,
-                entry.joined->deferred ? parked_slot::kind::batch : parked_slot::kind::upstream);
-            wake();  // a slot is free: claim other work meanwhile
-            co_await near_duplicate_flights_.wait(entry.joined);
-            slot.take_back();
-            waited = true;
-            entry = near_duplicate_flights_.enter(std::move(me), deps_.near_duplicates, false);
-        }
-        flight = std::move(entry.lead);
-    }
-
+    const bool waited =
+        co_await join_near_duplicate_flight(item, done.at("normalize"), local, flight);
     near_duplicate_lookup found;
     try {
         auto lookup = [db = deps_.db, &item, &done, &local, &opt = deps_.near_duplicates] {
@@ -597,6 +580,31 @@ asio::awaitable<json::value> scheduler::reuse_near_duplicate(
         flight.release();  // nothing to wait for: copies find the same item in the store
     }
     co_return std::move(found.identification);
+}
+
+asio::awaitable<bool> scheduler::join_near_duplicate_flight(
+    const store::item_record& item, const json::value& normalized, const json::value& local,
+    near_duplicate_flights::ticket& flight) {
+    auto subject = reuse_subject_of(item, normalized, local);
+    if (!subject) {
+        co_return false;  // unhashed: the lookup says so
+    }
+    const bool deferred = item.prio == store::priority::bulk && deps_.vision->defers_bulk();
+    near_duplicate_flights::subject_item me{item.tenant_id, item.item_id, std::move(*subject),
+                                            local.at("barcodes"), deferred};
+    auto entry = near_duplicate_flights_.enter(me, deps_.near_duplicates, true);
+    const bool waits = entry.joined != nullptr;
+    if (waits) {
+        parked_slot slot(
+            running_, in_flight_,
+            entry.joined->deferred ? parked_slot::kind::batch : parked_slot::kind::upstream);
+        wake();  // a slot is free: claim other work meanwhile
+        co_await near_duplicate_flights_.wait(entry.joined);
+        slot.take_back();
+        entry = near_duplicate_flights_.enter(std::move(me), deps_.near_duplicates, false);
+    }
+    flight = std::move(entry.lead);
+    co_return waits;
 }
 
 asio::awaitable<void> scheduler::index_photos(

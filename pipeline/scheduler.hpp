@@ -144,6 +144,13 @@ private:
     asio::awaitable<json::value> reuse_near_duplicate(
         const store::item_record& item, const std::map<std::string, json::value, std::less<>>& done,
         const json::value& local, near_duplicate_flights::ticket& flight);
+    // join_near_duplicate_flight waits, once, for a copy of `item` being identified now (giving
+    // the worker slot back meanwhile), then makes `flight` lead a flight of its own. Returns
+    // whether it waited.
+    asio::awaitable<bool> join_near_duplicate_flight(const store::item_record& item,
+                                                     const json::value& normalized,
+                                                     const json::value& local,
+                                                     near_duplicate_flights::ticket& flight);
     // index_photos records the photos' hashes after normalize, and offers them for reuse after
     // a model identification. A store failure is reported and skipped (it costs a later call).
     asio::awaitable<void> index_photos(const std::shared_ptr<job_context>& ctx,
