@@ -109,6 +109,17 @@ near_duplicate_metrics::near_duplicate_metrics(metrics::registry* registry) {
         "Items that waited for a copy being identified at the same time, by outcome (joined: "
         "its identification was reused; fell_back: the item was identified itself).",
         {"outcome"});
+    waiting_ =
+        &registry
+             ->gauge_family("boomer_near_duplicate_waiting",
+                            "Items waiting now for a copy being identified at the same time.", {})
+             .with({});
+}
+
+void near_duplicate_metrics::waiting(int change) {
+    if (waiting_ != nullptr) {
+        waiting_->inc(change);
+    }
 }
 
 void near_duplicate_metrics::count_wait(std::string_view outcome) {

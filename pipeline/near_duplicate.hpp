@@ -159,17 +159,19 @@ inline constexpr std::string_view fell_back = "fell_back";  // not reused: the i
 // The lookups' metrics: boomer_near_duplicate_lookups_total{outcome}, and
 // boomer_cache_lookups_total{cache="vision_near_duplicate"} hit (reused) or miss (anything else);
 // items that waited for a copy in flight first are counted there like any other, and also in
-// boomer_near_duplicate_waits_total{outcome} (wait_outcomes). Thread-safe; with a null registry
-// it counts nothing.
+// boomer_near_duplicate_waits_total{outcome} (wait_outcomes); boomer_near_duplicate_waiting
+// gauges the items waiting now. Thread-safe; with a null registry it counts nothing.
 class near_duplicate_metrics {
 public:
     explicit near_duplicate_metrics(metrics::registry* registry);
     void count(std::string_view outcome);
     void count_wait(std::string_view outcome);
+    void waiting(int change);  // +1 as an item starts waiting, -1 as it stops
 
 private:
     metrics::family<metrics::counter>* outcomes_ = nullptr;
     metrics::family<metrics::counter>* waits_ = nullptr;
+    metrics::gauge* waiting_ = nullptr;
     metrics::counter* hits_ = nullptr;
     metrics::counter* misses_ = nullptr;
 };

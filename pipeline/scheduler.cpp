@@ -599,7 +599,14 @@ asio::awaitable<bool> scheduler::join_near_duplicate_flight(
             running_, in_flight_,
             entry.joined->deferred ? parked_slot::kind::batch : parked_slot::kind::upstream);
         wake();  // a slot is free: claim other work meanwhile
-        co_await near_duplicate_flights_.wait(entry.joined);
+        near_duplicate_metrics_.waiting(1);
+        try {
+            co_await near_duplicate_flights_.wait(entry.joined);
+        } catch (...) {
+            near_duplicate_metrics_.waiting(-1);
+            throw;
+        }
+        near_duplicate_metrics_.waiting(-1);
         slot.take_back();
         entry = near_duplicate_flights_.enter(std::move(me), deps_.near_duplicates, false);
     }

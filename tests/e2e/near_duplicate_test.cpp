@@ -222,6 +222,14 @@ TEST_CASE("service near duplicates: copies submitted at once make one paid call"
         s.join();
     }
     REQUIRE(items.size() == copies.size());
+    // Whichever copy asks first, every other is within the distance of it.
+    for (const auto& a : items) {
+        for (const auto& b : items) {
+            CHECK(image::phash_distance(str(a.item.at("images").at(0).at("phash")),
+                                        str(b.item.at("images").at(0).at("phash"))) <=
+                  static_cast<unsigned>(pipeline::near_duplicate_default_distance));
+        }
+    }
 
     CHECK(t.fake.received() == 1);
     CHECK(t.fake.paid() == 1);

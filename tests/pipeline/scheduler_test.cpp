@@ -618,28 +618,31 @@ std::vector<std::string> submit_copies(fixture& f) {
     return ids;
 }
 
-// A vision model that holds its first call until every item has been analyzed (and 300 ms
-// more, so that each has reached its identify stage), then answers it as `first` says: "ok",
-// "permanent" (a failure the item falls back from) or "retryable". Later calls answer at once.
-// Each answer is one paid call, named after the call count.
+bool has_line(const std::string& text, const std::string& line) {
+    return ("\n" + text).find("\n" + line + "\n") != std::string::npos;
+}
+
+// A vision model that holds its first call until `waiters` items wait for it (as the registry
+// shows; 20 s at most), then answers it as `first` says: "ok", "permanent" (a failure the item
+// falls back from) or "retryable". Later calls answer at once. Each answer is one paid call,
+// named after the call count.
 class held_vision final : public pipeline::vision_model {
 public:
-    held_vision(recorder& events, int items, std::string first)
-        : events_(events), items_(items), first_(std::move(first)) {}
+    held_vision(const metrics::registry& registry, int waiters, std::string first)
+        : registry_(registry), waiters_(waiters), first_(std::move(first)) {}
 
     boost::asio::awaitable<result<pipeline::identification>> identify(
         pipeline::identify_request) override {
         const int n = ++calls;
         if (n == 1) {
+            const auto line = "boomer_near_duplicate_waiting " + std::to_string(waiters_);
             boost::asio::steady_timer tick(co_await boost::asio::this_coro::executor);
             auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(20);
-            while (events_.stages_run["analyze"] < items_ &&
+            while (!has_line(registry_.render(), line) &&
                    std::chrono::steady_clock::now() < give_up) {
                 tick.expires_after(std::chrono::milliseconds(10));
                 co_await tick.async_wait(boost::asio::use_awaitable);
             }
-            tick.expires_after(std::chrono::milliseconds(300));
-            co_await tick.async_wait(boost::asio::use_awaitable);
             if (first_ != "ok") {
                 co_return make_unexpected(
                     failure{"vision_failed", "the first call failed", first_ == "retryable"});
@@ -663,15 +666,10 @@ public:
     int calls = 0;
 
 private:
-    recorder& events_;
-    int items_;
+    const metrics::registry& registry_;
+    int waiters_;
     std::string first_;
 };
-
-bool has_line(const std::string& text, const std::string& line) {
-    return ("\n" + text).find("\n" + line + "\n") != std::string::npos;
-}
-
 }  // namespace
 
 TEST_CASE("scheduler: copies identified at the same time make one vision call", "[pipeline]") {
@@ -681,7 +679,7 @@ TEST_CASE("scheduler: copies identified at the same time make one vision call", 
     metrics::registry registry;
     f.registry = &registry;
     const auto ids = submit_copies(f);
-    held_vision vision(f.events, static_cast<int>(ids.size()), "ok");
+    held_vision vision(registry, static_cast<int>(ids.size()) - 1, "ok");
     f.run_until_finished(ids.size(), &vision);
     CHECK(f.events.errors.empty());
     CHECK(vision.calls == 1);
@@ -714,6 +712,7 @@ TEST_CASE("scheduler: copies identified at the same time make one vision call", 
     CHECK(has_line(text, R"(boomer_near_duplicate_lookups_total{outcome="reused"} 3)"));
     CHECK(has_line(text, R"(boomer_near_duplicate_lookups_total{outcome="no_match"} 1)"));
     CHECK(has_line(text, R"(boomer_near_duplicate_waits_total{outcome="joined"} 3)"));
+    CHECK(has_line(text, "boomer_near_duplicate_waiting 0"));
 }
 
 TEST_CASE("scheduler: copies waiting on a failed identification identify themselves",
@@ -732,7 +731,7 @@ TEST_CASE("scheduler: copies waiting on a failed identification identify themsel
     SECTION("for a retry") {
         first = "retryable";
     }
-    held_vision vision(f.events, n, first);
+    held_vision vision(registry, n - 1, first);
     f.run_until_finished(ids.size(), &vision);
 
     // The waiters woke when the first call failed and each asked the model itself: none reused
@@ -770,7 +769,7 @@ TEST_CASE("scheduler: copies waiting on an item that lost its lease identify the
         return c.stage == "identify" && identify_saves++ == 0;
     };
     f.scheduler_db = &store;
-    held_vision vision(f.events, n, "ok");
+    held_vision vision(registry, n - 1, "ok");
     f.run_until_finished(ids.size() - 1, &vision);
 
     CHECK(f.events.finished.size() == ids.size() - 1);
