@@ -104,6 +104,28 @@ near_duplicate_metrics::near_duplicate_metrics(metrics::registry* registry) {
                                  "Cache lookups by outcome (hit or miss).", {"cache", "outcome"});
     hits_ = &lookups.with({"vision_near_duplicate", "hit"});
     misses_ = &lookups.with({"vision_near_duplicate", "miss"});
+    waits_ = &registry->counter_family(
+        "boomer_near_duplicate_waits_total",
+        "Items that waited for a copy being identified at the same time, by outcome (joined: "
+        "its identification was reused; fell_back: the item was identified itself).",
+        {"outcome"});
+    waiting_ =
+        &registry
+             ->gauge_family("boomer_near_duplicate_waiting",
+                            "Items waiting now for a copy being identified at the same time.", {})
+             .with({});
+}
+
+void near_duplicate_metrics::waiting(int change) {
+    if (waiting_ != nullptr) {
+        waiting_->inc(change);
+    }
+}
+
+void near_duplicate_metrics::count_wait(std::string_view outcome) {
+    if (waits_ != nullptr) {
+        waits_->with({outcome}).inc();
+    }
 }
 
 void near_duplicate_metrics::count(std::string_view outcome) {
@@ -228,12 +250,15 @@ json::value reused_identification(const json::value& source, const reuse_decisio
     return out;
 }
 
-namespace {
-
-reuse_subject subject_of(const store::item_record& item,
-                         const std::vector<store::photo_hash>& hashes, const json::value& local) {
+std::optional<reuse_subject> reuse_subject_of(const store::item_record& item,
+                                              const json::value& normalized,
+                                              const json::value& local) {
+    auto hashes = photo_hashes(normalized);
+    if (!hashes) {
+        return std::nullopt;
+    }
     reuse_subject s;
-    for (const auto& h : hashes) {
+    for (const auto& h : *hashes) {
         s.phashes.push_back(h.value);
     }
     s.title_hint = item.title_hint;
@@ -242,6 +267,8 @@ reuse_subject subject_of(const store::item_record& item,
     }
     return s;
 }
+
+namespace {
 
 // The earlier item as a candidate, or std::nullopt when it is gone or no longer offers an
 // identification (its checkpoint is what is reused, so it is read again here).
@@ -271,16 +298,14 @@ std::optional<reuse_candidate> load_candidate(store::store& db, const std::strin
 
 }  // namespace
 
-// TODO(#5): copies processed at the same time each miss (neither is offered until identified),
-// so each pays once; a single flight keyed by photo hashes would let the later wait instead.
 near_duplicate_lookup lookup_near_duplicate(store::store& db, const store::item_record& item,
                                             const json::value& normalized, const json::value& local,
                                             const near_duplicate_options& options) {
-    auto hashes = photo_hashes(normalized);
-    if (!hashes) {
+    const auto found = reuse_subject_of(item, normalized, local);
+    if (!found) {
         return {outcome(reuse_outcomes::unhashed), nullptr};
     }
-    const reuse_subject subject = subject_of(item, *hashes, local);
+    const reuse_subject& subject = *found;
 
     // Offered photos within the distance, then the distinct items they belong to.
     store::similar_photo_query q;

@@ -19,6 +19,9 @@
 // 66 x N / 2^21 rows for N indexed photos (30 rows per photo at a million), then keeps those
 // within the distance. See store.hpp.
 //
+// Copies processed at the same time would each miss here (an item is offered only once it is
+// identified); near_duplicate_flight.hpp lets the later ones wait for the first instead.
+//
 // Thread-safety: everything here is plain functions over their arguments.
 #pragma once
 
@@ -87,6 +90,12 @@ struct reuse_subject {
     std::vector<std::string> barcodes;  // texts read from its photos
 };
 
+// reuse_subject_of is `item` as decide_reuse weighs it, from its normalize checkpoint and its
+// local identification (barcodes); std::nullopt when a photo has no valid hash.
+std::optional<reuse_subject> reuse_subject_of(const store::item_record& item,
+                                              const json::value& normalized,
+                                              const json::value& local);
+
 // Outcomes of a lookup, stable (metrics labels and the identify checkpoint):
 namespace reuse_outcomes {
 inline constexpr std::string_view reused = "reused";
@@ -140,16 +149,29 @@ near_duplicate_lookup lookup_near_duplicate(store::store& db, const store::item_
                                             const json::value& normalized, const json::value& local,
                                             const near_duplicate_options& options);
 
+// Outcomes of waiting for a copy being identified at the same time (near_duplicate_flight.hpp),
+// stable (metrics labels):
+namespace wait_outcomes {
+inline constexpr std::string_view joined = "joined";        // its identification was reused
+inline constexpr std::string_view fell_back = "fell_back";  // not reused: the item asked itself
+}  // namespace wait_outcomes
+
 // The lookups' metrics: boomer_near_duplicate_lookups_total{outcome}, and
-// boomer_cache_lookups_total{cache="vision_near_duplicate"} hit (reused) or miss (anything else).
-// Thread-safe; with a null registry it counts nothing.
+// boomer_cache_lookups_total{cache="vision_near_duplicate"} hit (reused) or miss (anything else);
+// items that waited for a copy in flight first are counted there like any other, and also in
+// boomer_near_duplicate_waits_total{outcome} (wait_outcomes); boomer_near_duplicate_waiting
+// gauges the items waiting now. Thread-safe; with a null registry it counts nothing.
 class near_duplicate_metrics {
 public:
     explicit near_duplicate_metrics(metrics::registry* registry);
     void count(std::string_view outcome);
+    void count_wait(std::string_view outcome);
+    void waiting(int change);  // +1 as an item starts waiting, -1 as it stops
 
 private:
     metrics::family<metrics::counter>* outcomes_ = nullptr;
+    metrics::family<metrics::counter>* waits_ = nullptr;
+    metrics::gauge* waiting_ = nullptr;
     metrics::counter* hits_ = nullptr;
     metrics::counter* misses_ = nullptr;
 };

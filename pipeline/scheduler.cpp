@@ -321,6 +321,9 @@ asio::awaitable<void> scheduler::execute(const std::shared_ptr<job_context>& ctx
         done[c.stage] = json::parse(c.output_json);
     }
 
+    // Held while this item leads a near-duplicate flight; released (waking the copies that wait)
+    // once its identification is recorded and offered, or when this frame ends.
+    near_duplicate_flights::ticket flight;
     for (std::string_view stage : stage_names) {
         if (!done.contains(stage)) {
             if (ctx->lost) {
@@ -339,11 +342,12 @@ asio::awaitable<void> scheduler::execute(const std::shared_ptr<job_context>& ctx
 
             // The stage itself, on the CPU pool; `item` and `done` stay alive in this frame.
             auto started = std::chrono::steady_clock::now();
-            auto out = co_await run_stage_async(stage, *item, done);
+            auto out = co_await run_stage_async(stage, *item, done, flight);
             auto elapsed = std::chrono::steady_clock::now() - started;
             double seconds = std::chrono::duration<double>(elapsed).count();
             deps_.observer->stage_finished(stage, seconds, out.has_value());
             if (!out) {
+                flight.release();  // the copies waiting identify themselves
                 if (out.error().retryable) {
                     co_await retry_later(ctx, out.error());
                 } else {
@@ -363,6 +367,7 @@ asio::awaitable<void> scheduler::execute(const std::shared_ptr<job_context>& ctx
             }
             done[std::string(stage)] = std::move(*out);
             co_await index_photos(ctx, stage, done);
+            flight.release();
         }
         if (stage == "identify" && !identified(done.at("identify"))) {
             co_await finish(ctx, store::job_state::needs_review, "not_identified",
@@ -461,9 +466,10 @@ asio::awaitable<void> scheduler::commit_loop() {
 
 asio::awaitable<result<json::value>> scheduler::run_stage_async(
     std::string_view stage, const store::item_record& item,
-    const std::map<std::string, json::value, std::less<>>& done) {
+    const std::map<std::string, json::value, std::less<>>& done,
+    near_duplicate_flights::ticket& flight) {
     if (stage == "identify" && deps_.vision != nullptr) {
-        co_return co_await identify_with_vision(item, done);
+        co_return co_await identify_with_vision(item, done, flight);
     }
     if (stage == "comps") {
         co_return co_await find_comps(item, done);
@@ -479,14 +485,15 @@ asio::awaitable<result<json::value>> scheduler::run_stage_async(
 // lends its identification (near_duplicate.hpp). A permanent vision failure falls back to
 // the local identification, noted on the result; a retryable one retries the item.
 asio::awaitable<result<json::value>> scheduler::identify_with_vision(
-    const store::item_record& item, const std::map<std::string, json::value, std::less<>>& done) {
+    const store::item_record& item, const std::map<std::string, json::value, std::less<>>& done,
+    near_duplicate_flights::ticket& flight) {
     auto local = run_identify_local(item, done.at("analyze"), deps_.env);
     if (local.at("source") == "sales_match") {
         co_return local;
     }
 
     if (deps_.near_duplicates.max_distance > 0) {
-        auto reused = co_await reuse_near_duplicate(item, done, local);
+        auto reused = co_await reuse_near_duplicate(item, done, local, flight);
         if (!reused.is_null()) {
             co_return reused;
         }
@@ -548,7 +555,11 @@ asio::awaitable<result<json::value>> scheduler::identify_with_vision(
 
 asio::awaitable<json::value> scheduler::reuse_near_duplicate(
     const store::item_record& item, const std::map<std::string, json::value, std::less<>>& done,
-    const json::value& local) {
+    const json::value& local, near_duplicate_flights::ticket& flight) {
+    // A copy being identified now is waited for first; this item then leads a flight of its own
+    // while it looks up the store (an item offered before its flight ended is found there).
+    const bool waited =
+        co_await join_near_duplicate_flight(item, done.at("normalize"), local, flight);
     near_duplicate_lookup found;
     try {
         auto lookup = [db = deps_.db, &item, &done, &local, &opt = deps_.near_duplicates] {
@@ -559,8 +570,48 @@ asio::awaitable<json::value> scheduler::reuse_near_duplicate(
         deps_.observer->internal_error("near_duplicate_lookup", e.what());
         found.decision.outcome = reuse_outcomes::store_error;
     }
+    const bool reused = found.decision.outcome == reuse_outcomes::reused;
     near_duplicate_metrics_.count(found.decision.outcome);
+    if (waited) {
+        near_duplicate_metrics_.count_wait(reused ? wait_outcomes::joined
+                                                  : wait_outcomes::fell_back);
+    }
+    if (reused) {
+        flight.release();  // nothing to wait for: copies find the same item in the store
+    }
     co_return std::move(found.identification);
+}
+
+asio::awaitable<bool> scheduler::join_near_duplicate_flight(
+    const store::item_record& item, const json::value& normalized, const json::value& local,
+    near_duplicate_flights::ticket& flight) {
+    auto subject = reuse_subject_of(item, normalized, local);
+    if (!subject) {
+        co_return false;  // unhashed: the lookup says so
+    }
+    const bool deferred = item.prio == store::priority::bulk && deps_.vision->defers_bulk();
+    near_duplicate_flights::subject_item me{item.tenant_id, item.item_id, std::move(*subject),
+                                            local.at("barcodes"), deferred};
+    auto entry = near_duplicate_flights_.enter(me, deps_.near_duplicates, true);
+    const bool waits = entry.joined != nullptr;
+    if (waits) {
+        parked_slot slot(
+            running_, in_flight_,
+            entry.joined->deferred ? parked_slot::kind::batch : parked_slot::kind::upstream);
+        wake();  // a slot is free: claim other work meanwhile
+        near_duplicate_metrics_.waiting(1);
+        try {
+            co_await near_duplicate_flights_.wait(entry.joined);
+        } catch (...) {
+            near_duplicate_metrics_.waiting(-1);
+            throw;
+        }
+        near_duplicate_metrics_.waiting(-1);
+        slot.take_back();
+        entry = near_duplicate_flights_.enter(std::move(me), deps_.near_duplicates, false);
+    }
+    flight = std::move(entry.lead);
+    co_return waits;
 }
 
 asio::awaitable<void> scheduler::index_photos(

@@ -33,6 +33,7 @@
 #include "pipeline/market/comp_source.hpp"
 #include "pipeline/market/fan_out.hpp"
 #include "pipeline/near_duplicate.hpp"
+#include "pipeline/near_duplicate_flight.hpp"
 #include "pipeline/stages.hpp"
 #include "pipeline/vision.hpp"
 #include "store/blob_store.hpp"
@@ -127,17 +128,29 @@ private:
     // Completions that arrive while a commit is in flight share the next one.
     asio::awaitable<bool> commit(const std::shared_ptr<pending_completion>& entry);
     asio::awaitable<void> commit_loop();
+    // `flight` receives the item's near-duplicate flight when it leads one (identify); the caller
+    // releases it once the identification is recorded and offered.
     asio::awaitable<result<json::value>> run_stage_async(
         std::string_view stage, const store::item_record& item,
-        const std::map<std::string, json::value, std::less<>>& done);
+        const std::map<std::string, json::value, std::less<>>& done,
+        near_duplicate_flights::ticket& flight);
     asio::awaitable<result<json::value>> identify_with_vision(
-        const store::item_record& item,
-        const std::map<std::string, json::value, std::less<>>& done);
+        const store::item_record& item, const std::map<std::string, json::value, std::less<>>& done,
+        near_duplicate_flights::ticket& flight);
     // reuse_near_duplicate returns the identification an earlier item lends this one (see
-    // near_duplicate.hpp), or null when the model must be asked.
+    // near_duplicate.hpp), or null when the model must be asked. A copy being identified at the
+    // same time is waited for first (near_duplicate_flight.hpp); when the model must be asked,
+    // `flight` leads the flight that later copies wait for.
     asio::awaitable<json::value> reuse_near_duplicate(
         const store::item_record& item, const std::map<std::string, json::value, std::less<>>& done,
-        const json::value& local);
+        const json::value& local, near_duplicate_flights::ticket& flight);
+    // join_near_duplicate_flight waits, once, for a copy of `item` being identified now (giving
+    // the worker slot back meanwhile), then makes `flight` lead a flight of its own. Returns
+    // whether it waited.
+    asio::awaitable<bool> join_near_duplicate_flight(const store::item_record& item,
+                                                     const json::value& normalized,
+                                                     const json::value& local,
+                                                     near_duplicate_flights::ticket& flight);
     // index_photos records the photos' hashes after normalize, and offers them for reuse after
     // a model identification. A store failure is reported and skipped (it costs a later call).
     asio::awaitable<void> index_photos(const std::shared_ptr<job_context>& ctx,
@@ -170,6 +183,7 @@ private:
     std::vector<std::shared_ptr<job_context>> active_;
     std::shared_ptr<market::fan_out> comps_;  // shared by every job: its cache outlives them
     near_duplicate_metrics near_duplicate_metrics_;
+    near_duplicate_flights near_duplicate_flights_;                 // copies being identified now
     std::vector<std::shared_ptr<pending_completion>> completions_;  // waiting for a commit
     bool committing_ = false;                                       // a commit_loop runs
 };

@@ -1,14 +1,17 @@
 // Near-duplicate reuse of an identification, through the real binary against the strict fake
 // Anthropic API: a re-encoded copy of an identified photo makes no paid call and carries the
-// first item's identification; an unrelated photo still asks the model; with the feature off
-// (flag or environment) the copy asks the model too.
+// first item's identification; copies submitted at once make one paid call between them; an
+// unrelated photo still asks the model; with the feature off (flag or environment) the copy
+// asks the model too.
 #include "pipeline/near_duplicate.hpp"
 
 #include <httplib.h>
 
 #include <catch2/catch.hpp>
+#include <mutex>
 #include <opencv2/imgcodecs.hpp>
 #include <opencv2/imgproc.hpp>
+#include <thread>
 
 #include "pipeline/image/analyze.hpp"
 #include "tests/fakes/fake_anthropic.hpp"
@@ -30,17 +33,18 @@ std::string data_photo(const std::string& name) {
     return read_file(data_dir() / "images" / name);
 }
 
-// The camera photo as a seller might upload it again: scaled to 80% and saved at JPEG quality 60.
-std::string reencoded_camera() {
+// The camera photo as a seller might upload it again: scaled by `scale` and saved as JPEG at
+// `quality` (by default 80% at quality 60).
+std::string reencoded_camera(double scale = 0.8, int quality = 60) {
     const std::string original = data_photo(camera_photo);
     const cv::Mat decoded = cv::imdecode(
         cv::Mat(1, static_cast<int>(original.size()), CV_8UC1, const_cast<char*>(original.data())),
         cv::IMREAD_COLOR);
     REQUIRE(!decoded.empty());
     cv::Mat smaller;
-    cv::resize(decoded, smaller, cv::Size(), 0.8, 0.8, cv::INTER_AREA);
+    cv::resize(decoded, smaller, cv::Size(), scale, scale, cv::INTER_AREA);
     std::vector<uchar> out;
-    REQUIRE(cv::imencode(".jpg", smaller, out, {cv::IMWRITE_JPEG_QUALITY, 60}));
+    REQUIRE(cv::imencode(".jpg", smaller, out, {cv::IMWRITE_JPEG_QUALITY, quality}));
     return std::string(out.begin(), out.end());
 }
 
@@ -184,4 +188,76 @@ TEST_CASE("service near duplicates: turned off by flag or environment, the copy 
     CHECK(paid_at_fake(t.fake) == 2);
     CHECK(t.api->get("/metrics")->body.find("boomer_near_duplicate_lookups_total{") ==
           std::string::npos);
+}
+
+TEST_CASE("service near duplicates: copies submitted at once make one paid call", "[e2e]") {
+    // Each copy has an answer of its own at the fake, so the item that asked is known; the model
+    // takes 3 s to answer, so that every copy reaches its identify stage while the first call is
+    // in flight (without the single flight, each would pay).
+    near_duplicate_service t;
+    std::vector<std::pair<std::string, std::string>> copies{
+        {"camera.jpg", data_photo(camera_photo)},
+        {"camera-80.jpg", t.copy},
+        {"camera-50.jpg", reencoded_camera(0.5, 90)},
+        {"camera-120.jpg", reencoded_camera(1.2, 75)}};
+    for (std::size_t i = 0; i < copies.size(); ++i) {
+        t.fake.add_fixture(normalized_sha256(copies[i].second), "",
+                           record("Canon AE-1 Program, answered for copy " + std::to_string(i)));
+    }
+    t.fake.set_latency(std::chrono::milliseconds(3000));
+    t.start();
+
+    std::mutex mutex;
+    std::vector<done_item> items;
+    std::vector<std::thread> submitters;
+    for (const auto& [name, bytes] : copies) {
+        submitters.emplace_back([&t, &mutex, &items, name = name, bytes = bytes] {
+            api_client api(t.svc->port());
+            auto done = submit(api, name, bytes);
+            std::lock_guard lock(mutex);
+            items.push_back(std::move(done));
+        });
+    }
+    for (auto& s : submitters) {
+        s.join();
+    }
+    REQUIRE(items.size() == copies.size());
+    // Whichever copy asks first, every other is within the distance of it.
+    for (const auto& a : items) {
+        for (const auto& b : items) {
+            CHECK(image::phash_distance(str(a.item.at("images").at(0).at("phash")),
+                                        str(b.item.at("images").at(0).at("phash"))) <=
+                  static_cast<unsigned>(pipeline::near_duplicate_default_distance));
+        }
+    }
+
+    CHECK(t.fake.received() == 1);
+    CHECK(t.fake.paid() == 1);
+    CHECK(paid_at_fake(t.fake) == 1);
+    std::vector<const done_item*> asked;
+    for (const auto& item : items) {
+        CHECK(str(item.job.at("state")) == "needs_review");  // identified; no comps, no price
+        if (!item.item.at("identification").as_object().contains("reused_from")) {
+            asked.push_back(&item);
+        }
+    }
+    REQUIRE(asked.size() == 1);
+    const auto& leader = *asked.front();
+    CHECK(leader.item.at("cost").at("vision_calls_paid") == 1);
+    const auto title = str(leader.item.at("identification").at("title"));
+    for (const auto& item : items) {
+        if (&item == &leader) {
+            continue;
+        }
+        const auto& id = item.item.at("identification").as_object();
+        CHECK(str(id.at("title")) == title);
+        CHECK(str(id.at("reused_from").at("item_id")) == leader.id);
+        CHECK(id.at("calls").at(0).at("outcome") == "near_duplicate");
+        CHECK(item.item.at("cost").at("vision_calls_paid") == 0);
+        CHECK(item.item.at("cost").at("vision_answers_reused") == 1);
+    }
+
+    const auto metrics = t.api->get("/metrics")->body;
+    CHECK(has_line(metrics, R"(boomer_near_duplicate_lookups_total{outcome="reused"} 3)"));
+    CHECK(has_line(metrics, R"(boomer_near_duplicate_lookups_total{outcome="no_match"} 1)"));
 }

@@ -1,8 +1,9 @@
 // The scheduler on a real SQLite store and real photos, in one process: items reach final
 // states, checkpoints make a retry resume where it stopped, permanent failures are not retried,
 // completions that arrive during a commit share the next one, a bulk item waiting on a batch
-// gives its worker slot back, and items waiting on an upstream free their slot within the
-// in-flight bound.
+// gives its worker slot back, items waiting on an upstream free their slot within the
+// in-flight bound, and near-duplicate copies processed together make one vision call (their
+// waiters identify themselves when it fails or its lease is lost).
 #include "pipeline/scheduler.hpp"
 
 #include <algorithm>
@@ -14,6 +15,9 @@
 #include <catch2/catch.hpp>
 #include <map>
 #include <mutex>
+#include <opencv2/imgcodecs.hpp>
+#include <opencv2/imgproc.hpp>
+#include <set>
 #include <thread>
 #include <utility>
 
@@ -109,7 +113,13 @@ public:
     bool set_stage(std::string_view j, std::int64_t f, std::string_view stage) override {
         return inner_.set_stage(j, f, stage);
     }
+    // refuse_checkpoint, when set and true for a checkpoint, makes its save find the fence gone
+    // (as when another worker has taken the job) without writing it.
+    std::function<bool(const st::checkpoint&)> refuse_checkpoint;
     bool save_checkpoint(std::string_view j, std::int64_t f, const st::checkpoint& c) override {
+        if (refuse_checkpoint && refuse_checkpoint(c)) {
+            return false;
+        }
         return inner_.save_checkpoint(j, f, c);
     }
     std::vector<st::checkpoint> checkpoints(std::string_view j) override {
@@ -168,6 +178,7 @@ struct fixture {
     int max_in_flight = 1024;
     std::int64_t heartbeat_ms = 10'000;
     pipeline::near_duplicate_options near_duplicates;  // off unless a test sets it
+    metrics::registry* registry = nullptr;             // null: nothing counted
 
     std::string submit(const std::string& photo, const std::string& hint,
                        store::priority prio = store::priority::normal) {
@@ -206,6 +217,7 @@ struct fixture {
         deps.observer = &events;
         deps.vision = vision;
         deps.near_duplicates = near_duplicates;
+        deps.metrics = registry;
         pipeline::scheduler_options options;
         options.worker_id = "test:1:boot";
         options.concurrency = concurrency;
@@ -577,6 +589,203 @@ TEST_CASE("scheduler: a copy of a photo the model did not identify asks the mode
     f.run_until_finished(2, &vision);
     CHECK(vision.calls == 1);
     CHECK_FALSE(result_of(f, copy).at("identification").as_object().contains("reused_from"));
+}
+
+namespace {
+
+// A data photo as a seller might upload it again: scaled by `scale` and saved as JPEG at
+// `quality`.
+std::string reencoded(const std::string& photo, double scale, int quality) {
+    const std::string original = test::read_file(test::data_dir() / "images" / photo);
+    const cv::Mat decoded = cv::imdecode(
+        cv::Mat(1, static_cast<int>(original.size()), CV_8UC1, const_cast<char*>(original.data())),
+        cv::IMREAD_COLOR);
+    REQUIRE(!decoded.empty());
+    cv::Mat scaled;
+    cv::resize(decoded, scaled, cv::Size(), scale, scale, cv::INTER_AREA);
+    std::vector<uchar> out;
+    REQUIRE(cv::imencode(".jpg", scaled, out, {cv::IMWRITE_JPEG_QUALITY, quality}));
+    return std::string(out.begin(), out.end());
+}
+
+// Copies of one photo submitted together: the original and three re-encoded copies.
+std::vector<std::string> submit_copies(fixture& f) {
+    const char* const photo = "orientation-1-landscape.jpg";
+    std::vector<std::string> ids{f.submit(photo, "")};
+    ids.push_back(f.submit_bytes("copy-80.jpg", reencoded(photo, 0.8, 60), ""));
+    ids.push_back(f.submit_bytes("copy-50.jpg", reencoded(photo, 0.5, 90), ""));
+    ids.push_back(f.submit_bytes("copy-120.jpg", reencoded(photo, 1.2, 75), ""));
+    return ids;
+}
+
+bool has_line(const std::string& text, const std::string& line) {
+    return ("\n" + text).find("\n" + line + "\n") != std::string::npos;
+}
+
+// A vision model that holds its first call until `waiters` items wait for it (as the registry
+// shows; 20 s at most), then answers it as `first` says: "ok", "permanent" (a failure the item
+// falls back from) or "retryable". Later calls answer at once. Each answer is one paid call,
+// named after the call count.
+class held_vision final : public pipeline::vision_model {
+public:
+    held_vision(const metrics::registry& registry, int waiters, std::string first)
+        : registry_(registry), waiters_(waiters), first_(std::move(first)) {}
+
+    boost::asio::awaitable<result<pipeline::identification>> identify(
+        pipeline::identify_request) override {
+        const int n = ++calls;
+        if (n == 1) {
+            const auto line = "boomer_near_duplicate_waiting " + std::to_string(waiters_);
+            boost::asio::steady_timer tick(co_await boost::asio::this_coro::executor);
+            auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+            while (!has_line(registry_.render(), line) &&
+                   std::chrono::steady_clock::now() < give_up) {
+                tick.expires_after(std::chrono::milliseconds(10));
+                co_await tick.async_wait(boost::asio::use_awaitable);
+            }
+            if (first_ != "ok") {
+                co_return make_unexpected(
+                    failure{"vision_failed", "the first call failed", first_ == "retryable"});
+            }
+        }
+        pipeline::identification id;
+        id.title = "Thing " + std::to_string(n);
+        id.confidence = 0.9;
+        id.source = "held-model";
+        pipeline::vision_call call;
+        call.model = "held-model";
+        call.outcome = "ok";
+        call.attempts = 1;
+        call.cost_micros = 100;
+        id.calls.push_back(call);
+        id.cost_micros = 100;
+        co_return id;
+    }
+    bool defers_bulk() const override { return false; }
+
+    int calls = 0;
+
+private:
+    const metrics::registry& registry_;
+    int waiters_;
+    std::string first_;
+};
+}  // namespace
+
+TEST_CASE("scheduler: copies identified at the same time make one vision call", "[pipeline]") {
+    fixture f;
+    f.near_duplicates.max_distance = pipeline::near_duplicate_default_distance;
+    f.concurrency = 4;
+    metrics::registry registry;
+    f.registry = &registry;
+    const auto ids = submit_copies(f);
+    held_vision vision(registry, static_cast<int>(ids.size()) - 1, "ok");
+    f.run_until_finished(ids.size(), &vision);
+    CHECK(f.events.errors.empty());
+    CHECK(vision.calls == 1);
+
+    // One item asked the model; every other reused its answer, free.
+    std::string leader;
+    for (const auto& id : ids) {
+        CHECK(f.events.finished[id] == store::job_state::needs_review);  // identified, no price
+        const auto doc = result_of(f, id);
+        CHECK(doc.at("identification").at("title") == "Thing 1");
+        if (!doc.at("identification").as_object().contains("reused_from")) {
+            CHECK(leader.empty());
+            leader = id;
+        }
+    }
+    REQUIRE_FALSE(leader.empty());
+    for (const auto& id : ids) {
+        if (id == leader) {
+            continue;
+        }
+        const auto doc = result_of(f, id);
+        const auto& from = doc.at("identification").at("reused_from");
+        CHECK(from.at("item_id").as_string() == leader);
+        CHECK(from.at("distance").as_int64() <= pipeline::near_duplicate_default_distance);
+        CHECK(doc.at("identification").at("calls").at(0).at("outcome") == "near_duplicate");
+        CHECK(doc.at("cost").at("vision_answers_reused") == 1);
+        CHECK(doc.at("cost").at("total_micros") == 0);
+    }
+    const auto text = registry.render();
+    CHECK(has_line(text, R"(boomer_near_duplicate_lookups_total{outcome="reused"} 3)"));
+    CHECK(has_line(text, R"(boomer_near_duplicate_lookups_total{outcome="no_match"} 1)"));
+    CHECK(has_line(text, R"(boomer_near_duplicate_waits_total{outcome="joined"} 3)"));
+    CHECK(has_line(text, "boomer_near_duplicate_waiting 0"));
+}
+
+TEST_CASE("scheduler: copies waiting on a failed identification identify themselves",
+          "[pipeline]") {
+    fixture f;
+    f.near_duplicates.max_distance = pipeline::near_duplicate_default_distance;
+    f.concurrency = 4;
+    metrics::registry registry;
+    f.registry = &registry;
+    const auto ids = submit_copies(f);
+    const int n = static_cast<int>(ids.size());
+    std::string first;
+    SECTION("permanently") {
+        first = "permanent";
+    }
+    SECTION("for a retry") {
+        first = "retryable";
+    }
+    held_vision vision(registry, n - 1, first);
+    f.run_until_finished(ids.size(), &vision);
+
+    // The waiters woke when the first call failed and each asked the model itself: none reused
+    // another's answer, and none waited again.
+    CHECK(
+        has_line(registry.render(), R"(boomer_near_duplicate_waits_total{outcome="fell_back"} 3)"));
+    std::multiset<std::string> answers;  // the items' own model answers
+    for (const auto& id : ids) {
+        REQUIRE(f.events.finished.contains(id));
+        const auto identification = result_of(f, id).at("identification").as_object();
+        if (!identification.contains("vision_error") && !identification.contains("reused_from")) {
+            answers.insert(std::string(identification.at("title").as_string()));
+        }
+    }
+    for (const auto* title : {"Thing 2", "Thing 3", "Thing 4"}) {
+        CHECK(answers.count(title) == 1);  // the waiters' own calls, one each
+    }
+    CHECK(answers.count("Thing 1") == 0);  // the failed first call
+    CHECK(vision.calls >= n);
+}
+
+TEST_CASE("scheduler: copies waiting on an item that lost its lease identify themselves",
+          "[pipeline]") {
+    fixture f;
+    f.near_duplicates.max_distance = pipeline::near_duplicate_default_distance;
+    f.concurrency = 4;
+    metrics::registry registry;
+    f.registry = &registry;
+    const auto ids = submit_copies(f);
+    const int n = static_cast<int>(ids.size());
+    // The first identification saved finds its lease gone: that item stops, unfinished.
+    batch_recorder store(*f.db);
+    std::atomic<int> identify_saves{0};
+    store.refuse_checkpoint = [&identify_saves](const st::checkpoint& c) {
+        return c.stage == "identify" && identify_saves++ == 0;
+    };
+    f.scheduler_db = &store;
+    held_vision vision(registry, n - 1, "ok");
+    f.run_until_finished(ids.size() - 1, &vision);
+
+    CHECK(f.events.finished.size() == ids.size() - 1);
+    CHECK(vision.calls == n);  // the lost item's call, and one per waiter
+    CHECK(
+        has_line(registry.render(), R"(boomer_near_duplicate_waits_total{outcome="fell_back"} 3)"));
+    std::multiset<std::string> answers;
+    for (const auto& [id, state] : f.events.finished) {
+        CHECK(state == store::job_state::needs_review);  // identified, no price
+        const auto identification = result_of(f, id).at("identification").as_object();
+        CHECK_FALSE(identification.contains("reused_from"));
+        answers.insert(std::string(identification.at("title").as_string()));
+    }
+    for (const auto* title : {"Thing 2", "Thing 3", "Thing 4"}) {
+        CHECK(answers.count(title) == 1);
+    }
 }
 
 namespace {
