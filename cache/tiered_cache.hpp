@@ -12,9 +12,10 @@
 // Thread-safety: get_or_load() may be called from any thread. The clock, second level, pool,
 // codec functions and registry must outlive the cache.
 //
-// TODO(#5): nothing looks up through this class yet: vision answers use the LRU directly in front
-// of the store (service/vision_answers) with their own single flight, and the comps cache
-// (pipeline/market/fan_out) keeps a memory map bounded by entries only, not by bytes.
+// Used by the comps cache (pipeline/market/fan_out).
+//
+// TODO(#5): vision answers do not look up through this class yet: they use the LRU directly in
+// front of the store (service/vision_answers) with their own single flight.
 #pragma once
 
 #include <boost/asio/awaitable.hpp>
