@@ -3,6 +3,7 @@
 // deep bytes, single flight for identical searches; the outcome and cache metrics.
 #include "pipeline/market/fan_out.hpp"
 
+#include <atomic>
 #include <boost/asio/bind_cancellation_slot.hpp>
 #include <boost/asio/cancellation_signal.hpp>
 #include <boost/asio/co_spawn.hpp>
@@ -12,6 +13,7 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <catch2/catch.hpp>
 #include <map>
+#include <thread>
 
 #include "pipeline/market/own_sales_source.hpp"
 
@@ -499,6 +501,59 @@ TEST_CASE("fan_out: 20 identical searches on a cold cache make one call to the s
     h.run(f, query());
     CHECK(source->calls == 1);
     CHECK(sold->calls == 2);
+}
+
+namespace {
+
+// Answers after `delay`, counting its calls from any thread.
+class atomic_source final : public comp_source {
+public:
+    atomic_source(std::chrono::milliseconds delay, std::vector<comp> comps)
+        : delay_(delay), comps_(std::move(comps)) {}
+    std::string name() const override { return "browse"; }
+    asio::awaitable<result<std::vector<comp>>> search(const market_query&) override {
+        ++calls;
+        asio::steady_timer timer(co_await asio::this_coro::executor, delay_);
+        co_await timer.async_wait(asio::use_awaitable);
+        co_return comps_;
+    }
+    std::atomic<int> calls{0};
+
+private:
+    std::chrono::milliseconds delay_;
+    std::vector<comp> comps_;
+};
+
+}  // namespace
+
+TEST_CASE("fan_out: 20 identical searches on four threads make one call to the source",
+          "[market]") {
+    harness h;
+    auto source = std::make_shared<atomic_source>(200ms, std::vector{make_comp(42, false, "b")});
+    fan_out f({source}, {}, h.time);
+    std::vector<std::optional<fan_out_result>> results(20);
+    auto q = query();
+    for (auto& slot : results) {
+        asio::co_spawn(h.io, f.search(q), [&slot](std::exception_ptr e, fan_out_result r) {
+            if (!e) {
+                slot = std::move(r);
+            }
+        });
+    }
+    std::vector<std::thread> threads;
+    for (int i = 0; i < 4; ++i) {
+        threads.emplace_back([&h] { h.io.run(); });
+    }
+    for (auto& t : threads) {
+        t.join();
+    }
+    CHECK(source->calls == 1);
+    for (const auto& r : results) {
+        REQUIRE(r);
+        CHECK(outcome_of(*r, "browse").outcome == "ok");
+        REQUIRE(r->comps.size() == 1);
+        CHECK(r->comps[0].price_minor == 42);
+    }
 }
 
 TEST_CASE("fan_out: a cancelled leader hands the call to a search still waiting", "[market]") {
