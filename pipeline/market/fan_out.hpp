@@ -36,7 +36,7 @@ struct source_outcome {
     std::string message;  // why, for a failure; empty for ok
     bool retryable = false;
     int count = 0;        // comps it gave (0 unless ok)
-    std::string cache;    // "memory" or "store" when the answer came from a cache, else empty
+    std::string cache;    // "memory", "store", "flight" (see fan_out::search); else empty
     std::int64_t ms = 0;  // from the start of the search to its answer (or its timeout)
 };
 
@@ -90,7 +90,8 @@ using comp_cache = cache::tiered_cache<std::vector<comp>>;
 class fan_out {
 public:
     // `sources` are asked in parallel, in this order in the results. `second_level` may be
-    // null. `time` must outlive the fan_out; `metrics` may be null, else it gets the counter
+    // null. `time`, `metrics` and the second level's pool must outlive the fan_out and its
+    // searches' coroutines; `metrics` may be null, else it gets the counter
     // boomer_comps_source_outcomes_total{source,outcome} and the cache's metrics
     // (cache/cache_metrics.hpp) as cache "comps" and, with a second level, "comps_store".
     // Errors: a zero memory cap throws std::invalid_argument.
@@ -109,9 +110,9 @@ public:
     // source publishes on the search's category_board; a source that learns categories but
     // answered from a cache publishes choose_category of its comps.
     // A cached source's outcome says where its answer came from: "memory", "store", "flight"
-    // (an identical search's call or store read running at the same time, shared), or empty for
-    // a call of this search's own. A search cancelled while it leads a call hands the call to
-    // the next search waiting on it.
+    // (the call of an identical search running at the same time, shared), or empty for a call
+    // of this search's own. A search cancelled while it leads a call hands the call to the next
+    // search waiting on it.
     boost::asio::awaitable<fan_out_result> search(const market_query& query);
 
     const std::vector<std::shared_ptr<comp_source>>& sources() const { return sources_; }
