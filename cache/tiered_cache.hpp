@@ -80,7 +80,7 @@ enum class found_in {
     memory,  // the memory level
     second,  // the second level (then copied into memory)
     loader,  // this caller's own load
-    flight,  // a concurrent caller's pass for the same key (second level or load), shared
+    flight,  // a concurrent caller's load of the same key, shared (its second-level hit: second)
 };
 
 template <class V>
