@@ -12,9 +12,10 @@
 // Thread-safety: get_or_load() may be called from any thread. The clock, second level, pool,
 // codec functions and registry must outlive the cache.
 //
-// TODO(#5): nothing looks up through this class yet: vision answers use the LRU directly in front
-// of the store (service/vision_answers) with their own single flight, and the comps cache
-// (pipeline/market/fan_out) keeps a memory map bounded by entries only, not by bytes.
+// Used by the comps cache (pipeline/market/fan_out).
+//
+// TODO(#5): vision answers do not look up through this class yet: they use the LRU directly in
+// front of the store (service/vision_answers) with their own single flight.
 #pragma once
 
 #include <boost/asio/awaitable.hpp>
@@ -74,11 +75,21 @@ bool is_empty_answer(const V& v) {
     }
 }
 
+// Where get_or_load found its answer.
+enum class found_in {
+    memory,  // the memory level
+    second,  // the second level (then copied into memory)
+    loader,  // this caller's own load
+    flight,  // a concurrent caller's load of the same key, shared (its second-level hit: second)
+};
+
 template <class V>
 struct tiered_options {
     std::string name;  // metrics label; the second level reports as "<name>_store"
     lru_options memory;
     std::chrono::milliseconds ttl{24 * 3600 * 1000};
+    // The time to live of one value, at both levels; empty: `ttl` for every value.
+    std::function<std::chrono::milliseconds(const V&)> ttl_of;
     // Turning values into the second level's text and back; without both, no second level.
     std::function<std::string(const V&)> encode;
     std::function<std::optional<V>(std::string_view)> decode;
@@ -89,7 +100,7 @@ struct tiered_options {
 template <class V>
 class tiered_cache {
 public:
-    using loader = typename single_flight<V>::loader;
+    using loader = std::function<boost::asio::awaitable<result<V>>()>;
 
     // `level2` and `pool` may be null (memory only; second level inline).
     tiered_cache(tiered_options<V> options, const clock& time, second_level* level2,
@@ -108,18 +119,32 @@ public:
     // get_or_load returns the cached value for `key`, or loads it once for every concurrent
     // caller and caches it (both levels) when it is a cacheable value. `key` and `load` must
     // outlive the call (pass named objects). A second level that throws counts as a miss.
-    boost::asio::awaitable<result<V>> get_or_load(const std::string& key, const loader& load) {
+    // `where` (may be null) tells where the answer, value or error, came from.
+    boost::asio::awaitable<result<V>> get_or_load(const std::string& key, const loader& load,
+                                                  found_in* where = nullptr) {
         if (auto hit = memory_.get(key)) {
+            tell(where, found_in::memory);
             co_return *hit;
         }
-        loader fill = [this, &key, &load] { return fill_miss(key, load); };
-        co_return co_await flights_.run(key, fill);
+        bool led = false;
+        typename single_flight<found>::loader fill = [this, &key, &load, &led] {
+            led = true;
+            return fill_miss(key, load);
+        };
+        auto got = co_await flights_.run(key, fill);
+        if (!got) {
+            tell(where, led ? found_in::loader : found_in::flight);
+            co_return make_unexpected(got.error());
+        }
+        auto from = got->from;
+        tell(where, !led && from == found_in::loader ? found_in::flight : from);
+        co_return std::move(got->value);
     }
 
     // put stores `value` at both levels (when cacheable) without loading.
     boost::asio::awaitable<void> put(const std::string& key, const V& value) {
         if (options_.cacheable(value)) {
-            memory_.put(key, value, options_.ttl);
+            memory_.put(key, value, ttl_for(value));
             co_await put_second(key, value);
         }
     }
@@ -127,6 +152,22 @@ public:
     lru_cache<V>& memory() { return memory_; }
 
 private:
+    // A flight's answer with where its leader found it.
+    struct found {
+        V value;
+        found_in from = found_in::loader;
+    };
+
+    static void tell(found_in* where, found_in from) {
+        if (where != nullptr) {
+            *where = from;
+        }
+    }
+
+    std::chrono::milliseconds ttl_for(const V& value) const {
+        return options_.ttl_of ? options_.ttl_of(value) : options_.ttl;
+    }
+
     boost::asio::awaitable<std::optional<std::string>> get_second(const std::string& key) {
         auto now = time_.now_ms();
         auto read = [this, &key, now]() -> std::optional<std::string> {
@@ -147,7 +188,7 @@ private:
             co_return;
         }
         auto text = options_.encode(value);
-        auto expires = time_.now_ms() + options_.ttl.count();
+        auto expires = time_.now_ms() + ttl_for(value).count();
         auto write = [this, &key, &text, expires] {
             try {
                 level2_->put(key, text, expires);
@@ -162,9 +203,9 @@ private:
         co_await run_on(*pool_, write);
     }
 
-    boost::asio::awaitable<result<V>> fill_miss(const std::string& key, const loader& load) {
+    boost::asio::awaitable<result<found>> fill_miss(const std::string& key, const loader& load) {
         if (auto late = memory_.peek(key)) {
-            co_return *late;  // filled between our miss and this flight
+            co_return found{*late, found_in::memory};  // filled between our miss and this flight
         }
         if (level2_ != nullptr) {
             auto text = co_await get_second(key);
@@ -174,17 +215,20 @@ private:
             }
             if (decoded && options_.cacheable(*decoded)) {
                 level2_lookups_.hit();
-                memory_.put(key, *decoded, options_.ttl);
-                co_return std::move(*decoded);
+                memory_.put(key, *decoded, ttl_for(*decoded));
+                co_return found{std::move(*decoded), found_in::second};
             }
             level2_lookups_.miss();
         }
         auto loaded = co_await load();
-        if (loaded && options_.cacheable(*loaded)) {
-            memory_.put(key, *loaded, options_.ttl);
+        if (!loaded) {
+            co_return make_unexpected(loaded.error());
+        }
+        if (options_.cacheable(*loaded)) {
+            memory_.put(key, *loaded, ttl_for(*loaded));
             co_await put_second(key, *loaded);
         }
-        co_return loaded;
+        co_return found{std::move(*loaded), found_in::loader};
     }
 
     tiered_options<V> options_;
@@ -193,7 +237,7 @@ private:
     boost::asio::thread_pool* pool_;
     lru_cache<V> memory_;
     lookup_counters level2_lookups_;
-    single_flight<V> flights_;
+    single_flight<found> flights_;
 };
 
 }  // namespace boomer::cache

@@ -4,6 +4,7 @@
 
 #include <boost/asio/thread_pool.hpp>
 
+#include "cache/tiered_cache.hpp"
 #include "pipeline/market/fan_out.hpp"
 #include "store/store.hpp"
 
@@ -12,16 +13,16 @@ namespace boomer::pipeline {
 class store_comp_cache final : public market::comp_cache_backend {
 public:
     // `db` and `pool` must outlive the cache. The store's blocking calls run on `pool`.
-    store_comp_cache(store::store& db, boost::asio::thread_pool& pool) : db_(db), pool_(pool) {}
+    store_comp_cache(store::store& db, boost::asio::thread_pool& pool) : level_(db), pool_(pool) {}
 
-    // Both may throw store::store_error; the fan-out treats that as a miss or a skipped save.
-    boost::asio::awaitable<std::optional<std::string>> get(const std::string& key,
-                                                           std::int64_t now_ms) override;
-    boost::asio::awaitable<void> put(const std::string& key, const std::string& value,
-                                     std::int64_t expires_at_ms) override;
+    // Both block and may throw store::store_error; the comps cache treats that as a miss or a
+    // skipped save.
+    std::optional<std::string> get(std::string_view key, std::int64_t now_ms) override;
+    void put(std::string_view key, std::string_view value, std::int64_t expires_at_ms) override;
+    boost::asio::thread_pool* pool() override { return &pool_; }
 
 private:
-    store::store& db_;
+    cache::store_second_level level_;
     boost::asio::thread_pool& pool_;
 };
 

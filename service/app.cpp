@@ -196,6 +196,8 @@ app::app(serve_config config) : impl_(std::make_unique<impl>(std::move(config)))
     sd.metrics = &s.registry;
     sd.comps.deadline = std::chrono::milliseconds(c.comps_deadline_ms);
     sd.comps.source_timeout = std::chrono::milliseconds(c.comps_timeout_ms);
+    sd.comps.memory.max_entries = static_cast<std::size_t>(c.comps_cache_entries);
+    sd.comps.memory.max_bytes = static_cast<std::size_t>(c.comps_cache_mb) * 1024 * 1024;
     sd.near_duplicates.max_distance = c.near_duplicate_distance;
     if (!c.sales_csv.empty()) {
         sd.comp_sources.push_back(std::make_shared<market::own_sales_source>(*s.sales));

@@ -120,6 +120,19 @@ void add_serve_options(CLI::App& serve, serve_config& c) {
         ->capture_default_str()
         ->check(CLI::Range(1, 600'000));
     serve
+        .add_option("--comps-cache-entries", c.comps_cache_entries,
+                    "market answers (one per source and query) kept in memory, at most; the "
+                    "database keeps them too, for every replica")
+        ->envname("BOOMER_COMPS_CACHE_ENTRIES")
+        ->capture_default_str()
+        ->check(CLI::Range(1, 10'000'000));
+    serve
+        .add_option("--comps-cache-mb", c.comps_cache_mb,
+                    "MiB the market answers kept in memory may hold, at most")
+        ->envname("BOOMER_COMPS_CACHE_MB")
+        ->capture_default_str()
+        ->check(CLI::Range(1, 65'536));
+    serve
         .add_option("--public-url", c.public_url,
                     "base URL written into exported picture links (default: http://<Host>)")
         ->envname("BOOMER_PUBLIC_URL");

@@ -43,8 +43,10 @@ struct serve_config {
     std::string log_format;  // "json" or "text"; empty: text on a terminal, else json
     std::string log_level = "info";
     std::string tenant = "default";
-    int comps_deadline_ms = 8000;  // the comps stage, all market sources together
-    int comps_timeout_ms = 5000;   // each market source
+    int comps_deadline_ms = 8000;      // the comps stage, all market sources together
+    int comps_timeout_ms = 5000;       // each market source
+    int comps_cache_entries = 10'000;  // market answers kept in memory, at most
+    int comps_cache_mb = 64;           // and their bytes, measured deeply, at most
     std::string ship_from;        // where items ship from, for exports: a postal code or "City, ST"
     market::seller_terms seller;  // handling time, returns and business policies, for exports
     std::string public_url;  // how clients and marketplaces reach us, e.g. https://boomer.example

@@ -76,38 +76,13 @@ std::string normalized_query_key(const market_query& q) {
     return key;
 }
 
-std::optional<std::vector<comp>> comp_memory_cache::get(const std::string& key,
-                                                        std::int64_t now_ms) {
-    std::lock_guard lock(mutex_);
-    auto found = entries_.find(key);
-    if (found == entries_.end() || found->second.expires_at_ms <= now_ms) {
-        return std::nullopt;
+std::size_t heap_size(const comp& c) {
+    std::size_t n = 0;
+    for (const std::string* text : {&c.title, &c.currency, &c.sold_on, &c.match, &c.source,
+                                    &c.condition_id, &c.url, &c.category_id}) {
+        n += cache::heap_size(*text);
     }
-    return found->second.comps;
-}
-
-void comp_memory_cache::put(const std::string& key, std::vector<comp> comps, std::int64_t now_ms,
-                            std::int64_t expires_at_ms) {
-    if (max_entries_ == 0) {
-        return;
-    }
-    std::lock_guard lock(mutex_);
-    if (!entries_.contains(key) && entries_.size() >= max_entries_) {
-        std::erase_if(entries_,
-                      [now_ms](const auto& e) { return e.second.expires_at_ms <= now_ms; });
-    }
-    while (!entries_.contains(key) && entries_.size() >= max_entries_) {
-        auto soonest = std::min_element(entries_.begin(), entries_.end(), [](auto& a, auto& b) {
-            return a.second.expires_at_ms < b.second.expires_at_ms;
-        });
-        entries_.erase(soonest);
-    }
-    entries_[key] = entry{std::move(comps), expires_at_ms};
-}
-
-std::size_t comp_memory_cache::size() const {
-    std::lock_guard lock(mutex_);
-    return entries_.size();
+    return n;
 }
 
 std::string comps_to_json(const std::vector<comp>& comps) {
@@ -151,13 +126,12 @@ struct search_state {
     };
 
     search_state(asio::strand<asio::any_io_executor> s, const market_query& q,
-                 const fan_out_options& o, const clock& t, std::shared_ptr<comp_memory_cache> m,
+                 const fan_out_options& o, std::shared_ptr<comp_cache> c,
                  std::shared_ptr<comp_cache_backend> second)
         : strand(std::move(s)),
           query(q),
           options(o),
-          time(t),
-          memory(std::move(m)),
+          comps_cache(std::move(c)),
           second_level(std::move(second)),
           started(steady::now()),
           wake(strand) {}
@@ -165,9 +139,8 @@ struct search_state {
     asio::strand<asio::any_io_executor> strand;
     const market_query query;
     const fan_out_options options;
-    const clock& time;
-    const std::shared_ptr<comp_memory_cache> memory;
-    const std::shared_ptr<comp_cache_backend> second_level;
+    const std::shared_ptr<comp_cache> comps_cache;
+    const std::shared_ptr<comp_cache_backend> second_level;  // kept for comps_cache; may be null
     const steady::time_point started;
 
     std::vector<slot> slots;
@@ -177,12 +150,6 @@ struct search_state {
     std::int64_t elapsed_ms() const {
         auto d = steady::now() - started;
         return std::chrono::duration_cast<std::chrono::milliseconds>(d).count();
-    }
-
-    std::int64_t ttl_ms(const std::vector<comp>& comps) const {
-        bool active = comps.empty() || std::any_of(comps.begin(), comps.end(),
-                                                   [](const comp& c) { return !c.sold; });
-        return active ? options.active_ttl_ms : options.sold_ttl_ms;
     }
 
     // record keeps a source's answer unless it already timed out; wakes the collector.
@@ -225,80 +192,70 @@ struct search_state {
     }
 };
 
-// Looks in both cache levels; a hit is recorded and returns true. Awaited directly by
-// run_source, whose frame keeps `st` alive (a reference keeps temporaries out of the co_await
-// expression, see core/async.hpp on GCC 12).
-asio::awaitable<bool> from_cache(const std::shared_ptr<search_state>& st, std::size_t i) {
-    auto& s = st->slots[i];
-    auto now = st->time.now_ms();
-    if (auto hit = st->memory->get(s.cache_key, now)) {
-        st->record(i, std::move(*hit), "memory");
-        co_return true;
-    }
-    if (!st->second_level) {
-        co_return false;
-    }
-    std::optional<std::string> text;
-    try {
-        text = co_await st->second_level->get(s.cache_key, now);
-    } catch (const std::exception&) {
-        co_return false;  // the second level is an optimisation: a failure is a miss
-    }
-    auto comps = text ? comps_from_json(*text) : std::nullopt;
-    if (!comps) {
-        co_return false;
-    }
-    st->memory->put(s.cache_key, *comps, now, now + st->ttl_ms(*comps));
-    st->record(i, std::move(*comps), "store");
-    co_return true;
-}
-
-// Saves an answer in both cache levels. Awaited directly, like from_cache.
-asio::awaitable<void> to_cache(const std::shared_ptr<search_state>& st, std::size_t i,
-                               const std::vector<comp>& comps) {
-    const auto& key = st->slots[i].cache_key;
-    auto now = st->time.now_ms();
-    auto expires = now + st->ttl_ms(comps);
-    st->memory->put(key, comps, now, expires);
-    if (st->second_level) {
-        auto text = comps_to_json(comps);
-        try {
-            co_await st->second_level->put(key, text, expires);
-        } catch (const std::exception&) {
-            // Not saved for other replicas; the memory level still has it.
-        }
-    }
-}
-
-// One source: cache, then the source itself, then the cache again.
-asio::awaitable<void> run_source(std::shared_ptr<search_state> st, std::size_t i) {
+// The call to one source, its answer recorded as soon as it comes (a cache write follows). A
+// cancellation (this source's timeout, or the whole search cancelled) goes up as an exception,
+// also when the source turned it into a failure: a flight this search leads then passes to the
+// next search waiting on it instead of ending in this search's cancellation. Other exceptions
+// become failures. `st` is by value: the cache's loader starts this coroutine, which keeps its
+// own copy.
+asio::awaitable<result<std::vector<comp>>> ask_source(std::shared_ptr<search_state> st,
+                                                      std::size_t i) {
     auto source = st->slots[i].source;
-    bool cached = !st->slots[i].cache_key.empty();
-    if (cached) {
-        bool hit = co_await from_cache(st, i);
-        if (hit) {
-            co_return;
-        }
-    }
     result<std::vector<comp>> answer = fail("source_error", "");
     try {
         answer = co_await source->search(st->query);
     } catch (const boost::system::system_error& e) {
-        bool aborted = e.code() == asio::error::operation_aborted;
-        answer = fail(aborted ? "canceled" : "source_error",
-                      aborted ? "the search was cancelled"
-                              : fmt::format("{} failed unexpectedly", source->name()),
-                      !aborted);
+        if (e.code() == asio::error::operation_aborted) {
+            throw;
+        }
+        answer = fail("source_error", fmt::format("{} failed unexpectedly", source->name()), true);
     } catch (const std::exception&) {
         answer = fail("source_error", fmt::format("{} failed unexpectedly", source->name()), true);
     }
-    std::optional<std::vector<comp>> to_save;
-    if (answer && cached) {
-        to_save = *answer;
+    auto cs = co_await asio::this_coro::cancellation_state;
+    if (!answer && cs.cancelled() != asio::cancellation_type::none) {
+        throw boost::system::system_error(asio::error::operation_aborted);
     }
-    st->record(i, std::move(answer), "");
-    if (to_save) {
-        co_await to_cache(st, i, *to_save);
+    st->record(i, answer, "");
+    co_return answer;
+}
+
+std::string_view cache_label(cache::found_in where) {
+    switch (where) {
+        case cache::found_in::memory:
+            return "memory";
+        case cache::found_in::second:
+            return "store";
+        case cache::found_in::flight:
+            return "flight";
+        case cache::found_in::loader:
+            break;
+    }
+    return "";
+}
+
+// One source: through the cache unless it is listed as uncached, else the source itself.
+asio::awaitable<void> run_source(std::shared_ptr<search_state> st, std::size_t i) {
+    const std::string key = st->slots[i].cache_key;
+    try {
+        if (key.empty()) {
+            auto task = ask_source(st, i);
+            co_await std::move(task);  // records the answer itself
+            co_return;
+        }
+        comp_cache::loader load = [st, i] { return ask_source(st, i); };
+        auto where = cache::found_in::loader;
+        auto answer = co_await st->comps_cache->get_or_load(key, load, &where);
+        st->record(i, std::move(answer), cache_label(where));  // no-op after ask_source's
+    } catch (const boost::system::system_error& e) {
+        bool aborted = e.code() == asio::error::operation_aborted;
+        st->record(
+            i,
+            fail(aborted ? "canceled" : "source_error",
+                 aborted ? "the search was cancelled"
+                         : fmt::format("{} failed unexpectedly", st->slots[i].source->name()),
+                 !aborted),
+            "");
     }
 }
 
@@ -361,14 +318,37 @@ asio::awaitable<fan_out_result> collect(std::shared_ptr<search_state> st) {
 
 }  // namespace
 
+namespace {
+
+cache::tiered_options<std::vector<comp>> cache_options(const fan_out_options& o) {
+    cache::tiered_options<std::vector<comp>> c;
+    c.name = "comps";
+    c.memory = o.memory;
+    auto active = std::chrono::milliseconds(o.active_ttl_ms);
+    auto sold = std::chrono::milliseconds(o.sold_ttl_ms);
+    c.ttl = active;
+    c.ttl_of = [active, sold](const std::vector<comp>& comps) {
+        bool any_active =
+            std::any_of(comps.begin(), comps.end(), [](const comp& one) { return !one.sold; });
+        return any_active ? active : sold;
+    };
+    c.encode = comps_to_json;
+    c.decode = comps_from_json;
+    return c;  // size: deep_size with heap_size(comp); cacheable: not empty
+}
+
+}  // namespace
+
 fan_out::fan_out(std::vector<std::shared_ptr<comp_source>> sources, fan_out_options options,
                  const clock& time, std::shared_ptr<comp_cache_backend> second_level,
                  metrics::registry* metrics)
     : sources_(std::move(sources)),
       options_(std::move(options)),
       time_(time),
-      memory_(std::make_shared<comp_memory_cache>(options_.memory_entries)),
-      second_level_(std::move(second_level)) {
+      second_level_(std::move(second_level)),
+      cache_(std::make_shared<comp_cache>(cache_options(options_), time_, second_level_.get(),
+                                          second_level_ ? second_level_->pool() : nullptr,
+                                          metrics)) {
     if (metrics != nullptr) {
         outcomes_metric_ = &metrics->counter_family(
             "boomer_comps_source_outcomes_total",
@@ -391,8 +371,8 @@ asio::awaitable<fan_out_result> fan_out::search(const market_query& query) {
     }
     auto with_board = query;
     with_board.board = std::make_shared<category_board>(query.category_id, publishers);
-    auto st = std::make_shared<search_state>(asio::make_strand(exec), with_board, options_, time_,
-                                             memory_, second_level_);
+    auto st = std::make_shared<search_state>(asio::make_strand(exec), with_board, options_, cache_,
+                                             second_level_);
     auto key = normalized_query_key(query);
     for (const auto& source : sources_) {
         search_state::slot s;

@@ -1,24 +1,28 @@
 // Asking every market source at once: each source runs in its own coroutine with its own
 // timeout, all under one deadline for the whole search; answers are kept as they arrive, a slow
 // or failing source never holds the others, and every source's outcome is recorded. Answers are
-// cached by source and normalized query, in memory and (optionally) in a second level shared by
-// replicas.
+// cached by source and normalized query through cache::tiered_cache: a sharded LRU in memory
+// (bounded by entries and by bytes, comps measured deeply), then (optionally) a second level
+// shared by replicas, such as the store's cache table. Concurrent searches missing on one key
+// share one call to the source (single flight); failures and empty answers are never cached.
 //
 // Thread-safety: a fan_out may be shared by any number of coroutines on any threads; each
-// search runs its sources on a strand of its own. The memory cache takes a mutex.
+// search runs its sources on a strand of its own. The cache is thread-safe.
 #pragma once
 
 #include <boost/asio/awaitable.hpp>
+#include <boost/asio/thread_pool.hpp>
 #include <chrono>
 #include <cstdint>
 #include <map>
 #include <memory>
-#include <mutex>
 #include <optional>
 #include <string>
-#include <unordered_map>
+#include <string_view>
 #include <vector>
 
+#include "cache/lru_cache.hpp"
+#include "cache/tiered_cache.hpp"
 #include "core/clock.hpp"
 #include "core/metrics.hpp"
 #include "pipeline/market/comp_source.hpp"
@@ -32,7 +36,7 @@ struct source_outcome {
     std::string message;  // why, for a failure; empty for ok
     bool retryable = false;
     int count = 0;        // comps it gave (0 unless ok)
-    std::string cache;    // "memory" or "store" when the answer came from a cache, else empty
+    std::string cache;    // "memory", "store", "flight" (see fan_out::search); else empty
     std::int64_t ms = 0;  // from the start of the search to its answer (or its timeout)
 };
 
@@ -43,17 +47,14 @@ struct fan_out_result {
     std::string category_source;           // "hint" or the name of the source that found it
 };
 
-// A second cache level behind the memory one, e.g. the store's cache table. Both calls may
-// suspend; failures are reported by throwing and are treated as a miss (get) or ignored (put).
-class comp_cache_backend {
+// The second cache level behind the memory one, e.g. the store's cache table (see
+// pipeline/store_comp_cache.hpp), with the threads its blocking calls run on. A get that throws
+// counts as a miss, a put that throws is skipped.
+class comp_cache_backend : public cache::second_level {
 public:
-    virtual ~comp_cache_backend() = default;
-    // get returns the value stored under `key` unless it expired at or before now_ms.
-    virtual boost::asio::awaitable<std::optional<std::string>> get(const std::string& key,
-                                                                   std::int64_t now_ms) = 0;
-    // put stores `value` under `key` until expires_at_ms.
-    virtual boost::asio::awaitable<void> put(const std::string& key, const std::string& value,
-                                             std::int64_t expires_at_ms) = 0;
+    // pool returns the threads get and put run on; null: inline, only for levels that never
+    // block.
+    virtual boost::asio::thread_pool* pool() = 0;
 };
 
 struct fan_out_options {
@@ -62,8 +63,10 @@ struct fan_out_options {
     std::map<std::string, std::chrono::milliseconds> timeouts;  // by source name
     std::int64_t active_ttl_ms = 15 * 60'000;                   // answers with any active listing
     std::int64_t sold_ttl_ms = 6 * 3'600'000;                   // answers of sold comps only
-    std::size_t memory_entries = 10'000;                        // memory cache bound
-    std::vector<std::string> uncached = {"own_sales"};          // local sources: nothing to save
+    // The memory level's caps, both positive: entries, and bytes of keys and comps measured
+    // deeply (heap_size below), split over shards.
+    cache::lru_options memory{.max_entries = 10'000, .max_bytes = 64 * 1024 * 1024};
+    std::vector<std::string> uncached = {"own_sales"};  // local sources: nothing to save
 };
 
 // normalized_query_key is the cache key part for a query: keywords and title lower-cased with
@@ -72,39 +75,26 @@ struct fan_out_options {
 // in letter case, spacing or barcode order share a key. Thread-safe.
 std::string normalized_query_key(const market_query& query);
 
-// A bounded in-memory map from key to comps with an expiry time. Thread-safe (one mutex).
-class comp_memory_cache {
-public:
-    explicit comp_memory_cache(std::size_t max_entries) : max_entries_(max_entries) {}
-
-    std::optional<std::vector<comp>> get(const std::string& key, std::int64_t now_ms);
-    // put stores `comps` until expires_at_ms; when full, expired entries go first, then the
-    // one expiring soonest.
-    void put(const std::string& key, std::vector<comp> comps, std::int64_t now_ms,
-             std::int64_t expires_at_ms);
-    std::size_t size() const;
-
-private:
-    struct entry {
-        std::vector<comp> comps;
-        std::int64_t expires_at_ms = 0;
-    };
-
-    std::size_t max_entries_;
-    mutable std::mutex mutex_;
-    std::unordered_map<std::string, entry> entries_;  // guarded by mutex_
-};
+// heap_size returns the bytes a comp owns on the heap (its strings' buffers), so that the
+// memory cache measures comp lists deeply (cache::deep_size finds it by argument lookup).
+std::size_t heap_size(const comp& c);
 
 // comps_to_json / comps_from_json are the cache's wire form of a comp list (JSON array).
 // comps_from_json returns nothing for text that is not such an array. Thread-safe.
 std::string comps_to_json(const std::vector<comp>& comps);
 std::optional<std::vector<comp>> comps_from_json(std::string_view text);
 
+// The comps cache: comp lists by "comps", source and normalized query.
+using comp_cache = cache::tiered_cache<std::vector<comp>>;
+
 class fan_out {
 public:
     // `sources` are asked in parallel, in this order in the results. `second_level` may be
-    // null. `time` must outlive the fan_out; `metrics` may be null, else it gets the counter
-    // boomer_comps_source_outcomes_total{source,outcome}.
+    // null. `time`, `metrics` and the second level's pool must outlive the fan_out and its
+    // searches' coroutines; `metrics` may be null, else it gets the counter
+    // boomer_comps_source_outcomes_total{source,outcome} and the cache's metrics
+    // (cache/cache_metrics.hpp) as cache "comps" and, with a second level, "comps_store".
+    // Errors: a zero memory cap throws std::invalid_argument.
     fan_out(std::vector<std::shared_ptr<comp_source>> sources, fan_out_options options,
             const clock& time, std::shared_ptr<comp_cache_backend> second_level = nullptr,
             metrics::registry* metrics = nullptr);
@@ -119,17 +109,21 @@ public:
     // The search's category starts as query.category_id (the user's hint) or is the first one a
     // source publishes on the search's category_board; a source that learns categories but
     // answered from a cache publishes choose_category of its comps.
+    // A cached source's outcome says where its answer came from: "memory", "store", "flight"
+    // (the call of an identical search running at the same time, shared), or empty for a call
+    // of this search's own. A search cancelled while it leads a call hands the call to the next
+    // search waiting on it.
     boost::asio::awaitable<fan_out_result> search(const market_query& query);
 
     const std::vector<std::shared_ptr<comp_source>>& sources() const { return sources_; }
-    comp_memory_cache& memory_cache() { return *memory_; }
+    cache::lru_cache<std::vector<comp>>& memory_cache() { return cache_->memory(); }
 
 private:
     std::vector<std::shared_ptr<comp_source>> sources_;
     fan_out_options options_;
     const clock& time_;
-    std::shared_ptr<comp_memory_cache> memory_;
     std::shared_ptr<comp_cache_backend> second_level_;
+    std::shared_ptr<comp_cache> cache_;  // shared with running searches, which may outlive us
     metrics::family<metrics::counter>* outcomes_metric_ = nullptr;
 };
 

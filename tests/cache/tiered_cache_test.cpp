@@ -1,8 +1,10 @@
 // Single flight and the two-level cache: one loader call for 100 concurrent misses, errors and
-// empty answers never cached or passed on, the second level read before the loader. The second
-// level here is an in-test map, so that a case can see and change what it holds.
+// empty answers never cached or passed on, the second level read before the loader, a value's own
+// time to live, and where each caller's answer came from. The second level here is an in-test
+// map, so that a case can see and change what it holds.
 #include "cache/tiered_cache.hpp"
 
+#include <algorithm>
 #include <atomic>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
@@ -41,6 +43,12 @@ asio::awaitable<text_result> slow_load(counting_loader& l) {
 asio::awaitable<void> ask(text_cache& cache, const std::string& key, const text_cache::loader& load,
                           std::optional<text_result>* out) {
     out->emplace(co_await cache.get_or_load(key, load));
+}
+
+asio::awaitable<void> ask_where(text_cache& cache, const std::string& key,
+                                const text_cache::loader& load, std::optional<text_result>* out,
+                                found_in* where) {
+    out->emplace(co_await cache.get_or_load(key, load, where));
 }
 
 // Runs `n` concurrent lookups of `key` to the end and returns their results.
@@ -253,4 +261,59 @@ TEST_CASE("tiered cache: blocking second-level calls run on the pool given", "[c
         CHECK(one->value() == "Acme X1 camera");
     }
     pool.join();
+}
+
+TEST_CASE("tiered cache: a value's own time to live, at both levels", "[cache]") {
+    manual_clock time;
+    map_level level2;
+    auto o = text_options();
+    o.ttl_of = [](const std::string& v) {
+        return milliseconds(v.find("sold") != std::string::npos ? 6 * 3'600'000 : 15 * 60'000);
+    };
+    text_cache cache(o, time, &level2, nullptr, nullptr);
+    counting_loader l;
+    text_cache::loader load = [&l] { return slow_load(l); };
+    std::string active = "comps:active";
+    std::string sold = "comps:sold";
+    ask_many(cache, active, load, 1);
+    l.answer = std::string("sold only");
+    ask_many(cache, sold, load, 1);
+    CHECK(level2.rows.at(active).second == time.now_ms() + 15 * 60'000);
+    CHECK(level2.rows.at(sold).second == time.now_ms() + 6 * 3'600'000);
+    time.advance_ms(15 * 60'000);
+    ask_many(cache, active, load, 1);  // expired at both levels: loaded again
+    ask_many(cache, sold, load, 1);    // still in memory
+    CHECK(l.calls == 3);
+}
+
+TEST_CASE("tiered cache: callers learn where their answer came from", "[cache]") {
+    manual_clock time;
+    map_level level2;
+    counting_loader l;
+    text_cache::loader load = [&l] { return slow_load(l); };
+    std::string key = "vision:where";
+    text_cache first(text_options(), time, &level2, nullptr, nullptr);
+    asio::io_context io;
+    std::vector<found_in> where(5, found_in::memory);
+    std::vector<std::optional<text_result>> out(5);
+    for (std::size_t i = 0; i < 3; ++i) {
+        asio::co_spawn(io, ask_where(first, key, load, &out[i], &where[i]), asio::detached);
+    }
+    io.run();
+    io.restart();
+    CHECK(l.calls == 1);
+    CHECK(std::count(where.begin(), where.begin() + 3, found_in::loader) == 1);
+    CHECK(std::count(where.begin(), where.begin() + 3, found_in::flight) == 2);
+    asio::co_spawn(io, ask_where(first, key, load, &out[3], &where[3]), asio::detached);
+    text_cache second(text_options(), time, &level2, nullptr, nullptr);
+    asio::co_spawn(io, ask_where(second, key, load, &out[4], &where[4]), asio::detached);
+    io.run();
+    for (const auto& r : out) {
+        REQUIRE(r);
+        REQUIRE(r->has_value());
+        CHECK(r->value() == "Acme X1 camera");
+    }
+    CHECK(where[3] == found_in::memory);
+    CHECK(where[4] == found_in::second);
+    CHECK(l.calls == 1);
 }

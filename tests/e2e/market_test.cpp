@@ -1,10 +1,12 @@
 // The whole service with its market sources against the fakes: a real photo identified by the
 // fake Claude, comps from the fake eBay's Browse API (active listings) and sold-listings page,
 // priced from the sold evidence, exported as a bulk listing file in the category Browse learned;
-// Marketplace Insights asked with that category (or one it looks up, or the user's hint); and
-// each way a market source fails (quota, changed page, expired token, timeout, everything down)
-// as the item and the metrics show it.
+// Marketplace Insights asked with that category (or one it looks up, or the user's hint); a
+// second identical item answered from the comps caches (memory and the database); and each way
+// a market source fails (quota, changed page, expired token, timeout, everything down) as the
+// item and the metrics show it.
 #include <catch2/catch.hpp>
+#include <set>
 
 #include "core/clock.hpp"
 #include "pipeline/image/analyze.hpp"
@@ -249,6 +251,38 @@ TEST_CASE("service with eBay: Marketplace Insights asks in the category Browse l
     CHECK(insights_target.find("category_ids=15230") != std::string::npos);
     auto metrics = t.api->get("/metrics")->body;
     CHECK(metric(metrics, outcomes_series("ebay_insights", "ok")) == 1);
+}
+
+TEST_CASE("service with eBay: a second identical item takes its comps from the caches", "[e2e]") {
+    market_service t;
+    t.ebay.add_active(camera_query, listing("1101", "189.99", "10.00"));
+    t.ebay.add_sold(camera_query, listing("2201", "150.00", "12.50", days_ago(3)));
+    // One answer fits in memory: of the two sources' answers, one is in memory, the other only
+    // in the database's cache table.
+    t.start({{"BOOMER_COMPS_CACHE_ENTRIES", "1"}, {"BOOMER_COMPS_CACHE_MB", "1"}});
+
+    auto first = t.camera_item();
+    CHECK(str(first.at("job").at("state")) == "succeeded");
+    CHECK(outcome(first, "ebay_browse").at("cache") == "");
+    CHECK(outcome(first, "ebay_sold_page").at("cache") == "");
+    auto metrics = t.api->get("/metrics")->body;
+    CHECK(metric(metrics, R"(boomer_cache_entries{cache="comps"})") == 1);
+    CHECK(metric(metrics, R"(boomer_cache_lookups_total{cache="comps_store",outcome="miss"})") ==
+          2);
+
+    auto second = t.camera_item();
+    CHECK(str(second.at("job").at("state")) == "succeeded");
+    std::multiset<std::string> caches{str(outcome(second, "ebay_browse").at("cache")),
+                                      str(outcome(second, "ebay_sold_page").at("cache"))};
+    CHECK(caches == std::multiset<std::string>{"memory", "store"});
+    CHECK(t.ebay.requests(ebay_endpoint::browse) == 1);
+    CHECK(t.ebay.requests(ebay_endpoint::sold_page) == 1);
+    CHECK(second.at("price").at("median_minor") == first.at("price").at("median_minor"));
+    metrics = t.api->get("/metrics")->body;
+    CHECK(metric(metrics, R"(boomer_cache_entries{cache="comps"})") == 1);
+    CHECK(metric(metrics, R"(boomer_cache_lookups_total{cache="comps",outcome="hit"})") == 1);
+    CHECK(metric(metrics, R"(boomer_cache_lookups_total{cache="comps_store",outcome="hit"})") == 1);
+    CHECK(metric(metrics, R"(boomer_cache_bytes{cache="comps"})") > 0);
 }
 
 TEST_CASE("service with eBay: with Browse off, Insights looks the category up itself", "[e2e]") {

@@ -1,7 +1,9 @@
 // The parallel search over market sources, with fake sources that answer, fail, throw, hang,
-// ignore cancellation or get cancelled; the two cache levels; the outcome metric.
+// ignore cancellation or get cancelled; the two cache levels, their caps in entries and in
+// deep bytes, single flight for identical searches; the outcome and cache metrics.
 #include "pipeline/market/fan_out.hpp"
 
+#include <atomic>
 #include <boost/asio/bind_cancellation_slot.hpp>
 #include <boost/asio/cancellation_signal.hpp>
 #include <boost/asio/co_spawn.hpp>
@@ -11,6 +13,7 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <catch2/catch.hpp>
 #include <map>
+#include <thread>
 
 #include "pipeline/market/own_sales_source.hpp"
 
@@ -84,24 +87,22 @@ private:
     std::vector<comp> comps_;
 };
 
-// A second cache level in a map, like the store's table.
+// A second cache level in a map, like the store's table; it never blocks, so no pool.
 class map_backend final : public comp_cache_backend {
 public:
-    asio::awaitable<std::optional<std::string>> get(const std::string& key,
-                                                    std::int64_t now_ms) override {
+    std::optional<std::string> get(std::string_view key, std::int64_t now_ms) override {
         ++gets;
         auto found = values.find(key);
         if (found == values.end() || found->second.second <= now_ms) {
-            co_return std::nullopt;
+            return std::nullopt;
         }
-        co_return found->second.first;
+        return found->second.first;
     }
-    asio::awaitable<void> put(const std::string& key, const std::string& value,
-                              std::int64_t expires_at_ms) override {
-        values[key] = {value, expires_at_ms};
-        co_return;
+    void put(std::string_view key, std::string_view value, std::int64_t expires_at_ms) override {
+        values[std::string(key)] = {std::string(value), expires_at_ms};
     }
-    std::map<std::string, std::pair<std::string, std::int64_t>> values;
+    asio::thread_pool* pool() override { return nullptr; }
+    std::map<std::string, std::pair<std::string, std::int64_t>, std::less<>> values;
     int gets = 0;
 };
 
@@ -317,7 +318,7 @@ TEST_CASE("fan_out: failures and listed local sources are not cached", "[market]
     CHECK(failing->calls == 2);
     CHECK(own->calls == 2);
     CHECK(outcome_of(r, "own_sales").cache.empty());
-    CHECK(f.memory_cache().size() == 0);
+    CHECK(f.memory_cache().entries() == 0);
 }
 
 TEST_CASE("fan_out: the second cache level answers for a cold memory", "[market]") {
@@ -396,16 +397,236 @@ TEST_CASE("fan_out: the cache wire form keeps every field", "[market]") {
     CHECK_FALSE(comps_from_json("[{\"title\":1}]"));
 }
 
-TEST_CASE("fan_out: the memory cache stays within its bound", "[market]") {
-    comp_memory_cache cache(2);
-    cache.put("a", {make_comp(1, true, "x")}, 0, 100);
-    cache.put("b", {make_comp(2, true, "x")}, 0, 300);
-    cache.put("c", {make_comp(3, true, "x")}, 0, 200);  // "a" expires soonest: it goes
-    CHECK(cache.size() == 2);
-    CHECK_FALSE(cache.get("a", 0));
-    CHECK(cache.get("b", 0));
-    CHECK(cache.get("c", 0));
-    CHECK_FALSE(cache.get("c", 200));  // expired at 200
+namespace {
+
+// `n` comps with titles of `title_bytes` characters: heap-allocated strings the byte cap must
+// count.
+std::vector<comp> long_comps(int n, std::size_t title_bytes) {
+    std::vector<comp> out;
+    for (int i = 0; i < n; ++i) {
+        auto c = make_comp(1000 + i, true, "b");
+        c.title = std::string(title_bytes, static_cast<char>('a' + i % 26));
+        c.url = "https://www.ebay.com/itm/" + std::to_string(100000 + i);
+        out.push_back(std::move(c));
+    }
+    return out;
+}
+
+fan_out_options one_day(std::size_t max_entries, std::size_t max_bytes) {
+    fan_out_options o;
+    o.active_ttl_ms = 24 * 3'600'000;
+    o.sold_ttl_ms = 24 * 3'600'000;
+    o.memory = {.max_entries = max_entries, .max_bytes = max_bytes, .shards = 4};
+    return o;
+}
+
+}  // namespace
+
+TEST_CASE("fan_out: the memory cache never holds more entries than its cap", "[market]") {
+    harness h;
+    auto source = std::make_shared<fake_source>("browse", 0ms, long_comps(3, 40));
+    fan_out f({source}, one_day(8, 64 * 1024 * 1024), h.time);
+    for (int n = 0; n < 80; ++n) {  // ten times the capacity, every answer cacheable
+        h.run(f, query("camera " + std::to_string(n)));
+        CHECK(f.memory_cache().entries() <= 8);
+        CHECK(f.memory_cache().bytes() <= 64 * 1024 * 1024);
+    }
+    CHECK(source->calls == 80);
+    CHECK(f.memory_cache().entries() > 0);
+    // The most recent answer is still there.
+    auto again = h.run(f, query("camera 79"));
+    CHECK(outcome_of(again, "browse").cache == "memory");
+    CHECK(source->calls == 80);
+}
+
+TEST_CASE("fan_out: the memory cache never holds more bytes than its cap, comps measured deeply",
+          "[market]") {
+    harness h;
+    constexpr std::size_t title = 600;
+    constexpr int per_answer = 5;
+    constexpr std::size_t cap = 32 * 1024;
+    auto source = std::make_shared<fake_source>("browse", 0ms, long_comps(per_answer, title));
+    fan_out f({source}, one_day(1000, cap), h.time);
+    // Each answer owns more than 3000 bytes of titles alone, so fewer than cap / 3000 fit;
+    // sized by its headers only (a vector's 24 bytes), all would.
+    constexpr std::size_t owned = per_answer * title;
+    std::size_t inserted = 10 * cap / owned;
+    for (std::size_t n = 0; n < inserted; ++n) {
+        h.run(f, query("lens " + std::to_string(n)));
+        auto entries = f.memory_cache().entries();
+        auto bytes = f.memory_cache().bytes();
+        CHECK(bytes <= cap);
+        CHECK(entries <= cap / owned);
+        CHECK(bytes >= entries * owned);  // every entry counts its titles' buffers
+    }
+    CHECK(source->calls == static_cast<int>(inserted));
+    CHECK(f.memory_cache().entries() > 0);
+}
+
+TEST_CASE("fan_out: 20 identical searches on a cold cache make one call to the source",
+          "[market]") {
+    harness h;
+    auto source =
+        std::make_shared<fake_source>("browse", 200ms, std::vector{make_comp(42, false, "b")});
+    auto sold = std::make_shared<fake_source>("insights", 50ms, std::vector<comp>{});
+    fan_out f({source, sold}, {}, h.time);
+    std::vector<std::optional<fan_out_result>> results(20);
+    auto q = query();  // search() takes it by reference: alive until every search ends
+    for (auto& slot : results) {
+        asio::co_spawn(h.io, f.search(q), [&slot](std::exception_ptr e, fan_out_result r) {
+            if (!e) {
+                slot = std::move(r);
+            }
+        });
+    }
+    h.io.run();
+    h.io.restart();
+    CHECK(source->calls == 1);
+    CHECK(sold->calls == 1);  // its empty answer is shared within the flight, not cached
+    int live = 0;
+    int shared = 0;
+    for (const auto& r : results) {
+        REQUIRE(r);
+        const auto& browse = outcome_of(*r, "browse");
+        CHECK(browse.outcome == "ok");
+        CHECK(browse.count == 1);
+        REQUIRE(r->comps.size() == 1);
+        CHECK(r->comps[0].price_minor == 42);
+        live += browse.cache.empty() ? 1 : 0;
+        shared += browse.cache == "flight" ? 1 : 0;
+    }
+    CHECK(live == 1);
+    CHECK(shared == 19);
+    CHECK(f.memory_cache().entries() == 1);  // browse only: the empty answer is not kept
+    h.run(f, query());
+    CHECK(source->calls == 1);
+    CHECK(sold->calls == 2);
+}
+
+namespace {
+
+// Answers after `delay`, counting its calls from any thread.
+class atomic_source final : public comp_source {
+public:
+    atomic_source(std::chrono::milliseconds delay, std::vector<comp> comps)
+        : delay_(delay), comps_(std::move(comps)) {}
+    std::string name() const override { return "browse"; }
+    asio::awaitable<result<std::vector<comp>>> search(const market_query&) override {
+        ++calls;
+        asio::steady_timer timer(co_await asio::this_coro::executor, delay_);
+        co_await timer.async_wait(asio::use_awaitable);
+        co_return comps_;
+    }
+    std::atomic<int> calls{0};
+
+private:
+    std::chrono::milliseconds delay_;
+    std::vector<comp> comps_;
+};
+
+}  // namespace
+
+TEST_CASE("fan_out: 20 identical searches on four threads make one call to the source",
+          "[market]") {
+    harness h;
+    auto source = std::make_shared<atomic_source>(200ms, std::vector{make_comp(42, false, "b")});
+    fan_out f({source}, {}, h.time);
+    std::vector<std::optional<fan_out_result>> results(20);
+    auto q = query();
+    for (auto& slot : results) {
+        asio::co_spawn(h.io, f.search(q), [&slot](std::exception_ptr e, fan_out_result r) {
+            if (!e) {
+                slot = std::move(r);
+            }
+        });
+    }
+    std::vector<std::thread> threads;
+    for (int i = 0; i < 4; ++i) {
+        threads.emplace_back([&h] { h.io.run(); });
+    }
+    for (auto& t : threads) {
+        t.join();
+    }
+    CHECK(source->calls == 1);
+    for (const auto& r : results) {
+        REQUIRE(r);
+        CHECK(outcome_of(*r, "browse").outcome == "ok");
+        REQUIRE(r->comps.size() == 1);
+        CHECK(r->comps[0].price_minor == 42);
+    }
+}
+
+TEST_CASE("fan_out: a cancelled leader hands the call to a search still waiting", "[market]") {
+    harness h;
+    auto source =
+        std::make_shared<fake_source>("browse", 150ms, std::vector{make_comp(42, false, "b")});
+    fan_out f({source}, {}, h.time);
+    // The first search leads the call and is cancelled while the second waits on it; the
+    // second then makes its own call instead of taking the first one's cancellation.
+    std::optional<fan_out_result> first;
+    std::optional<fan_out_result> second;
+    asio::cancellation_signal cancel;
+    auto q = query();  // search() takes it by reference: alive until both searches end
+    asio::co_spawn(
+        h.io, f.search(q),
+        asio::bind_cancellation_slot(
+            cancel.slot(), [&](std::exception_ptr, fan_out_result r) { first = std::move(r); }));
+    asio::co_spawn(h.io, f.search(q),
+                   [&](std::exception_ptr, fan_out_result r) { second = std::move(r); });
+    asio::steady_timer canceller(h.io, 30ms);
+    canceller.async_wait(
+        [&](boost::system::error_code) { cancel.emit(asio::cancellation_type::terminal); });
+    h.io.run();
+    REQUIRE(first);
+    REQUIRE(second);
+    CHECK(outcome_of(*first, "browse").outcome == "canceled");
+    CHECK(source->cancelled);
+    CHECK(source->calls == 2);
+    const auto& taken_over = outcome_of(*second, "browse");
+    CHECK(taken_over.outcome == "ok");
+    CHECK(taken_over.cache.empty());  // its own call
+    REQUIRE(second->comps.size() == 1);
+    CHECK(second->comps[0].price_minor == 42);
+    CHECK(f.memory_cache().entries() == 1);
+}
+
+TEST_CASE("fan_out: failures and empty answers are not cached", "[market]") {
+    harness h;
+    auto backend = std::make_shared<map_backend>();
+    auto failing = std::make_shared<fake_source>("browse", 1ms, std::vector<comp>{});
+    failing->why = failure{"source_limited", "quota", true};
+    auto empty = std::make_shared<fake_source>("insights", 1ms, std::vector<comp>{});
+    fan_out f({failing, empty}, {}, h.time, backend);
+    h.run(f, query());
+    auto r = h.run(f, query());
+    CHECK(failing->calls == 2);
+    CHECK(empty->calls == 2);
+    CHECK(outcome_of(r, "browse").outcome == "source_limited");
+    CHECK(outcome_of(r, "insights").outcome == "ok");
+    CHECK(outcome_of(r, "insights").cache.empty());
+    CHECK(f.memory_cache().entries() == 0);
+    CHECK(backend->values.empty());
+}
+
+TEST_CASE("fan_out: the comps cache exports its metrics as cache comps", "[market]") {
+    harness h;
+    metrics::registry reg;
+    auto backend = std::make_shared<map_backend>();
+    auto source =
+        std::make_shared<fake_source>("browse", 1ms, std::vector{make_comp(42, false, "b")});
+    fan_out f({source}, {}, h.time, backend, &reg);
+    h.run(f, query());
+    h.run(f, query());
+    auto text = reg.render();
+    CHECK(text.find(R"(boomer_cache_lookups_total{cache="comps",outcome="miss"} 1)") !=
+          std::string::npos);
+    CHECK(text.find(R"(boomer_cache_lookups_total{cache="comps",outcome="hit"} 1)") !=
+          std::string::npos);
+    CHECK(text.find(R"(boomer_cache_lookups_total{cache="comps_store",outcome="miss"} 1)") !=
+          std::string::npos);
+    CHECK(text.find(R"(boomer_cache_entries{cache="comps"} 1)") != std::string::npos);
+    CHECK(text.find("boomer_cache_bytes{cache=\"comps\"} " +
+                    std::to_string(f.memory_cache().bytes())) != std::string::npos);
 }
 
 TEST_CASE("own_sales_source: the same comps as the sales history, as sold evidence", "[market]") {

@@ -48,6 +48,7 @@ public:
     std::string name() const override { return name_; }
     asio::awaitable<result<std::vector<market::comp>>> search(
         const market::market_query& q) override {
+        ++calls;
         seen_keywords = q.keywords;
         asio::steady_timer t(co_await asio::this_coro::executor);
         t.expires_after(delay_);
@@ -55,6 +56,7 @@ public:
         co_return answer_;
     }
     std::string seen_keywords;
+    int calls = 0;
 
 private:
     std::string name_;
@@ -114,10 +116,13 @@ struct fixture {
         return receipt->item_id;
     }
 
+    // run works the queue with a scheduler of its own (a service instance) on `on` (another
+    // connection to the same database; null: `db`) until a job finishes.
     void run(std::vector<std::shared_ptr<market::comp_source>> sources,
-             pipeline::vision_model* vision = nullptr) {
+             pipeline::vision_model* vision = nullptr, store::store* on = nullptr) {
+        events.finished.clear();
         pipeline::scheduler_deps deps;
-        deps.db = db.get();
+        deps.db = on != nullptr ? on : db.get();
         deps.cpu_pool = &cpu;
         deps.store_pool = &store_pool;
         deps.time = &system_clock::instance();
@@ -145,6 +150,7 @@ struct fixture {
         };
         poll();
         io.run();
+        io.restart();
     }
 
     json::object result_of(const std::string& item_id) {
@@ -236,4 +242,32 @@ TEST_CASE("comps stage: no sources and no estimate leaves the item for review", 
     auto doc = f.result_of(id);
     CHECK(doc.at("comps").at("sources").as_array().empty());
     CHECK(doc.at("price").is_null());
+}
+
+TEST_CASE("comps stage: a second service on the same database takes the comps from its cache",
+          "[pipeline]") {
+    fixture f;
+    auto sold = std::make_shared<canned_source>(
+        "ebay_insights", 5ms,
+        std::vector{sold_comp(3000, "ebay_insights"), sold_comp(3600, "ebay_insights")});
+    auto first = f.submit("Brown Betty teapot");
+    f.run({sold});
+    CHECK(f.events.finished[first] == store::job_state::succeeded);
+    CHECK(sold->calls == 1);
+    CHECK(source_entry(f.result_of(first), "ebay_insights").at("cache") == "");
+
+    // Another instance: its own connection, its own (cold) memory cache.
+    auto other = store::open_sqlite_store((f.dir.path() / "db").string());
+    auto second = f.submit("brown betty  TEAPOT");  // the same normalized query
+    f.run({sold}, nullptr, other.get());
+    CHECK(f.events.errors.empty());
+    CHECK(f.events.finished[second] == store::job_state::succeeded);
+    CHECK(sold->calls == 1);
+    auto doc = f.result_of(second);
+    CHECK(source_entry(doc, "ebay_insights").at("cache") == "store");
+    CHECK(source_entry(doc, "ebay_insights").at("count") == 2);
+    CHECK(doc.at("price").at("basis") == "sold_comps");
+    CHECK(
+        f.reg.render().find(R"(boomer_cache_lookups_total{cache="comps_store",outcome="hit"} 1)") !=
+        std::string::npos);
 }
