@@ -130,23 +130,26 @@ void add_ebay_sources(std::vector<std::shared_ptr<market::comp_source>>& sources
 struct app::impl {
     explicit impl(serve_config c)
         : config(std::move(c)),
+          events(registry),
           io(or_cores(config.io_threads)),
           cpu_pool(static_cast<std::size_t>(or_cores(config.cpu_threads))),
           store_pool(static_cast<std::size_t>(config.store_threads)),
           signals(io, SIGINT, SIGTERM),
-          events(registry),
           watch_timer(io) {}
 
     serve_config config;
-    boost::asio::io_context io;
-    boost::asio::thread_pool cpu_pool;
-    boost::asio::thread_pool store_pool;
-    boost::asio::signal_set signals;
+    // Declared before the io_context, so destroyed after it: coroutines still suspended when
+    // the drain deadline stopped the loop (calls in flight) are destroyed with the io_context,
+    // and their frames release gauges, cache entries and store work on the way.
     metrics::registry registry;
     pipeline_events events;
     std::unique_ptr<store::store> db;
     std::unique_ptr<store::blob_store> blobs;
     std::unique_ptr<market::sales_history> sales;
+    boost::asio::io_context io;
+    boost::asio::thread_pool cpu_pool;
+    boost::asio::thread_pool store_pool;
+    boost::asio::signal_set signals;
     std::unique_ptr<pipeline::vision_model> vision;
     std::shared_ptr<pipeline::scheduler> scheduler;
     api::router router;

@@ -4,6 +4,7 @@
 // error seen end to end: what the item shows, whether the call was retried and how long it waited.
 #include <catch2/catch.hpp>
 #include <cstdlib>
+#include <thread>
 
 #include "pipeline/image/analyze.hpp"
 #include "tests/fakes/fake_anthropic.hpp"
@@ -305,4 +306,25 @@ TEST_CASE("service with Claude: a stronger model slower than the deadline leaves
     auto metrics = t.api->get("/metrics")->body;
     CHECK(metrics.find(R"(boomer_vision_escalation_outcomes_total{outcome="fallback",)"
                        R"(reason="vision_deadline"} 1)") != std::string::npos);
+}
+
+TEST_CASE(
+    "service with Claude: SIGTERM with a call still in flight past the drain ends the process",
+    "[e2e]") {
+    claude_service t;
+    t.confident_camera();
+    t.fake.set_latency(std::chrono::milliseconds(8000));
+    t.start("test-key", {"--drain-seconds", "1"});
+    auto res = t.api->post_item({jpeg(camera_photo)});
+    REQUIRE(res);
+    REQUIRE(res->status == 202);
+    for (int i = 0; i < 250 && t.fake.received() == 0; ++i) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    REQUIRE(t.fake.received() == 1);
+
+    // The drain gives up on the call after a second; what the suspended call still holds is
+    // released as the process ends, which must then exit instead of hanging or crashing.
+    CHECK(t.svc->terminate(std::chrono::milliseconds(6000)) == 0);
+    CHECK(t.svc->log_text().find("\"event\":\"stopped\"") != std::string::npos);
 }
