@@ -536,6 +536,9 @@ json::object load_generator::upstream_report(double seconds) {
                       : static_cast<double>(parse_duration(o_.warmup).count()) / 1000.0;
     std::vector<double> rates;
     double used = -1.0;
+    double window_rate = 0.0;  // paid per minute from the warm-up to the end of submitting
+    double left_from = 0.0;
+    double left_to = 0.0;
     {
         std::lock_guard lock(r_.mutex);
         // 10-second windows, shorter when the measured span is short.
@@ -553,6 +556,9 @@ json::object load_generator::upstream_report(double seconds) {
         }
         if (from && to && to != from) {
             used = allowance_used(*from, *to, rpm);
+            window_rate = (to->paid - from->paid) / (to->at_s - from->at_s) * 60.0;
+            left_from = from->requests_left;
+            left_to = to->requests_left;
         }
     }
     double sustained = percentile(rates, 0.5);
@@ -574,6 +580,9 @@ json::object load_generator::upstream_report(double seconds) {
         {"sustained_windows", static_cast<std::int64_t>(rates.size())},
         {"usage_of_limit", rpm > 0 ? sustained / rpm : 0.0},
         {"allowance_used", used},
+        {"paid_per_minute_window", window_rate},
+        {"requests_left_at_window_start", left_from},
+        {"requests_left_at_window_end", left_to},
         {"stats", std::move(after)},
     };
     if (auto ebay = get_json(o_.ebay_fake, "/_fake/stats"); !ebay.empty()) {
@@ -668,8 +677,10 @@ void print_upstream(const json::object& u) {
         n("rpm_limit"), 100 * n("usage_of_limit"));
     if (n("allowance_used") >= 0) {
         std::printf(
-            "allowance used      %.1f %% of the calls the limit let through after the warm-up\n",
-            100 * n("allowance_used"));
+            "allowance used      %.1f %% of the calls the limit let through after the warm-up "
+            "(%.0f paid/min; the bucket held %.0f then, %.0f at the end)\n",
+            100 * n("allowance_used"), n("paid_per_minute_window"),
+            n("requests_left_at_window_start"), n("requests_left_at_window_end"));
     }
     std::printf("retry-after kept    %.0f retries early (at most %.0f ms), %.0f after the wait\n",
                 n("early_retries"), n("early_by_ms_max"), n("retries_after_wait"));
