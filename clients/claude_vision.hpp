@@ -99,8 +99,9 @@ struct claude_options {
     double retry_budget_ratio = 0.2;
     double retry_floor_per_second = 5.0;
     // BOOMER_CLAUDE_RPM, BOOMER_CLAUDE_ITPM, BOOMER_CLAUDE_OTPM: limits per minute known in
-    // advance; 0 learns them from the first answer's headers.
-    resilience::rate_limits_per_minute rate_limits;
+    // advance; 0 learns them from the first answer's headers. Two seconds of calls are kept out
+    // of each bucket for the calls on their way (a body of photos takes time to upload).
+    resilience::rate_limits_per_minute rate_limits{.transit = std::chrono::seconds(2)};
     // Tokens a call is reserved against the limits before its usage is known.
     std::int64_t input_tokens_per_image = 1'600;
     std::int64_t output_tokens_estimate = 1'024;

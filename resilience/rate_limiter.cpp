@@ -21,13 +21,22 @@ std::array<std::int64_t, 3> amounts(const rate_cost& c) {
 }  // namespace
 
 rate_limiter::rate_limiter(rate_limits_per_minute limits, const clock& time, sleeper& sleep)
-    : time_(time), sleep_(sleep), refilled_at_(time.now_ms()) {
+    : time_(time),
+      sleep_(sleep),
+      transit_(std::max(std::chrono::milliseconds(0), limits.transit)),
+      refilled_at_(time.now_ms()) {
     std::array<std::int64_t, 3> per_minute = {limits.requests, limits.input_tokens,
                                               limits.output_tokens};
     for (std::size_t i = 0; i < buckets_.size(); ++i) {
         buckets_[i].per_minute = std::max<std::int64_t>(0, per_minute[i]);
-        buckets_[i].level = static_cast<double>(buckets_[i].per_minute);
+        buckets_[i].level = ceiling(buckets_[i]);
     }
+}
+
+double rate_limiter::ceiling(const bucket& b) const {
+    auto size = static_cast<double>(b.per_minute);
+    auto allowance = std::floor(size * static_cast<double>(transit_.count()) / minute_ms);
+    return std::max(0.0, size - allowance);
 }
 
 void rate_limiter::refill_locked(std::int64_t now) const {
@@ -37,7 +46,7 @@ void rate_limiter::refill_locked(std::int64_t now) const {
     auto elapsed = static_cast<double>(now - refilled_at_);
     for (auto& b : buckets_) {
         auto size = static_cast<double>(b.per_minute);
-        b.level = std::min(size, b.level + elapsed * size / minute_ms);
+        b.level = std::min(ceiling(b), b.level + elapsed * size / minute_ms);
     }
     refilled_at_ = now;
 }
@@ -54,7 +63,7 @@ milliseconds rate_limiter::reserve_locked(const rate_cost& cost, double sign) {
         }
         auto size = static_cast<double>(b.per_minute);
         b.level -= sign * std::min(static_cast<double>(wanted[i]), size);
-        b.level = std::min(b.level, size);
+        b.level = std::min(b.level, ceiling(b));
         if (b.level < 0.0) {
             wait_ms = std::max(wait_ms, -b.level * minute_ms / size);
         }
@@ -115,11 +124,12 @@ void rate_limiter::observe(rate_resource resource, const rate_observation& seen)
             b.level = static_cast<double>(*seen.limit);
         }
         b.per_minute = *seen.limit;
-        b.level = std::min(b.level, static_cast<double>(b.per_minute));
+        b.level = std::min(b.level, ceiling(b));
     }
     if (seen.remaining && b.per_minute > 0) {
-        b.level =
-            std::min(b.level, static_cast<double>(std::max<std::int64_t>(0, *seen.remaining)));
+        auto allowance = static_cast<double>(b.per_minute) - ceiling(b);
+        auto left = static_cast<double>(std::max<std::int64_t>(0, *seen.remaining));
+        b.level = std::min(b.level, left - allowance);
     }
 }
 

@@ -6,10 +6,17 @@
 // settle() replaces the estimates with what was really used, and observe() corrects the buckets
 // with what the upstream's headers say is left.
 //
+// The upstream counts a call when it arrives, we count it when it leaves; while the upstream's
+// bucket is full it forgets what it would have refilled for calls still on their way, and ends
+// short by up to the calls in transit. Each bucket therefore keeps a transit allowance (the
+// calls of `transit`, whole ones) out of reach: it fills to its limit less that, and a remaining
+// count from the headers is read less that too.
+//
+// The `*-reset` timestamps are not read: the bucket refills continuously, so the time it will be
+// full follows from the limit and what remains, which the headers already give.
+//
 // Thread-safety: every member may be called from any thread (a mutex guards the buckets). The
 // clock and sleeper must outlive the limiter.
-//
-// TODO(#5): the `*-reset` timestamps are not used; the refill rate comes from the limit alone.
 #pragma once
 
 #include <array>
@@ -31,6 +38,8 @@ struct rate_limits_per_minute {
     std::int64_t requests = 0;
     std::int64_t input_tokens = 0;
     std::int64_t output_tokens = 0;
+    // The longest a call is expected to take to reach the upstream; see the transit allowance.
+    std::chrono::milliseconds transit{0};
 };
 
 // What one call is expected to cost (or did cost).
@@ -85,10 +94,13 @@ private:
     };
 
     void refill_locked(std::int64_t now) const;
+    // ceiling returns how full bucket `b` may get: its limit less the transit allowance.
+    double ceiling(const bucket& b) const;
     std::chrono::milliseconds reserve_locked(const rate_cost& cost, double sign);
 
     const clock& time_;
     sleeper& sleep_;
+    std::chrono::milliseconds transit_;
     mutable std::mutex mutex_;
     mutable std::array<bucket, 3> buckets_;  // guarded by mutex_, by rate_resource
     mutable std::int64_t refilled_at_;       // guarded by mutex_
