@@ -15,6 +15,7 @@
 #include <thread>
 
 #include "clients/claude_vision.hpp"
+#include "tests/clients/claude_support.hpp"
 #include "tests/clients/support.hpp"
 #include "tests/fakes/fake_anthropic.hpp"
 
@@ -24,49 +25,14 @@ using clients::claude_options;
 using clients::claude_vision;
 using fakes::injected_error;
 using std::chrono::milliseconds;
+using test::clock_sleep;
+using test::has_line;
+using test::sleep_log;
 
 namespace {
 
-// A tiny JPEG is enough: the fake checks the magic bytes and sizes tokens from the header.
-const std::string& tiny_jpeg() {
-    static const std::string bytes = [] {
-        const unsigned char data[] = {0xFF, 0xD8, 0xFF, 0xE0, 0x00, 0x10, 0x4A, 0x46, 0x49,
-                                      0x46, 0x00, 0x01, 0x01, 0x00, 0x00, 0x01, 0x00, 0x01,
-                                      0x00, 0x00, 0xFF, 0xC0, 0x00, 0x0B, 0x08, 0x00, 0x10,
-                                      0x00, 0x10, 0x01, 0x01, 0x11, 0x00, 0xFF, 0xD9};
-        return std::string(reinterpret_cast<const char*>(data), sizeof data);
-    }();
-    return bytes;
-}
-
 pipeline::identify_request request() {
-    pipeline::identify_request r;
-    r.item_id = "itm_resilience";
-    r.jpeg_images = {tiny_jpeg()};
-    r.title_hint = "camera";
-    return r;
-}
-
-struct sleep_log {
-    manual_clock* time = nullptr;
-    std::vector<milliseconds> waits;
-};
-
-// Sleeping moves the shared manual clock, so the fake's limits refill as if time had passed.
-asio::awaitable<void> clock_sleep(sleep_log* log, milliseconds d) {
-    log->waits.push_back(d);
-    log->time->advance_ms(d.count());
-    co_return;
-}
-
-bool has_line(const std::string& text, const std::string& line) {
-    std::istringstream in(text);
-    for (std::string l; std::getline(in, l);) {
-        if (l == line) {
-            return true;
-        }
-    }
-    return false;
+    return test::tiny_request("itm_resilience");
 }
 
 struct harness {

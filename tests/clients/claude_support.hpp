@@ -1,17 +1,67 @@
-// Helpers of the Claude client suites: an identification record as the model's tool input, and
-// an answer store in memory that counts what it is asked.
+// Helpers of the Claude client suites: a tiny JPEG and a request carrying it, sleeps that move a
+// manual clock, a search for one line of the metrics text, an identification record as the
+// model's tool input, and an answer store in memory that counts what it is asked.
 #pragma once
 
 #include <boost/asio/awaitable.hpp>
 #include <boost/json.hpp>
+#include <chrono>
 #include <map>
 #include <mutex>
 #include <optional>
+#include <sstream>
 #include <string>
+#include <vector>
 
 #include "clients/claude_vision.hpp"
+#include "core/clock.hpp"
 
 namespace boomer::test {
+
+// A tiny JPEG is enough: the fake checks the magic bytes and sizes tokens from the header.
+inline const std::string& tiny_jpeg() {
+    static const std::string bytes = [] {
+        const unsigned char data[] = {0xFF, 0xD8, 0xFF, 0xE0, 0x00, 0x10, 0x4A, 0x46, 0x49,
+                                      0x46, 0x00, 0x01, 0x01, 0x00, 0x00, 0x01, 0x00, 0x01,
+                                      0x00, 0x00, 0xFF, 0xC0, 0x00, 0x0B, 0x08, 0x00, 0x10,
+                                      0x00, 0x10, 0x01, 0x01, 0x11, 0x00, 0xFF, 0xD9};
+        return std::string(reinterpret_cast<const char*>(data), sizeof data);
+    }();
+    return bytes;
+}
+
+// A request for item `item_id` with the tiny JPEG and the hint "camera".
+inline pipeline::identify_request tiny_request(std::string item_id) {
+    pipeline::identify_request r;
+    r.item_id = std::move(item_id);
+    r.jpeg_images = {tiny_jpeg()};
+    r.title_hint = "camera";
+    return r;
+}
+
+// Sleeping moves the shared manual clock (so limits refill and deadlines come closer) and is
+// recorded.
+struct sleep_log {
+    manual_clock* time = nullptr;
+    std::vector<std::chrono::milliseconds> waits;
+};
+
+inline boost::asio::awaitable<void> clock_sleep(sleep_log* log, std::chrono::milliseconds d) {
+    log->waits.push_back(d);
+    log->time->advance_ms(d.count());
+    co_return;
+}
+
+// has_line tells whether `text` holds `line` as a whole line.
+inline bool has_line(const std::string& text, const std::string& line) {
+    std::istringstream in(text);
+    for (std::string l; std::getline(in, l);) {
+        if (l == line) {
+            return true;
+        }
+    }
+    return false;
+}
 
 // A complete identification record (every required field) with `confidence` overall.
 inline boost::json::object identification_record(std::string title, double confidence) {

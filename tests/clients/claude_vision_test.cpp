@@ -17,6 +17,7 @@
 #include <thread>
 
 #include "pipeline/image/normalize.hpp"
+#include "tests/clients/claude_support.hpp"
 #include "tests/clients/support.hpp"
 #include "tests/fakes/fake_anthropic.hpp"
 #include "tests/support/paths.hpp"
@@ -29,6 +30,7 @@ using clients::claude_vision;
 using fakes::fake_anthropic;
 using fakes::injected_error;
 using std::chrono::milliseconds;
+using test::has_line;
 
 namespace {
 
@@ -111,16 +113,6 @@ std::int64_t expected_cost(const fakes::received_call& call, const std::string& 
     u.cache_creation_5m_tokens = call.usage.cache_write_5m;
     u.cache_creation_1h_tokens = call.usage.cache_write_1h;
     return clients::price_call(*clients::price_table::with_defaults().find(model), u).total;
-}
-
-bool has_line(const std::string& text, const std::string& line) {
-    std::istringstream in(text);
-    for (std::string l; std::getline(in, l);) {
-        if (l == line) {
-            return true;
-        }
-    }
-    return false;
 }
 
 }  // namespace
