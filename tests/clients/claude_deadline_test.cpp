@@ -38,28 +38,11 @@ bool contains(const std::string& text, const std::string& part) {
     return text.find(part) != std::string::npos;
 }
 
-struct harness {
-    manual_clock time;
-    sleep_log log{&time, {}};
-    fakes::fake_anthropic fake;
-    metrics::registry registry;
-    asio::io_context io;
-    claude_options options;
-
+// The shared harness with a 3 s stage deadline.
+struct harness : test::claude_harness {
     explicit harness(fakes::fake_anthropic_options fake_options = {})
-        : fake([&] {
-              fake_options.time = &time;
-              return fake_options;
-          }()) {
-        options.api_key = clients::secret("test-key");
-        options.base_url = fake.base_url();
-        options.strong_model = "";
-        options.attempt_timeout = std::chrono::seconds(10);
+        : claude_harness(std::move(fake_options)) {
         options.stage_deadline = milliseconds(3000);
-        options.jitter = [] { return 0.5; };
-        options.time = &time;
-        auto* l = &log;
-        options.sleep = [l](milliseconds d) { return clock_sleep(l, d); };
     }
 
     // A cheap answer that is complete but unsure (it escalates), titled `title`.

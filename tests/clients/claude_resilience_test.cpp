@@ -35,29 +35,7 @@ pipeline::identify_request request() {
     return test::tiny_request("itm_resilience");
 }
 
-struct harness {
-    manual_clock time;
-    sleep_log log{&time, {}};
-    fakes::fake_anthropic fake;
-    metrics::registry registry;
-    asio::io_context io;
-    claude_options options;
-
-    explicit harness(fakes::fake_anthropic_options fake_options = {})
-        : fake([&] {
-              fake_options.time = &time;
-              return fake_options;
-          }()) {
-        options.api_key = clients::secret("test-key");
-        options.base_url = fake.base_url();
-        options.strong_model = "";
-        options.attempt_timeout = std::chrono::seconds(10);
-        options.jitter = [] { return 0.5; };
-        options.time = &time;
-        auto* l = &log;
-        options.sleep = [l](milliseconds d) { return clock_sleep(l, d); };
-    }
-};
+using harness = test::claude_harness;
 
 }  // namespace
 

@@ -1,9 +1,11 @@
 // Helpers of the Claude client suites: a tiny JPEG and a request carrying it, sleeps that move a
-// manual clock, a search for one line of the metrics text, an identification record as the
-// model's tool input, and an answer store in memory that counts what it is asked.
+// manual clock, a client against the fake on that clock, a search for one line of the metrics
+// text, an identification record as the model's tool input, and an answer store in memory that
+// counts what it is asked.
 #pragma once
 
 #include <boost/asio/awaitable.hpp>
+#include <boost/asio/io_context.hpp>
 #include <boost/json.hpp>
 #include <chrono>
 #include <map>
@@ -15,6 +17,8 @@
 
 #include "clients/claude_vision.hpp"
 #include "core/clock.hpp"
+#include "core/metrics.hpp"
+#include "tests/fakes/fake_anthropic.hpp"
 
 namespace boomer::test {
 
@@ -51,6 +55,32 @@ inline boost::asio::awaitable<void> clock_sleep(sleep_log* log, std::chrono::mil
     log->time->advance_ms(d.count());
     co_return;
 }
+
+// The fake and the client's settings on one manual clock that the client's sleeps move; only
+// the cheap model, a 10 s attempt timeout, and jitter fixed at one half.
+struct claude_harness {
+    manual_clock time;
+    sleep_log log{&time, {}};
+    fakes::fake_anthropic fake;
+    metrics::registry registry;
+    boost::asio::io_context io;
+    clients::claude_options options;
+
+    explicit claude_harness(fakes::fake_anthropic_options fake_options = {})
+        : fake([&] {
+              fake_options.time = &time;
+              return fake_options;
+          }()) {
+        options.api_key = clients::secret("test-key");
+        options.base_url = fake.base_url();
+        options.strong_model = "";
+        options.attempt_timeout = std::chrono::seconds(10);
+        options.jitter = [] { return 0.5; };
+        options.time = &time;
+        auto* l = &log;
+        options.sleep = [l](std::chrono::milliseconds d) { return clock_sleep(l, d); };
+    }
+};
 
 // has_line tells whether `text` holds `line` as a whole line.
 inline bool has_line(const std::string& text, const std::string& line) {

@@ -60,6 +60,15 @@ private:
     sqlite3* db_ = nullptr;
 };
 
+// plan_of returns SQLite's query plan for `sql`, one step a line.
+std::string plan_of(raw_db& raw, const std::string& sql) {
+    std::string plan;
+    for (const auto& row : raw.rows("EXPLAIN QUERY PLAN " + sql)) {
+        plan += row + "\n";
+    }
+    return plan;
+}
+
 }  // namespace
 
 TEST_CASE("sqlite store: migrations run once and reopening keeps the data", "[store]") {
@@ -155,25 +164,17 @@ TEST_CASE("sqlite store: claims and listings walk their indexes instead of sorti
     raw_db raw(path);
 
     // The claim's inner select, as sqlite_queue.cpp writes it.
-    auto claim = raw.rows(
-        "EXPLAIN QUERY PLAN SELECT job_id FROM jobs WHERE state = 'queued' AND run_after_ms <= 1 "
-        "ORDER BY sort_key, job_id LIMIT 8");
-    std::string plan;
-    for (const auto& row : claim) {
-        plan += row + "\n";
-    }
+    auto plan = plan_of(raw,
+                        "SELECT job_id FROM jobs WHERE state = 'queued' AND run_after_ms <= 1 "
+                        "ORDER BY sort_key, job_id LIMIT 8");
     INFO(plan);
     CHECK_THAT(plan, Catch::Contains("jobs_claim"));
     CHECK_THAT(plan, !Catch::Contains("TEMP B-TREE"));
 
-    auto listing = raw.rows(
-        "EXPLAIN QUERY PLAN SELECT i.item_id FROM items i JOIN jobs j ON j.item_id = i.item_id "
-        "WHERE j.tenant_id = 't' AND j.state = 'queued' AND j.item_id < 'x' "
-        "ORDER BY j.item_id DESC LIMIT 5");
-    plan.clear();
-    for (const auto& row : listing) {
-        plan += row + "\n";
-    }
+    plan = plan_of(raw,
+                   "SELECT i.item_id FROM items i JOIN jobs j ON j.item_id = i.item_id "
+                   "WHERE j.tenant_id = 't' AND j.state = 'queued' AND j.item_id < 'x' "
+                   "ORDER BY j.item_id DESC LIMIT 5");
     INFO(plan);
     CHECK_THAT(plan, Catch::Contains("jobs_tenant_state"));
     CHECK_THAT(plan, !Catch::Contains("TEMP B-TREE"));
@@ -184,10 +185,7 @@ TEST_CASE("sqlite store: an idempotency key is looked up through its index", "[s
     auto path = dir.path() / "boomer.db";
     open_sqlite_store(path.string());
     raw_db raw(path);
-    std::string plan;
-    for (const auto& row : raw.rows(std::string("EXPLAIN QUERY PLAN ") + sqlite::find_by_key_sql)) {
-        plan += row + "\n";
-    }
+    auto plan = plan_of(raw, sqlite::find_by_key_sql);
     INFO(plan);
     CHECK_THAT(plan, Catch::Contains("items_idempotency"));
     CHECK_THAT(plan, !Catch::Contains("items_tenant"));
