@@ -505,23 +505,28 @@ TEST_CASE(
 
 namespace {
 
+// An answer of `model` titled "Thing n", confident, from one paid call of 100 micro-dollars.
+pipeline::identification paid_identification(const std::string& model, int n) {
+    pipeline::identification id;
+    id.title = "Thing " + std::to_string(n);
+    id.confidence = 0.9;
+    id.source = model;
+    pipeline::vision_call call;
+    call.model = model;
+    call.outcome = "ok";
+    call.attempts = 1;
+    call.cost_micros = 100;
+    id.calls.push_back(call);
+    id.cost_micros = 100;
+    return id;
+}
+
 // A vision model that names each item after its call count, each answer one paid call.
 class counting_vision final : public pipeline::vision_model {
 public:
     boost::asio::awaitable<result<pipeline::identification>> identify(
         pipeline::identify_request) override {
-        pipeline::identification id;
-        id.title = "Thing " + std::to_string(++calls);
-        id.confidence = 0.9;
-        id.source = "counting-model";
-        pipeline::vision_call call;
-        call.model = "counting-model";
-        call.outcome = "ok";
-        call.attempts = 1;
-        call.cost_micros = 100;
-        id.calls.push_back(call);
-        id.cost_micros = 100;
-        co_return id;
+        co_return paid_identification("counting-model", ++calls);
     }
 
     int calls = 0;
@@ -648,18 +653,7 @@ public:
                     failure{"vision_failed", "the first call failed", first_ == "retryable"});
             }
         }
-        pipeline::identification id;
-        id.title = "Thing " + std::to_string(n);
-        id.confidence = 0.9;
-        id.source = "held-model";
-        pipeline::vision_call call;
-        call.model = "held-model";
-        call.outcome = "ok";
-        call.attempts = 1;
-        call.cost_micros = 100;
-        id.calls.push_back(call);
-        id.cost_micros = 100;
-        co_return id;
+        co_return paid_identification("held-model", n);
     }
     bool defers_bulk() const override { return false; }
 
