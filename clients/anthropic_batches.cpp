@@ -92,18 +92,18 @@ result<std::string> build_batch_body(const std::vector<batch_entry>& entries,
     return body + "]}";
 }
 
-result<message_batch> parse_message_batch(std::string_view body) {
-    dom::parser parser;
-    dom::object root;
-    if (parser.parse(simdjson::padded_string(body)).get(root) != simdjson::SUCCESS ||
-        text_at(root, "type") != "message_batch") {
-        return unreadable("not a message_batch object");
+namespace {
+
+// read_batch reads one MessageBatch object; std::nullopt without a type, id or status.
+std::optional<message_batch> read_batch(dom::object root) {
+    if (text_at(root, "type") != "message_batch") {
+        return std::nullopt;
     }
     message_batch batch;
     batch.id = text_at(root, "id");
     batch.processing_status = text_at(root, "processing_status");
     if (batch.id.empty() || batch.processing_status.empty()) {
-        return unreadable("a batch without id or status");
+        return std::nullopt;
     }
     batch.created_at = text_at(root, "created_at");
     batch.expires_at = text_at(root, "expires_at");
@@ -116,6 +116,50 @@ result<message_batch> parse_message_batch(std::string_view body) {
                         count_at(counts, "expired")};
     }
     return batch;
+}
+
+}  // namespace
+
+result<message_batch> parse_message_batch(std::string_view body) {
+    dom::parser parser;
+    dom::object root;
+    if (parser.parse(simdjson::padded_string(body)).get(root) != simdjson::SUCCESS) {
+        return unreadable("not a message_batch object");
+    }
+    auto batch = read_batch(root);
+    if (!batch) {
+        return unreadable("not a message_batch object with an id and a status");
+    }
+    return std::move(*batch);
+}
+
+result<batch_page> parse_batch_page(std::string_view body) {
+    dom::parser parser;
+    dom::object root;
+    dom::array data;
+    if (parser.parse(simdjson::padded_string(body)).get(root) != simdjson::SUCCESS ||
+        root["data"].get(data) != simdjson::SUCCESS) {
+        return unreadable("not a page of batches");
+    }
+    batch_page page;
+    for (auto element : data) {
+        dom::object object;
+        std::optional<message_batch> batch;
+        if (element.get(object) == simdjson::SUCCESS) {
+            batch = read_batch(object);
+        }
+        if (!batch) {
+            return unreadable("a page entry that is not a message_batch");
+        }
+        page.data.push_back(std::move(*batch));
+    }
+    bool more = false;
+    page.has_more = root["has_more"].get(more) == simdjson::SUCCESS && more;
+    page.last_id = text_at(root, "last_id");
+    if (page.has_more && page.last_id.empty()) {
+        return unreadable("a page with more to come but no last_id");
+    }
+    return page;
 }
 
 result<std::vector<batch_result>> parse_batch_results(std::string_view jsonl) {

@@ -55,6 +55,18 @@ struct message_batch {
 // body is not a message_batch with an id and a status.
 result<message_batch> parse_message_batch(std::string_view body);
 
+// One page of GET /v1/messages/batches (newest first): the next, older page is asked for with
+// after_id=last_id while has_more.
+struct batch_page {
+    std::vector<message_batch> data;
+    bool has_more = false;
+    std::string last_id;
+};
+
+// parse_batch_page reads a list page. Errors: "vision_bad_response" when the body has no data
+// array, an entry is not a batch, or more pages are announced without a last_id.
+result<batch_page> parse_batch_page(std::string_view body);
+
 // One line of a batch's results.
 struct batch_result {
     std::string custom_id;

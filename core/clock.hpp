@@ -3,7 +3,9 @@
 
 #include <atomic>
 #include <cstdint>
+#include <optional>
 #include <string>
+#include <string_view>
 
 namespace boomer {
 
@@ -37,5 +39,10 @@ private:
 
 // iso8601_utc formats epoch milliseconds as "2026-12-04T16:10:35.123Z".
 std::string iso8601_utc(std::int64_t epoch_ms);
+
+// parse_iso8601 reads an RFC 3339 timestamp ("2026-12-04T16:10:35Z", with any number of
+// fractional digits, "Z" or a "+hh:mm"/"-hh:mm" offset) as epoch milliseconds, fractions past
+// the millisecond dropped; std::nullopt for anything else. Pure.
+std::optional<std::int64_t> parse_iso8601(std::string_view text);
 
 }  // namespace boomer

@@ -79,6 +79,33 @@ TEST_CASE("anthropic batches: reads the documented batch object", "[clients]") {
     CHECK_FALSE(parse_message_batch("nope"));
 }
 
+TEST_CASE("anthropic batches: reads a list page, refuses one that cannot be paged", "[clients]") {
+    const std::string batch =
+        R"({"id":"msgbatch_01B","type":"message_batch","processing_status":"ended",)"
+        R"("request_counts":{"processing":0,"succeeded":1,"errored":0,"canceled":0,"expired":0},)"
+        R"("created_at":"2024-09-24T18:37:24.100435Z","ended_at":"2024-09-24T18:40:00Z",)"
+        R"("results_url":"https://api.anthropic.com/v1/messages/batches/msgbatch_01B/results"})";
+    auto page = parse_batch_page(R"({"data":[)" + batch +
+                                 R"(],"has_more":true,"first_id":"msgbatch_01B",)"
+                                 R"("last_id":"msgbatch_01B"})");
+    REQUIRE(page);
+    REQUIRE(page->data.size() == 1);
+    CHECK(page->data[0].ended());
+    CHECK(page->data[0].created_at == "2024-09-24T18:37:24.100435Z");
+    CHECK(page->has_more);
+    CHECK(page->last_id == "msgbatch_01B");
+
+    auto empty = parse_batch_page(R"({"data":[],"has_more":false,"first_id":null,"last_id":null})");
+    REQUIRE(empty);
+    CHECK(empty->data.empty());
+    CHECK_FALSE(empty->has_more);
+
+    CHECK_FALSE(parse_batch_page(R"({"data":[],"has_more":true,"last_id":null})"));
+    CHECK_FALSE(parse_batch_page(R"({"data":[{"type":"message"}],"has_more":false})"));
+    CHECK_FALSE(parse_batch_page(R"({"has_more":false})"));
+    CHECK(parse_batch_page("nope").error().code == "vision_bad_response");
+}
+
 TEST_CASE("anthropic batches: reads succeeded, errored and canceled result lines", "[clients]") {
     std::string jsonl =
         R"({"custom_id":"my-second-request","result":{"type":"succeeded","message":{)"

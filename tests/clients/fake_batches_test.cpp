@@ -333,3 +333,70 @@ TEST_CASE("fake batches: cancel, injected lines, an unusual results path, and st
     CHECK(stats.at("batch_requests_billed") == 1);
     CHECK(stats.at("batch_polls").as_int64() == static_cast<std::int64_t>(fake.batch_polls()));
 }
+
+TEST_CASE("fake batches: the list is newest first, paged by after_id and before_id", "[clients]") {
+    fake_anthropic fake;
+    std::vector<std::string> ids;  // oldest first
+    for (int i = 0; i < 5; ++i) {
+        ids.push_back(id_of(create(fake, batch_of({request("l" + std::to_string(i))}))));
+    }
+    auto ids_of = [](const json::object& page) {
+        std::vector<std::string> out;
+        for (const auto& b : page.at("data").as_array()) {
+            CHECK(b.at("type") == "message_batch");
+            out.emplace_back(b.at("id").as_string());
+        }
+        return out;
+    };
+
+    auto all = get(fake, "/v1/messages/batches").json();
+    CHECK(ids_of(all) == std::vector<std::string>{ids[4], ids[3], ids[2], ids[1], ids[0]});
+    CHECK(all.at("has_more") == false);
+    CHECK(all.at("first_id").as_string() == ids[4]);
+    CHECK(all.at("last_id").as_string() == ids[0]);
+
+    auto first = get(fake, "/v1/messages/batches?limit=2").json();
+    CHECK(ids_of(first) == std::vector<std::string>{ids[4], ids[3]});
+    CHECK(first.at("has_more") == true);
+    auto older = get(fake, "/v1/messages/batches?limit=2&after_id=" + ids[3]).json();
+    CHECK(ids_of(older) == std::vector<std::string>{ids[2], ids[1]});
+    CHECK(older.at("has_more") == true);
+    auto last = get(fake, "/v1/messages/batches?limit=2&after_id=" + ids[1]).json();
+    CHECK(ids_of(last) == std::vector<std::string>{ids[0]});
+    CHECK(last.at("has_more") == false);
+    auto newer = get(fake, "/v1/messages/batches?limit=2&before_id=" + ids[1]).json();
+    CHECK(ids_of(newer) == std::vector<std::string>{ids[3], ids[2]});
+    CHECK(newer.at("has_more") == true);
+
+    // What the client reads of it.
+    auto page = clients::parse_batch_page(get(fake, "/v1/messages/batches?limit=2").body);
+    REQUIRE(page);
+    REQUIRE(page->data.size() == 2);
+    CHECK(page->data[0].id == ids[4]);
+    CHECK(page->data[0].processing_status == "in_progress");
+    CHECK_FALSE(page->data[0].created_at.empty());
+    CHECK(page->has_more);
+    CHECK(page->last_id == ids[3]);
+
+    for (const char* bad : {"0", "1001", "ten"}) {
+        auto refused = get(fake, std::string("/v1/messages/batches?limit=") + bad);
+        CHECK(refused.status == 400);
+        CHECK(refused.json().at("error").at("type") == "invalid_request_error");
+        CHECK(refused.message().rfind("limit: ", 0) == 0);
+    }
+    CHECK(get(fake, "/v1/messages/batches", {{"anthropic-version", "2023-06-01"}}).status == 401);
+}
+
+TEST_CASE("fake batches: a late create answer still made the batch", "[clients]") {
+    fakes::fake_anthropic_options options;
+    options.batches.create_answer_delay = std::chrono::milliseconds(200);
+    fake_anthropic fake(options);
+    httplib::Client client("127.0.0.1", fake.port());
+    client.set_read_timeout(0, 50'000);  // 50 ms: gives up before the answer
+    auto res = client.Post("/v1/messages/batches", good_headers,
+                           json::serialize(batch_of({request("late")})), "application/json");
+    CHECK_FALSE(res);
+    CHECK(fake.batches_created() == 1);
+    auto page = get(fake, "/v1/messages/batches").json();
+    CHECK(page.at("data").as_array().size() == 1);
+}

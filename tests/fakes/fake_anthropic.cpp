@@ -569,8 +569,18 @@ void fake_anthropic::impl::add_batch_routes() {
                     if (auto bad = check_batch_headers(req, true)) {
                         return send(res, bad->status, bad->body, bad->headers);
                     }
-                    send(res, desk->create(req.body));
+                    auto created = desk->create(req.body);
+                    // The batch exists now; its answer may be late (see create_answer_delay).
+                    std::this_thread::sleep_for(desk->options().create_answer_delay);
+                    send(res, created);
                 });
+    server.Get("/v1/messages/batches", [this](const httplib::Request& req, httplib::Response& res) {
+        if (auto bad = check_batch_headers(req, false)) {
+            return send(res, bad->status, bad->body, bad->headers);
+        }
+        send(res, desk->list(req.get_param_value("limit"), req.get_param_value("after_id"),
+                             req.get_param_value("before_id")));
+    });
     const std::string id = "(msgbatch_[A-Za-z0-9]+)";
     auto get_route = [this](std::string pattern, auto op) {
         server.Get(pattern, [this, op](const httplib::Request& req, httplib::Response& res) {

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <boost/json.hpp>
+#include <charconv>
 #include <set>
 
 namespace boomer::fakes {
@@ -298,6 +299,69 @@ batch_answer fake_batch_desk::cancel(const std::string& id) {
         b.cancel_ms = time_.now_ms();
     }
     return batch_answer{200, batch_json(b), "application/json", {}};
+}
+
+batch_answer fake_batch_desk::list(std::string_view limit_text, const std::string& after_id,
+                                   const std::string& before_id) {
+    int limit = 20;
+    if (!limit_text.empty()) {
+        auto [end, ec] =
+            std::from_chars(limit_text.data(), limit_text.data() + limit_text.size(), limit);
+        if (ec != std::errc{} || end != limit_text.data() + limit_text.size()) {
+            return error_answer(400, "invalid_request_error",
+                                "limit: Input should be a valid integer");
+        }
+        if (limit < 1 || limit > 1000) {
+            return error_answer(
+                400, "invalid_request_error",
+                std::string("limit: Input should be ") +
+                    (limit < 1 ? "greater than or equal to 1" : "less than or equal to 1000"));
+        }
+    }
+    std::lock_guard lock(mutex_);
+    // Ids grow with creation, so the map's reverse order is newest first.
+    std::vector<const batch*> order;
+    for (auto it = batches_.rbegin(); it != batches_.rend(); ++it) {
+        order.push_back(&it->second);
+    }
+    auto position = [&order](const std::string& id) {
+        return std::find_if(order.begin(), order.end(),
+                            [&id](const batch* b) { return b->id == id; });
+    };
+    auto from = order.begin();
+    auto to = order.end();
+    if (!after_id.empty()) {
+        auto at = position(after_id);
+        if (at == order.end()) {
+            return not_found(after_id);
+        }
+        from = at + 1;
+        to = from + std::min<std::ptrdiff_t>(limit, order.end() - from);
+    } else if (!before_id.empty()) {
+        to = position(before_id);
+        if (to == order.end()) {
+            return not_found(before_id);
+        }
+        from = to - std::min<std::ptrdiff_t>(limit, to - order.begin());
+    } else {
+        to = from + std::min<std::ptrdiff_t>(limit, order.end() - from);
+    }
+    json::array data;
+    for (auto it = from; it != to; ++it) {
+        data.push_back(json::parse(batch_json(**it)));
+    }
+    bool more = !before_id.empty() ? from != order.begin() : to != order.end();
+    json::object page{
+        {"data", std::move(data)},
+        {"has_more", more},
+        {"first_id", from == to ? json::value(nullptr) : json::value((*from)->id)},
+        {"last_id", from == to ? json::value(nullptr) : json::value((*(to - 1))->id)}};
+    return batch_answer{200, json::serialize(page), "application/json", {}};
+}
+
+fake_batch_options fake_batch_desk::options() const {
+    std::lock_guard lock(mutex_);
+    return options_;
 }
 
 void fake_batch_desk::inject(injected_line line) {

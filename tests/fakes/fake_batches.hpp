@@ -1,4 +1,4 @@
-// The Message Batches part of the fake Anthropic server: create, retrieve, results, cancel. A
+// The Message Batches part of the fake Anthropic server: create, retrieve, list, results, cancel. A
 // batch is checked at creation the way the real API checks it (1..10,000 requests, custom_id
 // 1..64 characters of [A-Za-z0-9_-] and unique; the texts are the API's where known), its
 // params only when it ends (an invalid params object becomes an `errored` line, as the real API
@@ -36,6 +36,9 @@ struct fake_batch_options {
     // Serve results at /v1/files/<id>_results.jsonl instead of the documented path, to prove
     // that a client reads results_url instead of building it.
     bool unusual_results_path = false;
+    // Creates answer only after this long (the batch exists at once): a client whose attempt
+    // times out meanwhile has made a batch it does not know of.
+    std::chrono::milliseconds create_answer_delay{0};
 };
 
 // A result line forced for a custom_id instead of processing its params: "errored" (with the
@@ -85,6 +88,12 @@ public:
     batch_answer retrieve(const std::string& id);
     batch_answer results(const std::string& id);
     batch_answer cancel(const std::string& id);
+    // list answers GET /v1/messages/batches: newest first, `limit` 1..1000 (default 20), the page
+    // after `after_id` (older) or the one just before `before_id` (newer); empty ids: absent.
+    // A limit that is not an integer in range is refused with a 400.
+    batch_answer list(std::string_view limit, const std::string& after_id,
+                      const std::string& before_id);
+    fake_batch_options options() const;
 
     void inject(injected_line line);
     void set_options(const fake_batch_options& options);
