@@ -44,8 +44,12 @@ std::string batch_record_key(std::string_view answer_key) {
 }
 
 std::string encode_batch_record(const batch_record& r) {
-    return json::serialize(json::object{
-        {"v", 1}, {"batch_id", r.batch_id}, {"custom_id", r.custom_id}, {"paid_by", r.paid_by}});
+    json::object o{
+        {"v", 1}, {"batch_id", r.batch_id}, {"custom_id", r.custom_id}, {"paid_by", r.paid_by}};
+    if (r.intent()) {
+        o["submitted_at_ms"] = r.submitted_at_ms;
+    }
+    return json::serialize(o);
 }
 
 const std::string& cleared_batch_record() {
@@ -70,8 +74,15 @@ std::optional<batch_record> decode_batch_record(std::string_view value) {
         }
         *out = std::string(field->as_string());
     }
-    if (r.batch_id.empty() || r.custom_id.empty()) {
+    if (r.custom_id.empty()) {
         return std::nullopt;
+    }
+    if (r.intent()) {
+        const auto* since = o.if_contains("submitted_at_ms");
+        if (since == nullptr || !since->is_int64() || since->as_int64() <= 0) {
+            return std::nullopt;
+        }
+        r.submitted_at_ms = since->as_int64();
     }
     return r;
 }

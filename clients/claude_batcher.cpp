@@ -12,6 +12,7 @@
 
 #include "clients/claude_answers.hpp"
 #include "clients/claude_vision.hpp"
+#include "core/clock.hpp"
 
 namespace boomer::clients {
 namespace {
@@ -36,6 +37,28 @@ struct slot {
     std::vector<waiter> waiters;
 };
 using slots = std::map<std::string, slot>;  // by custom_id
+
+// A search for the batches that intents of one submission time may have created: the calls
+// waiting for its outcome, and once done, which custom_ids had a line in which batch.
+struct recovery {
+    slots waiting;
+    bool done = false;
+    std::map<std::string, std::string> found;  // custom_id → batch id, once done
+};
+
+// What a create request came to: the batch, a refusal (no batch was made), or no answer (a
+// batch may or may not exist).
+struct create_outcome {
+    std::optional<message_batch> batch;
+    std::optional<failure> refused;
+    std::optional<failure> unknown;
+};
+
+// How far before an intent's time a batch may carry a created_at (clocks differ), and how many
+// pages of batches a search reads at most.
+constexpr std::int64_t clock_skew_ms = 5 * 60 * 1000;
+constexpr int max_list_pages = 50;
+constexpr std::size_t kept_recoveries = 64;
 
 void answer_all(const slots& batch, const failure& why, const std::string& batch_id) {
     for (const auto& [id, s] : batch) {
@@ -83,6 +106,7 @@ struct claude_batcher::impl : std::enable_shared_from_this<impl> {
     asio::any_io_executor executor;
     https_client http;
     std::string base;
+    const clock& time;  // intents' times
 
     std::mutex mutex;
     slots pending;                                // the open window; guarded by mutex
@@ -90,9 +114,15 @@ struct claude_batcher::impl : std::enable_shared_from_this<impl> {
     bool window_open = false;                     // guarded by mutex
     std::map<std::string, slots> running;         // by batch id; guarded by mutex
     std::map<std::string, std::string> batch_of;  // custom_id → batch id; guarded by mutex
+    // Searches for the batches of intents, by the intents' submission time; guarded by mutex.
+    std::map<std::int64_t, recovery> recoveries;
 
     impl(const claude_options& o, asio::any_io_executor ex)
-        : options(o), executor(ex), http(ex, o.http), base(o.base_url) {
+        : options(o),
+          executor(ex),
+          http(ex, o.http),
+          base(o.base_url),
+          time(o.time != nullptr ? *o.time : system_clock::instance()) {
         while (!base.empty() && base.back() == '/') {
             base.pop_back();
         }
@@ -122,19 +152,35 @@ struct claude_batcher::impl : std::enable_shared_from_this<impl> {
 
     bool attach(const std::string& custom_id, const waiter& w);
     void join(const batch_record& record, const batch_call& c, const waiter& w);
+    void join_locked(const batch_record& record, const batch_call& c, const waiter& w);
     void enqueue(const batch_call& c, const waiter& w);
+    void enqueue_locked(const batch_call& c, const waiter& w);
+    void recover(const batch_record& intent, const batch_call& c, const waiter& w);
+    void resolve(slots waiting, const std::map<std::string, std::string>& found);
     slots take_running(const std::string& batch_id);
 
     // Spawned: they own their arguments.
     static asio::awaitable<void> close_window(std::shared_ptr<impl> self, std::uint64_t number);
     static asio::awaitable<void> run_batch(std::shared_ptr<impl> self, slots batch);
     static asio::awaitable<void> run_poll(std::shared_ptr<impl> self, std::string batch_id);
+    static asio::awaitable<void> run_recovery(std::shared_ptr<impl> self, std::int64_t since);
 
     // Awaited directly: the caller's frame keeps the referenced arguments alive, and no
     // temporary sits in a co_await expression (see core/async.hpp on GCC 12).
     using self_ref = const std::shared_ptr<impl>&;
     static asio::awaitable<void> submit(self_ref self, slots& batch);
     static asio::awaitable<void> poll(self_ref self, const std::string& batch_id);
+    static asio::awaitable<result<message_batch>> wait_ended(self_ref self,
+                                                             const std::string& batch_id);
+    static asio::awaitable<create_outcome> create(self_ref self, const http_call& call);
+    static asio::awaitable<result<std::map<std::string, std::string>>> find_lines(
+        self_ref self, std::int64_t since);
+    static asio::awaitable<result<std::vector<std::string>>> batches_since(self_ref self,
+                                                                           std::int64_t from_ms);
+    static asio::awaitable<result<std::vector<batch_result>>> fetch_results(
+        self_ref self, const std::string& batch_id, const std::string& results_url);
+    static asio::awaitable<void> put_records(
+        self_ref self, const std::vector<std::pair<std::string, std::string>>& records);
     static asio::awaitable<result<http_response>> send(self_ref self, const http_call& call);
     static asio::awaitable<void> distribute(self_ref self, const std::string& batch_id,
                                             const std::string& results_url);
@@ -159,6 +205,11 @@ bool claude_batcher::impl::attach(const std::string& custom_id, const waiter& w)
 // join waits on a recorded batch, polling it unless that already happens.
 void claude_batcher::impl::join(const batch_record& record, const batch_call& c, const waiter& w) {
     std::lock_guard lock(mutex);
+    join_locked(record, c, w);
+}
+
+void claude_batcher::impl::join_locked(const batch_record& record, const batch_call& c,
+                                       const waiter& w) {
     if (attach(record.custom_id, w)) {
         return;
     }
@@ -177,6 +228,10 @@ void claude_batcher::impl::join(const batch_record& record, const batch_call& c,
 // enqueue adds the call to the open window (opening one), or submits a full window at once.
 void claude_batcher::impl::enqueue(const batch_call& c, const waiter& w) {
     std::lock_guard lock(mutex);
+    enqueue_locked(c, w);
+}
+
+void claude_batcher::impl::enqueue_locked(const batch_call& c, const waiter& w) {
     auto custom_id = custom_id_of(c.key);
     if (attach(custom_id, w)) {
         return;
@@ -195,6 +250,61 @@ void claude_batcher::impl::enqueue(const batch_call& c, const waiter& w) {
     } else if (!window_open) {
         window_open = true;
         spawn(close_window(shared_from_this(), window));
+    }
+}
+
+// recover handles a call whose record is an intent: the submission it names may have made a
+// batch nobody recorded. The call waits for the search of that submission time (starting one),
+// or, when the search is done, joins the batch that has its line or submits anew.
+void claude_batcher::impl::recover(const batch_record& intent, const batch_call& c,
+                                   const waiter& w) {
+    std::lock_guard lock(mutex);
+    if (attach(intent.custom_id, w)) {
+        return;
+    }
+    auto [at, fresh] = recoveries.try_emplace(intent.submitted_at_ms);
+    auto& search = at->second;
+    if (search.done) {
+        auto found = search.found.find(intent.custom_id);
+        if (found == search.found.end()) {
+            enqueue_locked(c, w);
+        } else {
+            join_locked({found->second, intent.custom_id, intent.paid_by, 0}, c, w);
+        }
+        return;
+    }
+    auto& s = search.waiting[intent.custom_id];
+    s.key = c.key;
+    s.params = c.params;
+    s.payer = intent.paid_by;
+    s.waiters.push_back(w);
+    if (fresh) {
+        // Searches done long ago are forgotten first (a later call searches again).
+        while (recoveries.size() > kept_recoveries) {
+            auto oldest = recoveries.begin();
+            if (oldest == at || !oldest->second.done) {
+                break;
+            }
+            recoveries.erase(oldest);
+        }
+        spawn(run_recovery(shared_from_this(), intent.submitted_at_ms));
+    }
+}
+
+// resolve sends each waiting call of a finished search where it belongs: to the batch that has
+// its line, or into a new submission. Takes the mutex.
+void claude_batcher::impl::resolve(slots waiting, const std::map<std::string, std::string>& found) {
+    std::lock_guard lock(mutex);
+    for (auto& [custom_id, s] : waiting) {
+        auto batch = found.find(custom_id);
+        for (const auto& w : s.waiters) {
+            if (batch == found.end()) {
+                enqueue_locked({s.key, s.params, w.item_id}, w);
+            } else {
+                join_locked({batch->second, custom_id, s.payer, 0}, {s.key, s.params, w.item_id},
+                            w);
+            }
+        }
     }
 }
 
@@ -236,6 +346,50 @@ asio::awaitable<void> claude_batcher::impl::run_poll(std::shared_ptr<impl> self,
     co_await poll(self, batch_id);
 }
 
+asio::awaitable<void> claude_batcher::impl::run_recovery(std::shared_ptr<impl> self,
+                                                         std::int64_t since) {
+    auto found = co_await find_lines(self, since);
+    slots waiting;
+    {
+        std::lock_guard lock(self->mutex);
+        auto& search = self->recoveries[since];
+        waiting.swap(search.waiting);
+        if (found) {
+            search.done = true;
+            search.found = *found;
+        } else {
+            self->recoveries.erase(since);  // the next attempt searches again
+        }
+    }
+    if (!found) {
+        answer_all(waiting, found.error(), "");
+        co_return;
+    }
+    // Found lines are recorded as ordinary batch records: a later attempt, or a restart, joins
+    // the batch directly.
+    std::vector<std::pair<std::string, std::string>> records;
+    for (const auto& [custom_id, s] : waiting) {
+        if (auto batch = found->find(custom_id); batch != found->end()) {
+            records.emplace_back(batch_record_key(s.key),
+                                 encode_batch_record({batch->second, custom_id, s.payer, 0}));
+        }
+    }
+    co_await put_records(self, records);
+    self->resolve(std::move(waiting), *found);
+}
+
+namespace {
+
+// backoff is the full-jitter wait after failed attempt number `attempt` (1-based).
+milliseconds backoff(const claude_options& options, int attempt) {
+    auto step = std::min<milliseconds>(options.backoff_base * (1LL << std::min(attempt - 1, 20)),
+                                       options.backoff_cap);
+    return milliseconds(
+        static_cast<std::int64_t>(options.jitter() * static_cast<double>(step.count())));
+}
+
+}  // namespace
+
 // send makes one call with up to max_attempts attempts on network errors, 429 and 5xx, waiting
 // the server's retry-after or a full-jitter backoff between them.
 asio::awaitable<result<http_response>> claude_batcher::impl::send(self_ref self,
@@ -250,37 +404,24 @@ asio::awaitable<result<http_response>> claude_batcher::impl::send(self_ref self,
         if (res) {
             wait = read_response_meta(*res, 0).retry_after;
         }
-        auto step =
-            std::min<milliseconds>(self->options.backoff_base * (1LL << std::min(attempt - 1, 20)),
-                                   self->options.backoff_cap);
-        auto jittered = milliseconds(
-            static_cast<std::int64_t>(self->options.jitter() * static_cast<double>(step.count())));
-        co_await self->options.sleep(wait ? *wait : jittered);
+        co_await self->options.sleep(wait ? *wait : backoff(self->options, attempt));
     }
 }
-
-namespace {
-
-// created_batch reads the answer to a create request: the batch, or why there is none.
-result<message_batch> created_batch(const result<http_response>& res) {
-    if (!res) {
-        return fail("vision_unreachable",
-                    "The batch could not be submitted to Claude. " + res.error().message,
-                    res.error().retryable);
-    }
-    if (res->status != 200) {
-        return make_unexpected(
-            classify_error(parse_api_error(res->status, res->body), read_response_meta(*res, 0)));
-    }
-    return parse_message_batch(res->body);
-}
-
-}  // namespace
 
 asio::awaitable<void> claude_batcher::impl::submit(self_ref self, slots& batch) {
     if (batch.empty()) {
         co_return;
     }
+    // The intents first: if the process dies after the batch is made and before it is recorded,
+    // whoever retries finds them and looks for the batch instead of paying for another.
+    const std::int64_t since = self->time.now_ms();
+    std::vector<std::pair<std::string, std::string>> records;
+    for (const auto& [custom_id, s] : batch) {
+        records.emplace_back(batch_record_key(s.key),
+                             encode_batch_record({"", custom_id, s.payer, since}));
+    }
+    co_await put_records(self, records);
+
     // The body holds each call's exact Messages body; custom_ids are hex and need no escaping.
     std::string body = R"({"requests":[)";
     bool first = true;
@@ -291,35 +432,134 @@ asio::awaitable<void> claude_batcher::impl::submit(self_ref self, slots& batch) 
     }
     body += "]}";
     const auto call = self->make_call("POST", self->base + "/v1/messages/batches", std::move(body));
-    auto res = co_await send(self, call);
-    auto created = created_batch(res);
-    if (!created) {
-        answer_all(batch, created.error(), "");
+    auto created = co_await create(self, call);
+    if (created.refused) {
+        // No batch was made: the intents are cleared so the next attempt submits at once.
+        answer_all(batch, *created.refused, "");
+        std::vector<std::string> keys;
+        for (const auto& [custom_id, s] : batch) {
+            keys.push_back(s.key);
+        }
+        co_await clear_records(self, keys);
+        co_return;
+    }
+    if (created.unknown) {
+        // A batch may exist (the request may have arrived after all): once a create could have
+        // landed, the calls wait for the search of this submission time like a restart would.
+        co_await self->options.sleep(self->options.attempt_timeout);
+        std::optional<std::map<std::string, std::string>> known;
+        bool start = false;
+        {
+            std::lock_guard lock(self->mutex);
+            auto [at, fresh] = self->recoveries.try_emplace(since);
+            if (at->second.done) {
+                known = at->second.found;  // an identical call searched meanwhile
+            } else {
+                for (auto& [custom_id, s] : batch) {
+                    auto& into = at->second.waiting[custom_id];
+                    if (into.waiters.empty()) {
+                        into = std::move(s);
+                    } else {
+                        into.waiters.insert(into.waiters.end(), s.waiters.begin(), s.waiters.end());
+                    }
+                }
+                start = fresh;
+            }
+        }
+        if (known) {
+            self->resolve(std::move(batch), *known);
+        } else if (start) {
+            co_await run_recovery(self, since);
+        }
         co_return;
     }
 
     // Known in memory first (identical calls join it), then recorded for a restart.
-    const std::string id = created->id;
-    std::vector<std::pair<std::string, std::string>> records;
+    const std::string id = created.batch->id;
+    records.clear();
     {
         std::lock_guard lock(self->mutex);
         auto& now_running = self->running[id];
         for (auto& [custom_id, s] : batch) {
             records.emplace_back(batch_record_key(s.key),
-                                 encode_batch_record({id, custom_id, s.payer}));
+                                 encode_batch_record({id, custom_id, s.payer, 0}));
             self->batch_of[custom_id] = id;
             now_running[custom_id] = std::move(s);
         }
     }
-    if (self->options.answers) {
-        for (const auto& [key, value] : records) {
-            co_await self->options.answers->put(key, value);
-        }
-    }
+    co_await put_records(self, records);
     co_await poll(self, id);
 }
 
+// create sends a create request: 429 and 5xx answers are retried like any call (no batch was
+// made), other answers are final, and a request that got no answer is not sent again: it may
+// have made a batch, which only a search can tell.
+asio::awaitable<create_outcome> claude_batcher::impl::create(self_ref self, const http_call& call) {
+    create_outcome out;
+    for (int attempt = 1;; ++attempt) {
+        auto res = co_await self->http.send(call);
+        if (!res) {
+            const auto& code = res.error().code;
+            bool unsent = code == "connect_failed" || code == "tls_failed" || code == "bad_url";
+            failure why{"vision_unreachable",
+                        "The batch could not be submitted to Claude. " + res.error().message,
+                        res.error().retryable};
+            if (!unsent) {
+                out.unknown = std::move(why);
+                co_return out;
+            }
+            if (!why.retryable || attempt >= self->options.max_attempts) {
+                out.refused = std::move(why);
+                co_return out;
+            }
+        } else if (res->status == 200) {
+            auto batch = parse_message_batch(res->body);
+            if (batch) {
+                out.batch = std::move(*batch);
+            } else {
+                out.unknown = batch.error();  // made, but which one cannot be read
+            }
+            co_return out;
+        } else {
+            auto why = classify_error(parse_api_error(res->status, res->body),
+                                      read_response_meta(*res, 0));
+            if ((res->status != 429 && res->status < 500) ||
+                attempt >= self->options.max_attempts) {
+                out.refused = std::move(why);
+                co_return out;
+            }
+        }
+        std::optional<milliseconds> wait;
+        if (res) {
+            wait = read_response_meta(*res, 0).retry_after;
+        }
+        co_await self->options.sleep(wait ? *wait : backoff(self->options, attempt));
+    }
+}
+
+asio::awaitable<void> claude_batcher::impl::put_records(
+    self_ref self, const std::vector<std::pair<std::string, std::string>>& records) {
+    if (!self->options.answers) {
+        co_return;
+    }
+    for (const auto& [key, value] : records) {
+        co_await self->options.answers->put(key, value);
+    }
+}
+
 asio::awaitable<void> claude_batcher::impl::poll(self_ref self, const std::string& id) {
+    auto batch = co_await wait_ended(self, id);
+    if (!batch) {
+        co_await fail_batch(self, id, batch.error());
+        co_return;
+    }
+    co_await distribute(self, id, batch->results_url);
+}
+
+// wait_ended polls a batch until it has ended. Errors: vision_batch_gone (404), the refusal of
+// another 4xx answer, vision_batch_unavailable after max_poll_failures failed polls in a row.
+asio::awaitable<result<message_batch>> claude_batcher::impl::wait_ended(self_ref self,
+                                                                        const std::string& id) {
     const auto& settings = self->options.batch;
     milliseconds wait = settings.poll_min;
     int failures = 0;
@@ -334,54 +574,126 @@ asio::awaitable<void> claude_batcher::impl::poll(self_ref self, const std::strin
         wait = std::max(std::min(wait * 2, settings.poll_max), asked.value_or(milliseconds(0)));
 
         if (res && res->status == 404) {
-            const failure gone{
+            co_return fail(
                 "vision_batch_gone",
                 "Claude no longer knows the batch " + id + "; the item will be submitted again.",
-                true};
-            co_await fail_batch(self, id, gone);
-            co_return;
+                true);
         }
         if (res && res->status != 200 && res->status != 429 && res->status < 500) {
-            const auto refused = classify_error(parse_api_error(res->status, res->body),
-                                                read_response_meta(*res, 0));
-            co_await fail_batch(self, id, refused);
-            co_return;
+            co_return make_unexpected(classify_error(parse_api_error(res->status, res->body),
+                                                     read_response_meta(*res, 0)));
         }
         auto batch = res && res->status == 200 ? parse_message_batch(res->body)
                                                : result<message_batch>(fail("poll", "", true));
         if (!batch) {
             if (++failures >= settings.max_poll_failures) {
-                const failure unavailable{"vision_batch_unavailable",
-                                          "The batch " + id + " could not be polled " +
-                                              std::to_string(failures) + " times in a row.",
-                                          true};
-                co_await fail_batch(self, id, unavailable);
-                co_return;
+                co_return fail("vision_batch_unavailable",
+                               "The batch " + id + " could not be polled " +
+                                   std::to_string(failures) + " times in a row.",
+                               true);
             }
             continue;
         }
         failures = 0;
         if (batch->ended()) {
-            co_await distribute(self, id, batch->results_url);
-            co_return;
+            co_return std::move(*batch);
         }
     }
 }
 
-asio::awaitable<void> claude_batcher::impl::distribute(self_ref self, const std::string& id,
-                                                       const std::string& results_url) {
+// find_lines looks at every batch created since shortly before `since` that this process does
+// not poll already, waits for each to end and reads which custom_ids it answered.
+asio::awaitable<result<std::map<std::string, std::string>>> claude_batcher::impl::find_lines(
+    self_ref self, std::int64_t since) {
+    auto candidates = co_await batches_since(self, since - clock_skew_ms);
+    if (!candidates) {
+        co_return make_unexpected(candidates.error());
+    }
+    std::map<std::string, std::string> found;
+    for (const auto& id : *candidates) {
+        auto batch = co_await wait_ended(self, id);
+        if (!batch && batch.error().code == "vision_batch_gone") {
+            continue;  // deleted: its lines are no one's to wait for
+        }
+        if (!batch) {
+            co_return make_unexpected(batch.error());
+        }
+        auto lines = co_await fetch_results(self, id, batch->results_url);
+        if (!lines) {
+            co_return make_unexpected(lines.error());
+        }
+        for (const auto& line : *lines) {
+            found[line.custom_id] = id;
+        }
+    }
+    co_return found;
+}
+
+// batches_since lists the ids of batches created at or after `from_ms` (newest first, page by
+// page) that this process is not polling.
+asio::awaitable<result<std::vector<std::string>>> claude_batcher::impl::batches_since(
+    self_ref self, std::int64_t from_ms) {
+    std::vector<std::string> ids;
+    std::string after;
+    for (int page_number = 0; page_number < max_list_pages; ++page_number) {
+        std::string url = self->base + "/v1/messages/batches?limit=100";
+        if (!after.empty()) {
+            url += "&after_id=" + after;
+        }
+        const auto call = self->make_call("GET", url, "");
+        auto res = co_await send(self, call);
+        if (!res || res->status != 200) {
+            std::string why = !res ? res.error().message : "HTTP " + std::to_string(res->status);
+            co_return fail(
+                "vision_batch_unavailable",
+                "The batches could not be listed to find an unrecorded one (" + why + ").", true);
+        }
+        auto page = parse_batch_page(res->body);
+        if (!page) {
+            co_return make_unexpected(page.error());
+        }
+        for (const auto& batch : page->data) {
+            auto created = parse_iso8601(batch.created_at);
+            if (!created) {
+                co_return fail("vision_bad_response",
+                               "The batch " + batch.id + " has no readable created_at.", true);
+            }
+            if (*created < from_ms) {
+                co_return ids;  // newest first: the rest are older still
+            }
+            std::lock_guard lock(self->mutex);
+            if (!self->running.contains(batch.id)) {
+                ids.push_back(batch.id);
+            }
+        }
+        if (!page->has_more) {
+            co_return ids;
+        }
+        after = page->last_id;
+    }
+    co_return fail("vision_batch_unavailable",
+                   "More than " + std::to_string(max_list_pages * 100) +
+                       " batches were created since the submission; the search gave up.",
+                   true);
+}
+
+// fetch_results reads an ended batch's results from the results_url it named.
+asio::awaitable<result<std::vector<batch_result>>> claude_batcher::impl::fetch_results(
+    self_ref self, const std::string& id, const std::string& results_url) {
     // results_url is used as given: its path may change.
     const auto call = self->make_call("GET", results_url, "");
     auto res = co_await send(self, call);
     if (!res || res->status != 200) {
         std::string why = !res ? res.error().message : "HTTP " + std::to_string(res->status);
-        const failure unavailable{
-            "vision_batch_unavailable",
-            "The results of batch " + id + " could not be fetched (" + why + ").", true};
-        co_await fail_batch(self, id, unavailable);
-        co_return;
+        co_return fail("vision_batch_unavailable",
+                       "The results of batch " + id + " could not be fetched (" + why + ").", true);
     }
-    auto lines = parse_batch_results(res->body);
+    co_return parse_batch_results(res->body);
+}
+
+asio::awaitable<void> claude_batcher::impl::distribute(self_ref self, const std::string& id,
+                                                       const std::string& results_url) {
+    auto lines = co_await fetch_results(self, id, results_url);
     if (!lines) {
         co_await fail_batch(self, id, lines.error());
         co_return;
@@ -454,7 +766,9 @@ asio::awaitable<batch_reply> claude_batcher::call(const batch_call& c) {
             record = decode_batch_record(*stored);
         }
     }
-    if (record) {
+    if (record && record->intent()) {
+        self->recover(*record, c, w);
+    } else if (record) {
         self->join(*record, c, w);
     } else {
         self->enqueue(c, w);

@@ -3,16 +3,19 @@
 // polled with backoff (never sooner than its retry-after), its results are fetched from the
 // results_url it names, and each waiting call gets its own line back by custom_id.
 //
-// Never paying twice: right after a batch is created, each call's batch id and custom_id are
-// recorded in the answer store under "batch:" + the call's answer key. A call that finds such a
-// record (a job retried after a crash, or an identical call from another item) waits for that
-// batch instead of submitting again; a record whose line did not succeed is cleared so the next
-// attempt submits anew.
+// Never paying twice: just before a batch is created, each call's custom_id, payer and the
+// time are recorded in the answer store under "batch:" + the call's answer key (an intent), and
+// right after, the batch id. A call that finds a record with a batch id (a job retried after a
+// crash, or an identical call from another item) waits for that batch instead of submitting
+// again; a record whose line did not succeed is cleared so the next attempt submits anew. A call
+// that finds an intent (the process died between the two, or the create request got no answer)
+// searches the batches created since shortly before the intent's time (the list endpoint,
+// newest first), waits for each to end and reads its results: it joins the batch that has its
+// line, and submits anew only when none has. One search runs per submission time; its outcome
+// is kept for the calls that come later.
 //
 // Thread-safety: call() may be awaited concurrently from any threads.
 //
-// TODO(#5): a crash between the create answer and the records leaves a batch nobody waits for
-// (paid, its answers unused); list recent batches at start and adopt or cancel unknown ones.
 // TODO(#5): results are fetched whole, so they must fit in http.max_response_bytes (16 MB by
 // default, roughly a few thousand answers); read them as a stream for larger batches.
 #pragma once
@@ -80,7 +83,9 @@ struct batch_reply {
 //   vision_batch_expired    the batch did not finish within 24 hours (retryable);
 //   vision_batch_missing    the results had no line for the call (retryable);
 //   vision_batch_gone       the recorded batch is unknown upstream (retryable; record cleared);
-//   vision_batch_unavailable polling or fetching failed max_poll_failures times (retryable);
+//   vision_batch_unavailable polling or fetching failed max_poll_failures times, or the search
+//                            for an unrecorded batch could not list or read the batches
+//                            (retryable; the intent stays, so the next attempt searches again);
 //   vision_bad_response     a batch object or results that cannot be read (retryable).
 class claude_batcher {
 public:

@@ -2,11 +2,16 @@
 // share one batch and get their own lines back whatever the order, at exactly half price;
 // errored, canceled and expired lines fail the way a synchronous call would and are submitted
 // afresh next time; polls wait at least the retry-after; a recorded batch is resumed after a
-// crash, never submitted again; identical calls share one request; urgent calls stay sync.
+// crash, never submitted again, and so is a batch made but not yet recorded (found through the
+// list endpoint); identical calls share one request; urgent calls stay sync.
 #include "clients/claude_batcher.hpp"
 
+#include <atomic>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/asio/use_awaitable.hpp>
 #include <boost/json.hpp>
 #include <catch2/catch.hpp>
 #include <map>
@@ -15,6 +20,7 @@
 #include "clients/anthropic_messages.hpp"
 #include "clients/claude_answers.hpp"
 #include "clients/claude_vision.hpp"
+#include "core/clock.hpp"
 #include "core/hash.hpp"
 #include "pipeline/image/normalize.hpp"
 #include "tests/clients/claude_support.hpp"
@@ -388,6 +394,118 @@ TEST_CASE("claude batcher: settings from the environment", "[clients]") {
     }
 }
 
+namespace {
+
+// An answer store whose process dies right after a batch is created: the put of the record that
+// names the batch never completes (the intents before it are kept).
+class dying_answers final : public clients::answer_store {
+public:
+    explicit dying_answers(std::shared_ptr<test::memory_answers> kept) : kept_(std::move(kept)) {}
+
+    asio::awaitable<std::optional<std::string>> get(const std::string& key) override {
+        co_return co_await kept_->get(key);
+    }
+    asio::awaitable<void> put(const std::string& key, const std::string& value) override {
+        auto record = clients::decode_batch_record(value);
+        if (record && !record->intent()) {
+            died = true;
+            asio::steady_timer never(co_await asio::this_coro::executor, std::chrono::hours(24));
+            co_await never.async_wait(asio::use_awaitable);
+        }
+        co_await kept_->put(key, value);
+    }
+
+    std::atomic<bool> died = false;
+
+private:
+    std::shared_ptr<test::memory_answers> kept_;
+};
+
+}  // namespace
+
+TEST_CASE("claude batcher: a batch made but not recorded before a crash is found, not paid again",
+          "[clients]") {
+    harness h;
+    h.fake.add_fixture(sha256_hex(photo(1)), "claude-haiku-4-5",
+                       test::identification_record("Found again", 0.9));
+    auto dying = std::make_shared<dying_answers>(h.answers);
+    {
+        // The first process: writes the intent, creates the batch, and dies before recording it.
+        auto options = h.options;
+        options.answers = dying;
+        asio::io_context crashed;
+        clients::claude_vision vision(options, crashed.get_executor(), h.registry);
+        std::optional<outcome> never;
+        asio::co_spawn(crashed, identify_into(vision, bulk_request("itm_1", 1), &never, nullptr),
+                       asio::detached);
+        while (!dying->died) {
+            crashed.run_one();
+        }
+        CHECK_FALSE(never);
+    }
+    REQUIRE(h.fake.batches_created() == 1);
+    const auto key = clients::batch_record_key(
+        "claude:" + custom_id_for(bulk_request("", 1), "claude-haiku-4-5"));
+    REQUIRE(h.answers->entries.count(key) == 1);
+    auto left = clients::decode_batch_record(h.answers->entries[key]);
+    REQUIRE(left);
+    CHECK(left->intent());
+
+    // The restarted process finds the intent, lists the batches, and waits for the one it made.
+    auto out = h.identify(bulk_request("itm_1", 1));
+    REQUIRE(out);
+    CHECK(out->title == "Found again");
+    CHECK(h.fake.batches_created() == 1);
+    auto billed = h.fake.batch_billed();
+    REQUIRE(billed.size() == 1);
+    CHECK(out->calls.at(0).outcome == "ok");  // the same item paid for it, once
+    CHECK(out->cost_micros == half_cost(billed[0].usage, 1, 5));
+    auto recorded = clients::decode_batch_record(h.answers->entries[key]);
+    REQUIRE(recorded);
+    CHECK(recorded->batch_id == billed[0].batch_id);  // the search recorded what it found
+}
+
+TEST_CASE(
+    "claude batcher: an intent whose batch was never made is submitted once the search "
+    "finds no line for it",
+    "[clients]") {
+    harness h;
+    // Another batch made since the intent's time, without the call's line: read, not joined.
+    REQUIRE(h.identify(bulk_request("itm_0", 0)));
+    REQUIRE(h.fake.batches_created() == 1);
+    const auto custom_id = custom_id_for(bulk_request("", 1), "claude-haiku-4-5");
+    const auto key = clients::batch_record_key("claude:" + custom_id);
+    h.answers->entries[key] = clients::encode_batch_record(
+        {"", custom_id, "itm_1", boomer::system_clock::instance().now_ms() - 60'000});
+
+    auto first = h.identify_all({bulk_request("itm_1", 1)});
+    REQUIRE(first[0]);
+    CHECK(first[0]->title == "Item 1");
+    CHECK(h.fake.batches_created() == 2);
+    CHECK(h.fake.batch_billed().size() == 2);
+    auto recorded = clients::decode_batch_record(h.answers->entries[key]);
+    REQUIRE(recorded);
+    CHECK_FALSE(recorded->intent());
+}
+
+TEST_CASE(
+    "claude batcher: a create request that got no answer is not sent again: the search "
+    "finds its batch",
+    "[clients]") {
+    fakes::fake_batch_options late;
+    late.create_answer_delay = milliseconds(1'500);
+    harness h(late);
+    h.options.attempt_timeout = milliseconds(300);
+    auto out = h.identify(bulk_request("itm_2", 2));
+    REQUIRE(out);
+    CHECK(out->title == "Item 2");
+    CHECK(h.fake.batches_created() == 1);
+    CHECK(h.fake.batch_billed().size() == 1);
+    // The search waited out one attempt's time before listing.
+    auto waits = h.waits();
+    CHECK(std::find(waits.begin(), waits.end(), milliseconds(300)) != waits.end());
+}
+
 TEST_CASE("claude batcher: batch records round-trip, cleared or foreign text reads as none",
           "[clients]") {
     clients::batch_record r{"msgbatch_01abc", std::string(64, 'f'), "itm_1"};
@@ -399,6 +517,18 @@ TEST_CASE("claude batcher: batch records round-trip, cleared or foreign text rea
     CHECK_FALSE(clients::decode_batch_record(clients::cleared_batch_record()));
     CHECK_FALSE(clients::decode_batch_record("not json"));
     CHECK_FALSE(clients::decode_batch_record(R"({"v":1,"batch_id":"","custom_id":"x"})"));
+
+    // An intent: no batch yet, the time its submission began.
+    clients::batch_record intent{"", std::string(64, 'e'), "itm_2", 1'796'400'635'123};
+    auto read = clients::decode_batch_record(clients::encode_batch_record(intent));
+    REQUIRE(read);
+    CHECK(read->intent());
+    CHECK(read->custom_id == intent.custom_id);
+    CHECK(read->paid_by == "itm_2");
+    CHECK(read->submitted_at_ms == intent.submitted_at_ms);
+    CHECK_FALSE(back->intent());
+    CHECK_FALSE(clients::decode_batch_record(
+        R"({"v":1,"batch_id":"","custom_id":"x","paid_by":"i","submitted_at_ms":"soon"})"));
     CHECK(clients::batch_record_key("claude:abc") == "batch:claude:abc");
     CHECK(clients::claude_batcher::custom_id_of("claude:" + std::string(70, 'a')) ==
           std::string(64, 'a'));
