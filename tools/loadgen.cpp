@@ -566,6 +566,8 @@ json::object load_generator::upstream_report(double seconds) {
         {"calls_received", received},
         {"calls_paid", grew({"paid"})},
         {"calls_paid_delivered", grew({"delivered_paid"})},
+        {"batches_created", grew({"batches_created"})},
+        {"batch_requests_billed", grew({"batch_requests_billed"})},
         {"answered_429", limited},
         {"answered_529", grew({"statuses", "529"})},
         {"share_429", received > 0 ? limited / received : 0.0},
@@ -670,6 +672,10 @@ void print_upstream(const json::object& u) {
         "(%.2f %%), %.0f x 529\n",
         n("calls_received"), n("calls_paid"), n("calls_paid_delivered"), n("answered_429"),
         100 * n("share_429"), n("answered_529"));
+    if (n("batches_created") > 0) {
+        std::printf("message batches     %.0f created, %.0f requests billed\n",
+                    n("batches_created"), n("batch_requests_billed"));
+    }
     std::printf(
         "upstream usage      %.0f paid/min sustained (peak %.0f, mean %.0f) of "
         "%.0f rpm: %.1f %%\n",

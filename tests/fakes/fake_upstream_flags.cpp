@@ -51,6 +51,9 @@ void add_anthropic_flags(CLI::App& app, fake_upstream_flags& f) {
         ->check(CLI::Range(0.0, 1.0));
     app.add_option("--default-price", o.default_price,
                    "Price estimate (USD) in that answer; none when not given");
+    app.add_option("--batch-processing-ms", f.batch_processing_ms,
+                   "Time a message batch takes before a retrieve may find it ended")
+        ->check(CLI::Range(0, 86'400'000));
 }
 
 void add_ebay_flags(CLI::App& app, fake_upstream_flags& f) {
@@ -102,6 +105,7 @@ result<bool> finish_fake_upstream_flags(fake_upstream_flags& flags) {
         return make_unexpected(ebay_latency.error());
     }
     flags.anthropic.latency = *latency;
+    flags.anthropic.batches.processing_time = std::chrono::milliseconds(flags.batch_processing_ms);
     flags.ebay.latency = *ebay_latency;
     flags.ebay.port = flags.ebay_port;
     flags.ebay.markup = markups.at(flags.ebay_markup);

@@ -14,6 +14,7 @@
 #pragma once
 
 #include <CLI/CLI.hpp>
+#include <cstdint>
 #include <string>
 
 #include "core/result.hpp"
@@ -25,6 +26,7 @@ namespace boomer::fakes {
 struct fake_upstream_flags {
     fake_anthropic_options anthropic;
     std::string latency = "0";
+    std::int64_t batch_processing_ms = 0;
     int ebay_port = -1;  // -1: no eBay fake
     std::string ebay_latency = "0";
     std::string ebay_markup = "s-card";
