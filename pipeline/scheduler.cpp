@@ -116,6 +116,7 @@ scheduler::scheduler(asio::any_io_executor io, scheduler_deps deps, scheduler_op
       rescue_timer_(strand_),
       idle_timer_(strand_),
       lease_timer_(strand_),
+      photo_bytes_(options_.max_photo_bytes),
       near_duplicate_metrics_(deps_.metrics) {
     std::shared_ptr<market::comp_cache_backend> second_level;
     if (deps_.db != nullptr && deps_.store_pool != nullptr) {
@@ -123,6 +124,33 @@ scheduler::scheduler(asio::any_io_executor io, scheduler_deps deps, scheduler_op
     }
     comps_ = std::make_shared<market::fan_out>(deps_.comp_sources, deps_.comps, *deps_.time,
                                                std::move(second_level), deps_.metrics);
+    if (deps_.metrics != nullptr) {
+        photo_bytes_held_ =
+            &deps_.metrics
+                 ->callback_gauge_family("boomer_pipeline_photo_bytes",
+                                         "Photo bytes held by items calling the vision model, "
+                                         "against --max-in-flight-mb.",
+                                         {})
+                 .with({});
+        photo_bytes_waiters_ =
+            &deps_.metrics
+                 ->callback_gauge_family("boomer_pipeline_photo_bytes_waiting",
+                                         "Items waiting for their photos' share of "
+                                         "--max-in-flight-mb.",
+                                         {})
+                 .with({});
+        photo_bytes_held_->set_callback(
+            [this] { return static_cast<double>(photo_bytes_.held()); });
+        photo_bytes_waiters_->set_callback(
+            [this] { return static_cast<double>(photo_bytes_.waiting()); });
+    }
+}
+
+scheduler::~scheduler() {
+    if (photo_bytes_held_ != nullptr) {
+        photo_bytes_held_->clear_callback();
+        photo_bytes_waiters_->clear_callback();
+    }
 }
 
 void scheduler::spawn(asio::awaitable<void> work, std::string_view what) {
@@ -499,7 +527,6 @@ asio::awaitable<result<json::value>> scheduler::identify_with_vision(
         }
     }
 
-    // The normalized photos, from the blob store.
     identify_request request;
     request.item_id = item.item_id;
     request.title_hint = item.title_hint;
@@ -509,8 +536,25 @@ asio::awaitable<result<json::value>> scheduler::identify_with_vision(
         request.barcodes.push_back(std::string(code.at("symbology").as_string()) + ":" +
                                    std::string(code.at("text").as_string()));
     }
-    auto load = [&done, blobs = deps_.env.blobs, &request] {
-        for (const auto& img : done.at("normalize").at("images").as_array()) {
+    const bool batch = request.bulk && deps_.vision->defers_bulk();
+    parked_slot slot(running_, in_flight_,
+                     batch ? parked_slot::kind::batch : parked_slot::kind::upstream);
+    wake();  // a slot is free: claim other work meanwhile
+
+    // The normalized photos, from the blob store, once their bytes fit in the budget.
+    const auto& images = done.at("normalize").at("images").as_array();
+    byte_budget::hold photos;
+    if (!batch) {
+        std::int64_t want = 0;
+        for (const auto& img : images) {
+            if (const auto* size = img.as_object().if_contains("bytes")) {
+                want += size->to_number<std::int64_t>();
+            }
+        }
+        photos = co_await photo_bytes_.acquire(want);
+    }
+    auto load = [&images, blobs = deps_.env.blobs, &request] {
+        for (const auto& img : images) {
             auto bytes = blobs->get(img.at("sha256").as_string());
             if (bytes) {
                 request.jpeg_images.push_back(std::move(*bytes));
@@ -519,12 +563,9 @@ asio::awaitable<result<json::value>> scheduler::identify_with_vision(
         return request.jpeg_images.size();
     };
     co_await run_on(*deps_.store_pool, load);
-
-    const bool batch = request.bulk && deps_.vision->defers_bulk();
-    parked_slot slot(running_, in_flight_,
-                     batch ? parked_slot::kind::batch : parked_slot::kind::upstream);
-    wake();  // a slot is free: claim other work meanwhile
     auto answer = co_await deps_.vision->identify(request);
+    request.jpeg_images.clear();
+    photos.release();
     slot.take_back();
     if (!answer) {
         if (answer.error().retryable) {

@@ -30,6 +30,7 @@
 
 #include "core/clock.hpp"
 #include "core/metrics.hpp"
+#include "pipeline/byte_budget.hpp"
 #include "pipeline/market/comp_source.hpp"
 #include "pipeline/market/fan_out.hpp"
 #include "pipeline/near_duplicate.hpp"
@@ -47,8 +48,13 @@ struct scheduler_options {
     std::string worker_id;  // host, pid and a per-boot random id
     int concurrency = 4;    // jobs holding a worker slot (running CPU or store stages)
     // Jobs claimed at once, counting those waiting on upstreams.
-    // TODO(#5): bound the photo bytes held by waiting jobs, not only their number.
     int max_in_flight = 1024;
+    // Photo bytes held at once by jobs calling the vision model synchronously (<= 0: no bound):
+    // a job waits for its photos' share before it loads them. Jobs waiting on a batch are not
+    // counted.
+    // TODO(#5): a job waiting on a batch holds its photos for the batch's hours; bound those too
+    // (or reload them for an escalation instead of keeping them).
+    std::int64_t max_photo_bytes = 256LL << 20;
     int claim_batch = 8;
     std::int64_t lease_ms = 30'000;
     std::int64_t heartbeat_ms = 10'000;
@@ -94,6 +100,9 @@ struct scheduler_deps {
 class scheduler : public std::enable_shared_from_this<scheduler> {
 public:
     scheduler(asio::any_io_executor io, scheduler_deps deps, scheduler_options options);
+    ~scheduler();
+    scheduler(const scheduler&) = delete;
+    scheduler& operator=(const scheduler&) = delete;
 
     // start begins claiming and rescuing. Call once.
     void start();
@@ -173,8 +182,12 @@ private:
     asio::thread_pool lease_pool_{1};  // heartbeats' blocking store calls, apart from the rest
     std::atomic<int> running_{0};      // jobs holding a worker slot
     std::atomic<int> in_flight_{0};    // jobs counted against max_in_flight
-    bool leasing_ = false;             // a lease_loop runs
-    bool leases_released_ = false;     // drained: no more heartbeats
+    byte_budget photo_bytes_;          // photos held by jobs on the synchronous vision path
+    // Gauges reading photo_bytes_ at each scrape; null without a registry.
+    metrics::callback_gauge* photo_bytes_held_ = nullptr;
+    metrics::callback_gauge* photo_bytes_waiters_ = nullptr;
+    bool leasing_ = false;          // a lease_loop runs
+    bool leases_released_ = false;  // drained: no more heartbeats
     std::atomic<bool> stopping_{false};
     bool started_ = false;
     bool pending_wake_ = false;

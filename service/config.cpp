@@ -56,6 +56,13 @@ void add_serve_options(CLI::App& serve, serve_config& c) {
         ->envname("BOOMER_MAX_IN_FLIGHT")
         ->capture_default_str()
         ->check(CLI::Range(1, 100'000));
+    serve
+        .add_option("--max-in-flight-mb", c.max_in_flight_mb,
+                    "photo MiB held at once by items calling the vision model; an item waits "
+                    "for its photos' share before loading them (0: no bound)")
+        ->envname("BOOMER_MAX_IN_FLIGHT_MB")
+        ->capture_default_str()
+        ->check(CLI::Range(0, 1'048'576));
     serve.add_option("--io-threads", c.io_threads, "network threads (0: one per core)")
         ->envname("BOOMER_IO_THREADS")
         ->check(CLI::Range(0, 256));

@@ -26,9 +26,10 @@ struct serve_config {
     // spends about 6 s in vision and up to 15 s in the market sources: about 1,000 in flight,
     // so 1,024 left no room for the CPU stages that feed vision.
     int max_in_flight = 2048;
-    int io_threads = 0;     // 0: one per core
-    int cpu_threads = 0;    // 0: one per core
-    int store_threads = 8;  // blocking disk and database calls
+    int max_in_flight_mb = 256;  // photo MiB held by items calling the vision model
+    int io_threads = 0;          // 0: one per core
+    int cpu_threads = 0;         // 0: one per core
+    int store_threads = 8;       // blocking disk and database calls
     std::uint64_t max_body_mb = 100;
     int max_files = 12;
     std::uint64_t max_file_mb = 25;

@@ -176,6 +176,7 @@ struct fixture {
     store::store* scheduler_db = nullptr;  // what the scheduler uses; null: db
     int concurrency = 2;
     int max_in_flight = 1024;
+    std::int64_t max_photo_bytes = 256LL << 20;
     std::int64_t heartbeat_ms = 10'000;
     pipeline::near_duplicate_options near_duplicates;  // off unless a test sets it
     metrics::registry* registry = nullptr;             // null: nothing counted
@@ -222,6 +223,7 @@ struct fixture {
         options.worker_id = "test:1:boot";
         options.concurrency = concurrency;
         options.max_in_flight = max_in_flight;
+        options.max_photo_bytes = max_photo_bytes;
         options.heartbeat_ms = heartbeat_ms;
         options.poll_ms = 20;
         auto s = std::make_shared<pipeline::scheduler>(io.get_executor(), deps, options);
@@ -500,6 +502,43 @@ TEST_CASE(
     CHECK(*std::max_element(store.lease_batches.begin(), store.lease_batches.end()) >= 2);
     for (const auto& id : ids) {
         CHECK(f.events.finished[id] == store::job_state::needs_review);  // identified, no price
+    }
+}
+
+TEST_CASE("scheduler: the photo byte budget bounds the items calling the vision model",
+          "[pipeline]") {
+    const char* photos[] = {"orientation-1-landscape.jpg", "orientation-3-landscape.jpg",
+                            "orientation-6-landscape.jpg", "orientation-8-landscape.jpg"};
+    SECTION("a budget smaller than one item's photos lets one item through at a time") {
+        fixture f;
+        std::vector<std::string> ids;
+        for (const auto* photo : photos) {
+            ids.push_back(f.submit(photo, "print"));
+        }
+        gathering_vision vision(1);
+        f.concurrency = 4;
+        f.max_photo_bytes = 1;
+        f.run_until_finished(ids.size(), &vision);
+        CHECK(f.events.errors.empty());
+        CHECK(vision.most_waiting == 1);
+        for (const auto& id : ids) {
+            CHECK(f.events.finished[id] == store::job_state::needs_review);
+        }
+    }
+    SECTION("without a budget the same items call together") {
+        fixture f;
+        std::vector<std::string> ids;
+        for (const auto* photo : photos) {
+            ids.push_back(f.submit(photo, "print"));
+        }
+        gathering_vision vision(4);
+        f.concurrency = 4;
+        f.max_photo_bytes = 0;
+        f.run_until_finished(ids.size(), &vision);
+        CHECK(vision.most_waiting == 4);
+        for (const auto& id : ids) {
+            CHECK(f.events.finished[id] == store::job_state::needs_review);
+        }
     }
 }
 
