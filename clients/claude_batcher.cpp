@@ -32,8 +32,8 @@ struct waiter {
 // One custom_id of a batch and the calls waiting for it.
 struct slot {
     std::string key;
-    std::string params;
-    std::string payer;  // item id of the first call, who pays
+    std::string params;  // the Messages body, until the batch that holds it is made
+    std::string payer;   // item id of the first call, who pays
     std::vector<waiter> waiters;
 };
 using slots = std::map<std::string, slot>;  // by custom_id
@@ -216,7 +216,6 @@ void claude_batcher::impl::join_locked(const batch_record& record, const batch_c
     bool polled = running.contains(record.batch_id);
     auto& s = running[record.batch_id][record.custom_id];
     s.key = c.key;
-    s.params = c.params;
     s.payer = record.paid_by;
     s.waiters.push_back(w);
     batch_of[record.custom_id] = record.batch_id;
@@ -484,6 +483,8 @@ asio::awaitable<void> claude_batcher::impl::submit(self_ref self, slots& batch) 
             records.emplace_back(batch_record_key(s.key),
                                  encode_batch_record({id, custom_id, s.payer, 0}));
             self->batch_of[custom_id] = id;
+            s.params.clear();  // upstream now: the photos need not stay here for the batch's hours
+            s.params.shrink_to_fit();
             now_running[custom_id] = std::move(s);
         }
     }
@@ -754,7 +755,7 @@ std::string claude_batcher::custom_id_of(std::string_view key) {
     return std::string(digest.substr(0, 64));
 }
 
-asio::awaitable<batch_reply> claude_batcher::call(const batch_call& c) {
+asio::awaitable<batch_reply> claude_batcher::call(batch_call& c) {
     auto self = impl_;
     auto executor = co_await asio::this_coro::executor;
     waiter w{std::make_shared<channel>(executor, 1), c.item_id};
@@ -773,6 +774,7 @@ asio::awaitable<batch_reply> claude_batcher::call(const batch_call& c) {
     } else {
         self->enqueue(c, w);
     }
+    c.params = std::string();
     co_return co_await w.answer->async_receive(asio::use_awaitable);
 }
 

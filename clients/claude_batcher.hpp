@@ -98,10 +98,12 @@ public:
     claude_batcher& operator=(const claude_batcher&) = delete;
 
     // call waits for `c`'s line of a batch: it joins a batch already recorded or running for
-    // the same key, else the current collection window. `c` must outlive the await.
+    // the same key, else the current collection window. `c` must outlive the await; its params
+    // are released once the call is queued (a bulk call may wait hours, and the batcher keeps
+    // its own copy only until the batch is made).
     // Cancellation of the awaiting coroutine ends the wait (boost::system::system_error); the
     // batch goes on and its answer can be found again through the record.
-    boost::asio::awaitable<batch_reply> call(const batch_call& c);
+    boost::asio::awaitable<batch_reply> call(batch_call& c);
 
     // custom_id_of returns the custom_id used for a call with answer key `key`: at most 64
     // characters of [0-9a-f] (the digest part of the key). Pure.

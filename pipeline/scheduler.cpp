@@ -563,8 +563,9 @@ asio::awaitable<result<json::value>> scheduler::identify_with_vision(
         return request.jpeg_images.size();
     };
     co_await run_on(*deps_.store_pool, load);
-    auto answer = co_await deps_.vision->identify(request);
-    request.jpeg_images.clear();
+    // Moved: a bulk call may wait hours for its batch, and a copy here would hold the photos
+    // twice meanwhile.
+    auto answer = co_await deps_.vision->identify(std::move(request));
     photos.release();
     slot.take_back();
     if (!answer) {
