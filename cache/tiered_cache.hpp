@@ -12,10 +12,8 @@
 // Thread-safety: get_or_load() may be called from any thread. The clock, second level, pool,
 // codec functions and registry must outlive the cache.
 //
-// Used by the comps cache (pipeline/market/fan_out).
-//
-// TODO(#5): vision answers do not look up through this class yet: they use the LRU directly in
-// front of the store (service/vision_answers) with their own single flight.
+// Used by the comps cache (pipeline/market/fan_out) and by the paid answers of the vision model
+// (clients/claude_vision, in front of the store's table: service/vision_answers).
 #pragma once
 
 #include <boost/asio/awaitable.hpp>

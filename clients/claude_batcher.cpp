@@ -98,6 +98,12 @@ struct claude_batcher::impl : std::enable_shared_from_this<impl> {
         }
     }
 
+    // now_ms reads the options' clock (the system clock without one): records expire with the
+    // answers.
+    std::int64_t now_ms() const {
+        return options.time != nullptr ? options.time->now_ms() : system_clock::instance().now_ms();
+    }
+
     // spawn starts `work` later, never inline: callers hold the mutex, which `work` takes.
     // Failures are answered to the waiting calls inside; nothing escapes but cancellation.
     void spawn(asio::awaitable<void> work) {
@@ -312,8 +318,9 @@ asio::awaitable<void> claude_batcher::impl::submit(self_ref self, slots& batch) 
         }
     }
     if (self->options.answers) {
+        const auto expires = self->now_ms() + self->options.answer_ttl.count();
         for (const auto& [key, value] : records) {
-            co_await self->options.answers->put(key, value);
+            co_await write_answer(*self->options.answers, key, value, expires);
         }
     }
     co_await poll(self, id);
@@ -425,9 +432,10 @@ asio::awaitable<void> claude_batcher::impl::clear_records(self_ref self,
     if (!self->options.answers) {
         co_return;
     }
+    const auto expires = self->now_ms() + self->options.answer_ttl.count();
     for (const auto& key : keys) {
         const std::string name = batch_record_key(key);
-        co_await self->options.answers->put(name, cleared_batch_record());
+        co_await write_answer(*self->options.answers, name, cleared_batch_record(), expires);
     }
 }
 
@@ -449,7 +457,7 @@ asio::awaitable<batch_reply> claude_batcher::call(const batch_call& c) {
     std::optional<batch_record> record;
     if (self->options.answers) {
         const std::string name = batch_record_key(c.key);
-        auto stored = co_await self->options.answers->get(name);
+        auto stored = co_await read_answer(*self->options.answers, name, self->now_ms());
         if (stored) {
             record = decode_batch_record(*stored);
         }
