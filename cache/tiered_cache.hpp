@@ -75,10 +75,11 @@ bool is_empty_answer(const V& v) {
 
 // Where get_or_load found its answer.
 enum class found_in {
-    memory,  // the memory level
-    second,  // the second level (then copied into memory)
-    loader,  // this caller's own load
-    flight,  // a concurrent caller's load of the same key, shared (its second-level hit: second)
+    memory,   // the memory level
+    second,   // the second level (then copied into memory)
+    loader,   // this caller's own load
+    flight,   // a concurrent caller's load of the same key, shared (its second-level hit: second)
+    expired,  // none: the caller stopped waiting for a concurrent caller's load at its max_wait
 };
 
 template <class V>
@@ -117,9 +118,13 @@ public:
     // get_or_load returns the cached value for `key`, or loads it once for every concurrent
     // caller and caches it (both levels) when it is a cacheable value. `key` and `load` must
     // outlive the call (pass named objects). A second level that throws counts as a miss.
-    // `where` (may be null) tells where the answer, value or error, came from.
-    boost::asio::awaitable<result<V>> get_or_load(const std::string& key, const loader& load,
-                                                  found_in* where = nullptr) {
+    // `where` (may be null) tells where the answer, value or error, came from. With `max_wait`,
+    // a caller that finds another's load in flight waits for it at most that long (a real
+    // timer), then returns the failure cache::flight_wait_expired (where: expired); that load
+    // goes on and caches its value for later callers.
+    boost::asio::awaitable<result<V>> get_or_load(
+        const std::string& key, const loader& load, found_in* where = nullptr,
+        std::optional<std::chrono::milliseconds> max_wait = {}) {
         if (auto hit = memory_.get(key)) {
             tell(where, found_in::memory);
             co_return *hit;
@@ -129,9 +134,10 @@ public:
             led = true;
             return fill_miss(key, load);
         };
-        auto got = co_await flights_.run(key, fill);
+        bool expired = false;
+        auto got = co_await flights_.run(key, fill, max_wait, &expired);
         if (!got) {
-            tell(where, led ? found_in::loader : found_in::flight);
+            tell(where, expired ? found_in::expired : led ? found_in::loader : found_in::flight);
             co_return make_unexpected(got.error());
         }
         auto from = got->from;

@@ -514,6 +514,7 @@ struct claude_vision::impl {
                                          resilience::deadline stage);
     model_answer reused(model_answer found, const std::string& model,
                         const std::string& item_id) const;
+    model_answer gave_up(const std::string& model) const;
 };
 
 http_call claude_vision::impl::make_call(const pipeline::identify_request& request,
@@ -849,6 +850,18 @@ model_answer claude_vision::impl::reused(model_answer found, const std::string& 
     return found;
 }
 
+// gave_up is the answer of a call whose deadline ended while it waited for an identical call of
+// another item: no call was made, so nothing is counted.
+model_answer claude_vision::impl::gave_up(const std::string& model) const {
+    model_answer out;
+    out.record.model = model;
+    out.error =
+        deadline_failure(options.stage_deadline,
+                         "it waited for an identical call of another item, still running", nullptr);
+    out.record.outcome = out.error->code;
+    return out;
+}
+
 // pay makes the call, through a batch for bulk requests when batches are on; a paid answer
 // names this item as its payer. Failures are values too (with their record): the calls waiting
 // for this one share them, and the answer cache keeps none.
@@ -868,7 +881,10 @@ asio::awaitable<result<model_answer>> claude_vision::impl::pay(
 }
 
 // answer looks the call up in the answer cache (memory, then the store) before paying for it,
-// and keeps what it paid for; identical calls arriving together pay once.
+// and keeps what it paid for; identical calls arriving together pay once. A call that finds an
+// identical one of another item in flight waits for it until its own stage's deadline, then
+// fails with vision_deadline while the other call goes on and keeps its answer; a bulk call
+// through a batch, never bounded by the stage's deadline, waits as long as that call takes.
 asio::awaitable<model_answer> claude_vision::impl::answer(std::shared_ptr<impl> self,
                                                           pipeline::identify_request request,
                                                           std::string model,
@@ -880,8 +896,15 @@ asio::awaitable<model_answer> claude_vision::impl::answer(std::shared_ptr<impl> 
     const answer_cache::loader load = [&self, &request, &model, &stage] {
         return self->pay(self, request, model, stage);
     };
+    std::optional<milliseconds> max_wait;
+    if (!(request.bulk && self->batcher)) {
+        max_wait = stage.remaining();
+    }
     auto where = cache::found_in::loader;
-    auto got = co_await self->answers->get_or_load(key, load, &where);
+    auto got = co_await self->answers->get_or_load(key, load, &where, max_wait);
+    if (where == cache::found_in::expired) {
+        co_return self->gave_up(model);
+    }
     model_answer out = std::move(*got);  // pay() never fails: failures are values
     if (where != cache::found_in::loader && out.reply) {
         out = self->reused(std::move(out), model, request.item_id);

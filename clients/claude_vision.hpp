@@ -12,10 +12,6 @@
 // headers.
 //
 // Thread-safety: one claude_vision may serve concurrent identify() calls from any threads.
-//
-// TODO(#5): a call that finds an identical call of another item in flight waits for that one's
-// answer (single flight), bounded by the other call's deadline; when that other call is a bulk
-// request in a batch, the wait is not bounded by this call's deadline.
 #pragma once
 
 #include <boost/asio/any_io_executor.hpp>
@@ -140,9 +136,10 @@ result<claude_options> claude_options_from_env(
 //   vision_no_images      the request has no photo (permanent);
 //   vision_timeout        an attempt passed its timeout (retryable);
 //   vision_deadline       the identification's deadline (stage_deadline) ended before an answer:
-//                         no time was left for an attempt or for the wait before one, or the
-//                         last attempt, shortened to what was left, timed out (retryable; it
-//                         carries the last retry-after Claude asked for, if any);
+//                         no time was left for an attempt or for the wait before one, the
+//                         last attempt, shortened to what was left, timed out, or an identical
+//                         call of another item that this one waited for was still running
+//                         (retryable; it carries the last retry-after Claude asked for, if any);
 //   vision_unreachable    no connection could be made, or TLS failed (retryable);
 //   vision_bad_response   a 200 whose body is not a message (retryable);
 //   vision_no_answer      the model answered without a usable identification, even after
@@ -162,10 +159,12 @@ public:
     // Each model call is first looked up among the paid answers (memory, then options.answers),
     // and identical calls running at once make one call: an answer paid by this same item
     // (request.item_id) counts its cost again in this identification, one paid by another item
-    // is outcome "cached" and costs nothing. When the strong model gives no complete answer after
-    // a complete cheap one (it failed, timed out, or the deadline ended first), the cheap answer
-    // is returned with escalation_outcome "fallback" and the strong call's failure code as
-    // escalation_reason. Cancelling the awaiting coroutine ends the call with
+    // is outcome "cached" and costs nothing. A call waiting for an identical call of another item
+    // waits no longer than its own deadline (that call goes on and keeps its answer); only bulk
+    // calls through batches wait as long as that call takes. When the strong model gives no
+    // complete answer after a complete cheap one (it failed, timed out, or the deadline ended
+    // first), the cheap answer is returned with escalation_outcome "fallback" and the strong call's
+    // failure code as escalation_reason. Cancelling the awaiting coroutine ends the call with
     // boost::system::system_error (operation_aborted).
     boost::asio::awaitable<result<pipeline::identification>> identify(
         pipeline::identify_request request) override;
