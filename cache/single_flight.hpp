@@ -66,7 +66,8 @@ public:
                 co_return co_await lead(key, f, load);
             }
             if (!max_wait) {
-                co_await wait_landed(f);
+                auto waiting = wait_landed(f);
+                co_await std::move(waiting);
             } else if (!co_await wait_within(f, give_up - steady::now())) {
                 if (expired != nullptr) {
                     *expired = true;
