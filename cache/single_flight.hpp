@@ -3,13 +3,16 @@
 // and receive a copy of its result, value or error. The flight ends with the load: a later
 // caller starts a new one, so an error is never handed to anyone beyond that flight. If the
 // leader is cancelled or its loader throws, the waiters are woken and the next of them leads a
-// new load (the leader's exception goes to the leader only).
+// new load (the leader's exception goes to the leader only). A caller may bound its wait: when
+// the time is up before the load ends, it stops waiting and the load goes on for the others.
 //
 // Thread-safety: run() may be called from any thread (a mutex guards the flights). The
 // single_flight must outlive every run().
 #pragma once
 
+#include <algorithm>
 #include <boost/asio/awaitable.hpp>
+#include <chrono>
 #include <exception>
 #include <functional>
 #include <map>
@@ -17,11 +20,16 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <string_view>
 
 #include "core/result.hpp"
+#include "resilience/deadline.hpp"
 #include "resilience/wait_list.hpp"
 
 namespace boomer::cache {
+
+// The failure code of a caller that stopped waiting for a flight at its max_wait.
+inline constexpr std::string_view flight_wait_expired = "flight_wait_expired";
 
 template <class V>
 class single_flight {
@@ -31,7 +39,15 @@ public:
     // run returns the result of `load` for `key`, sharing a load already in flight. `key` and
     // `load` must stay alive until run() returns (pass named objects). Cancellation while
     // waiting throws boost::system::system_error (operation_aborted); the flight goes on.
-    boost::asio::awaitable<result<V>> run(const std::string& key, const loader& load) {
+    // With `max_wait`, a caller that finds a flight waits for it at most that long (a real
+    // timer); then it returns the failure {flight_wait_expired, ..., retryable} and sets
+    // `*expired` (when given), and the flight goes on. The caller that leads runs its load to
+    // the end: `max_wait` does not bound it.
+    boost::asio::awaitable<result<V>> run(const std::string& key, const loader& load,
+                                          std::optional<std::chrono::milliseconds> max_wait = {},
+                                          bool* expired = nullptr) {
+        using steady = std::chrono::steady_clock;
+        const auto give_up = max_wait ? steady::now() + *max_wait : steady::time_point::max();
         for (;;) {
             std::shared_ptr<flight> f;
             bool leader = false;
@@ -49,8 +65,18 @@ public:
             if (leader) {
                 co_return co_await lead(key, f, load);
             }
-            auto landed = [&f] { return f->outcome.has_value() || f->abandoned; };
-            co_await f->waiters.wait(landed);
+            if (!max_wait) {
+                auto waiting = wait_landed(f);
+                co_await std::move(waiting);
+            } else if (!co_await wait_within(f, give_up - steady::now())) {
+                if (expired != nullptr) {
+                    *expired = true;
+                }
+                co_return fail(std::string(flight_wait_expired),
+                               "Stopped waiting for an identical request in flight after " +
+                                   std::to_string(max_wait->count()) + " ms.",
+                               true);
+            }
             if (f->outcome) {
                 co_return *f->outcome;
             }
@@ -64,12 +90,34 @@ public:
     }
 
 private:
+    using steady_duration = std::chrono::steady_clock::duration;
+
     struct flight {
         explicit flight(std::mutex& m) : waiters(m) {}
         resilience::wait_list waiters;     // guarded by the single_flight's mutex_
         std::optional<result<V>> outcome;  // set once, under mutex_, before waiters are woken
         bool abandoned = false;            // likewise
     };
+
+    // wait_landed returns once `f` has an outcome or was abandoned.
+    static boost::asio::awaitable<bool> wait_landed(std::shared_ptr<flight> f) {
+        auto landed = [&f] { return f->outcome.has_value() || f->abandoned; };
+        co_await f->waiters.wait(landed);
+        co_return true;
+    }
+
+    // wait_within is wait_landed for at most `left`: false when the time ran out first (a
+    // flight that landed just then still counts).
+    boost::asio::awaitable<bool> wait_within(std::shared_ptr<flight> f, steady_duration left) {
+        auto waiting = wait_landed(f);
+        auto bound = std::chrono::duration_cast<std::chrono::milliseconds>(left);
+        auto waited = co_await resilience::within(waiting, std::max(bound, bound.zero()));
+        if (waited) {
+            co_return true;
+        }
+        std::lock_guard lock(mutex_);
+        co_return f->outcome.has_value() || f->abandoned;
+    }
 
     boost::asio::awaitable<result<V>> lead(const std::string& key, const std::shared_ptr<flight>& f,
                                            const loader& load) {

@@ -12,10 +12,8 @@
 // Thread-safety: get_or_load() may be called from any thread. The clock, second level, pool,
 // codec functions and registry must outlive the cache.
 //
-// Used by the comps cache (pipeline/market/fan_out).
-//
-// TODO(#5): vision answers do not look up through this class yet: they use the LRU directly in
-// front of the store (service/vision_answers) with their own single flight.
+// Used by the comps cache (pipeline/market/fan_out) and by the paid answers of the vision model
+// (clients/claude_vision, in front of the store's table: service/vision_answers).
 #pragma once
 
 #include <boost/asio/awaitable.hpp>
@@ -77,10 +75,11 @@ bool is_empty_answer(const V& v) {
 
 // Where get_or_load found its answer.
 enum class found_in {
-    memory,  // the memory level
-    second,  // the second level (then copied into memory)
-    loader,  // this caller's own load
-    flight,  // a concurrent caller's load of the same key, shared (its second-level hit: second)
+    memory,   // the memory level
+    second,   // the second level (then copied into memory)
+    loader,   // this caller's own load
+    flight,   // a concurrent caller's load of the same key, shared (its second-level hit: second)
+    expired,  // none: the caller stopped waiting for a concurrent caller's load at its max_wait
 };
 
 template <class V>
@@ -119,9 +118,13 @@ public:
     // get_or_load returns the cached value for `key`, or loads it once for every concurrent
     // caller and caches it (both levels) when it is a cacheable value. `key` and `load` must
     // outlive the call (pass named objects). A second level that throws counts as a miss.
-    // `where` (may be null) tells where the answer, value or error, came from.
-    boost::asio::awaitable<result<V>> get_or_load(const std::string& key, const loader& load,
-                                                  found_in* where = nullptr) {
+    // `where` (may be null) tells where the answer, value or error, came from. With `max_wait`,
+    // a caller that finds another's load in flight waits for it at most that long (a real
+    // timer), then returns the failure cache::flight_wait_expired (where: expired); that load
+    // goes on and caches its value for later callers.
+    boost::asio::awaitable<result<V>> get_or_load(
+        const std::string& key, const loader& load, found_in* where = nullptr,
+        std::optional<std::chrono::milliseconds> max_wait = {}) {
         if (auto hit = memory_.get(key)) {
             tell(where, found_in::memory);
             co_return *hit;
@@ -131,9 +134,10 @@ public:
             led = true;
             return fill_miss(key, load);
         };
-        auto got = co_await flights_.run(key, fill);
+        bool expired = false;
+        auto got = co_await flights_.run(key, fill, max_wait, &expired);
         if (!got) {
-            tell(where, led ? found_in::loader : found_in::flight);
+            tell(where, expired ? found_in::expired : led ? found_in::loader : found_in::flight);
             co_return make_unexpected(got.error());
         }
         auto from = got->from;

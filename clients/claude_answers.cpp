@@ -4,11 +4,44 @@
 #include <boost/json.hpp>
 
 #include "clients/anthropic_messages.hpp"
+#include "core/async.hpp"
 #include "core/hash.hpp"
 
 namespace boomer::clients {
 
 namespace json = boost::json;
+
+boost::asio::awaitable<std::optional<std::string>> read_answer(answer_store& store,
+                                                               const std::string& key,
+                                                               std::int64_t now_ms) {
+    auto read = [&store, &key, now_ms]() -> std::optional<std::string> {
+        try {
+            return store.get(key, now_ms);
+        } catch (...) {
+            return std::nullopt;  // the store is an optimisation: a miss costs one call
+        }
+    };
+    if (store.pool() == nullptr) {
+        co_return read();
+    }
+    co_return co_await run_on(*store.pool(), read);
+}
+
+boost::asio::awaitable<void> write_answer(answer_store& store, const std::string& key,
+                                          const std::string& value, std::int64_t expires_at_ms) {
+    auto write = [&store, &key, &value, expires_at_ms] {
+        try {
+            store.put(key, value, expires_at_ms);
+        } catch (...) {
+            // Skipped: a lost entry costs a later miss, never a failed identification.
+        }
+    };
+    if (store.pool() == nullptr) {
+        write();
+        co_return;
+    }
+    co_await run_on(*store.pool(), write);
+}
 
 std::string answer_key(std::string_view request_body) {
     std::string material(identify_prompt_version);

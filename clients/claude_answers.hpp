@@ -1,14 +1,44 @@
-// How claude_vision keeps paid answers in an answer_store: the key of a call, and the stored
-// value (the answer body and the item that paid for it); and how the batcher records the batch
-// that holds a call, so that a restart waits for it instead of paying again.
+// How claude_vision keeps paid answers in an answer_store: the store itself (the shared level
+// behind the answers kept in memory), the key of a call, and the stored value (the answer body
+// and the item that paid for it); and how the batcher records the batch that holds a call, so
+// that a restart waits for it instead of paying again.
 #pragma once
 
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/thread_pool.hpp>
 #include <cstdint>
 #include <optional>
 #include <string>
 #include <string_view>
 
+#include "cache/tiered_cache.hpp"
+
 namespace boomer::clients {
+
+// Where paid answers are kept so that one call is never paid for twice: not by a resubmitted
+// item, a retried job or a replica that restarted. It is the second level of claude_vision's
+// answer cache (cache::tiered_cache: memory first, then this store, then the paid call), and
+// the batcher keeps its batch records in it. Keys are made by claude_vision from the exact
+// request body and the prompt version, so two calls share an entry only when every generation
+// parameter, the model and every image byte are the same; values are opaque JSON text.
+//
+// Implementations may forget entries at any time (a miss costs one call, never correctness) and
+// are called concurrently from any thread. get and put may block (SQL): they run on pool(), or
+// inline when it is null (only for stores that never block). A get that throws counts as a
+// miss, a put that throws is skipped.
+class answer_store : public cache::second_level {
+public:
+    virtual boost::asio::thread_pool* pool() = 0;
+};
+
+// read_answer / write_answer call `store`'s get and put on its pool (inline without one), and
+// treat an exception as a miss or a skipped write. `store`, `key` and `value` must outlive the
+// call.
+boost::asio::awaitable<std::optional<std::string>> read_answer(answer_store& store,
+                                                               const std::string& key,
+                                                               std::int64_t now_ms);
+boost::asio::awaitable<void> write_answer(answer_store& store, const std::string& key,
+                                          const std::string& value, std::int64_t expires_at_ms);
 
 // answer_key names a Messages call by everything that shapes its answer: the prompt version
 // and the exact request body (model, max_tokens, sampling parameters, system prompt, tool

@@ -106,7 +106,6 @@ struct claude_batcher::impl : std::enable_shared_from_this<impl> {
     asio::any_io_executor executor;
     https_client http;
     std::string base;
-    const clock& time;  // intents' times
 
     std::mutex mutex;
     slots pending;                                // the open window; guarded by mutex
@@ -118,14 +117,16 @@ struct claude_batcher::impl : std::enable_shared_from_this<impl> {
     std::map<std::int64_t, recovery> recoveries;
 
     impl(const claude_options& o, asio::any_io_executor ex)
-        : options(o),
-          executor(ex),
-          http(ex, o.http),
-          base(o.base_url),
-          time(o.time != nullptr ? *o.time : system_clock::instance()) {
+        : options(o), executor(ex), http(ex, o.http), base(o.base_url) {
         while (!base.empty() && base.back() == '/') {
             base.pop_back();
         }
+    }
+
+    // now_ms reads the options' clock (the system clock without one): records expire with the
+    // answers.
+    std::int64_t now_ms() const {
+        return options.time != nullptr ? options.time->now_ms() : system_clock::instance().now_ms();
     }
 
     // spawn starts `work` later, never inline: callers hold the mutex, which `work` takes.
@@ -413,7 +414,7 @@ asio::awaitable<void> claude_batcher::impl::submit(self_ref self, slots& batch) 
     }
     // The intents first: if the process dies after the batch is made and before it is recorded,
     // whoever retries finds them and looks for the batch instead of paying for another.
-    const std::int64_t since = self->time.now_ms();
+    const std::int64_t since = self->now_ms();
     std::vector<std::pair<std::string, std::string>> records;
     for (const auto& [custom_id, s] : batch) {
         records.emplace_back(batch_record_key(s.key),
@@ -543,8 +544,9 @@ asio::awaitable<void> claude_batcher::impl::put_records(
     if (!self->options.answers) {
         co_return;
     }
+    const auto expires = self->now_ms() + self->options.answer_ttl.count();
     for (const auto& [key, value] : records) {
-        co_await self->options.answers->put(key, value);
+        co_await write_answer(*self->options.answers, key, value, expires);
     }
 }
 
@@ -738,9 +740,10 @@ asio::awaitable<void> claude_batcher::impl::clear_records(self_ref self,
     if (!self->options.answers) {
         co_return;
     }
+    const auto expires = self->now_ms() + self->options.answer_ttl.count();
     for (const auto& key : keys) {
         const std::string name = batch_record_key(key);
-        co_await self->options.answers->put(name, cleared_batch_record());
+        co_await write_answer(*self->options.answers, name, cleared_batch_record(), expires);
     }
 }
 
@@ -762,7 +765,7 @@ asio::awaitable<batch_reply> claude_batcher::call(batch_call& c) {
     std::optional<batch_record> record;
     if (self->options.answers) {
         const std::string name = batch_record_key(c.key);
-        auto stored = co_await self->options.answers->get(name);
+        auto stored = co_await read_answer(*self->options.answers, name, self->now_ms());
         if (stored) {
             record = decode_batch_record(*stored);
         }

@@ -10,7 +10,8 @@
 #include <mutex>
 #include <stdexcept>
 
-#include "cache/single_flight.hpp"
+#include "cache/deep_size.hpp"
+#include "cache/tiered_cache.hpp"
 #include "clients/anthropic_messages.hpp"
 #include "clients/claude_answers.hpp"
 #include "clients/claude_batcher.hpp"
@@ -109,6 +110,93 @@ struct model_answer {
     std::string paid_by;  // the item whose identification paid for the answer
 };
 
+// heap_sizes adds the heap bytes of each of `parts` (cache::heap_size).
+template <class... T>
+std::size_t heap_sizes(const T&... parts) {
+    using cache::heap_size;
+    return (heap_size(parts) + ... + std::size_t{0});
+}
+
+std::size_t identification_heap(const pipeline::identification& id) {
+    std::size_t n = heap_sizes(id.title, id.brand, id.model, id.category, id.condition_guess,
+                               id.search_query, id.source, id.category_path, id.color, id.material,
+                               id.era, id.distinguishing_marks, id.field_confidence,
+                               id.escalation_outcome, id.escalation_reason);
+    if (id.price_estimate) {
+        n += heap_sizes(id.price_estimate->currency);
+    }
+    n += id.calls.capacity() * sizeof(pipeline::vision_call);
+    for (const auto& c : id.calls) {
+        n += heap_sizes(c.model, c.request_id, c.outcome, c.usage.service_tier);
+    }
+    return n;
+}
+
+// heap_size returns the bytes a model answer owns on the heap, so that the memory level of the
+// answer cache measures it deeply (cache::deep_size finds it by argument lookup).
+std::size_t heap_size(const model_answer& a) {
+    std::size_t n = heap_sizes(a.body, a.paid_by, a.record.model, a.record.request_id,
+                               a.record.outcome, a.record.usage.service_tier);
+    if (a.reply) {
+        const auto& r = *a.reply;
+        n += heap_sizes(r.id, r.model, r.stop_reason, r.usage.service_tier, r.missing_fields) +
+             identification_heap(r.identification);
+    }
+    if (a.error) {
+        n += heap_sizes(a.error->code, a.error->message);
+    }
+    return n;
+}
+
+// A paid answer's text in the answer store: its body and the item that paid.
+std::string encode_answer(const model_answer& a) {
+    return encode_stored_answer({a.body, a.paid_by});
+}
+
+// decode_answer reads a stored answer back; nothing for text that is damaged or not an answer
+// (it is paid for again rather than trusted). The record is the reply's; each caller prices it
+// for itself (see claude_vision::impl::reused).
+std::optional<model_answer> decode_answer(std::string_view text) {
+    auto entry = decode_stored_answer(text);
+    if (!entry) {
+        return std::nullopt;
+    }
+    auto reply = parse_messages_reply(entry->body);
+    if (!reply) {
+        return std::nullopt;
+    }
+    model_answer out;
+    out.record.model = reply->model;
+    out.record.usage = reply->usage;
+    out.record.confidence = reply->identification.confidence;
+    out.record.outcome = "cached";
+    out.body = std::move(entry->body);
+    out.paid_by = std::move(entry->paid_by);
+    out.reply = std::move(*reply);
+    return out;
+}
+
+// Only paid answers are kept: failures, and answers another item paid for inside a batch (their
+// payer keeps them), are passed on to the calls waiting for them and no further.
+bool keepable(const model_answer& a) {
+    return a.reply.has_value() && !a.body.empty();
+}
+
+using answer_cache = cache::tiered_cache<model_answer>;
+
+// The answer cache's settings: "vision_answers" in the cache metrics (its store level:
+// "vision_answers_store").
+cache::tiered_options<model_answer> answer_cache_options(const claude_options& o) {
+    cache::tiered_options<model_answer> c;
+    c.name = "vision_answers";
+    c.memory = o.answer_memory;
+    c.ttl = o.answer_ttl;
+    c.encode = encode_answer;
+    c.decode = decode_answer;
+    c.cacheable = keepable;
+    return c;  // size: deep_size with heap_size(model_answer)
+}
+
 bool complete(const model_answer& a) {
     return a.reply && a.reply->missing_fields.empty();
 }
@@ -202,7 +290,6 @@ struct vision_metrics {
     metrics::family<metrics::histogram>& seconds;
     metrics::family<metrics::counter>& tokens;
     metrics::family<metrics::counter>& dollars;
-    metrics::family<metrics::counter>& answers;
     metrics::counter& escalations;
     metrics::family<metrics::counter>& escalation_ends;
     metrics::family<metrics::gauge>& limit;
@@ -229,9 +316,6 @@ struct vision_metrics {
           dollars(r.counter_family("boomer_vision_cost_dollars_total",
                                    "US dollars spent on vision calls, by token kind.",
                                    {"model", "kind"})),
-          answers(r.counter_family("boomer_cache_lookups_total",
-                                   "Cache lookups by cache and outcome (hit or miss).",
-                                   {"cache", "outcome"})),
           escalations(r.counter_family("boomer_vision_escalations_total",
                                        "Items sent on to the stronger model.")
                           .with({})),
@@ -342,7 +426,8 @@ struct claude_vision::impl {
     hook_sleeper sleeper{options.sleep};
     resilience::retry_budget budget;
     resilience::breaker_board breakers;
-    cache::single_flight<model_answer> flights;  // answer look-ups in progress, by key
+    // Paid answers: memory, then options.answers, then a paid call, one per key at a time.
+    std::unique_ptr<answer_cache> answers;
     std::mutex guards_mutex;
     std::map<std::string, std::unique_ptr<model_guard>> guards;  // guarded by guards_mutex
     std::unique_ptr<claude_batcher> batcher;                     // bulk calls, when batches are on
@@ -371,6 +456,11 @@ struct claude_vision::impl {
         }
         if (!options.jitter) {
             options.jitter = resilience::thread_random;
+        }
+        if (options.answers) {
+            answers = std::make_unique<answer_cache>(answer_cache_options(options), time,
+                                                     options.answers.get(), options.answers->pool(),
+                                                     &registry);
         }
         if (options.batch.enabled && options.answers) {
             batcher = std::make_unique<claude_batcher>(options, executor);
@@ -416,11 +506,15 @@ struct claude_vision::impl {
                                              resilience::deadline stage);
     asio::awaitable<model_answer> call_batch(std::shared_ptr<impl> self,
                                              pipeline::identify_request request, std::string model);
+    asio::awaitable<result<model_answer>> pay(std::shared_ptr<impl> self,
+                                              const pipeline::identify_request& request,
+                                              std::string model, resilience::deadline stage);
     asio::awaitable<model_answer> answer(std::shared_ptr<impl> self,
                                          pipeline::identify_request request, std::string model,
                                          resilience::deadline stage);
-    std::optional<model_answer> reuse(const std::string& stored, const std::string& model,
-                                      const std::string& item_id);
+    model_answer reused(model_answer found, const std::string& model,
+                        const std::string& item_id) const;
+    model_answer gave_up(const std::string& model) const;
 };
 
 http_call claude_vision::impl::make_call(const pipeline::identify_request& request,
@@ -734,80 +828,86 @@ asio::awaitable<model_answer> claude_vision::impl::call_batch(std::shared_ptr<im
     co_return out;
 }
 
-// reuse turns a stored answer into this call's record: the cost counts again only when this
-// item paid for it (an earlier attempt of the same job), otherwise it is "cached" and free.
-std::optional<model_answer> claude_vision::impl::reuse(const std::string& stored,
-                                                       const std::string& model,
-                                                       const std::string& item_id) {
-    auto entry = decode_stored_answer(stored);
-    if (!entry) {
-        return std::nullopt;
-    }
-    auto reply = parse_messages_reply(entry->body);
-    if (!reply) {
-        return std::nullopt;
-    }
-    model_answer out;
-    out.record.model = reply->model.empty() ? model : reply->model;
-    out.record.usage = reply->usage;
-    out.record.confidence = reply->identification.confidence;
-    out.record.outcome = "cached";
-    if (!item_id.empty() && entry->paid_by == item_id) {
-        out.record.outcome = "ok";
-        auto price = options.prices.find(out.record.model);
+// reused turns an answer found in the cache (memory, the store, or the call of another item
+// with the same key) into this call's record: the cost counts again only when this item paid
+// for it (an earlier attempt of the same job), otherwise it is "cached" and free.
+model_answer claude_vision::impl::reused(model_answer found, const std::string& model,
+                                         const std::string& item_id) const {
+    pipeline::vision_call record;
+    record.model = found.reply->model.empty() ? model : found.reply->model;
+    record.usage = found.reply->usage;
+    record.confidence = found.reply->identification.confidence;
+    record.outcome = "cached";
+    if (!item_id.empty() && found.paid_by == item_id) {
+        record.outcome = "ok";
+        auto price = options.prices.find(record.model);
         if (!price) {
             price = options.prices.find(model);
         }
-        out.record.cost_micros = price_call(*price, out.record.usage).total;
+        record.cost_micros = price_call(*price, record.usage).total;
     }
-    out.body = std::move(entry->body);
-    out.paid_by = std::move(entry->paid_by);
-    out.reply = std::move(*reply);
+    found.record = std::move(record);
+    return found;
+}
+
+// gave_up is the answer of a call whose deadline ended while it waited for an identical call of
+// another item: no call was made, so nothing is counted.
+model_answer claude_vision::impl::gave_up(const std::string& model) const {
+    model_answer out;
+    out.record.model = model;
+    out.error =
+        deadline_failure(options.stage_deadline,
+                         "it waited for an identical call of another item, still running", nullptr);
+    out.record.outcome = out.error->code;
     return out;
 }
 
-// answer looks the call up in the answer store before paying for it, and keeps what it paid for.
+// pay makes the call, through a batch for bulk requests when batches are on; a paid answer
+// names this item as its payer. Failures are values too (with their record): the calls waiting
+// for this one share them, and the answer cache keeps none.
+asio::awaitable<result<model_answer>> claude_vision::impl::pay(
+    std::shared_ptr<impl> self, const pipeline::identify_request& request, std::string model,
+    resilience::deadline stage) {
+    model_answer fresh;
+    if (request.bulk && self->batcher) {
+        fresh = co_await self->call_batch(self, request, model);
+    } else {
+        fresh = co_await self->call_model(self, request, model, stage);
+    }
+    if (keepable(fresh)) {
+        fresh.paid_by = request.item_id;
+    }
+    co_return fresh;
+}
+
+// answer looks the call up in the answer cache (memory, then the store) before paying for it,
+// and keeps what it paid for; identical calls arriving together pay once. A call that finds an
+// identical one of another item in flight waits for it until its own stage's deadline, then
+// fails with vision_deadline while the other call goes on and keeps its answer; a bulk call
+// through a batch, never bounded by the stage's deadline, waits as long as that call takes.
 asio::awaitable<model_answer> claude_vision::impl::answer(std::shared_ptr<impl> self,
                                                           pipeline::identify_request request,
                                                           std::string model,
                                                           resilience::deadline stage) {
-    auto answers = self->options.answers;
-    if (!answers) {
+    if (!self->answers) {
         co_return co_await self->call_model(self, request, model, stage);
     }
     const std::string key = answer_key(self->make_call(request, model).body);
-    // One look-up-or-pay per key at a time: identical items arriving together pay once.
-    auto load = [&self, &answers, &request, &model, &key,
-                 &stage]() -> asio::awaitable<result<model_answer>> {
-        auto stored = co_await answers->get(key);
-        if (stored) {
-            if (auto reused = self->reuse(*stored, model, request.item_id)) {
-                co_return std::move(*reused);
-            }
-        }
-        self->metrics.answers.with({"vision_answers", "miss"}).inc();
-        model_answer fresh;
-        if (request.bulk && self->batcher) {
-            fresh = co_await self->call_batch(self, request, model);
-        } else {
-            fresh = co_await self->call_model(self, request, model, stage);
-        }
-        if (fresh.reply && !fresh.body.empty()) {
-            fresh.paid_by = request.item_id;
-            const std::string value = encode_stored_answer({fresh.body, request.item_id});
-            co_await answers->put(key, value);
-        }
-        co_return fresh;
+    const answer_cache::loader load = [&self, &request, &model, &stage] {
+        return self->pay(self, request, model, stage);
     };
-    auto shared = co_await self->flights.run(key, load);
-    model_answer out = std::move(*shared);
-    if (out.reply && out.paid_by != request.item_id) {
-        // Paid by another item (stored earlier, or by the leader of this flight): free here.
-        out.record.outcome = "cached";
-        out.record.cost_micros = 0;
+    std::optional<milliseconds> max_wait;
+    if (!(request.bulk && self->batcher)) {
+        max_wait = stage.remaining();
     }
-    if (out.reply && out.record.outcome == "cached") {
-        self->metrics.answers.with({"vision_answers", "hit"}).inc();
+    auto where = cache::found_in::loader;
+    auto got = co_await self->answers->get_or_load(key, load, &where, max_wait);
+    if (where == cache::found_in::expired) {
+        co_return self->gave_up(model);
+    }
+    model_answer out = std::move(*got);  // pay() never fails: failures are values
+    if (where != cache::found_in::loader && out.reply) {
+        out = self->reused(std::move(out), model, request.item_id);
     }
     co_return out;
 }

@@ -12,10 +12,6 @@
 // headers.
 //
 // Thread-safety: one claude_vision may serve concurrent identify() calls from any threads.
-//
-// TODO(#5): a call that finds an identical call of another item in flight waits for that one's
-// answer (single flight), bounded by the other call's deadline; when that other call is a bulk
-// request in a batch, the wait is not bounded by this call's deadline.
 #pragma once
 
 #include <boost/asio/any_io_executor.hpp>
@@ -28,7 +24,9 @@
 #include <string>
 #include <string_view>
 
+#include "cache/lru_cache.hpp"
 #include "clients/anthropic_cost.hpp"
+#include "clients/claude_answers.hpp"
 #include "clients/claude_batcher.hpp"
 #include "clients/https_client.hpp"
 #include "core/clock.hpp"
@@ -52,20 +50,6 @@ private:
     std::string value_;
 };
 std::ostream& operator<<(std::ostream& out, const secret& s);
-
-// Where paid answers are kept so that one call is never paid for twice: not by a resubmitted
-// item, a retried job or a replica that restarted. Keys are made by claude_vision from the exact
-// request body and the prompt version, so two calls share an entry only when every generation
-// parameter, the model and every image byte are the same; values are opaque JSON text.
-//
-// Implementations may forget entries at any time (a miss costs one call, never correctness),
-// must never hold an error, and are called concurrently from any thread.
-class answer_store {
-public:
-    virtual ~answer_store() = default;
-    virtual boost::asio::awaitable<std::optional<std::string>> get(const std::string& key) = 0;
-    virtual boost::asio::awaitable<void> put(const std::string& key, const std::string& value) = 0;
-};
 
 // Settings of the Claude vision model; the environment variable that sets each is named.
 struct claude_options {
@@ -119,8 +103,12 @@ struct claude_options {
     std::chrono::milliseconds breaker_probe_wait{120'000};
     price_table prices = price_table::with_defaults();  // BOOMER_CLAUDE_PRICES adds overrides
     https_client_options http;
-    // Paid answers to reuse; none when null (every identify() call pays).
+    // Paid answers to reuse; none when null (every identify() call pays). They are looked up
+    // in memory first (answer_memory: entries and bytes, measured deeply), then in this store,
+    // and kept at both levels for answer_ttl.
     std::shared_ptr<answer_store> answers;
+    cache::lru_options answer_memory{.max_entries = 10'000, .max_bytes = 64 * 1024 * 1024};
+    std::chrono::milliseconds answer_ttl{30LL * 24 * 3'600'000};
     // Bulk requests through the Message Batches API; only with an answer store, which records
     // each submitted batch so that a restart never pays twice.
     batch_settings batch;
@@ -148,9 +136,10 @@ result<claude_options> claude_options_from_env(
 //   vision_no_images      the request has no photo (permanent);
 //   vision_timeout        an attempt passed its timeout (retryable);
 //   vision_deadline       the identification's deadline (stage_deadline) ended before an answer:
-//                         no time was left for an attempt or for the wait before one, or the
-//                         last attempt, shortened to what was left, timed out (retryable; it
-//                         carries the last retry-after Claude asked for, if any);
+//                         no time was left for an attempt or for the wait before one, the
+//                         last attempt, shortened to what was left, timed out, or an identical
+//                         call of another item that this one waited for was still running
+//                         (retryable; it carries the last retry-after Claude asked for, if any);
 //   vision_unreachable    no connection could be made, or TLS failed (retryable);
 //   vision_bad_response   a 200 whose body is not a message (retryable);
 //   vision_no_answer      the model answered without a usable identification, even after
@@ -167,12 +156,15 @@ public:
 
     // identify asks the cheap model, then the strong one when needed, and returns the better
     // answer with every call's usage and cost, all within options.stage_deadline from its start.
-    // Each model call is first looked up in options.answers: an answer paid by this same item
+    // Each model call is first looked up among the paid answers (memory, then options.answers),
+    // and identical calls running at once make one call: an answer paid by this same item
     // (request.item_id) counts its cost again in this identification, one paid by another item
-    // is outcome "cached" and costs nothing. When the strong model gives no complete answer after
-    // a complete cheap one (it failed, timed out, or the deadline ended first), the cheap answer
-    // is returned with escalation_outcome "fallback" and the strong call's failure code as
-    // escalation_reason. Cancelling the awaiting coroutine ends the call with
+    // is outcome "cached" and costs nothing. A call waiting for an identical call of another item
+    // waits no longer than its own deadline (that call goes on and keeps its answer); only bulk
+    // calls through batches wait as long as that call takes. When the strong model gives no
+    // complete answer after a complete cheap one (it failed, timed out, or the deadline ended
+    // first), the cheap answer is returned with escalation_outcome "fallback" and the strong call's
+    // failure code as escalation_reason. Cancelling the awaiting coroutine ends the call with
     // boost::system::system_error (operation_aborted).
     boost::asio::awaitable<result<pipeline::identification>> identify(
         pipeline::identify_request request) override;

@@ -212,9 +212,8 @@ app::app(serve_config config) : impl_(std::make_unique<impl>(std::move(config)))
             throw std::runtime_error("Claude settings: " + claude.error().message);
         }
         if (c.vision_answer_days > 0) {
-            claude->answers =
-                make_vision_answers(*s.db, s.store_pool, system_clock::instance(),
-                                    std::chrono::hours(24 * c.vision_answer_days), {}, &s.registry);
+            claude->answers = make_vision_answers(*s.db, s.store_pool);
+            claude->answer_ttl = std::chrono::hours(24 * c.vision_answer_days);
         }
         s.vision = clients::make_claude_vision(*claude, s.io.get_executor(), s.registry);
         sd.vision = s.vision.get();

@@ -229,6 +229,7 @@ std::string_view cache_label(cache::found_in where) {
         case cache::found_in::flight:
             return "flight";
         case cache::found_in::loader:
+        case cache::found_in::expired:  // searches wait for flights without a bound
             break;
     }
     return "";

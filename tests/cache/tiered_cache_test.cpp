@@ -1,6 +1,7 @@
 // Single flight and the two-level cache: one loader call for 100 concurrent misses, errors and
 // empty answers never cached or passed on, the second level read before the loader, a value's own
-// time to live, and where each caller's answer came from. The second level here is an in-test
+// time to live, where each caller's answer came from, and a caller that stops waiting for
+// another's load at its max wait while that load goes on. The second level here is an in-test
 // map, so that a case can see and change what it holds.
 #include "cache/tiered_cache.hpp"
 
@@ -9,6 +10,9 @@
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/asio/use_awaitable.hpp>
 #include <catch2/catch.hpp>
 #include <map>
 #include <mutex>
@@ -316,4 +320,81 @@ TEST_CASE("tiered cache: callers learn where their answer came from", "[cache]")
     CHECK(where[3] == found_in::memory);
     CHECK(where[4] == found_in::second);
     CHECK(l.calls == 1);
+}
+
+namespace {
+
+// A loader held until `open` (polled on a real timer; 10 s at most, so that a waiter that
+// never gives up ends the case instead of hanging it).
+struct held_loader {
+    bool open = false;
+    int calls = 0;
+};
+
+asio::awaitable<text_result> held_load(held_loader& l) {
+    ++l.calls;
+    asio::steady_timer tick(co_await asio::this_coro::executor);
+    const auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+    while (!l.open && std::chrono::steady_clock::now() < give_up) {
+        tick.expires_after(milliseconds(2));
+        co_await tick.async_wait(asio::use_awaitable);
+    }
+    co_return std::string("Acme X1 camera");
+}
+
+asio::awaitable<void> ask_within(text_cache& cache, const std::string& key,
+                                 const text_cache::loader& load, milliseconds max_wait,
+                                 std::optional<text_result>* out, found_in* where) {
+    out->emplace(co_await cache.get_or_load(key, load, where, max_wait));
+}
+
+}  // namespace
+
+TEST_CASE("tiered cache: a caller stops waiting for another's load at its max wait", "[cache]") {
+    manual_clock time;
+    map_level level2;
+    text_cache cache(text_options(), time, &level2, nullptr, nullptr);
+    held_loader l;
+    text_cache::loader load = [&l] { return held_load(l); };
+    const std::string key = "vision:held";
+    asio::io_context io;
+    std::optional<text_result> leader, patient, hurried;
+    found_in leader_from = found_in::memory;
+    found_in patient_from = found_in::memory;
+    found_in hurried_from = found_in::memory;
+    asio::co_spawn(io, ask_within(cache, key, load, milliseconds(0), &leader, &leader_from),
+                   asio::detached);
+    while (l.calls == 0) {
+        io.run_one();
+    }
+    asio::co_spawn(io, ask_within(cache, key, load, milliseconds(60'000), &patient, &patient_from),
+                   asio::detached);
+    asio::co_spawn(io, ask_within(cache, key, load, milliseconds(20), &hurried, &hurried_from),
+                   asio::detached);
+    while (!hurried) {
+        io.run_one();
+    }
+
+    // The hurried caller gave up while the load was still held; nobody else has an answer.
+    REQUIRE_FALSE(*hurried);
+    CHECK(hurried->error().code == flight_wait_expired);
+    CHECK(hurried->error().retryable);
+    CHECK(hurried_from == found_in::expired);
+    CHECK_FALSE(leader);
+    CHECK_FALSE(patient);
+
+    // The load goes on: the leader (whose own max wait bounds no load) and the patient caller
+    // get its value, and it is kept at both levels.
+    l.open = true;
+    io.run();
+    REQUIRE(leader);
+    REQUIRE(*leader);
+    CHECK(leader_from == found_in::loader);
+    REQUIRE(patient);
+    REQUIRE(*patient);
+    CHECK(patient->value() == "Acme X1 camera");
+    CHECK(patient_from == found_in::flight);
+    CHECK(l.calls == 1);
+    CHECK(cache.memory().peek(key));
+    CHECK(level2.rows.count(key) == 1);
 }

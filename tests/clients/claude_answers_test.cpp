@@ -39,8 +39,6 @@ const image::normalized_image& photo(const char* name = "grayscale-jpeg-concert.
     return found->second;
 }
 
-// An answer store in memory, counting what it is asked.
-
 asio::awaitable<void> no_sleep(milliseconds) {
     co_return;
 }
@@ -61,13 +59,20 @@ struct harness {
         options.answers = answers;
     }
 
+    // identify runs one identification in a fresh process (a claude_vision of its own).
     result<pipeline::identification> identify(const std::string& item_id,
                                               const std::string& image = photo().jpeg) {
+        clients::claude_vision vision(options, io.get_executor(), registry);
+        return identify_with(vision, item_id, image);
+    }
+
+    result<pipeline::identification> identify_with(clients::claude_vision& vision,
+                                                   const std::string& item_id,
+                                                   const std::string& image = photo().jpeg) {
         pipeline::identify_request r;
         r.item_id = item_id;
         r.jpeg_images = {image};
         r.title_hint = "concert photo print";
-        clients::claude_vision vision(options, io.get_executor(), registry);
         return test::run_coro(io, vision.identify(std::move(r)));
     }
 };
@@ -106,9 +111,71 @@ TEST_CASE("claude answers: a resubmitted item reuses the answer and pays nothing
     CHECK(again->cost_micros == 0);
     CHECK(h.fake.paid() == 1);
     CHECK(h.fake.received() == 1);
-    CHECK(h.registry.render().find(
-              R"(boomer_cache_lookups_total{cache="vision_answers",outcome="hit"} 1)") !=
-          std::string::npos);
+    // Each identification ran in a fresh process: the second found the answer in the store.
+    const auto text = h.registry.render();
+    CHECK(test::has_line(
+        text, R"(boomer_cache_lookups_total{cache="vision_answers_store",outcome="hit"} 1)"));
+    CHECK(test::has_line(text,
+                         R"(boomer_cache_lookups_total{cache="vision_answers",outcome="miss"} 2)"));
+}
+
+TEST_CASE("claude answers: memory answers first, the store serves a fresh process", "[clients]") {
+    harness h;
+    h.options.strong_model = "";
+    h.fake.add_fixture(photo().sha256, "claude-haiku-4-5",
+                       test::identification_record("Acme X1 print", 0.9));
+    clients::claude_vision vision(h.options, h.io.get_executor(), h.registry);
+    REQUIRE(h.identify_with(vision, "itm_a"));
+    REQUIRE(h.answers->entries.size() == 1);
+    CHECK(h.answers->gets == 1);
+
+    // The stored entry is damaged behind this process's back: it answers from memory...
+    h.answers->entries.begin()->second = "{damaged";
+    auto again = h.identify_with(vision, "itm_b");
+    REQUIRE(again);
+    CHECK(again->title == "Acme X1 print");
+    CHECK(again->calls[0].outcome == "cached");
+    CHECK(again->cost_micros == 0);
+    CHECK(h.answers->gets == 1);  // the store was not asked
+    CHECK(h.fake.paid() == 1);
+
+    // ... while a fresh process reads the store, does not trust the damaged entry, and pays.
+    auto fresh = h.identify("itm_c");
+    REQUIRE(fresh);
+    CHECK(fresh->calls[0].outcome == "ok");
+    CHECK(h.fake.paid() == 2);
+    const auto text = h.registry.render();
+    CHECK(test::has_line(text,
+                         R"(boomer_cache_lookups_total{cache="vision_answers",outcome="hit"} 1)"));
+    CHECK(test::has_line(
+        text, R"(boomer_cache_lookups_total{cache="vision_answers_store",outcome="miss"} 2)"));
+}
+
+TEST_CASE("claude answers: memory holds no more answers than its cap", "[clients]") {
+    harness h;
+    h.options.strong_model = "";
+    h.options.answer_memory = {.max_entries = 1, .max_bytes = 1 << 20, .shards = 1};
+    const auto& other = photo("orientation-1-landscape.jpg").jpeg;
+    h.fake.add_fixture(photo().sha256, "claude-haiku-4-5",
+                       test::identification_record("Acme X1 print", 0.9));
+    h.fake.add_fixture(photo("orientation-1-landscape.jpg").sha256, "claude-haiku-4-5",
+                       test::identification_record("Landscape print", 0.9));
+    clients::claude_vision vision(h.options, h.io.get_executor(), h.registry);
+    REQUIRE(h.identify_with(vision, "itm_a"));
+    REQUIRE(h.identify_with(vision, "itm_b", other));
+    CHECK(h.answers->gets == 2);
+
+    // Memory holds the last answer only: the first comes from the store again.
+    auto first = h.identify_with(vision, "itm_c");
+    REQUIRE(first);
+    CHECK(first->title == "Acme X1 print");
+    CHECK(h.answers->gets == 3);
+    auto second = h.identify_with(vision, "itm_d", other);
+    REQUIRE(second);
+    CHECK(second->title == "Landscape print");
+    CHECK(h.answers->gets == 4);  // the first's answer took the only place in memory
+    CHECK(h.fake.paid() == 2);
+    CHECK(test::has_line(h.registry.render(), R"(boomer_cache_entries{cache="vision_answers"} 1)"));
 }
 
 TEST_CASE("claude answers: a retried item pays once and still counts what it paid", "[clients]") {

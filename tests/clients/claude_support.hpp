@@ -104,22 +104,23 @@ inline boost::json::object identification_record(std::string title, double confi
             {"overall_confidence", confidence}};
 }
 
-// An answer store in memory. Thread-safe; the counters and entries are for the test to read
-// once the calls are over.
+// An answer store in memory that never blocks (no pool) and keeps entries whatever their
+// expiry. Thread-safe; the counters and entries are for the test to read once the calls are
+// over.
 class memory_answers final : public clients::answer_store {
 public:
-    boost::asio::awaitable<std::optional<std::string>> get(const std::string& key) override {
+    std::optional<std::string> get(std::string_view key, std::int64_t) override {
         std::lock_guard lock(mutex_);
         ++gets;
-        auto found = entries.find(key);
-        co_return found == entries.end() ? std::nullopt : std::optional(found->second);
+        auto found = entries.find(std::string(key));
+        return found == entries.end() ? std::nullopt : std::optional(found->second);
     }
-    boost::asio::awaitable<void> put(const std::string& key, const std::string& value) override {
+    void put(std::string_view key, std::string_view value, std::int64_t) override {
         std::lock_guard lock(mutex_);
         ++puts;
-        entries[key] = value;
-        co_return;
+        entries[std::string(key)] = std::string(value);
     }
+    boost::asio::thread_pool* pool() override { return nullptr; }
 
     std::map<std::string, std::string> entries;
     int gets = 0;

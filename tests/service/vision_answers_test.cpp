@@ -1,11 +1,12 @@
-// The vision answer store: memory first, then the database's shared cache table, so an answer
-// paid for once is found by this process without SQL and by any other process through the table.
+// The vision answer store on the database's shared cache table: what one process writes every
+// other process reads, entries expire, and the blocking calls run on the store's pool.
 #include "service/vision_answers.hpp"
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/io_context.hpp>
 #include <catch2/catch.hpp>
+#include <thread>
 
 #include "store/sqlite_store.hpp"
 #include "tests/support/service_process.hpp"
@@ -15,76 +16,56 @@ namespace asio = boost::asio;
 
 namespace {
 
-asio::awaitable<void> read_into(clients::answer_store& answers, const std::string& key,
-                                std::optional<std::string>* out) {
-    *out = co_await answers.get(key);
+asio::awaitable<void> read_into(clients::answer_store& answers, std::string key,
+                                std::int64_t now_ms, std::optional<std::string>* out,
+                                std::thread::id* ran_on) {
+    *out = co_await clients::read_answer(answers, key, now_ms);
+    *ran_on = std::this_thread::get_id();
 }
 
-asio::awaitable<void> write(clients::answer_store& answers, const std::string& key,
-                            const std::string& value) {
-    co_await answers.put(key, value);
+asio::awaitable<void> write(clients::answer_store& answers, std::string key, std::string value,
+                            std::int64_t expires_at_ms) {
+    co_await clients::write_answer(answers, key, value, expires_at_ms);
 }
 
-std::optional<std::string> read(clients::answer_store& answers, const std::string& key) {
+std::optional<std::string> read(clients::answer_store& answers, const std::string& key,
+                                std::int64_t now_ms) {
     asio::io_context io;
     std::optional<std::string> out;
-    asio::co_spawn(io, read_into(answers, key, &out), asio::detached);
+    std::thread::id resumed_on;
+    asio::co_spawn(io, read_into(answers, key, now_ms, &out, &resumed_on), asio::detached);
     io.run();
+    CHECK(resumed_on == std::this_thread::get_id());  // back on the caller's executor
     return out;
 }
 
-void put(clients::answer_store& answers, const std::string& key, const std::string& value) {
+void put(clients::answer_store& answers, const std::string& key, const std::string& value,
+         std::int64_t expires_at_ms) {
     asio::io_context io;
-    asio::co_spawn(io, write(answers, key, value), asio::detached);
+    asio::co_spawn(io, write(answers, key, value, expires_at_ms), asio::detached);
     io.run();
 }
 
 }  // namespace
 
-TEST_CASE("vision answers: memory answers first, the shared table serves other processes",
+TEST_CASE("vision answers: the shared table serves other processes until the entry expires",
           "[service]") {
     test::temp_dir dir;
     auto db = store::open_sqlite_store((dir.path() / "db").string(), {});
     asio::thread_pool pool(1);
-    metrics::registry registry;
-    const auto& time = system_clock::instance();
-    auto mine =
-        service::make_vision_answers(*db, pool, time, std::chrono::hours(24), {}, &registry);
-    CHECK_FALSE(read(*mine, "claude:k1"));
-    put(*mine, "claude:k1", R"({"v":1})");
+    auto mine = service::make_vision_answers(*db, pool);
+    CHECK(mine->pool() == &pool);
+    CHECK_FALSE(read(*mine, "claude:k1", 1'000));
+    put(*mine, "claude:k1", R"({"v":1})", 5'000);
 
-    // Another replica (fresh memory) finds the answer in the table.
-    auto other = service::make_vision_answers(*db, pool, time, std::chrono::hours(24));
-    CHECK(read(*other, "claude:k1") == R"({"v":1})");
+    // Another replica finds the answer in the table, until it expires.
+    auto other = service::make_vision_answers(*db, pool);
+    CHECK(read(*other, "claude:k1", 4'999) == R"({"v":1})");
+    CHECK_FALSE(read(*other, "claude:k1", 5'000));
 
-    // This process answers from memory: a change made behind its back in the table is not seen
-    // until the entry leaves memory, while a fresh reader sees the table.
-    db->cache_put("claude:k1", R"({"v":2})", time.now_ms() + 60'000);
-    CHECK(read(*mine, "claude:k1") == R"({"v":1})");
-    auto third = service::make_vision_answers(*db, pool, time, std::chrono::hours(24));
-    CHECK(read(*third, "claude:k1") == R"({"v":2})");
-
-    auto text = registry.render();
-    CHECK(
-        text.find(R"(boomer_cache_lookups_total{cache="vision_answers_memory",outcome="hit"} 1)") !=
-        std::string::npos);
-    pool.join();
-}
-
-TEST_CASE("vision answers: memory holds no more entries than its cap", "[service]") {
-    test::temp_dir dir;
-    auto db = store::open_sqlite_store((dir.path() / "db").string(), {});
-    asio::thread_pool pool(1);
-    const auto& time = system_clock::instance();
-    cache::lru_options small{.max_entries = 2, .max_bytes = 1 << 20, .shards = 1};
-    auto mine = service::make_vision_answers(*db, pool, time, std::chrono::hours(24), small);
-    for (int i = 0; i < 5; ++i) {
-        put(*mine, "claude:k" + std::to_string(i), "v" + std::to_string(i));
-    }
-    // The table has all five; memory only the last two, so an early key comes from the table.
-    db->cache_put("claude:k0", "from the table", time.now_ms() + 60'000);
-    db->cache_put("claude:k4", "from the table", time.now_ms() + 60'000);
-    CHECK(read(*mine, "claude:k0") == "from the table");
-    CHECK(read(*mine, "claude:k4") == "v4");
+    // A later write replaces the entry (a cleared batch record, say).
+    put(*other, "claude:k1", R"({"v":2})", 10'000);
+    CHECK(read(*mine, "claude:k1", 6'000) == R"({"v":2})");
+    CHECK(db->cache_get("claude:k1", 6'000) == R"({"v":2})");
     pool.join();
 }
