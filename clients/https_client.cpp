@@ -259,6 +259,10 @@ asio::awaitable<result<connection_ptr>> https_client::impl::connect(const url_pa
     }
     auto conn = std::make_unique<connection>();
     conn->key = pool_key(url);
+    // TODO(#5): the stream's timeout handler runs on `executor`, not serialized with this
+    // coroutine. On an executor run by several threads an expiry closes the socket on one
+    // thread while the woken call destroys the connection on another (ThreadSanitizer, the
+    // ebay token and browse cases on a 4-thread pool). Run each call and its streams on a strand.
     if (url.tls) {
         conn->secure.emplace(executor, tls);
     } else {

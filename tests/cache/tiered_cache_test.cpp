@@ -55,16 +55,27 @@ asio::awaitable<void> ask_where(text_cache& cache, const std::string& key,
     out->emplace(co_await cache.get_or_load(key, load, where));
 }
 
-// Runs `n` concurrent lookups of `key` to the end and returns their results.
-std::vector<std::optional<text_result>> ask_many(text_cache& cache, const std::string& key,
-                                                 const text_cache::loader& load, int n) {
-    asio::io_context io;
+// Runs `n` concurrent lookups of `key` on `io` to the end and returns their results. A test
+// whose cache has a pool declares `io` before the pool: the pool's thread posts results to `io`
+// and may still be leaving that post when `io` runs out of work, so it must be joined before
+// `io` is destroyed.
+std::vector<std::optional<text_result>> ask_many_on(asio::io_context& io, text_cache& cache,
+                                                    const std::string& key,
+                                                    const text_cache::loader& load, int n) {
     std::vector<std::optional<text_result>> out(static_cast<std::size_t>(n));
     for (auto& slot : out) {
         asio::co_spawn(io, ask(cache, key, load, &slot), asio::detached);
     }
+    io.restart();
     io.run();
     return out;
+}
+
+// The same on a context of its own, for caches without a pool.
+std::vector<std::optional<text_result>> ask_many(text_cache& cache, const std::string& key,
+                                                 const text_cache::loader& load, int n) {
+    asio::io_context io;
+    return ask_many_on(io, cache, key, load, n);
 }
 
 // The same, with the context run by four threads at once.
@@ -249,16 +260,17 @@ TEST_CASE("tiered cache: memory, then the second level, then the loader", "[cach
 TEST_CASE("tiered cache: blocking second-level calls run on the pool given", "[cache]") {
     manual_clock time;
     map_level level2;
+    asio::io_context io;  // before the pool, which posts to it: see ask_many_on
     asio::thread_pool pool(1);
     counting_loader l;
     text_cache::loader load = [&l] { return slow_load(l); };
     std::string key = "vision:pool";
     {
         text_cache first(text_options(), time, &level2, &pool, nullptr);
-        ask_many(first, key, load, 1);
+        ask_many_on(io, first, key, load, 1);
     }
     text_cache second(text_options(), time, &level2, &pool, nullptr);
-    auto r = ask_many(second, key, load, 3);
+    auto r = ask_many_on(io, second, key, load, 3);
     CHECK(l.calls == 1);
     for (const auto& one : r) {
         REQUIRE(one->has_value());

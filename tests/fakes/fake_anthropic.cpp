@@ -653,8 +653,11 @@ fake_anthropic::fake_anthropic(fake_anthropic_options options)
                             "application/json");
         }
     });
-    self->port = start_listening(self->server, self->options.host, self->options.port, self->thread,
-                                 "fake_anthropic");
+    // The port is set before the server's threads start: the batch routes read it (their
+    // results_url) on those threads.
+    self->port =
+        bind_listener(self->server, self->options.host, self->options.port, "fake_anthropic");
+    serve(self->server, self->thread, "fake_anthropic");
 }
 
 fake_anthropic::~fake_anthropic() {

@@ -499,8 +499,8 @@ fake_ebay::fake_ebay(fake_ebay_options options)
     self->server.Get("/_fake/stats", [self](const httplib::Request&, httplib::Response& res) {
         res.set_content(self->stats_json(), "application/json");
     });
-    self->port = start_listening(self->server, self->options.host, self->options.port, self->thread,
-                                 "fake_ebay");
+    self->port = bind_listener(self->server, self->options.host, self->options.port, "fake_ebay");
+    serve(self->server, self->thread, "fake_ebay");
 }
 
 fake_ebay::~fake_ebay() {

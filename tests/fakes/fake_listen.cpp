@@ -52,14 +52,18 @@ void deepen_backlog(int port) {
 
 }  // namespace
 
-int start_listening(httplib::Server& server, const std::string& host, int port, std::thread& thread,
-                    const std::string& who) {
+int bind_listener(httplib::Server& server, const std::string& host, int port,
+                  const std::string& who) {
     int bound =
         port == 0 ? server.bind_to_any_port(host) : (server.bind_to_port(host, port) ? port : -1);
     if (bound <= 0) {
         throw std::runtime_error(who + ": cannot listen on " + host);
     }
     deepen_backlog(bound);
+    return bound;
+}
+
+void serve(httplib::Server& server, std::thread& thread, const std::string& who) {
     thread = std::thread([&server] { server.listen_after_bind(); });
 
     // stop() has no effect on a server that is not running yet: wait until it is.
@@ -71,7 +75,6 @@ int start_listening(httplib::Server& server, const std::string& host, int port, 
         }
         std::this_thread::sleep_for(std::chrono::milliseconds(1));
     }
-    return bound;
 }
 
 }  // namespace boomer::fakes

@@ -15,11 +15,15 @@ namespace boomer::fakes {
 // The listen backlog the fakes ask for (the kernel caps it at net.core.somaxconn).
 inline constexpr int fake_listen_backlog = 4096;
 
-// start_listening binds `server` to host:port (port 0: any free one), deepens its backlog, and
-// runs listen_after_bind() on `thread`, returning once the server runs. `who` names the fake in
-// errors. Returns the bound port. Errors: std::runtime_error when the address cannot be bound
-// or the server does not start within 5 s (the thread is joined before the throw).
-int start_listening(httplib::Server& server, const std::string& host, int port, std::thread& thread,
-                    const std::string& who);
+// bind_listener binds `server` to host:port (port 0: any free one) and deepens its backlog.
+// Returns the bound port. Errors: std::runtime_error when the address cannot be bound.
+int bind_listener(httplib::Server& server, const std::string& host, int port,
+                  const std::string& who);
+
+// serve runs listen_after_bind() on `thread`, returning once the server runs. The server's
+// threads start here, so whatever its handlers read (the bound port, say) is set before this
+// call. `who` names the fake in errors. Errors: std::runtime_error when the server does not start
+// within 5 s (the thread is joined before the throw).
+void serve(httplib::Server& server, std::thread& thread, const std::string& who);
 
 }  // namespace boomer::fakes
