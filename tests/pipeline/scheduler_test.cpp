@@ -507,39 +507,29 @@ TEST_CASE(
 
 TEST_CASE("scheduler: the photo byte budget bounds the items calling the vision model",
           "[pipeline]") {
-    const char* photos[] = {"orientation-1-landscape.jpg", "orientation-3-landscape.jpg",
-                            "orientation-6-landscape.jpg", "orientation-8-landscape.jpg"};
-    SECTION("a budget smaller than one item's photos lets one item through at a time") {
+    // Four items on four workers, each call waiting for `meet` calls at once: the most that
+    // waited together.
+    auto most_waiting = [](std::int64_t budget, int meet) {
         fixture f;
         std::vector<std::string> ids;
-        for (const auto* photo : photos) {
+        for (const auto* photo : {"orientation-1-landscape.jpg", "orientation-3-landscape.jpg",
+                                  "orientation-6-landscape.jpg", "orientation-8-landscape.jpg"}) {
             ids.push_back(f.submit(photo, "print"));
         }
-        gathering_vision vision(1);
+        gathering_vision vision(meet);
         f.concurrency = 4;
-        f.max_photo_bytes = 1;
+        f.max_photo_bytes = budget;
         f.run_until_finished(ids.size(), &vision);
         CHECK(f.events.errors.empty());
-        CHECK(vision.most_waiting == 1);
         for (const auto& id : ids) {
             CHECK(f.events.finished[id] == store::job_state::needs_review);
         }
-    }
-    SECTION("without a budget the same items call together") {
-        fixture f;
-        std::vector<std::string> ids;
-        for (const auto* photo : photos) {
-            ids.push_back(f.submit(photo, "print"));
-        }
-        gathering_vision vision(4);
-        f.concurrency = 4;
-        f.max_photo_bytes = 0;
-        f.run_until_finished(ids.size(), &vision);
-        CHECK(vision.most_waiting == 4);
-        for (const auto& id : ids) {
-            CHECK(f.events.finished[id] == store::job_state::needs_review);
-        }
-    }
+        return vision.most_waiting;
+    };
+    // A budget smaller than one item's photos lets one item through at a time.
+    CHECK(most_waiting(1, 1) == 1);
+    // Without a budget the same items call together.
+    CHECK(most_waiting(0, 4) == 4);
 }
 
 namespace {
