@@ -273,11 +273,15 @@ TEST_CASE(
     auto finished_sql = std::string(
         "SELECT count(*) FROM jobs WHERE state NOT IN "
         "('queued', 'running')");
+    // Jobs the replica holds just before the kill: those it commits but cannot log any more
+    // are among them (a job waiting on an upstream holds no worker slot, so they can be more
+    // than its workers).
+    auto held_before = schema.count(held_sql);
     replicas[killed]->kill9();
     auto held = schema.count(held_sql);
     auto done_at_kill = schema.count(finished_sql);
-    INFO("at the kill: " << held << " jobs running on the killed replica, " << done_at_kill
-                         << " items final");
+    INFO("at the kill: " << held << " jobs running on the killed replica (" << held_before
+                         << " just before), " << done_at_kill << " items final");
     REQUIRE(held >= 1);
     REQUIRE(done_at_kill < item_count);
 
@@ -303,14 +307,15 @@ TEST_CASE(
     }
 
     // Finished once: no item is reported finished twice, in any replica's log; the killed
-    // replica can die between committing an item and logging it, so a few may be missing.
+    // replica can die between committing an item and logging it, so a few of the jobs it held
+    // may be missing.
     auto finished = finished_in_logs({replicas[0].get(), replicas[1].get(), replicas[2].get()});
     for (const auto& [id, times] : finished) {
         INFO(id);
         CHECK(times == 1);
         CHECK(accepted.contains(id));
     }
-    CHECK(finished.size() + workers >= accepted.size());
+    CHECK(finished.size() + static_cast<std::size_t>(held_before) >= accepted.size());
     auto rescued = metric_sum(replicas[1]->port(), "boomer_leases_rescued_total") +
                    metric_sum(replicas[2]->port(), "boomer_leases_rescued_total");
     INFO("rescued by the survivors: " << rescued);
