@@ -1,6 +1,10 @@
 // Bad input end to end: each refusal is a specific problem document, nothing half-written is
 // left behind, and a bad photo fails only its own item.
+#include <sys/wait.h>
+
 #include <catch2/catch.hpp>
+#include <cstdio>
+#include <string>
 
 #include "tests/support/http_client.hpp"
 #include "tests/support/paths.hpp"
@@ -201,4 +205,25 @@ TEST_CASE("service: items are listed newest first with a cursor, and can be canc
     CHECK(api.post("/v1/items/" + ids[4] + "/retry")->status == 202);
     auto job = api.wait_final(str(item.at("job_id")));
     CHECK(str(job.at("state")) == "needs_review");
+}
+
+TEST_CASE("service: a bad memory bound is refused at start, naming the flag", "[e2e]") {
+    for (const char* bad : {"-1", "lots", "2000000"}) {
+        INFO(bad);
+        // Under `timeout`: a service that accepted the value would otherwise serve forever.
+        const std::string command =
+            "timeout 20 " + boomer_binary().string() + " serve --max-in-flight-mb " + bad + " 2>&1";
+        FILE* out = ::popen(command.c_str(), "r");
+        REQUIRE(out != nullptr);
+        std::string text;
+        char chunk[256];
+        while (std::fgets(chunk, sizeof chunk, out) != nullptr) {
+            text += chunk;
+        }
+        int status = ::pclose(out);
+        CHECK(WIFEXITED(status));
+        CHECK(WEXITSTATUS(status) != 0);
+        CHECK(text.find("--max-in-flight-mb") != std::string::npos);
+        CHECK(text.find("not in range") != std::string::npos);
+    }
 }
