@@ -4,15 +4,19 @@
 
 #include <algorithm>
 #include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
 #include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/ssl/context.hpp>
 #include <boost/asio/ssl/host_name_verification.hpp>
 #include <boost/asio/steady_timer.hpp>
+#include <boost/asio/strand.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
+#include <boost/beast/http/buffer_body.hpp>
+#include <boost/beast/http/empty_body.hpp>
 #include <boost/beast/http/error.hpp>
 #include <boost/beast/http/parser.hpp>
 #include <boost/beast/http/read.hpp>
@@ -47,8 +51,16 @@ bool iequals(std::string_view a, std::string_view b) {
            });
 }
 
-// One kept-alive connection, plain or TLS.
+using strand = asio::strand<asio::any_io_executor>;
+
+// One kept-alive connection, plain or TLS. Its stream runs on its own strand, and so does every
+// step a call takes with it: the stream's timeout handler (which closes the socket) and the
+// call's coroutine (which reads the result and may destroy the connection) never run at once,
+// even on an executor run by several threads.
 struct connection {
+    explicit connection(strand on) : runs_on(std::move(on)) {}
+
+    strand runs_on;
     std::string key;
     std::optional<beast::tcp_stream> plain;
     std::optional<beast::ssl_stream<beast::tcp_stream>> secure;
@@ -91,6 +103,30 @@ failure transport_failure(const error_code& ec, steady::time_point deadline, std
         true};
 }
 
+// Bytes of a streamed answer read before they go to the sink.
+constexpr std::size_t stream_piece_bytes = 64 * 1024;
+
+// read_part reads the header only, or else the message (or as much of the body as the parser's
+// buffer takes), from either kind of stream.
+template <class Parser>
+asio::awaitable<error_code> read_part(connection& conn, Parser& parser, bool header_only) {
+    error_code ec;
+    if (conn.plain && header_only) {
+        std::tie(ec, std::ignore) =
+            co_await http::async_read_header(*conn.plain, conn.buffer, parser, as_result);
+    } else if (conn.plain) {
+        std::tie(ec, std::ignore) =
+            co_await http::async_read(*conn.plain, conn.buffer, parser, as_result);
+    } else if (header_only) {
+        std::tie(ec, std::ignore) =
+            co_await http::async_read_header(*conn.secure, conn.buffer, parser, as_result);
+    } else {
+        std::tie(ec, std::ignore) =
+            co_await http::async_read(*conn.secure, conn.buffer, parser, as_result);
+    }
+    co_return ec;
+}
+
 // An exchange that failed before the peer sent anything may be retried on a new connection.
 struct exchange_outcome {
     std::optional<http_response> response;
@@ -110,12 +146,22 @@ struct https_client::impl {
 
     connection_ptr take_idle(const std::string& key);
     void give_back(connection_ptr conn);
-    asio::awaitable<result<connection_ptr>> connect(const url_parts& url,
+    asio::awaitable<exchange_outcome> attempt(std::shared_ptr<impl> self, connection_ptr conn,
+                                              strand on, const url_parts& url,
+                                              const http_call& call, const body_sink* sink,
+                                              steady::time_point deadline);
+    asio::awaitable<result<connection_ptr>> connect(strand on, const url_parts& url,
                                                     steady::time_point deadline);
     asio::awaitable<result<std::vector<tcp::endpoint>>> resolve(const url_parts& url,
                                                                 steady::time_point deadline);
     asio::awaitable<exchange_outcome> exchange(connection& conn, const url_parts& url,
-                                               const http_call& call, steady::time_point deadline);
+                                               const http_call& call, const body_sink* sink,
+                                               steady::time_point deadline);
+    asio::awaitable<failure> stream_body(connection& conn,
+                                         http::response_parser<http::buffer_body>& parser,
+                                         const body_sink& sink, steady::time_point deadline);
+    asio::awaitable<result<http_response>> send(std::shared_ptr<impl> self, http_call call,
+                                                const body_sink* sink);
 };
 
 result<url_parts> parse_url(std::string_view url) {
@@ -251,22 +297,18 @@ asio::awaitable<result<std::vector<tcp::endpoint>>> https_client::impl::resolve(
     co_return endpoints;
 }
 
-asio::awaitable<result<connection_ptr>> https_client::impl::connect(const url_parts& url,
+asio::awaitable<result<connection_ptr>> https_client::impl::connect(strand on, const url_parts& url,
                                                                     steady::time_point deadline) {
     auto endpoints = co_await resolve(url, deadline);
     if (!endpoints) {
         co_return make_unexpected(endpoints.error());
     }
-    auto conn = std::make_unique<connection>();
+    auto conn = std::make_unique<connection>(on);
     conn->key = pool_key(url);
-    // TODO(#5): the stream's timeout handler runs on `executor`, not serialized with this
-    // coroutine. On an executor run by several threads an expiry closes the socket on one
-    // thread while the woken call destroys the connection on another (ThreadSanitizer, the
-    // ebay token and browse cases on a 4-thread pool). Run each call and its streams on a strand.
     if (url.tls) {
-        conn->secure.emplace(executor, tls);
+        conn->secure.emplace(asio::any_io_executor(on), tls);
     } else {
-        conn->plain.emplace(executor);
+        conn->plain.emplace(asio::any_io_executor(on));
     }
 
     conn->lowest().expires_after(remaining(deadline));
@@ -300,6 +342,7 @@ asio::awaitable<result<connection_ptr>> https_client::impl::connect(const url_pa
 asio::awaitable<exchange_outcome> https_client::impl::exchange(connection& conn,
                                                                const url_parts& url,
                                                                const http_call& call,
+                                                               const body_sink* sink,
                                                                steady::time_point deadline) {
     http::request<http::string_body> req{http::string_to_verb(call.method), url.target, 11};
     bool default_port = url.port == (url.tls ? 443 : 80);
@@ -327,42 +370,117 @@ asio::awaitable<exchange_outcome> https_client::impl::exchange(connection& conn,
         co_return out;
     }
 
-    http::response_parser<http::string_body> parser;
-    parser.body_limit(options.max_response_bytes);
+    // The header first: a 2xx answer to a streamed call goes to its sink piece by piece, any
+    // other answer is read whole.
+    http::response_parser<http::empty_body> head;
+    head.body_limit(boost::none);
     conn.lowest().expires_after(remaining(deadline));
-    if (conn.plain) {
-        std::tie(ec, std::ignore) =
-            co_await http::async_read(*conn.plain, conn.buffer, parser, as_result);
-    } else {
-        std::tie(ec, std::ignore) =
-            co_await http::async_read(*conn.secure, conn.buffer, parser, as_result);
-    }
+    ec = co_await read_part(conn, head, true);
     if (ec) {
         co_await throw_if_cancelled();
+        out.error = transport_failure(ec, deadline, "connection_failed", "reading the answer");
+        out.nothing_received = !head.got_some();
+        co_return out;
+    }
+    http_response res;
+    res.status = head.get().result_int();
+    for (const auto& field : head.get()) {
+        res.headers.emplace_back(std::string(field.name_string()), std::string(field.value()));
+    }
+    out.keep_alive = head.get().keep_alive();
+    if (sink != nullptr && res.status / 100 == 2) {
+        http::response_parser<http::buffer_body> parser(std::move(head));
+        out.error = co_await stream_body(conn, parser, *sink, deadline);
+    } else {
+        // The limit on a declared length is checked here: the parser checks it with the header,
+        // which it read without one.
+        const auto declared = head.content_length();
+        http::response_parser<http::string_body> parser(std::move(head));
+        parser.body_limit(options.max_response_bytes);
+        ec = declared && *declared > options.max_response_bytes ? http::error::body_limit
+                                                                : error_code{};
+        if (!ec) {
+            conn.lowest().expires_after(remaining(deadline));
+            ec = co_await read_part(conn, parser, false);
+        }
         if (ec == http::error::body_limit) {
             out.error = failure{"response_too_large",
                                 "The upstream's answer is larger than this client accepts.", false};
-        } else {
+        } else if (ec) {
+            co_await throw_if_cancelled();
             out.error = transport_failure(ec, deadline, "connection_failed", "reading the answer");
-            out.nothing_received = !parser.got_some();
         }
+        res.body = std::move(parser.get().body());
+    }
+    if (!out.error.code.empty()) {
         co_return out;
     }
-
-    auto& msg = parser.get();
-    http_response res;
-    res.status = msg.result_int();
-    for (const auto& field : msg) {
-        res.headers.emplace_back(std::string(field.name_string()), std::string(field.value()));
-    }
-    res.body = std::move(msg.body());
-    out.keep_alive = msg.keep_alive();
     out.response = std::move(res);
+    co_return out;
+}
+
+// stream_body reads the rest of a 2xx answer into `sink`, a buffer's worth at a time. Returns
+// the failure (empty code: the whole body was read and taken).
+asio::awaitable<failure> https_client::impl::stream_body(
+    connection& conn, http::response_parser<http::buffer_body>& parser, const body_sink& sink,
+    steady::time_point deadline) {
+    std::vector<char> piece(stream_piece_bytes);
+    while (!parser.is_done()) {
+        parser.get().body().data = piece.data();
+        parser.get().body().size = piece.size();
+        conn.lowest().expires_after(remaining(deadline));
+        auto ec = co_await read_part(conn, parser, false);
+        if (ec == http::error::need_buffer) {
+            ec = {};
+        }
+        if (ec) {
+            co_await throw_if_cancelled();
+            co_return transport_failure(ec, deadline, "connection_failed", "reading the answer");
+        }
+        const auto got = piece.size() - parser.get().body().size;
+        if (got > 0 && !sink(std::string_view(piece.data(), got))) {
+            co_return failure{"stopped", "The answer's reader stopped before its end.", false};
+        }
+    }
+    co_return failure{};
+}
+
+// attempt runs on `on`, the connection's strand: connects when `conn` is null, exchanges the
+// call, and gives the connection back to the pool or closes it, all before it returns, so that
+// no step on the connection runs outside its strand. `call` and `url` live in the awaiting send.
+asio::awaitable<exchange_outcome> https_client::impl::attempt(
+    std::shared_ptr<impl> self, connection_ptr conn, strand on, const url_parts& url,
+    const http_call& call, const body_sink* sink, steady::time_point deadline) {
+    if (!conn) {
+        auto made = co_await self->connect(on, url, deadline);
+        if (!made) {
+            exchange_outcome out;
+            out.error = std::move(made.error());
+            co_return out;
+        }
+        conn = std::move(*made);
+    }
+    auto out = co_await self->exchange(*conn, url, call, sink, deadline);
+    if (out.response && out.keep_alive) {
+        self->give_back(std::move(conn));
+    }
     co_return out;
 }
 
 asio::awaitable<result<http_response>> https_client::send(http_call call) {
     auto self = impl_;  // keeps the pool alive for the whole call
+    co_return co_await self->send(self, std::move(call), nullptr);
+}
+
+asio::awaitable<result<http_response>> https_client::send_streamed(http_call call, body_sink sink) {
+    auto self = impl_;
+    co_return co_await self->send(self, std::move(call), &sink);
+}
+
+// send is both public sends; `sink` lives in the caller's frame.
+asio::awaitable<result<http_response>> https_client::impl::send(std::shared_ptr<impl> self,
+                                                                http_call call,
+                                                                const body_sink* sink) {
     auto url = parse_url(call.url);
     if (!url) {
         co_return make_unexpected(url.error());
@@ -371,32 +489,21 @@ asio::awaitable<result<http_response>> https_client::send(http_call call) {
     auto key = pool_key(*url);
 
     auto conn = self->take_idle(key);
-    bool reused = conn != nullptr;
     for (;;) {
-        if (!conn) {
-            auto made = co_await self->connect(*url, deadline);
-            if (!made) {
-                co_return make_unexpected(made.error());
-            }
-            conn = std::move(*made);
-            reused = false;
-        }
-        auto out = co_await self->exchange(*conn, *url, call, deadline);
+        const bool reused = conn != nullptr;
+        auto on = reused ? conn->runs_on : asio::make_strand(self->executor);
+        auto step = self->attempt(self, std::move(conn), on, *url, call, sink, deadline);
+        auto out = co_await asio::co_spawn(on, std::move(step), asio::use_awaitable);
         if (out.response) {
-            if (out.keep_alive) {
-                self->give_back(std::move(conn));
-            }
             co_return std::move(*out.response);
         }
         // A pooled connection the peer had already closed: once more on a new one. Not after a
         // timeout: the peer may be working on the request (its expiry, rounded down to whole
         // milliseconds, can fire just before `deadline`).
-        conn.reset();
         if (!(reused && out.nothing_received && out.error.code != "timeout" &&
               steady::now() < deadline)) {
             co_return make_unexpected(out.error);
         }
-        reused = false;
     }
 }
 

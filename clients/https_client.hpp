@@ -4,13 +4,14 @@
 // every call.
 //
 // Thread-safety: one https_client may be shared by coroutines on any threads; the pool is
-// guarded by a mutex and each connection is used by one call at a time.
+// guarded by a mutex and each connection is used by one call at a time, on its own strand.
 #pragma once
 
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/awaitable.hpp>
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -65,18 +66,22 @@ struct https_client_options {
     std::string extra_ca_pem;
 };
 
+// Takes an answer's body piece by piece as it arrives; returning false stops the read.
+using body_sink = std::function<bool(std::string_view piece)>;
+
 // Failure codes of https_client::send; all but bad_url and response_too_large are retryable.
 //   bad_url             the URL cannot be used;
 //   connect_failed      name resolution or TCP connect failed;
 //   tls_failed          the TLS handshake failed, including certificate verification;
 //   timeout             the deadline passed;
 //   connection_failed   the connection broke while sending or receiving;
-//   response_too_large  the response is larger than max_response_bytes.
+//   response_too_large  the response is larger than max_response_bytes;
+//   stopped             (send_streamed) the sink returned false; not retryable.
 
 class https_client {
 public:
-    // Connections run on `executor`. Errors: a TLS context that cannot be set up (or a bad
-    // extra_ca_pem) throws std::runtime_error: a configuration bug.
+    // Each connection runs on its own strand of `executor`. Errors: a TLS context that cannot be
+    // set up (or a bad extra_ca_pem) throws std::runtime_error: a configuration bug.
     https_client(boost::asio::any_io_executor executor, https_client_options options = {});
     ~https_client();
     https_client(const https_client&) = delete;
@@ -88,6 +93,12 @@ public:
     // and ends the call with an exception (boost::system::system_error, operation_aborted).
     // The client must outlive the call.
     boost::asio::awaitable<result<http_response>> send(http_call call);
+
+    // send_streamed is send for answers too large to hold: the body of a 2xx answer goes to
+    // `sink` as it arrives, without max_response_bytes, and the returned response's body stays
+    // empty; any other answer is read whole, as by send. A call is never resent once the answer
+    // has begun, so the sink sees each byte once.
+    boost::asio::awaitable<result<http_response>> send_streamed(http_call call, body_sink sink);
 
     // idle_connections counts pooled connections (for tests and metrics).
     std::size_t idle_connections() const;

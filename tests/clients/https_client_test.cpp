@@ -147,6 +147,15 @@ asio::awaitable<void> serve_tls(asio::ip::tcp::acceptor* acceptor, asio::ssl::co
     }
 }
 
+// Counts the call's end in `timeouts` when it is a timeout.
+asio::awaitable<void> count_timeout(https_client* client, http_call call,
+                                    std::atomic<int>* timeouts) {
+    auto res = co_await client->send(std::move(call));
+    if (!res && res.error().code == "timeout") {
+        ++*timeouts;
+    }
+}
+
 }  // namespace
 
 TEST_CASE("https client: URLs are split or refused", "[clients]") {
@@ -395,6 +404,126 @@ TEST_CASE("https client: an answer over the size limit is refused", "[clients]")
     REQUIRE_FALSE(res);
     CHECK(res.error().code == "response_too_large");
     CHECK_FALSE(res.error().retryable);
+}
+
+TEST_CASE("https client: a streamed answer reaches the sink in pieces, past the size limit",
+          "[clients]") {
+    std::string body;
+    for (int i = 0; body.size() < 300'000; ++i) {
+        body += "{\"line\":" + std::to_string(i) + "}\n";
+    }
+    local_server server([&body](httplib::Server& s) {
+        s.Get("/sized", [&body](const httplib::Request&, httplib::Response& res) {
+            res.set_content(body, "application/x-jsonl");
+        });
+        s.Get("/chunked", [&body](const httplib::Request&, httplib::Response& res) {
+            res.set_chunked_content_provider(
+                "application/x-jsonl", [&body](std::size_t offset, httplib::DataSink& sink) {
+                    if (offset >= body.size()) {
+                        sink.done();
+                    } else {
+                        sink.write(body.data() + offset,
+                                   std::min<std::size_t>(10'000, body.size() - offset));
+                    }
+                    return true;
+                });
+        });
+    });
+    asio::io_context io;
+    clients::https_client_options options;
+    options.max_response_bytes = 1024;  // applies to answers read whole, not to streamed ones
+    https_client client(io.get_executor(), options);
+    for (const std::string path : {"/sized", "/chunked"}) {
+        INFO(path);
+        std::string got;
+        int pieces = 0;
+        auto res = test::run_coro(
+            io, client.send_streamed(get(server.url(path)), [&](std::string_view piece) {
+                got += piece;
+                ++pieces;
+                return true;
+            }));
+        REQUIRE(res);
+        CHECK(res->status == 200);
+        CHECK(res->body.empty());
+        CHECK(res->header("content-type") == "application/x-jsonl");
+        CHECK(got == body);
+        CHECK(pieces >= 5);  // 64 KiB at most per piece
+        CHECK(client.idle_connections() == 1);
+    }
+    REQUIRE_FALSE(test::run_coro(io, client.send(get(server.url("/sized")))));
+}
+
+TEST_CASE("https client: a streamed call reads an error answer whole, and its sink can stop it",
+          "[clients]") {
+    local_server server([](httplib::Server& s) {
+        s.Get("/missing", [](const httplib::Request&, httplib::Response& res) {
+            res.status = 404;
+            res.set_content(R"({"type":"error"})", "application/json");
+        });
+        s.Get("/long", [](const httplib::Request&, httplib::Response& res) {
+            res.set_content(std::string(500'000, 'x'), "text/plain");
+        });
+    });
+    asio::io_context io;
+    https_client client(io.get_executor());
+    int calls = 0;
+    auto count = [&calls](std::string_view) {
+        ++calls;
+        return true;
+    };
+    auto missing = test::run_coro(io, client.send_streamed(get(server.url("/missing")), count));
+    REQUIRE(missing);
+    CHECK(missing->status == 404);
+    CHECK(missing->body == R"({"type":"error"})");
+    CHECK(calls == 0);
+
+    std::size_t taken = 0;
+    auto stop_early = [&taken](std::string_view piece) {
+        taken += piece.size();
+        return taken < 100'000;
+    };
+    auto stopped = test::run_coro(io, client.send_streamed(get(server.url("/long")), stop_early));
+    REQUIRE_FALSE(stopped);
+    CHECK(stopped.error().code == "stopped");
+    CHECK_FALSE(stopped.error().retryable);
+    CHECK(taken < 500'000);
+    CHECK(client.idle_connections() == 0);  // the rest of the answer is never read: closed
+}
+
+TEST_CASE("https client: many deadlines expiring at once on four threads all end as timeouts",
+          "[clients]") {
+    // A listener that never accepts: connections complete in its backlog and never answer, so
+    // every call ends by its stream's timer while other threads run other calls' steps.
+    asio::io_context server_io;
+    asio::ip::tcp::acceptor silent(server_io, {asio::ip::make_address("127.0.0.1"), 0});
+    silent.listen(256);
+    const auto url = "http://127.0.0.1:" + std::to_string(silent.local_endpoint().port()) + "/";
+
+    asio::io_context io;
+    https_client client(io.get_executor());
+    constexpr int calls = 64;
+    std::atomic<int> timeouts{0};
+    std::atomic<int> other{0};  // exceptions
+    for (int i = 0; i < calls; ++i) {
+        auto call = get(url, std::chrono::milliseconds(20 + i % 7 * 10));
+        asio::co_spawn(io, count_timeout(&client, std::move(call), &timeouts),
+                       [&other](std::exception_ptr e) {
+                           if (e) {
+                               ++other;
+                           }
+                       });
+    }
+    std::vector<std::thread> threads;
+    for (int t = 0; t < 4; ++t) {
+        threads.emplace_back([&io] { io.run(); });
+    }
+    for (auto& t : threads) {
+        t.join();
+    }
+    CHECK(timeouts.load() == calls);
+    CHECK(other.load() == 0);
+    CHECK(client.idle_connections() == 0);
 }
 
 TEST_CASE("https client: TLS verifies the certificate and the host name, and sends SNI",
