@@ -162,23 +162,53 @@ result<batch_page> parse_batch_page(std::string_view body) {
     return page;
 }
 
+batch_results_reader::batch_results_reader(std::function<void(batch_result)> on_line)
+    : on_line_(std::move(on_line)), parser_(std::make_unique<dom::parser>()) {}
+
+batch_results_reader::~batch_results_reader() = default;
+
+result<bool> batch_results_reader::feed(std::string_view piece) {
+    for (auto end = piece.find('\n'); end != std::string_view::npos; end = piece.find('\n')) {
+        auto ok = partial_.empty() ? take(piece.substr(0, end))
+                                   : (partial_.append(piece.substr(0, end)), take(partial_));
+        partial_.clear();
+        if (!ok) {
+            return ok;
+        }
+        piece.remove_prefix(end + 1);
+    }
+    partial_.append(piece);
+    return true;
+}
+
+result<bool> batch_results_reader::finish() {
+    auto ok = take(partial_);
+    partial_.clear();
+    return ok;
+}
+
+result<bool> batch_results_reader::take(std::string_view line) {
+    ++lines_;
+    if (line.find_first_not_of(" \t\r") == std::string_view::npos) {
+        return true;
+    }
+    auto result_line = read_result(*parser_, line);
+    if (!result_line) {
+        return unreadable("line " + std::to_string(lines_) + " is not a batch result");
+    }
+    on_line_(std::move(*result_line));
+    return true;
+}
+
 result<std::vector<batch_result>> parse_batch_results(std::string_view jsonl) {
-    dom::parser parser;
     std::vector<batch_result> out;
-    std::size_t line_number = 0;
-    while (!jsonl.empty()) {
-        auto end = jsonl.find('\n');
-        auto line = jsonl.substr(0, end);
-        jsonl = end == std::string_view::npos ? std::string_view{} : jsonl.substr(end + 1);
-        ++line_number;
-        if (line.find_first_not_of(" \t\r") == std::string_view::npos) {
-            continue;
-        }
-        auto result_line = read_result(parser, line);
-        if (!result_line) {
-            return unreadable("line " + std::to_string(line_number) + " is not a batch result");
-        }
-        out.push_back(std::move(*result_line));
+    batch_results_reader reader([&out](batch_result line) { out.push_back(std::move(line)); });
+    auto read = reader.feed(jsonl);
+    if (read) {
+        read = reader.finish();
+    }
+    if (!read) {
+        return make_unexpected(read.error());
     }
     return out;
 }

@@ -4,6 +4,8 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -11,6 +13,10 @@
 
 #include "clients/anthropic_messages.hpp"
 #include "core/result.hpp"
+
+namespace simdjson::dom {
+class parser;
+}
 
 namespace boomer::clients {
 
@@ -79,6 +85,29 @@ struct batch_result {
 // parse_batch_results reads the JSONL results (blank lines skipped). Errors:
 // "vision_bad_response" naming the first line that is not a result.
 result<std::vector<batch_result>> parse_batch_results(std::string_view jsonl);
+
+// batch_results_reader reads JSONL results as they arrive, in pieces cut anywhere: each line
+// goes to `on_line` once its newline (or the end) is read, and only the unfinished line is
+// kept. Errors of feed and finish as parse_batch_results'; after one, stop feeding. Not
+// thread-safe: one reader per stream.
+class batch_results_reader {
+public:
+    explicit batch_results_reader(std::function<void(batch_result)> on_line);
+    ~batch_results_reader();
+    batch_results_reader(const batch_results_reader&) = delete;
+    batch_results_reader& operator=(const batch_results_reader&) = delete;
+
+    result<bool> feed(std::string_view piece);
+    result<bool> finish();  // the last line, when it has no newline
+
+private:
+    result<bool> take(std::string_view line);
+
+    std::function<void(batch_result)> on_line_;
+    std::unique_ptr<simdjson::dom::parser> parser_;
+    std::string partial_;
+    std::size_t lines_ = 0;
+};
 
 // status_of_error_type maps an error.type to the HTTP status the synchronous API would use
 // (batch results carry no status): invalid_request_error 400, authentication_error 401, ...,

@@ -178,8 +178,9 @@ struct claude_batcher::impl : std::enable_shared_from_this<impl> {
         self_ref self, std::int64_t since);
     static asio::awaitable<result<std::vector<std::string>>> batches_since(self_ref self,
                                                                            std::int64_t from_ms);
-    static asio::awaitable<result<std::vector<batch_result>>> fetch_results(
-        self_ref self, const std::string& batch_id, const std::string& results_url);
+    static asio::awaitable<result<bool>> read_results(
+        self_ref self, const std::string& batch_id, const std::string& results_url,
+        const std::function<void(batch_result)>& on_line);
     static asio::awaitable<void> put_records(
         self_ref self, const std::vector<std::pair<std::string, std::string>>& records);
     static asio::awaitable<result<http_response>> send(self_ref self, const http_call& call);
@@ -621,12 +622,12 @@ asio::awaitable<result<std::map<std::string, std::string>>> claude_batcher::impl
         if (!batch) {
             co_return make_unexpected(batch.error());
         }
-        auto lines = co_await fetch_results(self, id, batch->results_url);
-        if (!lines) {
-            co_return make_unexpected(lines.error());
-        }
-        for (const auto& line : *lines) {
+        const std::function<void(batch_result)> note = [&found, &id](batch_result line) {
             found[line.custom_id] = id;
+        };
+        auto read = co_await read_results(self, id, batch->results_url, note);
+        if (!read) {
+            co_return make_unexpected(read.error());
         }
     }
     co_return found;
@@ -680,41 +681,86 @@ asio::awaitable<result<std::vector<std::string>>> claude_batcher::impl::batches_
                    true);
 }
 
-// fetch_results reads an ended batch's results from the results_url it named.
-asio::awaitable<result<std::vector<batch_result>>> claude_batcher::impl::fetch_results(
-    self_ref self, const std::string& id, const std::string& results_url) {
+// read_results reads an ended batch's results from the results_url it named, as they arrive:
+// each line goes to `on_line`, and only the line being read is held. A read that breaks off is
+// made again from the start (429 and 5xx answers too), so `on_line` must take a line it has seen
+// before as a no-op.
+asio::awaitable<result<bool>> claude_batcher::impl::read_results(
+    self_ref self, const std::string& id, const std::string& results_url,
+    const std::function<void(batch_result)>& on_line) {
     // results_url is used as given: its path may change.
     const auto call = self->make_call("GET", results_url, "");
-    auto res = co_await send(self, call);
-    if (!res || res->status != 200) {
-        std::string why = !res ? res.error().message : "HTTP " + std::to_string(res->status);
-        co_return fail("vision_batch_unavailable",
-                       "The results of batch " + id + " could not be fetched (" + why + ").", true);
+    for (int attempt = 1;; ++attempt) {
+        batch_results_reader reader(on_line);
+        std::optional<failure> unreadable;
+        const body_sink sink = [&reader, &unreadable](std::string_view piece) {
+            auto fed = reader.feed(piece);
+            if (!fed) {
+                unreadable = fed.error();
+            }
+            return fed.has_value();
+        };
+        auto sending = self->http.send_streamed(call, sink);
+        auto res = co_await std::move(sending);
+        if (unreadable) {
+            co_return make_unexpected(*unreadable);
+        }
+        if (res && res->status == 200) {
+            co_return reader.finish();
+        }
+        const bool again = !res ? res.error().retryable : res->status == 429 || res->status >= 500;
+        if (!again || attempt >= self->options.max_attempts) {
+            std::string why = !res ? res.error().message : "HTTP " + std::to_string(res->status);
+            co_return fail("vision_batch_unavailable",
+                           "The results of batch " + id + " could not be fetched (" + why + ").",
+                           true);
+        }
+        std::optional<milliseconds> wait;
+        if (res) {
+            wait = read_response_meta(*res, 0).retry_after;
+        }
+        co_await self->options.sleep(wait ? *wait : backoff(self->options, attempt));
     }
-    co_return parse_batch_results(res->body);
 }
 
+// distribute answers the calls waiting on an ended batch, each as soon as its line is read; the
+// calls whose line never comes, or that got no success, have their records cleared.
 asio::awaitable<void> claude_batcher::impl::distribute(self_ref self, const std::string& id,
                                                        const std::string& results_url) {
-    auto lines = co_await fetch_results(self, id, results_url);
-    if (!lines) {
-        co_await fail_batch(self, id, lines.error());
-        co_return;
-    }
-    std::map<std::string_view, const batch_result*> by_id;
-    for (const auto& line : *lines) {
-        by_id[line.custom_id] = &line;
-    }
     auto batch = self->take_running(id);
     std::vector<std::string> unanswered;
-    for (const auto& [custom_id, s] : batch) {
-        auto found = by_id.find(custom_id);
-        const batch_result* line = found == by_id.end() ? nullptr : found->second;
-        if (line == nullptr || line->type != "succeeded") {
-            unanswered.push_back(s.key);
+    const std::function<void(batch_result)> answer = [&batch, &unanswered, &id](batch_result line) {
+        auto found = batch.find(line.custom_id);
+        if (found == batch.end()) {
+            return;  // another process's line, or one answered by an earlier read
         }
+        if (line.type != "succeeded") {
+            unanswered.push_back(found->second.key);
+        }
+        for (const auto& w : found->second.waiters) {
+            w.answer->try_send(boost::system::error_code{},
+                               reply_from(&line, found->second, w, id));
+        }
+        batch.erase(found);
+    };
+    auto read = co_await read_results(self, id, results_url, answer);
+    if (!read) {
+        // The calls answered keep their answers; the others get the failure.
+        std::vector<std::string> keys;
+        for (const auto& [custom_id, s] : batch) {
+            keys.push_back(s.key);
+        }
+        answer_all(batch, read.error(), id);
+        if (!read.error().retryable) {
+            unanswered.insert(unanswered.end(), keys.begin(), keys.end());
+        }
+        co_await clear_records(self, unanswered);
+        co_return;
+    }
+    for (const auto& [custom_id, s] : batch) {
+        unanswered.push_back(s.key);
         for (const auto& w : s.waiters) {
-            w.answer->try_send(boost::system::error_code{}, reply_from(line, s, w, id));
+            w.answer->try_send(boost::system::error_code{}, reply_from(nullptr, s, w, id));
         }
     }
     co_await clear_records(self, unanswered);

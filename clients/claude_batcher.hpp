@@ -14,10 +14,10 @@
 // line, and submits anew only when none has. One search runs per submission time; its outcome
 // is kept for the calls that come later.
 //
-// Thread-safety: call() may be awaited concurrently from any threads.
+// Results are read as they arrive, line by line, so a batch's results need not fit in memory
+// (nor in http.max_response_bytes): each call is answered as soon as its line is read.
 //
-// TODO(#5): results are fetched whole, so they must fit in http.max_response_bytes (16 MB by
-// default, roughly a few thousand answers); read them as a stream for larger batches.
+// Thread-safety: call() may be awaited concurrently from any threads.
 #pragma once
 
 #include <boost/asio/any_io_executor.hpp>

@@ -152,3 +152,39 @@ TEST_CASE("anthropic batches: reads succeeded, errored and canceled result lines
     CHECK(status_of_error_type("overloaded_error") == 529);
     CHECK(status_of_error_type("something_new") == 500);
 }
+
+TEST_CASE("anthropic batches: results read in pieces cut anywhere give the same lines",
+          "[clients]") {
+    std::string jsonl =
+        R"({"custom_id":"a-1","result":{"type":"succeeded","message":{)"
+        R"("id":"msg_01","type":"message","role":"assistant","model":"claude-haiku-4-5",)"
+        R"("content":[{"type":"text","text":"one"}],"stop_reason":"end_turn",)"
+        R"("stop_sequence":null,"usage":{"input_tokens":5,"output_tokens":7}}}})"
+        "\r\n\n"
+        R"({"custom_id":"b-2","result":{"type":"expired"}})"
+        "\n"
+        R"({"custom_id":"c-3","result":{"type":"canceled"}})";  // no newline at the end
+    auto whole = parse_batch_results(jsonl);
+    REQUIRE(whole);
+    REQUIRE(whole->size() == 3);
+    for (std::size_t piece = 1; piece <= jsonl.size(); piece += piece < 8 ? 1 : 13) {
+        INFO("pieces of " << piece << " bytes");
+        std::vector<std::string> ids;
+        batch_results_reader reader([&ids](batch_result line) { ids.push_back(line.custom_id); });
+        for (std::size_t at = 0; at < jsonl.size(); at += piece) {
+            REQUIRE(reader.feed(std::string_view(jsonl).substr(at, piece)));
+        }
+        CHECK(ids.size() == 2);  // the last line waits for the end
+        REQUIRE(reader.finish());
+        CHECK(ids == std::vector<std::string>{"a-1", "b-2", "c-3"});
+    }
+
+    std::vector<std::string> ids;
+    batch_results_reader broken([&ids](batch_result line) { ids.push_back(line.custom_id); });
+    REQUIRE(broken.feed(R"({"custom_id":"x","result":{"type":"canceled"}})"));
+    auto fed = broken.feed("\n{oops\n");
+    REQUIRE_FALSE(fed);
+    CHECK(fed.error().code == "vision_bad_response");
+    CHECK(fed.error().message.find("line 2") != std::string::npos);
+    CHECK(ids == std::vector<std::string>{"x"});
+}

@@ -240,6 +240,22 @@ TEST_CASE(
     CHECK(h.fake.batch_billed().size() == 1);
 }
 
+TEST_CASE("claude batcher: results larger than an answer the client holds are read line by line",
+          "[clients]") {
+    harness h;
+    // Smaller than the three lines together, larger than any other answer of the exchange.
+    h.options.http.max_response_bytes = 2'000;
+    auto out = h.identify_all(
+        {bulk_request("itm_0", 0), bulk_request("itm_1", 1), bulk_request("itm_2", 2)});
+    CHECK(h.fake.batches_created() == 1);
+    CHECK(h.fake.batch_billed().size() == 3);
+    for (int i = 0; i < 3; ++i) {
+        INFO("item " << i);
+        REQUIRE(out[i]);
+        CHECK(out[i]->title == "Item " + std::to_string(i));
+    }
+}
+
 TEST_CASE("claude batcher: polls wait at least the batch's retry-after", "[clients]") {
     fakes::fake_batch_options slow;
     slow.in_progress_polls = 3;
