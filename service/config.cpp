@@ -12,171 +12,110 @@
 namespace boomer::service {
 namespace {
 
+// Each flag below is also read from the environment variable named with it. `shown` prints
+// the default in --help, `hidden_default` does not (an empty or computed default), and `ranged`
+// also refuses a value outside [lo, hi].
+template <class T>
+CLI::Option* hidden_default(CLI::App& app, std::string name, T& value, std::string env,
+                            std::string help) {
+    return app.add_option(std::move(name), value, std::move(help))->envname(std::move(env));
+}
+
+template <class T>
+CLI::Option* shown(CLI::App& app, std::string name, T& value, std::string env, std::string help) {
+    return hidden_default(app, std::move(name), value, std::move(env), std::move(help))
+        ->capture_default_str();
+}
+
+template <class T, class Bound>
+CLI::Option* ranged(CLI::App& app, std::string name, T& value, std::string env, std::string help,
+                    Bound lo, Bound hi) {
+    return shown(app, std::move(name), value, std::move(env), std::move(help))
+        ->check(CLI::Range(lo, hi));
+}
+
 void add_serve_options(CLI::App& serve, serve_config& c) {
-    serve.add_option("--listen", c.listen, "address and port to listen on (HOST:PORT)")
-        ->envname("BOOMER_LISTEN")
-        ->capture_default_str();
-    serve.add_option("--data", c.data_dir, "folder for the database and the photo store")
-        ->envname("BOOMER_DATA")
-        ->capture_default_str();
-    serve
-        .add_option("--db", c.db,
-                    "database: sqlite:PATH or postgres://USER@HOST/DB (default: "
-                    "sqlite:DATA/boomer.db)")
-        ->envname("BOOMER_DB");
-    serve
-        .add_option("--watch", c.watch_dir,
-                    "folder to take photos from (one item per file "
-                    "or sub-folder)")
-        ->envname("BOOMER_WATCH");
-    serve
-        .add_option("--watch-settle-seconds", c.watch_settle_seconds,
-                    "how long a watched entry must stay unchanged before it is taken")
-        ->envname("BOOMER_WATCH_SETTLE_SECONDS")
-        ->capture_default_str()
-        ->check(CLI::Range(0, 3600));
-    serve
-        .add_option("--sales-csv", c.sales_csv,
-                    "sales-history export used as comps; "
-                    "repeatable (env: comma-separated)")
-        ->envname("BOOMER_SALES_CSV")
+    shown(serve, "--listen", c.listen, "BOOMER_LISTEN",
+          "address and port to listen on (HOST:PORT)");
+    shown(serve, "--data", c.data_dir, "BOOMER_DATA",
+          "folder for the database and the photo store");
+    hidden_default(
+        serve, "--db", c.db, "BOOMER_DB",
+        "database: sqlite:PATH or postgres://USER@HOST/DB (default: sqlite:DATA/boomer.db)");
+    hidden_default(serve, "--watch", c.watch_dir, "BOOMER_WATCH",
+                   "folder to take photos from (one item per file or sub-folder)");
+    ranged(serve, "--watch-settle-seconds", c.watch_settle_seconds, "BOOMER_WATCH_SETTLE_SECONDS",
+           "how long a watched entry must stay unchanged before it is taken", 0, 3600);
+    hidden_default(serve, "--sales-csv", c.sales_csv, "BOOMER_SALES_CSV",
+                   "sales-history export used as comps; repeatable (env: comma-separated)")
         ->delimiter(',')
         ->check(CLI::ExistingFile);
-    serve
-        .add_option("--workers", c.workers,
-                    "items in CPU and store stages at once; items waiting on upstreams do not "
-                    "count (0: accept items but process none, an intake-only node)")
-        ->envname("BOOMER_WORKERS")
-        ->capture_default_str()
-        ->check(CLI::Range(0, 1024));
-    serve
-        .add_option("--max-in-flight", c.max_in_flight,
-                    "items taken from the queue at once, counting those waiting on upstreams "
-                    "(bounds memory; adaptive concurrency decides the upstream calls)")
-        ->envname("BOOMER_MAX_IN_FLIGHT")
-        ->capture_default_str()
-        ->check(CLI::Range(1, 100'000));
-    serve
-        .add_option("--max-in-flight-mb", c.max_in_flight_mb,
-                    "photo MiB held at once by items calling the vision model; an item waits "
-                    "for its photos' share before loading them (0: no bound)")
-        ->envname("BOOMER_MAX_IN_FLIGHT_MB")
-        ->capture_default_str()
-        ->check(CLI::Range(0, 1'048'576));
-    serve.add_option("--io-threads", c.io_threads, "network threads (0: one per core)")
-        ->envname("BOOMER_IO_THREADS")
-        ->check(CLI::Range(0, 256));
-    serve.add_option("--cpu-threads", c.cpu_threads, "image threads (0: one per core)")
-        ->envname("BOOMER_CPU_THREADS")
-        ->check(CLI::Range(0, 256));
-    serve
-        .add_option("--store-threads", c.store_threads,
-                    "threads for database and photo-store "
-                    "calls (they block on disk syncs)")
-        ->envname("BOOMER_STORE_THREADS")
-        ->capture_default_str()
-        ->check(CLI::Range(1, 256));
-    serve.add_option("--max-body-mb", c.max_body_mb, "largest request body in MiB")
-        ->envname("BOOMER_MAX_BODY_MB")
-        ->capture_default_str()
-        ->check(CLI::Range(1, 4096));
-    serve.add_option("--max-megapixels", c.max_megapixels, "largest photo in megapixels")
-        ->envname("BOOMER_MAX_MEGAPIXELS")
-        ->capture_default_str()
-        ->check(CLI::Range(1, 1000));
-    serve.add_option("--max-attempts", c.max_attempts, "attempts before an item fails")
-        ->envname("BOOMER_MAX_ATTEMPTS")
-        ->capture_default_str()
-        ->check(CLI::Range(1, 100));
-    serve
-        .add_option("--vision-answer-days", c.vision_answer_days,
-                    "days a paid vision answer is reused for the same photos and settings "
-                    "(0: never)")
-        ->envname("BOOMER_VISION_ANSWER_DAYS")
-        ->capture_default_str()
-        ->check(CLI::Range(0, 3650));
-    serve
-        .add_option("--near-duplicate-distance", c.near_duplicate_distance,
-                    "reuse an earlier item's vision identification when every photo is within "
-                    "this many bits (perceptual hash) of its photos and nothing else matches "
-                    "(0 or less: off)")
-        ->envname("BOOMER_NEAR_DUPLICATE_DISTANCE")
-        ->capture_default_str()
-        ->check(CLI::Range(-64, pipeline::near_duplicate_distance_limit));
-    serve.add_option("--drain-seconds", c.drain_seconds, "grace period on SIGTERM")
-        ->envname("BOOMER_DRAIN_SECONDS")
-        ->capture_default_str()
-        ->check(CLI::Range(0, 3600));
-    serve
-        .add_option("--lease-seconds", c.lease_seconds,
-                    "job lease; a crashed worker's items "
-                    "are taken back after it")
-        ->envname("BOOMER_LEASE_SECONDS")
-        ->capture_default_str()
-        ->check(CLI::Range(2, 3600));
-    serve
-        .add_option("--comps-deadline-ms", c.comps_deadline_ms,
-                    "time the comps stage gives all market sources together")
-        ->envname("BOOMER_COMPS_DEADLINE_MS")
-        ->capture_default_str()
-        ->check(CLI::Range(1, 600'000));
-    serve
-        .add_option("--comps-timeout-ms", c.comps_timeout_ms,
-                    "time each market source gets to answer")
-        ->envname("BOOMER_COMPS_TIMEOUT_MS")
-        ->capture_default_str()
-        ->check(CLI::Range(1, 600'000));
-    serve
-        .add_option("--comps-cache-entries", c.comps_cache_entries,
-                    "market answers (one per source and query) kept in memory, at most; the "
-                    "database keeps them too, for every replica")
-        ->envname("BOOMER_COMPS_CACHE_ENTRIES")
-        ->capture_default_str()
-        ->check(CLI::Range(1, 10'000'000));
-    serve
-        .add_option("--comps-cache-mb", c.comps_cache_mb,
-                    "MiB the market answers kept in memory may hold, at most")
-        ->envname("BOOMER_COMPS_CACHE_MB")
-        ->capture_default_str()
-        ->check(CLI::Range(1, 65'536));
-    serve
-        .add_option("--public-url", c.public_url,
-                    "base URL written into exported picture links (default: http://<Host>)")
-        ->envname("BOOMER_PUBLIC_URL");
-    serve
-        .add_option("--ship-from", c.ship_from,
-                    "where items ship from, written as *Location into the eBay export: a postal "
-                    "code or \"City, ST\"")
-        ->envname("BOOMER_SHIP_FROM");
-    serve
-        .add_option("--dispatch-days", c.seller.dispatch_days,
-                    "business days from payment to shipping, written as *DispatchTimeMax")
-        ->envname("BOOMER_DISPATCH_DAYS")
-        ->capture_default_str()
-        ->check(CLI::Range(0, 30));
-    serve
-        .add_option("--returns-accepted", c.seller.returns_accepted,
-                    "whether returns are accepted, written as *ReturnsAcceptedOption")
-        ->envname("BOOMER_RETURNS_ACCEPTED")
-        ->capture_default_str();
-    serve
-        .add_option("--shipping-profile", c.seller.shipping_profile,
-                    "name of the seller's shipping business policy, written into the export")
-        ->envname("BOOMER_SHIPPING_PROFILE");
-    serve
-        .add_option("--return-profile", c.seller.return_profile,
-                    "name of the seller's return business policy, written into the export")
-        ->envname("BOOMER_RETURN_PROFILE");
-    serve
-        .add_option("--payment-profile", c.seller.payment_profile,
-                    "name of the seller's payment business policy, written into the export")
-        ->envname("BOOMER_PAYMENT_PROFILE");
-    serve.add_option("--log-format", c.log_format, "json or text (default: text on a terminal)")
-        ->envname("BOOMER_LOG_FORMAT")
+    ranged(serve, "--workers", c.workers, "BOOMER_WORKERS",
+           "items in CPU and store stages at once; items waiting on upstreams do not count (0: "
+           "accept items but process none, an intake-only node)",
+           0, 1024);
+    ranged(serve, "--max-in-flight", c.max_in_flight, "BOOMER_MAX_IN_FLIGHT",
+           "items taken from the queue at once, counting those waiting on upstreams (bounds "
+           "memory; adaptive concurrency decides the upstream calls)",
+           1, 100'000);
+    ranged(serve, "--max-in-flight-mb", c.max_in_flight_mb, "BOOMER_MAX_IN_FLIGHT_MB",
+           "photo MiB held at once by items calling the vision model; an item waits for its "
+           "photos' share before loading them (0: no bound)",
+           0, 1'048'576);
+    ranged(serve, "--io-threads", c.io_threads, "BOOMER_IO_THREADS",
+           "network threads (0: one per core)", 0, 256);
+    ranged(serve, "--cpu-threads", c.cpu_threads, "BOOMER_CPU_THREADS",
+           "image threads (0: one per core)", 0, 256);
+    ranged(serve, "--store-threads", c.store_threads, "BOOMER_STORE_THREADS",
+           "threads for database and photo-store calls (they block on disk syncs)", 1, 256);
+    ranged(serve, "--max-body-mb", c.max_body_mb, "BOOMER_MAX_BODY_MB",
+           "largest request body in MiB", 1, 4096);
+    ranged(serve, "--max-megapixels", c.max_megapixels, "BOOMER_MAX_MEGAPIXELS",
+           "largest photo in megapixels", 1, 1000);
+    ranged(serve, "--max-attempts", c.max_attempts, "BOOMER_MAX_ATTEMPTS",
+           "attempts before an item fails", 1, 100);
+    ranged(serve, "--vision-answer-days", c.vision_answer_days, "BOOMER_VISION_ANSWER_DAYS",
+           "days a paid vision answer is reused for the same photos and settings (0: never)", 0,
+           3650);
+    ranged(serve, "--near-duplicate-distance", c.near_duplicate_distance,
+           "BOOMER_NEAR_DUPLICATE_DISTANCE",
+           "reuse an earlier item's vision identification when every photo is within this many "
+           "bits (perceptual hash) of its photos and nothing else matches (0 or less: off)",
+           -64, pipeline::near_duplicate_distance_limit);
+    ranged(serve, "--drain-seconds", c.drain_seconds, "BOOMER_DRAIN_SECONDS",
+           "grace period on SIGTERM", 0, 3600);
+    ranged(serve, "--lease-seconds", c.lease_seconds, "BOOMER_LEASE_SECONDS",
+           "job lease; a crashed worker's items are taken back after it", 2, 3600);
+    ranged(serve, "--comps-deadline-ms", c.comps_deadline_ms, "BOOMER_COMPS_DEADLINE_MS",
+           "time the comps stage gives all market sources together", 1, 600'000);
+    ranged(serve, "--comps-timeout-ms", c.comps_timeout_ms, "BOOMER_COMPS_TIMEOUT_MS",
+           "time each market source gets to answer", 1, 600'000);
+    ranged(serve, "--comps-cache-entries", c.comps_cache_entries, "BOOMER_COMPS_CACHE_ENTRIES",
+           "market answers (one per source and query) kept in memory, at most; the database keeps "
+           "them too, for every replica",
+           1, 10'000'000);
+    ranged(serve, "--comps-cache-mb", c.comps_cache_mb, "BOOMER_COMPS_CACHE_MB",
+           "MiB the market answers kept in memory may hold, at most", 1, 65'536);
+    hidden_default(serve, "--public-url", c.public_url, "BOOMER_PUBLIC_URL",
+                   "base URL written into exported picture links (default: http://<Host>)");
+    hidden_default(serve, "--ship-from", c.ship_from, "BOOMER_SHIP_FROM",
+                   "where items ship from, written as *Location into the eBay export: a postal "
+                   "code or \"City, ST\"");
+    ranged(serve, "--dispatch-days", c.seller.dispatch_days, "BOOMER_DISPATCH_DAYS",
+           "business days from payment to shipping, written as *DispatchTimeMax", 0, 30);
+    shown(serve, "--returns-accepted", c.seller.returns_accepted, "BOOMER_RETURNS_ACCEPTED",
+          "whether returns are accepted, written as *ReturnsAcceptedOption");
+    hidden_default(serve, "--shipping-profile", c.seller.shipping_profile,
+                   "BOOMER_SHIPPING_PROFILE",
+                   "name of the seller's shipping business policy, written into the export");
+    hidden_default(serve, "--return-profile", c.seller.return_profile, "BOOMER_RETURN_PROFILE",
+                   "name of the seller's return business policy, written into the export");
+    hidden_default(serve, "--payment-profile", c.seller.payment_profile, "BOOMER_PAYMENT_PROFILE",
+                   "name of the seller's payment business policy, written into the export");
+    hidden_default(serve, "--log-format", c.log_format, "BOOMER_LOG_FORMAT",
+                   "json or text (default: text on a terminal)")
         ->check(CLI::IsMember({"json", "text"}));
-    serve.add_option("--log-level", c.log_level, "trace, debug, info, warn, error")
-        ->envname("BOOMER_LOG_LEVEL")
-        ->capture_default_str()
+    shown(serve, "--log-level", c.log_level, "BOOMER_LOG_LEVEL", "trace, debug, info, warn, error")
         ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error"}));
 }
 
