@@ -93,10 +93,19 @@ void adaptive_concurrency::apply_ceiling_locked() {
     limit_ = std::max(options_.min, std::min(limit_, ceiling_locked()));
 }
 
-// One slot per success in slow start (doubling per window), `increase` per window after.
+double adaptive_concurrency::needed_locked() const {
+    return rate_per_minute_ / 60'000.0 * latency_ms_;
+}
+
+// One slot per success in slow start (doubling per window), `increase` per window after. Until
+// the first overload, slow start goes at once to what the allowed rate needs when rate and
+// latency are known: probing below that would only leave the allowance unspent.
 void adaptive_concurrency::grow_locked() {
     if (limit_ < slow_start_until_) {
         limit_ += 1.0;
+        if (!overload_seen_) {
+            limit_ = std::max(limit_, std::ceil(needed_locked()));
+        }
     } else {
         limit_ += options_.increase / limit_;
     }
@@ -117,6 +126,7 @@ void adaptive_concurrency::release(std::uint64_t epoch, call_signal signal, doub
             grow_locked();
         }
     } else if (signal == call_signal::overload && epoch == epoch_) {
+        overload_seen_ = true;
         slow_start_until_ = options_.slow_start ? limit_ * options_.recover : 0.0;
         limit_ = std::max(options_.min, limit_ * options_.decrease);
         ++epoch_;

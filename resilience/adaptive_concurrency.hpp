@@ -1,12 +1,16 @@
 // Adaptive concurrency: an asynchronous semaphore whose number of slots follows the upstream.
 //
 // Growth: in slow start each success adds one slot (the limit doubles per window of calls) while
-// the slots are in use; after the first overload signal growth is additive, `increase` per
-// window, until the limit passes back through the recovery threshold. An overload signal (429,
-// 529, a timeout) multiplies the limit by `decrease`, at most once per window: calls that
-// started before the last decrease cannot decrease it again, so a burst of 429s from one window
-// lowers the limit once, not once per call. After a decrease, slow start resumes up to
-// `recover` times the limit the overload was seen at, then growth is additive again.
+// the slots are in use. Before the first overload signal, once the upstream's allowed rate
+// (set_rate) and latency are known, a success in slow start raises the limit straight to
+// rate x latency, the calls in flight that rate needs: the rate limiter still paces the calls,
+// and a ramp by doubling would leave the allowance unused for several windows (half a minute
+// at 5 s calls). After the first overload signal growth is additive, `increase` per window,
+// until the limit passes back through the recovery threshold. An overload signal (429, 529, a
+// timeout) multiplies the limit by `decrease`, at most once per window: calls that started
+// before the last decrease cannot decrease it again, so a burst of 429s from one window lowers
+// the limit once, not once per call. After a decrease, slow start resumes up to `recover` times
+// the limit the overload was seen at, then growth is additive again.
 //
 // Ceiling (Little's law): when the upstream's allowed rate is known (set_rate) and calls report
 // their latency, the limit never exceeds rate x mean latency x `headroom` (plus one): more calls
@@ -104,6 +108,7 @@ private:
     void grow_locked();
     void apply_ceiling_locked();
     double ceiling_locked() const;
+    double needed_locked() const;
     bool has_room_locked() const;
 
     concurrency_options options_;
@@ -114,6 +119,7 @@ private:
     double latency_ms_ = 0.0;       // guarded by mutex_; mean of successes, 0: none yet
     int in_flight_ = 0;             // guarded by mutex_
     std::uint64_t epoch_ = 0;       // guarded by mutex_; raised by every decrease
+    bool overload_seen_ = false;    // guarded by mutex_
     wait_list waiters_{mutex_};     // guarded by mutex_
 };
 

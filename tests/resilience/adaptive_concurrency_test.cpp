@@ -243,6 +243,34 @@ TEST_CASE("adaptive concurrency: the limit stops at rate x latency x headroom (L
     CHECK(c.limit() > 16.0);
 }
 
+TEST_CASE(
+    "adaptive concurrency: before any overload, slow start goes at once to what the rate needs",
+    "[resilience]") {
+    using std::chrono::milliseconds;
+    asio::io_context io;
+    adaptive_concurrency c(
+        {.initial = 4, .min = 1, .max = 1000, .slow_start = true, .headroom = 1.5});
+    crowd calls(io, c, 300);
+    // No rate known: one slot per success.
+    calls.finish(1, call_signal::success, milliseconds(2000));
+    CHECK(c.limit() == Approx(5.0));
+    // 600 calls a minute for 2 s calls need 20 in flight: the next success goes there.
+    c.set_rate(600);
+    calls.finish(1, call_signal::success, milliseconds(2000));
+    CHECK(c.limit() == Approx(20.0));
+    CHECK(c.in_flight() == 20);
+    CHECK(c.in_slow_start());
+    // Above it, toward the ceiling (31), one slot per success again.
+    calls.finish(2, call_signal::success, milliseconds(2000));
+    CHECK(c.limit() == Approx(22.0));
+
+    // After an overload, recovery is slow start by single slots, however far below the need.
+    calls.finish(1, call_signal::overload, milliseconds(0));
+    CHECK(c.limit() == Approx(11.0));
+    calls.finish(1, call_signal::success, milliseconds(2000));
+    CHECK(c.limit() == Approx(12.0));
+}
+
 TEST_CASE("adaptive concurrency: latency is a weighted mean of successes only", "[resilience]") {
     using std::chrono::milliseconds;
     asio::io_context io;
