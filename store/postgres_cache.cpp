@@ -1,5 +1,6 @@
 // The Postgres engine's second-level cache, one table shared by every replica: reads skip
-// expired rows, puts replace, the purge deletes what no read can see any more.
+// expired rows, puts replace, a claim stores only over an expired row (or none), the purge
+// deletes what no read can see any more.
 //
 // A put commits without waiting for the disk (synchronous_commit off for its transaction only):
 // a crash may forget the last puts, which costs a recomputation, never a wrong answer, and the
@@ -18,10 +19,18 @@ FROM (SELECT set_config('synchronous_commit', 'off', true)) AS relaxed
 ON CONFLICT (key) DO UPDATE SET value = excluded.value, expires_at_ms = excluded.expires_at_ms
 )sql";
 
-constexpr std::array<statement_def, 3> statements{{
+// A claim commits durably: one lost in a crash of the database could let two replicas pay.
+constexpr const char* claim_sql = R"sql(
+INSERT INTO cache_entries (key, value, expires_at_ms) VALUES ($1::text, $2::text, $3::bigint)
+ON CONFLICT (key) DO UPDATE SET value = excluded.value, expires_at_ms = excluded.expires_at_ms
+WHERE cache_entries.expires_at_ms <= $4::bigint
+)sql";
+
+constexpr std::array<statement_def, 4> statements{{
     {"cache_get",
      "SELECT value FROM cache_entries WHERE key = $1::text AND expires_at_ms > $2::bigint"},
     {"cache_put", put_sql},
+    {"cache_claim", claim_sql},
     {"cache_purge", "DELETE FROM cache_entries WHERE expires_at_ms <= $1::bigint"},
 }};
 
@@ -42,6 +51,11 @@ std::optional<std::string> postgres_store::cache_get(std::string_view key, std::
 void postgres_store::cache_put(std::string_view key, std::string_view value,
                                std::int64_t expires_at_ms) {
     exec("cache_put", key, value, expires_at_ms);
+}
+
+bool postgres_store::cache_claim(std::string_view key, std::string_view value,
+                                 std::int64_t expires_at_ms, std::int64_t now_ms) {
+    return exec("cache_claim", key, value, expires_at_ms, now_ms).affected_rows() == 1;
 }
 
 std::int64_t postgres_store::cache_purge_expired(std::int64_t now_ms) {

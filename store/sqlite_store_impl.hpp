@@ -57,6 +57,8 @@ public:
     std::optional<std::string> cache_get(std::string_view key, std::int64_t now_ms) override;
     void cache_put(std::string_view key, std::string_view value,
                    std::int64_t expires_at_ms) override;
+    bool cache_claim(std::string_view key, std::string_view value, std::int64_t expires_at_ms,
+                     std::int64_t now_ms) override;
     std::int64_t cache_purge_expired(std::int64_t now_ms) override;
 
 private:

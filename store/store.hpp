@@ -352,6 +352,12 @@ public:
     virtual void cache_put(std::string_view key, std::string_view value,
                            std::int64_t expires_at_ms) = 0;
 
+    // cache_claim stores `value` under `key` until expires_at_ms only when no entry under `key`
+    // is visible at now_ms, and returns whether it did: of several callers on one database
+    // (any replicas) claiming one key at once, exactly one wins. Errors: store_error.
+    virtual bool cache_claim(std::string_view key, std::string_view value,
+                             std::int64_t expires_at_ms, std::int64_t now_ms) = 0;
+
     // cache_purge_expired deletes the entries no longer visible at now_ms and returns how many.
     // Errors: store_error.
     virtual std::int64_t cache_purge_expired(std::int64_t now_ms) = 0;

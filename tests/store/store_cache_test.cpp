@@ -1,7 +1,9 @@
 // The second-level cache table, run against every store engine: put and get, replacement,
-// expiry at the exact instant, purge, large values, and two stores on one database.
+// expiry at the exact instant, purge, large values, two stores on one database, and claims.
+#include <atomic>
 #include <catch2/catch.hpp>
 #include <string>
+#include <thread>
 
 #include "tests/store/store_engines.hpp"
 
@@ -75,4 +77,31 @@ STORE_TEST("cache: two stores on one database share entries", "[store][cache]") 
     CHECK(s.cache_get("shared", t0 + 1'500) == std::optional<std::string>("from the second"));
     CHECK(other->cache_purge_expired(t0 + 2'000) == 1);
     CHECK_FALSE(s.cache_get("shared", t0));
+}
+
+STORE_TEST("cache: a claim stores only where no entry is visible", "[store][cache]") {
+    CHECK(s.cache_claim("claim:k", "mine", t0 + 1'000, t0));
+    CHECK(s.cache_get("claim:k", t0) == std::optional<std::string>("mine"));
+    // Held: another claim fails and changes nothing, up to the instant it expires.
+    CHECK_FALSE(s.cache_claim("claim:k", "theirs", t0 + 5'000, t0 + 999));
+    CHECK(s.cache_get("claim:k", t0 + 999) == std::optional<std::string>("mine"));
+    CHECK(s.cache_claim("claim:k", "theirs", t0 + 5'000, t0 + 1'000));
+    CHECK(s.cache_get("claim:k", t0 + 4'999) == std::optional<std::string>("theirs"));
+    // A put that ends an entry now (a release) lets the next claim in at once.
+    s.cache_put("claim:k", "", t0 + 2'000);
+    CHECK(s.cache_claim("claim:k", "again", t0 + 3'000, t0 + 2'000));
+}
+
+STORE_TEST("cache: of claims on one key from two stores at once, exactly one wins",
+           "[store][cache]") {
+    auto other = e.open(dir);
+    for (int round = 0; round < 20; ++round) {
+        const std::string key = "claim:race" + std::to_string(round);
+        std::atomic<int> won{0};
+        std::thread a([&] { won += s.cache_claim(key, "a", t0 + 1'000, t0) ? 1 : 0; });
+        std::thread b([&] { won += other->cache_claim(key, "b", t0 + 1'000, t0) ? 1 : 0; });
+        a.join();
+        b.join();
+        CHECK(won.load() == 1);
+    }
 }
