@@ -14,4 +14,9 @@ void store_second_level::put(std::string_view key, std::string_view value,
     store_.cache_put(key, value, expires_at_ms);
 }
 
+bool store_second_level::claim(std::string_view key, std::string_view value,
+                               std::int64_t expires_at_ms, std::int64_t now_ms) {
+    return store_.cache_claim(key, value, expires_at_ms, now_ms);
+}
+
 }  // namespace boomer::cache

@@ -9,6 +9,9 @@
 // on the thread pool given; without one they run inline, which is only for levels that do not
 // block (test doubles).
 //
+// Processes sharing the second level (replicas on one database) can also load each key once
+// between them: see tiered_options::claim_for.
+//
 // Thread-safety: get_or_load() may be called from any thread. The clock, second level, pool,
 // codec functions and registry must outlive the cache.
 //
@@ -16,11 +19,16 @@
 // (clients/claude_vision, in front of the store's table: service/vision_answers).
 #pragma once
 
+#include <algorithm>
 #include <boost/asio/awaitable.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/this_coro.hpp>
 #include <boost/asio/thread_pool.hpp>
+#include <boost/asio/use_awaitable.hpp>
 #include <chrono>
 #include <concepts>
 #include <cstdint>
+#include <exception>
 #include <functional>
 #include <optional>
 #include <string>
@@ -47,6 +55,16 @@ public:
     virtual std::optional<std::string> get(std::string_view key, std::int64_t now_ms) = 0;
     // put stores `value` under `key` until `expires_at_ms`. May block.
     virtual void put(std::string_view key, std::string_view value, std::int64_t expires_at_ms) = 0;
+    // shared tells whether other processes see this level too; only then are claims made.
+    virtual bool shared() const { return false; }
+    // claim stores `value` under `key` until `expires_at_ms` only when no entry under `key` is
+    // visible at `now_ms`, and returns whether it did: of concurrent claims (from any process
+    // sharing the level) one wins. May block. By default every claim wins: a level only one
+    // process sees needs none.
+    virtual bool claim(std::string_view /*key*/, std::string_view /*value*/,
+                       std::int64_t /*expires_at_ms*/, std::int64_t /*now_ms*/) {
+        return true;
+    }
 };
 
 // The store's cache_get/cache_put as a second level. The store must outlive it.
@@ -55,6 +73,9 @@ public:
     explicit store_second_level(store::store& s) : store_(s) {}
     std::optional<std::string> get(std::string_view key, std::int64_t now_ms) override;
     void put(std::string_view key, std::string_view value, std::int64_t expires_at_ms) override;
+    bool shared() const override { return true; }
+    bool claim(std::string_view key, std::string_view value, std::int64_t expires_at_ms,
+               std::int64_t now_ms) override;
 
 private:
     store::store& store_;
@@ -94,6 +115,13 @@ struct tiered_options {
     std::function<std::optional<V>(std::string_view)> decode;
     typename lru_cache<V>::size_function size;  // empty: deep_size
     std::function<bool(const V&)> cacheable;    // empty: !is_empty_answer
+    // One load per key across processes: before loading a key missing at both levels of a
+    // shared second level (second_level::shared), the caller claims it in the second level (under
+    // "claim:" + key) for this long (0: never). A caller that finds it claimed, by another process
+    // loading it, polls the second level for that value until the claim ends, then claims it
+    // itself. A load that gives nothing to keep (an error, an uncacheable value) releases its claim
+    // at once.
+    std::chrono::milliseconds claim_for{0};
 };
 
 template <class V>
@@ -207,32 +235,124 @@ private:
         co_await run_on(*pool_, write);
     }
 
+    // A value of the second level that decodes and is worth keeping; nothing otherwise.
+    boost::asio::awaitable<std::optional<V>> read_second(const std::string& key) {
+        auto text = co_await get_second(key);
+        std::optional<V> decoded;
+        if (text) {
+            decoded = options_.decode(*text);
+        }
+        if (decoded && !options_.cacheable(*decoded)) {
+            decoded.reset();
+        }
+        co_return decoded;
+    }
+
+    // Runs a blocking second-level call on the pool (inline without one); a throw is `failed`.
+    template <class F, class R = std::invoke_result_t<F&>>
+    boost::asio::awaitable<R> on_level2(F call, R failed) {
+        auto guarded = [&call, &failed]() -> R {
+            try {
+                return call();
+            } catch (...) {
+                return failed;
+            }
+        };
+        if (pool_ == nullptr) {
+            co_return guarded();
+        }
+        co_return co_await run_on(*pool_, guarded);
+    }
+
+    // A claimed key: the value another process loaded meanwhile, or none when this caller holds
+    // the claim and loads.
+    struct claim_outcome {
+        std::optional<V> value;
+        bool held = false;
+    };
+
+    // take_claim waits while another process holds the claim on `key` (polling, 50 ms doubling
+    // to 1 s), until its value is stored or the claim ends. A level that fails to answer a
+    // claim counts as won: a second payment is better than a stalled item.
+    boost::asio::awaitable<claim_outcome> take_claim(const std::string& key) {
+        const std::string claim_key = "claim:" + key;
+        auto pause = std::chrono::milliseconds(50);
+        for (;;) {
+            const auto now = time_.now_ms();
+            const auto until = now + options_.claim_for.count();
+            auto claim = [this, &claim_key, now, until] {
+                return level2_->claim(claim_key, "1", until, now);
+            };
+            if (co_await on_level2(claim, true)) {
+                // Its holder may have stored the value and let go just before.
+                if (auto late = co_await read_second(key)) {
+                    co_await release_claim(key);
+                    co_return claim_outcome{std::move(late), false};
+                }
+                co_return claim_outcome{std::nullopt, true};
+            }
+            auto executor = co_await boost::asio::this_coro::executor;
+            boost::asio::steady_timer timer(executor, pause);
+            co_await timer.async_wait(boost::asio::use_awaitable);
+            pause = std::min(pause * 2, std::chrono::milliseconds(1'000));
+            if (auto stored = co_await read_second(key)) {
+                co_return claim_outcome{std::move(stored), false};
+            }
+        }
+    }
+
+    boost::asio::awaitable<void> release_claim(const std::string& key) {
+        const std::string claim_key = "claim:" + key;
+        const auto now = time_.now_ms();
+        auto release = [this, &claim_key, now] {
+            level2_->put(claim_key, "", now);  // visible until now: gone
+            return true;
+        };
+        co_await on_level2(release, false);
+    }
+
     boost::asio::awaitable<result<found>> fill_miss(const std::string& key, const loader& load) {
         if (auto late = memory_.peek(key)) {
             co_return found{*late, found_in::memory};  // filled between our miss and this flight
         }
+        bool claimed = false;
         if (level2_ != nullptr) {
-            auto text = co_await get_second(key);
-            std::optional<V> decoded;
-            if (text) {
-                decoded = options_.decode(*text);
-            }
-            if (decoded && options_.cacheable(*decoded)) {
+            if (auto stored = co_await read_second(key)) {
                 level2_lookups_.hit();
-                memory_.put(key, *decoded, ttl_for(*decoded));
-                co_return found{std::move(*decoded), found_in::second};
+                memory_.put(key, *stored, ttl_for(*stored));
+                co_return found{std::move(*stored), found_in::second};
             }
             level2_lookups_.miss();
+            if (options_.claim_for.count() > 0 && level2_->shared()) {
+                auto claim = co_await take_claim(key);
+                if (claim.value) {
+                    memory_.put(key, *claim.value, ttl_for(*claim.value));
+                    co_return found{std::move(*claim.value), found_in::second};
+                }
+                claimed = claim.held;
+            }
         }
-        auto loaded = co_await load();
-        if (!loaded) {
-            co_return make_unexpected(loaded.error());
+        std::exception_ptr thrown;
+        std::optional<result<V>> loaded;
+        try {
+            loaded.emplace(co_await load());
+        } catch (...) {
+            thrown = std::current_exception();
         }
-        if (options_.cacheable(*loaded)) {
-            memory_.put(key, *loaded, ttl_for(*loaded));
-            co_await put_second(key, *loaded);
+        const bool keep = loaded && *loaded && options_.cacheable(**loaded);
+        if (keep) {
+            memory_.put(key, **loaded, ttl_for(**loaded));
+            co_await put_second(key, **loaded);
+        } else if (claimed) {
+            co_await release_claim(key);
         }
-        co_return found{std::move(*loaded), found_in::loader};
+        if (thrown) {
+            std::rethrow_exception(thrown);
+        }
+        if (!*loaded) {
+            co_return make_unexpected(loaded->error());
+        }
+        co_return found{std::move(**loaded), found_in::loader};
     }
 
     tiered_options<V> options_;

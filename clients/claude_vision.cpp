@@ -194,6 +194,9 @@ cache::tiered_options<model_answer> answer_cache_options(const claude_options& o
     c.encode = encode_answer;
     c.decode = decode_answer;
     c.cacheable = keepable;
+    // Replicas on one database pay once for identical calls made at the same time: the others
+    // wait, for at most a stage's time, for the answer the first stores.
+    c.claim_for = o.stage_deadline;
     return c;  // size: deep_size with heap_size(model_answer)
 }
 

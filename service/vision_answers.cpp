@@ -29,6 +29,18 @@ public:
         }
     }
 
+    bool shared() const override { return true; }
+
+    bool claim(std::string_view key, std::string_view value, std::int64_t expires_at_ms,
+               std::int64_t now_ms) override {
+        try {
+            return db_.cache_claim(key, value, expires_at_ms, now_ms);
+        } catch (const std::exception& e) {
+            log::event(spdlog::level::warn, "answer_cache_unclaimable", {{"what", e.what()}});
+            return true;  // as if no other replica were loading it
+        }
+    }
+
     boost::asio::thread_pool* pool() override { return &pool_; }
 
 private:

@@ -1,8 +1,9 @@
 // Single flight and the two-level cache: one loader call for 100 concurrent misses, errors and
 // empty answers never cached or passed on, the second level read before the loader, a value's own
 // time to live, where each caller's answer came from, and a caller that stops waiting for
-// another's load at its max wait while that load goes on. The second level here is an in-test
-// map, so that a case can see and change what it holds.
+// another's load at its max wait while that load goes on, and two processes sharing the second
+// level loading a key once between them (claims). The second level here is an in-test map, so
+// that a case can see and change what it holds.
 #include "cache/tiered_cache.hpp"
 
 #include <algorithm>
@@ -117,6 +118,20 @@ struct map_level final : second_level {
         ++puts;
         rows[std::string(key)] = {std::string(value), expires_at_ms};
     }
+    bool shared() const override { return shares; }
+    bool claim(std::string_view key, std::string_view value, std::int64_t expires_at_ms,
+               std::int64_t now_ms) override {
+        std::lock_guard lock(mutex);
+        ++claims;
+        auto it = rows.find(key);
+        if (it != rows.end() && it->second.second > now_ms) {
+            return false;
+        }
+        rows[std::string(key)] = {std::string(value), expires_at_ms};
+        return true;
+    }
+    int claims = 0;
+    bool shares = false;  // as if other processes saw it too: claims are made
 };
 
 tiered_options<std::string> text_options(std::string name = "vision") {
@@ -341,6 +356,7 @@ namespace {
 struct held_loader {
     bool open = false;
     int calls = 0;
+    text_result answer = std::string("Acme X1 camera");
 };
 
 asio::awaitable<text_result> held_load(held_loader& l) {
@@ -351,7 +367,7 @@ asio::awaitable<text_result> held_load(held_loader& l) {
         tick.expires_after(milliseconds(2));
         co_await tick.async_wait(asio::use_awaitable);
     }
-    co_return std::string("Acme X1 camera");
+    co_return l.answer;
 }
 
 asio::awaitable<void> ask_within(text_cache& cache, const std::string& key,
@@ -408,5 +424,96 @@ TEST_CASE("tiered cache: a caller stops waiting for another's load at its max wa
     CHECK(patient_from == found_in::flight);
     CHECK(l.calls == 1);
     CHECK(cache.memory().peek(key));
+    CHECK(level2.rows.count(key) == 1);
+}
+
+TEST_CASE("tiered cache: two processes sharing the second level load a claimed key once",
+          "[cache]") {
+    manual_clock time;
+    map_level level2;
+    level2.shares = true;
+    auto options = text_options();
+    options.claim_for = milliseconds(60'000);
+    // Two caches over one second level: two replicas over one database.
+    text_cache first(options, time, &level2, nullptr, nullptr);
+    text_cache second(options, time, &level2, nullptr, nullptr);
+    held_loader l;
+    const text_cache::loader load = [&l] { return held_load(l); };
+    const std::string key = "claude:photos";
+
+    asio::io_context io;
+    std::optional<text_result> a, b;
+    found_in a_from = found_in::memory;
+    found_in b_from = found_in::memory;
+    asio::co_spawn(io, ask_where(first, key, load, &a, &a_from), asio::detached);
+    while (l.calls == 0) {
+        io.run_one();
+    }
+    CHECK(level2.rows.count("claim:" + key) == 1);
+    asio::co_spawn(io, ask_where(second, key, load, &b, &b_from), asio::detached);
+    // The second replica finds the claim and polls (its waits are real timers) meanwhile.
+    for (int i = 0; i < 3 && level2.claims < 2; ++i) {
+        io.run_one();
+    }
+    CHECK(level2.claims >= 2);
+    CHECK_FALSE(b);
+
+    l.open = true;
+    io.run();
+    REQUIRE(a);
+    REQUIRE(*a);
+    CHECK(a_from == found_in::loader);
+    REQUIRE(b);
+    REQUIRE(*b);
+    CHECK(b->value() == "Acme X1 camera");
+    CHECK(b_from == found_in::second);
+    CHECK(l.calls == 1);
+}
+
+TEST_CASE("tiered cache: a failed load lets go of its claim, and a dead holder's claim expires",
+          "[cache]") {
+    manual_clock time;
+    map_level level2;
+    level2.shares = true;
+    auto options = text_options();
+    options.claim_for = milliseconds(60'000);
+    text_cache first(options, time, &level2, nullptr, nullptr);
+    text_cache second(options, time, &level2, nullptr, nullptr);
+    const std::string key = "claude:photos";
+
+    // The first replica's load fails: its claim goes at once and the other loads for itself.
+    held_loader failing;
+    failing.answer = make_unexpected(failure{"vision_overloaded", "overloaded", true});
+    failing.open = true;
+    const text_cache::loader fail = [&failing] { return held_load(failing); };
+    asio::io_context io;
+    std::optional<text_result> a;
+    found_in a_from = found_in::memory;
+    asio::co_spawn(io, ask_where(first, key, fail, &a, &a_from), asio::detached);
+    io.run();
+    REQUIRE(a);
+    CHECK_FALSE(*a);
+    CHECK_FALSE(level2.get("claim:" + key, time.now_ms()));
+
+    // A claim whose holder died is never released: the other replica waits until it expires.
+    level2.put("claim:" + key, "1", time.now_ms() + 60'000);
+    held_loader ok;
+    ok.open = true;
+    const text_cache::loader load = [&ok] { return held_load(ok); };
+    std::optional<text_result> b;
+    found_in b_from = found_in::memory;
+    asio::co_spawn(io, ask_where(second, key, load, &b, &b_from), asio::detached);
+    io.restart();
+    for (int i = 0; i < 20 && level2.claims < 3; ++i) {
+        io.run_one();
+    }
+    CHECK_FALSE(b);
+    CHECK(ok.calls == 0);
+    time.advance_ms(60'000);
+    io.run();
+    REQUIRE(b);
+    REQUIRE(*b);
+    CHECK(b_from == found_in::loader);
+    CHECK(ok.calls == 1);
     CHECK(level2.rows.count(key) == 1);
 }

@@ -150,6 +150,10 @@ public:
     void cache_put(std::string_view k, std::string_view v, std::int64_t until) override {
         inner_.cache_put(k, v, until);
     }
+    bool cache_claim(std::string_view k, std::string_view v, std::int64_t until,
+                     std::int64_t now) override {
+        return inner_.cache_claim(k, v, until, now);
+    }
     std::int64_t cache_purge_expired(std::int64_t now) override {
         return inner_.cache_purge_expired(now);
     }
