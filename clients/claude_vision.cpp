@@ -492,7 +492,8 @@ struct claude_vision::impl {
                     std::min<std::int64_t>(options.output_tokens_estimate, options.max_tokens)};
     }
 
-    http_call make_call(const pipeline::identify_request& request, const std::string& model) const;
+    std::string body_for(const pipeline::identify_request& request, const std::string& model) const;
+    http_call make_call(std::string body) const;
     void record_limits(const std::string& model, const rate_limits& limits);
     void record_usage(const std::string& model, pipeline::vision_call& record);
     attempt_verdict judge(const std::string& model, const result<http_response>& res,
@@ -501,35 +502,47 @@ struct claude_vision::impl {
     asio::awaitable<attempt_verdict> try_once(http_call& call, const std::string& model,
                                               const resilience::rate_cost& estimate,
                                               const resilience::deadline& stage, model_answer& out);
+    // The coroutines below are awaited directly: the caller's frame keeps the referenced
+    // request alive (see core/async.hpp on GCC 12).
     asio::awaitable<model_answer> call_model(std::shared_ptr<impl> self,
-                                             pipeline::identify_request request, std::string model,
+                                             const pipeline::identify_request& request,
+                                             std::string body, std::string model,
                                              resilience::deadline stage);
     asio::awaitable<model_answer> call_batch(std::shared_ptr<impl> self,
-                                             pipeline::identify_request request, std::string model);
+                                             pipeline::identify_request& request, std::string key,
+                                             std::string body, std::string model);
     asio::awaitable<result<model_answer>> pay(std::shared_ptr<impl> self,
-                                              const pipeline::identify_request& request,
-                                              std::string model, resilience::deadline stage);
+                                              pipeline::identify_request& request, std::string key,
+                                              std::string body, std::string model,
+                                              resilience::deadline stage);
     asio::awaitable<model_answer> answer(std::shared_ptr<impl> self,
-                                         pipeline::identify_request request, std::string model,
+                                         pipeline::identify_request& request, std::string model,
                                          resilience::deadline stage);
+    asio::awaitable<model_answer> escalate(std::shared_ptr<impl> self,
+                                           pipeline::identify_request& request,
+                                           resilience::deadline stage);
     model_answer reused(model_answer found, const std::string& model,
                         const std::string& item_id) const;
     model_answer gave_up(const std::string& model) const;
 };
 
-http_call claude_vision::impl::make_call(const pipeline::identify_request& request,
-                                         const std::string& model) const {
+std::string claude_vision::impl::body_for(const pipeline::identify_request& request,
+                                          const std::string& model) const {
     identify_call_params params;
     params.model = model;
     params.max_tokens = options.max_tokens;
     params.cache_ttl = options.cache_ttl;
+    return build_identify_body(request, params);
+}
+
+http_call claude_vision::impl::make_call(std::string body) const {
     http_call call;
     call.url = url;
     call.timeout = options.attempt_timeout;
     call.headers = {{"x-api-key", options.api_key.reveal()},
                     {"anthropic-version", std::string(anthropic_version)},
                     {"content-type", "application/json"}};
-    call.body = build_identify_body(request, params);
+    call.body = std::move(body);
     return call;
 }
 
@@ -717,13 +730,12 @@ asio::awaitable<attempt_verdict> claude_vision::impl::try_once(
 
 // call_model makes one model call: attempts and retries until an answer, a failure that is not
 // retried, or the stage's deadline, which no wait between attempts may pass.
-asio::awaitable<model_answer> claude_vision::impl::call_model(std::shared_ptr<impl> self,
-                                                              pipeline::identify_request request,
-                                                              std::string model,
-                                                              resilience::deadline stage) {
+asio::awaitable<model_answer> claude_vision::impl::call_model(
+    std::shared_ptr<impl> self, const pipeline::identify_request& request, std::string body,
+    std::string model, resilience::deadline stage) {
     model_answer out;
     out.record.model = model;
-    auto call = self->make_call(request, model);
+    auto call = self->make_call(std::move(body));
     auto estimate = self->estimate(request);
     auto start = steady::now();
     self->budget.on_request();
@@ -793,18 +805,25 @@ asio::awaitable<model_answer> claude_vision::impl::call_model(std::shared_ptr<im
 
 // call_batch makes the call through a batch: the answer counts at the batch price for the item
 // that paid (usage says service_tier "batch"); an identical call from another item in the same
-// batch shares it as "cached".
+// batch shares it as "cached". The body (`key` is its answer key) carries the photos until the
+// batch is made; when the request can load them again, it drops them and hands their hold to
+// the batcher with the body, so that the wait for the batch holds neither.
 asio::awaitable<model_answer> claude_vision::impl::call_batch(std::shared_ptr<impl> self,
-                                                              pipeline::identify_request request,
+                                                              pipeline::identify_request& request,
+                                                              std::string key, std::string body,
                                                               std::string model) {
     model_answer out;
     out.record.model = model;
     out.record.attempts = 1;
     auto start = steady::now();
     batch_call call;
-    call.params = self->make_call(request, model).body;
-    call.key = answer_key(call.params);
+    call.key = std::move(key);
+    call.params = std::move(body);
     call.item_id = request.item_id;
+    if (request.reload_photos) {
+        call.hold = std::move(request.hold);
+        request.drop_photos();
+    }
     auto got = co_await self->batcher->call(call);
 
     out.record.request_id = got.batch_id;
@@ -865,14 +884,16 @@ model_answer claude_vision::impl::gave_up(const std::string& model) const {
 // pay makes the call, through a batch for bulk requests when batches are on; a paid answer
 // names this item as its payer. Failures are values too (with their record): the calls waiting
 // for this one share them, and the answer cache keeps none.
-asio::awaitable<result<model_answer>> claude_vision::impl::pay(
-    std::shared_ptr<impl> self, const pipeline::identify_request& request, std::string model,
-    resilience::deadline stage) {
+asio::awaitable<result<model_answer>> claude_vision::impl::pay(std::shared_ptr<impl> self,
+                                                               pipeline::identify_request& request,
+                                                               std::string key, std::string body,
+                                                               std::string model,
+                                                               resilience::deadline stage) {
     model_answer fresh;
     if (request.bulk && self->batcher) {
-        fresh = co_await self->call_batch(self, request, model);
+        fresh = co_await self->call_batch(self, request, std::move(key), std::move(body), model);
     } else {
-        fresh = co_await self->call_model(self, request, model, stage);
+        fresh = co_await self->call_model(self, request, std::move(body), model, stage);
     }
     if (keepable(fresh)) {
         fresh.paid_by = request.item_id;
@@ -884,17 +905,19 @@ asio::awaitable<result<model_answer>> claude_vision::impl::pay(
 // and keeps what it paid for; identical calls arriving together pay once. A call that finds an
 // identical one of another item in flight waits for it until its own stage's deadline, then
 // fails with vision_deadline while the other call goes on and keeps its answer; a bulk call
-// through a batch, never bounded by the stage's deadline, waits as long as that call takes.
+// through a batch, never bounded by the stage's deadline, waits as long as that call takes
+// (keeping its own body meanwhile, should it have to make the call after all).
 asio::awaitable<model_answer> claude_vision::impl::answer(std::shared_ptr<impl> self,
-                                                          pipeline::identify_request request,
+                                                          pipeline::identify_request& request,
                                                           std::string model,
                                                           resilience::deadline stage) {
+    std::string body = self->body_for(request, model);
     if (!self->answers) {
-        co_return co_await self->call_model(self, request, model, stage);
+        co_return co_await self->call_model(self, request, std::move(body), model, stage);
     }
-    const std::string key = answer_key(self->make_call(request, model).body);
-    const answer_cache::loader load = [&self, &request, &model, &stage] {
-        return self->pay(self, request, model, stage);
+    const std::string key = answer_key(body);
+    const answer_cache::loader load = [&self, &request, &key, &body, &model, &stage] {
+        return self->pay(self, request, key, std::move(body), model, stage);
     };
     std::optional<milliseconds> max_wait;
     if (!(request.bulk && self->batcher)) {
@@ -910,6 +933,32 @@ asio::awaitable<model_answer> claude_vision::impl::answer(std::shared_ptr<impl> 
         out = self->reused(std::move(out), model, request.item_id);
     }
     co_return out;
+}
+
+// escalate asks the strong model, loading the photos again first when the cheap call dropped
+// them (a bulk call through a batch does); photos that cannot be loaded end the escalation like
+// a failed call, with the loader's failure.
+asio::awaitable<model_answer> claude_vision::impl::escalate(std::shared_ptr<impl> self,
+                                                            pipeline::identify_request& request,
+                                                            resilience::deadline stage) {
+    const std::string model = self->options.strong_model;
+    if (request.jpeg_images.empty() && request.reload_photos) {
+        auto photos = co_await request.reload_photos();
+        if (!photos || photos->jpeg_images.empty()) {
+            model_answer out;
+            out.record.model = model;
+            out.error = photos ? failure{"vision_no_images",
+                                         "The item's photos are gone; the stronger model was not "
+                                         "asked.",
+                                         false}
+                               : std::move(photos.error());
+            out.record.outcome = out.error->code;
+            co_return out;
+        }
+        request.jpeg_images = std::move(photos->jpeg_images);
+        request.hold = std::move(photos->hold);
+    }
+    co_return co_await self->answer(self, request, model, stage);
 }
 
 claude_vision::claude_vision(claude_options options, asio::any_io_executor executor,
@@ -936,7 +985,7 @@ asio::awaitable<result<pipeline::identification>> claude_vision::identify(
 
     if (should_escalate(answers.front(), self->options)) {
         self->metrics.escalations.inc();
-        answers.push_back(co_await self->answer(self, request, self->options.strong_model, stage));
+        answers.push_back(co_await self->escalate(self, request, stage));
         auto end = end_of_escalation(answers.front(), answers.back());
         self->metrics.escalation_ends.with({end.outcome, end.reason}).inc();
     }
