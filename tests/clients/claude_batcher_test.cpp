@@ -3,7 +3,8 @@
 // errored, canceled and expired lines fail the way a synchronous call would and are submitted
 // afresh next time; polls wait at least the retry-after; a recorded batch is resumed after a
 // crash, never submitted again, and so is a batch made but not yet recorded (found through the
-// list endpoint); identical calls share one request; urgent calls stay sync.
+// list endpoint); identical calls share one request; urgent calls stay sync; a bulk call holds
+// its photos only until its batch is made, and an escalation loads them again.
 #include "clients/claude_batcher.hpp"
 
 #include <atomic>
