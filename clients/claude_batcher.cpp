@@ -100,6 +100,35 @@ batch_reply reply_from(const batch_result* line, const slot& s, const waiter& w,
     return out;
 }
 
+// create_body writes the create request's body, sized up front: it may hold the photos of a
+// thousand calls.
+std::string create_body(const slots& batch) {
+    constexpr std::string_view head = R"({"requests":[)";
+    constexpr std::string_view id_open = R"({"custom_id":")";
+    constexpr std::string_view params_open = R"(","params":)";
+    std::size_t size = head.size() + 2;
+    for (const auto& [custom_id, s] : batch) {
+        size += 1 + id_open.size() + custom_id.size() + params_open.size() + s.params.size() + 1;
+    }
+    std::string body;
+    body.reserve(size);
+    body += head;
+    bool first = true;
+    for (const auto& [custom_id, s] : batch) {
+        if (!first) {
+            body += ',';
+        }
+        body += id_open;
+        body += custom_id;
+        body += params_open;
+        body += s.params;
+        body += '}';
+        first = false;
+    }
+    body += "]}";
+    return body;
+}
+
 }  // namespace
 
 struct claude_batcher::impl : std::enable_shared_from_this<impl> {
@@ -430,16 +459,8 @@ asio::awaitable<void> claude_batcher::impl::submit(self_ref self, slots& batch) 
     // It lives only as long as the create request: the batch's wait holds no copy of it.
     create_outcome created;
     {
-        std::string body = R"({"requests":[)";
-        bool first = true;
-        for (const auto& [custom_id, s] : batch) {
-            body += first ? "" : ",";
-            body += R"({"custom_id":")" + custom_id + R"(","params":)" + s.params + "}";
-            first = false;
-        }
-        body += "]}";
         const auto call =
-            self->make_call("POST", self->base + "/v1/messages/batches", std::move(body));
+            self->make_call("POST", self->base + "/v1/messages/batches", create_body(batch));
         created = co_await create(self, call);
     }
     if (created.refused) {

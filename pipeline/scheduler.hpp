@@ -53,6 +53,9 @@ struct scheduler_options {
     // for its photos' share before it loads them, and the share returns when the model drops
     // them: after a synchronous call, or once the batch of a bulk call is made (the model
     // reloads them, with a new share, for an escalation).
+    // TODO(#5): a job waiting on a batch still keeps its chain of coroutine frames, about 30 KB
+    // (the answer cache's single flight, claude_vision, the batcher); parking it in the queue
+    // until its batch ends would leave only its row.
     std::int64_t max_photo_bytes = 256LL << 20;
     int claim_batch = 8;
     std::int64_t lease_ms = 30'000;
