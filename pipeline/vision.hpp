@@ -29,7 +29,7 @@ struct loaded_photos {
 };
 
 // Loads an item's photos again: blocking reads run off the awaiting thread, after waiting for
-// the bytes' share of the caller's budget. Errors: the store's, retryable.
+// the bytes' share of the caller's budget. Errors: the caller's (a store that cannot be read).
 using photo_loader = std::function<boost::asio::awaitable<result<loaded_photos>>()>;
 
 struct identify_request {
