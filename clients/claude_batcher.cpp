@@ -32,8 +32,9 @@ struct waiter {
 // One custom_id of a batch and the calls waiting for it.
 struct slot {
     std::string key;
-    std::string params;  // the Messages body, until the batch that holds it is made
-    std::string payer;   // item id of the first call, who pays
+    std::string params;          // the Messages body, until the batch that holds it is made
+    std::shared_ptr<void> hold;  // the caller's budget share for params, dropped with them
+    std::string payer;           // item id of the first call, who pays
     std::vector<waiter> waiters;
 };
 using slots = std::map<std::string, slot>;  // by custom_id
@@ -99,6 +100,35 @@ batch_reply reply_from(const batch_result* line, const slot& s, const waiter& w,
     return out;
 }
 
+// create_body writes the create request's body, sized up front: it may hold the photos of a
+// thousand calls.
+std::string create_body(const slots& batch) {
+    constexpr std::string_view head = R"({"requests":[)";
+    constexpr std::string_view id_open = R"({"custom_id":")";
+    constexpr std::string_view params_open = R"(","params":)";
+    std::size_t size = head.size() + 2;
+    for (const auto& [custom_id, s] : batch) {
+        size += 1 + id_open.size() + custom_id.size() + params_open.size() + s.params.size() + 1;
+    }
+    std::string body;
+    body.reserve(size);
+    body += head;
+    bool first = true;
+    for (const auto& [custom_id, s] : batch) {
+        if (!first) {
+            body += ',';
+        }
+        body += id_open;
+        body += custom_id;
+        body += params_open;
+        body += s.params;
+        body += '}';
+        first = false;
+    }
+    body += "]}";
+    return body;
+}
+
 }  // namespace
 
 struct claude_batcher::impl : std::enable_shared_from_this<impl> {
@@ -152,11 +182,12 @@ struct claude_batcher::impl : std::enable_shared_from_this<impl> {
     }
 
     bool attach(const std::string& custom_id, const waiter& w);
+    // Those taking a non-const call move its params and hold into a slot when they make one.
     void join(const batch_record& record, const batch_call& c, const waiter& w);
     void join_locked(const batch_record& record, const batch_call& c, const waiter& w);
-    void enqueue(const batch_call& c, const waiter& w);
-    void enqueue_locked(const batch_call& c, const waiter& w);
-    void recover(const batch_record& intent, const batch_call& c, const waiter& w);
+    void enqueue(batch_call& c, const waiter& w);
+    void enqueue_locked(batch_call& c, const waiter& w);
+    void recover(const batch_record& intent, batch_call& c, const waiter& w);
     void resolve(slots waiting, const std::map<std::string, std::string>& found);
     slots take_running(const std::string& batch_id);
 
@@ -227,19 +258,20 @@ void claude_batcher::impl::join_locked(const batch_record& record, const batch_c
 }
 
 // enqueue adds the call to the open window (opening one), or submits a full window at once.
-void claude_batcher::impl::enqueue(const batch_call& c, const waiter& w) {
+void claude_batcher::impl::enqueue(batch_call& c, const waiter& w) {
     std::lock_guard lock(mutex);
     enqueue_locked(c, w);
 }
 
-void claude_batcher::impl::enqueue_locked(const batch_call& c, const waiter& w) {
+void claude_batcher::impl::enqueue_locked(batch_call& c, const waiter& w) {
     auto custom_id = custom_id_of(c.key);
     if (attach(custom_id, w)) {
         return;
     }
     auto& s = pending[custom_id];
     s.key = c.key;
-    s.params = c.params;
+    s.params = std::move(c.params);
+    s.hold = std::move(c.hold);
     s.payer = c.item_id;
     s.waiters.push_back(w);
     if (pending.size() >= options.batch.max_entries) {
@@ -257,8 +289,7 @@ void claude_batcher::impl::enqueue_locked(const batch_call& c, const waiter& w) 
 // recover handles a call whose record is an intent: the submission it names may have made a
 // batch nobody recorded. The call waits for the search of that submission time (starting one),
 // or, when the search is done, joins the batch that has its line or submits anew.
-void claude_batcher::impl::recover(const batch_record& intent, const batch_call& c,
-                                   const waiter& w) {
+void claude_batcher::impl::recover(const batch_record& intent, batch_call& c, const waiter& w) {
     std::lock_guard lock(mutex);
     if (attach(intent.custom_id, w)) {
         return;
@@ -276,7 +307,8 @@ void claude_batcher::impl::recover(const batch_record& intent, const batch_call&
     }
     auto& s = search.waiting[intent.custom_id];
     s.key = c.key;
-    s.params = c.params;
+    s.params = std::move(c.params);
+    s.hold = std::move(c.hold);
     s.payer = intent.paid_by;
     s.waiters.push_back(w);
     if (fresh) {
@@ -299,11 +331,12 @@ void claude_batcher::impl::resolve(slots waiting, const std::map<std::string, st
     for (auto& [custom_id, s] : waiting) {
         auto batch = found.find(custom_id);
         for (const auto& w : s.waiters) {
+            // The first waiter takes the params into the new slot; the others attach to it.
+            batch_call c{s.key, std::move(s.params), w.item_id, std::move(s.hold)};
             if (batch == found.end()) {
-                enqueue_locked({s.key, s.params, w.item_id}, w);
+                enqueue_locked(c, w);
             } else {
-                join_locked({batch->second, custom_id, s.payer, 0}, {s.key, s.params, w.item_id},
-                            w);
+                join_locked({batch->second, custom_id, s.payer, 0}, c, w);
             }
         }
     }
@@ -424,16 +457,13 @@ asio::awaitable<void> claude_batcher::impl::submit(self_ref self, slots& batch) 
     co_await put_records(self, records);
 
     // The body holds each call's exact Messages body; custom_ids are hex and need no escaping.
-    std::string body = R"({"requests":[)";
-    bool first = true;
-    for (const auto& [custom_id, s] : batch) {
-        body += first ? "" : ",";
-        body += R"({"custom_id":")" + custom_id + R"(","params":)" + s.params + "}";
-        first = false;
+    // It lives only as long as the create request: the batch's wait holds no copy of it.
+    create_outcome created;
+    {
+        const auto call =
+            self->make_call("POST", self->base + "/v1/messages/batches", create_body(batch));
+        created = co_await create(self, call);
     }
-    body += "]}";
-    const auto call = self->make_call("POST", self->base + "/v1/messages/batches", std::move(body));
-    auto created = co_await create(self, call);
     if (created.refused) {
         // No batch was made: the intents are cleared so the next attempt submits at once.
         answer_all(batch, *created.refused, "");
@@ -485,8 +515,9 @@ asio::awaitable<void> claude_batcher::impl::submit(self_ref self, slots& batch) 
             records.emplace_back(batch_record_key(s.key),
                                  encode_batch_record({id, custom_id, s.payer, 0}));
             self->batch_of[custom_id] = id;
-            s.params.clear();  // upstream now: the photos need not stay here for the batch's hours
-            s.params.shrink_to_fit();
+            // Upstream now: the photos need not stay here for the batch's hours.
+            std::string().swap(s.params);
+            s.hold.reset();
             now_running[custom_id] = std::move(s);
         }
     }
@@ -824,6 +855,7 @@ asio::awaitable<batch_reply> claude_batcher::call(batch_call& c) {
         self->enqueue(c, w);
     }
     c.params = std::string();
+    c.hold.reset();
     co_return co_await w.answer->async_receive(asio::use_awaitable);
 }
 

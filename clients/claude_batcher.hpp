@@ -67,6 +67,9 @@ struct batch_call {
     std::string key;      // answer_key(params): names the call and gives its custom_id
     std::string params;   // the exact Messages body
     std::string item_id;  // the item that pays when this call is the batch's first for the key
+    // Kept with the params until the batch that holds them is made (or the call ends without
+    // one): the caller's share of a memory budget for the photos in them. May be null.
+    std::shared_ptr<void> hold;
 };
 
 // What the batch answered for one call.
@@ -99,8 +102,9 @@ public:
 
     // call waits for `c`'s line of a batch: it joins a batch already recorded or running for
     // the same key, else the current collection window. `c` must outlive the await; its params
-    // are released once the call is queued (a bulk call may wait hours, and the batcher keeps
-    // its own copy only until the batch is made).
+    // and hold move into the batcher once the call is queued (a bulk call may wait hours, and
+    // the batcher keeps them only until the batch is made; a call joining a batch already made
+    // drops them at once).
     // Cancellation of the awaiting coroutine ends the wait (boost::system::system_error); the
     // batch goes on and its answer can be found again through the record.
     boost::asio::awaitable<batch_reply> call(batch_call& c);

@@ -495,7 +495,8 @@ struct claude_vision::impl {
                     std::min<std::int64_t>(options.output_tokens_estimate, options.max_tokens)};
     }
 
-    http_call make_call(const pipeline::identify_request& request, const std::string& model) const;
+    std::string body_for(const pipeline::identify_request& request, const std::string& model) const;
+    http_call make_call(std::string body) const;
     void record_limits(const std::string& model, const rate_limits& limits);
     void record_usage(const std::string& model, pipeline::vision_call& record);
     attempt_verdict judge(const std::string& model, const result<http_response>& res,
@@ -504,35 +505,63 @@ struct claude_vision::impl {
     asio::awaitable<attempt_verdict> try_once(http_call& call, const std::string& model,
                                               const resilience::rate_cost& estimate,
                                               const resilience::deadline& stage, model_answer& out);
+    // The functions below are awaited directly: the caller's frame keeps the referenced
+    // request alive (see core/async.hpp on GCC 12). A bulk call may wait hours for its batch
+    // in those on its way (answer, the cache's, pay, call_batch), so they keep little in their
+    // frames: what follows the wait is done by plain functions, and pay and answer are plain
+    // functions that return the coroutine they chose.
     asio::awaitable<model_answer> call_model(std::shared_ptr<impl> self,
-                                             pipeline::identify_request request, std::string model,
+                                             const pipeline::identify_request& request,
+                                             std::string body, std::string model,
                                              resilience::deadline stage);
-    asio::awaitable<model_answer> call_batch(std::shared_ptr<impl> self,
-                                             pipeline::identify_request request, std::string model);
+    asio::awaitable<result<model_answer>> call_paid(std::shared_ptr<impl> self,
+                                                    const pipeline::identify_request& request,
+                                                    std::string body, std::string model,
+                                                    resilience::deadline stage);
+    asio::awaitable<result<model_answer>> call_batch(std::shared_ptr<impl> self,
+                                                     pipeline::identify_request& request,
+                                                     std::string key, std::string body,
+                                                     std::string model);
+    model_answer batch_answer(batch_reply got, const std::string& model, const std::string& item_id,
+                              steady::time_point start);
     asio::awaitable<result<model_answer>> pay(std::shared_ptr<impl> self,
-                                              const pipeline::identify_request& request,
-                                              std::string model, resilience::deadline stage);
+                                              pipeline::identify_request& request, std::string key,
+                                              std::string body, std::string model,
+                                              resilience::deadline stage);
     asio::awaitable<model_answer> answer(std::shared_ptr<impl> self,
-                                         pipeline::identify_request request, std::string model,
+                                         pipeline::identify_request& request, std::string model,
                                          resilience::deadline stage);
+    asio::awaitable<model_answer> cached_answer(std::shared_ptr<impl> self,
+                                                pipeline::identify_request& request,
+                                                std::string body, std::string model,
+                                                resilience::deadline stage);
+    model_answer settle(result<model_answer> got, cache::found_in where, const std::string& model,
+                        const std::string& item_id) const;
+    static asio::awaitable<std::optional<failure>> reload_photos(
+        pipeline::identify_request& request);
     model_answer reused(model_answer found, const std::string& model,
                         const std::string& item_id) const;
     model_answer gave_up(const std::string& model) const;
+    model_answer without_photos(const std::string& model, failure why) const;
 };
 
-http_call claude_vision::impl::make_call(const pipeline::identify_request& request,
-                                         const std::string& model) const {
+std::string claude_vision::impl::body_for(const pipeline::identify_request& request,
+                                          const std::string& model) const {
     identify_call_params params;
     params.model = model;
     params.max_tokens = options.max_tokens;
     params.cache_ttl = options.cache_ttl;
+    return build_identify_body(request, params);
+}
+
+http_call claude_vision::impl::make_call(std::string body) const {
     http_call call;
     call.url = url;
     call.timeout = options.attempt_timeout;
     call.headers = {{"x-api-key", options.api_key.reveal()},
                     {"anthropic-version", std::string(anthropic_version)},
                     {"content-type", "application/json"}};
-    call.body = build_identify_body(request, params);
+    call.body = std::move(body);
     return call;
 }
 
@@ -720,13 +749,12 @@ asio::awaitable<attempt_verdict> claude_vision::impl::try_once(
 
 // call_model makes one model call: attempts and retries until an answer, a failure that is not
 // retried, or the stage's deadline, which no wait between attempts may pass.
-asio::awaitable<model_answer> claude_vision::impl::call_model(std::shared_ptr<impl> self,
-                                                              pipeline::identify_request request,
-                                                              std::string model,
-                                                              resilience::deadline stage) {
+asio::awaitable<model_answer> claude_vision::impl::call_model(
+    std::shared_ptr<impl> self, const pipeline::identify_request& request, std::string body,
+    std::string model, resilience::deadline stage) {
     model_answer out;
     out.record.model = model;
-    auto call = self->make_call(request, model);
+    auto call = self->make_call(std::move(body));
     auto estimate = self->estimate(request);
     auto start = steady::now();
     self->budget.on_request();
@@ -796,20 +824,34 @@ asio::awaitable<model_answer> claude_vision::impl::call_model(std::shared_ptr<im
 
 // call_batch makes the call through a batch: the answer counts at the batch price for the item
 // that paid (usage says service_tier "batch"); an identical call from another item in the same
-// batch shares it as "cached".
-asio::awaitable<model_answer> claude_vision::impl::call_batch(std::shared_ptr<impl> self,
-                                                              pipeline::identify_request request,
-                                                              std::string model) {
+// batch shares it as "cached". The body (`key` is its answer key) carries the photos until the
+// batch is made; when the request can load them again, it drops them and hands their hold to
+// the batcher with the body, so that the wait for the batch holds neither. Failures are values
+// (see pay).
+asio::awaitable<result<model_answer>> claude_vision::impl::call_batch(
+    std::shared_ptr<impl> self, pipeline::identify_request& request, std::string key,
+    std::string body, std::string model) {
+    const auto start = steady::now();
+    batch_call call;
+    call.key = std::move(key);
+    call.params = std::move(body);
+    call.item_id = request.item_id;
+    if (request.reload_photos) {
+        call.hold = std::move(request.hold);
+        request.drop_photos();
+    }
+    auto got = co_await self->batcher->call(call);
+    co_return self->batch_answer(std::move(got), model, request.item_id, start);
+}
+
+// batch_answer turns a batch's reply into the call's answer, counted in the metrics; a paid
+// answer names `item_id` as its payer.
+model_answer claude_vision::impl::batch_answer(batch_reply got, const std::string& model,
+                                               const std::string& item_id,
+                                               steady::time_point start) {
     model_answer out;
     out.record.model = model;
     out.record.attempts = 1;
-    auto start = steady::now();
-    batch_call call;
-    call.params = self->make_call(request, model).body;
-    call.key = answer_key(call.params);
-    call.item_id = request.item_id;
-    auto got = co_await self->batcher->call(call);
-
     out.record.request_id = got.batch_id;
     out.record.latency_ms = std::chrono::duration_cast<milliseconds>(steady::now() - start).count();
     if (got.reply) {
@@ -818,17 +860,20 @@ asio::awaitable<model_answer> claude_vision::impl::call_batch(std::shared_ptr<im
         out.record.confidence = got.reply->identification.confidence;
         out.record.outcome = got.paid_by_caller ? "ok" : "cached";
         if (got.paid_by_caller) {
-            self->record_usage(model, out.record);
+            record_usage(model, out.record);
             out.body = std::move(got.body);
         }
         out.reply = std::move(got.reply);
     } else {
         out.error = std::move(got.error);
         out.record.outcome = out.error->code;
-        self->metrics.errors.with({model, out.error->code}).inc();
+        metrics.errors.with({model, out.error->code}).inc();
     }
-    self->metrics.calls.with({model, out.record.outcome}).inc();
-    co_return out;
+    metrics.calls.with({model, out.record.outcome}).inc();
+    if (keepable(out)) {
+        out.paid_by = item_id;
+    }
+    return out;
 }
 
 // reused turns an answer found in the cache (memory, the store, or the call of another item
@@ -868,15 +913,22 @@ model_answer claude_vision::impl::gave_up(const std::string& model) const {
 // pay makes the call, through a batch for bulk requests when batches are on; a paid answer
 // names this item as its payer. Failures are values too (with their record): the calls waiting
 // for this one share them, and the answer cache keeps none.
-asio::awaitable<result<model_answer>> claude_vision::impl::pay(
-    std::shared_ptr<impl> self, const pipeline::identify_request& request, std::string model,
-    resilience::deadline stage) {
-    model_answer fresh;
+asio::awaitable<result<model_answer>> claude_vision::impl::pay(std::shared_ptr<impl> self,
+                                                               pipeline::identify_request& request,
+                                                               std::string key, std::string body,
+                                                               std::string model,
+                                                               resilience::deadline stage) {
     if (request.bulk && self->batcher) {
-        fresh = co_await self->call_batch(self, request, model);
-    } else {
-        fresh = co_await self->call_model(self, request, model, stage);
+        return self->call_batch(self, request, std::move(key), std::move(body), std::move(model));
     }
+    return self->call_paid(self, request, std::move(body), std::move(model), stage);
+}
+
+// call_paid makes a synchronous call for pay.
+asio::awaitable<result<model_answer>> claude_vision::impl::call_paid(
+    std::shared_ptr<impl> self, const pipeline::identify_request& request, std::string body,
+    std::string model, resilience::deadline stage) {
+    auto fresh = co_await self->call_model(self, request, std::move(body), model, stage);
     if (keepable(fresh)) {
         fresh.paid_by = request.item_id;
     }
@@ -887,17 +939,25 @@ asio::awaitable<result<model_answer>> claude_vision::impl::pay(
 // and keeps what it paid for; identical calls arriving together pay once. A call that finds an
 // identical one of another item in flight waits for it until its own stage's deadline, then
 // fails with vision_deadline while the other call goes on and keeps its answer; a bulk call
-// through a batch, never bounded by the stage's deadline, waits as long as that call takes.
+// through a batch, never bounded by the stage's deadline, waits as long as that call takes
+// (keeping its own body meanwhile, should it have to make the call after all).
 asio::awaitable<model_answer> claude_vision::impl::answer(std::shared_ptr<impl> self,
-                                                          pipeline::identify_request request,
+                                                          pipeline::identify_request& request,
                                                           std::string model,
                                                           resilience::deadline stage) {
+    std::string body = self->body_for(request, model);
     if (!self->answers) {
-        co_return co_await self->call_model(self, request, model, stage);
+        return self->call_model(self, request, std::move(body), std::move(model), stage);
     }
-    const std::string key = answer_key(self->make_call(request, model).body);
-    const answer_cache::loader load = [&self, &request, &model, &stage] {
-        return self->pay(self, request, model, stage);
+    return self->cached_answer(self, request, std::move(body), std::move(model), stage);
+}
+
+asio::awaitable<model_answer> claude_vision::impl::cached_answer(
+    std::shared_ptr<impl> self, pipeline::identify_request& request, std::string body,
+    std::string model, resilience::deadline stage) {
+    const std::string key = answer_key(body);
+    const answer_cache::loader load = [&self, &request, &key, &body, &model, &stage] {
+        return self->pay(self, request, key, std::move(body), model, stage);
     };
     std::optional<milliseconds> max_wait;
     if (!(request.bulk && self->batcher)) {
@@ -905,14 +965,51 @@ asio::awaitable<model_answer> claude_vision::impl::answer(std::shared_ptr<impl> 
     }
     auto where = cache::found_in::loader;
     auto got = co_await self->answers->get_or_load(key, load, &where, max_wait);
+    co_return self->settle(std::move(got), where, model, request.item_id);
+}
+
+// settle makes the cache's answer this call's: none when the wait for another item's call
+// expired, the record of a reused answer otherwise (see reused).
+model_answer claude_vision::impl::settle(result<model_answer> got, cache::found_in where,
+                                         const std::string& model,
+                                         const std::string& item_id) const {
     if (where == cache::found_in::expired) {
-        co_return self->gave_up(model);
+        return gave_up(model);
     }
     model_answer out = std::move(*got);  // pay() never fails: failures are values
     if (where != cache::found_in::loader && out.reply) {
-        out = self->reused(std::move(out), model, request.item_id);
+        out = reused(std::move(out), model, item_id);
     }
-    co_return out;
+    return out;
+}
+
+// reload_photos loads the request's photos again when a batch call dropped them; returns why
+// that failed, if it did.
+asio::awaitable<std::optional<failure>> claude_vision::impl::reload_photos(
+    pipeline::identify_request& request) {
+    if (!request.jpeg_images.empty() || !request.reload_photos) {
+        co_return std::nullopt;
+    }
+    auto photos = co_await request.reload_photos();
+    if (!photos) {
+        co_return std::move(photos.error());
+    }
+    if (photos->jpeg_images.empty()) {
+        co_return failure{"vision_no_images", "The item's photos are gone.", false};
+    }
+    request.jpeg_images = std::move(photos->jpeg_images);
+    request.hold = std::move(photos->hold);
+    co_return std::nullopt;
+}
+
+// without_photos is the answer of a call not made because its photos could not be loaded.
+model_answer claude_vision::impl::without_photos(const std::string& model, failure why) const {
+    model_answer out;
+    out.record.model = model;
+    why.message = "The stronger model was not asked: " + why.message;
+    out.error = std::move(why);
+    out.record.outcome = out.error->code;
+    return out;
 }
 
 claude_vision::claude_vision(claude_options options, asio::any_io_executor executor,
@@ -939,7 +1036,16 @@ asio::awaitable<result<pipeline::identification>> claude_vision::identify(
 
     if (should_escalate(answers.front(), self->options)) {
         self->metrics.escalations.inc();
-        answers.push_back(co_await self->answer(self, request, self->options.strong_model, stage));
+        // A bulk call through a batch dropped the photos: they are loaded again first, and a
+        // failed load ends the escalation like a failed call.
+        auto missing = co_await self->reload_photos(request);
+        if (missing) {
+            answers.push_back(
+                self->without_photos(self->options.strong_model, std::move(*missing)));
+        } else {
+            answers.push_back(
+                co_await self->answer(self, request, self->options.strong_model, stage));
+        }
         auto end = end_of_escalation(answers.front(), answers.back());
         self->metrics.escalation_ends.with({end.outcome, end.reason}).inc();
     }

@@ -164,8 +164,11 @@ public:
     // calls through batches wait as long as that call takes. When the strong model gives no
     // complete answer after a complete cheap one (it failed, timed out, or the deadline ended
     // first), the cheap answer is returned with escalation_outcome "fallback" and the strong call's
-    // failure code as escalation_reason. Cancelling the awaiting coroutine ends the call with
-    // boost::system::system_error (operation_aborted).
+    // failure code as escalation_reason. A bulk call through a batch hands its body (which
+    // carries the photos) and request.hold to the batcher, which keeps them until the batch is
+    // made; when request.reload_photos is set, the request drops its photos meanwhile and an
+    // escalation loads them again (a failed load ends it like a failed call). Cancelling the
+    // awaiting coroutine ends the call with boost::system::system_error (operation_aborted).
     boost::asio::awaitable<result<pipeline::identification>> identify(
         pipeline::identify_request request) override;
     // defers_bulk is true when bulk requests go through batches.

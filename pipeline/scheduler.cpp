@@ -85,6 +85,58 @@ private:
     kind kind_;
 };
 
+// photo_bytes_of sums the sizes the normalize stage recorded for the photos.
+std::int64_t photo_bytes_of(const json::array& images) {
+    std::int64_t sum = 0;
+    for (const auto& img : images) {
+        if (const auto* size = img.as_object().if_contains("bytes")) {
+            sum += size->to_number<std::int64_t>();
+        }
+    }
+    return sum;
+}
+
+// as_photo_hold turns a share of `budget` into the vision request's hold, which keeps the
+// budget alive as well: a model may drop it after the scheduler is gone (a batch made later).
+photo_hold as_photo_hold(std::shared_ptr<byte_budget> budget, byte_budget::hold share) {
+    struct held {
+        std::shared_ptr<byte_budget> budget;  // destroyed after the share returns to it
+        byte_budget::hold share;
+    };
+    return std::make_shared<held>(held{std::move(budget), std::move(share)});
+}
+
+// load_photos waits for the photos' share of `budget`, then reads them from the blob store on
+// `pool`; a photo missing from the store is left out. Errors: store_unavailable (retryable) or
+// internal_error when the store cannot be read.
+asio::awaitable<result<loaded_photos>> load_photos(std::shared_ptr<byte_budget> budget,
+                                                   const store::blob_store* blobs,
+                                                   asio::thread_pool* pool, json::array images) {
+    auto share = co_await budget->acquire(photo_bytes_of(images));
+    loaded_photos out;
+    std::optional<failure> problem;
+    auto load = [&images, blobs, &out, &problem] {
+        try {
+            for (const auto& img : images) {
+                if (auto bytes = blobs->get(img.at("sha256").as_string())) {
+                    out.jpeg_images.push_back(std::move(*bytes));
+                }
+            }
+        } catch (const store::store_error& e) {
+            const bool retryable = e.kind() == store::error_kind::retryable;
+            problem = failure{retryable ? "store_unavailable" : "internal_error",
+                              std::string("the photos could not be read: ") + e.what(), retryable};
+        }
+        return out.jpeg_images.size();
+    };
+    co_await run_on(*pool, load);
+    if (problem) {
+        co_return make_unexpected(std::move(*problem));
+    }
+    out.hold = as_photo_hold(std::move(budget), std::move(share));
+    co_return out;
+}
+
 }  // namespace
 
 struct scheduler::job_context {
@@ -116,7 +168,7 @@ scheduler::scheduler(asio::any_io_executor io, scheduler_deps deps, scheduler_op
       rescue_timer_(strand_),
       idle_timer_(strand_),
       lease_timer_(strand_),
-      photo_bytes_(options_.max_photo_bytes),
+      photo_bytes_(std::make_shared<byte_budget>(options_.max_photo_bytes)),
       near_duplicate_metrics_(deps_.metrics) {
     std::shared_ptr<market::comp_cache_backend> second_level;
     if (deps_.db != nullptr && deps_.store_pool != nullptr) {
@@ -140,9 +192,9 @@ scheduler::scheduler(asio::any_io_executor io, scheduler_deps deps, scheduler_op
                                          {})
                  .with({});
         photo_bytes_held_->set_callback(
-            [this] { return static_cast<double>(photo_bytes_.held()); });
+            [budget = photo_bytes_] { return static_cast<double>(budget->held()); });
         photo_bytes_waiters_->set_callback(
-            [this] { return static_cast<double>(photo_bytes_.waiting()); });
+            [budget = photo_bytes_] { return static_cast<double>(budget->waiting()); });
     }
 }
 
@@ -541,32 +593,23 @@ asio::awaitable<result<json::value>> scheduler::identify_with_vision(
                      batch ? parked_slot::kind::batch : parked_slot::kind::upstream);
     wake();  // a slot is free: claim other work meanwhile
 
-    // The normalized photos, from the blob store, once their bytes fit in the budget.
-    const auto& images = done.at("normalize").at("images").as_array();
-    byte_budget::hold photos;
-    if (!batch) {
-        std::int64_t want = 0;
-        for (const auto& img : images) {
-            if (const auto* size = img.as_object().if_contains("bytes")) {
-                want += size->to_number<std::int64_t>();
-            }
-        }
-        photos = co_await photo_bytes_.acquire(want);
+    // The normalized photos, from the blob store, once their bytes fit in the budget; their
+    // share returns when the model drops them (after a synchronous call, or once the batch of a
+    // bulk call is made), and the model may load them again, with a new share.
+    auto images = done.at("normalize").at("images").as_array();
+    auto loaded = co_await load_photos(photo_bytes_, deps_.env.blobs, deps_.store_pool, images);
+    if (!loaded) {
+        co_return make_unexpected(std::move(loaded.error()));
     }
-    auto load = [&images, blobs = deps_.env.blobs, &request] {
-        for (const auto& img : images) {
-            auto bytes = blobs->get(img.at("sha256").as_string());
-            if (bytes) {
-                request.jpeg_images.push_back(std::move(*bytes));
-            }
-        }
-        return request.jpeg_images.size();
+    request.jpeg_images = std::move(loaded->jpeg_images);
+    request.hold = std::move(loaded->hold);
+    request.reload_photos = [budget = photo_bytes_, blobs = deps_.env.blobs,
+                             pool = deps_.store_pool, images = std::move(images)] {
+        return load_photos(budget, blobs, pool, images);
     };
-    co_await run_on(*deps_.store_pool, load);
     // Moved: a bulk call may wait hours for its batch, and a copy here would hold the photos
-    // twice meanwhile.
+    // meanwhile.
     auto answer = co_await deps_.vision->identify(std::move(request));
-    photos.release();
     slot.take_back();
     if (!answer) {
         if (answer.error().retryable) {

@@ -49,11 +49,13 @@ struct scheduler_options {
     int concurrency = 4;    // jobs holding a worker slot (running CPU or store stages)
     // Jobs claimed at once, counting those waiting on upstreams.
     int max_in_flight = 1024;
-    // Photo bytes held at once by jobs calling the vision model synchronously (<= 0: no bound):
-    // a job waits for its photos' share before it loads them. Jobs waiting on a batch are not
-    // counted.
-    // TODO(#5): a job waiting on a batch holds its photos for the batch's hours; bound those too
-    // (or reload them for an escalation instead of keeping them).
+    // Photo bytes held at once by jobs calling the vision model (<= 0: no bound): a job waits
+    // for its photos' share before it loads them, and the share returns when the model drops
+    // them: after a synchronous call, or once the batch of a bulk call is made (the model
+    // reloads them, with a new share, for an escalation).
+    // TODO(#5): a job waiting on a batch still keeps its chain of coroutine frames, about 30 KB
+    // (the answer cache's single flight, claude_vision, the batcher); parking it in the queue
+    // until its batch ends would leave only its row.
     std::int64_t max_photo_bytes = 256LL << 20;
     int claim_batch = 8;
     std::int64_t lease_ms = 30'000;
@@ -182,7 +184,8 @@ private:
     asio::thread_pool lease_pool_{1};  // heartbeats' blocking store calls, apart from the rest
     std::atomic<int> running_{0};      // jobs holding a worker slot
     std::atomic<int> in_flight_{0};    // jobs counted against max_in_flight
-    byte_budget photo_bytes_;          // photos held by jobs on the synchronous vision path
+    // Photos held by jobs calling the vision model; shared with the holds handed to the model.
+    std::shared_ptr<byte_budget> photo_bytes_;
     // Gauges reading photo_bytes_ at each scrape; null without a registry.
     metrics::callback_gauge* photo_bytes_held_ = nullptr;
     metrics::callback_gauge* photo_bytes_waiters_ = nullptr;

@@ -6,7 +6,9 @@
 #include <boost/asio/awaitable.hpp>
 #include <boost/json/object.hpp>
 #include <cstdint>
+#include <functional>
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -16,13 +18,38 @@
 
 namespace boomer::pipeline {
 
+// What the caller keeps while an item's photo bytes are held in memory (its share of a byte
+// budget): opaque to vision models, which drop it together with the bytes it stands for.
+using photo_hold = std::shared_ptr<void>;
+
+// An item's photos loaded again, with their hold.
+struct loaded_photos {
+    std::vector<std::string> jpeg_images;
+    photo_hold hold;
+};
+
+// Loads an item's photos again: blocking reads run off the awaiting thread, after waiting for
+// the bytes' share of the caller's budget. Errors: the caller's (a store that cannot be read).
+using photo_loader = std::function<boost::asio::awaitable<result<loaded_photos>>()>;
+
 struct identify_request {
     std::string item_id;
     std::vector<std::string> jpeg_images;  // normalized photos, in item order
+    photo_hold hold;                       // kept as long as jpeg_images is; may be null
+    // Set when the caller can load the photos again: a model that keeps the request while it
+    // waits long (a batch) may then drop jpeg_images and hold, and reload them when it needs
+    // them again (an escalation). Empty: the model keeps jpeg_images as long as it needs them.
+    photo_loader reload_photos;
     std::string title_hint;
     std::string condition_hint;
     std::vector<std::string> barcodes;  // "EAN-13:9780140013993"
     bool bulk = false;  // the item can wait (priority bulk): a model may answer it at batch speed
+
+    // drop_photos frees the photo bytes and their hold; reload_photos brings them back.
+    void drop_photos() {
+        std::vector<std::string>().swap(jpeg_images);
+        hold.reset();
+    }
 };
 
 // Tokens one model call used, as the model's `usage` reported them (kept raw so that cost can be
@@ -90,7 +117,9 @@ namespace json = boost::json;
 json::object vision_details(const identification& id);
 
 // A vision model. identify() may suspend on the network; it honours cancellation of the
-// awaiting coroutine and returns retryable failures for overload and timeouts.
+// awaiting coroutine and returns retryable failures for overload and timeouts. A model that
+// waits long (defers_bulk) should not keep the request's photos through the wait when it can
+// reload them (identify_request::reload_photos).
 class vision_model {
 public:
     virtual ~vision_model() = default;

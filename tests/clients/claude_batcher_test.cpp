@@ -3,7 +3,8 @@
 // errored, canceled and expired lines fail the way a synchronous call would and are submitted
 // afresh next time; polls wait at least the retry-after; a recorded batch is resumed after a
 // crash, never submitted again, and so is a batch made but not yet recorded (found through the
-// list endpoint); identical calls share one request; urgent calls stay sync.
+// list endpoint); identical calls share one request; urgent calls stay sync; a bulk call holds
+// its photos only until its batch is made, and an escalation loads them again.
 #include "clients/claude_batcher.hpp"
 
 #include <atomic>
@@ -354,6 +355,115 @@ TEST_CASE("claude batcher: escalation of an unsure bulk answer goes through a ba
     REQUIRE(billed.size() == 2);
     CHECK(billed[1].model == "claude-sonnet-4-5");
     CHECK(out->cost_micros == half_cost(billed[0].usage, 1, 5) + half_cost(billed[1].usage, 3, 15));
+}
+
+namespace {
+
+// The photo holds a test hands out, and how many were alive at each of the batcher's sleeps:
+// the collection window (before the batch is made) and the polls (after).
+struct hold_watch {
+    std::mutex mutex;
+    std::vector<std::weak_ptr<void>> holds;
+    std::vector<std::pair<milliseconds, int>> alive_at_sleeps;
+    int reloads = 0;
+
+    pipeline::photo_hold make_hold() {
+        auto hold = std::make_shared<int>(0);
+        std::lock_guard lock(mutex);
+        holds.push_back(hold);
+        return hold;
+    }
+    void note_sleep(milliseconds d) {
+        std::lock_guard lock(mutex);
+        int alive = 0;
+        for (const auto& h : holds) {
+            alive += h.expired() ? 0 : 1;
+        }
+        alive_at_sleeps.emplace_back(d, alive);
+    }
+};
+
+asio::awaitable<void> watched_sleep(std::shared_ptr<hold_watch> watch, milliseconds d) {
+    watch->note_sleep(d);
+    co_return;
+}
+
+asio::awaitable<result<pipeline::loaded_photos>> reload_photo(std::shared_ptr<hold_watch> watch,
+                                                              int photo_index) {
+    pipeline::loaded_photos out;
+    out.jpeg_images = {photo(photo_index)};
+    out.hold = watch->make_hold();
+    {
+        std::lock_guard lock(watch->mutex);
+        ++watch->reloads;
+    }
+    co_return out;
+}
+
+// A bulk request whose photos can be reloaded, each load with a watched hold.
+pipeline::identify_request reloadable_request(const std::shared_ptr<hold_watch>& watch,
+                                              int photo_index) {
+    auto r = bulk_request("itm_1", photo_index);
+    r.hold = watch->make_hold();
+    r.reload_photos = [watch, photo_index] { return reload_photo(watch, photo_index); };
+    return r;
+}
+
+// identify_alone runs one request, handing it over so that nothing but the model keeps it.
+outcome identify_alone(harness& h, pipeline::identify_request r) {
+    clients::claude_vision vision(h.options, h.io.get_executor(), h.registry);
+    std::optional<outcome> out;
+    countdown left{1, &h.io};
+    asio::co_spawn(h.io, identify_into(vision, std::move(r), &out, &left), asio::detached);
+    h.io.restart();
+    h.io.run();
+    REQUIRE(out);
+    return std::move(*out);
+}
+
+}  // namespace
+
+TEST_CASE(
+    "claude batcher: a bulk call holds its photos only until its batch is made, and an "
+    "escalation loads them again",
+    "[clients]") {
+    harness h;
+    auto watch = std::make_shared<hold_watch>();
+    h.options.batch.window = milliseconds(250);
+    h.options.sleep = [watch](milliseconds d) { return watched_sleep(watch, d); };
+    h.fake.add_fixture(sha256_hex(photo(2)), "claude-haiku-4-5",
+                       test::identification_record("Print", 0.3));
+    h.fake.add_fixture(sha256_hex(photo(2)), "claude-sonnet-4-5",
+                       test::identification_record("Acme X1 print", 0.9));
+
+    auto out = identify_alone(h, reloadable_request(watch, 2));
+    REQUIRE(out);
+    CHECK(out->escalated);
+    CHECK(out->title == "Acme X1 print");  // the strong call carried the reloaded photo
+    CHECK(h.fake.batches_created() == 2);
+    CHECK(h.fake.received() == 0);
+    CHECK(watch->reloads == 1);
+    // Each window saw its call's photos held; no poll of a made batch saw any.
+    int windows = 0;
+    for (const auto& [wait, alive] : watch->alive_at_sleeps) {
+        if (wait == h.options.batch.window) {
+            ++windows;
+            CHECK(alive == 1);
+        } else {
+            CHECK(alive == 0);
+        }
+    }
+    CHECK(windows == 2);
+    CHECK(watch->alive_at_sleeps.size() > 2);  // the polls were watched too
+
+    // A confident cheap answer needs the photos no more: nothing is loaded again.
+    auto sure = std::make_shared<hold_watch>();
+    h.options.sleep = [sure](milliseconds d) { return watched_sleep(sure, d); };
+    auto confident = identify_alone(h, reloadable_request(sure, 0));
+    REQUIRE(confident);
+    CHECK_FALSE(confident->escalated);
+    CHECK(sure->reloads == 0);
+    CHECK(h.fake.batches_created() == 3);
 }
 
 TEST_CASE("claude batcher: urgent and normal items stay on the synchronous path", "[clients]") {

@@ -2,7 +2,8 @@
 // through one Message Batch (even with a single worker, which they give back while they wait),
 // each at exactly half the synchronous price; urgent items stay on the synchronous path; and a
 // kill -9 while the batch is pending loses nothing and pays nothing twice: the restarted service
-// finds the recorded batch and waits for it instead of submitting again.
+// finds the recorded batch and waits for it instead of submitting again. An unsure bulk answer
+// is escalated through a second batch, with the photos read again from the blob store.
 #include <catch2/catch.hpp>
 #include <cstdlib>
 #include <set>
@@ -230,4 +231,41 @@ TEST_CASE(
     for (const auto& item : items) {
         check_bulk_item(item, billed);
     }
+}
+
+TEST_CASE(
+    "service with Claude batches: an unsure bulk item is escalated through a second batch, "
+    "its photos read again",
+    "[e2e]") {
+    fakes::fake_anthropic_options options;
+    options.batches.in_progress_polls = 1;
+    options.batches.retry_after_seconds = 1;
+    fakes::fake_anthropic fake(options);
+    const auto& p = bulk_photos[1];
+    auto unsure = record("Print");
+    unsure["overall_confidence"] = 0.3;
+    fake.add_fixture(normalized_sha256(p), "claude-haiku-4-5", unsure);
+    fake.add_fixture(normalized_sha256(p), "claude-sonnet-4-5", record("Acme X1 print"));
+    temp_dir dir;
+    auto env = batch_env(fake);
+    scoped_env one_per_batch(
+        {{"BOOMER_CLAUDE_BATCH_MAX", "1"}, {"BOOMER_CLAUDE_BATCH_WINDOW_MS", "0"}});
+    service_process svc(dir.path(), {"--workers", "1"});
+    api_client api(svc.port());
+
+    auto job = api.wait_final(submit(api, p, "bulk"));
+    CHECK(job.at("attempts") == 1);
+    auto item = item_of(api, job);
+    const auto& id = item.at("identification").as_object();
+    CHECK(str(id.at("title")) == "Acme X1 print");  // the strong call had the photo
+    CHECK(id.at("escalated").as_bool());
+    REQUIRE(id.at("calls").as_array().size() == 2);
+    for (const auto& call : id.at("calls").as_array()) {
+        CHECK(str(call.at("usage").at("service_tier")) == "batch");
+    }
+    CHECK(fake.batches_created() == 2);
+    CHECK(fake.received() == 0);  // nothing went to /v1/messages
+    auto billed = fake.batch_billed();
+    REQUIRE(billed.size() == 2);
+    CHECK(billed[1].model == "claude-sonnet-4-5");
 }

@@ -581,6 +581,78 @@ std::string normalized_photo(fixture& f, const std::string& item_id) {
 
 }  // namespace
 
+namespace {
+
+// The photo bytes the scheduler's budget holds now, as its gauge shows (-1: not shown).
+double photo_bytes_held(const metrics::registry& registry) {
+    const std::string name = "\nboomer_pipeline_photo_bytes ";
+    auto text = "\n" + registry.render();
+    auto at = text.find(name);
+    if (at == std::string::npos) {
+        return -1;
+    }
+    return std::stod(text.substr(at + name.size()));
+}
+
+// A vision model that defers bulk calls the way batches do: it notes the budget held with the
+// photos, drops them (as once a batch is made), notes the budget again, then loads them again
+// (as for an escalation) and notes it once more.
+class dropping_vision final : public pipeline::vision_model {
+public:
+    explicit dropping_vision(const metrics::registry& registry) : registry_(registry) {}
+
+    boost::asio::awaitable<result<pipeline::identification>> identify(
+        pipeline::identify_request request) override {
+        held_with_photos = photo_bytes_held(registry_);
+        photos = request.jpeg_images;
+        request.drop_photos();
+        held_after_drop = photo_bytes_held(registry_);
+        if (request.reload_photos) {
+            auto again = co_await request.reload_photos();
+            if (again) {
+                reloaded = again->jpeg_images;
+                held_after_reload = photo_bytes_held(registry_);
+            }
+        }
+        co_return paid_identification("dropping-model", 1);
+    }
+    bool defers_bulk() const override { return true; }
+
+    double held_with_photos = -1;
+    double held_after_drop = -1;
+    double held_after_reload = -1;
+    std::vector<std::string> photos;
+    std::vector<std::string> reloaded;
+
+private:
+    const metrics::registry& registry_;
+};
+
+}  // namespace
+
+TEST_CASE(
+    "scheduler: a bulk item's photos count in the byte budget until the model drops them, "
+    "and can be loaded again",
+    "[pipeline]") {
+    fixture f;
+    metrics::registry registry;
+    f.registry = &registry;
+    auto id = f.submit("orientation-1-landscape.jpg", "print", store::priority::bulk);
+    dropping_vision vision(registry);
+    f.run_until_finished(1, &vision);
+    CHECK(f.events.errors.empty());
+    CHECK(f.events.finished[id] == store::job_state::needs_review);
+
+    const auto photo = normalized_photo(f, id);
+    REQUIRE(vision.photos.size() == 1);
+    CHECK(vision.photos[0] == photo);
+    CHECK(vision.held_with_photos == static_cast<double>(photo.size()));
+    CHECK(vision.held_after_drop == 0);
+    REQUIRE(vision.reloaded.size() == 1);
+    CHECK(vision.reloaded[0] == photo);
+    CHECK(vision.held_after_reload == static_cast<double>(photo.size()));
+}
+
 TEST_CASE("scheduler: a copy of an identified photo reuses its identification, free",
           "[pipeline]") {
     fixture f;
