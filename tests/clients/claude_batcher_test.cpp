@@ -396,7 +396,12 @@ TEST_CASE("claude batcher: settings from the environment", "[clients]") {
          {std::pair{"BOOMER_CLAUDE_BATCHES", "maybe"}, std::pair{"BOOMER_CLAUDE_BATCH_MAX", "0"},
           std::pair{"BOOMER_CLAUDE_BATCH_MAX", "10001"},
           std::pair{"BOOMER_CLAUDE_BATCH_POLL_MIN_MS", "10000"},
-          std::pair{"BOOMER_CLAUDE_BATCH_WINDOW_MS", "soon"}}) {
+          std::pair{"BOOMER_CLAUDE_BATCH_WINDOW_MS", "soon"},
+          // Beyond 24 hours, up to values whose nanoseconds would overflow the timers.
+          std::pair{"BOOMER_CLAUDE_BATCH_WINDOW_MS", "86400001"},
+          std::pair{"BOOMER_CLAUDE_BATCH_WINDOW_MS", "9223372036854775807"},
+          std::pair{"BOOMER_CLAUDE_BATCH_POLL_MAX_MS", "0"},
+          std::pair{"BOOMER_CLAUDE_BATCH_POLL_MAX_MS", "9223372036854775807"}}) {
         auto saved = env;
         env[name] = value;
         auto bad = clients::claude_options_from_env(lookup);
