@@ -50,6 +50,9 @@ struct batch_settings {
     std::chrono::milliseconds window{2'000};     // BOOMER_CLAUDE_BATCH_WINDOW_MS: collection time
     std::chrono::milliseconds poll_min{1'000};   // BOOMER_CLAUDE_BATCH_POLL_MIN_MS: first wait
     std::chrono::milliseconds poll_max{60'000};  // BOOMER_CLAUDE_BATCH_POLL_MAX_MS: longest wait
+    // Bytes of a create request at most: the API refuses a batch over 256 MB (413), so a
+    // window is submitted before a call would take its requests past this.
+    std::size_t max_bytes = 240 * 1024 * 1024;
     // Polls in a row that fail (network, 5xx) before the waiting calls fail, retryably.
     int max_poll_failures = 10;
 };
