@@ -7,6 +7,10 @@
 namespace boomer::clients {
 namespace {
 
+// The longest window or poll wait accepted: a batch ends within 24 hours, and a longer
+// duration would overflow the timers' nanoseconds (a huge window then closes at once).
+constexpr std::chrono::milliseconds longest_wait = std::chrono::hours(24);
+
 unexpected<failure> bad(std::string_view name, std::string_view why) {
     return fail("bad_config", std::string(name) + " " + std::string(why) + ".");
 }
@@ -30,8 +34,11 @@ result<bool> validate_batch_settings(const batch_settings& s) {
     if (s.max_entries < 1 || s.max_entries > max_batch_requests) {
         return bad("BOOMER_CLAUDE_BATCH_MAX", "must be from 1 to 10000");
     }
-    if (s.window.count() < 0) {
-        return bad("BOOMER_CLAUDE_BATCH_WINDOW_MS", "must not be negative");
+    if (s.window.count() < 0 || s.window > longest_wait) {
+        return bad("BOOMER_CLAUDE_BATCH_WINDOW_MS", "must be from 0 to 86400000 (24 hours)");
+    }
+    if (s.poll_max.count() < 1 || s.poll_max > longest_wait) {
+        return bad("BOOMER_CLAUDE_BATCH_POLL_MAX_MS", "must be from 1 to 86400000 (24 hours)");
     }
     if (s.poll_min.count() < 1 || s.poll_max < s.poll_min) {
         return bad("BOOMER_CLAUDE_BATCH_POLL_MIN_MS",

@@ -139,6 +139,7 @@ struct claude_batcher::impl : std::enable_shared_from_this<impl> {
 
     std::mutex mutex;
     slots pending;                                // the open window; guarded by mutex
+    std::size_t pending_bytes = 0;                // its requests' bytes; guarded by mutex
     std::uint64_t window = 0;                     // its number; guarded by mutex
     bool window_open = false;                     // guarded by mutex
     std::map<std::string, slots> running;         // by batch id; guarded by mutex
@@ -187,6 +188,7 @@ struct claude_batcher::impl : std::enable_shared_from_this<impl> {
     void join_locked(const batch_record& record, const batch_call& c, const waiter& w);
     void enqueue(batch_call& c, const waiter& w);
     void enqueue_locked(batch_call& c, const waiter& w);
+    slots take_pending_locked();
     void recover(const batch_record& intent, batch_call& c, const waiter& w);
     void resolve(slots waiting, const std::map<std::string, std::string>& found);
     slots take_running(const std::string& batch_id);
@@ -257,7 +259,9 @@ void claude_batcher::impl::join_locked(const batch_record& record, const batch_c
     }
 }
 
-// enqueue adds the call to the open window (opening one), or submits a full window at once.
+// enqueue adds the call to the open window (opening one), or submits a full window at once:
+// full in entries, or in bytes when the call would take the create request past max_bytes (the
+// window is submitted first and the call opens the next one).
 void claude_batcher::impl::enqueue(batch_call& c, const waiter& w) {
     std::lock_guard lock(mutex);
     enqueue_locked(c, w);
@@ -268,22 +272,34 @@ void claude_batcher::impl::enqueue_locked(batch_call& c, const waiter& w) {
     if (attach(custom_id, w)) {
         return;
     }
+    // The request's share of the create body: {"custom_id":"…","params":…} and a comma.
+    const std::size_t bytes = c.params.size() + custom_id.size() + 32;
+    if (!pending.empty() && pending_bytes + bytes > options.batch.max_bytes) {
+        spawn(run_batch(shared_from_this(), take_pending_locked()));
+    }
     auto& s = pending[custom_id];
     s.key = c.key;
     s.params = std::move(c.params);
     s.hold = std::move(c.hold);
     s.payer = c.item_id;
     s.waiters.push_back(w);
+    pending_bytes += bytes;
     if (pending.size() >= options.batch.max_entries) {
-        slots full;
-        full.swap(pending);
-        window_open = false;
-        ++window;
-        spawn(run_batch(shared_from_this(), std::move(full)));
+        spawn(run_batch(shared_from_this(), take_pending_locked()));
     } else if (!window_open) {
         window_open = true;
         spawn(close_window(shared_from_this(), window));
     }
+}
+
+// take_pending_locked closes the open window and returns its calls, to be submitted.
+slots claude_batcher::impl::take_pending_locked() {
+    slots out;
+    out.swap(pending);
+    pending_bytes = 0;
+    window_open = false;
+    ++window;
+    return out;
 }
 
 // recover handles a call whose record is an intent: the submission it names may have made a
@@ -364,9 +380,7 @@ asio::awaitable<void> claude_batcher::impl::close_window(std::shared_ptr<impl> s
         if (number != self->window) {
             co_return;  // submitted already, when it filled up
         }
-        batch.swap(self->pending);
-        self->window_open = false;
-        ++self->window;
+        batch = self->take_pending_locked();
     }
     co_await submit(self, batch);
 }

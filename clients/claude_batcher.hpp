@@ -44,11 +44,15 @@ struct claude_options;
 
 // Batch settings of claude_options; the environment variable that sets each is named.
 struct batch_settings {
-    bool enabled = false;                        // BOOMER_CLAUDE_BATCHES: 1/true/on or 0/false/off
-    std::size_t max_entries = 1'000;             // BOOMER_CLAUDE_BATCH_MAX, 1..10,000 per batch
+    bool enabled = false;             // BOOMER_CLAUDE_BATCHES: 1/true/on or 0/false/off
+    std::size_t max_entries = 1'000;  // BOOMER_CLAUDE_BATCH_MAX, 1..10,000 per batch
+    // The waits are at most 24 hours (86,400,000 ms).
     std::chrono::milliseconds window{2'000};     // BOOMER_CLAUDE_BATCH_WINDOW_MS: collection time
     std::chrono::milliseconds poll_min{1'000};   // BOOMER_CLAUDE_BATCH_POLL_MIN_MS: first wait
     std::chrono::milliseconds poll_max{60'000};  // BOOMER_CLAUDE_BATCH_POLL_MAX_MS: longest wait
+    // Bytes of a create request at most: the API refuses a batch over 256 MB (413), so a
+    // window is submitted before a call would take its requests past this.
+    std::size_t max_bytes = 240 * 1024 * 1024;
     // Polls in a row that fail (network, 5xx) before the waiting calls fail, retryably.
     int max_poll_failures = 10;
 };

@@ -257,6 +257,31 @@ TEST_CASE("claude batcher: results larger than an answer the client holds are re
     }
 }
 
+TEST_CASE("claude batcher: a window over the create size limit is split into several batches",
+          "[clients]") {
+    // A create body of any one request fits the limit, of two does not (each photo is KBs).
+    std::size_t largest = 0;
+    for (int i = 0; i < 3; ++i) {
+        clients::identify_call_params p;
+        p.model = "claude-haiku-4-5";
+        p.max_tokens = 2048;
+        largest = std::max(largest, clients::build_identify_body(bulk_request("", i), p).size());
+    }
+    fakes::fake_batch_options small;
+    small.max_create_bytes = largest + 200;
+    harness h(small);
+    h.options.batch.max_bytes = small.max_create_bytes;
+    auto out = h.identify_all(
+        {bulk_request("itm_0", 0), bulk_request("itm_1", 1), bulk_request("itm_2", 2)});
+    CHECK(h.fake.batches_created() == 3);
+    CHECK(h.fake.batch_billed().size() == 3);
+    for (int i = 0; i < 3; ++i) {
+        INFO("item " << i);
+        REQUIRE(out[i]);
+        CHECK(out[i]->title == "Item " + std::to_string(i));
+    }
+}
+
 TEST_CASE("claude batcher: polls wait at least the batch's retry-after", "[clients]") {
     fakes::fake_batch_options slow;
     slow.in_progress_polls = 3;
@@ -506,7 +531,12 @@ TEST_CASE("claude batcher: settings from the environment", "[clients]") {
          {std::pair{"BOOMER_CLAUDE_BATCHES", "maybe"}, std::pair{"BOOMER_CLAUDE_BATCH_MAX", "0"},
           std::pair{"BOOMER_CLAUDE_BATCH_MAX", "10001"},
           std::pair{"BOOMER_CLAUDE_BATCH_POLL_MIN_MS", "10000"},
-          std::pair{"BOOMER_CLAUDE_BATCH_WINDOW_MS", "soon"}}) {
+          std::pair{"BOOMER_CLAUDE_BATCH_WINDOW_MS", "soon"},
+          // Beyond 24 hours, up to values whose nanoseconds would overflow the timers.
+          std::pair{"BOOMER_CLAUDE_BATCH_WINDOW_MS", "86400001"},
+          std::pair{"BOOMER_CLAUDE_BATCH_WINDOW_MS", "9223372036854775807"},
+          std::pair{"BOOMER_CLAUDE_BATCH_POLL_MAX_MS", "0"},
+          std::pair{"BOOMER_CLAUDE_BATCH_POLL_MAX_MS", "9223372036854775807"}}) {
         auto saved = env;
         env[name] = value;
         auto bad = clients::claude_options_from_env(lookup);

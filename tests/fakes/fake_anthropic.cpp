@@ -22,6 +22,10 @@ namespace {
 
 namespace json = boost::json;
 
+// The edge's 413 for a body over the size limit: no top-level type, no request id.
+const std::string too_large_body =
+    R"({"error":{"type":"request_too_large","message":"Request exceeds the maximum size"}})";
+
 struct answer {
     int status = 200;
     std::string body;
@@ -494,11 +498,7 @@ answer fake_anthropic::impl::handle(const httplib::Request& req, received_call& 
     if (req.body.size() > max_request_bytes) {
         call.status = 413;
         call.error_type = "request_too_large";
-        // The edge answers before the API: no top-level type, no request id.
-        return answer{413,
-                      R"({"error":{"type":"request_too_large",)"
-                      R"("message":"Request exceeds the maximum size"}})",
-                      {}};
+        return answer{413, too_large_body, {}};
     }
     auto header = [&req](const char* name) -> std::optional<std::string> {
         if (!req.has_header(name)) {
@@ -566,6 +566,10 @@ void fake_anthropic::impl::add_batch_routes() {
     desk = std::make_unique<fake_batch_desk>(options.batches, time, process, base);
     server.Post("/v1/messages/batches",
                 [this](const httplib::Request& req, httplib::Response& res) {
+                    if (req.body.size() > desk->options().max_create_bytes) {
+                        // The edge answers before the API, as for /v1/messages.
+                        return send(res, 413, too_large_body, {});
+                    }
                     if (auto bad = check_batch_headers(req, true)) {
                         return send(res, bad->status, bad->body, bad->headers);
                     }
@@ -605,7 +609,9 @@ void fake_anthropic::impl::add_batch_routes() {
 fake_anthropic::fake_anthropic(fake_anthropic_options options)
     : impl_(std::make_unique<impl>(std::move(options))) {
     auto* self = impl_.get();
-    self->server.set_payload_max_length(2 * max_request_bytes);
+    // Bodies over the limits are read, to be answered 413 by the routes as the edge would.
+    self->server.set_payload_max_length(
+        2 * std::max(max_request_bytes, self->options.batches.max_create_bytes));
     // Answers wait out their latency on a server thread (one per open connection): enough
     // threads that a load run with seconds of latency is limited by the rate limits, not by the
     // fake (4,000 calls a minute at 4-8 s keep about 500 in flight).
