@@ -666,13 +666,16 @@ asio::awaitable<attempt_verdict> claude_vision::impl::try_once(
     auto& breaker = breakers.get("anthropic", model);
     auto ticket = breaker.allow();
     if (!ticket) {
+        // The job's retry waits out the pause: retried at once, every attempt of an item would
+        // be spent (and the item failed) within a pause shorter than its backoffs.
+        const auto paused = breaker.retry_in();
         attempt_verdict refused;
         refused.stop = true;
-        refused.problem = failure{
-            "vision_unavailable",
-            "Claude (" + model + ") failed repeatedly; calls are paused for " +
-                std::to_string(breaker.retry_in().count() / 1000 + 1) + " s before a trial call.",
-            true};
+        refused.problem =
+            failure{"vision_unavailable",
+                    "Claude (" + model + ") failed repeatedly; calls are paused for " +
+                        std::to_string(paused.count() / 1000 + 1) + " s before a trial call.",
+                    true, paused.count()};
         co_return refused;
     }
     auto& guard = guard_for(model);
@@ -815,7 +818,7 @@ asio::awaitable<model_answer> claude_vision::impl::call_model(
         out.record.outcome = out.error->code;
         if (asked_to_wait) {
             // A retry of the job must not reach Claude before the wait it asked for.
-            out.error->retry_after_ms = asked_to_wait->count();
+            out.error->retry_after_ms = std::max(out.error->retry_after_ms, asked_to_wait->count());
         }
     }
     self->metrics.calls.with({model, out.record.outcome}).inc();

@@ -57,6 +57,8 @@ TEST_CASE("claude resilience: repeated 529s open the model's breaker, and calls 
     REQUIRE_FALSE(refused);
     CHECK(refused.error().code == "vision_unavailable");
     CHECK(refused.error().retryable);
+    // The job's next attempt waits until a trial call may go.
+    CHECK(refused.error().retry_after_ms == 5000);
     CHECK(h.fake.received() == 2);
     CHECK(has_line(h.registry.render(),
                    R"(boomer_breaker_state{upstream="anthropic",model="claude-haiku-4-5"} 1)"));
