@@ -3,7 +3,8 @@
 //   problem; once it is back the service is ready again and every accepted item ends in one
 //   final state, none lost;
 // - two replicas: an item submitted to one starts on the other within milliseconds (LISTEN /
-//   NOTIFY), not at the other's next poll.
+//   NOTIFY), not at the other's next poll; the same photos given to both at once are paid for
+//   once (the answer key claimed in the shared cache table).
 // Runs only where the Postgres server programs are installed.
 #include <algorithm>
 #include <catch2/catch.hpp>
@@ -12,13 +13,17 @@
 #include <cstdlib>
 #include <filesystem>
 #include <map>
+#include <optional>
 #include <set>
+#include <stdexcept>
 #include <string>
 #include <thread>
 #include <vector>
 
+#include "tests/fakes/fake_anthropic.hpp"
 #include "tests/support/http_client.hpp"
 #include "tests/support/paths.hpp"
+#include "tests/support/scoped_env.hpp"
 #include "tests/support/service_process.hpp"
 
 using namespace boomer::test;
@@ -230,4 +235,73 @@ TEST_CASE("service on postgres: an item queued on one replica starts at once on 
     CHECK(waits.back() < 250);
     CHECK(intake.terminate() == 0);
     CHECK(worker.terminate() == 0);
+}
+
+TEST_CASE("service on postgres: the same photos given to two replicas at once are paid once",
+          "[e2e][pg]") {
+    if (!pg_tools_present()) {
+        WARN("no Postgres server programs (initdb): cross-replica answers not tested");
+        return;
+    }
+    temp_dir dir;
+    pg_server pg(dir.path() / "pg");
+    // Confident answers that take 3 s: both replicas reach their call while the first is out.
+    boomer::fakes::fake_anthropic_options fake_options;
+    fake_options.default_confidence = 0.95;
+    boomer::fakes::fake_anthropic fake(fake_options);
+    fake.set_latency(std::chrono::milliseconds(3000));
+    std::optional<service_process> first;
+    std::optional<service_process> second;
+    {
+        scoped_env claude(
+            {{"ANTHROPIC_API_KEY", "test-key"}, {"ANTHROPIC_BASE_URL", fake.base_url()}});
+        // One item in flight each, so that the two items go to different replicas at once
+        // (within one replica its own single flight would be what is tested).
+        const std::vector<std::string> args{
+            "--db", pg.dsn(), "--workers", "1", "--max-in-flight", "1", "--near-duplicate-distance",
+            "0"};
+        first.emplace(dir.path() / "data", args);
+        second.emplace(dir.path() / "data", args);
+    }
+
+    // The submitters assert nothing themselves (Catch is not thread-safe): they keep the final
+    // jobs, or what went wrong.
+    std::vector<std::optional<json::object>> jobs(2);
+    std::vector<std::string> errors(2);
+    std::vector<std::thread> submitters;
+    for (int i = 0; i < 2; ++i) {
+        submitters.emplace_back([&, i] {
+            try {
+                api_client api(i == 0 ? first->port() : second->port());
+                auto res = api.post_item({jpeg("orientation-1-landscape.jpg")},
+                                         {{"title_hint", "framed landscape print"}});
+                if (!res || res->status != 202) {
+                    throw std::runtime_error("the item was refused");
+                }
+                jobs[i] = api.wait_final(str(parse_object(res->body).at("job_id")), 60s);
+            } catch (const std::exception& x) {
+                errors[i] = x.what();
+            }
+        });
+    }
+    for (auto& t : submitters) {
+        t.join();
+    }
+    CHECK(errors == std::vector<std::string>{"", ""});
+    for (const auto& job : jobs) {
+        REQUIRE(job);
+        CHECK(str(job->at("state")) != "failed");
+    }
+    CHECK(fake.received() == 1);
+    CHECK(fake.paid() == 1);
+    // The replica that did not pay shares the answer.
+    std::multiset<std::string> outcomes;
+    for (int i = 0; i < 2; ++i) {
+        api_client api(i == 0 ? first->port() : second->port());
+        auto item = parse_object(api.get("/v1/items/" + str(jobs[i]->at("item_id")))->body);
+        outcomes.insert(str(item.at("identification").at("calls").at(0).at("outcome")));
+    }
+    CHECK(outcomes == std::multiset<std::string>{"cached", "ok"});
+    CHECK(first->terminate() == 0);
+    CHECK(second->terminate() == 0);
 }
