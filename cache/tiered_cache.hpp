@@ -120,7 +120,8 @@ struct tiered_options {
     // "claim:" + key) for this long (0: never). A caller that finds it claimed, by another process
     // loading it, polls the second level for that value until the claim ends, then claims it
     // itself. A load that gives nothing to keep (an error, an uncacheable value) releases its claim
-    // at once.
+    // at once. A holder that dies keeps the others waiting until its claim ends, so the claim
+    // should last about a load's usual time, not its longest.
     std::chrono::milliseconds claim_for{0};
 };
 
@@ -149,18 +150,19 @@ public:
     // `where` (may be null) tells where the answer, value or error, came from. With `max_wait`,
     // a caller that finds another's load in flight waits for it at most that long (a real
     // timer), then returns the failure cache::flight_wait_expired (where: expired); that load
-    // goes on and caches its value for later callers.
+    // goes on and caches its value for later callers. `claim` false skips the claim across
+    // processes for this load (a loader with cross-process coordination of its own).
     boost::asio::awaitable<result<V>> get_or_load(
         const std::string& key, const loader& load, found_in* where = nullptr,
-        std::optional<std::chrono::milliseconds> max_wait = {}) {
+        std::optional<std::chrono::milliseconds> max_wait = {}, bool claim = true) {
         if (auto hit = memory_.get(key)) {
             tell(where, found_in::memory);
             co_return *hit;
         }
         bool led = false;
-        typename single_flight<found>::loader fill = [this, &key, &load, &led] {
+        typename single_flight<found>::loader fill = [this, &key, &load, &led, claim] {
             led = true;
-            return fill_miss(key, load);
+            return fill_miss(key, load, claim);
         };
         bool expired = false;
         auto got = co_await flights_.run(key, fill, max_wait, &expired);
@@ -311,7 +313,8 @@ private:
         co_await on_level2(release, false);
     }
 
-    boost::asio::awaitable<result<found>> fill_miss(const std::string& key, const loader& load) {
+    boost::asio::awaitable<result<found>> fill_miss(const std::string& key, const loader& load,
+                                                    bool claim_first) {
         if (auto late = memory_.peek(key)) {
             co_return found{*late, found_in::memory};  // filled between our miss and this flight
         }
@@ -323,7 +326,7 @@ private:
                 co_return found{std::move(*stored), found_in::second};
             }
             level2_lookups_.miss();
-            if (options_.claim_for.count() > 0 && level2_->shared()) {
+            if (claim_first && options_.claim_for.count() > 0 && level2_->shared()) {
                 auto claim = co_await take_claim(key);
                 if (claim.value) {
                     memory_.put(key, *claim.value, ttl_for(*claim.value));

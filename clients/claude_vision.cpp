@@ -182,6 +182,9 @@ bool keepable(const model_answer& a) {
     return a.reply.has_value() && !a.body.empty();
 }
 
+// How long a replica's claim on a call's answer lasts (see answer_cache_options).
+constexpr milliseconds answer_claim{15'000};
+
 using answer_cache = cache::tiered_cache<model_answer>;
 
 // The answer cache's settings: "vision_answers" in the cache metrics (its store level:
@@ -195,8 +198,9 @@ cache::tiered_options<model_answer> answer_cache_options(const claude_options& o
     c.decode = decode_answer;
     c.cacheable = keepable;
     // Replicas on one database pay once for identical calls made at the same time: the others
-    // wait, for at most a stage's time, for the answer the first stores.
-    c.claim_for = o.stage_deadline;
+    // wait for the answer the first stores while its claim lasts. The claim covers a usual
+    // call (4-8 s) and a retry; a replica killed mid-call holds the others up no longer.
+    c.claim_for = std::min(o.stage_deadline, answer_claim);
     return c;  // size: deep_size with heap_size(model_answer)
 }
 
@@ -962,12 +966,14 @@ asio::awaitable<model_answer> claude_vision::impl::cached_answer(
     const answer_cache::loader load = [&self, &request, &key, &body, &model, &stage] {
         return self->pay(self, request, key, std::move(body), model, stage);
     };
+    // A batch call needs no claim: its batch record does the same across processes.
+    const bool batched = request.bulk && self->batcher;
     std::optional<milliseconds> max_wait;
-    if (!(request.bulk && self->batcher)) {
+    if (!batched) {
         max_wait = stage.remaining();
     }
     auto where = cache::found_in::loader;
-    auto got = co_await self->answers->get_or_load(key, load, &where, max_wait);
+    auto got = co_await self->answers->get_or_load(key, load, &where, max_wait, !batched);
     co_return self->settle(std::move(got), where, model, request.item_id);
 }
 
