@@ -118,10 +118,12 @@ struct harness {
     std::shared_ptr<test::memory_answers> answers = std::make_shared<test::memory_answers>();
     clients::claude_options options;
 
-    explicit harness(fakes::fake_batch_options batches = {})
-        : fake([&batches] {
+    // `time`: the fake's clock (rate limits, processing time); the system clock when null.
+    explicit harness(fakes::fake_batch_options batches = {}, const boomer::clock* time = nullptr)
+        : fake([&batches, time] {
               fakes::fake_anthropic_options o;
               o.batches = batches;
+              o.time = time;
               return o;
           }()) {
         options.api_key = clients::secret("test-key");
@@ -239,6 +241,71 @@ TEST_CASE(
     REQUIRE(retried);
     CHECK(h.fake.batches_created() == 3);
     CHECK(h.fake.batch_billed().size() == 1);
+}
+
+// advance_and_record is a sleep that moves the fake's clock on by the wait instead of waiting.
+asio::awaitable<void> advance_and_record(manual_clock* time, std::shared_ptr<recorded_sleeps> log,
+                                         milliseconds d) {
+    time->advance_ms(d.count());
+    co_await record_sleep(std::move(log), d);
+}
+
+TEST_CASE(
+    "claude batcher: 429s, 529s and 500s from the batch endpoints delay calls but lose none "
+    "and pay once",
+    "[clients]") {
+    manual_clock time;
+    fakes::fake_batch_options trouble;
+    trouble.requests_per_minute = 2;  // create and one retrieve, then 429s with retry-after
+    trouble.overloaded_share = 0.2;
+    trouble.internal_share = 0.1;
+    harness h(trouble, &time);
+    h.options.max_attempts = 5;
+    auto log = h.sleeps;
+    h.options.sleep = [&time, log](milliseconds d) { return advance_and_record(&time, log, d); };
+    auto out = h.identify_all(
+        {bulk_request("itm_0", 0), bulk_request("itm_1", 1), bulk_request("itm_2", 2)});
+    for (int i = 0; i < 3; ++i) {
+        INFO("item " << i);
+        REQUIRE(out[i]);
+        CHECK(out[i]->title == "Item " + std::to_string(i));
+    }
+    CHECK(h.fake.batch_calls_refused() >= 2);  // the trouble was met
+    CHECK(h.fake.batches_created() == 1);      // refused creates made nothing
+    CHECK(h.fake.batch_billed().size() == 3);
+    CHECK(h.fake.received() == 0);
+    // Every 429 asked for at least 30 s (one call's share of a minute at 2 a minute): the
+    // client waited at least that long at least once.
+    auto waits = h.waits();
+    CHECK(std::any_of(waits.begin(), waits.end(),
+                      [](milliseconds w) { return w >= std::chrono::seconds(30); }));
+}
+
+TEST_CASE("claude batcher: lines that come back errored or expired are paid once when retried",
+          "[clients]") {
+    fakes::fake_batch_options trouble;
+    trouble.errored_line_share = 0.5;
+    trouble.expired_line_share = 0.5;
+    harness h(trouble);
+    std::vector<pipeline::identify_request> calls = {
+        bulk_request("itm_0", 0), bulk_request("itm_1", 1), bulk_request("itm_2", 2)};
+    auto first = h.identify_all(calls);
+    for (const auto& o : first) {
+        REQUIRE_FALSE(o);
+        CHECK(o.error().retryable);
+        CHECK((o.error().code == "vision_upstream_error" ||
+               o.error().code == "vision_batch_expired"));
+    }
+    CHECK(h.fake.batch_billed().empty());
+
+    fakes::fake_batch_options calm;
+    h.fake.set_batch_options(calm);
+    auto second = h.identify_all(calls);
+    for (const auto& o : second) {
+        REQUIRE(o);
+    }
+    CHECK(h.fake.batches_created() == 2);
+    CHECK(h.fake.batch_billed().size() == 3);
 }
 
 TEST_CASE("claude batcher: results larger than an answer the client holds are read line by line",

@@ -6,6 +6,7 @@
 
 #include <boost/json.hpp>
 #include <catch2/catch.hpp>
+#include <thread>
 
 #include "clients/anthropic_batches.hpp"
 #include "pipeline/image/normalize.hpp"
@@ -396,7 +397,92 @@ TEST_CASE("fake batches: a late create answer still made the batch", "[clients]"
     auto res = client.Post("/v1/messages/batches", good_headers,
                            json::serialize(batch_of({request("late")})), "application/json");
     CHECK_FALSE(res);
+    // The server may not have read the request yet when the client gave up: wait for it.
+    for (int i = 0; i < 500 && fake.batches_created() == 0; ++i) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
     CHECK(fake.batches_created() == 1);
     auto page = get(fake, "/v1/messages/batches").json();
     CHECK(page.at("data").as_array().size() == 1);
+}
+
+TEST_CASE("fake batches: over the per-minute limit a call is answered 429 with retry-after",
+          "[clients]") {
+    manual_clock time(1'700'000'000'000);
+    fakes::fake_anthropic_options options;
+    options.time = &time;
+    options.batches.requests_per_minute = 2;
+    fake_anthropic fake(options);
+    auto made = create(fake, batch_of({request("a")}));
+    REQUIRE(made.status == 200);
+    auto id = id_of(made);
+    CHECK(get(fake, "/v1/messages/batches/" + id).status == 200);
+
+    auto limited = get(fake, "/v1/messages/batches/" + id);
+    CHECK(limited.status == 429);
+    CHECK(limited.json().at("error").at("type") == "rate_limit_error");
+    CHECK(limited.message().find("2 requests per minute") != std::string::npos);
+    CHECK(limited.header("retry-after") == "30");  // one call's share of a minute
+    CHECK(limited.header("x-should-retry") == "true");
+    // Creates and lists count against the same limit; a refused create makes no batch.
+    CHECK(create(fake, batch_of({request("b")})).status == 429);
+    CHECK(get(fake, "/v1/messages/batches").status == 429);
+    CHECK(fake.batches_created() == 1);
+    CHECK(fake.batch_calls_refused() == 3);
+
+    time.advance_ms(29'000);
+    CHECK(get(fake, "/v1/messages/batches/" + id).status == 429);
+    time.advance_ms(1'000);
+    CHECK(get(fake, "/v1/messages/batches/" + id).status == 200);
+}
+
+TEST_CASE("fake batches: error dice on the endpoints and on the result lines", "[clients]") {
+    SECTION("every call overloaded") {
+        fakes::fake_anthropic_options options;
+        options.batches.overloaded_share = 1.0;
+        fake_anthropic fake(options);
+        auto refused = create(fake, batch_of({request("a")}));
+        CHECK(refused.status == 529);
+        CHECK(refused.json().at("error").at("type") == "overloaded_error");
+        CHECK(fake.batches_created() == 0);
+        CHECK(get(fake, "/v1/messages/batches").status == 529);
+        CHECK(fake.batch_calls_refused() == 2);
+    }
+    SECTION("every call an internal error") {
+        fakes::fake_anthropic_options options;
+        options.batches.internal_share = 1.0;
+        fake_anthropic fake(options);
+        auto refused = create(fake, batch_of({request("a")}));
+        CHECK(refused.status == 500);
+        CHECK(refused.json().at("error").at("type") == "api_error");
+        CHECK(fake.batches_created() == 0);
+    }
+    SECTION("lines errored or expired, none billed") {
+        fakes::fake_anthropic_options options;
+        options.batches.errored_line_share = 0.5;
+        options.batches.expired_line_share = 0.5;
+        fake_anthropic fake(options);
+        std::initializer_list<json::object> many = {request("a"), request("b"), request("c"),
+                                                    request("d"), request("e"), request("f")};
+        auto id = id_of(create(fake, batch_of(many)));
+        auto ended = retrieve_until_ended(fake, id).json();
+        REQUIRE(ended.at("processing_status") == "ended");
+        auto counts = ended.at("request_counts").as_object();
+        CHECK(counts.at("succeeded") == 0);
+        CHECK(counts.at("errored").to_number<int>() + counts.at("expired").to_number<int>() == 6);
+        CHECK(counts.at("errored").to_number<int>() > 0);
+        CHECK(counts.at("expired").to_number<int>() > 0);
+        auto lines = clients::parse_batch_results(
+            get(fake, std::string(ended.at("results_url").as_string())).body);
+        REQUIRE(lines);
+        for (const auto& l : *lines) {
+            if (l.type == "errored") {
+                REQUIRE(l.error);
+                CHECK(l.error->type == "api_error");
+            } else {
+                CHECK(l.type == "expired");
+            }
+        }
+        CHECK(fake.batch_billed().empty());
+    }
 }

@@ -148,6 +148,32 @@ TEST_CASE("fake upstream flags: latencies, limits and errors from flags", "[clie
                     CLI::ValidationError);
 }
 
+TEST_CASE("fake upstream flags: trouble on the batch endpoints and lines", "[clients]") {
+    auto f = parse_flags({"--batch-rpm", "50", "--batch-rate-529", "0.2", "--batch-rate-500", "0.1",
+                          "--batch-errored-lines", "0.05", "--batch-expired-lines", "0.01",
+                          "--batch-create-delay-ms", "1500", "--seed", "7"});
+    const auto& b = f.anthropic.batches;
+    CHECK(b.requests_per_minute == 50);
+    CHECK(b.overloaded_share == 0.2);
+    CHECK(b.internal_share == 0.1);
+    CHECK(b.errored_line_share == 0.05);
+    CHECK(b.expired_line_share == 0.01);
+    CHECK(b.create_answer_delay == std::chrono::milliseconds(1500));
+    CHECK(b.seed == 7);
+
+    for (auto [one, two] : {std::pair{"--batch-rate-529", "--batch-rate-500"},
+                            std::pair{"--batch-errored-lines", "--batch-expired-lines"}}) {
+        fakes::fake_upstream_flags flags;
+        CLI::App app;
+        fakes::add_fake_upstream_flags(app, flags);
+        app.parse(std::vector<std::string>{"0.5", two, "0.6", one});
+        auto done = fakes::finish_fake_upstream_flags(flags);
+        REQUIRE_FALSE(done);
+        CHECK(done.error().code == "bad_config");
+        CHECK(done.error().message.find(one) != std::string::npos);
+    }
+}
+
 TEST_CASE("fake upstream flags: a TOML file holds the same settings and flags win", "[clients]") {
     auto path = std::filesystem::temp_directory_path() /
                 ("fake_upstream_" + std::to_string(::getpid()) + ".toml");

@@ -218,6 +218,7 @@ std::string fake_anthropic::impl::stats_json() const {
     auto created = static_cast<std::int64_t>(desk->batches_created());
     auto polls = static_cast<std::int64_t>(desk->polls());
     auto billed = static_cast<std::int64_t>(desk->billed().size());
+    auto batch_refused = static_cast<std::int64_t>(desk->refused());
     std::lock_guard lock(mutex);
     for (const auto& c : log) {
         auto& m = by_model[c.model.empty() ? "unknown" : c.model];
@@ -259,7 +260,8 @@ std::string fake_anthropic::impl::stats_json() const {
                                         {"models", std::move(by_model)},
                                         {"batches_created", created},
                                         {"batch_polls", polls},
-                                        {"batch_requests_billed", billed}});
+                                        {"batch_requests_billed", billed},
+                                        {"batch_calls_refused", batch_refused}});
 }
 
 std::string fake_anthropic::impl::random_id(std::string_view prefix, std::size_t n) {
@@ -746,6 +748,10 @@ void fake_anthropic::set_batch_options(const fake_batch_options& options) {
 
 std::size_t fake_anthropic::batches_created() const {
     return impl_->desk->batches_created();
+}
+
+std::size_t fake_anthropic::batch_calls_refused() const {
+    return impl_->desk->refused();
 }
 
 std::size_t fake_anthropic::batch_polls() const {

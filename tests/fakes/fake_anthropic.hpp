@@ -123,11 +123,13 @@ public:
 
     // The Message Batches endpoints: a forced result line for a custom_id (used by the next batch
     // that holds it), new batch behaviour, and counters: batches created, retrieves answered,
-    // and the succeeded lines billed (each with its usage).
+    // calls of the batch endpoints refused by their limit or error dice, and the succeeded lines
+    // billed (each with its usage).
     void inject_batch_line(injected_line line);
     void set_batch_options(const fake_batch_options& options);
     std::size_t batches_created() const;
     std::size_t batch_polls() const;
+    std::size_t batch_calls_refused() const;
     std::vector<billed_request> batch_billed() const;
 
     // wait blocks until the server stops (for tools/fake_upstream); stop() ends it.

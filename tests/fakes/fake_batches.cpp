@@ -153,7 +153,49 @@ fake_batch_desk::fake_batch_desk(fake_batch_options options, const clock& time, 
     : options_(options),
       time_(time),
       process_(std::move(process)),
-      base_url_(std::move(base_url)) {}
+      base_url_(std::move(base_url)),
+      dice_(options.seed) {}
+
+std::optional<batch_answer> fake_batch_desk::admit_locked() {
+    const auto now = time_.now_ms();
+    if (options_.requests_per_minute > 0) {
+        // In units of 1/60,000 of a call: the bucket gains `limit` units a millisecond, holds a
+        // minute's worth, and a call costs 60,000.
+        const std::int64_t limit = options_.requests_per_minute;
+        const std::int64_t cost = 60'000;
+        credit_ = credit_ < 0 ? limit * cost
+                              : std::min(limit * cost, credit_ + (now - credit_at_ms_) * limit);
+        credit_at_ms_ = now;
+        if (credit_ < cost) {
+            ++refused_;
+            const std::int64_t wait_ms = (cost - credit_ + limit - 1) / limit;
+            auto a = error_answer(429, "rate_limit_error",
+                                  "This request would exceed your organization's rate limit of " +
+                                      std::to_string(limit) +
+                                      " requests per minute to the Message Batches API. Please "
+                                      "try again later.");
+            a.headers = {{"retry-after", std::to_string(std::max<std::int64_t>(
+                                             1, (wait_ms + 999) / 1000))},
+                         {"x-should-retry", "true"}};
+            return a;
+        }
+        credit_ -= cost;
+    }
+    double roll = std::uniform_real_distribution<double>(0.0, 1.0)(dice_);
+    if (roll < options_.overloaded_share) {
+        ++refused_;
+        auto a = error_answer(529, "overloaded_error", "Overloaded");
+        a.headers = {{"x-should-retry", "true"}};
+        return a;
+    }
+    if (roll < options_.overloaded_share + options_.internal_share) {
+        ++refused_;
+        auto a = error_answer(500, "api_error", "Internal server error");
+        a.headers = {{"x-should-retry", "true"}};
+        return a;
+    }
+    return std::nullopt;
+}
 
 std::string fake_batch_desk::batch_json(const batch& b) const {
     bool ended = b.status == "ended";
@@ -186,6 +228,12 @@ std::string fake_batch_desk::batch_json(const batch& b) const {
 }
 
 batch_answer fake_batch_desk::create(std::string_view text) {
+    {
+        std::lock_guard lock(mutex_);
+        if (auto refused = admit_locked()) {
+            return std::move(*refused);
+        }
+    }
     boost::system::error_code ec;
     auto body = json::parse(text, ec);
     if (ec) {
@@ -224,6 +272,13 @@ std::string fake_batch_desk::line_for(const batch& b, const request& r) {
         return line.type == "errored" ? errored_line(r.custom_id, line.error_type, line.message)
                                       : bare_line(r.custom_id, line.type);
     }
+    const double roll = std::uniform_real_distribution<double>(0.0, 1.0)(dice_);
+    if (roll < options_.errored_line_share) {
+        return errored_line(r.custom_id, "api_error", "Internal server error");
+    }
+    if (roll < options_.errored_line_share + options_.expired_line_share) {
+        return bare_line(r.custom_id, "expired");
+    }
     // Streaming is not a batch parameter; everything else is what /v1/messages checks.
     if (r.params.as_object().contains("stream")) {
         return errored_line(r.custom_id, "invalid_request_error",
@@ -255,6 +310,9 @@ void fake_batch_desk::end(batch& b) {
 
 batch_answer fake_batch_desk::retrieve(const std::string& id) {
     std::lock_guard lock(mutex_);
+    if (auto refused = admit_locked()) {
+        return std::move(*refused);
+    }
     auto found = batches_.find(id);
     if (found == batches_.end()) {
         return not_found(id);
@@ -276,6 +334,9 @@ batch_answer fake_batch_desk::retrieve(const std::string& id) {
 
 batch_answer fake_batch_desk::results(const std::string& id) {
     std::lock_guard lock(mutex_);
+    if (auto refused = admit_locked()) {
+        return std::move(*refused);
+    }
     auto found = batches_.find(id);
     if (found == batches_.end() || found->second.status != "ended") {
         return not_found(id);
@@ -289,6 +350,9 @@ batch_answer fake_batch_desk::results(const std::string& id) {
 
 batch_answer fake_batch_desk::cancel(const std::string& id) {
     std::lock_guard lock(mutex_);
+    if (auto refused = admit_locked()) {
+        return std::move(*refused);
+    }
     auto found = batches_.find(id);
     if (found == batches_.end()) {
         return not_found(id);
@@ -319,6 +383,9 @@ batch_answer fake_batch_desk::list(std::string_view limit_text, const std::strin
         }
     }
     std::lock_guard lock(mutex_);
+    if (auto refused = admit_locked()) {
+        return std::move(*refused);
+    }
     // Ids grow with creation, so the map's reverse order is newest first.
     std::vector<const batch*> order;
     for (auto it = batches_.rbegin(); it != batches_.rend(); ++it) {
@@ -383,6 +450,11 @@ std::size_t fake_batch_desk::batches_created() const {
 std::size_t fake_batch_desk::polls() const {
     std::lock_guard lock(mutex_);
     return polls_;
+}
+
+std::size_t fake_batch_desk::refused() const {
+    std::lock_guard lock(mutex_);
+    return refused_;
 }
 
 std::vector<billed_request> fake_batch_desk::billed() const {

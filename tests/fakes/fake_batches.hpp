@@ -16,6 +16,7 @@
 #include <map>
 #include <mutex>
 #include <optional>
+#include <random>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -42,6 +43,19 @@ struct fake_batch_options {
     // A create body larger than this is refused with 413 request_too_large before it reaches
     // the API (the documented limit of the Batch API is 256 MB).
     std::size_t max_create_bytes = 256 * 1024 * 1024;
+    // Trouble on the batch endpoints themselves (create, retrieve, list, results, cancel), for
+    // every call of any of them: a limit of calls per minute (the documented Tier 1 limit is
+    // 50; 0: none) over which a call is answered 429 rate_limit_error with retry-after, and
+    // shares of calls answered 529 overloaded_error or 500 api_error instead. A refused create
+    // makes no batch.
+    int requests_per_minute = 0;
+    double overloaded_share = 0.0;
+    double internal_share = 0.0;
+    // Shares of the lines of an ending batch that come back errored (api_error, as a line that
+    // failed upstream) or expired instead of being processed; neither is billed.
+    double errored_line_share = 0.0;
+    double expired_line_share = 0.0;
+    std::uint64_t seed = 42;  // of the dice above
 };
 
 // A result line forced for a custom_id instead of processing its params: "errored" (with the
@@ -86,7 +100,8 @@ public:
     fake_batch_desk(fake_batch_options options, const clock& time, processor process,
                     std::function<std::string()> base_url);
 
-    // The endpoints, after the headers were checked. `id` is the batch id from the path.
+    // The endpoints, after the headers were checked. `id` is the batch id from the path. Each
+    // first takes its share of the per-minute limit and the error dice (see the options).
     batch_answer create(std::string_view body);
     batch_answer retrieve(const std::string& id);
     batch_answer results(const std::string& id);
@@ -103,6 +118,8 @@ public:
 
     std::size_t batches_created() const;
     std::size_t polls() const;  // retrieves answered, in_progress or not
+    // refused counts calls answered 429, 529 or 500 by the limit and dice of the options.
+    std::size_t refused() const;
     std::vector<billed_request> billed() const;
 
 private:
@@ -126,6 +143,8 @@ private:
     bool due(const batch& b, std::int64_t now_ms) const;
     void end(batch& b);
     std::string line_for(const batch& b, const request& r);
+    // admit_locked returns the refusal of a call by the per-minute limit or the error dice.
+    std::optional<batch_answer> admit_locked();
 
     fake_batch_options options_;
     const clock& time_;
@@ -139,6 +158,11 @@ private:
     std::size_t created_ = 0;                        // guarded by mutex_
     std::size_t polls_ = 0;                          // guarded by mutex_
     std::uint64_t next_id_ = 1;                      // guarded by mutex_
+    std::size_t refused_ = 0;                        // guarded by mutex_
+    std::mt19937_64 dice_;                           // guarded by mutex_
+    // The per-minute limit as a bucket that refills continuously; guarded by mutex_.
+    std::int64_t credit_ = -1;  // -1: full at the first call
+    std::int64_t credit_at_ms_ = 0;
 };
 
 // check_batch_create validates a create body: returns the rejection, or nothing when the batch

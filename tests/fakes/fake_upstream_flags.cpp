@@ -54,6 +54,26 @@ void add_anthropic_flags(CLI::App& app, fake_upstream_flags& f) {
     app.add_option("--batch-processing-ms", f.batch_processing_ms,
                    "Time a message batch takes before a retrieve may find it ended")
         ->check(CLI::Range(0, 86'400'000));
+    auto& b = o.batches;
+    app.add_option("--batch-rpm", b.requests_per_minute,
+                   "Calls per minute to the batch endpoints before 429 (0: none; the documented "
+                   "Tier 1 limit is 50)")
+        ->check(CLI::Range(0, 1'000'000));
+    app.add_option("--batch-rate-529", b.overloaded_share,
+                   "Share of batch endpoint calls answered 529 overloaded")
+        ->check(CLI::Range(0.0, 1.0));
+    app.add_option("--batch-rate-500", b.internal_share,
+                   "Share of batch endpoint calls answered 500")
+        ->check(CLI::Range(0.0, 1.0));
+    app.add_option("--batch-errored-lines", b.errored_line_share,
+                   "Share of result lines that come back errored (api_error), unbilled")
+        ->check(CLI::Range(0.0, 1.0));
+    app.add_option("--batch-expired-lines", b.expired_line_share,
+                   "Share of result lines that come back expired, unbilled")
+        ->check(CLI::Range(0.0, 1.0));
+    app.add_option("--batch-create-delay-ms", f.batch_create_delay_ms,
+                   "Time a create takes to answer after the batch exists")
+        ->check(CLI::Range(0, 600'000));
 }
 
 void add_ebay_flags(CLI::App& app, fake_upstream_flags& f) {
@@ -105,7 +125,22 @@ result<bool> finish_fake_upstream_flags(fake_upstream_flags& flags) {
         return make_unexpected(ebay_latency.error());
     }
     flags.anthropic.latency = *latency;
-    flags.anthropic.batches.processing_time = std::chrono::milliseconds(flags.batch_processing_ms);
+    auto& batches = flags.anthropic.batches;
+    if (batches.overloaded_share + batches.internal_share > 1.0) {
+        return make_unexpected(failure{"bad_config",
+                                       "--batch-rate-529 and --batch-rate-500 add up to more "
+                                       "than 1",
+                                       false});
+    }
+    if (batches.errored_line_share + batches.expired_line_share > 1.0) {
+        return make_unexpected(failure{"bad_config",
+                                       "--batch-errored-lines and --batch-expired-lines add up "
+                                       "to more than 1",
+                                       false});
+    }
+    batches.processing_time = std::chrono::milliseconds(flags.batch_processing_ms);
+    batches.create_answer_delay = std::chrono::milliseconds(flags.batch_create_delay_ms);
+    batches.seed = flags.anthropic.seed;
     flags.ebay.latency = *ebay_latency;
     flags.ebay.port = flags.ebay_port;
     flags.ebay.markup = markups.at(flags.ebay_markup);

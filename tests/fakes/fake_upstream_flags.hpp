@@ -27,6 +27,7 @@ struct fake_upstream_flags {
     fake_anthropic_options anthropic;
     std::string latency = "0";
     std::int64_t batch_processing_ms = 0;
+    std::int64_t batch_create_delay_ms = 0;
     int ebay_port = -1;  // -1: no eBay fake
     std::string ebay_latency = "0";
     std::string ebay_markup = "s-card";
@@ -38,7 +39,8 @@ struct fake_upstream_flags {
 void add_fake_upstream_flags(CLI::App& app, fake_upstream_flags& flags);
 
 // finish_fake_upstream_flags turns the parsed text settings (latencies, markup) into the
-// options. Errors: "bad_latency" (see latency_distribution::parse).
+// options. Errors: "bad_latency" (see latency_distribution::parse); "bad_config" when shares of
+// the batch dice add up to more than 1.
 result<bool> finish_fake_upstream_flags(fake_upstream_flags& flags);
 
 }  // namespace boomer::fakes
