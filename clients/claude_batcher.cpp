@@ -3,6 +3,8 @@
 #include "clients/claude_batcher.hpp"
 
 #include <algorithm>
+#include <limits>
+#include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/experimental/concurrent_channel.hpp>
 #include <boost/asio/post.hpp>
@@ -55,11 +57,31 @@ struct create_outcome {
     std::optional<failure> unknown;
 };
 
+// What one look at a batch's status came to: the batch, or why not.
+struct status_answer {
+    std::optional<message_batch> batch;
+    std::optional<failure> fatal;  // gone (404) or refused: polling ends
+    std::optional<milliseconds> retry_after;
+    bool limited = false;   // a 429: wait its retry-after; not a failed poll
+    bool unlisted = false;  // a list round did not show it: ask for it alone
+};
+using status_channel =
+    asio::experimental::concurrent_channel<void(boost::system::error_code, status_answer)>;
+
+// A poll waiting for the next list round.
+struct status_ask {
+    std::string id;
+    std::int64_t created_ms = 0;
+    std::shared_ptr<status_channel> out;
+};
+
 // How far before an intent's time a batch may carry a created_at (clocks differ), and how many
 // pages of batches a search reads at most.
 constexpr std::int64_t clock_skew_ms = 5 * 60 * 1000;
 constexpr int max_list_pages = 50;
 constexpr std::size_t kept_recoveries = 64;
+// How long a list round waits for more polls to join it (at most poll_max).
+constexpr milliseconds max_list_gather{5'000};
 
 void answer_all(const slots& batch, const failure& why, const std::string& batch_id) {
     for (const auto& [id, s] : batch) {
@@ -146,6 +168,10 @@ struct claude_batcher::impl : std::enable_shared_from_this<impl> {
     std::map<std::string, std::string> batch_of;  // custom_id → batch id; guarded by mutex
     // Searches for the batches of intents, by the intents' submission time; guarded by mutex.
     std::map<std::int64_t, recovery> recoveries;
+    // Polls share list calls while several batches are watched (see status_of); guarded by mutex.
+    std::size_t watching = 0;         // batches being polled
+    std::vector<status_ask> asked;    // polls waiting for the next list round
+    bool listing = false;             // a list round is gathering or running
 
     impl(const claude_options& o, asio::any_io_executor ex)
         : options(o), executor(ex), http(ex, o.http), base(o.base_url) {
@@ -198,14 +224,21 @@ struct claude_batcher::impl : std::enable_shared_from_this<impl> {
     static asio::awaitable<void> run_batch(std::shared_ptr<impl> self, slots batch);
     static asio::awaitable<void> run_poll(std::shared_ptr<impl> self, std::string batch_id);
     static asio::awaitable<void> run_recovery(std::shared_ptr<impl> self, std::int64_t since);
+    static asio::awaitable<void> run_listing(std::shared_ptr<impl> self);
 
     // Awaited directly: the caller's frame keeps the referenced arguments alive, and no
     // temporary sits in a co_await expression (see core/async.hpp on GCC 12).
     using self_ref = const std::shared_ptr<impl>&;
     static asio::awaitable<void> submit(self_ref self, slots& batch);
-    static asio::awaitable<void> poll(self_ref self, const std::string& batch_id);
+    // created_ms: when the batch was made (0: unknown until a retrieve tells).
+    static asio::awaitable<void> poll(self_ref self, const std::string& batch_id,
+                                      std::int64_t created_ms);
     static asio::awaitable<result<message_batch>> wait_ended(self_ref self,
-                                                             const std::string& batch_id);
+                                                             const std::string& batch_id,
+                                                             std::int64_t created_ms);
+    static asio::awaitable<status_answer> status_of(self_ref self, const std::string& batch_id,
+                                                    std::int64_t created_ms);
+    static asio::awaitable<status_answer> retrieve(self_ref self, const std::string& batch_id);
     static asio::awaitable<create_outcome> create(self_ref self, const http_call& call);
     static asio::awaitable<result<std::map<std::string, std::string>>> find_lines(
         self_ref self, std::int64_t since);
@@ -391,7 +424,7 @@ asio::awaitable<void> claude_batcher::impl::run_batch(std::shared_ptr<impl> self
 
 asio::awaitable<void> claude_batcher::impl::run_poll(std::shared_ptr<impl> self,
                                                      std::string batch_id) {
-    co_await poll(self, batch_id);
+    co_await poll(self, batch_id, 0);
 }
 
 asio::awaitable<void> claude_batcher::impl::run_recovery(std::shared_ptr<impl> self,
@@ -536,7 +569,7 @@ asio::awaitable<void> claude_batcher::impl::submit(self_ref self, slots& batch) 
         }
     }
     co_await put_records(self, records);
-    co_await poll(self, id);
+    co_await poll(self, id, parse_iso8601(created.batch->created_at).value_or(0));
 }
 
 // create sends a create request: 429 and 5xx answers are retried like any call (no batch was
@@ -596,8 +629,9 @@ asio::awaitable<void> claude_batcher::impl::put_records(
     }
 }
 
-asio::awaitable<void> claude_batcher::impl::poll(self_ref self, const std::string& id) {
-    auto batch = co_await wait_ended(self, id);
+asio::awaitable<void> claude_batcher::impl::poll(self_ref self, const std::string& id,
+                                                 std::int64_t created_ms) {
+    auto batch = co_await wait_ended(self, id, created_ms);
     if (!batch) {
         co_await fail_batch(self, id, batch.error());
         co_return;
@@ -605,36 +639,52 @@ asio::awaitable<void> claude_batcher::impl::poll(self_ref self, const std::strin
     co_await distribute(self, id, batch->results_url);
 }
 
-// wait_ended polls a batch until it has ended. Errors: vision_batch_gone (404), the refusal of
-// another 4xx answer, vision_batch_unavailable after max_poll_failures failed polls in a row.
+namespace {
+
+// One more batch polled while it lives: polls of several batches share list calls.
+class watch_count {
+public:
+    watch_count(std::mutex& mutex, std::size_t& count) : mutex_(mutex), count_(count) {
+        std::lock_guard lock(mutex_);
+        ++count_;
+    }
+    ~watch_count() {
+        std::lock_guard lock(mutex_);
+        --count_;
+    }
+    watch_count(const watch_count&) = delete;
+    watch_count& operator=(const watch_count&) = delete;
+
+private:
+    std::mutex& mutex_;
+    std::size_t& count_;
+};
+
+}  // namespace
+
+// wait_ended polls a batch until it has ended, with backoff from poll_min to poll_max and never
+// sooner than a retry-after. A 429 only delays the next poll. Errors: vision_batch_gone (404),
+// the refusal of another 4xx answer, vision_batch_unavailable after max_poll_failures failed
+// polls in a row (network, 5xx, unreadable answers).
 asio::awaitable<result<message_batch>> claude_batcher::impl::wait_ended(self_ref self,
-                                                                        const std::string& id) {
+                                                                        const std::string& id,
+                                                                        std::int64_t created_ms) {
     const auto& settings = self->options.batch;
+    watch_count watched(self->mutex, self->watching);
     milliseconds wait = settings.poll_min;
     int failures = 0;
     for (;;) {
         co_await self->options.sleep(wait);
-        const auto call = self->make_call("GET", self->base + "/v1/messages/batches/" + id, "");
-        auto res = co_await self->http.send(call);
-        std::optional<milliseconds> asked;
-        if (res) {
-            asked = read_response_meta(*res, 0).retry_after;
+        auto seen = co_await status_of(self, id, created_ms);
+        wait = std::max(std::min(wait * 2, settings.poll_max),
+                        seen.retry_after.value_or(milliseconds(0)));
+        if (seen.fatal) {
+            co_return make_unexpected(std::move(*seen.fatal));
         }
-        wait = std::max(std::min(wait * 2, settings.poll_max), asked.value_or(milliseconds(0)));
-
-        if (res && res->status == 404) {
-            co_return fail(
-                "vision_batch_gone",
-                "Claude no longer knows the batch " + id + "; the item will be submitted again.",
-                true);
+        if (seen.limited) {
+            continue;
         }
-        if (res && res->status != 200 && res->status != 429 && res->status < 500) {
-            co_return make_unexpected(classify_error(parse_api_error(res->status, res->body),
-                                                     read_response_meta(*res, 0)));
-        }
-        auto batch = res && res->status == 200 ? parse_message_batch(res->body)
-                                               : result<message_batch>(fail("poll", "", true));
-        if (!batch) {
+        if (!seen.batch) {
             if (++failures >= settings.max_poll_failures) {
                 co_return fail("vision_batch_unavailable",
                                "The batch " + id + " could not be polled " +
@@ -644,9 +694,140 @@ asio::awaitable<result<message_batch>> claude_batcher::impl::wait_ended(self_ref
             continue;
         }
         failures = 0;
-        if (batch->ended()) {
-            co_return std::move(*batch);
+        if (created_ms == 0) {
+            created_ms = parse_iso8601(seen.batch->created_at).value_or(0);
         }
+        if (seen.batch->ended()) {
+            co_return std::move(*seen.batch);
+        }
+    }
+}
+
+// status_of looks at a batch. While other batches are polled too, the look joins the next list
+// round (run_listing), which reads the statuses of every batch asked for in one call or a few
+// (one page holds a thousand): with many batches waiting, polls stay within the batch
+// endpoints' per-minute limit. A batch of unknown age, or one a round did not show, is
+// retrieved alone.
+asio::awaitable<status_answer> claude_batcher::impl::status_of(self_ref self, const std::string& id,
+                                                               std::int64_t created_ms) {
+    std::shared_ptr<status_channel> out;
+    bool start = false;
+    {
+        std::lock_guard lock(self->mutex);
+        if (created_ms > 0 && self->watching > 1) {
+            out = std::make_shared<status_channel>(self->executor, 1);
+            self->asked.push_back({id, created_ms, out});
+            start = !std::exchange(self->listing, true);
+        }
+    }
+    if (out) {
+        if (start) {
+            self->spawn(run_listing(self));
+        }
+        auto [ec, seen] = co_await out->async_receive(asio::as_tuple(asio::use_awaitable));
+        if (!ec && !seen.unlisted) {
+            co_return std::move(seen);
+        }
+    }
+    co_return co_await retrieve(self, id);
+}
+
+namespace {
+
+// status_from reads an answer of the batch endpoints as a status look: `id` names the batch
+// for the texts (empty for a list).
+status_answer status_from(const result<http_response>& res, const std::string& id) {
+    status_answer out;
+    if (!res) {
+        return out;  // a failed poll
+    }
+    out.retry_after = read_response_meta(*res, 0).retry_after;
+    if (res->status == 429) {
+        out.limited = true;
+    } else if (res->status == 404 && !id.empty()) {
+        out.fatal = failure{
+            "vision_batch_gone",
+            "Claude no longer knows the batch " + id + "; the item will be submitted again.", true};
+    } else if (res->status != 200 && res->status < 500) {
+        out.fatal =
+            classify_error(parse_api_error(res->status, res->body), read_response_meta(*res, 0));
+    }
+    return out;
+}
+
+}  // namespace
+
+asio::awaitable<status_answer> claude_batcher::impl::retrieve(self_ref self,
+                                                              const std::string& id) {
+    const auto call = self->make_call("GET", self->base + "/v1/messages/batches/" + id, "");
+    auto res = co_await self->http.send(call);
+    auto seen = status_from(res, id);
+    if (res && res->status == 200) {
+        if (auto batch = parse_message_batch(res->body)) {
+            seen.batch = std::move(*batch);
+        }
+    }
+    co_return seen;
+}
+
+// run_listing gathers the polls that come within a short time, then reads the batches newest
+// first, page by page, until each asked batch was seen or the pages reach batches older than
+// the oldest asked; each poll gets its batch, the trouble of the call, or "unlisted".
+asio::awaitable<void> claude_batcher::impl::run_listing(std::shared_ptr<impl> self) {
+    co_await self->options.sleep(std::min(self->options.batch.poll_max, max_list_gather));
+    std::vector<status_ask> round;
+    {
+        std::lock_guard lock(self->mutex);
+        round.swap(self->asked);
+        self->listing = false;
+    }
+    std::map<std::string, const status_ask*> want;
+    std::int64_t oldest = std::numeric_limits<std::int64_t>::max();
+    for (const auto& a : round) {
+        want[a.id] = &a;
+        oldest = std::min(oldest, a.created_ms);
+    }
+    std::optional<status_answer> trouble;
+    std::string after;
+    for (int page_number = 0; !want.empty() && page_number < max_list_pages; ++page_number) {
+        std::string url = self->base + "/v1/messages/batches?limit=1000";
+        if (!after.empty()) {
+            url += "&after_id=" + after;
+        }
+        const auto call = self->make_call("GET", url, "");
+        auto res = co_await self->http.send(call);
+        if (!res || res->status != 200) {
+            trouble = status_from(res, "");
+            if (!trouble->limited && !trouble->fatal && res && res->status < 500) {
+                trouble.reset();  // a listing this API does not serve: each is retrieved alone
+            }
+            break;
+        }
+        auto page = parse_batch_page(res->body);
+        if (!page) {
+            trouble = status_answer{};
+            break;
+        }
+        bool older = false;
+        for (auto& batch : page->data) {
+            auto created = parse_iso8601(batch.created_at);
+            older = older || (created && *created < oldest - clock_skew_ms);
+            if (auto found = want.find(batch.id); found != want.end()) {
+                status_answer seen;
+                seen.batch = std::move(batch);
+                found->second->out->try_send(boost::system::error_code{}, std::move(seen));
+                want.erase(found);
+            }
+        }
+        if (!page->has_more || older) {
+            break;
+        }
+        after = page->last_id;
+    }
+    for (const auto& [id, a] : want) {
+        status_answer seen = trouble.value_or(status_answer{});
+        seen.unlisted = !trouble;
+        a->out->try_send(boost::system::error_code{}, std::move(seen));
     }
 }
 
@@ -660,7 +841,7 @@ asio::awaitable<result<std::map<std::string, std::string>>> claude_batcher::impl
     }
     std::map<std::string, std::string> found;
     for (const auto& id : *candidates) {
-        auto batch = co_await wait_ended(self, id);
+        auto batch = co_await wait_ended(self, id, 0);
         if (!batch && batch.error().code == "vision_batch_gone") {
             continue;  // deleted: its lines are no one's to wait for
         }

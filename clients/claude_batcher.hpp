@@ -14,6 +14,10 @@
 // line, and submits anew only when none has. One search runs per submission time; its outcome
 // is kept for the calls that come later.
 //
+// Polls of several batches share list calls: a list page shows up to a thousand batches' status,
+// so the poll rate stays about one call per few seconds however many batches are waiting. A 429
+// from the batch endpoints only delays the next poll.
+//
 // Results are read as they arrive, line by line, so a batch's results need not fit in memory
 // (nor in http.max_response_bytes): each call is answered as soon as its line is read.
 //
@@ -47,7 +51,10 @@ struct batch_settings {
     bool enabled = false;             // BOOMER_CLAUDE_BATCHES: 1/true/on or 0/false/off
     std::size_t max_entries = 1'000;  // BOOMER_CLAUDE_BATCH_MAX, 1..10,000 per batch
     // The waits are at most 24 hours (86,400,000 ms).
-    std::chrono::milliseconds window{2'000};     // BOOMER_CLAUDE_BATCH_WINDOW_MS: collection time
+    // BOOMER_CLAUDE_BATCH_WINDOW_MS: collection time. Each window costs a create and a results
+    // call of the batch endpoints' own per-minute limit (50 at Tier 1), so a steady bulk flow
+    // makes about 2 * 60 s / window of them, besides the polls (see the top of this file).
+    std::chrono::milliseconds window{10'000};
     std::chrono::milliseconds poll_min{1'000};   // BOOMER_CLAUDE_BATCH_POLL_MIN_MS: first wait
     std::chrono::milliseconds poll_max{60'000};  // BOOMER_CLAUDE_BATCH_POLL_MAX_MS: longest wait
     // Bytes of a create request at most: the API refuses a batch over 256 MB (413), so a

@@ -10,6 +10,9 @@
 #include <atomic>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/asio/use_awaitable.hpp>
 #include <boost/json.hpp>
 #include <catch2/catch.hpp>
 #include <map>
@@ -279,6 +282,39 @@ TEST_CASE(
     auto waits = h.waits();
     CHECK(std::any_of(waits.begin(), waits.end(),
                       [](milliseconds w) { return w >= std::chrono::seconds(30); }));
+}
+
+// real_sleep waits for real, a hundredth of the asked time: polls of several batches overlap
+// in time as they would in a running service.
+asio::awaitable<void> real_sleep(milliseconds d) {
+    auto executor = co_await asio::this_coro::executor;
+    asio::steady_timer timer(executor, d / 100);
+    co_await timer.async_wait(asio::use_awaitable);
+}
+
+TEST_CASE("claude batcher: several batches in flight are polled through shared list calls",
+          "[clients]") {
+    fakes::fake_batch_options slow;
+    slow.in_progress_polls = 6;
+    harness h(slow);
+    h.options.batch.max_entries = 1;  // one batch per call
+    h.options.batch.poll_min = milliseconds(10'000);
+    h.options.batch.poll_max = milliseconds(20'000);
+    h.options.sleep = real_sleep;
+    auto out = h.identify_all(
+        {bulk_request("itm_0", 0), bulk_request("itm_1", 1), bulk_request("itm_2", 2)});
+    for (int i = 0; i < 3; ++i) {
+        INFO("item " << i);
+        REQUIRE(out[i]);
+    }
+    CHECK(h.fake.batches_created() == 3);
+    CHECK(h.fake.batch_billed().size() == 3);
+    // Alone, each batch would be retrieved 7 times (6 in_progress answers, then ended): 21
+    // calls. Shared, each list call answers for all of them.
+    const auto calls = h.fake.batch_polls() + h.fake.batch_lists();
+    INFO("retrieves " << h.fake.batch_polls() << ", lists " << h.fake.batch_lists());
+    CHECK(h.fake.batch_lists() >= 5);
+    CHECK(calls <= 12);
 }
 
 TEST_CASE("claude batcher: lines that come back errored or expired are paid once when retried",

@@ -336,7 +336,9 @@ TEST_CASE("fake batches: cancel, injected lines, an unusual results path, and st
 }
 
 TEST_CASE("fake batches: the list is newest first, paged by after_id and before_id", "[clients]") {
-    fake_anthropic fake;
+    fakes::fake_anthropic_options options;
+    options.batches.in_progress_polls = 1'000;  // listing counts as polling: none ends here
+    fake_anthropic fake(options);
     std::vector<std::string> ids;  // oldest first
     for (int i = 0; i < 5; ++i) {
         ids.push_back(id_of(create(fake, batch_of({request("l" + std::to_string(i))}))));
@@ -485,4 +487,19 @@ TEST_CASE("fake batches: error dice on the endpoints and on the result lines", "
         }
         CHECK(fake.batch_billed().empty());
     }
+}
+
+TEST_CASE("fake batches: a due batch ends when it is listed, as it would upstream", "[clients]") {
+    fakes::fake_anthropic_options options;
+    options.batches.in_progress_polls = 1;
+    fake_anthropic fake(options);
+    auto id = id_of(create(fake, batch_of({request("a")})));
+    auto first = get(fake, "/v1/messages/batches").json();
+    CHECK(first.at("data").at(0).at("processing_status") == "in_progress");
+    auto second = get(fake, "/v1/messages/batches").json();
+    const auto& listed = second.at("data").at(0);
+    CHECK(listed.at("id").as_string() == id);
+    CHECK(listed.at("processing_status") == "ended");
+    CHECK(get(fake, std::string(listed.at("results_url").as_string())).status == 200);
+    CHECK(fake.batch_billed().size() == 1);
 }

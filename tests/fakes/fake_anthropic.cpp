@@ -219,6 +219,7 @@ std::string fake_anthropic::impl::stats_json() const {
     auto polls = static_cast<std::int64_t>(desk->polls());
     auto billed = static_cast<std::int64_t>(desk->billed().size());
     auto batch_refused = static_cast<std::int64_t>(desk->refused());
+    auto batch_lists = static_cast<std::int64_t>(desk->lists());
     std::lock_guard lock(mutex);
     for (const auto& c : log) {
         auto& m = by_model[c.model.empty() ? "unknown" : c.model];
@@ -261,6 +262,7 @@ std::string fake_anthropic::impl::stats_json() const {
                                         {"batches_created", created},
                                         {"batch_polls", polls},
                                         {"batch_requests_billed", billed},
+                                        {"batch_lists", batch_lists},
                                         {"batch_calls_refused", batch_refused}});
 }
 
@@ -748,6 +750,10 @@ void fake_anthropic::set_batch_options(const fake_batch_options& options) {
 
 std::size_t fake_anthropic::batches_created() const {
     return impl_->desk->batches_created();
+}
+
+std::size_t fake_anthropic::batch_lists() const {
+    return impl_->desk->lists();
 }
 
 std::size_t fake_anthropic::batch_calls_refused() const {

@@ -130,6 +130,7 @@ public:
     std::size_t batches_created() const;
     std::size_t batch_polls() const;
     std::size_t batch_calls_refused() const;
+    std::size_t batch_lists() const;  // list pages answered
     std::vector<billed_request> batch_billed() const;
 
     // wait blocks until the server stops (for tools/fake_upstream); stop() ends it.

@@ -413,9 +413,21 @@ batch_answer fake_batch_desk::list(std::string_view limit_text, const std::strin
     } else {
         to = from + std::min<std::ptrdiff_t>(limit, order.end() - from);
     }
+    ++lists_;
+    // Batches end on their own upstream: a listed batch counts as polled, and one that is due
+    // ends here as it would at a retrieve.
+    const auto now = time_.now_ms();
     json::array data;
     for (auto it = from; it != to; ++it) {
-        data.push_back(json::parse(batch_json(**it)));
+        auto& b = batches_.at((*it)->id);
+        if (b.status != "ended") {
+            if (due(b, now)) {
+                end(b);
+            } else {
+                ++b.polls;
+            }
+        }
+        data.push_back(json::parse(batch_json(b)));
     }
     bool more = !before_id.empty() ? from != order.begin() : to != order.end();
     json::object page{
@@ -450,6 +462,11 @@ std::size_t fake_batch_desk::batches_created() const {
 std::size_t fake_batch_desk::polls() const {
     std::lock_guard lock(mutex_);
     return polls_;
+}
+
+std::size_t fake_batch_desk::lists() const {
+    std::lock_guard lock(mutex_);
+    return lists_;
 }
 
 std::size_t fake_batch_desk::refused() const {

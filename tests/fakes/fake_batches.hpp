@@ -2,8 +2,8 @@
 // batch is checked at creation the way the real API checks it (1..10,000 requests, custom_id
 // 1..64 characters of [A-Za-z0-9_-] and unique; the texts are the API's where known), its
 // params only when it ends (an invalid params object becomes an `errored` line, as the real API
-// validates them asynchronously). A batch stays in_progress for a set number of retrieves and a
-// set time, then ends; its results come back in an order that is not the request order, with
+// validates them asynchronously). A batch stays in_progress for a set number of retrieves (or
+// appearances in a list) and a set time, then ends; its results come back in an order that is not the request order, with
 // `usage.service_tier:"batch"` on succeeded lines.
 //
 // Thread-safety: every member function may be called from any thread.
@@ -118,6 +118,7 @@ public:
 
     std::size_t batches_created() const;
     std::size_t polls() const;  // retrieves answered, in_progress or not
+    std::size_t lists() const;  // list pages answered
     // refused counts calls answered 429, 529 or 500 by the limit and dice of the options.
     std::size_t refused() const;
     std::vector<billed_request> billed() const;
@@ -159,6 +160,7 @@ private:
     std::size_t polls_ = 0;                          // guarded by mutex_
     std::uint64_t next_id_ = 1;                      // guarded by mutex_
     std::size_t refused_ = 0;                        // guarded by mutex_
+    std::size_t lists_ = 0;                          // guarded by mutex_
     std::mt19937_64 dice_;                           // guarded by mutex_
     // The per-minute limit as a bucket that refills continuously; guarded by mutex_.
     std::int64_t credit_ = -1;  // -1: full at the first call
