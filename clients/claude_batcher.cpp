@@ -64,6 +64,7 @@ struct status_answer {
     std::optional<milliseconds> retry_after;
     bool limited = false;   // a 429: wait its retry-after; not a failed poll
     bool unlisted = false;  // a list round did not show it: ask for it alone
+    milliseconds gathered{0};  // spent waiting for the list round to start
 };
 using status_channel =
     asio::experimental::concurrent_channel<void(boost::system::error_code, status_answer)>;
@@ -671,12 +672,15 @@ asio::awaitable<result<message_batch>> claude_batcher::impl::wait_ended(self_ref
                                                                         std::int64_t created_ms) {
     const auto& settings = self->options.batch;
     watch_count watched(self->mutex, self->watching);
-    milliseconds wait = settings.poll_min;
+    milliseconds backoff = settings.poll_min;
+    milliseconds wait = backoff;
     int failures = 0;
     for (;;) {
         co_await self->options.sleep(wait);
         auto seen = co_await status_of(self, id, created_ms);
-        wait = std::max(std::min(wait * 2, settings.poll_max),
+        // The time a list round gathered counts as part of the wait: a poll keeps its pace.
+        backoff = std::min(std::max(backoff, wait) * 2, settings.poll_max);
+        wait = std::max(std::max(backoff - seen.gathered, milliseconds(0)),
                         seen.retry_after.value_or(milliseconds(0)));
         if (seen.fatal) {
             co_return make_unexpected(std::move(*seen.fatal));
@@ -724,8 +728,11 @@ asio::awaitable<status_answer> claude_batcher::impl::status_of(self_ref self, co
         if (start) {
             self->spawn(run_listing(self));
         }
+        const auto asked_at = std::chrono::steady_clock::now();
         auto [ec, seen] = co_await out->async_receive(asio::as_tuple(asio::use_awaitable));
         if (!ec && !seen.unlisted) {
+            seen.gathered = std::chrono::duration_cast<milliseconds>(
+                std::chrono::steady_clock::now() - asked_at);
             co_return std::move(seen);
         }
     }

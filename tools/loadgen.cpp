@@ -570,6 +570,7 @@ json::object load_generator::upstream_report(double seconds) {
         {"batch_requests_billed", grew({"batch_requests_billed"})},
         {"batch_polls", grew({"batch_polls"})},
         {"batch_lists", grew({"batch_lists"})},
+        {"batch_calls", grew({"batch_calls"})},
         {"batch_calls_refused", grew({"batch_calls_refused"})},
         {"answered_429", limited},
         {"answered_529", grew({"statuses", "529"})},
@@ -677,10 +678,10 @@ void print_upstream(const json::object& u) {
         100 * n("share_429"), n("answered_529"));
     if (n("batches_created") > 0) {
         std::printf(
-            "message batches     %.0f created, %.0f requests billed; %.0f retrieves, %.0f list "
-            "pages, %.0f batch calls refused (429/5xx)\n",
-            n("batches_created"), n("batch_requests_billed"), n("batch_polls"), n("batch_lists"),
-            n("batch_calls_refused"));
+            "message batches     %.0f created, %.0f requests billed; %.0f calls of the batch "
+            "endpoints (%.0f retrieves, %.0f list pages), %.0f refused (429/5xx)\n",
+            n("batches_created"), n("batch_requests_billed"), n("batch_calls"), n("batch_polls"),
+            n("batch_lists"), n("batch_calls_refused"));
     }
     std::printf(
         "upstream usage      %.0f paid/min sustained (peak %.0f, mean %.0f) of "

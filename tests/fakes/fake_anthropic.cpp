@@ -220,6 +220,7 @@ std::string fake_anthropic::impl::stats_json() const {
     auto billed = static_cast<std::int64_t>(desk->billed().size());
     auto batch_refused = static_cast<std::int64_t>(desk->refused());
     auto batch_lists = static_cast<std::int64_t>(desk->lists());
+    auto batch_calls = static_cast<std::int64_t>(desk->calls());
     std::lock_guard lock(mutex);
     for (const auto& c : log) {
         auto& m = by_model[c.model.empty() ? "unknown" : c.model];
@@ -263,6 +264,7 @@ std::string fake_anthropic::impl::stats_json() const {
                                         {"batch_polls", polls},
                                         {"batch_requests_billed", billed},
                                         {"batch_lists", batch_lists},
+                                        {"batch_calls", batch_calls},
                                         {"batch_calls_refused", batch_refused}});
 }
 

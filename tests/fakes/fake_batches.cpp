@@ -157,6 +157,7 @@ fake_batch_desk::fake_batch_desk(fake_batch_options options, const clock& time, 
       dice_(options.seed) {}
 
 std::optional<batch_answer> fake_batch_desk::admit_locked() {
+    ++calls_;
     const auto now = time_.now_ms();
     if (options_.requests_per_minute > 0) {
         // In units of 1/60,000 of a call: the bucket gains `limit` units a millisecond, holds a
@@ -467,6 +468,11 @@ std::size_t fake_batch_desk::polls() const {
 std::size_t fake_batch_desk::lists() const {
     std::lock_guard lock(mutex_);
     return lists_;
+}
+
+std::size_t fake_batch_desk::calls() const {
+    std::lock_guard lock(mutex_);
+    return calls_;
 }
 
 std::size_t fake_batch_desk::refused() const {

@@ -119,7 +119,9 @@ public:
     std::size_t batches_created() const;
     std::size_t polls() const;  // retrieves answered, in_progress or not
     std::size_t lists() const;  // list pages answered
-    // refused counts calls answered 429, 529 or 500 by the limit and dice of the options.
+    // calls counts the calls of every batch endpoint; refused those answered 429, 529 or 500
+    // by the limit and dice of the options.
+    std::size_t calls() const;
     std::size_t refused() const;
     std::vector<billed_request> billed() const;
 
@@ -161,6 +163,7 @@ private:
     std::uint64_t next_id_ = 1;                      // guarded by mutex_
     std::size_t refused_ = 0;                        // guarded by mutex_
     std::size_t lists_ = 0;                          // guarded by mutex_
+    std::size_t calls_ = 0;                          // guarded by mutex_
     std::mt19937_64 dice_;                           // guarded by mutex_
     // The per-minute limit as a bucket that refills continuously; guarded by mutex_.
     std::int64_t credit_ = -1;  // -1: full at the first call
