@@ -1031,6 +1031,27 @@ claude_batcher::claude_batcher(const claude_options& options, asio::any_io_execu
 
 claude_batcher::~claude_batcher() = default;
 
+claude_batcher::load_now claude_batcher::load() const {
+    auto count = [](const slots& of) {
+        std::size_t n = 0;
+        for (const auto& [id, s] : of) {
+            n += s.waiters.size();
+        }
+        return n;
+    };
+    std::lock_guard lock(impl_->mutex);
+    load_now out;
+    out.batches = impl_->running.size();
+    out.calls = count(impl_->pending);
+    for (const auto& [id, batch] : impl_->running) {
+        out.calls += count(batch);
+    }
+    for (const auto& [since, search] : impl_->recoveries) {
+        out.calls += count(search.waiting);
+    }
+    return out;
+}
+
 std::string claude_batcher::custom_id_of(std::string_view key) {
     auto colon = key.find(':');
     auto digest = colon == std::string_view::npos ? key : key.substr(colon + 1);

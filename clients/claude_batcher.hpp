@@ -120,6 +120,15 @@ public:
     // batch goes on and its answer can be found again through the record.
     boost::asio::awaitable<batch_reply> call(batch_call& c);
 
+    // How much waits on batches in this process: the batches made and not yet seen ended, and
+    // the calls waiting for a line in the open window, in those batches, or for the search of
+    // an unrecorded batch (calls in a create request on its way are not counted). Thread-safe.
+    struct load_now {
+        std::size_t batches = 0;
+        std::size_t calls = 0;
+    };
+    load_now load() const;
+
     // custom_id_of returns the custom_id used for a call with answer key `key`: at most 64
     // characters of [0-9a-f] (the digest part of the key). Pure.
     static std::string custom_id_of(std::string_view key);

@@ -438,6 +438,9 @@ struct claude_vision::impl {
     std::mutex guards_mutex;
     std::map<std::string, std::unique_ptr<model_guard>> guards;  // guarded by guards_mutex
     std::unique_ptr<claude_batcher> batcher;                     // bulk calls, when batches are on
+    // Gauges reading the batcher at each scrape; null without one.
+    metrics::callback_gauge* batches_in_flight = nullptr;
+    metrics::callback_gauge* batch_calls_waiting = nullptr;
 
     impl(claude_options o, asio::any_io_executor executor, metrics::registry& registry)
         : options(std::move(o)),
@@ -471,8 +474,35 @@ struct claude_vision::impl {
         }
         if (options.batch.enabled && options.answers) {
             batcher = std::make_unique<claude_batcher>(options, executor);
+            batches_in_flight =
+                &registry
+                     .callback_gauge_family("boomer_vision_batches_in_flight",
+                                            "Message batches this process made or joined and "
+                                            "has not yet seen ended.",
+                                            {})
+                     .with({});
+            batch_calls_waiting =
+                &registry
+                     .callback_gauge_family("boomer_vision_batch_calls_waiting",
+                                            "Bulk vision calls waiting for their line of a "
+                                            "message batch.",
+                                            {})
+                     .with({});
+            batches_in_flight->set_callback(
+                [b = batcher.get()] { return static_cast<double>(b->load().batches); });
+            batch_calls_waiting->set_callback(
+                [b = batcher.get()] { return static_cast<double>(b->load().calls); });
         }
     }
+
+    ~impl() {
+        if (batches_in_flight != nullptr) {
+            batches_in_flight->clear_callback();
+            batch_calls_waiting->clear_callback();
+        }
+    }
+    impl(const impl&) = delete;
+    impl& operator=(const impl&) = delete;
 
     std::int64_t now_ms() const { return time.now_ms(); }
 

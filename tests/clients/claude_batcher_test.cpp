@@ -317,6 +317,50 @@ TEST_CASE("claude batcher: several batches in flight are polled through shared l
     CHECK(calls <= 12);
 }
 
+// gauge_in returns the value of the unlabelled series `name` in a rendered registry, or -1.
+double gauge_in(const std::string& text, const std::string& name) {
+    auto at = text.find("\n" + name + " ");
+    if (at == std::string::npos) {
+        return -1;
+    }
+    return std::stod(text.substr(at + name.size() + 2));
+}
+
+TEST_CASE("claude batcher: gauges show the batches in flight and the calls waiting on them",
+          "[clients]") {
+    fakes::fake_batch_options slow;
+    slow.in_progress_polls = 2;
+    harness h(slow);
+    struct seen {
+        std::mutex mutex;
+        std::vector<std::pair<double, double>> samples;  // batches, calls
+    };
+    auto samples = std::make_shared<seen>();
+    auto* registry = &h.registry;
+    h.options.sleep = [samples, registry](milliseconds) -> asio::awaitable<void> {
+        auto text = registry->render();
+        std::lock_guard lock(samples->mutex);
+        samples->samples.emplace_back(gauge_in(text, "boomer_vision_batches_in_flight"),
+                                      gauge_in(text, "boomer_vision_batch_calls_waiting"));
+        co_return;
+    };
+    // Two calls for the same photos are one call by then (the answer cache joins identical
+    // calls): three items, two calls waiting, one batch.
+    auto out = h.identify_all({bulk_request("itm_0", 0), bulk_request("itm_1", 1),
+                               bulk_request("itm_2", 1)});
+    for (const auto& o : out) {
+        REQUIRE(o);
+    }
+    std::lock_guard lock(samples->mutex);
+    REQUIRE(samples->samples.size() >= 3);
+    // The window's sleep: two calls waiting in it, no batch yet.
+    CHECK(samples->samples.front().first == 0);
+    CHECK(samples->samples.front().second == 2);
+    // The polls: one batch, the two calls in it.
+    CHECK(samples->samples.back().first == 1);
+    CHECK(samples->samples.back().second == 2);
+}
+
 TEST_CASE("claude batcher: lines that come back errored or expired are paid once when retried",
           "[clients]") {
     fakes::fake_batch_options trouble;

@@ -204,8 +204,8 @@ std::vector<std::string> rule_lines(const std::string& key) {
     return out;
 }
 
-// live_metrics runs the real service with vision on (against the fake), finishes one item so
-// that the labelled families have children, and returns its /metrics text.
+// live_metrics runs the real service with vision and batches on (against the fake), finishes
+// one item so that the labelled families have children, and returns its /metrics text.
 std::string live_metrics() {
     boomer::fakes::fake_anthropic fake;
     boomer::fakes::fake_ebay ebay;
@@ -214,6 +214,7 @@ std::string live_metrics() {
                         {{"ANTHROPIC_API_KEY", "test-key"},
                          {"ANTHROPIC_BASE_URL", fake.base_url()},
                          {"BOOMER_CLAUDE_STRONG_MODEL", ""},
+                         {"BOOMER_CLAUDE_BATCHES", "1"},  // its gauges; the item is not bulk
                          {"EBAY_CLIENT_ID", "test-app-id"},
                          {"EBAY_CLIENT_SECRET", "test-cert-id"},
                          {"EBAY_BASE_URL", ebay.base_url()}});
