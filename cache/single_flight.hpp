@@ -83,6 +83,27 @@ public:
         }
     }
 
+    // try_lead makes the caller the leader of a flight for `key` when none is in flight, without
+    // a coroutine of its own: the caller loads the value itself and must end the flight with
+    // land() or abandon() (callers that find the flight meanwhile wait as with run()). Returns
+    // false when another caller leads one already (then use run() to wait for it). For a load
+    // that waits long: the leader keeps no frame of the single flight while it loads.
+    bool try_lead(const std::string& key) {
+        std::lock_guard lock(mutex_);
+        if (flights_.contains(key)) {
+            return false;
+        }
+        flights_.emplace(key, std::make_shared<flight>(mutex_));
+        return true;
+    }
+
+    // land ends the flight try_lead began for `key`, handing `outcome` to the callers waiting.
+    void land(const std::string& key, const result<V>& outcome) { end(key, &outcome); }
+
+    // abandon ends the flight try_lead began for `key` without an outcome: the next caller that
+    // waits for it leads a new load (as when a leader of run() is cancelled).
+    void abandon(const std::string& key) { end(key, nullptr); }
+
     // in_flight counts keys being loaded now.
     std::size_t in_flight() const {
         std::lock_guard lock(mutex_);
@@ -94,14 +115,16 @@ private:
 
     struct flight {
         explicit flight(std::mutex& m) : waiters(m) {}
-        resilience::wait_list waiters;     // guarded by the single_flight's mutex_
-        std::optional<result<V>> outcome;  // set once, under mutex_, before waiters are woken
-        bool abandoned = false;            // likewise
+        resilience::wait_list waiters;  // guarded by the single_flight's mutex_
+        // Set once, under mutex_, before waiters are woken. Boxed: a flight lives as long as its
+        // load, which may wait hours (a batch), and a value may be large.
+        std::unique_ptr<const result<V>> outcome;
+        bool abandoned = false;  // likewise
     };
 
     // wait_landed returns once `f` has an outcome or was abandoned.
     static boost::asio::awaitable<bool> wait_landed(std::shared_ptr<flight> f) {
-        auto landed = [&f] { return f->outcome.has_value() || f->abandoned; };
+        auto landed = [&f] { return f->outcome != nullptr || f->abandoned; };
         co_await f->waiters.wait(landed);
         co_return true;
     }
@@ -116,7 +139,7 @@ private:
             co_return true;
         }
         std::lock_guard lock(mutex_);
-        co_return f->outcome.has_value() || f->abandoned;
+        co_return f->outcome != nullptr || f->abandoned;
     }
 
     boost::asio::awaitable<result<V>> lead(const std::string& key, const std::shared_ptr<flight>& f,
@@ -134,7 +157,7 @@ private:
             if (error) {
                 f->abandoned = true;
             } else {
-                f->outcome = *out;
+                f->outcome = std::make_unique<const result<V>>(*out);
             }
             f->waiters.grant_all();
         }
@@ -142,6 +165,22 @@ private:
             std::rethrow_exception(error);
         }
         co_return std::move(*out);
+    }
+
+    void end(const std::string& key, const result<V>* outcome) {
+        std::lock_guard lock(mutex_);
+        auto it = flights_.find(key);
+        if (it == flights_.end()) {
+            return;
+        }
+        auto f = std::move(it->second);
+        flights_.erase(it);
+        if (outcome != nullptr) {
+            f->outcome = std::make_unique<const result<V>>(*outcome);
+        } else {
+            f->abandoned = true;
+        }
+        f->waiters.grant_all();
     }
 
     mutable std::mutex mutex_;

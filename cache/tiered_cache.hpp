@@ -175,6 +175,50 @@ public:
         co_return std::move(got->value);
     }
 
+    // find returns the value kept for `key`: in memory, else at the second level (kept in memory
+    // from then on); nothing on a miss. Neither loads nor joins a flight. `where` (may be null)
+    // says which level had it. `key` must outlive the call.
+    boost::asio::awaitable<std::optional<V>> find(const std::string& key, found_in* where) {
+        if (auto hit = memory_.get(key)) {
+            tell(where, found_in::memory);
+            co_return std::move(*hit);
+        }
+        if (level2_ == nullptr) {
+            co_return std::nullopt;
+        }
+        auto stored = co_await read_second(key);
+        if (!stored) {
+            level2_lookups_.miss();
+            co_return std::nullopt;
+        }
+        level2_lookups_.hit();
+        memory_.put(key, *stored, ttl_for(*stored));
+        tell(where, found_in::second);
+        co_return std::move(stored);
+    }
+
+    // try_lead makes the caller the leader of the load of `key` when no load of it is in flight,
+    // with no coroutine frame of the cache's kept meanwhile (for loads that wait long): callers
+    // of get_or_load for `key` wait for it as for any load. The leader finds or loads the value
+    // itself (find, put) and must end the flight with land() or abandon(). Returns false when a
+    // load of `key` is in flight already (get_or_load then waits for it). No claim across
+    // processes is taken.
+    bool try_lead(const std::string& key) { return flights_.try_lead(key); }
+
+    // land ends the flight of try_lead with `outcome`, found at `from`, for the callers waiting.
+    // It does not store the value (see put).
+    void land(const std::string& key, const result<V>& outcome, found_in from) {
+        if (outcome) {
+            flights_.land(key, found{*outcome, from});
+        } else {
+            flights_.land(key, make_unexpected(outcome.error()));
+        }
+    }
+
+    // abandon ends the flight of try_lead without an outcome (the leader was cancelled or threw):
+    // a caller waiting for it loads the value itself.
+    void abandon(const std::string& key) { flights_.abandon(key); }
+
     // put stores `value` at both levels (when cacheable) without loading.
     boost::asio::awaitable<void> put(const std::string& key, const V& value) {
         if (options_.cacheable(value)) {

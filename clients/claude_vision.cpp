@@ -7,8 +7,10 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <cmath>
 #include <map>
+#include <memory>
 #include <mutex>
 #include <stdexcept>
+#include <utility>
 
 #include "cache/deep_size.hpp"
 #include "cache/tiered_cache.hpp"
@@ -203,6 +205,34 @@ cache::tiered_options<model_answer> answer_cache_options(const claude_options& o
     c.claim_for = std::min(o.stage_deadline, answer_claim);
     return c;  // size: deep_size with heap_size(model_answer)
 }
+
+// The lead of a bulk call's flight in the answer cache (answer_cache::try_lead), held by the
+// coroutine that waits for the call's batch: identical calls of other items wait for it as for
+// any load, while the wait keeps none of the cache's frames. Ended by land(), or abandoned when
+// the coroutine ends without an answer (cancelled, or never run).
+class flight_lead {
+public:
+    flight_lead(answer_cache& cache, std::string key) : cache_(&cache), key_(std::move(key)) {}
+    flight_lead(flight_lead&& other) noexcept
+        : cache_(std::exchange(other.cache_, nullptr)), key_(std::move(other.key_)) {}
+    flight_lead& operator=(flight_lead&&) = delete;
+    ~flight_lead() {
+        if (cache_ != nullptr) {
+            cache_->abandon(key_);
+        }
+    }
+
+    const std::string& key() const { return key_; }
+
+    // land hands `answer`, found at `from`, to the calls waiting; once.
+    void land(const model_answer& answer, cache::found_in from) {
+        std::exchange(cache_, nullptr)->land(key_, answer, from);
+    }
+
+private:
+    answer_cache* cache_;
+    std::string key_;
+};
 
 bool complete(const model_answer& a) {
     return a.reply && a.reply->missing_fields.empty();
@@ -567,12 +597,23 @@ struct claude_vision::impl {
                                          resilience::deadline stage);
     asio::awaitable<model_answer> cached_answer(std::shared_ptr<impl> self,
                                                 pipeline::identify_request& request,
-                                                std::string body, std::string model,
-                                                resilience::deadline stage);
+                                                std::string key, std::string body,
+                                                std::string model, resilience::deadline stage);
+    asio::awaitable<model_answer> batched_answer(std::shared_ptr<impl> self,
+                                                 pipeline::identify_request& request,
+                                                 flight_lead lead, std::string body,
+                                                 std::string model);
+    static asio::awaitable<std::unique_ptr<model_answer>> kept_answer(std::shared_ptr<impl> self,
+                                                                      flight_lead& lead,
+                                                                      const std::string& model,
+                                                                      const std::string& item_id);
     model_answer settle(result<model_answer> got, cache::found_in where, const std::string& model,
                         const std::string& item_id) const;
     static asio::awaitable<std::optional<failure>> reload_photos(
         pipeline::identify_request& request);
+    static asio::awaitable<result<pipeline::identification>> escalate(
+        std::shared_ptr<impl> self, pipeline::identify_request& request,
+        std::vector<model_answer> answers, resilience::deadline stage);
     model_answer reused(model_answer found, const std::string& model,
                         const std::string& item_id) const;
     model_answer gave_up(const std::string& model) const;
@@ -977,7 +1018,8 @@ asio::awaitable<result<model_answer>> claude_vision::impl::call_paid(
 // identical one of another item in flight waits for it until its own stage's deadline, then
 // fails with vision_deadline while the other call goes on and keeps its answer; a bulk call
 // through a batch, never bounded by the stage's deadline, waits as long as that call takes
-// (keeping its own body meanwhile, should it have to make the call after all).
+// (keeping its own body meanwhile, should it have to make the call after all). A bulk call
+// that leads its flight waits for its batch in batched_answer, with no frame of the cache's.
 asio::awaitable<model_answer> claude_vision::impl::answer(std::shared_ptr<impl> self,
                                                           pipeline::identify_request& request,
                                                           std::string model,
@@ -986,13 +1028,19 @@ asio::awaitable<model_answer> claude_vision::impl::answer(std::shared_ptr<impl> 
     if (!self->answers) {
         return self->call_model(self, request, std::move(body), std::move(model), stage);
     }
-    return self->cached_answer(self, request, std::move(body), std::move(model), stage);
+    std::string key = answer_key(body);
+    if (request.bulk && self->batcher && self->answers->try_lead(key)) {
+        flight_lead lead(*self->answers, std::move(key));
+        return self->batched_answer(self, request, std::move(lead), std::move(body),
+                                    std::move(model));
+    }
+    return self->cached_answer(self, request, std::move(key), std::move(body), std::move(model),
+                               stage);
 }
 
 asio::awaitable<model_answer> claude_vision::impl::cached_answer(
-    std::shared_ptr<impl> self, pipeline::identify_request& request, std::string body,
-    std::string model, resilience::deadline stage) {
-    const std::string key = answer_key(body);
+    std::shared_ptr<impl> self, pipeline::identify_request& request, std::string key,
+    std::string body, std::string model, resilience::deadline stage) {
     const answer_cache::loader load = [&self, &request, &key, &body, &model, &stage] {
         return self->pay(self, request, key, std::move(body), model, stage);
     };
@@ -1005,6 +1053,49 @@ asio::awaitable<model_answer> claude_vision::impl::cached_answer(
     auto where = cache::found_in::loader;
     auto got = co_await self->answers->get_or_load(key, load, &where, max_wait, !batched);
     co_return self->settle(std::move(got), where, model, request.item_id);
+}
+
+// batched_answer is cached_answer for a bulk call through a batch that leads its key's flight:
+// an answer kept already (memory, the store) is reused, otherwise the call waits for its batch
+// (call_batch's work, inline) and keeps what it paid for. It needs no claim across processes:
+// the batch record does that. Its frame, and the batcher's, are all a waiting item keeps here.
+asio::awaitable<model_answer> claude_vision::impl::batched_answer(
+    std::shared_ptr<impl> self, pipeline::identify_request& request, flight_lead lead,
+    std::string body, std::string model) {
+    auto lookup = kept_answer(self, lead, model, request.item_id);
+    auto kept = co_await std::move(lookup);
+    if (kept) {
+        co_return std::move(*kept);
+    }
+    const auto start = steady::now();
+    batch_call call;
+    call.key = lead.key();
+    call.params = std::move(body);
+    call.item_id = request.item_id;
+    if (request.reload_photos) {
+        call.hold = std::move(request.hold);
+        request.drop_photos();
+    }
+    auto got = co_await self->batcher->call(call);
+    auto out = self->batch_answer(std::move(got), model, request.item_id, start);
+    co_await self->answers->put(lead.key(), out);  // only a paid answer is kept (keepable)
+    lead.land(out, cache::found_in::loader);
+    co_return out;
+}
+
+// kept_answer returns the answer kept for the lead's key (memory, else the store), made this
+// item's (see reused), and lands the flight with it; null when none is kept. Boxed: the frame
+// that awaits it waits for a batch afterwards and should not keep a slot for an answer.
+asio::awaitable<std::unique_ptr<model_answer>> claude_vision::impl::kept_answer(
+    std::shared_ptr<impl> self, flight_lead& lead, const std::string& model,
+    const std::string& item_id) {
+    auto where = cache::found_in::loader;
+    auto found = co_await self->answers->find(lead.key(), &where);
+    if (!found || !found->reply) {
+        co_return nullptr;
+    }
+    lead.land(*found, where);
+    co_return std::make_unique<model_answer>(self->reused(std::move(*found), model, item_id));
 }
 
 // settle makes the cache's answer this call's: none when the wait for another item's call
@@ -1067,27 +1158,35 @@ asio::awaitable<result<pipeline::identification>> claude_vision::identify(
     if (request.jpeg_images.empty()) {
         co_return fail("vision_no_images", "The item has no photo to identify it from.");
     }
-    // One deadline for both models: the escalation gets what the cheap call left.
+    // One deadline for both models: the escalation gets what the cheap call left. The vector
+    // grows only once an answer came: a bulk call waits hours for its batch meanwhile.
     const auto stage = resilience::deadline::after(self->time, self->options.stage_deadline);
     std::vector<model_answer> answers;
-    answers.reserve(2);
     answers.push_back(co_await self->answer(self, request, self->options.cheap_model, stage));
-
-    if (should_escalate(answers.front(), self->options)) {
-        self->metrics.escalations.inc();
-        // A bulk call through a batch dropped the photos: they are loaded again first, and a
-        // failed load ends the escalation like a failed call.
-        auto missing = co_await self->reload_photos(request);
-        if (missing) {
-            answers.push_back(
-                self->without_photos(self->options.strong_model, std::move(*missing)));
-        } else {
-            answers.push_back(
-                co_await self->answer(self, request, self->options.strong_model, stage));
-        }
-        auto end = end_of_escalation(answers.front(), answers.back());
-        self->metrics.escalation_ends.with({end.outcome, end.reason}).inc();
+    if (!should_escalate(answers.front(), self->options)) {
+        co_return compose(answers);
     }
+    auto escalation = impl::escalate(self, request, std::move(answers), stage);
+    co_return co_await std::move(escalation);
+}
+
+// escalate asks the stronger model after the cheap one's `answers` and composes both. A bulk
+// call through a batch dropped the photos: they are loaded again first, and a failed load ends
+// the escalation like a failed call. A coroutine of its own: the frame that waits for the cheap
+// answer keeps no room for the escalation's.
+asio::awaitable<result<pipeline::identification>> claude_vision::impl::escalate(
+    std::shared_ptr<impl> self, pipeline::identify_request& request,
+    std::vector<model_answer> answers, resilience::deadline stage) {
+    self->metrics.escalations.inc();
+    answers.reserve(2);
+    auto missing = co_await self->reload_photos(request);
+    if (missing) {
+        answers.push_back(self->without_photos(self->options.strong_model, std::move(*missing)));
+    } else {
+        answers.push_back(co_await self->answer(self, request, self->options.strong_model, stage));
+    }
+    auto end = end_of_escalation(answers.front(), answers.back());
+    self->metrics.escalation_ends.with({end.outcome, end.reason}).inc();
     co_return compose(answers);
 }
 

@@ -85,15 +85,24 @@ private:
     kind kind_;
 };
 
-// photo_bytes_of sums the sizes the normalize stage recorded for the photos.
-std::int64_t photo_bytes_of(const json::array& images) {
-    std::int64_t sum = 0;
+// The photos of an item as load_photos needs them: their blob names and the bytes the normalize
+// stage recorded. Kept by a bulk job for hours (to load the photos again for an escalation), so
+// it holds only these, not the stage's JSON.
+struct photo_refs {
+    std::vector<std::string> sha256;
+    std::int64_t bytes = 0;
+};
+
+photo_refs photo_refs_of(const json::array& images) {
+    photo_refs out;
+    out.sha256.reserve(images.size());
     for (const auto& img : images) {
+        out.sha256.emplace_back(img.at("sha256").as_string());
         if (const auto* size = img.as_object().if_contains("bytes")) {
-            sum += size->to_number<std::int64_t>();
+            out.bytes += size->to_number<std::int64_t>();
         }
     }
-    return sum;
+    return out;
 }
 
 // as_photo_hold turns a share of `budget` into the vision request's hold, which keeps the
@@ -111,14 +120,14 @@ photo_hold as_photo_hold(std::shared_ptr<byte_budget> budget, byte_budget::hold 
 // internal_error when the store cannot be read.
 asio::awaitable<result<loaded_photos>> load_photos(std::shared_ptr<byte_budget> budget,
                                                    const store::blob_store* blobs,
-                                                   asio::thread_pool* pool, json::array images) {
-    auto share = co_await budget->acquire(photo_bytes_of(images));
+                                                   asio::thread_pool* pool, photo_refs images) {
+    auto share = co_await budget->acquire(images.bytes);
     loaded_photos out;
     std::optional<failure> problem;
     auto load = [&images, blobs, &out, &problem] {
         try {
-            for (const auto& img : images) {
-                if (auto bytes = blobs->get(img.at("sha256").as_string())) {
+            for (const auto& sha256 : images.sha256) {
+                if (auto bytes = blobs->get(sha256)) {
                     out.jpeg_images.push_back(std::move(*bytes));
                 }
             }
@@ -400,6 +409,9 @@ asio::awaitable<void> scheduler::execute(const std::shared_ptr<job_context>& ctx
     for (const auto& c : saved) {
         done[c.stage] = json::parse(c.output_json);
     }
+    // The text is parsed: a resumed job (say, a bulk one waiting hours on its batch) keeps only
+    // the parsed checkpoints.
+    std::vector<store::checkpoint>().swap(saved);
 
     // Held while this item leads a near-duplicate flight; released (waking the copies that wait)
     // once its identification is recorded and offered, or when this frame ends.
@@ -596,8 +608,9 @@ asio::awaitable<result<json::value>> scheduler::identify_with_vision(
     // The normalized photos, from the blob store, once their bytes fit in the budget; their
     // share returns when the model drops them (after a synchronous call, or once the batch of a
     // bulk call is made), and the model may load them again, with a new share.
-    auto images = done.at("normalize").at("images").as_array();
-    auto loaded = co_await load_photos(photo_bytes_, deps_.env.blobs, deps_.store_pool, images);
+    auto images = photo_refs_of(done.at("normalize").at("images").as_array());
+    auto loading = load_photos(photo_bytes_, deps_.env.blobs, deps_.store_pool, images);
+    auto loaded = co_await std::move(loading);
     if (!loaded) {
         co_return make_unexpected(std::move(loaded.error()));
     }
@@ -608,9 +621,12 @@ asio::awaitable<result<json::value>> scheduler::identify_with_vision(
         return load_photos(budget, blobs, pool, images);
     };
     // Moved: a bulk call may wait hours for its batch, and a copy here would hold the photos
-    // meanwhile.
+    // meanwhile. For the same reason the local identification is dropped for the wait and made
+    // again after it (it depends only on the item and its analysis).
+    local = nullptr;
     auto answer = co_await deps_.vision->identify(std::move(request));
     slot.take_back();
+    local = run_identify_local(item, done.at("analyze"), deps_.env);
     if (!answer) {
         if (answer.error().retryable) {
             co_return make_unexpected(answer.error());

@@ -53,9 +53,14 @@ struct scheduler_options {
     // for its photos' share before it loads them, and the share returns when the model drops
     // them: after a synchronous call, or once the batch of a bulk call is made (the model
     // reloads them, with a new share, for an escalation).
-    // TODO(#5): a job waiting on a batch still keeps its chain of coroutine frames, about 30 KB
-    // (the answer cache's single flight, claude_vision, the batcher); parking it in the queue
-    // until its batch ends would leave only its row.
+    // TODO(#5): a job waiting on a batch still keeps its chain of coroutine frames (run_job,
+    // execute, identify_with_vision, claude_vision's identify and batched_answer, the batcher's
+    // call: about 15 KB, down from 32 KB while the wait ran inside the answer cache's) and its
+    // parsed checkpoints: about 35 KB of RSS a waiting item (10,000 waiting: 408-420 MB). Parking
+    // the job until its batch ends would leave only its row: end its coroutines once its call
+    // sits in a made batch (lease handed back, no attempt spent), have the batcher store each
+    // line's answer and wake the batch's parked jobs in one store call, and on start poll again
+    // the batches that parked jobs name.
     std::int64_t max_photo_bytes = 256LL << 20;
     int claim_batch = 8;
     std::int64_t lease_ms = 30'000;

@@ -517,3 +517,99 @@ TEST_CASE("tiered cache: a failed load lets go of its claim, and a dead holder's
     CHECK(ok.calls == 1);
     CHECK(level2.rows.count(key) == 1);
 }
+
+namespace {
+
+asio::awaitable<void> find_into(text_cache& cache, const std::string& key,
+                                std::optional<std::optional<std::string>>* out, found_in* where) {
+    out->emplace(co_await cache.find(key, where));
+}
+
+std::optional<std::string> find_now(text_cache& cache, const std::string& key, found_in* where) {
+    asio::io_context io;
+    std::optional<std::optional<std::string>> out;
+    asio::co_spawn(io, find_into(cache, key, &out, where), asio::detached);
+    io.run();
+    REQUIRE(out);
+    return *out;
+}
+
+}  // namespace
+
+TEST_CASE("tiered cache: find reads memory, then the second level, and never loads", "[cache]") {
+    manual_clock time;
+    map_level level2;
+    text_cache cache(text_options(), time, &level2, nullptr, nullptr);
+    const std::string key = "vision:find";
+    auto where = found_in::loader;
+    CHECK_FALSE(find_now(cache, key, &where));
+    CHECK(level2.gets == 1);
+
+    level2.put(key, "text:Acme X1 camera", time.now_ms() + 60'000);
+    auto stored = find_now(cache, key, &where);
+    REQUIRE(stored);
+    CHECK(*stored == "Acme X1 camera");
+    CHECK(where == found_in::second);
+    auto again = find_now(cache, key, &where);  // kept in memory since
+    REQUIRE(again);
+    CHECK(where == found_in::memory);
+    CHECK(level2.gets == 2);
+}
+
+TEST_CASE("tiered cache: callers wait for a flight led without a loader, and get what it lands",
+          "[cache]") {
+    manual_clock time;
+    text_cache cache(text_options(), time, nullptr, nullptr, nullptr);
+    const std::string key = "vision:led";
+    counting_loader l;
+    text_cache::loader load = [&l] { return slow_load(l); };
+    REQUIRE(cache.try_lead(key));
+    CHECK_FALSE(cache.try_lead(key));  // one leader at a time
+
+    asio::io_context io;
+    std::vector<std::optional<text_result>> out(3);
+    std::vector<found_in> where(3, found_in::memory);
+    for (std::size_t i = 0; i < out.size(); ++i) {
+        asio::co_spawn(io, ask_where(cache, key, load, &out[i], &where[i]), asio::detached);
+    }
+    io.poll();  // they wait: nothing runs until the flight lands
+    for (const auto& o : out) {
+        CHECK_FALSE(o);
+    }
+    cache.land(key, text_result(std::string("Acme X1 camera")), found_in::loader);
+    io.run();
+    CHECK(l.calls == 0);
+    for (std::size_t i = 0; i < out.size(); ++i) {
+        REQUIRE(out[i]);
+        REQUIRE(out[i]->has_value());
+        CHECK(out[i]->value() == "Acme X1 camera");
+        CHECK(where[i] == found_in::flight);
+    }
+    CHECK(cache.try_lead(key));  // the flight ended with the landing
+    cache.abandon(key);
+}
+
+TEST_CASE("tiered cache: an abandoned led flight hands its waiters to a load of their own",
+          "[cache]") {
+    manual_clock time;
+    text_cache cache(text_options(), time, nullptr, nullptr, nullptr);
+    const std::string key = "vision:abandoned";
+    counting_loader l;
+    text_cache::loader load = [&l] { return slow_load(l); };
+    REQUIRE(cache.try_lead(key));
+    asio::io_context io;
+    std::vector<std::optional<text_result>> out(2);
+    for (auto& slot : out) {
+        asio::co_spawn(io, ask(cache, key, load, &slot), asio::detached);
+    }
+    io.poll();  // both wait for the led flight
+    CHECK(l.calls == 0);
+    cache.abandon(key);
+    io.run();
+    CHECK(l.calls == 1);  // the first waiter led a new load, the other shared it
+    for (const auto& o : out) {
+        REQUIRE(o);
+        REQUIRE(o->has_value());
+        CHECK(o->value() == "Acme X1 camera");
+    }
+}

@@ -26,6 +26,7 @@
 #include "pipeline/image/normalize.hpp"
 #include "tests/clients/claude_support.hpp"
 #include "tests/clients/support.hpp"
+#include "tests/clients/thread_heap.hpp"
 #include "tests/fakes/fake_anthropic.hpp"
 #include "tests/support/paths.hpp"
 
@@ -832,4 +833,94 @@ TEST_CASE("claude batcher: batch records round-trip, cleared or foreign text rea
     CHECK(clients::batch_record_key("claude:abc") == "batch:claude:abc");
     CHECK(clients::claude_batcher::custom_id_of("claude:" + std::string(70, 'a')) ==
           std::string(64, 'a'));
+}
+
+namespace {
+
+// The heap the client's thread holds at the first poll of a made batch, when every call of it
+// waits for its line (the fakes answer on threads of their own).
+struct heap_probe {
+    milliseconds poll_wait{0};
+    std::optional<std::int64_t> at_first_poll;
+};
+
+asio::awaitable<void> probed_sleep(std::shared_ptr<heap_probe> probe, milliseconds d) {
+    if (d == probe->poll_wait && !probe->at_first_poll) {
+        probe->at_first_poll = test::thread_heap();
+    }
+    co_return;
+}
+
+// A photo small enough that what the fake keeps of each request stays small next to what the
+// client keeps.
+const std::string& tiny_photo() {
+    static const std::string jpeg = [] {
+        image::normalize_limits limits;
+        limits.max_long_edge = 24;
+        auto bytes = test::read_file(test::data_dir() / "images" / photo_names[0]);
+        return image::normalize(bytes, limits).value().jpeg;
+    }();
+    return jpeg;
+}
+
+asio::awaitable<result<pipeline::loaded_photos>> load_tiny_photo() {
+    pipeline::loaded_photos out;
+    out.jpeg_images = {tiny_photo()};
+    co_return out;
+}
+
+// heap_while_waiting sends `n` distinct bulk calls (one photo each, loadable again, so the
+// model need not keep it) through one batch and returns the heap in use while they all wait.
+std::int64_t heap_while_waiting(int n) {
+    harness h;
+    h.fake.add_fixture(sha256_hex(tiny_photo()), "claude-haiku-4-5",
+                       test::identification_record("Tiny print", 0.9));
+    h.options.batch.max_entries = static_cast<std::size_t>(n);  // made once all are queued
+    auto probe = std::make_shared<heap_probe>();
+    probe->poll_wait = h.options.batch.poll_min;
+    h.options.sleep = [probe](milliseconds d) { return probed_sleep(probe, d); };
+
+    const auto before = test::thread_heap();
+    clients::claude_vision vision(h.options, h.io.get_executor(), h.registry);
+    std::vector<std::optional<outcome>> out(static_cast<std::size_t>(n));
+    countdown left{n, &h.io};
+    for (int i = 0; i < n; ++i) {
+        pipeline::identify_request r;
+        r.item_id = "itm_" + std::to_string(i);
+        r.jpeg_images = {tiny_photo()};
+        r.title_hint = "print " + std::to_string(i);  // a body, and a line, of its own
+        r.bulk = true;
+        r.reload_photos = load_tiny_photo;
+        asio::co_spawn(h.io, identify_into(vision, std::move(r), &out[i], &left), asio::detached);
+    }
+    h.io.restart();
+    h.io.run();
+    for (const auto& o : out) {
+        REQUIRE(o);
+        REQUIRE(*o);
+        CHECK((*o)->title == "Tiny print");
+    }
+    CHECK(h.fake.batches_created() == 1);
+    REQUIRE(probe->at_first_poll);
+    return *probe->at_first_poll - before;
+}
+
+}  // namespace
+
+// What each waiting call keeps is the slope between two batch sizes, so that what the client
+// holds whatever the number of calls (connections, the batch's poll) cancels out. Counted on
+// the client's thread only: the in-process fake keeps every request on its own threads. A call
+// kept about 36 KB here while it waited inside the answer cache's coroutines (single flight,
+// fill, loader, pay, call_batch); about 15 KB since it waits in one frame of claude_vision's.
+TEST_CASE("claude batcher: a bulk call waiting on its batch keeps little memory", "[clients]") {
+    if (!test::thread_heap_counted()) {
+        WARN("malloc belongs to a sanitizer in this build: the heap is not counted");
+        return;
+    }
+    const auto few = heap_while_waiting(40);
+    const auto many = heap_while_waiting(240);
+    const double per_call = static_cast<double>(many - few) / 200.0;
+    INFO("heap per waiting call: " << per_call << " bytes");
+    CHECK(per_call > 0);
+    CHECK(per_call < 20'000);
 }
