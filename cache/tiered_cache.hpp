@@ -21,6 +21,10 @@
 
 #include <algorithm>
 #include <boost/asio/awaitable.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/redirect_error.hpp>
+#include <boost/asio/strand.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/thread_pool.hpp>
@@ -30,6 +34,8 @@
 #include <cstdint>
 #include <exception>
 #include <functional>
+#include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -120,9 +126,12 @@ struct tiered_options {
     // "claim:" + key) for this long (0: never). A caller that finds it claimed, by another process
     // loading it, polls the second level for that value until the claim ends, then claims it
     // itself. A load that gives nothing to keep (an error, an uncacheable value) releases its claim
-    // at once. A holder that dies keeps the others waiting until its claim ends, so the claim
-    // should last about a load's usual time, not its longest.
+    // at once. While its load runs, the holder renews the claim every `claim_renew_every` (0: a
+    // third of claim_for), so a slow load keeps it; a holder that dies stops renewing and keeps
+    // the others waiting until its claim ends, so the claim should last about a load's usual
+    // time, not its longest.
     std::chrono::milliseconds claim_for{0};
+    std::chrono::milliseconds claim_renew_every{0};
 };
 
 template <class V>
@@ -347,6 +356,86 @@ private:
         }
     }
 
+    // A held claim's renewal while its load runs. The renewing coroutine runs on `strand`, where
+    // its timer is also cancelled; `mutex` orders a renewal's write before the holder's release.
+    struct claim_keeper {
+        claim_keeper(boost::asio::any_io_executor executor, std::string claim_key)
+            : strand(boost::asio::make_strand(executor)), timer(strand), key(std::move(claim_key)) {}
+        boost::asio::strand<boost::asio::any_io_executor> strand;
+        boost::asio::steady_timer timer;
+        std::string key;
+        std::mutex mutex;
+        bool done = false;  // guarded by mutex
+    };
+
+    std::chrono::milliseconds renew_every() const {
+        if (options_.claim_renew_every.count() > 0) {
+            return options_.claim_renew_every;
+        }
+        return std::max(options_.claim_for / 3, std::chrono::milliseconds(1));
+    }
+
+    // renew_claim pushes the claim's end to claim_for from now, every renew_every(), until the
+    // keeper is done. The second level must outlive it (it does the cache: see the header).
+    static boost::asio::awaitable<void> renew_claim(std::shared_ptr<claim_keeper> keeper,
+                                                    second_level* level2,
+                                                    boost::asio::thread_pool* pool,
+                                                    const clock* time,
+                                                    std::chrono::milliseconds claim_for,
+                                                    std::chrono::milliseconds every) {
+        auto renew = [&keeper, level2, time, claim_for] {
+            std::lock_guard lock(keeper->mutex);
+            if (keeper->done) {
+                return false;
+            }
+            try {
+                level2->put(keeper->key, "1", time->now_ms() + claim_for.count());
+            } catch (...) {
+                // A renewal that fails leaves the claim to end early: at worst a second load.
+            }
+            return true;
+        };
+        for (;;) {
+            keeper->timer.expires_after(every);
+            boost::system::error_code ec;
+            auto wait = boost::asio::redirect_error(boost::asio::use_awaitable, ec);
+            co_await keeper->timer.async_wait(wait);
+            bool going = false;
+            if (pool == nullptr) {
+                going = renew();
+            } else {
+                going = co_await run_on(*pool, renew);
+            }
+            if (!going) {
+                co_return;
+            }
+        }
+    }
+
+    std::shared_ptr<claim_keeper> keep_claim(boost::asio::any_io_executor executor,
+                                             const std::string& key) {
+        auto keeper = std::make_shared<claim_keeper>(executor, "claim:" + key);
+        boost::asio::co_spawn(
+            keeper->strand,
+            renew_claim(keeper, level2_, pool_, &time_, options_.claim_for, renew_every()),
+            [](std::exception_ptr) {
+                // renew_claim catches what the second level throws; nothing else can escape.
+            });
+        return keeper;
+    }
+
+    // stop_keeping ends the renewals: none is written after it returns.
+    boost::asio::awaitable<void> stop_keeping(const std::shared_ptr<claim_keeper>& keeper) {
+        auto stop = [&keeper] {
+            std::lock_guard lock(keeper->mutex);
+            keeper->done = true;
+            return true;
+        };
+        co_await on_level2(stop, true);
+        auto cancel = [keeper] { keeper->timer.cancel(); };
+        boost::asio::post(keeper->strand, cancel);
+    }
+
     boost::asio::awaitable<void> release_claim(const std::string& key) {
         const std::string claim_key = "claim:" + key;
         const auto now = time_.now_ms();
@@ -379,12 +468,20 @@ private:
                 claimed = claim.held;
             }
         }
+        std::shared_ptr<claim_keeper> keeper;
+        if (claimed) {
+            auto executor = co_await boost::asio::this_coro::executor;
+            keeper = keep_claim(executor, key);
+        }
         std::exception_ptr thrown;
         std::optional<result<V>> loaded;
         try {
             loaded.emplace(co_await load());
         } catch (...) {
             thrown = std::current_exception();
+        }
+        if (keeper) {
+            co_await stop_keeping(keeper);
         }
         const bool keep = loaded && *loaded && options_.cacheable(**loaded);
         if (keep) {

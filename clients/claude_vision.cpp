@@ -751,6 +751,7 @@ asio::awaitable<attempt_verdict> claude_vision::impl::try_once(
                     "Claude (" + model + ") failed repeatedly; calls are paused for " +
                         std::to_string(paused.count() / 1000 + 1) + " s before a trial call.",
                     true, paused.count()};
+        refused.problem.counts_as_attempt = false;  // unless an earlier attempt was sent
         co_return refused;
     }
     auto& guard = guard_for(model);
@@ -891,6 +892,9 @@ asio::awaitable<model_answer> claude_vision::impl::call_model(
     out.record.latency_ms = std::chrono::duration_cast<milliseconds>(steady::now() - start).count();
     if (out.error) {
         out.record.outcome = out.error->code;
+        if (out.record.attempts > 0) {
+            out.error->counts_as_attempt = true;  // Claude was asked, and failed
+        }
         if (asked_to_wait) {
             // A retry of the job must not reach Claude before the wait it asked for.
             out.error->retry_after_ms = std::max(out.error->retry_after_ms, asked_to_wait->count());

@@ -19,6 +19,9 @@ struct failure {
     std::string message;
     bool retryable = false;
     std::int64_t retry_after_ms = 0;
+    // False when the work was refused before it reached anyone (an open circuit breaker): a
+    // retry of the job then gives its attempt back, so a pause cannot use up its attempts.
+    bool counts_as_attempt = true;
 };
 
 // Wraps an error so that `result<T, E>` can be built from it unambiguously.

@@ -767,8 +767,14 @@ asio::awaitable<void> scheduler::retry_later(const std::shared_ptr<job_context>&
     ctx->ending = true;
     // Never sooner than the upstream asked: its retry-after counts from its answer, just now.
     std::int64_t delay = std::max(backoff_ms(ctx->job.attempts), why.retry_after_ms);
-    auto requeue = [db = deps_.db, time = deps_.time, &job = ctx->job, &why, delay] {
+    // Work refused before it reached the upstream (an open breaker) gives its attempt back: an
+    // outage longer than a few pauses must not fail every waiting item for good.
+    const bool spent = why.counts_as_attempt;
+    auto requeue = [db = deps_.db, time = deps_.time, &job = ctx->job, &why, delay, spent] {
         auto now = time->now_ms();
+        if (!spent) {
+            return db->release(job.job_id, job.fence, now + delay);
+        }
         return db->retry_later(job.job_id, job.fence, why.code, why.message, now + delay, now);
     };
     bool held = co_await run_on(*deps_.store_pool, requeue);
@@ -776,7 +782,7 @@ asio::awaitable<void> scheduler::retry_later(const std::shared_ptr<job_context>&
         ctx->lost = true;
         co_return;
     }
-    if (ctx->job.attempts >= ctx->job.max_attempts) {
+    if (spent && ctx->job.attempts >= ctx->job.max_attempts) {
         deps_.observer->job_finished(ctx->job, store::job_state::failed, why.code, why.message);
     } else {
         deps_.observer->job_retry(ctx->job, why.code, why.message, delay);

@@ -5,7 +5,10 @@
 
 #include <algorithm>
 #include <fstream>
+#include <optional>
 #include <sstream>
+
+#include "core/utf8.hpp"
 
 namespace boomer::pipeline {
 namespace fs = std::filesystem;
@@ -56,6 +59,28 @@ std::pair<std::uintmax_t, std::int64_t> fingerprint(const std::vector<fs::path>&
             newest, std::chrono::duration_cast<std::chrono::nanoseconds>(t).count());
     }
     return {bytes, newest};
+}
+
+// oversized tells why intake would refuse an entry for its photos' count or sizes, without
+// reading them (a video or a disk image dropped here must not be read into memory); nothing
+// when they are within the limits. The wording is intake's.
+std::optional<std::string> oversized(const fs::path& entry, const std::vector<fs::path>& photos,
+                                     const intake_limits& limits) {
+    if (photos.size() > static_cast<std::size_t>(limits.max_files)) {
+        return fmt::format("an item takes at most {} photos; {} were sent", limits.max_files,
+                           photos.size());
+    }
+    for (std::size_t i = 0; i < photos.size(); ++i) {
+        std::error_code ec;
+        const auto bytes = fs::file_size(photos[i], ec);
+        if (!ec && bytes > limits.max_file_bytes) {
+            auto name = fs::is_directory(entry) ? photos[i].lexically_relative(entry).string()
+                                                : photos[i].filename().string();
+            return fmt::format("photo {} ({}) is {} bytes; the limit is {} bytes", i + 1,
+                               valid_utf8(name), bytes, limits.max_file_bytes);
+        }
+    }
+    return std::nullopt;
 }
 
 std::string slurp(const fs::path& p) {
@@ -125,6 +150,11 @@ watch_event watch_folder::ingest(const fs::path& entry, const seen& state,
     ev.entry = entry.filename().string();
 
     auto photos = photos_of(entry);
+    if (auto refused = oversized(entry, photos, limits)) {
+        ev.error = std::move(*refused);
+        move_aside(entry, ".rejected", ev.error);
+        return ev;
+    }
     std::vector<std::string> contents;
     contents.reserve(photos.size());
     intake_request req;

@@ -1,6 +1,7 @@
 // Breaker state machine and tickets.
 #include "resilience/circuit_breaker.hpp"
 
+#include <algorithm>
 #include <stdexcept>
 #include <utility>
 
@@ -130,10 +131,17 @@ std::chrono::milliseconds circuit_breaker::retry_in() {
     std::lock_guard lock(mutex_);
     auto now = time_.now_ms();
     advance_locked(now);
-    if (state_ != breaker_state::open) {
-        return std::chrono::milliseconds(0);
+    if (state_ == breaker_state::open) {
+        return std::chrono::milliseconds(since_ + options_.open_for.count() - now);
     }
-    return std::chrono::milliseconds(since_ + options_.open_for.count() - now);
+    if (state_ == breaker_state::half_open && probes_out_ >= options_.half_open_probes &&
+        first_probe_at_) {
+        // The probes decide: a pause as long as the open one, but not past their wait.
+        const auto give_up_at = *first_probe_at_ + options_.half_open_max_wait.count();
+        return std::chrono::milliseconds(
+            std::max<std::int64_t>(1, std::min(options_.open_for.count(), give_up_at - now)));
+    }
+    return std::chrono::milliseconds(0);
 }
 
 }  // namespace boomer::resilience

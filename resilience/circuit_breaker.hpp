@@ -75,7 +75,10 @@ public:
     // state returns the state now (due transitions applied).
     breaker_state state();
 
-    // retry_in returns how long until an open breaker lets a probe through (zero otherwise).
+    // retry_in returns how long a refused caller should wait before asking again: until an open
+    // breaker lets a probe through; half-open with every probe place taken, as long as the open
+    // pause but no longer than the probes' wait (what they report is not known sooner); zero
+    // when a call would be allowed now.
     std::chrono::milliseconds retry_in();
 
 private:

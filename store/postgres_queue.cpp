@@ -292,8 +292,9 @@ bool postgres_store::retry_later(std::string_view job_id, std::int64_t fence,
                .size() == 1;
 }
 
-bool postgres_store::release(std::string_view job_id, std::int64_t fence, std::int64_t now_ms) {
-    bool held = exec("release", job_id, fence, now_ms).affected_rows() == 1;
+bool postgres_store::release(std::string_view job_id, std::int64_t fence,
+                             std::int64_t run_after_ms) {
+    bool held = exec("release", job_id, fence, run_after_ms).affected_rows() == 1;
     if (held) {
         notify_runnable();
     }

@@ -215,7 +215,8 @@ bool sqlite_store::retry_later(std::string_view job_id, std::int64_t fence,
     return held;
 }
 
-bool sqlite_store::release(std::string_view job_id, std::int64_t fence, std::int64_t now_ms) {
+bool sqlite_store::release(std::string_view job_id, std::int64_t fence,
+                           std::int64_t run_after_ms) {
     bool held = false;
     write([&](connection& c) {
         held = c.prepare(
@@ -223,7 +224,7 @@ bool sqlite_store::release(std::string_view job_id, std::int64_t fence, std::int
                     "fence = fence + 1, run_after_ms = ?3, lease_owner = '', "
                     "locked_until_ms = 0 "
                     "WHERE job_id = ?1 AND fence = ?2 AND state = 'running'")
-                   .bind_all(job_id, fence, now_ms)
+                   .bind_all(job_id, fence, run_after_ms)
                    .run() == 1;
     });
     return held;

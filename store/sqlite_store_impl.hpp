@@ -40,7 +40,7 @@ public:
     bool retry_later(std::string_view job_id, std::int64_t fence, std::string_view error_code,
                      std::string_view error_message, std::int64_t run_after_ms,
                      std::int64_t now_ms) override;
-    bool release(std::string_view job_id, std::int64_t fence, std::int64_t now_ms) override;
+    bool release(std::string_view job_id, std::int64_t fence, std::int64_t run_after_ms) override;
     int rescue_expired(std::int64_t now_ms) override;
     cancel_outcome cancel(std::string_view tenant_id, std::string_view item_id,
                           std::int64_t now_ms) override;

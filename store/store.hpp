@@ -298,9 +298,11 @@ public:
                              std::string_view error_code, std::string_view error_message,
                              std::int64_t run_after_ms, std::int64_t now_ms) = 0;
 
-    // release hands a job back untouched at graceful shutdown: queued again and the attempt
-    // taken at claim given back. False: lease lost.
-    virtual bool release(std::string_view job_id, std::int64_t fence, std::int64_t now_ms) = 0;
+    // release hands a job back untouched (at graceful shutdown, or when its work was refused
+    // before it reached an upstream): queued again to run from run_after_ms (now, at shutdown),
+    // and the attempt taken at claim given back. False: lease lost.
+    virtual bool release(std::string_view job_id, std::int64_t fence,
+                         std::int64_t run_after_ms) = 0;
 
     // rescue_expired requeues running jobs whose lease ended before now_ms (or fails those with
     // no attempts left, reason "lease_expired"). Returns how many it touched.

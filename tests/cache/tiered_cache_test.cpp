@@ -470,6 +470,65 @@ TEST_CASE("tiered cache: two processes sharing the second level load a claimed k
     CHECK(l.calls == 1);
 }
 
+TEST_CASE("tiered cache: a load slower than its claim's time keeps the claim, and is paid once",
+          "[cache]") {
+    manual_clock time;
+    map_level level2;
+    level2.shares = true;
+    auto options = text_options();
+    options.claim_for = milliseconds(15'000);
+    options.claim_renew_every = milliseconds(1);  // a real timer: renewals come at once
+    text_cache first(options, time, &level2, nullptr, nullptr);
+    text_cache second(options, time, &level2, nullptr, nullptr);
+    held_loader l;
+    const text_cache::loader load = [&l] { return held_load(l); };
+    const std::string key = "claude:slow";
+    const std::string claim_key = "claim:" + key;
+    auto claim_ends = [&level2, &claim_key] {
+        std::lock_guard lock(level2.mutex);
+        auto it = level2.rows.find(claim_key);
+        return it == level2.rows.end() ? std::int64_t{0} : it->second.second;
+    };
+
+    asio::io_context io;
+    std::optional<text_result> a, b;
+    found_in a_from = found_in::memory;
+    found_in b_from = found_in::memory;
+    asio::co_spawn(io, ask_where(first, key, load, &a, &a_from), asio::detached);
+    while (l.calls == 0) {
+        io.run_one();
+    }
+    const auto t0 = time.now_ms();
+    CHECK(claim_ends() == t0 + 15'000);
+
+    // 14 s into the load its holder renews the claim; at 28 s the first claim would be over.
+    time.advance_ms(14'000);
+    for (int i = 0; i < 1'000 && claim_ends() < t0 + 29'000; ++i) {
+        io.run_one();
+    }
+    CHECK(claim_ends() == t0 + 29'000);
+    time.advance_ms(14'000);
+
+    // The other replica finds the claim still held, and waits instead of paying again.
+    asio::co_spawn(io, ask_where(second, key, load, &b, &b_from), asio::detached);
+    for (int i = 0; i < 20 && level2.claims < 2; ++i) {
+        io.run_one();
+    }
+    CHECK(level2.claims >= 2);
+    CHECK_FALSE(b);
+    CHECK(l.calls == 1);
+
+    l.open = true;
+    io.run();
+    REQUIRE(a);
+    REQUIRE(*a);
+    REQUIRE(b);
+    REQUIRE(*b);
+    CHECK(b->value() == "Acme X1 camera");
+    CHECK(b_from == found_in::second);
+    CHECK(l.calls == 1);
+}
+
 TEST_CASE("tiered cache: a failed load lets go of its claim, and a dead holder's claim expires",
           "[cache]") {
     manual_clock time;

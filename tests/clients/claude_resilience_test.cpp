@@ -52,6 +52,7 @@ TEST_CASE("claude resilience: repeated 529s open the model's breaker, and calls 
         auto r = test::run_coro(h.io, vision.identify(request()));
         REQUIRE_FALSE(r);
         CHECK(r.error().code == "vision_overloaded");
+        CHECK(r.error().counts_as_attempt);
     }
     auto refused = test::run_coro(h.io, vision.identify(request()));
     REQUIRE_FALSE(refused);
@@ -59,6 +60,8 @@ TEST_CASE("claude resilience: repeated 529s open the model's breaker, and calls 
     CHECK(refused.error().retryable);
     // The job's next attempt waits until a trial call may go.
     CHECK(refused.error().retry_after_ms == 5000);
+    // Nothing was sent: the job's retry gives its attempt back.
+    CHECK_FALSE(refused.error().counts_as_attempt);
     CHECK(h.fake.received() == 2);
     CHECK(has_line(h.registry.render(),
                    R"(boomer_breaker_state{upstream="anthropic",model="claude-haiku-4-5"} 1)"));

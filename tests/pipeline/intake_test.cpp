@@ -1,7 +1,12 @@
 // Intake: what it refuses, what it writes, and that a refusal writes nothing.
 #include "pipeline/intake.hpp"
 
+#include <sys/resource.h>
+
 #include <catch2/catch.hpp>
+#include <fstream>
+
+#include "pipeline/watch_folder.hpp"
 
 #include "store/sqlite_store.hpp"
 #include "tests/support/paths.hpp"
@@ -126,4 +131,38 @@ TEST_CASE("intake: the same idempotency key returns the first item", "[pipeline]
     REQUIRE(other);
     CHECK(other->created);
     CHECK(other->item_id != first->item_id);
+}
+
+namespace {
+
+// The process's peak resident memory so far, in KiB.
+long peak_rss_kib() {
+    rusage usage{};
+    getrusage(RUSAGE_SELF, &usage);
+    return usage.ru_maxrss;
+}
+
+}  // namespace
+
+TEST_CASE("watch folder: a file over the size limit is refused without being read",
+          "[pipeline]") {
+    fixture f;
+    auto inbox = f.dir.path() / "inbox";
+    fs::create_directories(inbox);
+    // A 1 GiB file that takes no disk (sparse), as a video dropped by mistake would be.
+    { std::ofstream(inbox / "holiday-video.jpg") << "\xff\xd8\xff"; }
+    fs::resize_file(inbox / "holiday-video.jpg", std::uintmax_t{1} << 30);
+
+    pipeline::watch_folder watch(inbox, "t1", 0);
+    const auto before = peak_rss_kib();
+    auto first = watch.scan_once(f.limits, *f.db, f.blobs, f.time);
+    CHECK(first.empty());  // seen once: not settled yet
+    auto events = watch.scan_once(f.limits, *f.db, f.blobs, f.time);
+    REQUIRE(events.size() == 1);
+    CHECK_FALSE(events[0].accepted);
+    CHECK(events[0].error ==
+          "photo 1 (holiday-video.jpg) is 1073741824 bytes; the limit is 26214400 bytes");
+    CHECK(fs::exists(inbox / ".rejected/holiday-video.jpg"));
+    // Reading it would have taken at least its size in memory.
+    CHECK(peak_rss_kib() - before < 256 * 1024);
 }

@@ -907,6 +907,19 @@ private:
     std::int64_t wait_ms_;
 };
 
+// A vision model whose circuit breaker is open: every call is refused before it is sent, and
+// asks for the rest of the pause.
+class paused_vision final : public pipeline::vision_model {
+public:
+    boost::asio::awaitable<result<pipeline::identification>> identify(
+        pipeline::identify_request) override {
+        failure why{"vision_unavailable", "Calls are paused for 30 s.", true, 30'000};
+        why.counts_as_attempt = false;
+        co_return make_unexpected(why);
+    }
+    bool defers_bulk() const override { return false; }
+};
+
 // When the item's job may run again, after its first retry.
 std::int64_t retried_after(std::int64_t wait_ms) {
     fixture f;
@@ -931,4 +944,21 @@ TEST_CASE("scheduler: a job retried after a 429 waits at least the upstream's re
     // asked for 10 minutes, and that wins. Without a retry-after the backoff alone decides.
     CHECK(retried_after(600'000) >= 600'000);
     CHECK(retried_after(0) < 60'000);
+}
+
+TEST_CASE("scheduler: a call the open breaker refused gives the job's attempt back", "[pipeline]") {
+    fixture f;
+    auto id = f.submit("orientation-1-landscape.jpg", "print");
+    paused_vision vision;
+    auto before = system_clock::instance().now_ms();
+    f.run_until([&f] { return !f.events.errors.empty(); }, &vision);
+    REQUIRE(f.events.errors.front() == "retry:vision_unavailable");
+    auto item = f.db->find_item("default", id);
+    REQUIRE(item);
+    auto job = f.db->find_job("default", item->job_id);
+    REQUIRE(job);
+    CHECK(job->state == store::job_state::queued);
+    // Nothing reached Claude: however long the outage, the pauses use up none of its attempts.
+    CHECK(job->attempts == 0);
+    CHECK(job->run_after_ms - before >= 30'000);
 }

@@ -84,6 +84,23 @@ TEST_CASE("circuit breaker: half-open lets a bounded number of probes through", 
     }
 }
 
+TEST_CASE("circuit breaker: a refusal while the probes are out asks for a wait", "[resilience]") {
+    manual_clock time;
+    circuit_breaker b(small_options(), time);
+    fail_times(b, 3);
+    time.advance_ms(1000);
+    auto p1 = b.allow();
+    auto p2 = b.allow();
+    REQUIRE(p1);
+    REQUIRE(p2);
+    CHECK(b.retry_in() == milliseconds(500));  // the probes' wait is shorter than the pause
+    time.advance_ms(300);
+    CHECK_FALSE(b.allow());
+    CHECK(b.retry_in() == milliseconds(200));
+    p1.reset();  // a place is free again: a call may go now
+    CHECK(b.retry_in() == milliseconds(0));
+}
+
 TEST_CASE(
     "circuit breaker: all half-open probes cancelled, it leaves half-open within its "
     "maximum wait",
