@@ -3,7 +3,6 @@
 #include "clients/claude_batcher.hpp"
 
 #include <algorithm>
-#include <limits>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/experimental/concurrent_channel.hpp>
@@ -11,6 +10,7 @@
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/json.hpp>
+#include <limits>
 
 #include "clients/claude_answers.hpp"
 #include "clients/claude_vision.hpp"
@@ -62,8 +62,8 @@ struct status_answer {
     std::optional<message_batch> batch;
     std::optional<failure> fatal;  // gone (404) or refused: polling ends
     std::optional<milliseconds> retry_after;
-    bool limited = false;   // a 429: wait its retry-after; not a failed poll
-    bool unlisted = false;  // a list round did not show it: ask for it alone
+    bool limited = false;      // a 429: wait its retry-after; not a failed poll
+    bool unlisted = false;     // a list round did not show it: ask for it alone
     milliseconds gathered{0};  // spent waiting for the list round to start
 };
 using status_channel =
@@ -170,9 +170,9 @@ struct claude_batcher::impl : std::enable_shared_from_this<impl> {
     // Searches for the batches of intents, by the intents' submission time; guarded by mutex.
     std::map<std::int64_t, recovery> recoveries;
     // Polls share list calls while several batches are watched (see status_of); guarded by mutex.
-    std::size_t watching = 0;         // batches being polled
-    std::vector<status_ask> asked;    // polls waiting for the next list round
-    bool listing = false;             // a list round is gathering or running
+    std::size_t watching = 0;       // batches being polled
+    std::vector<status_ask> asked;  // polls waiting for the next list round
+    bool listing = false;           // a list round is gathering or running
 
     impl(const claude_options& o, asio::any_io_executor ex)
         : options(o), executor(ex), http(ex, o.http), base(o.base_url) {

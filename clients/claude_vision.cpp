@@ -1,4 +1,5 @@
-// The routing and retry loop of the Claude vision model, and its metrics.
+// The routing and retry loop of the Claude vision model, and its metrics; the answers it keeps
+// are in claude_answer_cache.hpp.
 #include "clients/claude_vision.hpp"
 
 #include <algorithm>
@@ -12,9 +13,8 @@
 #include <stdexcept>
 #include <utility>
 
-#include "cache/deep_size.hpp"
-#include "cache/tiered_cache.hpp"
 #include "clients/anthropic_messages.hpp"
+#include "clients/claude_answer_cache.hpp"
 #include "clients/claude_answers.hpp"
 #include "clients/claude_batcher.hpp"
 #include "resilience/adaptive_concurrency.hpp"
@@ -102,137 +102,6 @@ failure deadline_failure(milliseconds budget, const std::string& why, const fail
     }
     return failure{"vision_deadline", std::move(message), true};
 }
-
-// What one model call (all its attempts) produced.
-struct model_answer {
-    pipeline::vision_call record;
-    std::optional<messages_reply> reply;
-    std::optional<failure> error;
-    std::string body;     // the 200 answer as received, kept for the answer store
-    std::string paid_by;  // the item whose identification paid for the answer
-};
-
-// heap_sizes adds the heap bytes of each of `parts` (cache::heap_size).
-template <class... T>
-std::size_t heap_sizes(const T&... parts) {
-    using cache::heap_size;
-    return (heap_size(parts) + ... + std::size_t{0});
-}
-
-std::size_t identification_heap(const pipeline::identification& id) {
-    std::size_t n = heap_sizes(id.title, id.brand, id.model, id.category, id.condition_guess,
-                               id.search_query, id.source, id.category_path, id.color, id.material,
-                               id.era, id.distinguishing_marks, id.field_confidence,
-                               id.escalation_outcome, id.escalation_reason);
-    if (id.price_estimate) {
-        n += heap_sizes(id.price_estimate->currency);
-    }
-    n += id.calls.capacity() * sizeof(pipeline::vision_call);
-    for (const auto& c : id.calls) {
-        n += heap_sizes(c.model, c.request_id, c.outcome, c.usage.service_tier);
-    }
-    return n;
-}
-
-// heap_size returns the bytes a model answer owns on the heap, so that the memory level of the
-// answer cache measures it deeply (cache::deep_size finds it by argument lookup).
-std::size_t heap_size(const model_answer& a) {
-    std::size_t n = heap_sizes(a.body, a.paid_by, a.record.model, a.record.request_id,
-                               a.record.outcome, a.record.usage.service_tier);
-    if (a.reply) {
-        const auto& r = *a.reply;
-        n += heap_sizes(r.id, r.model, r.stop_reason, r.usage.service_tier, r.missing_fields) +
-             identification_heap(r.identification);
-    }
-    if (a.error) {
-        n += heap_sizes(a.error->code, a.error->message);
-    }
-    return n;
-}
-
-// A paid answer's text in the answer store: its body and the item that paid.
-std::string encode_answer(const model_answer& a) {
-    return encode_stored_answer({a.body, a.paid_by});
-}
-
-// decode_answer reads a stored answer back; nothing for text that is damaged or not an answer
-// (it is paid for again rather than trusted). The record is the reply's; each caller prices it
-// for itself (see claude_vision::impl::reused).
-std::optional<model_answer> decode_answer(std::string_view text) {
-    auto entry = decode_stored_answer(text);
-    if (!entry) {
-        return std::nullopt;
-    }
-    auto reply = parse_messages_reply(entry->body);
-    if (!reply) {
-        return std::nullopt;
-    }
-    model_answer out;
-    out.record.model = reply->model;
-    out.record.usage = reply->usage;
-    out.record.confidence = reply->identification.confidence;
-    out.record.outcome = "cached";
-    out.body = std::move(entry->body);
-    out.paid_by = std::move(entry->paid_by);
-    out.reply = std::move(*reply);
-    return out;
-}
-
-// Only paid answers are kept: failures, and answers another item paid for inside a batch (their
-// payer keeps them), are passed on to the calls waiting for them and no further.
-bool keepable(const model_answer& a) {
-    return a.reply.has_value() && !a.body.empty();
-}
-
-// How long a replica's claim on a call's answer lasts (see answer_cache_options).
-constexpr milliseconds answer_claim{15'000};
-
-using answer_cache = cache::tiered_cache<model_answer>;
-
-// The answer cache's settings: "vision_answers" in the cache metrics (its store level:
-// "vision_answers_store").
-cache::tiered_options<model_answer> answer_cache_options(const claude_options& o) {
-    cache::tiered_options<model_answer> c;
-    c.name = "vision_answers";
-    c.memory = o.answer_memory;
-    c.ttl = o.answer_ttl;
-    c.encode = encode_answer;
-    c.decode = decode_answer;
-    c.cacheable = keepable;
-    // Replicas on one database pay once for identical calls made at the same time: the others
-    // wait for the answer the first stores while its claim lasts. The claim covers a usual
-    // call (4-8 s) and a retry; a replica killed mid-call holds the others up no longer.
-    c.claim_for = std::min(o.stage_deadline, answer_claim);
-    return c;  // size: deep_size with heap_size(model_answer)
-}
-
-// The lead of a bulk call's flight in the answer cache (answer_cache::try_lead), held by the
-// coroutine that waits for the call's batch: identical calls of other items wait for it as for
-// any load, while the wait keeps none of the cache's frames. Ended by land(), or abandoned when
-// the coroutine ends without an answer (cancelled, or never run).
-class flight_lead {
-public:
-    flight_lead(answer_cache& cache, std::string key) : cache_(&cache), key_(std::move(key)) {}
-    flight_lead(flight_lead&& other) noexcept
-        : cache_(std::exchange(other.cache_, nullptr)), key_(std::move(other.key_)) {}
-    flight_lead& operator=(flight_lead&&) = delete;
-    ~flight_lead() {
-        if (cache_ != nullptr) {
-            cache_->abandon(key_);
-        }
-    }
-
-    const std::string& key() const { return key_; }
-
-    // land hands `answer`, found at `from`, to the calls waiting; once.
-    void land(const model_answer& answer, cache::found_in from) {
-        std::exchange(cache_, nullptr)->land(key_, answer, from);
-    }
-
-private:
-    answer_cache* cache_;
-    std::string key_;
-};
 
 bool complete(const model_answer& a) {
     return a.reply && a.reply->missing_fields.empty();

@@ -347,8 +347,8 @@ TEST_CASE("claude batcher: gauges show the batches in flight and the calls waiti
     };
     // Two calls for the same photos are one call by then (the answer cache joins identical
     // calls): three items, two calls waiting, one batch.
-    auto out = h.identify_all({bulk_request("itm_0", 0), bulk_request("itm_1", 1),
-                               bulk_request("itm_2", 1)});
+    auto out = h.identify_all(
+        {bulk_request("itm_0", 0), bulk_request("itm_1", 1), bulk_request("itm_2", 1)});
     for (const auto& o : out) {
         REQUIRE(o);
     }

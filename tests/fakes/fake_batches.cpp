@@ -175,9 +175,9 @@ std::optional<batch_answer> fake_batch_desk::admit_locked() {
                                       std::to_string(limit) +
                                       " requests per minute to the Message Batches API. Please "
                                       "try again later.");
-            a.headers = {{"retry-after", std::to_string(std::max<std::int64_t>(
-                                             1, (wait_ms + 999) / 1000))},
-                         {"x-should-retry", "true"}};
+            a.headers = {
+                {"retry-after", std::to_string(std::max<std::int64_t>(1, (wait_ms + 999) / 1000))},
+                {"x-should-retry", "true"}};
             return a;
         }
         credit_ -= cost;

@@ -3,8 +3,8 @@
 // 1..64 characters of [A-Za-z0-9_-] and unique; the texts are the API's where known), its
 // params only when it ends (an invalid params object becomes an `errored` line, as the real API
 // validates them asynchronously). A batch stays in_progress for a set number of retrieves (or
-// appearances in a list) and a set time, then ends; its results come back in an order that is not the request order, with
-// `usage.service_tier:"batch"` on succeeded lines.
+// appearances in a list) and a set time, then ends; its results come back in an order that is not
+// the request order, with `usage.service_tier:"batch"` on succeeded lines.
 //
 // Thread-safety: every member function may be called from any thread.
 #pragma once
