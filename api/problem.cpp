@@ -1,6 +1,7 @@
 // RFC 9457 problem details: JSON encoding and the common problems.
 #include "api/problem.hpp"
 
+#include <algorithm>
 #include <array>
 #include <boost/json/serialize.hpp>
 #include <boost/json/string.hpp>
@@ -90,6 +91,10 @@ problem make_problem(http::status status, std::string_view slug, std::string det
     p.type = problem_type_uri(slug);
     p.title = std::string(http::obsolete_reason(status));
     p.detail = std::move(detail);
+    // Every problem names its kind in `code` too, as failures do: "not_found", "bad_request".
+    std::string code(slug);
+    std::replace(code.begin(), code.end(), '-', '_');
+    p.extra["code"] = code;
     return p;
 }
 

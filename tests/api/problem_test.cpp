@@ -2,6 +2,7 @@
 #include "api/problem.hpp"
 
 #include <boost/json/parse.hpp>
+#include <algorithm>
 #include <catch2/catch.hpp>
 
 namespace api = boomer::api;
@@ -45,6 +46,24 @@ TEST_CASE("problem: to_response sets status, content type and body", "[api]") {
     CHECK(out.at("type") == "https://boomer.dev/problems/not-found");
     CHECK(out.at("title") == "Not Found");
     CHECK(out.at("status") == 404);
+    CHECK(out.at("code") == "not_found");
+}
+
+TEST_CASE("problem: every common problem names its kind in code", "[api]") {
+    for (const auto& [p, code] : {std::pair{api::bad_request("x"), "bad_request"},
+                                  std::pair{api::not_found(), "not_found"},
+                                  std::pair{api::payload_too_large(1), "payload_too_large"},
+                                  std::pair{api::method_not_allowed("PUT", "GET"),
+                                            "method_not_allowed"},
+                                  std::pair{api::internal(), "internal"}}) {
+        json::object out = json::parse(api::to_json(p)).as_object();
+        INFO(out);
+        CHECK(out.at("code") == code);
+        // The type names the same kind.
+        auto slug = std::string(code);
+        std::replace(slug.begin(), slug.end(), '_', '-');
+        CHECK(out.at("type").as_string() == "https://boomer.dev/problems/" + slug);
+    }
 }
 
 TEST_CASE("problem: common problems carry their machine-readable details", "[api]") {
@@ -79,6 +98,6 @@ TEST_CASE("problem: internal says nothing about the cause", "[api]") {
     api::problem p = api::internal();
     CHECK(p.status == 500);
     CHECK(p.type == "https://boomer.dev/problems/internal");
-    CHECK(p.extra.empty());
+    CHECK(p.extra == boost::json::object{{"code", "internal"}});  // its kind, nothing of the cause
     CHECK(p.detail.find("x-request-id") != std::string::npos);
 }
