@@ -1,8 +1,8 @@
 // Tests of RFC 9457 problem details: members, extensions, and the common problems.
 #include "api/problem.hpp"
 
-#include <boost/json/parse.hpp>
 #include <algorithm>
+#include <boost/json/parse.hpp>
 #include <catch2/catch.hpp>
 
 namespace api = boomer::api;
@@ -50,12 +50,11 @@ TEST_CASE("problem: to_response sets status, content type and body", "[api]") {
 }
 
 TEST_CASE("problem: every common problem names its kind in code", "[api]") {
-    for (const auto& [p, code] : {std::pair{api::bad_request("x"), "bad_request"},
-                                  std::pair{api::not_found(), "not_found"},
-                                  std::pair{api::payload_too_large(1), "payload_too_large"},
-                                  std::pair{api::method_not_allowed("PUT", "GET"),
-                                            "method_not_allowed"},
-                                  std::pair{api::internal(), "internal"}}) {
+    for (const auto& [p, code] :
+         {std::pair{api::bad_request("x"), "bad_request"}, std::pair{api::not_found(), "not_found"},
+          std::pair{api::payload_too_large(1), "payload_too_large"},
+          std::pair{api::method_not_allowed("PUT", "GET"), "method_not_allowed"},
+          std::pair{api::internal(), "internal"}}) {
         json::object out = json::parse(api::to_json(p)).as_object();
         INFO(out);
         CHECK(out.at("code") == code);
