@@ -24,8 +24,8 @@
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/redirect_error.hpp>
-#include <boost/asio/strand.hpp>
 #include <boost/asio/steady_timer.hpp>
+#include <boost/asio/strand.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/thread_pool.hpp>
 #include <boost/asio/use_awaitable.hpp>
@@ -360,7 +360,9 @@ private:
     // its timer is also cancelled; `mutex` orders a renewal's write before the holder's release.
     struct claim_keeper {
         claim_keeper(boost::asio::any_io_executor executor, std::string claim_key)
-            : strand(boost::asio::make_strand(executor)), timer(strand), key(std::move(claim_key)) {}
+            : strand(boost::asio::make_strand(executor)),
+              timer(strand),
+              key(std::move(claim_key)) {}
         boost::asio::strand<boost::asio::any_io_executor> strand;
         boost::asio::steady_timer timer;
         std::string key;
@@ -377,12 +379,9 @@ private:
 
     // renew_claim pushes the claim's end to claim_for from now, every renew_every(), until the
     // keeper is done. The second level must outlive it (it does the cache: see the header).
-    static boost::asio::awaitable<void> renew_claim(std::shared_ptr<claim_keeper> keeper,
-                                                    second_level* level2,
-                                                    boost::asio::thread_pool* pool,
-                                                    const clock* time,
-                                                    std::chrono::milliseconds claim_for,
-                                                    std::chrono::milliseconds every) {
+    static boost::asio::awaitable<void> renew_claim(
+        std::shared_ptr<claim_keeper> keeper, second_level* level2, boost::asio::thread_pool* pool,
+        const clock* time, std::chrono::milliseconds claim_for, std::chrono::milliseconds every) {
         auto renew = [&keeper, level2, time, claim_for] {
             std::lock_guard lock(keeper->mutex);
             if (keeper->done) {

@@ -215,8 +215,7 @@ bool sqlite_store::retry_later(std::string_view job_id, std::int64_t fence,
     return held;
 }
 
-bool sqlite_store::release(std::string_view job_id, std::int64_t fence,
-                           std::int64_t run_after_ms) {
+bool sqlite_store::release(std::string_view job_id, std::int64_t fence, std::int64_t run_after_ms) {
     bool held = false;
     write([&](connection& c) {
         held = c.prepare(

@@ -7,7 +7,6 @@
 #include <fstream>
 
 #include "pipeline/watch_folder.hpp"
-
 #include "store/sqlite_store.hpp"
 #include "tests/support/paths.hpp"
 #include "tests/support/service_process.hpp"
@@ -144,8 +143,7 @@ long peak_rss_kib() {
 
 }  // namespace
 
-TEST_CASE("watch folder: a file over the size limit is refused without being read",
-          "[pipeline]") {
+TEST_CASE("watch folder: a file over the size limit is refused without being read", "[pipeline]") {
     fixture f;
     auto inbox = f.dir.path() / "inbox";
     fs::create_directories(inbox);
