@@ -47,6 +47,18 @@ std::vector<fs::path> photos_of(const fs::path& entry) {
     return out;
 }
 
+// not_a_photo_entry returns why an entry of the folder can never be taken: it is neither a
+// file, a folder nor a link (links are left alone, see photos_of); nothing when it may be.
+std::optional<std::string> not_a_photo_entry(const fs::directory_entry& entry) {
+    std::error_code ec;
+    const auto status = entry.symlink_status(ec);
+    if (ec || fs::is_regular_file(status) || fs::is_directory(status) || fs::is_symlink(status)) {
+        return std::nullopt;
+    }
+    return "not a file or a folder (a pipe, socket or device); only photos and folders of "
+           "photos are taken";
+}
+
 // size and newest modification time over an entry's photos
 std::pair<std::uintmax_t, std::int64_t> fingerprint(const std::vector<fs::path>& photos) {
     std::uintmax_t bytes = 0;
@@ -105,6 +117,15 @@ std::vector<watch_event> watch_folder::scan_once(const intake_limits& limits, st
     auto now = time.now_ms();
     for (const auto& entry : fs::directory_iterator(dir_, ec)) {
         if (hidden(entry.path())) {
+            continue;
+        }
+        if (auto refused = not_a_photo_entry(entry)) {
+            // A pipe, socket or device: reading it could block the scan, and it never settles.
+            watch_event ev;
+            ev.entry = entry.path().filename().string();
+            ev.error = std::move(*refused);
+            move_aside(entry.path(), ".rejected", ev.error);
+            events.push_back(std::move(ev));
             continue;
         }
         auto photos = photos_of(entry.path());

@@ -7,7 +7,8 @@
 // An entry is taken once it has stopped changing (same size and time on two scans, and older
 // than `settle_ms`). Its idempotency key is made of its path, size and modification time, so a
 // restart never ingests it twice; after intake it moves to `.processed/`, or to `.rejected/`
-// with a `.reason.txt` beside it when intake refuses it.
+// with a `.reason.txt` beside it when intake refuses it. A pipe, socket or device is moved to
+// `.rejected/` at once, unread; symbolic links are left alone.
 #pragma once
 
 #include <filesystem>

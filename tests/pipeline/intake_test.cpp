@@ -2,6 +2,7 @@
 #include "pipeline/intake.hpp"
 
 #include <sys/resource.h>
+#include <sys/stat.h>
 
 #include <catch2/catch.hpp>
 #include <fstream>
@@ -163,4 +164,21 @@ TEST_CASE("watch folder: a file over the size limit is refused without being rea
     CHECK(fs::exists(inbox / ".rejected/holiday-video.jpg"));
     // Reading it would have taken at least its size in memory.
     CHECK(peak_rss_kib() - before < 256 * 1024);
+}
+
+TEST_CASE("watch folder: a named pipe is refused with the reason, not left or read", "[pipeline]") {
+    fixture f;
+    auto inbox = f.dir.path() / "inbox";
+    fs::create_directories(inbox);
+    REQUIRE(mkfifo((inbox / "camera-pipe").c_str(), 0600) == 0);
+
+    pipeline::watch_folder watch(inbox, "t1", 0);
+    auto events = watch.scan_once(f.limits, *f.db, f.blobs, f.time);
+    REQUIRE(events.size() == 1);  // at once: a pipe never settles
+    CHECK(events[0].entry == "camera-pipe");
+    CHECK_FALSE(events[0].accepted);
+    CHECK(events[0].error.find("not a file or a folder") != std::string::npos);
+    CHECK(fs::is_fifo(inbox / ".rejected/camera-pipe"));
+    CHECK_FALSE(fs::exists(inbox / "camera-pipe"));
+    CHECK(watch.scan_once(f.limits, *f.db, f.blobs, f.time).empty());
 }
