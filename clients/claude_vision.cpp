@@ -103,6 +103,20 @@ failure deadline_failure(milliseconds budget, const std::string& why, const fail
     return failure{"vision_deadline", std::move(message), true};
 }
 
+// batch_call_for makes the batch call of `request`: its body, and the photos' budget share when
+// they can be loaded again (the request drops them, so that the wait for the batch holds none).
+batch_call batch_call_for(pipeline::identify_request& request, std::string key, std::string body) {
+    batch_call call;
+    call.key = std::move(key);
+    call.params = std::move(body);
+    call.item_id = request.item_id;
+    if (request.reload_photos) {
+        call.hold = std::move(request.hold);
+        request.drop_photos();
+    }
+    return call;
+}
+
 bool complete(const model_answer& a) {
     return a.reply && a.reply->missing_fields.empty();
 }
@@ -783,14 +797,7 @@ asio::awaitable<result<model_answer>> claude_vision::impl::call_batch(
     std::shared_ptr<impl> self, pipeline::identify_request& request, std::string key,
     std::string body, std::string model) {
     const auto start = steady::now();
-    batch_call call;
-    call.key = std::move(key);
-    call.params = std::move(body);
-    call.item_id = request.item_id;
-    if (request.reload_photos) {
-        call.hold = std::move(request.hold);
-        request.drop_photos();
-    }
+    auto call = batch_call_for(request, std::move(key), std::move(body));
     auto got = co_await self->batcher->call(call);
     co_return self->batch_answer(std::move(got), model, request.item_id, start);
 }
@@ -941,14 +948,7 @@ asio::awaitable<model_answer> claude_vision::impl::batched_answer(
         co_return std::move(*kept);
     }
     const auto start = steady::now();
-    batch_call call;
-    call.key = lead.key();
-    call.params = std::move(body);
-    call.item_id = request.item_id;
-    if (request.reload_photos) {
-        call.hold = std::move(request.hold);
-        request.drop_photos();
-    }
+    auto call = batch_call_for(request, lead.key(), std::move(body));
     auto got = co_await self->batcher->call(call);
     auto out = self->batch_answer(std::move(got), model, request.item_id, start);
     co_await self->answers->put(lead.key(), out);  // only a paid answer is kept (keepable)
