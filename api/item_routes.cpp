@@ -350,6 +350,10 @@ awaitable<http_response> get_job(api_deps& deps, request_context ctx) {
         if (!job->error_code.empty()) {
             error = json::object{{"code", job->error_code}, {"message", job->error_message}};
         }
+        json::value waiting_for = nullptr;
+        if (!job->waits_for.empty()) {
+            waiting_for = json::object{{"kind", "message_batch"}, {"id", job->waits_for}};
+        }
         return json::object{{"job_id", job->job_id},
                             {"item_id", job->item_id},
                             {"state", std::string(store::to_string(job->state))},
@@ -362,6 +366,7 @@ awaitable<http_response> get_job(api_deps& deps, request_context ctx) {
                             {"finished_at", when(job->finished_ms)},
                             {"stage_ms", std::move(timings)},
                             {"error", std::move(error)},
+                            {"waiting_for", std::move(waiting_for)},
                             {"links", links(job->item_id, job->job_id)}};
     };
     auto doc = co_await run_on(*deps.store_pool, job_work);

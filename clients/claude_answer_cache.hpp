@@ -24,6 +24,8 @@ struct model_answer {
     std::optional<failure> error;
     std::string body;     // the 200 answer as received, kept for the answer store
     std::string paid_by;  // the item whose identification paid for the answer
+    // Set with a vision_batch_parked error: the call waits in this batch (batch_call::park).
+    std::string parked_in;
 };
 
 // heap_size returns the bytes a model answer owns on the heap, so that the memory level of the

@@ -29,6 +29,7 @@ using channel =
 struct waiter {
     std::shared_ptr<channel> answer;
     std::string item_id;
+    bool park = false;  // answered `parked` once its call sits in a made batch
 };
 
 // One custom_id of a batch and the calls waiting for it.
@@ -38,6 +39,7 @@ struct slot {
     std::shared_ptr<void> hold;  // the caller's budget share for params, dropped with them
     std::string payer;           // item id of the first call, who pays
     std::vector<waiter> waiters;
+    std::vector<std::string> parked;  // items whose calls parked: their outcomes are kept
 };
 using slots = std::map<std::string, slot>;  // by custom_id
 
@@ -83,6 +85,26 @@ constexpr int max_list_pages = 50;
 constexpr std::size_t kept_recoveries = 64;
 // How long a list round waits for more polls to join it (at most poll_max).
 constexpr milliseconds max_list_gather{5'000};
+// How long the outcome of a parked call is kept for the call made again.
+constexpr std::int64_t parked_outcome_ms = 60 * 60 * 1000;
+
+// park answers `w` that its call waits in batch `id`, and keeps its item for the outcome.
+void park(slot& s, const waiter& w, const std::string& id) {
+    batch_reply reply;
+    reply.parked = true;
+    reply.batch_id = id;
+    w.answer->try_send(boost::system::error_code{}, std::move(reply));
+    s.parked.push_back(w.item_id);
+}
+
+// add_waiter makes `w` wait on `s` of the made batch `id`, or parks it.
+void add_waiter(slot& s, const waiter& w, const std::string& id) {
+    if (w.park) {
+        park(s, w, id);
+    } else {
+        s.waiters.push_back(w);
+    }
+}
 
 void answer_all(const slots& batch, const failure& why, const std::string& batch_id) {
     for (const auto& [id, s] : batch) {
@@ -173,6 +195,10 @@ struct claude_batcher::impl : std::enable_shared_from_this<impl> {
     std::size_t watching = 0;       // batches being polled
     std::vector<status_ask> asked;  // polls waiting for the next list round
     bool listing = false;           // a list round is gathering or running
+    // Outcomes of parked calls, by custom_id and item, with the time they were kept (see
+    // on_parked_ended); guarded by mutex.
+    std::map<std::pair<std::string, std::string>, std::pair<batch_reply, std::int64_t>> outcomes;
+    std::function<void(const std::string&)> parked_ended;  // guarded by mutex
 
     impl(const claude_options& o, asio::any_io_executor ex)
         : options(o), executor(ex), http(ex, o.http), base(o.base_url) {
@@ -219,6 +245,13 @@ struct claude_batcher::impl : std::enable_shared_from_this<impl> {
     void recover(const batch_record& intent, batch_call& c, const waiter& w);
     void resolve(slots waiting, const std::map<std::string, std::string>& found);
     slots take_running(const std::string& batch_id);
+    // keep_outcomes keeps, for each parked item of `s`, the reply `reply_for` makes for it.
+    void keep_outcomes(const std::string& custom_id, const slot& s,
+                       const std::function<batch_reply(const waiter&)>& reply_for);
+    std::optional<batch_reply> take_outcome(const std::string& custom_id,
+                                            const std::string& item_id);
+    // tell_parked tells the listener that batch `id` ended, when it held parked calls.
+    void tell_parked(const std::string& id, bool any);
 
     // Spawned: they own their arguments.
     static asio::awaitable<void> close_window(std::shared_ptr<impl> self, std::uint64_t number);
@@ -265,7 +298,7 @@ bool claude_batcher::impl::attach(const std::string& custom_id, const waiter& w)
         return true;
     }
     if (auto found = batch_of.find(custom_id); found != batch_of.end()) {
-        running[found->second][custom_id].waiters.push_back(w);
+        add_waiter(running[found->second][custom_id], w, found->second);
         return true;
     }
     return false;
@@ -286,7 +319,7 @@ void claude_batcher::impl::join_locked(const batch_record& record, const batch_c
     auto& s = running[record.batch_id][record.custom_id];
     s.key = c.key;
     s.payer = record.paid_by;
-    s.waiters.push_back(w);
+    add_waiter(s, w, record.batch_id);
     batch_of[record.custom_id] = record.batch_id;
     if (!polled) {
         spawn(run_poll(shared_from_this(), record.batch_id));
@@ -566,7 +599,13 @@ asio::awaitable<void> claude_batcher::impl::submit(self_ref self, slots& batch) 
             // Upstream now: the photos need not stay here for the batch's hours.
             std::string().swap(s.params);
             s.hold.reset();
-            now_running[custom_id] = std::move(s);
+            auto& made = now_running[custom_id];
+            made = std::move(s);
+            std::vector<waiter> waiting;
+            waiting.swap(made.waiters);
+            for (const auto& w : waiting) {
+                add_waiter(made, w, id);
+            }
         }
     }
     co_await put_records(self, records);
@@ -961,19 +1000,28 @@ asio::awaitable<result<bool>> claude_batcher::impl::read_results(
 asio::awaitable<void> claude_batcher::impl::distribute(self_ref self, const std::string& id,
                                                        const std::string& results_url) {
     auto batch = self->take_running(id);
+    bool any_parked = false;
+    for (const auto& [custom_id, s] : batch) {
+        any_parked = any_parked || !s.parked.empty();
+    }
     std::vector<std::string> unanswered;
-    const std::function<void(batch_result)> answer = [&batch, &unanswered, &id](batch_result line) {
+    const std::function<void(batch_result)> answer = [&self, &batch, &unanswered,
+                                                      &id](batch_result line) {
         auto found = batch.find(line.custom_id);
         if (found == batch.end()) {
             return;  // another process's line, or one answered by an earlier read
         }
+        const auto& s = found->second;
         if (line.type != "succeeded") {
-            unanswered.push_back(found->second.key);
+            unanswered.push_back(s.key);
         }
-        for (const auto& w : found->second.waiters) {
-            w.answer->try_send(boost::system::error_code{},
-                               reply_from(&line, found->second, w, id));
+        const auto reply_for = [&line, &s, &id](const waiter& w) {
+            return reply_from(&line, s, w, id);
+        };
+        for (const auto& w : s.waiters) {
+            w.answer->try_send(boost::system::error_code{}, reply_for(w));
         }
+        self->keep_outcomes(line.custom_id, s, reply_for);
         batch.erase(found);
     };
     auto read = co_await read_results(self, id, results_url, answer);
@@ -984,32 +1032,95 @@ asio::awaitable<void> claude_batcher::impl::distribute(self_ref self, const std:
             keys.push_back(s.key);
         }
         answer_all(batch, read.error(), id);
+        for (const auto& [custom_id, s] : batch) {
+            self->keep_outcomes(custom_id, s, [&read, &id](const waiter&) {
+                batch_reply reply;
+                reply.error = read.error();
+                reply.batch_id = id;
+                return reply;
+            });
+        }
         if (!read.error().retryable) {
             unanswered.insert(unanswered.end(), keys.begin(), keys.end());
         }
         co_await clear_records(self, unanswered);
+        self->tell_parked(id, any_parked);
         co_return;
     }
     for (const auto& [custom_id, s] : batch) {
         unanswered.push_back(s.key);
+        const auto reply_for = [&s, &id](const waiter& w) { return reply_from(nullptr, s, w, id); };
         for (const auto& w : s.waiters) {
-            w.answer->try_send(boost::system::error_code{}, reply_from(nullptr, s, w, id));
+            w.answer->try_send(boost::system::error_code{}, reply_for(w));
         }
+        self->keep_outcomes(custom_id, s, reply_for);
     }
     co_await clear_records(self, unanswered);
+    self->tell_parked(id, any_parked);
+}
+
+void claude_batcher::impl::keep_outcomes(
+    const std::string& custom_id, const slot& s,
+    const std::function<batch_reply(const waiter&)>& reply_for) {
+    if (s.parked.empty()) {
+        return;
+    }
+    const auto now = now_ms();
+    std::lock_guard lock(mutex);
+    std::erase_if(outcomes, [now](const auto& entry) {
+        return entry.second.second + parked_outcome_ms < now;
+    });
+    for (const auto& item : s.parked) {
+        outcomes[{custom_id, item}] = {reply_for(waiter{nullptr, item}), now};
+    }
+}
+
+std::optional<batch_reply> claude_batcher::impl::take_outcome(const std::string& custom_id,
+                                                              const std::string& item_id) {
+    std::lock_guard lock(mutex);
+    auto found = outcomes.find({custom_id, item_id});
+    if (found == outcomes.end()) {
+        return std::nullopt;
+    }
+    auto out = std::move(found->second.first);
+    outcomes.erase(found);
+    return out;
+}
+
+void claude_batcher::impl::tell_parked(const std::string& id, bool any) {
+    if (!any) {
+        return;
+    }
+    std::function<void(const std::string&)> listener;
+    {
+        std::lock_guard lock(mutex);
+        listener = parked_ended;
+    }
+    if (listener) {
+        listener(id);
+    }
 }
 
 asio::awaitable<void> claude_batcher::impl::fail_batch(self_ref self, const std::string& id,
                                                        const failure& why) {
     auto batch = self->take_running(id);
     std::vector<std::string> keys;
+    bool any_parked = false;
     for (const auto& [custom_id, s] : batch) {
         keys.push_back(s.key);
+        any_parked = any_parked || !s.parked.empty();
+        self->keep_outcomes(custom_id, s, [&why, &id](const waiter&) {
+            batch_reply reply;
+            reply.error = why;
+            reply.batch_id = id;
+            return reply;
+        });
     }
     answer_all(batch, why, id);
     if (why.code == "vision_batch_gone" || !why.retryable) {
         co_await clear_records(self, keys);
     }
+    self->tell_parked(id, any_parked);
 }
 
 // clear_records forgets the batches of calls that got no answer from them, so that their next
@@ -1035,7 +1146,7 @@ claude_batcher::load_now claude_batcher::load() const {
     auto count = [](const slots& of) {
         std::size_t n = 0;
         for (const auto& [id, s] : of) {
-            n += s.waiters.size();
+            n += s.waiters.size() + s.parked.size();
         }
         return n;
     };
@@ -1052,6 +1163,11 @@ claude_batcher::load_now claude_batcher::load() const {
     return out;
 }
 
+void claude_batcher::on_parked_ended(std::function<void(const std::string& batch_id)> listener) {
+    std::lock_guard lock(impl_->mutex);
+    impl_->parked_ended = std::move(listener);
+}
+
 std::string claude_batcher::custom_id_of(std::string_view key) {
     auto colon = key.find(':');
     auto digest = colon == std::string_view::npos ? key : key.substr(colon + 1);
@@ -1060,8 +1176,16 @@ std::string claude_batcher::custom_id_of(std::string_view key) {
 
 asio::awaitable<batch_reply> claude_batcher::call(batch_call& c) {
     auto self = impl_;
+    if (c.park) {
+        auto kept = self->take_outcome(custom_id_of(c.key), c.item_id);
+        if (kept) {
+            c.params = std::string();
+            c.hold.reset();
+            co_return std::move(*kept);
+        }
+    }
     auto executor = co_await asio::this_coro::executor;
-    waiter w{std::make_shared<channel>(executor, 1), c.item_id};
+    waiter w{std::make_shared<channel>(executor, 1), c.item_id, c.park};
     std::optional<batch_record> record;
     if (self->options.answers) {
         const std::string name = batch_record_key(c.key);

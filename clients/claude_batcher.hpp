@@ -81,6 +81,11 @@ struct batch_call {
     // Kept with the params until the batch that holds them is made (or the call ends without
     // one): the caller's share of a memory budget for the photos in them. May be null.
     std::shared_ptr<void> hold;
+    // Set when the caller would rather end its wait than keep it for the batch's hours: once the
+    // call sits in a batch that was made, call() answers `parked` at once. The batch goes on;
+    // when it has ended the listener (on_parked_ended) is told, and the same call made again by
+    // the same item gets the outcome kept for it.
+    bool park = false;
 };
 
 // What the batch answered for one call.
@@ -90,6 +95,7 @@ struct batch_reply {
     std::optional<failure> error;         // errored, canceled, expired or the batch failed
     std::string batch_id;                 // empty when no batch was created
     bool paid_by_caller = false;          // the caller's item paid (others share it as "cached")
+    bool parked = false;  // a parking call waits in batch_id: call again once that batch ended
 };
 
 // Failure codes of call(), besides classify_error's for errored lines and create refusals:
@@ -120,9 +126,16 @@ public:
     // batch goes on and its answer can be found again through the record.
     boost::asio::awaitable<batch_reply> call(batch_call& c);
 
+    // on_parked_ended sets who is told, with the batch's id, that a batch holding parked calls
+    // has ended and their outcomes are kept (for an hour; after that, or in another process, a
+    // call made again finds its batch through the record and reads its results anew). Called
+    // from the batcher's background work; it must not block. Thread-safe.
+    void on_parked_ended(std::function<void(const std::string& batch_id)> listener);
+
     // How much waits on batches in this process: the batches made and not yet seen ended, and
-    // the calls waiting for a line in the open window, in those batches, or for the search of
-    // an unrecorded batch (calls in a create request on its way are not counted). Thread-safe.
+    // the calls waiting for a line in the open window, in those batches (parked ones too), or
+    // for the search of an unrecorded batch (calls in a create request on its way are not
+    // counted). Thread-safe.
     struct load_now {
         std::size_t batches = 0;
         std::size_t calls = 0;

@@ -110,11 +110,19 @@ batch_call batch_call_for(pipeline::identify_request& request, std::string key, 
     call.key = std::move(key);
     call.params = std::move(body);
     call.item_id = request.item_id;
+    call.park = request.may_park;
     if (request.reload_photos) {
         call.hold = std::move(request.hold);
         request.drop_photos();
     }
     return call;
+}
+
+// parked is the identification of a call that waits in a batch (batch_call::park).
+pipeline::identification parked(const model_answer& a) {
+    pipeline::identification out;
+    out.parked_in = a.parked_in;
+    return out;
 }
 
 bool complete(const model_answer& a) {
@@ -812,6 +820,16 @@ model_answer claude_vision::impl::batch_answer(batch_reply got, const std::strin
     out.record.attempts = 1;
     out.record.request_id = got.batch_id;
     out.record.latency_ms = std::chrono::duration_cast<milliseconds>(steady::now() - start).count();
+    if (got.parked) {
+        // Not a call's outcome: the call goes on in the batch, and is counted when asked again.
+        out.error = failure{"vision_batch_parked",
+                            "The item waits in message batch " + got.batch_id +
+                                " and goes on once the batch has ended.",
+                            true};
+        out.parked_in = got.batch_id;
+        out.record.outcome = out.error->code;
+        return out;
+    }
     if (got.reply) {
         out.record.model = got.reply->model.empty() ? model : got.reply->model;
         out.record.usage = got.reply->usage;
@@ -951,6 +969,9 @@ asio::awaitable<model_answer> claude_vision::impl::batched_answer(
     auto call = batch_call_for(request, lead.key(), std::move(body));
     auto got = co_await self->batcher->call(call);
     auto out = self->batch_answer(std::move(got), model, request.item_id, start);
+    if (!out.parked_in.empty()) {
+        co_return out;  // parked: identical calls waiting for this one ask the batcher themselves
+    }
     co_await self->answers->put(lead.key(), out);  // only a paid answer is kept (keepable)
     lead.land(out, cache::found_in::loader);
     co_return out;
@@ -1036,6 +1057,9 @@ asio::awaitable<result<pipeline::identification>> claude_vision::identify(
     const auto stage = resilience::deadline::after(self->time, self->options.stage_deadline);
     std::vector<model_answer> answers;
     answers.push_back(co_await self->answer(self, request, self->options.cheap_model, stage));
+    if (!answers.front().parked_in.empty()) {
+        co_return parked(answers.front());
+    }
     if (!should_escalate(answers.front(), self->options)) {
         co_return compose(answers);
     }
@@ -1057,6 +1081,9 @@ asio::awaitable<result<pipeline::identification>> claude_vision::impl::escalate(
         answers.push_back(self->without_photos(self->options.strong_model, std::move(*missing)));
     } else {
         answers.push_back(co_await self->answer(self, request, self->options.strong_model, stage));
+        if (!answers.back().parked_in.empty()) {
+            co_return parked(answers.back());  // asked again once its batch has ended
+        }
     }
     auto end = end_of_escalation(answers.front(), answers.back());
     self->metrics.escalation_ends.with({end.outcome, end.reason}).inc();
@@ -1065,6 +1092,12 @@ asio::awaitable<result<pipeline::identification>> claude_vision::impl::escalate(
 
 bool claude_vision::defers_bulk() const {
     return impl_->batcher != nullptr;
+}
+
+void claude_vision::on_batch_ended(std::function<void(const std::string& batch_id)> listener) {
+    if (impl_->batcher) {
+        impl_->batcher->on_parked_ended(std::move(listener));
+    }
 }
 
 std::unique_ptr<pipeline::vision_model> make_claude_vision(claude_options options,

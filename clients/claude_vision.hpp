@@ -173,6 +173,7 @@ public:
         pipeline::identify_request request) override;
     // defers_bulk is true when bulk requests go through batches.
     bool defers_bulk() const override;
+    void on_batch_ended(std::function<void(const std::string& batch_id)> listener) override;
 
 private:
     struct impl;

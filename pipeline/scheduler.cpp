@@ -230,6 +230,15 @@ void scheduler::spawn(asio::awaitable<void> work, std::string_view what) {
 
 void scheduler::start() {
     started_ = true;
+    if (deps_.vision != nullptr) {
+        deps_.vision->on_batch_ended([weak = weak_from_this()](const std::string& batch_id) {
+            if (auto self = weak.lock()) {
+                asio::post(self->strand_, [self, batch_id] {
+                    self->spawn(self->batch_ended(batch_id), "wake_parked");
+                });
+            }
+        });
+    }
     spawn(dispatch_loop(), "dispatch");
     spawn(rescue_loop(), "rescue");
 }
@@ -278,6 +287,10 @@ asio::awaitable<void> scheduler::dispatch_loop() {
 }
 
 asio::awaitable<void> scheduler::rescue_loop() {
+    // Jobs parked by an earlier run wait for batches nobody polls now: they run once, each
+    // parking again on its batch (polled from then on) or collecting its answer.
+    const std::string every_batch;
+    co_await wake_parked(every_batch);
     while (!stopping_) {
         try {
             auto rescue = [db = deps_.db, time = deps_.time] {
@@ -416,6 +429,7 @@ asio::awaitable<void> scheduler::execute(const std::shared_ptr<job_context>& ctx
     // Held while this item leads a near-duplicate flight; released (waking the copies that wait)
     // once its identification is recorded and offered, or when this frame ends.
     near_duplicate_flights::ticket flight;
+    std::string parked_in;  // the batch the job waits in, when the identify stage parks it
     for (std::string_view stage : stage_names) {
         if (!done.contains(stage)) {
             if (ctx->lost) {
@@ -434,10 +448,14 @@ asio::awaitable<void> scheduler::execute(const std::shared_ptr<job_context>& ctx
 
             // The stage itself, on the CPU pool; `item` and `done` stay alive in this frame.
             auto started = std::chrono::steady_clock::now();
-            auto out = co_await run_stage_async(stage, *item, done, flight);
+            auto out = co_await run_stage_async(stage, *item, done, flight, parked_in);
             auto elapsed = std::chrono::steady_clock::now() - started;
             double seconds = std::chrono::duration<double>(elapsed).count();
             deps_.observer->stage_finished(stage, seconds, out.has_value());
+            if (!parked_in.empty()) {
+                co_await park(ctx, parked_in, flight);
+                co_return;
+            }
             if (!out) {
                 flight.release();  // the copies waiting identify themselves
                 if (out.error().retryable) {
@@ -559,9 +577,9 @@ asio::awaitable<void> scheduler::commit_loop() {
 asio::awaitable<result<json::value>> scheduler::run_stage_async(
     std::string_view stage, const store::item_record& item,
     const std::map<std::string, json::value, std::less<>>& done,
-    near_duplicate_flights::ticket& flight) {
+    near_duplicate_flights::ticket& flight, std::string& parked_in) {
     if (stage == "identify" && deps_.vision != nullptr) {
-        co_return co_await identify_with_vision(item, done, flight);
+        co_return co_await identify_with_vision(item, done, flight, parked_in);
     }
     if (stage == "comps") {
         co_return co_await find_comps(item, done);
@@ -578,7 +596,7 @@ asio::awaitable<result<json::value>> scheduler::run_stage_async(
 // the local identification, noted on the result; a retryable one retries the item.
 asio::awaitable<result<json::value>> scheduler::identify_with_vision(
     const store::item_record& item, const std::map<std::string, json::value, std::less<>>& done,
-    near_duplicate_flights::ticket& flight) {
+    near_duplicate_flights::ticket& flight, std::string& parked_in) {
     auto local = run_identify_local(item, done.at("analyze"), deps_.env);
     if (local.at("source") == "sales_match") {
         co_return local;
@@ -596,6 +614,7 @@ asio::awaitable<result<json::value>> scheduler::identify_with_vision(
     request.title_hint = item.title_hint;
     request.condition_hint = item.condition;
     request.bulk = item.prio == store::priority::bulk;
+    request.may_park = request.bulk;
     for (const auto& code : local.at("barcodes").as_array()) {
         request.barcodes.push_back(std::string(code.at("symbology").as_string()) + ":" +
                                    std::string(code.at("text").as_string()));
@@ -636,6 +655,10 @@ asio::awaitable<result<json::value>> scheduler::identify_with_vision(
         co_return local;
     }
     const auto& id = *answer;
+    if (!id.parked_in.empty()) {
+        parked_in = id.parked_in;
+        co_return fail("vision_batch_parked", "the item waits in message batch " + parked_in, true);
+    }
     json::object out{{"identified", !id.title.empty()},
                      {"title", id.title},
                      {"brand", id.brand},
@@ -689,6 +712,12 @@ asio::awaitable<bool> scheduler::join_near_duplicate_flight(
     auto subject = reuse_subject_of(item, normalized, local);
     if (!subject) {
         co_return false;  // unhashed: the lookup says so
+    }
+    if (auto parked = parked_flights_.find(item.item_id); parked != parked_flights_.end()) {
+        // Parked while leading: the copies still wait for this item's answer.
+        flight = std::move(parked->second.first);
+        parked_flights_.erase(parked);
+        co_return false;
     }
     const bool deferred = item.prio == store::priority::bulk && deps_.vision->defers_bulk();
     near_duplicate_flights::subject_item me{item.tenant_id, item.item_id, std::move(*subject),
@@ -786,6 +815,60 @@ asio::awaitable<void> scheduler::retry_later(const std::shared_ptr<job_context>&
         deps_.observer->job_finished(ctx->job, store::job_state::failed, why.code, why.message);
     } else {
         deps_.observer->job_retry(ctx->job, why.code, why.message, delay);
+    }
+}
+
+asio::awaitable<void> scheduler::park(const std::shared_ptr<job_context>& ctx,
+                                      const std::string& waits_for,
+                                      near_duplicate_flights::ticket& flight) {
+    if (ctx->lost) {
+        co_return;
+    }
+    ctx->ending = true;
+    auto hand_back = [db = deps_.db, time = deps_.time, &job = ctx->job, &waits_for,
+                      recheck = options_.park_recheck_ms] {
+        return db->park(job.job_id, job.fence, waits_for, time->now_ms() + recheck);
+    };
+    const bool held = co_await run_on(*deps_.store_pool, hand_back);
+    ctx->lost = true;  // parked or not, this run writes nothing more
+    if (!held) {
+        co_return;
+    }
+    deps_.observer->job_parked(ctx->job, waits_for);
+    const auto now = deps_.time->now_ms();
+    std::erase_if(parked_flights_, [now, keep = 2 * options_.park_recheck_ms](const auto& entry) {
+        return entry.second.second + keep < now;  // the leader never came back
+    });
+    if (flight.held()) {
+        parked_flights_[ctx->job.item_id] = {std::move(flight), now};
+    }
+    // Its batch may have ended while the job was being parked: the wake-up went by.
+    if (std::find(ended_batches_.begin(), ended_batches_.end(), waits_for) !=
+        ended_batches_.end()) {
+        co_await wake_parked(waits_for);
+    }
+}
+
+asio::awaitable<void> scheduler::batch_ended(std::string batch_id) {
+    constexpr std::size_t remembered = 256;
+    if (ended_batches_.size() >= remembered) {
+        ended_batches_.erase(ended_batches_.begin());
+    }
+    ended_batches_.push_back(batch_id);
+    co_await wake_parked(batch_id);
+}
+
+asio::awaitable<void> scheduler::wake_parked(const std::string& waits_for) {
+    try {
+        auto wake_them = [db = deps_.db, time = deps_.time, &waits_for] {
+            return db->wake_parked(waits_for, time->now_ms());
+        };
+        const int woken = co_await run_on(*deps_.store_pool, wake_them);
+        if (woken > 0) {
+            wake();
+        }
+    } catch (const store::store_error& e) {
+        deps_.observer->internal_error("wake_parked", e.what());
     }
 }
 

@@ -53,15 +53,14 @@ struct scheduler_options {
     // for its photos' share before it loads them, and the share returns when the model drops
     // them: after a synchronous call, or once the batch of a bulk call is made (the model
     // reloads them, with a new share, for an escalation).
-    // TODO(#5): a job waiting on a batch still keeps its chain of coroutine frames (run_job,
-    // execute, identify_with_vision, claude_vision's identify and batched_answer, the batcher's
-    // call: about 15 KB, down from 32 KB while the wait ran inside the answer cache's) and its
-    // parsed checkpoints: about 35 KB of RSS a waiting item (10,000 waiting: 408-420 MB). Parking
-    // the job until its batch ends would leave only its row: end its coroutines once its call
-    // sits in a made batch (lease handed back, no attempt spent), have the batcher store each
-    // line's answer and wake the batch's parked jobs in one store call, and on start poll again
-    // the batches that parked jobs name.
     std::int64_t max_photo_bytes = 256LL << 20;
+    // A bulk job whose vision call sits in a batch that was made is parked: its coroutines end,
+    // its lease goes back with its attempt, and only its row (naming the batch) remains. The
+    // batch's end wakes it (vision_model::on_batch_ended), and it runs again to collect its
+    // answer. This is when it runs again at the latest: the wake-up of jobs parked by a process
+    // that died before their batch ended (at start, each process wakes every parked job once, so
+    // that the batches they wait for are polled again).
+    std::int64_t park_recheck_ms = 600'000;
     int claim_batch = 8;
     std::int64_t lease_ms = 30'000;
     std::int64_t heartbeat_ms = 10'000;
@@ -84,6 +83,11 @@ public:
     virtual void lease_lost(const store::claimed_job& job) = 0;
     virtual void rescued(int count) = 0;
     virtual void internal_error(std::string_view where, std::string_view what) = 0;
+    // A job parked until the upstream work `waits_for` ends (scheduler_options::park_recheck_ms).
+    virtual void job_parked(const store::claimed_job& job, std::string_view waits_for) {
+        (void)job;
+        (void)waits_for;
+    }
 };
 
 struct scheduler_deps {
@@ -140,19 +144,28 @@ private:
                                  std::string_view code, std::string_view message);
     asio::awaitable<void> retry_later(const std::shared_ptr<job_context>& ctx, const failure& why);
     asio::awaitable<void> release(const std::shared_ptr<job_context>& ctx);
+    // park hands the job back until the batch `waits_for` has ended; the item's near-duplicate
+    // flight, if it leads one, is kept for its next run meanwhile.
+    asio::awaitable<void> park(const std::shared_ptr<job_context>& ctx,
+                               const std::string& waits_for,
+                               near_duplicate_flights::ticket& flight);
+    // batch_ended wakes the jobs parked on `batch_id`. On the strand.
+    asio::awaitable<void> batch_ended(std::string batch_id);
+    asio::awaitable<void> wake_parked(const std::string& waits_for);
     // commit queues a completion for the next group commit and returns whether its fence held.
     // Completions that arrive while a commit is in flight share the next one.
     asio::awaitable<bool> commit(const std::shared_ptr<pending_completion>& entry);
     asio::awaitable<void> commit_loop();
     // `flight` receives the item's near-duplicate flight when it leads one (identify); the caller
-    // releases it once the identification is recorded and offered.
+    // releases it once the identification is recorded and offered. `parked_in` receives the
+    // batch the vision call waits in when the job is to park (the stage then fails, retryably).
     asio::awaitable<result<json::value>> run_stage_async(
         std::string_view stage, const store::item_record& item,
         const std::map<std::string, json::value, std::less<>>& done,
-        near_duplicate_flights::ticket& flight);
+        near_duplicate_flights::ticket& flight, std::string& parked_in);
     asio::awaitable<result<json::value>> identify_with_vision(
         const store::item_record& item, const std::map<std::string, json::value, std::less<>>& done,
-        near_duplicate_flights::ticket& flight);
+        near_duplicate_flights::ticket& flight, std::string& parked_in);
     // reuse_near_duplicate returns the identification an earlier item lends this one (see
     // near_duplicate.hpp), or null when the model must be asked. A copy being identified at the
     // same time is waited for first (near_duplicate_flight.hpp); when the model must be asked,
@@ -204,7 +217,13 @@ private:
     std::vector<std::shared_ptr<job_context>> active_;
     std::shared_ptr<market::fan_out> comps_;  // shared by every job: its cache outlives them
     near_duplicate_metrics near_duplicate_metrics_;
-    near_duplicate_flights near_duplicate_flights_;                 // copies being identified now
+    near_duplicate_flights near_duplicate_flights_;  // copies being identified now
+    // The near-duplicate flights of parked leaders, by item id, with when they parked: copies
+    // keep waiting for the leader's answer, which its next run takes back. On the strand.
+    std::map<std::string, std::pair<near_duplicate_flights::ticket, std::int64_t>> parked_flights_;
+    // Batches that ended lately, for a job that parks on one after its wake-up went by; on the
+    // strand, oldest first.
+    std::vector<std::string> ended_batches_;
     std::vector<std::shared_ptr<pending_completion>> completions_;  // waiting for a commit
     bool committing_ = false;                                       // a commit_loop runs
 };

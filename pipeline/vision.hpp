@@ -44,6 +44,11 @@ struct identify_request {
     std::string condition_hint;
     std::vector<std::string> barcodes;  // "EAN-13:9780140013993"
     bool bulk = false;  // the item can wait (priority bulk): a model may answer it at batch speed
+    // Set when the caller would rather park the job than wait for a batch: the model then
+    // answers at once, with identification::parked_in naming the batch, once the call sits in a
+    // batch that was made; the same request made again after that batch ended (see
+    // vision_model::on_batch_ended) gets its answer.
+    bool may_park = false;
 
     // drop_photos frees the photo bytes and their hold; reload_photos brings them back.
     void drop_photos() {
@@ -106,6 +111,9 @@ struct identification {
     std::string escalation_reason;
     std::int64_t cost_micros = 0;    // all calls, US dollars × 10^6
     std::vector<vision_call> calls;  // in the order they were made
+    // Not an answer yet: the call waits in this message batch (identify_request::may_park);
+    // nothing else is set.
+    std::string parked_in;
 };
 
 namespace json = boost::json;
@@ -127,6 +135,12 @@ public:
     // defers_bulk is true when identify() of a bulk request may wait minutes or hours for a
     // batch (the caller should not hold a worker meanwhile). Thread-safe.
     virtual bool defers_bulk() const { return false; }
+    // on_batch_ended sets who is told the id of each batch that held parked calls
+    // (identify_request::may_park) once it has ended. Called from the model's background work;
+    // it must not block. Thread-safe; a model without batches never calls it.
+    virtual void on_batch_ended(std::function<void(const std::string& batch_id)> listener) {
+        (void)listener;
+    }
 };
 
 }  // namespace boomer::pipeline

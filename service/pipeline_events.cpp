@@ -15,6 +15,10 @@ pipeline_events::pipeline_events(metrics::registry& r)
                                  {"state"})),
       retries_(r.counter_family("boomer_job_retries_total",
                                 "Jobs put back in the queue after a retryable failure.", {"code"})),
+      parked_(r.counter_family("boomer_jobs_parked_total",
+                               "Bulk jobs handed back to the queue while their vision call waits "
+                               "in a message batch; each runs again once the batch has ended.")
+                  .with({})),
       leases_lost_(r.counter_family("boomer_leases_lost_total",
                                     "Jobs whose lease was taken away while they ran.")
                        .with({})),
@@ -54,6 +58,12 @@ void pipeline_events::job_retry(const store::claimed_job& job, std::string_view 
                 {"error_code", error_code},
                 {"reason", message},
                 {"delay_ms", delay_ms}});
+}
+
+void pipeline_events::job_parked(const store::claimed_job& job, std::string_view waits_for) {
+    parked_.inc();
+    log::event(spdlog::level::debug, "item_parked",
+               {{"item_id", job.item_id}, {"job_id", job.job_id}, {"batch_id", waits_for}});
 }
 
 void pipeline_events::lease_lost(const store::claimed_job& job) {

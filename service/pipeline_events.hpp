@@ -15,6 +15,7 @@ public:
                       std::string_view error_code, std::string_view message) override;
     void job_retry(const store::claimed_job& job, std::string_view error_code,
                    std::string_view message, std::int64_t delay_ms) override;
+    void job_parked(const store::claimed_job& job, std::string_view waits_for) override;
     void lease_lost(const store::claimed_job& job) override;
     void rescued(int count) override;
     void internal_error(std::string_view where, std::string_view what) override;
@@ -24,6 +25,7 @@ private:
     metrics::family<metrics::counter>& stage_failures_;
     metrics::family<metrics::counter>& finished_;
     metrics::family<metrics::counter>& retries_;
+    metrics::counter& parked_;
     metrics::counter& leases_lost_;
     metrics::counter& rescued_;
     metrics::family<metrics::counter>& internal_errors_;

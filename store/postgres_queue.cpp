@@ -28,7 +28,7 @@ constexpr std::string_view requeued_message =
 // claiming right now instead of waiting for it.
 constexpr const char* claim_sql = R"sql(
 UPDATE jobs SET state = 'running', attempts = attempts + 1, fence = fence + 1,
-       lease_owner = $1::text, locked_until_ms = $2::bigint + $3::bigint,
+       lease_owner = $1::text, locked_until_ms = $2::bigint + $3::bigint, waits_for = '',
        started_ms = CASE WHEN started_ms = 0 THEN $2 ELSE started_ms END
 WHERE job_id IN (SELECT job_id FROM jobs
                  WHERE state = 'queued' AND run_after_ms <= $2
@@ -107,10 +107,16 @@ touched AS (
 SELECT state FROM backed_off
 )sql";
 
-constexpr const char* release_sql = R"sql(
+// Hands a job back with its attempt; release is a park on nothing.
+constexpr const char* park_sql = R"sql(
 UPDATE jobs SET state = 'queued', attempts = GREATEST(attempts - 1, 0), fence = fence + 1,
-       run_after_ms = $3::bigint, lease_owner = '', locked_until_ms = 0
+       run_after_ms = $3::bigint, lease_owner = '', locked_until_ms = 0, waits_for = $4::text
 WHERE job_id = $1::text AND fence = $2::bigint AND state = 'running'
+)sql";
+
+constexpr const char* wake_parked_sql = R"sql(
+UPDATE jobs SET run_after_ms = LEAST(run_after_ms, $2::bigint), waits_for = ''
+WHERE state = 'queued' AND waits_for <> '' AND ($1::text = '' OR waits_for = $1::text)
 )sql";
 
 // Both updates read the same snapshot, so their conditions must not overlap: attempts used up
@@ -135,7 +141,7 @@ touched AS (
 SELECT (SELECT COUNT(*) FROM given_up), (SELECT COUNT(*) FROM requeued)
 )sql";
 
-constexpr std::array<statement_def, 16> statements{{
+constexpr std::array<statement_def, 17> statements{{
     {"claim", claim_sql},
     {"heartbeat",
      "UPDATE jobs SET locked_until_ms = $3::bigint "
@@ -150,7 +156,8 @@ constexpr std::array<statement_def, 16> statements{{
      "WHERE job_id = $1::text ORDER BY seq"},
     {"complete_many", complete_many_sql},
     {"retry_later", retry_later_sql},
-    {"release", release_sql},
+    {"park", park_sql},
+    {"wake_parked", wake_parked_sql},
     {"rescue_expired", rescue_sql},
     {"lock_job_of_item",
      "SELECT state, priority FROM jobs WHERE tenant_id = $1::text AND item_id = $2::text "
@@ -161,7 +168,8 @@ constexpr std::array<statement_def, 16> statements{{
     {"requeue_job",
      "UPDATE jobs SET state = 'queued', attempts = 0, fence = fence + 1, sort_key = $3::bigint, "
      "run_after_ms = $2::bigint, started_ms = 0, finished_ms = 0, error_code = '', "
-     "error_message = '', lease_owner = '', locked_until_ms = 0 WHERE item_id = $1::text"},
+     "error_message = '', lease_owner = '', locked_until_ms = 0, waits_for = '' "
+     "WHERE item_id = $1::text"},
     {"touch_item", "UPDATE items SET updated_ms = $2::bigint WHERE item_id = $1::text"},
     {"reset_item",
      "UPDATE items SET result_json = '', updated_ms = $2::bigint WHERE item_id = $1::text"},
@@ -292,9 +300,23 @@ bool postgres_store::retry_later(std::string_view job_id, std::int64_t fence,
                .size() == 1;
 }
 
+bool postgres_store::park(std::string_view job_id, std::int64_t fence, std::string_view waits_for,
+                          std::int64_t run_after_ms) {
+    return exec("park", job_id, fence, run_after_ms, waits_for).affected_rows() == 1;
+}
+
+int postgres_store::wake_parked(std::string_view waits_for, std::int64_t now_ms) {
+    const auto woken = static_cast<int>(exec("wake_parked", waits_for, now_ms).affected_rows());
+    if (woken > 0) {
+        notify_runnable();
+    }
+    return woken;
+}
+
 bool postgres_store::release(std::string_view job_id, std::int64_t fence,
                              std::int64_t run_after_ms) {
-    bool held = exec("release", job_id, fence, run_after_ms).affected_rows() == 1;
+    const std::string_view nothing;  // parked on nothing
+    bool held = park(job_id, fence, nothing, run_after_ms);
     if (held) {
         notify_runnable();
     }

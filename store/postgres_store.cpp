@@ -30,7 +30,7 @@ namespace {
 #define BOOMER_PG_JOB_COLUMNS                                                                  \
     "tenant_id, job_id, item_id, state, priority, stage, attempts, max_attempts, created_ms, " \
     "started_ms, finished_ms, run_after_ms, lease_owner, locked_until_ms, fence, error_code, " \
-    "error_message"
+    "error_message, waits_for"
 
 #define BOOMER_PG_ITEMS_JOIN \
     "SELECT " BOOMER_PG_ITEM_COLUMNS " FROM items i JOIN jobs j ON j.item_id = i.item_id "
@@ -141,6 +141,7 @@ job_record read_job(const pqxx::row& row) {
     r.fence = row[14].as<std::int64_t>();
     r.error_code = row[15].as<std::string>();
     r.error_message = row[16].as<std::string>();
+    r.waits_for = row[17].as<std::string>();
     return r;
 }
 

@@ -39,7 +39,7 @@ std::vector<claimed_job> sqlite_store::claim(std::string_view worker_id, int max
         rows.clear();
         auto st = c.prepare(
             "UPDATE jobs SET state = 'running', attempts = attempts + 1, fence = fence + 1, "
-            "lease_owner = ?1, locked_until_ms = ?2 + ?3, "
+            "lease_owner = ?1, locked_until_ms = ?2 + ?3, waits_for = '', "
             "started_ms = CASE WHEN started_ms = 0 THEN ?2 ELSE started_ms END "
             "WHERE job_id IN (SELECT job_id FROM jobs WHERE state = 'queued' "
             "AND run_after_ms <= ?2 ORDER BY sort_key, job_id LIMIT ?4) "
@@ -216,17 +216,34 @@ bool sqlite_store::retry_later(std::string_view job_id, std::int64_t fence,
 }
 
 bool sqlite_store::release(std::string_view job_id, std::int64_t fence, std::int64_t run_after_ms) {
+    return park(job_id, fence, "", run_after_ms);  // parked on nothing
+}
+
+bool sqlite_store::park(std::string_view job_id, std::int64_t fence, std::string_view waits_for,
+                        std::int64_t run_after_ms) {
     bool held = false;
     write([&](connection& c) {
         held = c.prepare(
                     "UPDATE jobs SET state = 'queued', attempts = MAX(attempts - 1, 0), "
                     "fence = fence + 1, run_after_ms = ?3, lease_owner = '', "
-                    "locked_until_ms = 0 "
+                    "locked_until_ms = 0, waits_for = ?4 "
                     "WHERE job_id = ?1 AND fence = ?2 AND state = 'running'")
-                   .bind_all(job_id, fence, run_after_ms)
+                   .bind_all(job_id, fence, run_after_ms, waits_for)
                    .run() == 1;
     });
     return held;
+}
+
+int sqlite_store::wake_parked(std::string_view waits_for, std::int64_t now_ms) {
+    int woken = 0;
+    write([&](connection& c) {
+        woken = c.prepare(
+                     "UPDATE jobs SET run_after_ms = MIN(run_after_ms, ?2), waits_for = '' "
+                     "WHERE state = 'queued' AND waits_for <> '' AND (?1 = '' OR waits_for = ?1)")
+                    .bind_all(waits_for, now_ms)
+                    .run();
+    });
+    return woken;
 }
 
 int sqlite_store::rescue_expired(std::int64_t now_ms) {
@@ -315,8 +332,8 @@ bool sqlite_store::retry(std::string_view tenant_id, std::string_view item_id,
         c.prepare(
              "UPDATE jobs SET state = 'queued', attempts = 0, fence = fence + 1, "
              "sort_key = ?3, run_after_ms = ?2, started_ms = 0, finished_ms = 0, "
-             "error_code = '', error_message = '', lease_owner = '', locked_until_ms = 0 "
-             "WHERE item_id = ?1")
+             "error_code = '', error_message = '', lease_owner = '', locked_until_ms = 0, "
+             "waits_for = '' WHERE item_id = ?1")
             .bind_all(item_id, now_ms, aging_.sort_key(prio, now_ms))
             .run();
         c.prepare("UPDATE items SET result_json = '', updated_ms = ?2 WHERE item_id = ?1")

@@ -112,11 +112,19 @@ CREATE INDEX images_band1 ON images (band1) WHERE band1 IS NOT NULL;
 CREATE INDEX images_band2 ON images (band2) WHERE band2 IS NOT NULL;
 )sql";
 
-constexpr std::array<migration, 4> all_migrations{{
+// Version 5: the upstream work a parked job waits for (a message batch id; empty when none),
+// indexed only where set, for the wake-up when that work ends.
+constexpr const char* v5_sql = R"sql(
+ALTER TABLE jobs ADD COLUMN waits_for TEXT NOT NULL DEFAULT '';
+CREATE INDEX jobs_waits_for ON jobs (waits_for) WHERE waits_for <> '';
+)sql";
+
+constexpr std::array<migration, 5> all_migrations{{
     {1, "items, images, jobs, stage_results", v1_sql},
     {2, "cache_entries", v2_sql},
     {3, "items.category_hint", v3_sql},
     {4, "images.phash and the near-duplicate band index", v4_sql},
+    {5, "jobs.waits_for", v5_sql},
 }};
 
 int current_version(connection& conn) {

@@ -32,7 +32,7 @@ constexpr std::string_view item_columns =
 constexpr std::string_view job_columns =
     "tenant_id, job_id, item_id, state, priority, stage, attempts, max_attempts, created_ms, "
     "started_ms, finished_ms, run_after_ms, lease_owner, locked_until_ms, fence, error_code, "
-    "error_message";
+    "error_message, waits_for";
 
 item_record read_item(const statement& st) {
     item_record r;
@@ -71,6 +71,7 @@ job_record read_job(const statement& st) {
     r.fence = st.int64(14);
     r.error_code = st.text(15);
     r.error_message = st.text(16);
+    r.waits_for = st.text(17);
     return r;
 }
 

@@ -115,6 +115,7 @@ struct job_record {
     std::int64_t fence = 0;
     std::string error_code;
     std::string error_message;
+    std::string waits_for;  // a parked job's upstream work (a message batch id); else empty
 };
 
 // A job handed to a worker. Every later write names (job_id, fence); a write whose fence is no
@@ -303,6 +304,17 @@ public:
     // and the attempt taken at claim given back. False: lease lost.
     virtual bool release(std::string_view job_id, std::int64_t fence,
                          std::int64_t run_after_ms) = 0;
+
+    // park hands a job back as release does while upstream work it waits for goes on without
+    // it (`waits_for`: a message batch id): queued to run at run_after_ms at the latest, or as
+    // soon as wake_parked names that work. A claim forgets what the job waited for.
+    // False: lease lost.
+    virtual bool park(std::string_view job_id, std::int64_t fence, std::string_view waits_for,
+                      std::int64_t run_after_ms) = 0;
+
+    // wake_parked makes the queued jobs parked on `waits_for` (on anything, when empty)
+    // runnable from now_ms. Returns how many.
+    virtual int wake_parked(std::string_view waits_for, std::int64_t now_ms) = 0;
 
     // rescue_expired requeues running jobs whose lease ended before now_ms (or fails those with
     // no attempts left, reason "lease_expired"). Returns how many it touched.

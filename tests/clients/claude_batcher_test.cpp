@@ -389,6 +389,117 @@ TEST_CASE("claude batcher: lines that come back errored or expired are paid once
     CHECK(h.fake.batch_billed().size() == 3);
 }
 
+// listen_for_ends keeps the ids of the batches that ended with parked calls, and stops the
+// io_context at each (the test runs it on one thread).
+void listen_for_ends(harness& h, clients::claude_vision& vision, std::vector<std::string>& ended) {
+    vision.on_batch_ended([&h, &ended](const std::string& id) {
+        ended.push_back(id);
+        h.io.stop();
+    });
+}
+
+// parked_run identifies `requests` (each allowed to park) concurrently with one vision client,
+// and returns their outcomes.
+std::vector<outcome> parked_run(harness& h, clients::claude_vision& vision,
+                                std::vector<pipeline::identify_request> requests) {
+    std::vector<std::optional<outcome>> slots(requests.size());
+    countdown left{static_cast<int>(requests.size()), &h.io};
+    for (std::size_t i = 0; i < requests.size(); ++i) {
+        requests[i].may_park = true;
+        asio::co_spawn(h.io, identify_into(vision, requests[i], &slots[i], &left), asio::detached);
+    }
+    h.io.restart();
+    h.io.run();
+    std::vector<outcome> out;
+    for (auto& s : slots) {
+        REQUIRE(s);
+        out.push_back(std::move(*s));
+    }
+    return out;
+}
+
+TEST_CASE(
+    "claude batcher: a parking call returns once its batch is made and collects its "
+    "answer after the batch ended",
+    "[clients]") {
+    fakes::fake_batch_options slow;
+    slow.in_progress_polls = 3;
+    harness h(slow);
+    h.fake.add_fixture(sha256_hex(photo(0)), "claude-haiku-4-5",
+                       test::identification_record("Parked", 0.9));
+    clients::claude_vision vision(h.options, h.io.get_executor(), h.registry);
+    std::vector<std::string> ended;
+    listen_for_ends(h, vision, ended);
+
+    // Two items with identical calls, and one of its own: all three park on one batch.
+    auto parked = parked_run(
+        h, vision, {bulk_request("itm_a", 0), bulk_request("itm_b", 0), bulk_request("itm_c", 1)});
+    REQUIRE(h.fake.batches_created() == 1);
+    for (const auto& o : parked) {
+        REQUIRE(o);
+        CHECK(o->parked_in.rfind("msgbatch_", 0) == 0);
+        CHECK(o->parked_in == parked[0]->parked_in);
+        CHECK(o->title.empty());
+        CHECK(o->calls.empty());
+    }
+    CHECK(ended.empty());
+    CHECK(h.fake.batch_polls() < 3);  // none of them waited for the batch's end
+
+    // The batch goes on with nobody waiting, and says when it has ended.
+    h.io.restart();
+    h.io.run();
+    REQUIRE(ended == std::vector<std::string>{parked[0]->parked_in});
+    const auto polls = h.fake.batch_polls();
+
+    // Asked again: each gets its own outcome at once, no batch made or polled.
+    auto again = parked_run(
+        h, vision, {bulk_request("itm_a", 0), bulk_request("itm_b", 0), bulk_request("itm_c", 1)});
+    CHECK(h.fake.batches_created() == 1);
+    CHECK(h.fake.batch_polls() == polls);
+    auto billed = h.fake.batch_billed();
+    REQUIRE(billed.size() == 2);
+    for (const auto& o : again) {
+        REQUIRE(o);
+        CHECK(o->parked_in.empty());
+    }
+    CHECK(again[0]->title == "Parked");
+    CHECK(again[0]->calls.at(0).outcome == "ok");  // the first of the identical calls pays
+    CHECK(again[0]->cost_micros > 0);
+    CHECK(again[1]->title == "Parked");
+    CHECK(again[1]->calls.at(0).outcome == "cached");
+    CHECK(again[1]->cost_micros == 0);
+    CHECK(again[2]->calls.at(0).outcome == "ok");
+}
+
+TEST_CASE("claude batcher: a parked call whose line failed gets the failure when it asks again",
+          "[clients]") {
+    fakes::fake_batch_options trouble;
+    trouble.errored_line_share = 1.0;
+    harness h(trouble);
+    clients::claude_vision vision(h.options, h.io.get_executor(), h.registry);
+    std::vector<std::string> ended;
+    listen_for_ends(h, vision, ended);
+    auto parked = parked_run(h, vision, {bulk_request("itm_a", 0)});
+    REQUIRE(parked[0]);
+    REQUIRE_FALSE(parked[0]->parked_in.empty());
+    h.io.restart();
+    h.io.run();
+    REQUIRE(ended.size() == 1);
+
+    // The failure, once (an attempt spent by the caller); the next ask submits afresh.
+    auto again = parked_run(h, vision, {bulk_request("itm_a", 0)});
+    REQUIRE_FALSE(again[0]);
+    CHECK(again[0].error().code == "vision_upstream_error");
+    CHECK(again[0].error().retryable);
+    CHECK(h.fake.batch_billed().empty());
+    fakes::fake_batch_options calm;
+    h.fake.set_batch_options(calm);
+    auto third = parked_run(h, vision, {bulk_request("itm_a", 0)});
+    REQUIRE(third[0]);
+    CHECK_FALSE(third[0]->parked_in.empty());
+    CHECK(h.fake.batches_created() == 2);
+}
+
 TEST_CASE("claude batcher: results larger than an answer the client holds are read line by line",
           "[clients]") {
     harness h;

@@ -132,6 +132,12 @@ public:
     bool release(std::string_view j, std::int64_t f, std::int64_t now) override {
         return inner_.release(j, f, now);
     }
+    bool park(std::string_view j, std::int64_t f, std::string_view w, std::int64_t at) override {
+        return inner_.park(j, f, w, at);
+    }
+    int wake_parked(std::string_view w, std::int64_t now) override {
+        return inner_.wake_parked(w, now);
+    }
     int rescue_expired(std::int64_t now) override { return inner_.rescue_expired(now); }
     st::cancel_outcome cancel(std::string_view t, std::string_view i, std::int64_t now) override {
         return inner_.cancel(t, i, now);

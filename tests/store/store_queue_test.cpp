@@ -296,6 +296,58 @@ STORE_TEST("release gives the attempt back and queues the job at once", "[store]
     CHECK(again.fence > job.fence);
 }
 
+STORE_TEST("a parked job waits for its batch, wakes when it ends, and forgets it at claim",
+           "[store]") {
+    auto a = add_item(s, "t", priority::bulk, t0);
+    auto b = add_item(s, "t", priority::bulk, t0 + 1);
+    auto c = add_item(s, "t", priority::bulk, t0 + 2);
+    auto ja = claim_one(s, "w", lease, t0 + 10);
+    auto jb = claim_one(s, "w", lease, t0 + 10);
+    auto jc = claim_one(s, "w", lease, t0 + 10);
+    const auto recheck = t0 + 600'000;
+    CHECK(s.park(ja.job_id, ja.fence, "msgbatch_one", recheck));
+    CHECK(s.park(jb.job_id, jb.fence, "msgbatch_one", recheck));
+    CHECK(s.park(jc.job_id, jc.fence, "msgbatch_two", recheck));
+    CHECK_FALSE(s.park(ja.job_id, ja.fence, "msgbatch_one", recheck));  // fenced like release
+
+    auto parked = s.find_job("t", a.job_id);
+    CHECK(parked->state == job_state::queued);
+    CHECK(parked->attempts == 0);  // parking spends no attempt
+    CHECK(parked->waits_for == "msgbatch_one");
+    CHECK(parked->run_after_ms == recheck);
+    CHECK(s.claim("w", 5, lease, t0 + 20).empty());
+
+    CHECK(s.wake_parked("msgbatch_one", t0 + 30) == 2);
+    CHECK(s.wake_parked("msgbatch_one", t0 + 31) == 0);
+    CHECK(s.find_job("t", a.job_id)->waits_for.empty());
+    CHECK(s.find_job("t", c.job_id)->waits_for == "msgbatch_two");
+    auto woken = s.claim("w", 5, lease, t0 + 40);
+    REQUIRE(woken.size() == 2);
+    CHECK(woken[0].job_id == a.job_id);
+    CHECK(woken[1].job_id == b.job_id);
+    CHECK(woken[0].attempts == 1);
+
+    // Waking every parked job (at start) leaves the others alone.
+    auto d = add_item(s, "t", priority::bulk, t0 + 3);
+    auto jd = claim_one(s, "w", lease, t0 + 50);
+    CHECK(jd.job_id == d.job_id);
+    CHECK(s.retry_later(jd.job_id, jd.fence, "x", "backing off", t0 + 900'000, t0 + 50));
+    CHECK(s.wake_parked("", t0 + 60) == 1);
+    auto last = s.claim("w", 5, lease, t0 + 70);
+    REQUIRE(last.size() == 1);
+    CHECK(last[0].job_id == c.job_id);
+    CHECK(s.find_job("t", d.job_id)->run_after_ms == t0 + 900'000);
+
+    // A claim forgets the batch: a later wake-up of it does not touch the job.
+    CHECK(s.park(last[0].job_id, last[0].fence, "msgbatch_three", recheck));
+    auto again = s.claim("w", 5, lease, recheck);
+    REQUIRE(again.size() == 1);
+    CHECK(s.find_job("t", c.job_id)->waits_for.empty());
+    CHECK(s.retry_later(again[0].job_id, again[0].fence, "x", "y", recheck + 5'000, recheck));
+    CHECK(s.wake_parked("msgbatch_three", recheck + 1) == 0);
+    CHECK(s.find_job("t", c.job_id)->run_after_ms == recheck + 5'000);
+}
+
 STORE_TEST("checkpoints keep finish order and a stage saved again replaces the old one",
            "[store]") {
     add_item(s, "t", priority::normal, t0);
