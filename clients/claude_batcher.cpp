@@ -408,12 +408,25 @@ void claude_batcher::impl::recover(const batch_record& intent, batch_call& c, co
 }
 
 // resolve sends each waiting call of a finished search where it belongs: to the batch that has
-// its line, or into a new submission. Takes the mutex.
+// its line, or into a new submission (failed, retryably, when its params went with a create
+// request that got no answer). Takes the mutex.
 void claude_batcher::impl::resolve(slots waiting, const std::map<std::string, std::string>& found) {
     std::lock_guard lock(mutex);
     for (auto& [custom_id, s] : waiting) {
         auto batch = found.find(custom_id);
+        const bool kept = !s.params.empty();  // the first waiter below takes them
         for (const auto& w : s.waiters) {
+            if (batch == found.end() && !kept) {
+                // A create request that got no answer made no batch with this call, and its
+                // body was the only copy of the call: the next attempt submits it again.
+                batch_reply reply;
+                reply.error = failure{"vision_batch_unavailable",
+                                      "The batch request got no answer and made no batch with "
+                                      "this item; it is submitted again at the next attempt.",
+                                      true};
+                w.answer->try_send(boost::system::error_code{}, std::move(reply));
+                continue;
+            }
             // The first waiter takes the params into the new slot; the others attach to it.
             batch_call c{s.key, std::move(s.params), w.item_id, std::move(s.hold)};
             if (batch == found.end()) {
@@ -538,11 +551,16 @@ asio::awaitable<void> claude_batcher::impl::submit(self_ref self, slots& batch) 
     co_await put_records(self, records);
 
     // The body holds each call's exact Messages body; custom_ids are hex and need no escaping.
-    // It lives only as long as the create request: the batch's wait holds no copy of it.
+    // It is the only copy of them from now on (the calls keep their budget shares until the
+    // batch is made), and lives only as long as the create request.
     create_outcome created;
     {
-        const auto call =
-            self->make_call("POST", self->base + "/v1/messages/batches", create_body(batch));
+        auto call = self->make_call("POST", self->base + "/v1/messages/batches", "");
+        call.headers.emplace_back("content-type", "application/json");
+        call.shared_body = std::make_shared<const std::string>(create_body(batch));
+        for (auto& [custom_id, s] : batch) {
+            std::string().swap(s.params);
+        }
         created = co_await create(self, call);
     }
     if (created.refused) {

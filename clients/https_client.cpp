@@ -20,6 +20,7 @@
 #include <boost/beast/http/error.hpp>
 #include <boost/beast/http/parser.hpp>
 #include <boost/beast/http/read.hpp>
+#include <boost/beast/http/span_body.hpp>
 #include <boost/beast/http/string_body.hpp>
 #include <boost/beast/http/write.hpp>
 #include <boost/beast/ssl/ssl_stream.hpp>
@@ -344,14 +345,17 @@ asio::awaitable<exchange_outcome> https_client::impl::exchange(connection& conn,
                                                                const http_call& call,
                                                                const body_sink* sink,
                                                                steady::time_point deadline) {
-    http::request<http::string_body> req{http::string_to_verb(call.method), url.target, 11};
+    // The body is sent from the call itself, never copied: it may hold megabytes of photos.
+    http::request<http::span_body<const char>> req{http::string_to_verb(call.method), url.target,
+                                                   11};
     bool default_port = url.port == (url.tls ? 443 : 80);
     req.set(http::field::host, default_port ? url.host : url.host + ":" + std::to_string(url.port));
     req.set(http::field::user_agent, options.user_agent);
     for (const auto& [name, value] : call.headers) {
         req.set(name, value);
     }
-    req.body() = call.body;
+    const std::string& body = call.shared_body ? *call.shared_body : call.body;
+    req.body() = {body.data(), body.size()};
     req.keep_alive(true);
     req.prepare_payload();
 

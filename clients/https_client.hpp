@@ -42,6 +42,9 @@ struct http_call {
     std::string url;
     header_list headers;  // Host, Content-Length and Connection are set by the client
     std::string body;
+    // Sent instead of `body` when set: a large body (a batch of photos) shared by the copies of
+    // a call that is retried, instead of copied into each.
+    std::shared_ptr<const std::string> shared_body;
     std::chrono::milliseconds timeout{60'000};  // the whole call: connect, send and receive
 };
 

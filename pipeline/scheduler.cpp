@@ -451,11 +451,11 @@ asio::awaitable<void> scheduler::execute(const std::shared_ptr<job_context>& ctx
             auto out = co_await run_stage_async(stage, *item, done, flight, parked_in);
             auto elapsed = std::chrono::steady_clock::now() - started;
             double seconds = std::chrono::duration<double>(elapsed).count();
-            deps_.observer->stage_finished(stage, seconds, out.has_value());
             if (!parked_in.empty()) {
-                co_await park(ctx, parked_in, flight);
+                co_await park(ctx, parked_in, flight);  // not finished: it goes on later
                 co_return;
             }
+            deps_.observer->stage_finished(stage, seconds, out.has_value());
             if (!out) {
                 flight.release();  // the copies waiting identify themselves
                 if (out.error().retryable) {

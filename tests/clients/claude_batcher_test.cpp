@@ -918,6 +918,30 @@ TEST_CASE(
     CHECK(std::find(waits.begin(), waits.end(), milliseconds(300)) != waits.end());
 }
 
+TEST_CASE(
+    "claude batcher: a create request that got no answer and made no batch fails its calls "
+    "retryably, and the next attempt submits them again",
+    "[clients]") {
+    fakes::fake_batch_options lost;
+    lost.create_answer_delay = milliseconds(1'500);
+    lost.create_lost = true;
+    harness h(lost);
+    h.options.attempt_timeout = milliseconds(300);
+    auto out = h.identify(bulk_request("itm_2", 2));
+    REQUIRE_FALSE(out);
+    CHECK(out.error().code == "vision_batch_unavailable");
+    CHECK(out.error().retryable);
+    CHECK(h.fake.batches_created() == 0);
+
+    fakes::fake_batch_options calm;
+    h.fake.set_batch_options(calm);
+    auto again = h.identify(bulk_request("itm_2", 2));
+    REQUIRE(again);
+    CHECK(again->title == "Item 2");
+    CHECK(h.fake.batches_created() == 1);
+    CHECK(h.fake.batch_billed().size() == 1);
+}
+
 TEST_CASE("claude batcher: batch records round-trip, cleared or foreign text reads as none",
           "[clients]") {
     clients::batch_record r{"msgbatch_01abc", std::string(64, 'f'), "itm_1"};

@@ -579,6 +579,12 @@ void fake_anthropic::impl::add_batch_routes() {
                     if (auto bad = check_batch_headers(req, true)) {
                         return send(res, bad->status, bad->body, bad->headers);
                     }
+                    if (desk->options().create_lost) {
+                        std::this_thread::sleep_for(desk->options().create_answer_delay);
+                        return send(res, 504, R"({"type":"error","error":{"type":"timeout_error",)"
+                                              R"("message":"Request timed out"}})",
+                                    {});
+                    }
                     auto created = desk->create(req.body);
                     // The batch exists now; its answer may be late (see create_answer_delay).
                     std::this_thread::sleep_for(desk->options().create_answer_delay);

@@ -40,6 +40,9 @@ struct fake_batch_options {
     // Creates answer only after this long (the batch exists at once): a client whose attempt
     // times out meanwhile has made a batch it does not know of.
     std::chrono::milliseconds create_answer_delay{0};
+    // With create_answer_delay: the create request is lost on its way instead (held that long,
+    // then answered 504, and no batch is made), as when a connection breaks before the API.
+    bool create_lost = false;
     // A create body larger than this is refused with 413 request_too_large before it reaches
     // the API (the documented limit of the Batch API is 256 MB).
     std::size_t max_create_bytes = 256 * 1024 * 1024;
