@@ -87,10 +87,10 @@ TEST_CASE("service: bad submissions get specific problem documents", "[e2e]") {
         CHECK(res->status == 400);
         CHECK(res->get_header_value("Content-Type") == "application/problem+json");
     }
-    SECTION("not multipart") {
+    SECTION("neither multipart nor JSON") {
         httplib::Client raw("127.0.0.1", svc.port());
-        check_problem(raw.Post("/v1/items", "{}", "application/json"), 415,
-                      "unsupported-media-type");
+        check_problem(raw.Post("/v1/items", "title_hint=lamp", "application/x-www-form-urlencoded"),
+                      415, "unsupported-media-type");
     }
     SECTION("an unknown priority") {
         check_problem(api.post_item({good}, {{"priority", "asap"}}), 400, "invalid-field");
