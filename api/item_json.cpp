@@ -4,6 +4,9 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
+#include <vector>
+
 #include "core/base64.hpp"
 #include "core/utf8.hpp"
 
@@ -30,6 +33,23 @@ std::string pointer_token(std::string_view key) {
         }
     }
     return out;
+}
+
+// seen_before tells whether `key` was met already in this object, and records it. Unknown
+// members are refused as they come, so `seen` holds a handful of names at most. A repeated
+// member would otherwise be read twice (two photo arrays past the photo limit).
+bool seen_before(std::vector<std::string_view>& seen, std::string_view key) {
+    if (std::find(seen.begin(), seen.end(), key) != seen.end()) {
+        return true;
+    }
+    seen.push_back(key);
+    return false;
+}
+
+unexpected<input_error> repeated(const std::string& at, std::string_view key) {
+    const std::string pointer = at + "/" + pointer_token(key);
+    return refuse(json_error::invalid_field, pointer,
+                  fmt::format("{} appears more than once", pointer));
 }
 
 std::string_view type_name(dom::element_type t) {
@@ -125,7 +145,11 @@ result<json_photo, input_error> read_photo(dom::element entry, std::size_t index
     json_photo photo;
     std::string content_type;  // informational: the bytes decide
     bool has_data = false;
+    std::vector<std::string_view> seen;
     for (auto [key, value] : fields) {
+        if (seen_before(seen, key)) {
+            return repeated(at, key);
+        }
         const std::string pointer = at + "/" + pointer_token(key);
         if (key == "data") {
             if (value.get(photo.base64) != simdjson::SUCCESS) {
@@ -242,7 +266,11 @@ result<item_json, input_error> read_item_json(std::string_view body, dom::parser
     }
     item_json item;
     bool has_photos = false;
+    std::vector<std::string_view> seen;
     for (auto [key, value] : members) {
+        if (seen_before(seen, key)) {
+            return repeated("", key);
+        }
         auto read = read_member(key, value, limits, item);
         if (!read) {
             return make_unexpected(read.error());

@@ -1,10 +1,8 @@
 // Item and job routes: submit, read, list, cancel, retry, photos.
 #include <fmt/format.h>
-#include <spdlog/spdlog.h>
 
 #include <boost/json.hpp>
 #include <charconv>
-#include <chrono>
 
 #include "api/handlers.hpp"
 #include "api/item_submit.hpp"
@@ -12,8 +10,6 @@
 #include "api/problem.hpp"
 #include "core/async.hpp"
 #include "core/ids.hpp"
-#include "core/log.hpp"
-#include "core/metrics.hpp"
 #include "core/utf8.hpp"
 #include "pipeline/item_document.hpp"
 

@@ -85,6 +85,15 @@ TEST_CASE("item json: unknown members are refused, their names escaped in the po
         .refused("unknown_field", "/photos/0/size");
 }
 
+TEST_CASE("item json: a member given twice is refused, not read twice", "[api]") {
+    // Two photo arrays would otherwise pass the photo limit one array at a time.
+    reading(R"({"photos": [{"data": "aGk="}, {"data": "aGk="}],
+                "photos": [{"data": "aGk="}, {"data": "aGk="}]})")
+        .refused("invalid_field", "/photos");
+    reading(R"({"photos": [{"url": "https://a.example/x", "url": "https://b.example/y"}]})")
+        .refused("invalid_field", "/photos/0/url");
+}
+
 TEST_CASE("item json: photo count and size are checked before decoding", "[api]") {
     reading(R"({"title_hint": "x"})").refused("no_files", "/photos");
     reading(R"({"photos": []})").refused("no_files", "/photos");
