@@ -125,6 +125,27 @@ void record_intake_steps(api_deps& deps, double wait_ms, const pipeline::intake_
     }
 }
 
+// record_fetch counts one submission's photo URL fetches by outcome ("ok" or the failure code)
+// and how long they took together.
+void record_fetch(api_deps& deps, std::string_view outcome,
+                  std::chrono::steady_clock::duration took) {
+    if (deps.metrics == nullptr) {
+        return;
+    }
+    deps.metrics
+        ->counter_family("boomer_photo_url_fetches_total",
+                         "Submissions whose photo URLs were fetched, by outcome: ok or the code "
+                         "of the problem answered.",
+                         {"outcome"})
+        .with({outcome})
+        .inc();
+    deps.metrics
+        ->histogram_family("boomer_photo_url_fetch_seconds",
+                           "Time a submission's photo URLs took to fetch, all together.", {})
+        .with({})
+        .observe(std::chrono::duration<double>(took).count());
+}
+
 // Work done on the store thread before intake (the JSON form's base64 decoding); a failure
 // answers the request instead of intake.
 using before_intake = std::function<std::optional<http_response>()>;
@@ -204,7 +225,10 @@ awaitable<std::optional<http_response>> fetch_urls(api_deps& deps, item_json& it
     if (deps.fetcher == nullptr) {
         throw std::logic_error("a photo URL was given but no photo fetcher is set up");
     }
+    const auto started = std::chrono::steady_clock::now();
     auto fetched = co_await pipeline::fetch_photos(*deps.fetcher, std::move(urls), deps.fetch);
+    record_fetch(deps, fetched ? std::string_view("ok") : fetched.error().what.code,
+                 std::chrono::steady_clock::now() - started);
     if (!fetched) {
         const auto at = positions[fetched.error().photo];
         log::event(spdlog::level::debug, "photo_fetch_refused",

@@ -255,6 +255,8 @@ TEST_CASE("service: a photo URL is fetched when private addresses are allowed", 
     CHECK(stored.at("images").at(0).at("bytes").as_int64() ==
           static_cast<std::int64_t>(jpeg.size()));
     CHECK(photos.requests() == 3);  // a.jpg, the redirect, and a.jpg again
+    auto metrics = api.get("/metrics")->body;
+    CHECK(metrics.find("boomer_photo_url_fetches_total{outcome=\"ok\"} 1") != std::string::npos);
 }
 
 TEST_CASE("service: a photo URL on a loopback address is refused without the allow flag", "[e2e]") {
@@ -273,6 +275,9 @@ TEST_CASE("service: a photo URL on a loopback address is refused without the all
                    "url_address_refused");
     CHECK(photos.requests() == 0);  // refused before connecting
     CHECK(item_count(api) == 0);
+    auto metrics = api.get("/metrics")->body;
+    CHECK(metrics.find("boomer_photo_url_fetches_total{outcome=\"url_address_refused\"} 2") !=
+          std::string::npos);
 }
 
 TEST_CASE("service: photo URLs that cannot be fetched get their own problems", "[e2e]") {
