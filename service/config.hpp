@@ -54,7 +54,7 @@ struct serve_config {
     // Photos given as URLs in JSON submissions: the time for all of an item's photos, whether
     // private, loopback and link-local addresses may be fetched from, and a PEM file of
     // certificates trusted besides the system's.
-    int photo_fetch_timeout_ms = 15'000;
+    int photo_fetch_timeout_ms = 10'000;  // within the server's drain timeout (10 s)
     bool photo_fetch_allow_private = false;
     std::string photo_fetch_ca_file;
 };
