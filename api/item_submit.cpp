@@ -155,9 +155,6 @@ using before_intake = std::function<std::optional<http_response>()>;
 awaitable<http_response> intake(api_deps& deps, const http_request& req,
                                 pipeline::intake_request& request, before_intake prepare) {
     request.idempotency_key = std::string(req["Idempotency-Key"]);
-    if (request.idempotency_key.size() > 200) {
-        co_return to_response(bad_request("Idempotency-Key is longer than 200 characters"));
-    }
     request.tenant_id = deps.tenant_id;
     request.source = "api";
 
@@ -270,6 +267,10 @@ json::object item_links(std::string_view item_id, std::string_view job_id) {
 }
 
 awaitable<http_response> submit_item(api_deps& deps, request_context ctx) {
+    // Checked first: nothing is read, decoded or fetched for a request refused anyway.
+    if (ctx.request["Idempotency-Key"].size() > 200) {
+        co_return to_response(bad_request("Idempotency-Key is longer than 200 characters"));
+    }
     auto content_type = ctx.request[http::field::content_type];
     if (media_type_is(content_type, "multipart/form-data")) {
         co_return co_await submit_multipart(deps, ctx.request);

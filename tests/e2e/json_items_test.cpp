@@ -221,6 +221,12 @@ TEST_CASE("service: JSON submissions refuse each bad input with its own problem"
         expect_problem(post(body_of(item_with({url_photo("ftp://photos.example/a.jpg")}))), 400,
                        "invalid_url");
     }
+    SECTION("an Idempotency-Key over 200 characters, refused before any photo is fetched") {
+        httplib::Headers key{{"Idempotency-Key", std::string(201, 'k')}};
+        auto body = body_of(item_with({url_photo("https://127.0.0.1:1/a.jpg")}));
+        expect_problem(api.post_body("/v1/items", body, "application/json", key), 400,
+                       "bad_request");
+    }
     SECTION("another content type") {
         auto res = api.post_body("/v1/items", "photos=a.jpg", "text/plain");
         auto p = expect_problem(res, 415, "unsupported_media_type");
