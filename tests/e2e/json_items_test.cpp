@@ -8,6 +8,7 @@
 #include "core/base64.hpp"
 #include "tests/support/http_client.hpp"
 #include "tests/support/paths.hpp"
+#include "tests/support/problems.hpp"
 #include "tests/support/service_process.hpp"
 #include "tests/support/tls_photo_server.hpp"
 
@@ -43,19 +44,6 @@ json::object url_photo(const std::string& url) {
 
 json::object item_with(json::array photos) {
     return {{"photos", std::move(photos)}};
-}
-
-// expect_problem checks status, content type and `code`, and returns the problem.
-json::object expect_problem(const httplib::Result& res, int status, const std::string& code) {
-    REQUIRE(res);
-    INFO(res->body);
-    CHECK(res->status == status);
-    CHECK(res->get_header_value("Content-Type") == "application/problem+json");
-    auto p = parse_object(res->body);
-    CHECK(p.at("status").as_int64() == status);
-    CHECK(str(p.at("code")) == code);
-    CHECK(!p.at("detail").as_string().empty());
-    return p;
 }
 
 std::int64_t item_count(api_client& api) {
