@@ -2,14 +2,19 @@
 // fetch_photos, which fetches one item's URLs at once under one deadline and checks that each
 // answer is an image.
 //
-// Where fetching happens: at intake, before the item exists, not as a pipeline stage. The
-// request waits (bounded by the fetch timeout) on I/O coroutines, never on an I/O thread, a
-// store thread or a worker slot; multipart submissions share nothing with it. So an item is only
-// ever created with its photos already in the blob store, and a URL that cannot be fetched is
-// answered at once with a problem naming the photo and the reason (a client can fix its URL and
-// resubmit) instead of an item that fails later, out of sight. A stage would answer 202 sooner,
-// but then every stage, the near-duplicate index, idempotent replays and the photo routes
-// would have to cope with items whose photos are not known yet.
+// Where fetching happens: at intake, before the item exists, not as a pipeline stage.
+// - No item is lost either way: until the 202 the client holds its submission and may retry
+//   it (with its Idempotency-Key); after the 202 the photos are durable like uploaded ones. An
+//   item is never created with photos still to come.
+// - Nothing else waits: the request waits, bounded by the fetch timeout, on I/O coroutines, never
+//   on an I/O thread, a store thread or a worker slot. Multipart and base64 submissions share
+//   nothing with it, so their intake latency budget is untouched; a URL submission's answer takes
+//   as long as its slowest photo, measured apart (boomer_photo_url_fetch_seconds).
+// - The client can act: a URL that cannot be used is answered at once with a problem naming the
+//   photo and the reason, instead of an item that fails later, out of sight.
+// A stage would answer sooner, but every later stage, the near-duplicate index, idempotent
+// replays (which compare photo hashes) and the photo routes would have to cope with items whose
+// photos are not known yet.
 #pragma once
 
 #include <atomic>
