@@ -12,6 +12,7 @@
 #include "core/metrics.hpp"
 #include "pipeline/intake.hpp"
 #include "pipeline/market/bulk_listing.hpp"
+#include "pipeline/photo_fetch.hpp"
 #include "store/blob_store.hpp"
 #include "store/store.hpp"
 
@@ -23,6 +24,9 @@ struct api_deps {
     boost::asio::thread_pool* store_pool = nullptr;
     const clock* time = nullptr;
     pipeline::intake_limits limits;
+    // Downloads photos given as URLs in JSON submissions; null: such photos are a server error.
+    pipeline::photo_fetcher* fetcher = nullptr;
+    pipeline::fetch_limits fetch;  // per photo, per item (the body limit) and the time for all
     std::function<void()> wake_workers;  // new work is queued
     metrics::registry* metrics = nullptr;
     std::string openapi_yaml;

@@ -1,19 +1,15 @@
 // Item and job routes: submit, read, list, cancel, retry, photos.
 #include <fmt/format.h>
-#include <spdlog/spdlog.h>
 
 #include <boost/json.hpp>
 #include <charconv>
-#include <chrono>
 
 #include "api/handlers.hpp"
+#include "api/item_submit.hpp"
 #include "api/json_response.hpp"
-#include "api/multipart.hpp"
 #include "api/problem.hpp"
 #include "core/async.hpp"
 #include "core/ids.hpp"
-#include "core/log.hpp"
-#include "core/metrics.hpp"
 #include "core/utf8.hpp"
 #include "pipeline/item_document.hpp"
 
@@ -22,139 +18,6 @@ namespace {
 
 namespace json = boost::json;
 using asio::awaitable;
-
-// The form fields POST /v1/items accepts besides photos.
-struct item_form {
-    pipeline::intake_request request;
-    std::vector<std::string> unknown;
-};
-
-std::optional<problem> read_form(const std::vector<part>& parts, item_form& form) {
-    for (const auto& p : parts) {
-        if (!p.filename.empty() || p.name == "photo") {
-            // A browser sends an empty, nameless "photo" part when no file was chosen.
-            if (!p.data.empty() || !p.filename.empty()) {
-                form.request.files.push_back({p.filename, p.data});
-            }
-        } else if (p.name == "title_hint") {
-            form.request.title_hint = std::string(p.data);
-        } else if (p.name == "sku") {
-            form.request.sku = std::string(p.data);
-        } else if (p.name == "condition") {
-            form.request.condition = std::string(p.data);
-        } else if (p.name == "category_id") {
-            form.request.category_hint = std::string(p.data);
-        } else if (p.name == "priority") {
-            auto prio = store::parse_priority(p.data);
-            if (!prio) {
-                return make_problem(http::status::bad_request, "invalid-field",
-                                    fmt::format("priority must be urgent, normal or bulk, not "
-                                                "'{}'",
-                                                valid_utf8(p.data.substr(0, 40))));
-            }
-            form.request.prio = *prio;
-        } else {
-            return make_problem(http::status::bad_request, "unknown-field",
-                                fmt::format("unknown form field '{}'; expected photo files and "
-                                            "title_hint, sku, condition, category_id, priority",
-                                            valid_utf8(p.name.substr(0, 60))));
-        }
-    }
-    return std::nullopt;
-}
-
-http::status intake_status(std::string_view code) {
-    namespace e = pipeline::intake_error;
-    if (code == e::unsupported_media) {
-        return http::status::unsupported_media_type;
-    }
-    if (code == e::too_many_files || code == e::file_too_large || code == e::too_many_pixels) {
-        return http::status::payload_too_large;
-    }
-    if (code == e::key_reused) {
-        return http::status::unprocessable_entity;
-    }
-    return http::status::bad_request;
-}
-
-json::object links(std::string_view item_id, std::string_view job_id) {
-    return {{"item", fmt::format("/v1/items/{}", item_id)},
-            {"job", fmt::format("/v1/jobs/{}", job_id)}};
-}
-
-// record_intake_steps counts where a submission's time went: waiting for a store thread,
-// checking, writing the photos, committing the rows. Logged per item at debug level.
-void record_intake_steps(api_deps& deps, double wait_ms, const pipeline::intake_receipt& r) {
-    const std::pair<std::string_view, double> steps[] = {{"wait", wait_ms},
-                                                         {"check", r.timings.check_ms},
-                                                         {"blobs", r.timings.blobs_ms},
-                                                         {"commit", r.timings.commit_ms}};
-    if (deps.metrics != nullptr) {
-        auto& family = deps.metrics->histogram_family(
-            "boomer_intake_step_seconds",
-            "Time a submission spent in each intake step: wait (for a store thread), check, "
-            "blobs (photos written and flushed), commit (rows committed).",
-            {"step"});
-        for (const auto& [step, ms] : steps) {
-            family.with({step}).observe(ms / 1000.0);
-        }
-    }
-    if (spdlog::should_log(spdlog::level::debug)) {
-        log::event(spdlog::level::debug, "intake_steps",
-                   {{"item_id", r.item_id},
-                    {"wait_ms", wait_ms},
-                    {"check_ms", r.timings.check_ms},
-                    {"blobs_ms", r.timings.blobs_ms},
-                    {"commit_ms", r.timings.commit_ms}});
-    }
-}
-
-awaitable<http_response> submit_item(api_deps& deps, request_context ctx) {
-    const auto& req = ctx.request;
-    auto content_type = req[http::field::content_type];
-    if (!media_type_is(content_type, "multipart/form-data")) {
-        co_return to_response(unsupported_media_type(content_type, {"multipart/form-data"}));
-    }
-    auto parts = parse_multipart(req.body(), content_type);
-    if (!parts) {
-        co_return to_response(from_failure(http::status::bad_request, parts.error()));
-    }
-    item_form form;
-    if (auto bad = read_form(*parts, form)) {
-        co_return to_response(*bad);
-    }
-    form.request.idempotency_key = std::string(req["Idempotency-Key"]);
-    if (form.request.idempotency_key.size() > 200) {
-        co_return to_response(bad_request("Idempotency-Key is longer than 200 characters"));
-    }
-    form.request.tenant_id = deps.tenant_id;
-    form.request.source = "api";
-
-    auto queued_at = std::chrono::steady_clock::now();
-    double wait_ms = 0;
-    auto submit_work = [&deps, &form, queued_at, &wait_ms] {
-        wait_ms =
-            std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - queued_at)
-                .count();
-        return pipeline::submit(form.request, deps.limits, *deps.db, *deps.blobs, *deps.time);
-    };
-    auto receipt = co_await run_on(*deps.store_pool, submit_work);
-    if (!receipt) {
-        co_return to_response(from_failure(intake_status(receipt.error().code), receipt.error()));
-    }
-    record_intake_steps(deps, wait_ms, *receipt);
-    if (receipt->created) {
-        deps.wake_workers();
-    }
-    json::object body{{"item_id", receipt->item_id},
-                      {"job_id", receipt->job_id},
-                      {"status", std::string(store::to_string(receipt->state))},
-                      {"links", links(receipt->item_id, receipt->job_id)}};
-    auto status = receipt->created ? http::status::accepted : http::status::ok;
-    auto res = json_response(status, body);
-    res.set(http::field::location, fmt::format("/v1/items/{}", receipt->item_id));
-    co_return res;
-}
 
 problem item_not_found(std::string_view id) {
     return not_found(fmt::format("no item with id '{}'", valid_utf8(id.substr(0, 64))));
@@ -168,7 +31,7 @@ awaitable<http_response> get_item(api_deps& deps, request_context ctx) {
             return std::nullopt;
         }
         auto out = pipeline::item_document(*item, deps.db->checkpoints(item->job_id));
-        out["links"] = links(item->item_id, item->job_id);
+        out["links"] = item_links(item->item_id, item->job_id);
         if (auto job = deps.db->find_job(deps.tenant_id, item->job_id);
             job && !job->error_code.empty()) {
             out["error"] = json::object{{"code", job->error_code}, {"message", job->error_message}};
@@ -219,7 +82,7 @@ awaitable<http_response> list_items(api_deps& deps, request_context ctx) {
         json::array items;
         for (const auto& item : deps.db->list_items(q)) {
             auto doc = pipeline::item_document(item, deps.db->checkpoints(item.job_id));
-            doc["links"] = links(item.item_id, item.job_id);
+            doc["links"] = item_links(item.item_id, item.job_id);
             doc["error"] = nullptr;
             if (auto job = deps.db->find_job(deps.tenant_id, item.job_id);
                 job && !job->error_code.empty()) {
@@ -367,7 +230,7 @@ awaitable<http_response> get_job(api_deps& deps, request_context ctx) {
                             {"stage_ms", std::move(timings)},
                             {"error", std::move(error)},
                             {"waiting_for", std::move(waiting_for)},
-                            {"links", links(job->item_id, job->job_id)}};
+                            {"links", item_links(job->item_id, job->job_id)}};
     };
     auto doc = co_await run_on(*deps.store_pool, job_work);
     if (!doc) {

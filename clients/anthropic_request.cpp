@@ -4,6 +4,7 @@
 #include <boost/json.hpp>
 
 #include "clients/anthropic_messages.hpp"
+#include "core/base64.hpp"
 
 namespace boomer::clients {
 namespace {
@@ -14,34 +15,6 @@ namespace json = boost::json;
 constexpr std::array<std::string_view, 10> scored_fields = {
     "title", "brand",    "model", "category_path",        "condition_guess",
     "color", "material", "era",   "distinguishing_marks", "price_estimate"};
-
-std::string base64_encode(std::string_view bytes) {
-    static constexpr char alphabet[] =
-        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    std::string out;
-    out.reserve((bytes.size() + 2) / 3 * 4);
-    std::size_t i = 0;
-    for (; i + 2 < bytes.size(); i += 3) {
-        auto n = static_cast<std::uint32_t>(static_cast<unsigned char>(bytes[i])) << 16 |
-                 static_cast<std::uint32_t>(static_cast<unsigned char>(bytes[i + 1])) << 8 |
-                 static_cast<std::uint32_t>(static_cast<unsigned char>(bytes[i + 2]));
-        out += alphabet[(n >> 18) & 63];
-        out += alphabet[(n >> 12) & 63];
-        out += alphabet[(n >> 6) & 63];
-        out += alphabet[n & 63];
-    }
-    if (auto rest = bytes.size() - i; rest > 0) {
-        auto n = static_cast<std::uint32_t>(static_cast<unsigned char>(bytes[i])) << 16;
-        if (rest == 2) {
-            n |= static_cast<std::uint32_t>(static_cast<unsigned char>(bytes[i + 1])) << 8;
-        }
-        out += alphabet[(n >> 18) & 63];
-        out += alphabet[(n >> 12) & 63];
-        out += rest == 2 ? alphabet[(n >> 6) & 63] : '=';
-        out += '=';
-    }
-    return out;
-}
 
 json::object string_field(std::string_view description) {
     return {{"type", "string"}, {"description", description}};

@@ -17,6 +17,8 @@
 #include <optional>
 #include <vector>
 
+#include "core/base64.hpp"
+
 namespace boomer::clients {
 namespace {
 
@@ -48,29 +50,6 @@ void resume(waiter w, const token_result& outcome) {
 token_result out_of_budget() {
     return fail("source_timeout", "No eBay token could be had within the source's time budget.",
                 true);
-}
-
-std::string base64(std::string_view bytes) {
-    static constexpr char alphabet[] =
-        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    std::string out;
-    std::size_t i = 0;
-    for (; i + 2 < bytes.size(); i += 3) {
-        auto n = (static_cast<unsigned char>(bytes[i]) << 16) |
-                 (static_cast<unsigned char>(bytes[i + 1]) << 8) |
-                 static_cast<unsigned char>(bytes[i + 2]);
-        out += {alphabet[(n >> 18) & 63], alphabet[(n >> 12) & 63], alphabet[(n >> 6) & 63],
-                alphabet[n & 63]};
-    }
-    if (i + 1 == bytes.size()) {
-        auto n = static_cast<unsigned char>(bytes[i]) << 16;
-        out += {alphabet[(n >> 18) & 63], alphabet[(n >> 12) & 63], '=', '='};
-    } else if (i + 2 == bytes.size()) {
-        auto n = (static_cast<unsigned char>(bytes[i]) << 16) |
-                 (static_cast<unsigned char>(bytes[i + 1]) << 8);
-        out += {alphabet[(n >> 18) & 63], alphabet[(n >> 12) & 63], alphabet[(n >> 6) & 63], '='};
-    }
-    return out;
 }
 
 // The cache and the mint in flight of one scope.
@@ -159,7 +138,7 @@ struct ebay_token_provider::impl : std::enable_shared_from_this<impl> {
             url.pop_back();
         }
         url += "/identity/v1/oauth2/token";
-        basic = "Basic " + base64(options.client_id + ":" + options.client_secret.reveal());
+        basic = "Basic " + base64_encode(options.client_id + ":" + options.client_secret.reveal());
     }
 
     asio::awaitable<token_result> mint(const std::string& scope, steady::time_point deadline);

@@ -128,6 +128,20 @@ asio::awaitable<error_code> read_part(connection& conn, Parser& parser, bool hea
     co_return ec;
 }
 
+// allowed_endpoints keeps the endpoints `allow` accepts (all of them when it is unset).
+result<std::vector<tcp::endpoint>> allowed_endpoints(
+    std::vector<tcp::endpoint> endpoints,
+    const std::function<bool(const asio::ip::address&)>& allow) {
+    if (allow) {
+        std::erase_if(endpoints, [&](const tcp::endpoint& e) { return !allow(e.address()); });
+    }
+    if (endpoints.empty()) {
+        return fail("address_refused",
+                    "The host's addresses are not ones this client may connect to.");
+    }
+    return endpoints;
+}
+
 // An exchange that failed before the peer sent anything may be retried on a new connection.
 struct exchange_outcome {
     std::optional<http_response> response;
@@ -275,7 +289,7 @@ asio::awaitable<result<std::vector<tcp::endpoint>>> https_client::impl::resolve(
     error_code ec;
     auto literal = asio::ip::make_address(url.host, ec);
     if (!ec) {
-        co_return std::vector<tcp::endpoint>{tcp::endpoint(literal, url.port)};
+        co_return allowed_endpoints({tcp::endpoint(literal, url.port)}, options.allow_address);
     }
     tcp::resolver resolver(executor);
     asio::steady_timer timer(executor, remaining(deadline));
@@ -295,7 +309,7 @@ asio::awaitable<result<std::vector<tcp::endpoint>>> https_client::impl::resolve(
     for (const auto& entry : found) {
         endpoints.push_back(entry.endpoint());
     }
-    co_return endpoints;
+    co_return allowed_endpoints(std::move(endpoints), options.allow_address);
 }
 
 asio::awaitable<result<connection_ptr>> https_client::impl::connect(strand on, const url_parts& url,
@@ -356,7 +370,7 @@ asio::awaitable<exchange_outcome> https_client::impl::exchange(connection& conn,
     }
     const std::string& body = call.shared_body ? *call.shared_body : call.body;
     req.body() = {body.data(), body.size()};
-    req.keep_alive(true);
+    req.keep_alive(options.reuse_connections);
     req.prepare_payload();
 
     exchange_outcome out;
@@ -391,7 +405,7 @@ asio::awaitable<exchange_outcome> https_client::impl::exchange(connection& conn,
     for (const auto& field : head.get()) {
         res.headers.emplace_back(std::string(field.name_string()), std::string(field.value()));
     }
-    out.keep_alive = head.get().keep_alive();
+    out.keep_alive = options.reuse_connections && head.get().keep_alive();
     if (sink != nullptr && res.status / 100 == 2) {
         http::response_parser<http::buffer_body> parser(std::move(head));
         out.error = co_await stream_body(conn, parser, *sink, deadline);
@@ -492,7 +506,7 @@ asio::awaitable<result<http_response>> https_client::impl::send(std::shared_ptr<
     auto deadline = steady::now() + call.timeout;
     auto key = pool_key(*url);
 
-    auto conn = self->take_idle(key);
+    auto conn = self->options.reuse_connections ? self->take_idle(key) : nullptr;
     for (;;) {
         const bool reused = conn != nullptr;
         auto on = reused ? conn->runs_on : asio::make_strand(self->executor);

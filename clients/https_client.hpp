@@ -9,6 +9,7 @@
 
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/awaitable.hpp>
+#include <boost/asio/ip/address.hpp>
 #include <chrono>
 #include <cstdint>
 #include <functional>
@@ -67,13 +68,23 @@ struct https_client_options {
     std::string user_agent = "boomer/0.1";
     // PEM certificates trusted in addition to the system's (tests with their own CA).
     std::string extra_ca_pem;
+    // When set, only addresses it accepts are connected to: a host name is resolved, the
+    // addresses it refuses are dropped, and the connection goes to one of the rest (so a name
+    // that resolves differently a moment later cannot slip past the check). Address literals in
+    // URLs are checked too. No addresses left: the call fails with address_refused.
+    std::function<bool(const boost::asio::ip::address&)> allow_address;
+    // False: every call uses a new connection and closes it (for calls to many one-off hosts,
+    // whose idle connections would otherwise stay open).
+    bool reuse_connections = true;
 };
 
 // Takes an answer's body piece by piece as it arrives; returning false stops the read.
 using body_sink = std::function<bool(std::string_view piece)>;
 
-// Failure codes of https_client::send; all but bad_url and response_too_large are retryable.
+// Failure codes of https_client::send; all but bad_url, address_refused and response_too_large
+// are retryable.
 //   bad_url             the URL cannot be used;
+//   address_refused     every address of the host was refused by options.allow_address;
 //   connect_failed      name resolution or TCP connect failed;
 //   tls_failed          the TLS handshake failed, including certificate verification;
 //   timeout             the deadline passed;

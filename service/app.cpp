@@ -22,6 +22,7 @@
 #include "clients/ebay_browse.hpp"
 #include "clients/ebay_insights.hpp"
 #include "clients/ebay_sold_page.hpp"
+#include "clients/photo_fetcher.hpp"
 #include "core/async.hpp"
 #include "core/ids.hpp"
 #include "core/log.hpp"
@@ -125,6 +126,28 @@ void add_ebay_sources(std::vector<std::shared_ptr<market::comp_source>>& sources
     }
 }
 
+// make_fetcher builds the downloader of photo URLs. Errors: an unreadable CA file stops the
+// start.
+std::unique_ptr<pipeline::photo_fetcher> make_fetcher(
+    const serve_config& c, const boost::asio::any_io_executor& executor) {
+    clients::photo_fetcher_options options;
+    options.allow_private = c.photo_fetch_allow_private;
+    if (!c.photo_fetch_ca_file.empty()) {
+        std::ifstream in(c.photo_fetch_ca_file, std::ios::binary);
+        std::stringstream text;
+        text << in.rdbuf();
+        if (!in.is_open() || text.str().empty()) {
+            throw std::runtime_error("--photo-fetch-ca-file cannot be read: " +
+                                     c.photo_fetch_ca_file);
+        }
+        options.extra_ca_pem = text.str();
+    }
+    if (options.allow_private) {
+        log::event(spdlog::level::warn, "photo_fetch_private_allowed", {});
+    }
+    return clients::make_photo_fetcher(executor, std::move(options));
+}
+
 }  // namespace
 
 struct app::impl {
@@ -151,6 +174,7 @@ struct app::impl {
     boost::asio::thread_pool store_pool;
     boost::asio::signal_set signals;
     std::unique_ptr<pipeline::vision_model> vision;
+    std::unique_ptr<pipeline::photo_fetcher> fetcher;
     std::shared_ptr<pipeline::scheduler> scheduler;
     api::router router;
     api::api_deps deps;
@@ -233,6 +257,11 @@ app::app(serve_config config) : impl_(std::make_unique<impl>(std::move(config)))
     s.deps.store_pool = &s.store_pool;
     s.deps.time = &system_clock::instance();
     s.deps.limits = limits;
+    s.fetcher = make_fetcher(c, s.io.get_executor());
+    s.deps.fetcher = s.fetcher.get();
+    s.deps.fetch.max_photo_bytes = limits.max_file_bytes;
+    s.deps.fetch.max_total_bytes = c.max_body_mb * 1024 * 1024;
+    s.deps.fetch.timeout = std::chrono::milliseconds(c.photo_fetch_timeout_ms);
     s.deps.wake_workers = [sched = s.scheduler] { sched->wake(); };
     s.deps.metrics = &s.registry;
     s.deps.openapi_yaml = std::string(openapi_document());

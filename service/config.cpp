@@ -96,6 +96,19 @@ void add_serve_options(CLI::App& serve, serve_config& c) {
            1, 10'000'000);
     ranged(serve, "--comps-cache-mb", c.comps_cache_mb, "BOOMER_COMPS_CACHE_MB",
            "MiB the market answers kept in memory may hold, at most", 1, 65'536);
+    ranged(serve, "--photo-fetch-timeout-ms", c.photo_fetch_timeout_ms,
+           "BOOMER_PHOTO_FETCH_TIMEOUT_MS",
+           "time a JSON submission's photo URLs get to download, all of one item's together", 100,
+           600'000);
+    serve
+        .add_flag("--photo-fetch-allow-private", c.photo_fetch_allow_private,
+                  "let photo URLs reach private, loopback and link-local addresses (off: "
+                  "refused, against request forgery)")
+        ->envname("BOOMER_PHOTO_FETCH_ALLOW_PRIVATE");
+    hidden_default(serve, "--photo-fetch-ca-file", c.photo_fetch_ca_file,
+                   "BOOMER_PHOTO_FETCH_CA_FILE",
+                   "PEM certificates trusted for photo URLs besides the system's")
+        ->check(CLI::ExistingFile);
     hidden_default(serve, "--public-url", c.public_url, "BOOMER_PUBLIC_URL",
                    "base URL written into exported picture links (default: http://<Host>)");
     hidden_default(serve, "--ship-from", c.ship_from, "BOOMER_SHIP_FROM",

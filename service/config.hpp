@@ -51,6 +51,12 @@ struct serve_config {
     std::string ship_from;        // where items ship from, for exports: a postal code or "City, ST"
     market::seller_terms seller;  // handling time, returns and business policies, for exports
     std::string public_url;  // how clients and marketplaces reach us, e.g. https://boomer.example
+    // Photos given as URLs in JSON submissions: the time for all of an item's photos, whether
+    // private, loopback and link-local addresses may be fetched from, and a PEM file of
+    // certificates trusted besides the system's.
+    int photo_fetch_timeout_ms = 10'000;  // within the server's drain timeout (10 s)
+    bool photo_fetch_allow_private = false;
+    std::string photo_fetch_ca_file;
 };
 
 // The outcome of reading the command line.

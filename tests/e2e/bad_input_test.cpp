@@ -8,6 +8,7 @@
 
 #include "tests/support/http_client.hpp"
 #include "tests/support/paths.hpp"
+#include "tests/support/problems.hpp"
 #include "tests/support/service_process.hpp"
 
 using namespace boomer::test;
@@ -35,17 +36,6 @@ std::string pixel_bomb_header() {
     return s;
 }
 
-void check_problem(const httplib::Result& res, int status, const std::string& type_suffix) {
-    REQUIRE(res);
-    INFO(res->body);
-    CHECK(res->status == status);
-    CHECK(res->get_header_value("Content-Type") == "application/problem+json");
-    auto p = parse_object(res->body);
-    CHECK(p.at("status").as_int64() == status);
-    CHECK(str(p.at("type")).ends_with(type_suffix));
-    CHECK(!p.at("detail").as_string().empty());
-}
-
 std::int64_t item_count(api_client& api) {
     auto list = parse_object(api.get("/v1/items?limit=200")->body);
     return static_cast<std::int64_t>(list.at("items").as_array().size());
@@ -60,25 +50,25 @@ TEST_CASE("service: bad submissions get specific problem documents", "[e2e]") {
     auto good = jpeg("orientation-1-landscape.jpg");
 
     SECTION("not an image") {
-        check_problem(api.post_item({{"photo", "notes.txt", "just some text", "text/plain"}}), 415,
-                      "unsupported-media-type");
+        expect_problem(api.post_item({{"photo", "notes.txt", "just some text", "text/plain"}}), 415,
+                       "unsupported_media_type");
     }
     SECTION("too many photos") {
         std::vector<upload> many(
             13, {"photo", "tiny.png", read_file(data_dir() / "images" / "ean8-render-01.png"),
                  "image/png"});
-        check_problem(api.post_item(many), 413, "too-many-files");
+        expect_problem(api.post_item(many), 413, "too_many_files");
     }
     SECTION("a body over the limit") {
         std::vector<upload> big(8, good);  // 8 x ~350 KB > 2 MiB
-        check_problem(api.post_item(big), 413, "payload-too-large");
+        expect_problem(api.post_item(big), 413, "payload_too_large");
     }
     SECTION("a decompression bomb is refused from its header") {
-        check_problem(api.post_item({{"photo", "bomb.jpg", pixel_bomb_header(), "image/jpeg"}}),
-                      413, "too-many-pixels");
+        expect_problem(api.post_item({{"photo", "bomb.jpg", pixel_bomb_header(), "image/jpeg"}}),
+                       413, "too_many_pixels");
     }
     SECTION("no photo at all") {
-        check_problem(api.post_item({}, {{"title_hint", "a lamp"}}), 400, "no-files");
+        expect_problem(api.post_item({}, {{"title_hint", "a lamp"}}), 400, "no_files");
     }
     SECTION("an empty multipart body") {
         httplib::Client raw("127.0.0.1", svc.port());
@@ -87,26 +77,27 @@ TEST_CASE("service: bad submissions get specific problem documents", "[e2e]") {
         CHECK(res->status == 400);
         CHECK(res->get_header_value("Content-Type") == "application/problem+json");
     }
-    SECTION("not multipart") {
+    SECTION("neither multipart nor JSON") {
         httplib::Client raw("127.0.0.1", svc.port());
-        check_problem(raw.Post("/v1/items", "{}", "application/json"), 415,
-                      "unsupported-media-type");
+        expect_problem(
+            raw.Post("/v1/items", "title_hint=lamp", "application/x-www-form-urlencoded"), 415,
+            "unsupported_media_type");
     }
     SECTION("an unknown priority") {
-        check_problem(api.post_item({good}, {{"priority", "asap"}}), 400, "invalid-field");
+        expect_problem(api.post_item({good}, {{"priority", "asap"}}), 400, "invalid_field");
     }
     SECTION("an unknown field") {
-        check_problem(api.post_item({good}, {{"titel_hint", "typo"}}), 400, "unknown-field");
+        expect_problem(api.post_item({good}, {{"titel_hint", "typo"}}), 400, "unknown_field");
     }
     SECTION("an unknown item, job or photo") {
-        check_problem(api.get("/v1/items/itm_00000000000000000000000000"), 404, "not-found");
-        check_problem(api.get("/v1/jobs/job_nope"), 404, "not-found");
-        check_problem(api.post("/v1/items/itm_nope/cancel"), 404, "not-found");
-        check_problem(api.get("/v1/items/itm_nope/images/0"), 404, "not-found");
+        expect_problem(api.get("/v1/items/itm_00000000000000000000000000"), 404, "not_found");
+        expect_problem(api.get("/v1/jobs/job_nope"), 404, "not_found");
+        expect_problem(api.post("/v1/items/itm_nope/cancel"), 404, "not_found");
+        expect_problem(api.get("/v1/items/itm_nope/images/0"), 404, "not_found");
     }
     SECTION("an unknown list filter") {
-        check_problem(api.get("/v1/items?status=done"), 400, "bad-request");
-        check_problem(api.get("/v1/items?limit=0"), 400, "bad-request");
+        expect_problem(api.get("/v1/items?status=done"), 400, "bad_request");
+        expect_problem(api.get("/v1/items?limit=0"), 400, "bad_request");
     }
     // Nothing refused above left an item behind.
     CHECK(item_count(api) == 0);
@@ -149,8 +140,8 @@ TEST_CASE("service: an Idempotency-Key replays the original item", "[e2e]") {
     CHECK(str(parse_object(again->body).at("status")) != "existing");
 
     // The same key with other content is refused, not silently mapped to the first item.
-    check_problem(api.post_item({jpeg("orientation-8-landscape.jpg")}, {}, key), 422,
-                  "idempotency-key-reused");
+    expect_problem(api.post_item({jpeg("orientation-8-landscape.jpg")}, {}, key), 422,
+                   "idempotency_key_reused");
     CHECK(item_count(api) == 1);
 }
 
@@ -168,7 +159,7 @@ TEST_CASE("service: text that is not UTF-8 is repaired, so every answer stays va
     CHECK(str(item.at("title_hint")) == "lamp \xEF\xBF\xBD\xEF\xBF\xBD");
     CHECK(str(item.at("images").at(0).at("filename")) == "bad\xEF\xBF\xBD\xEF\xBF\xBD.jpg");
     CHECK_NOTHROW(parse_object(api.get("/v1/items")->body));
-    check_problem(api.get("/v1/jobs/%FF"), 404, "not-found");
+    expect_problem(api.get("/v1/jobs/%FF"), 404, "not_found");
 }
 
 TEST_CASE("service: items are listed newest first with a cursor, and can be canceled", "[e2e]") {

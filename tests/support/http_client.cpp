@@ -20,6 +20,12 @@ httplib::Result api_client::post(const std::string& path) {
     return client_.Post(path);
 }
 
+httplib::Result api_client::post_body(const std::string& path, const std::string& body,
+                                      const std::string& content_type,
+                                      const httplib::Headers& headers) {
+    return client_.Post(path.c_str(), headers, body, content_type.c_str());
+}
+
 httplib::Result api_client::post_item(
     const std::vector<upload>& files,
     const std::vector<std::pair<std::string, std::string>>& fields,

@@ -23,6 +23,10 @@ public:
 
     httplib::Result get(const std::string& path);
     httplib::Result post(const std::string& path);
+    // post_body sends `body` as it is, with the given Content-Type.
+    httplib::Result post_body(const std::string& path, const std::string& body,
+                              const std::string& content_type = "application/json",
+                              const httplib::Headers& headers = {});
     // post_item sends multipart: the uploads and the text fields.
     httplib::Result post_item(const std::vector<upload>& files,
                               const std::vector<std::pair<std::string, std::string>>& fields = {},
