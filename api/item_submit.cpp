@@ -146,6 +146,18 @@ void record_fetch(api_deps& deps, std::string_view outcome,
         .observe(std::chrono::duration<double>(took).count());
 }
 
+// receipt_response answers a submission: 202 for a new item, 200 for the original of a replay.
+http_response receipt_response(const std::string& item_id, const std::string& job_id,
+                               store::job_state state, bool created) {
+    json::object body{{"item_id", item_id},
+                      {"job_id", job_id},
+                      {"status", std::string(store::to_string(state))},
+                      {"links", item_links(item_id, job_id)}};
+    auto res = json_response(created ? http::status::accepted : http::status::ok, body);
+    res.set(http::field::location, fmt::format("/v1/items/{}", item_id));
+    return res;
+}
+
 // Work done on the store thread before intake (the JSON form's base64 decoding); a failure
 // answers the request instead of intake.
 using before_intake = std::function<std::optional<http_response>()>;
@@ -182,13 +194,7 @@ awaitable<http_response> intake(api_deps& deps, const http_request& req,
         deps.wake_workers();
     }
     const auto& r = **receipt;
-    json::object body{{"item_id", r.item_id},
-                      {"job_id", r.job_id},
-                      {"status", std::string(store::to_string(r.state))},
-                      {"links", item_links(r.item_id, r.job_id)}};
-    auto res = json_response(r.created ? http::status::accepted : http::status::ok, body);
-    res.set(http::field::location, fmt::format("/v1/items/{}", r.item_id));
-    co_return res;
+    co_return receipt_response(r.item_id, r.job_id, r.state, r.created);
 }
 
 awaitable<http_response> submit_multipart(api_deps& deps, const http_request& req) {
@@ -204,9 +210,25 @@ awaitable<http_response> submit_multipart(api_deps& deps, const http_request& re
     co_return co_await intake(deps, req, form.request, nothing_before);
 }
 
+// replay_of answers a request whose Idempotency-Key the tenant used already with the original
+// item; nothing when the key is new.
+awaitable<std::optional<http_response>> replay_of(api_deps& deps, const http_request& req) {
+    const std::string key(req["Idempotency-Key"]);
+    if (key.empty()) {
+        co_return std::nullopt;
+    }
+    auto lookup = [&deps, &key]() -> std::optional<store::item_record> {
+        auto id = deps.db->item_with_key(deps.tenant_id, key);
+        return id ? deps.db->find_item(deps.tenant_id, *id) : std::nullopt;
+    };
+    auto original = co_await run_on(*deps.store_pool, lookup);
+    if (!original) {
+        co_return std::nullopt;
+    }
+    co_return receipt_response(original->item_id, original->job_id, original->state, false);
+}
+
 // fetch_urls downloads the URL photos of `item` into their bytes; an answer when one fails.
-// TODO(#5): an Idempotency-Key replay fetches its URLs again before intake finds the key, so a
-// URL gone since the first submission answers with its fetch problem, not the original item.
 awaitable<std::optional<http_response>> fetch_urls(api_deps& deps, item_json& item) {
     std::vector<std::string> urls;
     std::vector<std::size_t> positions;
@@ -245,6 +267,11 @@ awaitable<http_response> submit_json(api_deps& deps, const http_request& req) {
         co_return problem_response(item.error().what, item.error().pointer, true);
     }
     if (auto refused = co_await fetch_urls(deps, *item)) {
+        // A replay whose URLs are gone since the first submission: the original item stands
+        // (its photos cannot be compared with the first ones, so this is not checked).
+        if (auto replay = co_await replay_of(deps, req)) {
+            co_return std::move(*replay);
+        }
         co_return std::move(*refused);
     }
     auto& ready = *item;

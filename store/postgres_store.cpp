@@ -71,13 +71,16 @@ new_jobs AS (
 SELECT job_id FROM new_jobs
 )sql";
 
-constexpr std::array<statement_def, 12> statements{{
+constexpr std::array<statement_def, 13> statements{{
     {"create_items", create_items_sql},
     {"find_by_key",
      "SELECT i.item_id, j.job_id FROM items i JOIN jobs j ON j.item_id = i.item_id "
      "WHERE i.tenant_id = $1::text AND i.idempotency_key = $2::text "
      "AND i.idempotency_key <> ''"},  // names the partial index's condition, so it is used
     {"find_item", BOOMER_PG_ITEMS_JOIN "WHERE i.tenant_id = $1::text AND i.item_id = $2::text"},
+    {"item_with_key",
+     "SELECT item_id FROM items WHERE tenant_id = $1::text AND idempotency_key = $2::text "
+     "AND idempotency_key <> ''"},
     {"images_of",
      "SELECT item_id, idx, sha256, filename, media_type, bytes, width, height, phash "
      "FROM images WHERE item_id = ANY ($1::text[]) ORDER BY item_id, idx"},
@@ -292,6 +295,15 @@ std::optional<item_record> postgres_store::find_item(std::string_view tenant_id,
     auto found = read_item(rows[0]);
     found.images = std::move(images_of({found.item_id})[found.item_id]);
     return found;
+}
+
+std::optional<std::string> postgres_store::item_with_key(std::string_view tenant_id,
+                                                         std::string_view idempotency_key) {
+    auto rows = exec("item_with_key", tenant_id, idempotency_key);
+    if (rows.empty()) {
+        return std::nullopt;
+    }
+    return rows[0][0].as<std::string>();
 }
 
 std::map<std::string, std::vector<image_ref>> postgres_store::images_of(

@@ -220,6 +220,19 @@ void sqlite_store::insert_item(connection& conn, const new_item& item) {
 
 // --- reads ---
 
+std::optional<std::string> sqlite_store::item_with_key(std::string_view tenant_id,
+                                                       std::string_view idempotency_key) {
+    auto conn = pool_.acquire();
+    auto st = conn->prepare(
+        "SELECT item_id FROM items WHERE tenant_id = ?1 AND idempotency_key = ?2 "
+        "AND idempotency_key <> ''");
+    st.bind_all(tenant_id, idempotency_key);
+    if (!st.step()) {
+        return std::nullopt;
+    }
+    return st.text(0);
+}
+
 std::optional<item_record> sqlite_store::find_item(std::string_view tenant_id,
                                                    std::string_view item_id) {
     auto conn = pool_.acquire();

@@ -22,6 +22,8 @@ public:
     std::vector<create_result> create_items(const std::vector<new_item>& items) override;
     std::optional<item_record> find_item(std::string_view tenant_id,
                                          std::string_view item_id) override;
+    std::optional<std::string> item_with_key(std::string_view tenant_id,
+                                             std::string_view idempotency_key) override;
     std::optional<job_record> find_job(std::string_view tenant_id,
                                        std::string_view job_id) override;
     std::vector<item_record> list_items(const list_query& q) override;

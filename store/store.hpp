@@ -241,6 +241,10 @@ public:
 
     virtual std::optional<item_record> find_item(std::string_view tenant_id,
                                                  std::string_view item_id) = 0;
+    // item_with_key returns the id of the tenant's item created with `idempotency_key`, if any
+    // (none for an empty key).
+    virtual std::optional<std::string> item_with_key(std::string_view tenant_id,
+                                                     std::string_view idempotency_key) = 0;
     virtual std::optional<job_record> find_job(std::string_view tenant_id,
                                                std::string_view job_id) = 0;
     // list_items returns the tenant's items newest first (by item id), at most q.limit.

@@ -253,6 +253,31 @@ TEST_CASE("service: a photo URL is fetched when private addresses are allowed", 
     CHECK(metrics.find("boomer_photo_url_fetches_total{outcome=\"ok\"} 1") != std::string::npos);
 }
 
+TEST_CASE("service: a replay whose photo URL is gone since answers the original item", "[e2e]") {
+    temp_dir dir;
+    tls_photo_server photos;
+    photos.route("/a.jpg", {200, "image/jpeg", image("orientation-1-landscape.jpg")});
+    service_process svc(dir.path(), {"--photo-fetch-allow-private", "--photo-fetch-ca-file",
+                                     write_ca(dir, photos)});
+    api_client api(svc.port());
+    const auto item = body_of(item_with({url_photo(photos.url("/a.jpg"))}));
+    httplib::Headers key{{"Idempotency-Key", "gone-1"}};
+    auto first = api.post_body("/v1/items", item, "application/json", key);
+    REQUIRE(first);
+    REQUIRE(first->status == 202);
+
+    photos.route("/a.jpg", {404, "text/plain", "gone"});
+    auto replay = api.post_body("/v1/items", item, "application/json", key);
+    REQUIRE(replay);
+    INFO(replay->body);
+    CHECK(replay->status == 200);
+    CHECK(str(parse_object(replay->body).at("item_id")) ==
+          str(parse_object(first->body).at("item_id")));
+    // Without the key the same body gets the fetch's problem.
+    expect_problem(api.post_body("/v1/items", item), 422, "url_fetch_failed");
+    CHECK(item_count(api) == 1);
+}
+
 TEST_CASE("service: a photo URL on a loopback address is refused without the allow flag", "[e2e]") {
     temp_dir dir;
     tls_photo_server photos;

@@ -135,6 +135,9 @@ public:
     bool park(std::string_view j, std::int64_t f, std::string_view w, std::int64_t at) override {
         return inner_.park(j, f, w, at);
     }
+    std::optional<std::string> item_with_key(std::string_view t, std::string_view k) override {
+        return inner_.item_with_key(t, k);
+    }
     int wake_parked(std::string_view w, std::int64_t now) override {
         return inner_.wake_parked(w, now);
     }

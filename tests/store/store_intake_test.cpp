@@ -85,6 +85,16 @@ STORE_TEST("a replayed idempotency key returns the original ids and writes nothi
     CHECK(s.count_by_state()[job_state::queued] == 4);
 }
 
+STORE_TEST("item_with_key finds the tenant's item by its idempotency key", "[store]") {
+    auto keyed = make_item("tenant-a", priority::normal, t0, "key-9");
+    REQUIRE(s.create_item(keyed).created);
+    REQUIRE(s.create_item(make_item("tenant-a", priority::normal, t0 + 1)).created);
+    CHECK(s.item_with_key("tenant-a", "key-9") == keyed.item_id);
+    CHECK_FALSE(s.item_with_key("tenant-b", "key-9"));
+    CHECK_FALSE(s.item_with_key("tenant-a", "key-8"));
+    CHECK_FALSE(s.item_with_key("tenant-a", ""));  // items without a key are never found
+}
+
 STORE_TEST("a duplicate item id is refused as a conflict", "[store]") {
     auto item = make_item("tenant-a", priority::normal, t0);
     s.create_item(item);
