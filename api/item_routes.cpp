@@ -214,7 +214,7 @@ awaitable<http_response> get_job(api_deps& deps, request_context ctx) {
             error = json::object{{"code", job->error_code}, {"message", job->error_message}};
         }
         json::value waiting_for = nullptr;
-        if (!job->waits_for.empty()) {
+        if (!job->waits_for.empty() && job->state == store::job_state::queued) {
             waiting_for = json::object{{"kind", "message_batch"}, {"id", job->waits_for}};
         }
         return json::object{{"job_id", job->job_id},

@@ -63,7 +63,10 @@ awaitable<http_response> metrics_text(api_deps& deps, request_context) {
         .set(found ? 1.0 : 0.0);
     if (found) {
         auto& depth_gauge = deps.metrics->gauge_family(
-            "boomer_queue_depth", "Queued items waiting for a worker, by priority.", {"priority"});
+            "boomer_queue_depth",
+            "Queued items waiting for a worker, by priority (not those parked while their "
+            "message batch runs: boomer_items{state=\"queued\"} counts them too).",
+            {"priority"});
         for (auto [prio, n] : found->first) {
             depth_gauge.with({store::to_string(prio)}).set(static_cast<double>(n));
         }

@@ -94,7 +94,10 @@ void park(slot& s, const waiter& w, const std::string& id) {
     reply.parked = true;
     reply.batch_id = id;
     w.answer->try_send(boost::system::error_code{}, std::move(reply));
-    s.parked.push_back(w.item_id);
+    // An item asking again while its batch runs (a recheck, a restart) is kept once.
+    if (std::find(s.parked.begin(), s.parked.end(), w.item_id) == s.parked.end()) {
+        s.parked.push_back(w.item_id);
+    }
 }
 
 // add_waiter makes `w` wait on `s` of the made batch `id`, or parks it.

@@ -452,7 +452,7 @@ asio::awaitable<void> scheduler::execute(const std::shared_ptr<job_context>& ctx
             auto elapsed = std::chrono::steady_clock::now() - started;
             double seconds = std::chrono::duration<double>(elapsed).count();
             if (!parked_in.empty()) {
-                co_await park(ctx, parked_in, flight);  // not finished: it goes on later
+                co_await park(ctx, parked_in, flight, started);  // not finished: goes on later
                 co_return;
             }
             deps_.observer->stage_finished(stage, seconds, out.has_value());
@@ -820,7 +820,8 @@ asio::awaitable<void> scheduler::retry_later(const std::shared_ptr<job_context>&
 
 asio::awaitable<void> scheduler::park(const std::shared_ptr<job_context>& ctx,
                                       const std::string& waits_for,
-                                      near_duplicate_flights::ticket& flight) {
+                                      near_duplicate_flights::ticket& flight,
+                                      std::chrono::steady_clock::time_point since) {
     if (ctx->lost) {
         co_return;
     }
@@ -843,8 +844,11 @@ asio::awaitable<void> scheduler::park(const std::shared_ptr<job_context>& ctx,
         parked_flights_[ctx->job.item_id] = {std::move(flight), now};
     }
     // Its batch may have ended while the job was being parked: the wake-up went by.
-    if (std::find(ended_batches_.begin(), ended_batches_.end(), waits_for) !=
-        ended_batches_.end()) {
+    const bool went_by = std::any_of(ended_batches_.begin(), ended_batches_.end(),
+                                     [&waits_for, since](const auto& ended) {
+                                         return ended.first == waits_for && ended.second >= since;
+                                     });
+    if (went_by) {
         co_await wake_parked(waits_for);
     }
 }
@@ -854,7 +858,7 @@ asio::awaitable<void> scheduler::batch_ended(std::string batch_id) {
     if (ended_batches_.size() >= remembered) {
         ended_batches_.erase(ended_batches_.begin());
     }
-    ended_batches_.push_back(batch_id);
+    ended_batches_.emplace_back(batch_id, std::chrono::steady_clock::now());
     co_await wake_parked(batch_id);
 }
 

@@ -145,10 +145,11 @@ private:
     asio::awaitable<void> retry_later(const std::shared_ptr<job_context>& ctx, const failure& why);
     asio::awaitable<void> release(const std::shared_ptr<job_context>& ctx);
     // park hands the job back until the batch `waits_for` has ended; the item's near-duplicate
-    // flight, if it leads one, is kept for its next run meanwhile.
+    // flight, if it leads one, is kept for its next run meanwhile. `since`: when the stage that
+    // parks it began (a batch that ended before then is another one with the same id).
     asio::awaitable<void> park(const std::shared_ptr<job_context>& ctx,
-                               const std::string& waits_for,
-                               near_duplicate_flights::ticket& flight);
+                               const std::string& waits_for, near_duplicate_flights::ticket& flight,
+                               std::chrono::steady_clock::time_point since);
     // batch_ended wakes the jobs parked on `batch_id`. On the strand.
     asio::awaitable<void> batch_ended(std::string batch_id);
     asio::awaitable<void> wake_parked(const std::string& waits_for);
@@ -221,9 +222,9 @@ private:
     // The near-duplicate flights of parked leaders, by item id, with when they parked: copies
     // keep waiting for the leader's answer, which its next run takes back. On the strand.
     std::map<std::string, std::pair<near_duplicate_flights::ticket, std::int64_t>> parked_flights_;
-    // Batches that ended lately, for a job that parks on one after its wake-up went by; on the
-    // strand, oldest first.
-    std::vector<std::string> ended_batches_;
+    // Batches that ended lately and when, for a job that parks on one after its wake-up went
+    // by; on the strand, oldest first.
+    std::vector<std::pair<std::string, std::chrono::steady_clock::time_point>> ended_batches_;
     std::vector<std::shared_ptr<pending_completion>> completions_;  // waiting for a commit
     bool committing_ = false;                                       // a commit_loop runs
 };

@@ -249,6 +249,7 @@ app::app(serve_config config) : impl_(std::make_unique<impl>(std::move(config)))
     so.max_in_flight = c.max_in_flight;
     so.max_photo_bytes = static_cast<std::int64_t>(c.max_in_flight_mb) << 20;
     so.lease_ms = c.lease_seconds * 1000;
+    so.park_recheck_ms = static_cast<std::int64_t>(c.park_recheck_seconds) * 1000;
     so.heartbeat_ms = so.lease_ms / 4;
     s.scheduler = std::make_shared<pipeline::scheduler>(s.io.get_executor(), sd, so);
 

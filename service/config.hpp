@@ -37,6 +37,7 @@ struct serve_config {
     int max_attempts = 5;
     int drain_seconds = 20;
     int lease_seconds = 20;
+    int park_recheck_seconds = 600;
     int vision_answer_days = 30;  // how long a paid vision answer is reused; 0: never kept
     // Photos whose perceptual hashes differ in at most this many bits count as the same photo
     // when looking for an earlier item whose identification to reuse; 0 or less: off.

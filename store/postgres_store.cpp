@@ -98,7 +98,9 @@ constexpr std::array<statement_def, 13> statements{{
     {"list_state_before", BOOMER_PG_ITEMS_JOIN
      "WHERE j.tenant_id = $1::text AND j.state = $3::text AND j.item_id < $4::text "
      "ORDER BY j.item_id DESC LIMIT $2::int"},
-    {"queue_depth", "SELECT priority, COUNT(*) FROM jobs WHERE state = 'queued' GROUP BY priority"},
+    {"queue_depth",
+     "SELECT priority, COUNT(*) FROM jobs WHERE state = 'queued' AND waits_for = '' "
+     "GROUP BY priority"},
     {"count_by_state", "SELECT state, COUNT(*) FROM jobs GROUP BY state"},
     {"ping", "SELECT 1"},
 }};

@@ -313,7 +313,8 @@ std::map<priority, std::int64_t> sqlite_store::queue_depth() {
         {priority::urgent, 0}, {priority::normal, 0}, {priority::bulk, 0}};
     auto conn = pool_.acquire();
     auto st = conn->prepare(
-        "SELECT priority, COUNT(*) FROM jobs WHERE state = 'queued' GROUP BY priority");
+        "SELECT priority, COUNT(*) FROM jobs WHERE state = 'queued' AND waits_for = '' "
+        "GROUP BY priority");
     while (st.step()) {
         depth[priority_from_db(st.text(0))] = st.int64(1);
     }

@@ -334,7 +334,8 @@ public:
     virtual bool retry(std::string_view tenant_id, std::string_view item_id,
                        std::int64_t now_ms) = 0;
 
-    // Queue depth (queued jobs) by priority, and jobs by state; every enum value is present.
+    // Queue depth (queued jobs, parked ones excepted: they wait for upstream work, not for a
+    // worker) by priority, and jobs by state (parked ones queued); every enum value is present.
     virtual std::map<priority, std::int64_t> queue_depth() = 0;
     virtual std::map<job_state, std::int64_t> count_by_state() = 0;
 

@@ -445,6 +445,12 @@ TEST_CASE(
     CHECK(ended.empty());
     CHECK(h.fake.batch_polls() < 3);  // none of them waited for the batch's end
 
+    // An item asking again while its batch runs (a recheck, a restart) parks again, once.
+    auto rechecked = parked_run(h, vision, {bulk_request("itm_c", 1)});
+    REQUIRE(rechecked[0]);
+    CHECK(rechecked[0]->parked_in == parked[0]->parked_in);
+    CHECK(gauge_in(h.registry.render(), "boomer_vision_batch_calls_waiting") == 3);
+
     // The batch goes on with nobody waiting, and says when it has ended.
     h.io.restart();
     h.io.run();

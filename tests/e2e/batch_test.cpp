@@ -226,6 +226,7 @@ TEST_CASE(
     CHECK(fake.batches_created() == 1);
     auto metrics = api.get("/metrics")->body;
     CHECK(metrics.find("boomer_jobs_parked_total 3") != std::string::npos);
+    CHECK(metrics.find("boomer_queue_depth{priority=\"bulk\"} 0") != std::string::npos);
     CHECK(metrics.find("boomer_stage_failures_total{stage=\"identify\"}") == std::string::npos);
 
     // The batch ends: its end wakes the three at once (their own recheck is minutes away).

@@ -17,6 +17,7 @@
 #include <mutex>
 #include <opencv2/imgcodecs.hpp>
 #include <opencv2/imgproc.hpp>
+#include <optional>
 #include <set>
 #include <thread>
 #include <utility>
@@ -461,6 +462,89 @@ TEST_CASE("scheduler: completions that arrive during a commit share the next one
     CHECK(total == 8);
     CHECK(batches.sizes.size() < 8);  // grouped
     CHECK(*std::max_element(batches.sizes.begin(), batches.sizes.end()) > 1);
+}
+
+// A vision model whose bulk calls park on batches of one id. The first item's batch ends a little
+// after it parks, and its next call answers. Every call of the other items parks on the same id
+// again, as a newer batch that reuses an ended batch's id would; the first of them waits, inside
+// the call, until the first item has its answer.
+class reused_batch_vision final : public pipeline::vision_model {
+public:
+    explicit reused_batch_vision(std::string first) : first_(std::move(first)) {}
+
+    boost::asio::awaitable<result<pipeline::identification>> identify(
+        pipeline::identify_request request) override {
+        // Every call runs on the scheduler's strand: no lock needed.
+        const int n = ++calls[request.item_id];
+        pipeline::identification parked;
+        parked.parked_in = "msgbatch_reused";
+        auto executor = co_await boost::asio::this_coro::executor;
+        if (request.item_id == first_ && n == 1) {
+            auto timer = std::make_shared<boost::asio::steady_timer>(
+                executor, std::chrono::milliseconds(100));
+            timer->async_wait([this, timer](auto) { listener_("msgbatch_reused"); });
+            co_return parked;
+        }
+        if (request.item_id == first_) {
+            answered = true;
+            pipeline::identification id;
+            id.title = "Parked print";
+            id.confidence = 0.9;
+            id.source = "reused_batch_vision";
+            co_return id;
+        }
+        boost::asio::steady_timer tick(executor);
+        auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+        while (!answered && std::chrono::steady_clock::now() < give_up) {
+            tick.expires_after(std::chrono::milliseconds(10));
+            co_await tick.async_wait(boost::asio::use_awaitable);
+        }
+        co_return parked;
+    }
+    bool defers_bulk() const override { return true; }
+    void on_batch_ended(std::function<void(const std::string&)> listener) override {
+        listener_ = std::move(listener);
+    }
+
+    std::map<std::string, int> calls;
+    bool answered = false;
+
+private:
+    std::string first_;
+    std::function<void(const std::string&)> listener_;
+};
+
+TEST_CASE("scheduler: a parked bulk item runs again when its batch ends, and only then",
+          "[pipeline]") {
+    fixture f;
+    auto first = f.submit("orientation-1-landscape.jpg", "print", store::priority::bulk);
+    auto second = f.submit("orientation-3-landscape.jpg", "print", store::priority::bulk);
+    reused_batch_vision vision(first);
+    std::optional<std::chrono::steady_clock::time_point> settled;
+    f.run_until(
+        [&] {
+            if (!f.events.finished.contains(first) || vision.calls[second] < 2) {
+                return false;
+            }
+            if (!settled) {
+                settled = std::chrono::steady_clock::now();
+            }
+            return std::chrono::steady_clock::now() - *settled > std::chrono::milliseconds(300);
+        },
+        &vision);
+    CHECK(f.events.errors.empty());
+    // The first item parked once, was woken by its batch's end, and collected its answer.
+    CHECK(vision.calls[first] == 2);
+    CHECK(f.events.finished[first] == store::job_state::needs_review);  // identified, no price
+    CHECK(f.db->find_item("default", first)->result_json.find("Parked print") != std::string::npos);
+    // The second parked while that batch ended, so it ran again at once (the wake-up had gone
+    // by); parked again on the same id, it waits: an end seen before it parked is not its
+    // batch's.
+    CHECK(vision.calls[second] == 2);
+    auto job = f.db->find_job("default", f.db->find_item("default", second)->job_id);
+    CHECK(job->state == store::job_state::queued);
+    CHECK(job->waits_for == "msgbatch_reused");
+    CHECK(job->attempts == 0);
 }
 
 TEST_CASE("scheduler: bulk items waiting on a batch give their worker slot back", "[pipeline]") {

@@ -316,6 +316,9 @@ STORE_TEST("a parked job waits for its batch, wakes when it ends, and forgets it
     CHECK(parked->waits_for == "msgbatch_one");
     CHECK(parked->run_after_ms == recheck);
     CHECK(s.claim("w", 5, lease, t0 + 20).empty());
+    // Parked jobs wait for their batch, not for a worker.
+    CHECK(s.queue_depth()[priority::bulk] == 0);
+    CHECK(s.count_by_state()[job_state::queued] == 3);
 
     CHECK(s.wake_parked("msgbatch_one", t0 + 30) == 2);
     CHECK(s.wake_parked("msgbatch_one", t0 + 31) == 0);
