@@ -581,8 +581,9 @@ void fake_anthropic::impl::add_batch_routes() {
                     }
                     if (desk->options().create_lost) {
                         std::this_thread::sleep_for(desk->options().create_answer_delay);
-                        return send(res, 504, R"({"type":"error","error":{"type":"timeout_error",)"
-                                              R"("message":"Request timed out"}})",
+                        return send(res, 504,
+                                    R"({"type":"error","error":{"type":"timeout_error",)"
+                                    R"("message":"Request timed out"}})",
                                     {});
                     }
                     auto created = desk->create(req.body);
