@@ -1088,9 +1088,6 @@ void claude_batcher::impl::keep_outcomes(
     }
     const auto now = now_ms();
     std::lock_guard lock(mutex);
-    std::erase_if(outcomes, [now](const auto& entry) {
-        return entry.second.second + parked_outcome_ms < now;
-    });
     for (const auto& item : s.parked) {
         outcomes[{custom_id, item}] = {reply_for(waiter{nullptr, item}), now};
     }
@@ -1114,7 +1111,12 @@ void claude_batcher::impl::tell_parked(const std::string& id, bool any) {
     }
     std::function<void(const std::string&)> listener;
     {
+        // Once a batch: outcomes nobody came for are forgotten.
+        const auto now = now_ms();
         std::lock_guard lock(mutex);
+        std::erase_if(outcomes, [now](const auto& entry) {
+            return entry.second.second + parked_outcome_ms < now;
+        });
         listener = parked_ended;
     }
     if (listener) {
