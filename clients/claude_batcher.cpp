@@ -11,6 +11,7 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/json.hpp>
 #include <limits>
+#include <set>
 
 #include "clients/claude_answers.hpp"
 #include "clients/claude_vision.hpp"
@@ -87,6 +88,8 @@ constexpr std::size_t kept_recoveries = 64;
 constexpr milliseconds max_list_gather{5'000};
 // How long the outcome of a parked call is kept for the call made again.
 constexpr std::int64_t parked_outcome_ms = 60 * 60 * 1000;
+// How long a batch a watch saw ended is remembered (see impl::seen_ended).
+constexpr std::int64_t seen_ended_ms = 10 * 60 * 1000;
 
 // park answers `w` that its call waits in batch `id`, and keeps its item for the outcome.
 void park(slot& s, const waiter& w, const std::string& id) {
@@ -202,6 +205,12 @@ struct claude_batcher::impl : std::enable_shared_from_this<impl> {
     // on_parked_ended); guarded by mutex.
     std::map<std::pair<std::string, std::string>, std::pair<batch_reply, std::int64_t>> outcomes;
     std::function<void(const std::string&)> parked_ended;  // guarded by mutex
+    // Batches watched for jobs parked elsewhere (see watch): their end is told even with no
+    // parked call of this process in them; guarded by mutex.
+    std::set<std::string> watched;
+    // Batches a watch saw ended, with when: a call joining one waits for its line instead of
+    // parking on it again; guarded by mutex.
+    std::map<std::string, std::int64_t> seen_ended;
 
     impl(const claude_options& o, asio::any_io_executor ex)
         : options(o), executor(ex), http(ex, o.http), base(o.base_url) {
@@ -262,6 +271,7 @@ struct claude_batcher::impl : std::enable_shared_from_this<impl> {
     static asio::awaitable<void> run_poll(std::shared_ptr<impl> self, std::string batch_id);
     static asio::awaitable<void> run_recovery(std::shared_ptr<impl> self, std::int64_t since);
     static asio::awaitable<void> run_listing(std::shared_ptr<impl> self);
+    static asio::awaitable<void> run_watch(std::shared_ptr<impl> self, std::string batch_id);
 
     // Awaited directly: the caller's frame keeps the referenced arguments alive, and no
     // temporary sits in a co_await expression (see core/async.hpp on GCC 12).
@@ -314,7 +324,10 @@ void claude_batcher::impl::join(const batch_record& record, const batch_call& c,
 }
 
 void claude_batcher::impl::join_locked(const batch_record& record, const batch_call& c,
-                                       const waiter& w) {
+                                       const waiter& parking) {
+    // A batch seen ended answers within a poll or two: parking on it would only wake again.
+    waiter w = parking;
+    w.park = w.park && !seen_ended.contains(record.batch_id);
     if (attach(record.custom_id, w)) {
         return;
     }
@@ -475,6 +488,22 @@ asio::awaitable<void> claude_batcher::impl::run_batch(std::shared_ptr<impl> self
 asio::awaitable<void> claude_batcher::impl::run_poll(std::shared_ptr<impl> self,
                                                      std::string batch_id) {
     co_await poll(self, batch_id, 0);
+}
+
+// run_watch polls a batch no call of this process waits in until it has ended, or until it
+// cannot be polled any more (gone upstream, or max_poll_failures failed polls): either way the
+// jobs parked on it must run again to find out.
+asio::awaitable<void> claude_batcher::impl::run_watch(std::shared_ptr<impl> self,
+                                                      std::string batch_id) {
+    auto ended = co_await wait_ended(self, batch_id, 0);
+    if (ended) {
+        const auto now = self->now_ms();
+        std::lock_guard lock(self->mutex);
+        std::erase_if(self->seen_ended,
+                      [now](const auto& entry) { return entry.second + seen_ended_ms < now; });
+        self->seen_ended[batch_id] = now;
+    }
+    self->tell_parked(batch_id, false);
 }
 
 asio::awaitable<void> claude_batcher::impl::run_recovery(std::shared_ptr<impl> self,
@@ -1106,14 +1135,14 @@ std::optional<batch_reply> claude_batcher::impl::take_outcome(const std::string&
 }
 
 void claude_batcher::impl::tell_parked(const std::string& id, bool any) {
-    if (!any) {
-        return;
-    }
     std::function<void(const std::string&)> listener;
     {
+        std::lock_guard lock(mutex);
+        if (watched.erase(id) == 0 && !any) {
+            return;
+        }
         // Once a batch: outcomes nobody came for are forgotten.
         const auto now = now_ms();
-        std::lock_guard lock(mutex);
         std::erase_if(outcomes, [now](const auto& entry) {
             return entry.second.second + parked_outcome_ms < now;
         });
@@ -1184,6 +1213,14 @@ claude_batcher::load_now claude_batcher::load() const {
         out.calls += count(search.waiting);
     }
     return out;
+}
+
+void claude_batcher::watch(const std::string& batch_id) {
+    std::lock_guard lock(impl_->mutex);
+    if (!impl_->watched.insert(batch_id).second || impl_->running.contains(batch_id)) {
+        return;  // watched already, or polled for calls here: that poll tells its end
+    }
+    impl_->spawn(impl::run_watch(impl_, batch_id));
 }
 
 void claude_batcher::on_parked_ended(std::function<void(const std::string& batch_id)> listener) {

@@ -132,6 +132,14 @@ public:
     // from the batcher's background work; it must not block. Thread-safe.
     void on_parked_ended(std::function<void(const std::string& batch_id)> listener);
 
+    // watch polls batch `batch_id` for jobs parked on it that no call of this process stands
+    // for (another process parked them and stopped), and tells the on_parked_ended listener
+    // once it has ended, or once it cannot be polled any more (gone upstream, or
+    // max_poll_failures failed polls in a row): the jobs then run again and find out. Its
+    // polls share list calls with the others. Watching a batch polled here already only marks
+    // it: its end is told even if none of its calls parked. Thread-safe.
+    void watch(const std::string& batch_id);
+
     // How much waits on batches in this process: the batches made and not yet seen ended, and
     // the calls waiting for a line in the open window, in those batches (parked ones too), or
     // for the search of an unrecorded batch (calls in a create request on its way are not

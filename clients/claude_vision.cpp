@@ -1100,6 +1100,12 @@ void claude_vision::on_batch_ended(std::function<void(const std::string& batch_i
     }
 }
 
+void claude_vision::watch_batch(const std::string& batch_id) {
+    if (impl_->batcher) {
+        impl_->batcher->watch(batch_id);
+    }
+}
+
 std::unique_ptr<pipeline::vision_model> make_claude_vision(claude_options options,
                                                            asio::any_io_executor executor,
                                                            metrics::registry& registry) {

@@ -174,6 +174,7 @@ public:
     // defers_bulk is true when bulk requests go through batches.
     bool defers_bulk() const override;
     void on_batch_ended(std::function<void(const std::string& batch_id)> listener) override;
+    void watch_batch(const std::string& batch_id) override;
 
 private:
     struct impl;

@@ -291,7 +291,13 @@ asio::awaitable<void> scheduler::rescue_loop() {
     // parking again on its batch (polled from then on) or collecting its answer.
     const std::string every_batch;
     co_await wake_parked(every_batch);
+    auto watched_at = std::chrono::steady_clock::now();
     while (!stopping_) {
+        if (deps_.vision != nullptr && std::chrono::steady_clock::now() - watched_at >=
+                                           std::chrono::milliseconds(options_.watch_parked_ms)) {
+            watched_at = std::chrono::steady_clock::now();
+            co_await watch_parked();
+        }
         try {
             auto rescue = [db = deps_.db, time = deps_.time] {
                 return db->rescue_expired(time->now_ms());
@@ -860,6 +866,19 @@ asio::awaitable<void> scheduler::batch_ended(std::string batch_id) {
     }
     ended_batches_.emplace_back(batch_id, std::chrono::steady_clock::now());
     co_await wake_parked(batch_id);
+}
+
+asio::awaitable<void> scheduler::watch_parked() {
+    constexpr std::size_t most = 1'000;
+    try {
+        auto list = [db = deps_.db] { return db->parked_on(most); };
+        const auto batches = co_await run_on(*deps_.store_pool, list);
+        for (const auto& id : batches) {
+            deps_.vision->watch_batch(id);
+        }
+    } catch (const store::store_error& e) {
+        deps_.observer->internal_error("parked_on", e.what());
+    }
 }
 
 asio::awaitable<void> scheduler::wake_parked(const std::string& waits_for) {

@@ -61,6 +61,10 @@ struct scheduler_options {
     // that died before their batch ended (at start, each process wakes every parked job once, so
     // that the batches they wait for are polled again).
     std::int64_t park_recheck_ms = 600'000;
+    // How often the batches parked jobs wait for are read from the store and watched
+    // (vision_model::watch_batch), so that jobs parked by a process that stopped wake when their
+    // batch ends, not at their recheck.
+    std::int64_t watch_parked_ms = 60'000;
     int claim_batch = 8;
     std::int64_t lease_ms = 30'000;
     std::int64_t heartbeat_ms = 10'000;
@@ -153,6 +157,9 @@ private:
     // batch_ended wakes the jobs parked on `batch_id`. On the strand.
     asio::awaitable<void> batch_ended(std::string batch_id);
     asio::awaitable<void> wake_parked(const std::string& waits_for);
+    // watch_parked has the vision model watch every batch jobs are parked on, whoever parked
+    // them (scheduler_options::watch_parked_ms). On the strand.
+    asio::awaitable<void> watch_parked();
     // commit queues a completion for the next group commit and returns whether its fence held.
     // Completions that arrive while a commit is in flight share the next one.
     asio::awaitable<bool> commit(const std::shared_ptr<pending_completion>& entry);

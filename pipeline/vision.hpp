@@ -141,6 +141,11 @@ public:
     virtual void on_batch_ended(std::function<void(const std::string& batch_id)> listener) {
         (void)listener;
     }
+
+    // watch_batch asks for the end of batch `batch_id` to be told to that listener although no
+    // call of this process may wait in it: jobs parked on it by a process that stopped.
+    // Thread-safe; a model without batches ignores it.
+    virtual void watch_batch(const std::string& batch_id) { (void)batch_id; }
 };
 
 }  // namespace boomer::pipeline

@@ -141,7 +141,7 @@ touched AS (
 SELECT (SELECT COUNT(*) FROM given_up), (SELECT COUNT(*) FROM requeued)
 )sql";
 
-constexpr std::array<statement_def, 17> statements{{
+constexpr std::array<statement_def, 18> statements{{
     {"claim", claim_sql},
     {"heartbeat",
      "UPDATE jobs SET locked_until_ms = $3::bigint "
@@ -158,6 +158,9 @@ constexpr std::array<statement_def, 17> statements{{
     {"retry_later", retry_later_sql},
     {"park", park_sql},
     {"wake_parked", wake_parked_sql},
+    {"parked_on",
+     "SELECT DISTINCT waits_for FROM jobs WHERE state = 'queued' AND waits_for <> '' "
+     "LIMIT $1::bigint"},
     {"rescue_expired", rescue_sql},
     {"lock_job_of_item",
      "SELECT state, priority FROM jobs WHERE tenant_id = $1::text AND item_id = $2::text "
@@ -311,6 +314,14 @@ int postgres_store::wake_parked(std::string_view waits_for, std::int64_t now_ms)
         notify_runnable();
     }
     return woken;
+}
+
+std::vector<std::string> postgres_store::parked_on(std::size_t limit) {
+    std::vector<std::string> out;
+    for (const auto& row : exec("parked_on", static_cast<std::int64_t>(limit))) {
+        out.emplace_back(row[0].c_str());
+    }
+    return out;
 }
 
 bool postgres_store::release(std::string_view job_id, std::int64_t fence,

@@ -246,6 +246,19 @@ int sqlite_store::wake_parked(std::string_view waits_for, std::int64_t now_ms) {
     return woken;
 }
 
+std::vector<std::string> sqlite_store::parked_on(std::size_t limit) {
+    std::vector<std::string> out;
+    auto conn = pool_.acquire();
+    auto st = conn->prepare(
+        "SELECT DISTINCT waits_for FROM jobs WHERE state = 'queued' AND waits_for <> '' "
+        "LIMIT ?1");
+    st.bind_all(static_cast<std::int64_t>(limit));
+    while (st.step()) {
+        out.push_back(st.text(0));
+    }
+    return out;
+}
+
 int sqlite_store::rescue_expired(std::int64_t now_ms) {
     int touched = 0;
     write([&](connection& c) {

@@ -46,6 +46,7 @@ public:
     bool park(std::string_view job_id, std::int64_t fence, std::string_view waits_for,
               std::int64_t run_after_ms) override;
     int wake_parked(std::string_view waits_for, std::int64_t now_ms) override;
+    std::vector<std::string> parked_on(std::size_t limit) override;
     int rescue_expired(std::int64_t now_ms) override;
     cancel_outcome cancel(std::string_view tenant_id, std::string_view item_id,
                           std::int64_t now_ms) override;

@@ -320,6 +320,11 @@ public:
     // runnable from now_ms. Returns how many.
     virtual int wake_parked(std::string_view waits_for, std::int64_t now_ms) = 0;
 
+    // parked_on lists the upstream work that queued jobs are parked on (what their waits_for
+    // names), each once, at most `limit` of them: whichever process parked them, something must
+    // watch that work end.
+    virtual std::vector<std::string> parked_on(std::size_t limit) = 0;
+
     // rescue_expired requeues running jobs whose lease ended before now_ms (or fails those with
     // no attempts left, reason "lease_expired"). Returns how many it touched.
     virtual int rescue_expired(std::int64_t now_ms) = 0;

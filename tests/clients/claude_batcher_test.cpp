@@ -506,6 +506,57 @@ TEST_CASE("claude batcher: a parked call whose line failed gets the failure when
     CHECK(h.fake.batches_created() == 2);
 }
 
+TEST_CASE(
+    "claude batcher: a batch watched for calls another process parked is told when it ends, "
+    "and the calls collect their answers from it",
+    "[clients]") {
+    fakes::fake_batch_options slow;
+    slow.in_progress_polls = 3;
+    harness h(slow);
+    std::string batch_id;
+    {
+        // The process that parked the call stops before the batch ends: its io never runs again.
+        asio::io_context gone_io;
+        clients::claude_vision gone(h.options, gone_io.get_executor(), h.registry);
+        std::optional<outcome> parked;
+        auto request = bulk_request("itm_a", 0);
+        request.may_park = true;
+        asio::co_spawn(gone_io, identify_into(gone, request, &parked, nullptr), asio::detached);
+        while (!parked && gone_io.run_one() > 0) {
+        }
+        REQUIRE(parked);
+        REQUIRE(*parked);
+        batch_id = (*parked)->parked_in;
+        REQUIRE(batch_id.rfind("msgbatch_", 0) == 0);
+    }
+    const auto polls = h.fake.batch_polls();
+
+    clients::claude_vision other(h.options, h.io.get_executor(), h.registry);
+    std::vector<std::string> ended;
+    listen_for_ends(h, other, ended);
+    other.watch_batch(batch_id);
+    other.watch_batch(batch_id);  // one watch
+    h.io.restart();
+    h.io.run();
+    REQUIRE(ended == std::vector<std::string>{batch_id});
+    CHECK(h.fake.batch_polls() > polls);  // polled here until it ended
+
+    // The item runs again here and gets its line at once, without parking again or paying.
+    auto again = parked_run(h, other, {bulk_request("itm_a", 0)});
+    REQUIRE(again[0]);
+    CHECK(again[0]->parked_in.empty());
+    CHECK(again[0]->title == "Item 0");
+    CHECK(again[0]->calls.at(0).outcome == "ok");
+    CHECK(h.fake.batches_created() == 1);
+    CHECK(h.fake.batch_billed().size() == 1);
+
+    // A batch the API does not know is told too: its jobs run again and submit afresh.
+    other.watch_batch("msgbatch_0000000000000000000000");
+    h.io.restart();
+    h.io.run();
+    CHECK(ended.back() == "msgbatch_0000000000000000000000");
+}
+
 TEST_CASE("claude batcher: results larger than an answer the client holds are read line by line",
           "[clients]") {
     harness h;

@@ -140,7 +140,14 @@ public:
         return inner_.item_with_key(t, k);
     }
     int wake_parked(std::string_view w, std::int64_t now) override {
+        if (w.empty()) {
+            ++wakes_of_all;
+        }
         return inner_.wake_parked(w, now);
+    }
+    std::atomic<int> wakes_of_all{0};  // wake_parked of every parked job (at start)
+    std::vector<std::string> parked_on(std::size_t limit) override {
+        return inner_.parked_on(limit);
     }
     int rescue_expired(std::int64_t now) override { return inner_.rescue_expired(now); }
     st::cancel_outcome cancel(std::string_view t, std::string_view i, std::int64_t now) override {
@@ -192,6 +199,8 @@ struct fixture {
     int max_in_flight = 1024;
     std::int64_t max_photo_bytes = 256LL << 20;
     std::int64_t heartbeat_ms = 10'000;
+    std::int64_t rescue_every_ms = 5'000;
+    std::int64_t watch_parked_ms = 60'000;
     pipeline::near_duplicate_options near_duplicates;  // off unless a test sets it
     metrics::registry* registry = nullptr;             // null: nothing counted
 
@@ -239,6 +248,8 @@ struct fixture {
         options.max_in_flight = max_in_flight;
         options.max_photo_bytes = max_photo_bytes;
         options.heartbeat_ms = heartbeat_ms;
+        options.rescue_every_ms = rescue_every_ms;
+        options.watch_parked_ms = watch_parked_ms;
         options.poll_ms = 20;
         auto s = std::make_shared<pipeline::scheduler>(io.get_executor(), deps, options);
         s->start();
@@ -545,6 +556,82 @@ TEST_CASE("scheduler: a parked bulk item runs again when its batch ends, and onl
     CHECK(job->state == store::job_state::queued);
     CHECK(job->waits_for == "msgbatch_reused");
     CHECK(job->attempts == 0);
+}
+
+// A vision model with one batch that runs in another process: every call parks on it until it
+// has ended. Only a watch of the batch sees its end, which it tells a little later.
+class elsewhere_batch_vision final : public pipeline::vision_model {
+public:
+    boost::asio::awaitable<result<pipeline::identification>> identify(
+        pipeline::identify_request) override {
+        ++calls;  // on the scheduler's strand
+        pipeline::identification id;
+        if (!ended) {
+            id.parked_in = "msgbatch_elsewhere";
+            co_return id;
+        }
+        id.title = "Print from elsewhere";
+        id.confidence = 0.9;
+        id.source = "elsewhere_batch_vision";
+        co_return id;
+    }
+    bool defers_bulk() const override { return true; }
+    void on_batch_ended(std::function<void(const std::string&)> listener) override {
+        listener_ = std::move(listener);
+    }
+    void watch_batch(const std::string& batch_id) override {
+        std::lock_guard lock(mutex);
+        watched.push_back(batch_id);
+        if (batch_id == "msgbatch_elsewhere" && !ended.exchange(true)) {
+            std::thread([listener = listener_, batch_id] {
+                std::this_thread::sleep_for(std::chrono::milliseconds(50));
+                listener(batch_id);
+            }).detach();
+        }
+    }
+
+    std::atomic<int> calls{0};
+    std::atomic<bool> ended{false};
+    std::mutex mutex;
+    std::vector<std::string> watched;  // guarded by mutex
+
+private:
+    std::function<void(const std::string&)> listener_;
+};
+
+TEST_CASE("scheduler: a job parked by a process that stopped wakes when its batch ends",
+          "[pipeline]") {
+    fixture f;
+    auto id = f.submit("orientation-1-landscape.jpg", "print", store::priority::bulk);
+    const auto now = system_clock::instance().now_ms();
+    auto taken = f.db->claim("gone:1:boot", 1, 30'000, now);
+    REQUIRE(taken.size() == 1);
+    batch_recorder store(*f.db);
+    f.scheduler_db = &store;
+    f.rescue_every_ms = 20;
+    f.watch_parked_ms = 100;
+    elsewhere_batch_vision vision;
+    bool parked = false;
+    f.run_until(
+        [&] {
+            // The other process parks its job once this one has woken what was parked at its
+            // start, and then stops: the job's recheck is ten minutes away.
+            if (!parked && store.wakes_of_all > 0) {
+                parked = f.db->park(taken[0].job_id, taken[0].fence, "msgbatch_elsewhere",
+                                    now + 600'000);
+                REQUIRE(parked);
+            }
+            return !f.events.finished.empty();
+        },
+        &vision);
+    CHECK(f.events.errors.empty());
+    CHECK(f.events.finished[id] == store::job_state::needs_review);  // identified, no price
+    CHECK(f.db->find_item("default", id)->result_json.find("Print from elsewhere") !=
+          std::string::npos);
+    CHECK(vision.calls == 1);  // it ran only once the batch had ended
+    std::lock_guard lock(vision.mutex);
+    REQUIRE_FALSE(vision.watched.empty());
+    CHECK(vision.watched.front() == "msgbatch_elsewhere");
 }
 
 TEST_CASE("scheduler: bulk items waiting on a batch give their worker slot back", "[pipeline]") {

@@ -1,5 +1,6 @@
 // The durable queue, run against every store engine: claim order and aging, leases, fencing,
 // rescue, cancel, retry, release, checkpoints and batched heartbeats.
+#include <algorithm>
 #include <catch2/catch.hpp>
 #include <map>
 #include <string>
@@ -319,11 +320,17 @@ STORE_TEST("a parked job waits for its batch, wakes when it ends, and forgets it
     // Parked jobs wait for their batch, not for a worker.
     CHECK(s.queue_depth()[priority::bulk] == 0);
     CHECK(s.count_by_state()[job_state::queued] == 3);
+    // What they wait for, each batch once, whoever parked them.
+    auto on = s.parked_on(10);
+    std::sort(on.begin(), on.end());
+    CHECK(on == std::vector<std::string>{"msgbatch_one", "msgbatch_two"});
+    CHECK(s.parked_on(1).size() == 1);
 
     CHECK(s.wake_parked("msgbatch_one", t0 + 30) == 2);
     CHECK(s.wake_parked("msgbatch_one", t0 + 31) == 0);
     CHECK(s.find_job("t", a.job_id)->waits_for.empty());
     CHECK(s.find_job("t", c.job_id)->waits_for == "msgbatch_two");
+    CHECK(s.parked_on(10) == std::vector<std::string>{"msgbatch_two"});
     auto woken = s.claim("w", 5, lease, t0 + 40);
     REQUIRE(woken.size() == 2);
     CHECK(woken[0].job_id == a.job_id);
@@ -336,6 +343,7 @@ STORE_TEST("a parked job waits for its batch, wakes when it ends, and forgets it
     CHECK(jd.job_id == d.job_id);
     CHECK(s.retry_later(jd.job_id, jd.fence, "x", "backing off", t0 + 900'000, t0 + 50));
     CHECK(s.wake_parked("", t0 + 60) == 1);
+    CHECK(s.parked_on(10).empty());  // the job backing off waits for no upstream work
     auto last = s.claim("w", 5, lease, t0 + 70);
     REQUIRE(last.size() == 1);
     CHECK(last[0].job_id == c.job_id);
