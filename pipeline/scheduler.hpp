@@ -57,9 +57,9 @@ struct scheduler_options {
     // A bulk job whose vision call sits in a batch that was made is parked: its coroutines end,
     // its lease goes back with its attempt, and only its row (naming the batch) remains. The
     // batch's end wakes it (vision_model::on_batch_ended), and it runs again to collect its
-    // answer. This is when it runs again at the latest: the wake-up of jobs parked by a process
-    // that died before their batch ended (at start, each process wakes every parked job once, so
-    // that the batches they wait for are polled again).
+    // answer. This is when it runs again at the latest, should a wake-up go missing (at start,
+    // each process wakes every parked job once, so that the batches they wait for are polled
+    // again; while it runs, it watches the batches of jobs other processes parked).
     std::int64_t park_recheck_ms = 600'000;
     // How often the batches parked jobs wait for are read from the store and watched
     // (vision_model::watch_batch), so that jobs parked by a process that stopped wake when their

@@ -88,8 +88,8 @@ void add_serve_options(CLI::App& serve, serve_config& c) {
            "job lease; a crashed worker's items are taken back after it", 2, 3600);
     ranged(serve, "--park-recheck-seconds", c.park_recheck_seconds, "BOOMER_PARK_RECHECK_SECONDS",
            "a bulk item parked while its message batch runs runs again after this at the latest "
-           "(its batch's end wakes it sooner; this bounds the wait when the process polling the "
-           "batch stopped)",
+           "(its batch's end wakes it sooner, whichever replica sees it; this bounds the wait when "
+           "a wake-up went missing)",
            10, 86'400);
     ranged(serve, "--comps-deadline-ms", c.comps_deadline_ms, "BOOMER_COMPS_DEADLINE_MS",
            "time the comps stage gives all market sources together", 1, 600'000);
