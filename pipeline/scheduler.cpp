@@ -808,7 +808,7 @@ asio::awaitable<void> scheduler::retry_later(const std::shared_ptr<job_context>&
     auto requeue = [db = deps_.db, time = deps_.time, &job = ctx->job, &why, delay, spent] {
         auto now = time->now_ms();
         if (!spent) {
-            return db->release(job.job_id, job.fence, now + delay);
+            return db->defer(job.job_id, job.fence, why.code, why.message, now + delay);
         }
         return db->retry_later(job.job_id, job.fence, why.code, why.message, now + delay, now);
     };

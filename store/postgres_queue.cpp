@@ -107,10 +107,13 @@ touched AS (
 SELECT state FROM backed_off
 )sql";
 
-// Hands a job back with its attempt; release is a park on nothing.
-constexpr const char* park_sql = R"sql(
+// Hands a job back with its attempt (release, park and defer): waiting for upstream work
+// ($4, may be empty), and with why it waits ($5, $6) unless $5 is empty.
+constexpr const char* hand_back_sql = R"sql(
 UPDATE jobs SET state = 'queued', attempts = GREATEST(attempts - 1, 0), fence = fence + 1,
-       run_after_ms = $3::bigint, lease_owner = '', locked_until_ms = 0, waits_for = $4::text
+       run_after_ms = $3::bigint, lease_owner = '', locked_until_ms = 0, waits_for = $4::text,
+       error_code = CASE WHEN $5::text = '' THEN error_code ELSE $5::text END,
+       error_message = CASE WHEN $5::text = '' THEN error_message ELSE $6::text END
 WHERE job_id = $1::text AND fence = $2::bigint AND state = 'running'
 )sql";
 
@@ -156,7 +159,7 @@ constexpr std::array<statement_def, 18> statements{{
      "WHERE job_id = $1::text ORDER BY seq"},
     {"complete_many", complete_many_sql},
     {"retry_later", retry_later_sql},
-    {"park", park_sql},
+    {"hand_back", hand_back_sql},
     {"wake_parked", wake_parked_sql},
     {"parked_on",
      "SELECT DISTINCT waits_for FROM jobs WHERE state = 'queued' AND waits_for <> '' "
@@ -305,7 +308,9 @@ bool postgres_store::retry_later(std::string_view job_id, std::int64_t fence,
 
 bool postgres_store::park(std::string_view job_id, std::int64_t fence, std::string_view waits_for,
                           std::int64_t run_after_ms) {
-    return exec("park", job_id, fence, run_after_ms, waits_for).affected_rows() == 1;
+    const std::string_view none;  // keeps the error shown
+    return exec("hand_back", job_id, fence, run_after_ms, waits_for, none, none).affected_rows() ==
+           1;
 }
 
 int postgres_store::wake_parked(std::string_view waits_for, std::int64_t now_ms) {
@@ -322,6 +327,13 @@ std::vector<std::string> postgres_store::parked_on(std::size_t limit) {
         out.emplace_back(row[0].c_str());
     }
     return out;
+}
+
+bool postgres_store::defer(std::string_view job_id, std::int64_t fence, std::string_view error_code,
+                           std::string_view error_message, std::int64_t run_after_ms) {
+    const std::string_view nothing;  // waits for no upstream work
+    return exec("hand_back", job_id, fence, run_after_ms, nothing, error_code, error_message)
+               .affected_rows() == 1;
 }
 
 bool postgres_store::release(std::string_view job_id, std::int64_t fence,

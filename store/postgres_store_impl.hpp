@@ -78,6 +78,8 @@ public:
                      std::string_view error_message, std::int64_t run_after_ms,
                      std::int64_t now_ms) override;
     bool release(std::string_view job_id, std::int64_t fence, std::int64_t run_after_ms) override;
+    bool defer(std::string_view job_id, std::int64_t fence, std::string_view error_code,
+               std::string_view error_message, std::int64_t run_after_ms) override;
     bool park(std::string_view job_id, std::int64_t fence, std::string_view waits_for,
               std::int64_t run_after_ms) override;
     int wake_parked(std::string_view waits_for, std::int64_t now_ms) override;

@@ -219,16 +219,29 @@ bool sqlite_store::release(std::string_view job_id, std::int64_t fence, std::int
     return park(job_id, fence, "", run_after_ms);  // parked on nothing
 }
 
+bool sqlite_store::defer(std::string_view job_id, std::int64_t fence, std::string_view error_code,
+                         std::string_view error_message, std::int64_t run_after_ms) {
+    return hand_back(job_id, fence, "", error_code, error_message, run_after_ms);
+}
+
 bool sqlite_store::park(std::string_view job_id, std::int64_t fence, std::string_view waits_for,
                         std::int64_t run_after_ms) {
+    return hand_back(job_id, fence, waits_for, "", "", run_after_ms);
+}
+
+bool sqlite_store::hand_back(std::string_view job_id, std::int64_t fence,
+                             std::string_view waits_for, std::string_view error_code,
+                             std::string_view error_message, std::int64_t run_after_ms) {
     bool held = false;
     write([&](connection& c) {
         held = c.prepare(
                     "UPDATE jobs SET state = 'queued', attempts = MAX(attempts - 1, 0), "
                     "fence = fence + 1, run_after_ms = ?3, lease_owner = '', "
-                    "locked_until_ms = 0, waits_for = ?4 "
+                    "locked_until_ms = 0, waits_for = ?4, "
+                    "error_code = CASE WHEN ?5 = '' THEN error_code ELSE ?5 END, "
+                    "error_message = CASE WHEN ?5 = '' THEN error_message ELSE ?6 END "
                     "WHERE job_id = ?1 AND fence = ?2 AND state = 'running'")
-                   .bind_all(job_id, fence, run_after_ms, waits_for)
+                   .bind_all(job_id, fence, run_after_ms, waits_for, error_code, error_message)
                    .run() == 1;
     });
     return held;

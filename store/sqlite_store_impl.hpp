@@ -43,6 +43,8 @@ public:
                      std::string_view error_message, std::int64_t run_after_ms,
                      std::int64_t now_ms) override;
     bool release(std::string_view job_id, std::int64_t fence, std::int64_t run_after_ms) override;
+    bool defer(std::string_view job_id, std::int64_t fence, std::string_view error_code,
+               std::string_view error_message, std::int64_t run_after_ms) override;
     bool park(std::string_view job_id, std::int64_t fence, std::string_view waits_for,
               std::int64_t run_after_ms) override;
     int wake_parked(std::string_view waits_for, std::int64_t now_ms) override;
@@ -68,6 +70,10 @@ public:
     std::int64_t cache_purge_expired(std::int64_t now_ms) override;
 
 private:
+    // release, park and defer: waits_for and the error shown (kept when error_code is empty).
+    bool hand_back(std::string_view job_id, std::int64_t fence, std::string_view waits_for,
+                   std::string_view error_code, std::string_view error_message,
+                   std::int64_t run_after_ms);
     // write runs `fn(connection&)` in a group-committed write transaction and returns once it
     // is durable; see sqlite_commit.hpp.
     void write(const commit_queue::write_fn& fn) {

@@ -309,6 +309,13 @@ public:
     virtual bool release(std::string_view job_id, std::int64_t fence,
                          std::int64_t run_after_ms) = 0;
 
+    // defer hands a job back as release does when its work was refused before it reached an
+    // upstream (an open circuit breaker): queued to run from run_after_ms with its attempt given
+    // back, and the refusal kept in error_code and error_message to show why it waits.
+    // False: lease lost.
+    virtual bool defer(std::string_view job_id, std::int64_t fence, std::string_view error_code,
+                       std::string_view error_message, std::int64_t run_after_ms) = 0;
+
     // park hands a job back as release does while upstream work it waits for goes on without
     // it (`waits_for`: a message batch id): queued to run at run_after_ms at the latest, or as
     // soon as wake_parked names that work. A claim forgets what the job waited for.

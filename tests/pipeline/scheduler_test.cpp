@@ -133,6 +133,10 @@ public:
     bool release(std::string_view j, std::int64_t f, std::int64_t now) override {
         return inner_.release(j, f, now);
     }
+    bool defer(std::string_view j, std::int64_t f, std::string_view code, std::string_view message,
+               std::int64_t at) override {
+        return inner_.defer(j, f, code, message, at);
+    }
     bool park(std::string_view j, std::int64_t f, std::string_view w, std::int64_t at) override {
         return inner_.park(j, f, w, at);
     }
@@ -1141,4 +1145,7 @@ TEST_CASE("scheduler: a call the open breaker refused gives the job's attempt ba
     // Nothing reached Claude: however long the outage, the pauses use up none of its attempts.
     CHECK(job->attempts == 0);
     CHECK(job->run_after_ms - before >= 30'000);
+    // Why it waits is shown with it.
+    CHECK(job->error_code == "vision_unavailable");
+    CHECK(job->error_message == "Calls are paused for 30 s.");
 }

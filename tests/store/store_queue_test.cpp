@@ -297,6 +297,30 @@ STORE_TEST("release gives the attempt back and queues the job at once", "[store]
     CHECK(again.fence > job.fence);
 }
 
+STORE_TEST("a deferred job gets its attempt back and shows why it waits until it ends",
+           "[store]") {
+    auto ids = add_item(s, "t", priority::normal, t0);
+    auto job = claim_one(s, "w", lease, t0);
+    CHECK(s.defer(job.job_id, job.fence, "vision_unavailable", "Calls are paused for 30 s.",
+                  t0 + 30'000));
+    CHECK_FALSE(s.defer(job.job_id, job.fence, "x", "y", t0 + 1));  // fenced
+
+    auto record = s.find_job("t", ids.job_id);
+    CHECK(record->state == job_state::queued);
+    CHECK(record->attempts == 0);
+    CHECK(record->run_after_ms == t0 + 30'000);
+    CHECK(record->error_code == "vision_unavailable");
+    CHECK(record->error_message == "Calls are paused for 30 s.");
+    CHECK(record->waits_for.empty());
+    CHECK(s.queue_depth()[priority::normal] == 1);  // it waits for its time, then a worker
+    CHECK(s.claim("w", 1, lease, t0 + 29'999).empty());
+
+    auto again = claim_one(s, "w", lease, t0 + 30'000);
+    CHECK(again.attempts == 1);
+    REQUIRE(s.complete(again.job_id, again.fence, job_state::succeeded, "{}", "", "", t0 + 30'001));
+    CHECK(s.find_job("t", ids.job_id)->error_code.empty());
+}
+
 STORE_TEST("a parked job waits for its batch, wakes when it ends, and forgets it at claim",
            "[store]") {
     auto a = add_item(s, "t", priority::bulk, t0);
