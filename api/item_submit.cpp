@@ -86,6 +86,9 @@ http::status submission_status(std::string_view code) {
     if (code == f::unreachable) {
         return http::status::bad_gateway;
     }
+    if (code == f::busy) {
+        return http::status::service_unavailable;
+    }
     return http::status::bad_request;
 }
 
@@ -252,7 +255,11 @@ awaitable<std::optional<http_response>> fetch_urls(api_deps& deps, item_json& it
         const auto at = positions[fetched.error().photo];
         log::event(spdlog::level::debug, "photo_fetch_refused",
                    {{"photo", at}, {"code", fetched.error().what.code}});
-        co_return problem_response(fetched.error().what, fmt::format("/photos/{}/url", at), true);
+        auto res = problem_response(fetched.error().what, fmt::format("/photos/{}/url", at), true);
+        if (fetched.error().what.code == pipeline::fetch_error::busy) {
+            res.set(http::field::retry_after, "2");
+        }
+        co_return res;
     }
     for (std::size_t i = 0; i < positions.size(); ++i) {
         item.photos[positions[i]].bytes = std::move((*fetched)[i]);

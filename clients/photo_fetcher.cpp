@@ -142,7 +142,7 @@ private:
         } else if (body.bytes.size() + piece.size() > request.max_bytes) {
             body.stopped_by = fe::file_too_large;
         } else if (!request.budget->take(piece.size())) {
-            body.stopped_by = fe::total_too_large;
+            body.stopped_by = request.budget->pool_full() ? fe::busy : fe::total_too_large;
         } else {
             body.bytes.append(piece);
             return true;
@@ -160,6 +160,11 @@ private:
             return refuse(code, fmt::format("the item's photos together are larger than the "
                                             "limit of {} bytes",
                                             request.budget->limit()));
+        }
+        if (code == fe::busy) {
+            return refuse(code,
+                          "the server is downloading as many photos as it may hold at "
+                          "once; retry in a moment, or send the photos themselves");
         }
         return refuse(fe::stopped, "another photo of the item failed");
     }

@@ -43,10 +43,43 @@ asio::awaitable<fetched> fetch_one(photo_fetcher* fetcher, fetch_request request
 
 }  // namespace
 
+bool fetch_pool::take(std::uint64_t n, std::uint64_t own) {
+    auto held = held_.load();
+    do {
+        if (held + n > limit_ && held != own) {
+            return false;
+        }
+    } while (!held_.compare_exchange_weak(held, held + n));
+    return true;
+}
+
+fetch_budget::~fetch_budget() {
+    if (pool_) {
+        pool_->give_back(pooled_);
+    }
+}
+
+bool fetch_budget::take(std::uint64_t n) {
+    if (used_.fetch_add(n) + n > limit_) {
+        return false;
+    }
+    if (pool_) {
+        // The item's photos download side by side: a piece of another may be counted in the
+        // pool but not yet in `pooled_`, which can only refuse the "alone" exception, never
+        // grant it wrongly.
+        if (!pool_->take(n, pooled_)) {
+            pool_full_ = true;
+            return false;
+        }
+        pooled_ += n;
+    }
+    return true;
+}
+
 asio::awaitable<result<std::vector<std::string>, photo_failure>> fetch_photos(
     photo_fetcher& fetcher, std::vector<std::string> urls, fetch_limits limits) {
     auto executor = co_await asio::this_coro::executor;
-    auto budget = std::make_shared<fetch_budget>(limits.max_total_bytes);
+    auto budget = std::make_shared<fetch_budget>(limits.max_total_bytes, limits.pool);
     const auto deadline = std::chrono::steady_clock::now() + limits.timeout;
 
     using op_type = decltype(asio::co_spawn(executor, fetch_one(nullptr, {}), asio::deferred));

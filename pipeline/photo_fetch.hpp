@@ -43,26 +43,60 @@ inline constexpr std::string_view too_many_redirects = "url_too_many_redirects";
 inline constexpr std::string_view not_image = "url_not_image";                    // 422
 inline constexpr std::string_view file_too_large = "file_too_large";              // 413
 inline constexpr std::string_view total_too_large = "payload_too_large";          // 413
+inline constexpr std::string_view busy = "photo_fetch_busy";  // 503, the fetch_pool is full
 // The fetch gave up because another photo of the same item failed (never shown to a client).
 inline constexpr std::string_view stopped = "fetch_stopped";
 }  // namespace fetch_error
 
-// The bytes one item's fetches may take together (the request body limit, as for multipart).
-// Shared by the item's concurrent fetches; the first failure stops the others.
+// The bytes every submission's fetches may hold at once, server-wide: a URL submission may take
+// up to the body limit, so without it a burst of them could hold that many times over. The
+// bytes of a submission count while its photos download, until its fetches have ended.
+// Thread-safe.
+class fetch_pool {
+public:
+    explicit fetch_pool(std::uint64_t limit) : limit_(limit) {}
+    fetch_pool(const fetch_pool&) = delete;
+    fetch_pool& operator=(const fetch_pool&) = delete;
+
+    // take counts `n` more bytes for a submission that holds `own` of them already: refused
+    // (nothing counted) when they do not fit, unless that submission is the only one holding
+    // any, so that a photo larger than the pool still has its turn.
+    bool take(std::uint64_t n, std::uint64_t own);
+    void give_back(std::uint64_t n) { held_ -= n; }
+    std::uint64_t held() const { return held_; }
+    std::uint64_t limit() const { return limit_; }
+
+private:
+    const std::uint64_t limit_;
+    std::atomic<std::uint64_t> held_{0};
+};
+
+// The bytes one item's fetches may take together (the request body limit, as for multipart),
+// drawn from the server's pool when there is one. Shared by the item's concurrent fetches; the
+// first failure stops the others.
 class fetch_budget {
 public:
-    explicit fetch_budget(std::uint64_t limit) : limit_(limit) {}
+    explicit fetch_budget(std::uint64_t limit, std::shared_ptr<fetch_pool> pool = nullptr)
+        : limit_(limit), pool_(std::move(pool)) {}
+    ~fetch_budget();
+    fetch_budget(const fetch_budget&) = delete;
+    fetch_budget& operator=(const fetch_budget&) = delete;
 
-    // take counts `n` more bytes; false once the total is over the limit.
-    bool take(std::uint64_t n) { return used_.fetch_add(n) + n <= limit_; }
+    // take counts `n` more bytes; false once the total is over the limit, or when the pool
+    // refused them (pool_full() then tells).
+    bool take(std::uint64_t n);
     std::uint64_t limit() const { return limit_; }
+    bool pool_full() const { return pool_full_; }
     // stop tells the item's other fetches to give up; stopped() is what they check.
     void stop() { stopped_ = true; }
     bool stopped() const { return stopped_; }
 
 private:
     const std::uint64_t limit_;
+    const std::shared_ptr<fetch_pool> pool_;
     std::atomic<std::uint64_t> used_{0};
+    std::atomic<std::uint64_t> pooled_{0};  // what the pool counts for this item
+    std::atomic<bool> pool_full_{false};
     std::atomic<bool> stopped_{false};
 };
 
@@ -88,6 +122,7 @@ struct fetch_limits {
     std::uint64_t max_photo_bytes = 25 * 1024 * 1024;
     std::uint64_t max_total_bytes = 100 * 1024 * 1024;
     std::chrono::milliseconds timeout{10'000};  // all of one item's fetches together
+    std::shared_ptr<fetch_pool> pool;           // server-wide; null: no bound beyond the item's
 };
 
 // A fetch failure and the photo it is about (0-based position in the request).

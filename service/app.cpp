@@ -263,6 +263,15 @@ app::app(serve_config config) : impl_(std::make_unique<impl>(std::move(config)))
     s.deps.fetch.max_photo_bytes = limits.max_file_bytes;
     s.deps.fetch.max_total_bytes = c.max_body_mb * 1024 * 1024;
     s.deps.fetch.timeout = std::chrono::milliseconds(c.photo_fetch_timeout_ms);
+    s.deps.fetch.pool =
+        std::make_shared<pipeline::fetch_pool>(static_cast<std::uint64_t>(c.photo_fetch_mb) << 20);
+    s.registry
+        .callback_gauge_family("boomer_photo_url_fetch_bytes",
+                               "Photo bytes downloading from URLs now, all submissions together, "
+                               "against --photo-fetch-mb.",
+                               {})
+        .with({})
+        .set_callback([pool = s.deps.fetch.pool] { return static_cast<double>(pool->held()); });
     s.deps.wake_workers = [sched = s.scheduler] { sched->wake(); };
     s.deps.metrics = &s.registry;
     s.deps.openapi_yaml = std::string(openapi_document());

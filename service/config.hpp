@@ -56,6 +56,7 @@ struct serve_config {
     // private, loopback and link-local addresses may be fetched from, and a PEM file of
     // certificates trusted besides the system's.
     int photo_fetch_timeout_ms = 10'000;  // within the server's drain timeout (10 s)
+    int photo_fetch_mb = 256;             // photo bytes downloading at once, all submissions
     bool photo_fetch_allow_private = false;
     std::string photo_fetch_ca_file;
 };

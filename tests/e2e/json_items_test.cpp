@@ -3,7 +3,9 @@
 // allowed), idempotent replays across both forms, and a specific problem for each bad input.
 #include <catch2/catch.hpp>
 #include <fstream>
+#include <optional>
 #include <string>
+#include <thread>
 
 #include "core/base64.hpp"
 #include "tests/support/http_client.hpp"
@@ -352,4 +354,65 @@ TEST_CASE("service: photo URLs that cannot be fetched get their own problems", "
         expect_problem(res, 502, "url_unreachable");
     }
     CHECK(item_count(api) == 0);
+}
+
+namespace {
+
+// The value of an unlabelled sample in a Prometheus text page; -1 when absent.
+double sample_of(const std::string& page, const std::string& name) {
+    auto at = page.find("\n" + name + " ");
+    if (at == std::string::npos) {
+        return -1;
+    }
+    return std::stod(page.substr(at + name.size() + 2));
+}
+
+}  // namespace
+
+TEST_CASE("service: photo downloads past the server's pool are answered 503 until it frees",
+          "[e2e]") {
+    temp_dir dir;
+    tls_photo_server photos;
+    photos.route("/a.jpg", {200, "image/jpeg", image("orientation-1-landscape.jpg")});
+    photo_route stalled{.endless = true, .stall_after = 2 * 1024 * 1024};
+    photos.route("/stalled", stalled);
+    service_process svc(
+        dir.path(), {"--photo-fetch-allow-private", "--photo-fetch-ca-file", write_ca(dir, photos),
+                     "--photo-fetch-timeout-ms", "5000", "--photo-fetch-mb", "1"});
+    const std::string stalled_item = body_of(item_with({url_photo(photos.url("/stalled"))}));
+    const std::string small_item = body_of(item_with({url_photo(photos.url("/a.jpg"))}));
+
+    // A submission alone may pass the pool: its download stalls at 2 MiB, over the 1 MiB pool
+    // (all but the piece the client is still filling is counted).
+    std::optional<httplib::Result> first;
+    std::thread slow([&] {
+        api_client own(svc.port());
+        first.emplace(own.post_body("/v1/items", stalled_item));
+    });
+    api_client api(svc.port());
+    double held = 0;
+    const auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+    while (held <= 1024 * 1024 && std::chrono::steady_clock::now() < give_up) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(20));
+        held = sample_of(api.get("/metrics")->body, "boomer_photo_url_fetch_bytes");
+    }
+    CHECK(held > 1024 * 1024);  // (no REQUIRE: the thread must be joined)
+
+    // Meanwhile another is turned away at once, told when to come back.
+    auto busy = api.post_body("/v1/items", small_item);
+    auto p = expect_problem(busy, 503, "photo_fetch_busy");
+    CHECK(str(p.at("pointer")) == "/photos/0/url");
+    CHECK(busy->get_header_value("Retry-After") == "2");
+
+    slow.join();
+    REQUIRE(first);
+    expect_problem(*first, 504, "url_fetch_timeout");
+    CHECK(sample_of(api.get("/metrics")->body, "boomer_photo_url_fetch_bytes") == 0);
+    CHECK(item_count(api) == 0);
+
+    // Once the pool has room again, the same submission is taken.
+    auto again = api.post_body("/v1/items", small_item);
+    REQUIRE(again);
+    CHECK(again->status == 202);
+    CHECK(item_count(api) == 1);
 }

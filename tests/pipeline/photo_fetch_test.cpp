@@ -1,6 +1,6 @@
 // fetch_photos over a scripted fetcher: all URLs at once under one deadline, bytes in request
 // order, answers that are not images refused, and the failure of the first failing photo
-// reported rather than the others it stopped.
+// reported rather than the others it stopped; the budgets of items within the server's pool.
 #include "pipeline/photo_fetch.hpp"
 
 #include <boost/asio/co_spawn.hpp>
@@ -103,4 +103,36 @@ TEST_CASE("photo fetch: the failing photo is reported, not the ones it stopped",
     REQUIRE_FALSE(got);
     CHECK(got.error().what.code == "url_fetch_failed");
     CHECK(got.error().photo == 1);
+}
+
+TEST_CASE("photo fetch: the server's pool bounds the bytes of every item's fetches together",
+          "[pipeline]") {
+    auto pool = std::make_shared<pipeline::fetch_pool>(100);
+    {
+        pipeline::fetch_budget first(1'000, pool);
+        pipeline::fetch_budget second(1'000, pool);
+        CHECK(first.take(60));
+        CHECK(second.take(40));
+        CHECK(pool->held() == 100);
+        CHECK_FALSE(second.take(1));  // the pool is full
+        CHECK(second.pool_full());
+        CHECK_FALSE(first.pool_full());
+        CHECK(pool->held() == 100);  // a refused piece is not counted
+    }
+    CHECK(pool->held() == 0);  // each item's bytes come back when its fetches have ended
+
+    // An item alone may pass the pool, so that a photo larger than it still has its turn; while
+    // it holds the pool, the others wait.
+    pipeline::fetch_budget large(1'000, pool);
+    CHECK(large.take(90));
+    CHECK(large.take(90));
+    CHECK(pool->held() == 180);
+    pipeline::fetch_budget small(1'000, pool);
+    CHECK_FALSE(small.take(1));
+    CHECK(small.pool_full());
+
+    // The item's own limit still holds, and says so rather than the pool.
+    pipeline::fetch_budget own(10);
+    CHECK_FALSE(own.take(11));
+    CHECK_FALSE(own.pool_full());
 }

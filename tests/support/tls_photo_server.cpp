@@ -43,7 +43,8 @@ namespace {
 
 constexpr auto as_result = asio::as_tuple(asio::use_awaitable);
 
-asio::awaitable<void> write_endless(tls_stream& stream, tls_photo_server::state* s) {
+asio::awaitable<void> write_endless(tls_stream& stream, tls_photo_server::state* s,
+                                    std::uint64_t stall_after) {
     std::string head =
         "HTTP/1.1 200 OK\r\nContent-Type: image/jpeg\r\nTransfer-Encoding: chunked\r\n\r\n";
     auto [hec, hn] = co_await asio::async_write(stream, asio::buffer(head), as_result);
@@ -55,13 +56,16 @@ asio::awaitable<void> write_endless(tls_stream& stream, tls_photo_server::state*
     chunk[0] = '\xFF';
     chunk[1] = '\xD8';
     std::string framed = "10000\r\n" + chunk + "\r\n";
-    for (;;) {
+    for (std::uint64_t written = 0; stall_after == 0 || written < stall_after;
+         written += chunk.size()) {
         auto [ec, n] = co_await asio::async_write(stream, asio::buffer(framed), as_result);
         if (ec) {
             co_return;
         }
         s->endless_bytes += chunk.size();
     }
+    asio::steady_timer stalled(s->io, std::chrono::seconds(60));
+    co_await stalled.async_wait(as_result);
 }
 
 asio::awaitable<void> serve(asio::ip::tcp::socket socket, tls_photo_server::state* s) {
@@ -86,7 +90,7 @@ asio::awaitable<void> serve(asio::ip::tcp::socket socket, tls_photo_server::stat
     }
     if (r.endless) {
         stream.next_layer().expires_never();
-        co_await write_endless(stream, s);
+        co_await write_endless(stream, s, r.stall_after);
         co_return;
     }
     http::response<http::string_body> res{static_cast<http::status>(r.status), 11};

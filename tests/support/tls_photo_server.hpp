@@ -25,6 +25,9 @@ struct photo_route {
     std::string location{};  // a Location header, for redirects
     bool hang = false;       // read the request, then never answer
     bool endless = false;    // a chunked 200 whose body never ends
+    // endless: after this many body bytes the server stops writing and holds the connection
+    // open, as a stalled upload would (0: it writes for as long as the client reads).
+    std::uint64_t stall_after = 0;
 };
 
 class tls_photo_server {
