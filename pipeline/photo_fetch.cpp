@@ -43,19 +43,36 @@ asio::awaitable<fetched> fetch_one(photo_fetcher* fetcher, fetch_request request
 
 }  // namespace
 
-bool fetch_pool::take(std::uint64_t n, std::uint64_t own) {
-    auto held = held_.load();
-    do {
-        if (held + n > limit_ && held != own) {
-            return false;
-        }
-    } while (!held_.compare_exchange_weak(held, held + n));
+std::uint64_t fetch_pool::enter() {
+    std::lock_guard lock(mutex_);
+    const auto number = next_++;
+    entered_.insert(number);
+    return number;
+}
+
+void fetch_pool::leave(std::uint64_t number, std::uint64_t taken) {
+    std::lock_guard lock(mutex_);
+    entered_.erase(number);
+    held_ -= taken;
+}
+
+bool fetch_pool::take(std::uint64_t n, std::uint64_t number) {
+    std::lock_guard lock(mutex_);
+    if (held_ + n > limit_ && (entered_.empty() || *entered_.begin() != number)) {
+        return false;
+    }
+    held_ += n;
     return true;
+}
+
+std::uint64_t fetch_pool::held() const {
+    std::lock_guard lock(mutex_);
+    return held_;
 }
 
 fetch_budget::~fetch_budget() {
     if (pool_) {
-        pool_->give_back(pooled_);
+        pool_->leave(number_, pooled_);
     }
 }
 
@@ -64,10 +81,7 @@ bool fetch_budget::take(std::uint64_t n) {
         return false;
     }
     if (pool_) {
-        // The item's photos download side by side: a piece of another may be counted in the
-        // pool but not yet in `pooled_`, which can only refuse the "alone" exception, never
-        // grant it wrongly.
-        if (!pool_->take(n, pooled_)) {
+        if (!pool_->take(n, number_)) {
             pool_full_ = true;
             return false;
         }

@@ -22,6 +22,8 @@
 #include <chrono>
 #include <cstdint>
 #include <memory>
+#include <mutex>
+#include <set>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -50,25 +52,32 @@ inline constexpr std::string_view stopped = "fetch_stopped";
 
 // The bytes every submission's fetches may hold at once, server-wide: a URL submission may take
 // up to the body limit, so without it a burst of them could hold that many times over. The
-// bytes of a submission count while its photos download, until its fetches have ended.
-// Thread-safe.
+// bytes of a submission count while its photos download, until its fetches have ended. The
+// oldest submission still downloading may pass the limit (by at most its own size), so that
+// a photo larger than the pool has its turn and a burst of submissions over it does not turn
+// every one of them away. Thread-safe.
 class fetch_pool {
 public:
     explicit fetch_pool(std::uint64_t limit) : limit_(limit) {}
     fetch_pool(const fetch_pool&) = delete;
     fetch_pool& operator=(const fetch_pool&) = delete;
 
-    // take counts `n` more bytes for a submission that holds `own` of them already: refused
-    // (nothing counted) when they do not fit, unless that submission is the only one holding
-    // any, so that a photo larger than the pool still has its turn.
-    bool take(std::uint64_t n, std::uint64_t own);
-    void give_back(std::uint64_t n) { held_ -= n; }
-    std::uint64_t held() const { return held_; }
+    // enter registers a submission that starts downloading and returns its number; leave
+    // gives back what it took.
+    std::uint64_t enter();
+    void leave(std::uint64_t number, std::uint64_t taken);
+    // take counts `n` more bytes for submission `number`: refused (nothing counted) when they
+    // do not fit, unless it is the oldest one downloading.
+    bool take(std::uint64_t n, std::uint64_t number);
+    std::uint64_t held() const;
     std::uint64_t limit() const { return limit_; }
 
 private:
     const std::uint64_t limit_;
-    std::atomic<std::uint64_t> held_{0};
+    mutable std::mutex mutex_;
+    std::uint64_t held_ = 0;           // guarded by mutex_
+    std::uint64_t next_ = 0;           // guarded by mutex_
+    std::set<std::uint64_t> entered_;  // guarded by mutex_; the submissions downloading
 };
 
 // The bytes one item's fetches may take together (the request body limit, as for multipart),
@@ -77,7 +86,7 @@ private:
 class fetch_budget {
 public:
     explicit fetch_budget(std::uint64_t limit, std::shared_ptr<fetch_pool> pool = nullptr)
-        : limit_(limit), pool_(std::move(pool)) {}
+        : limit_(limit), pool_(std::move(pool)), number_(pool_ ? pool_->enter() : 0) {}
     ~fetch_budget();
     fetch_budget(const fetch_budget&) = delete;
     fetch_budget& operator=(const fetch_budget&) = delete;
@@ -94,6 +103,7 @@ public:
 private:
     const std::uint64_t limit_;
     const std::shared_ptr<fetch_pool> pool_;
+    const std::uint64_t number_ = 0;  // in the pool
     std::atomic<std::uint64_t> used_{0};
     std::atomic<std::uint64_t> pooled_{0};  // what the pool counts for this item
     std::atomic<bool> pool_full_{false};

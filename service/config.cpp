@@ -107,7 +107,7 @@ void add_serve_options(CLI::App& serve, serve_config& c) {
            600'000);
     ranged(serve, "--photo-fetch-mb", c.photo_fetch_mb, "BOOMER_PHOTO_FETCH_MB",
            "MiB of photos downloading from URLs at once, all submissions together; a submission "
-           "that would pass it is answered 503 with Retry-After (one alone may pass it)",
+           "that would pass it is answered 503 with Retry-After (the oldest one downloading may)",
            1, 65'536);
     serve
         .add_flag("--photo-fetch-allow-private", c.photo_fetch_allow_private,

@@ -382,8 +382,8 @@ TEST_CASE("service: photo downloads past the server's pool are answered 503 unti
     const std::string stalled_item = body_of(item_with({url_photo(photos.url("/stalled"))}));
     const std::string small_item = body_of(item_with({url_photo(photos.url("/a.jpg"))}));
 
-    // A submission alone may pass the pool: its download stalls at 2 MiB, over the 1 MiB pool
-    // (all but the piece the client is still filling is counted).
+    // The oldest submission downloading may pass the pool: its download stalls at 2 MiB, over
+    // the 1 MiB pool (all but the piece the client is still filling is counted).
     std::optional<httplib::Result> first;
     std::thread slow([&] {
         api_client own(svc.port());
