@@ -1223,6 +1223,23 @@ void claude_batcher::watch(const std::string& batch_id) {
     impl_->spawn(impl::run_watch(impl_, batch_id));
 }
 
+asio::awaitable<bool> claude_batcher::holds(const std::string& key) {
+    auto self = impl_;
+    const auto custom_id = custom_id_of(key);
+    {
+        std::lock_guard lock(self->mutex);
+        if (self->pending.contains(custom_id) || self->batch_of.contains(custom_id)) {
+            co_return true;
+        }
+    }
+    if (!self->options.answers) {
+        co_return false;
+    }
+    const std::string name = batch_record_key(key);
+    auto stored = co_await read_answer(*self->options.answers, name, self->now_ms());
+    co_return stored&& decode_batch_record(*stored).has_value();
+}
+
 void claude_batcher::on_parked_ended(std::function<void(const std::string& batch_id)> listener) {
     std::lock_guard lock(impl_->mutex);
     impl_->parked_ended = std::move(listener);

@@ -140,6 +140,12 @@ public:
     // it: its end is told even if none of its calls parked. Thread-safe.
     void watch(const std::string& batch_id);
 
+    // holds tells whether a batch holds, or may hold, the call with answer key `key`: one
+    // collecting or running in this process, or a record in the answer store (a batch made, or
+    // an intent whose batch may have been made). A call no batch holds can be made
+    // synchronously instead without paying twice.
+    boost::asio::awaitable<bool> holds(const std::string& key);
+
     // How much waits on batches in this process: the batches made and not yet seen ended, and
     // the calls waiting for a line in the open window, in those batches (parked ones too), or
     // for the search of an unrecorded batch (calls in a create request on its way are not

@@ -11,12 +11,14 @@
 #include <memory>
 #include <mutex>
 #include <stdexcept>
+#include <tuple>
 #include <utility>
 
 #include "clients/anthropic_messages.hpp"
 #include "clients/claude_answer_cache.hpp"
 #include "clients/claude_answers.hpp"
 #include "clients/claude_batcher.hpp"
+#include "core/log.hpp"
 #include "resilience/adaptive_concurrency.hpp"
 #include "resilience/breaker_board.hpp"
 #include "resilience/deadline.hpp"
@@ -486,6 +488,12 @@ struct claude_vision::impl {
     asio::awaitable<model_answer> answer(std::shared_ptr<impl> self,
                                          pipeline::identify_request& request, std::string model,
                                          resilience::deadline stage);
+    // sync_on_last_attempt makes the request's call to `model` synchronous (not bulk, not
+    // parking) on the item's last attempt when no batch holds it; the caller restores the
+    // request's mode after the call.
+    static asio::awaitable<void> sync_on_last_attempt(std::shared_ptr<impl> self,
+                                                      pipeline::identify_request& request,
+                                                      const std::string& model);
     asio::awaitable<model_answer> cached_answer(std::shared_ptr<impl> self,
                                                 pipeline::identify_request& request,
                                                 std::string key, std::string body,
@@ -640,7 +648,7 @@ asio::awaitable<attempt_verdict> claude_vision::impl::try_once(
         refused.problem =
             failure{"vision_unavailable",
                     "Claude (" + model + ") failed repeatedly; calls are paused for " +
-                        std::to_string(paused.count() / 1000 + 1) + " s before a trial call.",
+                        std::to_string((paused.count() + 999) / 1000) + " s before a trial call.",
                     true, paused.count()};
         refused.problem.counts_as_attempt = false;  // unless an earlier attempt was sent
         co_return refused;
@@ -747,6 +755,17 @@ asio::awaitable<model_answer> claude_vision::impl::call_model(
             asked_to_wait = verdict.wait;
         }
         if (verdict.answered) {
+            break;
+        }
+        if (verdict.stop && !verdict.sent && last && verdict.problem.code == "vision_unavailable") {
+            // The breaker opened on this call's own failures: they are what went wrong, and the
+            // job's retry waits out the pause.
+            out.error = std::move(*last);
+            out.error->message += " Calls are now paused for " +
+                                  std::to_string((verdict.problem.retry_after_ms + 999) / 1000) +
+                                  " s before a trial call.";
+            out.error->retry_after_ms =
+                std::max(out.error->retry_after_ms, verdict.problem.retry_after_ms);
             break;
         }
         if (verdict.stop || !verdict.problem.retryable || attempt >= self->options.max_attempts) {
@@ -1007,6 +1026,22 @@ model_answer claude_vision::impl::settle(result<model_answer> got, cache::found_
     return out;
 }
 
+asio::awaitable<void> claude_vision::impl::sync_on_last_attempt(std::shared_ptr<impl> self,
+                                                                pipeline::identify_request& request,
+                                                                const std::string& model) {
+    if (!request.last_attempt || !request.bulk || !self->batcher || request.jpeg_images.empty()) {
+        co_return;
+    }
+    const auto key = answer_key(self->body_for(request, model));
+    if (co_await self->batcher->holds(key)) {
+        co_return;  // its line may still come: a synchronous call could pay twice
+    }
+    log::event(spdlog::level::info, "vision_batch_skipped",
+               {{"item_id", request.item_id}, {"model", model}, {"reason", "last_attempt"}});
+    request.bulk = false;
+    request.may_park = false;
+}
+
 // reload_photos loads the request's photos again when a batch call dropped them; returns why
 // that failed, if it did.
 asio::awaitable<std::optional<failure>> claude_vision::impl::reload_photos(
@@ -1056,7 +1091,10 @@ asio::awaitable<result<pipeline::identification>> claude_vision::identify(
     // grows only once an answer came: a bulk call waits hours for its batch meanwhile.
     const auto stage = resilience::deadline::after(self->time, self->options.stage_deadline);
     std::vector<model_answer> answers;
+    const auto mode = std::pair{request.bulk, request.may_park};
+    co_await impl::sync_on_last_attempt(self, request, self->options.cheap_model);
     answers.push_back(co_await self->answer(self, request, self->options.cheap_model, stage));
+    std::tie(request.bulk, request.may_park) = mode;
     if (!answers.front().parked_in.empty()) {
         co_return parked(answers.front());
     }
@@ -1080,7 +1118,10 @@ asio::awaitable<result<pipeline::identification>> claude_vision::impl::escalate(
     if (missing) {
         answers.push_back(self->without_photos(self->options.strong_model, std::move(*missing)));
     } else {
+        const auto mode = std::pair{request.bulk, request.may_park};
+        co_await sync_on_last_attempt(self, request, self->options.strong_model);
         answers.push_back(co_await self->answer(self, request, self->options.strong_model, stage));
+        std::tie(request.bulk, request.may_park) = mode;
         if (!answers.back().parked_in.empty()) {
             co_return parked(answers.back());  // asked again once its batch has ended
         }

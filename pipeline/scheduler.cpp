@@ -454,7 +454,8 @@ asio::awaitable<void> scheduler::execute(const std::shared_ptr<job_context>& ctx
 
             // The stage itself, on the CPU pool; `item` and `done` stay alive in this frame.
             auto started = std::chrono::steady_clock::now();
-            auto out = co_await run_stage_async(stage, *item, done, flight, parked_in);
+            const bool last = job.attempts >= job.max_attempts;
+            auto out = co_await run_stage_async(stage, *item, done, flight, parked_in, last);
             auto elapsed = std::chrono::steady_clock::now() - started;
             double seconds = std::chrono::duration<double>(elapsed).count();
             if (!parked_in.empty()) {
@@ -583,9 +584,9 @@ asio::awaitable<void> scheduler::commit_loop() {
 asio::awaitable<result<json::value>> scheduler::run_stage_async(
     std::string_view stage, const store::item_record& item,
     const std::map<std::string, json::value, std::less<>>& done,
-    near_duplicate_flights::ticket& flight, std::string& parked_in) {
+    near_duplicate_flights::ticket& flight, std::string& parked_in, bool last_attempt) {
     if (stage == "identify" && deps_.vision != nullptr) {
-        co_return co_await identify_with_vision(item, done, flight, parked_in);
+        co_return co_await identify_with_vision(item, done, flight, parked_in, last_attempt);
     }
     if (stage == "comps") {
         co_return co_await find_comps(item, done);
@@ -602,7 +603,7 @@ asio::awaitable<result<json::value>> scheduler::run_stage_async(
 // the local identification, noted on the result; a retryable one retries the item.
 asio::awaitable<result<json::value>> scheduler::identify_with_vision(
     const store::item_record& item, const std::map<std::string, json::value, std::less<>>& done,
-    near_duplicate_flights::ticket& flight, std::string& parked_in) {
+    near_duplicate_flights::ticket& flight, std::string& parked_in, bool last_attempt) {
     auto local = run_identify_local(item, done.at("analyze"), deps_.env);
     if (local.at("source") == "sales_match") {
         co_return local;
@@ -621,6 +622,7 @@ asio::awaitable<result<json::value>> scheduler::identify_with_vision(
     request.condition_hint = item.condition;
     request.bulk = item.prio == store::priority::bulk;
     request.may_park = request.bulk;
+    request.last_attempt = last_attempt;
     for (const auto& code : local.at("barcodes").as_array()) {
         request.barcodes.push_back(std::string(code.at("symbology").as_string()) + ":" +
                                    std::string(code.at("text").as_string()));

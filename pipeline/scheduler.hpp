@@ -167,13 +167,14 @@ private:
     // `flight` receives the item's near-duplicate flight when it leads one (identify); the caller
     // releases it once the identification is recorded and offered. `parked_in` receives the
     // batch the vision call waits in when the job is to park (the stage then fails, retryably).
+    // `last_attempt`: the job has no attempt left after this one.
     asio::awaitable<result<json::value>> run_stage_async(
         std::string_view stage, const store::item_record& item,
         const std::map<std::string, json::value, std::less<>>& done,
-        near_duplicate_flights::ticket& flight, std::string& parked_in);
+        near_duplicate_flights::ticket& flight, std::string& parked_in, bool last_attempt);
     asio::awaitable<result<json::value>> identify_with_vision(
         const store::item_record& item, const std::map<std::string, json::value, std::less<>>& done,
-        near_duplicate_flights::ticket& flight, std::string& parked_in);
+        near_duplicate_flights::ticket& flight, std::string& parked_in, bool last_attempt);
     // reuse_near_duplicate returns the identification an earlier item lends this one (see
     // near_duplicate.hpp), or null when the model must be asked. A copy being identified at the
     // same time is waited for first (near_duplicate_flight.hpp); when the model must be asked,

@@ -49,6 +49,10 @@ struct identify_request {
     // batch that was made; the same request made again after that batch ended (see
     // vision_model::on_batch_ended) gets its answer.
     bool may_park = false;
+    // The item's last attempt: a bulk call no batch holds is then made synchronously, at full
+    // price, so that an item whose batch lines keep failing (errored or expired lines, which
+    // are not billed) still gets its answer.
+    bool last_attempt = false;
 
     // drop_photos frees the photo bytes and their hold; reload_photos brings them back.
     void drop_photos() {

@@ -557,6 +557,55 @@ TEST_CASE(
     CHECK(ended.back() == "msgbatch_0000000000000000000000");
 }
 
+TEST_CASE(
+    "claude batcher: on the item's last attempt a bulk call no batch holds is made synchronously, "
+    "and one a batch holds joins it",
+    "[clients]") {
+    fakes::fake_batch_options trouble;
+    trouble.errored_line_share = 1.0;  // batches fail every line: only a sync call answers
+    harness h(trouble);
+    clients::claude_vision vision(h.options, h.io.get_executor(), h.registry);
+
+    // Not the last attempt: through a batch, whose line comes back errored (and unbilled).
+    auto first = parked_run(h, vision, {bulk_request("itm_a", 0)});
+    REQUIRE(first[0]);
+    REQUIRE_FALSE(first[0]->parked_in.empty());
+    std::vector<std::string> ended;
+    listen_for_ends(h, vision, ended);
+    h.io.restart();
+    h.io.run();
+    auto failed = parked_run(h, vision, {bulk_request("itm_a", 0)});
+    REQUIRE_FALSE(failed[0]);
+    CHECK(h.fake.batch_billed().empty());
+    CHECK(h.fake.paid() == 0);
+
+    // The last attempt: its failed line's record is cleared, so nothing can still pay for it.
+    auto last = bulk_request("itm_a", 0);
+    last.last_attempt = true;
+    auto answered = parked_run(h, vision, {last});
+    REQUIRE(answered[0]);
+    CHECK(answered[0]->parked_in.empty());
+    CHECK(answered[0]->title == "Item 0");
+    CHECK(h.fake.paid() == 1);  // synchronous, at full price
+    CHECK(h.fake.batches_created() == 1);
+
+    // Another item's call sits in a batch made for it: a last attempt of an identical call
+    // joins that batch instead of paying beside it.
+    fakes::fake_batch_options calm;
+    calm.in_progress_polls = 2;
+    h.fake.set_batch_options(calm);
+    auto held = parked_run(h, vision, {bulk_request("itm_b", 1)});
+    REQUIRE(held[0]);
+    REQUIRE_FALSE(held[0]->parked_in.empty());
+    auto joining = bulk_request("itm_c", 1);
+    joining.last_attempt = true;
+    auto joined = parked_run(h, vision, {joining});
+    REQUIRE(joined[0]);
+    CHECK(joined[0]->parked_in == held[0]->parked_in);
+    CHECK(h.fake.paid() == 1);
+    CHECK(h.fake.batches_created() == 2);
+}
+
 TEST_CASE("claude batcher: results larger than an answer the client holds are read line by line",
           "[clients]") {
     harness h;

@@ -74,6 +74,30 @@ TEST_CASE("claude resilience: repeated 529s open the model's breaker, and calls 
                    R"(boomer_breaker_state{upstream="anthropic",model="claude-haiku-4-5"} 0)"));
 }
 
+TEST_CASE(
+    "claude resilience: a call whose own failures open the breaker reports them, and waits out "
+    "the pause",
+    "[clients]") {
+    harness h;
+    h.options.max_attempts = 3;
+    h.options.breaker_failures = 2;
+    h.options.breaker_open_for = milliseconds(5000);
+    claude_vision vision(h.options, h.io.get_executor(), h.registry);
+    h.fake.inject(injected_error::overloaded());
+    h.fake.inject(injected_error::overloaded());
+    auto r = test::run_coro(h.io, vision.identify(request()));
+    REQUIRE_FALSE(r);
+    CHECK(h.fake.received() == 2);  // the third attempt was refused by the breaker
+    // What went wrong is Claude's overload, not the pause it caused; Claude was asked, so the
+    // job's attempt is spent, and its retry waits until a trial call may go.
+    CHECK(r.error().code == "vision_overloaded");
+    CHECK(r.error().message.find("paused for 5 s") != std::string::npos);
+    CHECK(r.error().counts_as_attempt);
+    // (the pause began at the second failure; the backoff before the third attempt passed since)
+    CHECK(r.error().retry_after_ms > 4000);
+    CHECK(r.error().retry_after_ms <= 5000);
+}
+
 TEST_CASE("claude resilience: a spent retry budget ends the call after one attempt", "[clients]") {
     harness h;
     h.options.retry_budget_ratio = 0.0;

@@ -205,6 +205,7 @@ struct fixture {
     std::int64_t heartbeat_ms = 10'000;
     std::int64_t rescue_every_ms = 5'000;
     std::int64_t watch_parked_ms = 60'000;
+    std::int64_t retry_base_ms = 1'000;
     pipeline::near_duplicate_options near_duplicates;  // off unless a test sets it
     metrics::registry* registry = nullptr;             // null: nothing counted
 
@@ -254,6 +255,7 @@ struct fixture {
         options.heartbeat_ms = heartbeat_ms;
         options.rescue_every_ms = rescue_every_ms;
         options.watch_parked_ms = watch_parked_ms;
+        options.retry_base_ms = retry_base_ms;
         options.poll_ms = 20;
         auto s = std::make_shared<pipeline::scheduler>(io.get_executor(), deps, options);
         s->start();
@@ -1104,6 +1106,20 @@ public:
     bool defers_bulk() const override { return false; }
 };
 
+// A vision model that fails every call retryably, noting whether each came on the item's last
+// attempt.
+class failing_vision final : public pipeline::vision_model {
+public:
+    boost::asio::awaitable<result<pipeline::identification>> identify(
+        pipeline::identify_request request) override {
+        last_attempts.push_back(request.last_attempt);  // on the scheduler's strand
+        co_return fail("vision_upstream_error", "Claude answered 500.", true);
+    }
+    bool defers_bulk() const override { return true; }
+
+    std::vector<bool> last_attempts;
+};
+
 // When the item's job may run again, after its first retry.
 std::int64_t retried_after(std::int64_t wait_ms) {
     fixture f;
@@ -1128,6 +1144,20 @@ TEST_CASE("scheduler: a job retried after a 429 waits at least the upstream's re
     // asked for 10 minutes, and that wins. Without a retry-after the backoff alone decides.
     CHECK(retried_after(600'000) >= 600'000);
     CHECK(retried_after(0) < 60'000);
+}
+
+TEST_CASE("scheduler: the vision call of a job's last attempt is told so", "[pipeline]") {
+    fixture f;
+    auto id = f.submit("orientation-1-landscape.jpg", "print", store::priority::bulk);
+    f.retry_base_ms = 5;
+    failing_vision vision;
+    f.run_until_finished(1, &vision);
+    CHECK(f.events.finished[id] == store::job_state::failed);
+    const auto job = f.db->find_job("default", f.db->find_item("default", id)->job_id);
+    REQUIRE(job->max_attempts >= 2);
+    std::vector<bool> expected(static_cast<std::size_t>(job->max_attempts), false);
+    expected.back() = true;
+    CHECK(vision.last_attempts == expected);
 }
 
 TEST_CASE("scheduler: a call the open breaker refused gives the job's attempt back", "[pipeline]") {
