@@ -32,6 +32,7 @@ awaitable<http_response> get_item(api_deps& deps, request_context ctx) {
         }
         auto out = pipeline::item_document(*item, deps.db->checkpoints(item->job_id));
         out["links"] = item_links(item->item_id, item->job_id);
+        out["error"] = nullptr;  // as in the list and the job: the member is always there
         if (auto job = deps.db->find_job(deps.tenant_id, item->job_id);
             job && !job->error_code.empty()) {
             out["error"] = json::object{{"code", job->error_code}, {"message", job->error_message}};

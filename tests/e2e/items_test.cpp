@@ -42,6 +42,8 @@ TEST_CASE("service: a barcode photo becomes a priced listing draft", "[e2e]") {
     CHECK(job.at("stage_ms").as_object().size() == 6);
 
     auto item = parse_object(api.get("/v1/items/" + str(receipt.at("item_id")))->body);
+    REQUIRE(item.contains("error"));
+    CHECK(item.at("error").is_null());
     const auto& codes = item.at("analysis").at("barcodes").as_array();
     REQUIRE(!codes.empty());
     CHECK(str(codes[0].at("text")) == "8413000065504");
