@@ -1226,18 +1226,17 @@ void claude_batcher::watch(const std::string& batch_id) {
 asio::awaitable<bool> claude_batcher::holds(const std::string& key) {
     auto self = impl_;
     const auto custom_id = custom_id_of(key);
+    bool here = false;
     {
         std::lock_guard lock(self->mutex);
-        if (self->pending.contains(custom_id) || self->batch_of.contains(custom_id)) {
-            co_return true;
-        }
+        here = self->pending.contains(custom_id) || self->batch_of.contains(custom_id);
     }
-    if (!self->options.answers) {
-        co_return false;
+    if (here || !self->options.answers) {
+        co_return here;
     }
     const std::string name = batch_record_key(key);
     auto stored = co_await read_answer(*self->options.answers, name, self->now_ms());
-    co_return stored&& decode_batch_record(*stored).has_value();
+    co_return stored.has_value() && decode_batch_record(*stored).has_value();
 }
 
 void claude_batcher::on_parked_ended(std::function<void(const std::string& batch_id)> listener) {
