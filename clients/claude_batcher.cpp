@@ -877,10 +877,11 @@ asio::awaitable<void> claude_batcher::impl::run_listing(std::shared_ptr<impl> se
         round.swap(self->asked);
         self->listing = false;
     }
-    std::map<std::string, const status_ask*> want;
+    // By batch: the same batch may be asked for twice (a watch and a poll for calls).
+    std::map<std::string, std::vector<const status_ask*>> want;
     std::int64_t oldest = std::numeric_limits<std::int64_t>::max();
     for (const auto& a : round) {
-        want[a.id] = &a;
+        want[a.id].push_back(&a);
         oldest = std::min(oldest, a.created_ms);
     }
     std::optional<status_answer> trouble;
@@ -909,9 +910,11 @@ asio::awaitable<void> claude_batcher::impl::run_listing(std::shared_ptr<impl> se
             auto created = parse_iso8601(batch.created_at);
             older = older || (created && *created < oldest - clock_skew_ms);
             if (auto found = want.find(batch.id); found != want.end()) {
-                status_answer seen;
-                seen.batch = std::move(batch);
-                found->second->out->try_send(boost::system::error_code{}, std::move(seen));
+                for (const auto* a : found->second) {
+                    status_answer seen;
+                    seen.batch = batch;
+                    a->out->try_send(boost::system::error_code{}, std::move(seen));
+                }
                 want.erase(found);
             }
         }
@@ -920,10 +923,12 @@ asio::awaitable<void> claude_batcher::impl::run_listing(std::shared_ptr<impl> se
         }
         after = page->last_id;
     }
-    for (const auto& [id, a] : want) {
-        status_answer seen = trouble.value_or(status_answer{});
-        seen.unlisted = !trouble;
-        a->out->try_send(boost::system::error_code{}, std::move(seen));
+    for (const auto& [id, asks] : want) {
+        for (const auto* a : asks) {
+            status_answer seen = trouble.value_or(status_answer{});
+            seen.unlisted = !trouble;
+            a->out->try_send(boost::system::error_code{}, std::move(seen));
+        }
     }
 }
 

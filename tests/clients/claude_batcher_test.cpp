@@ -506,6 +506,51 @@ TEST_CASE("claude batcher: a parked call whose line failed gets the failure when
     CHECK(h.fake.batches_created() == 2);
 }
 
+// park_elsewhere parks `request` in a batch through a process that then stops before the batch
+// ends (its io never runs again), and returns the batch's id.
+std::string park_elsewhere(harness& h, pipeline::identify_request request) {
+    asio::io_context gone_io;
+    clients::claude_vision gone(h.options, gone_io.get_executor(), h.registry);
+    std::optional<outcome> parked;
+    request.may_park = true;
+    asio::co_spawn(gone_io, identify_into(gone, request, &parked, nullptr), asio::detached);
+    while (!parked && gone_io.run_one() > 0) {
+    }
+    REQUIRE(parked);
+    REQUIRE(*parked);
+    const auto batch_id = (*parked)->parked_in;
+    REQUIRE(batch_id.rfind("msgbatch_", 0) == 0);
+    return batch_id;
+}
+
+TEST_CASE("claude batcher: a batch watched and polled for a call at once gets both polls answered",
+          "[clients]") {
+    fakes::fake_batch_options slow;
+    slow.in_progress_polls = 8;
+    harness h(slow);
+    const auto batch_id = park_elsewhere(h, bulk_request("itm_a", 0));
+    clients::claude_vision other(h.options, h.io.get_executor(), h.registry);
+    std::vector<std::string> ended;
+    listen_for_ends(h, other, ended);
+    other.watch_batch(batch_id);
+    // An identical call of another item joins the same batch here: a second poll of it, whose
+    // looks share list rounds with the watch's.
+    auto joined = parked_run(h, other, {bulk_request("itm_b", 0)});
+    REQUIRE(joined[0]);
+    REQUIRE(joined[0]->parked_in == batch_id);
+    const auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+    while (ended.size() < 2 && std::chrono::steady_clock::now() < give_up) {
+        h.io.restart();
+        h.io.run_for(std::chrono::seconds(1));
+    }
+    // Both saw the end: the watch and the poll that keeps the joined call's outcome.
+    CHECK(ended == std::vector<std::string>{batch_id, batch_id});
+    auto again = parked_run(h, other, {bulk_request("itm_b", 0)});
+    REQUIRE(again[0]);
+    CHECK(again[0]->parked_in.empty());
+    CHECK(again[0]->title == "Item 0");
+}
+
 TEST_CASE(
     "claude batcher: a batch watched for calls another process parked is told when it ends, "
     "and the calls collect their answers from it",
@@ -513,22 +558,7 @@ TEST_CASE(
     fakes::fake_batch_options slow;
     slow.in_progress_polls = 3;
     harness h(slow);
-    std::string batch_id;
-    {
-        // The process that parked the call stops before the batch ends: its io never runs again.
-        asio::io_context gone_io;
-        clients::claude_vision gone(h.options, gone_io.get_executor(), h.registry);
-        std::optional<outcome> parked;
-        auto request = bulk_request("itm_a", 0);
-        request.may_park = true;
-        asio::co_spawn(gone_io, identify_into(gone, request, &parked, nullptr), asio::detached);
-        while (!parked && gone_io.run_one() > 0) {
-        }
-        REQUIRE(parked);
-        REQUIRE(*parked);
-        batch_id = (*parked)->parked_in;
-        REQUIRE(batch_id.rfind("msgbatch_", 0) == 0);
-    }
+    const auto batch_id = park_elsewhere(h, bulk_request("itm_a", 0));
     const auto polls = h.fake.batch_polls();
 
     clients::claude_vision other(h.options, h.io.get_executor(), h.registry);
