@@ -361,6 +361,8 @@ struct claude_vision::impl {
     std::mutex guards_mutex;
     std::map<std::string, std::unique_ptr<model_guard>> guards;  // guarded by guards_mutex
     std::unique_ptr<claude_batcher> batcher;                     // bulk calls, when batches are on
+    // Told when a trial call closed a model's breaker (on_resumed); guarded by guards_mutex.
+    std::function<void()> resumed;
     // Gauges reading the batcher at each scrape; null without one.
     metrics::callback_gauge* batches_in_flight = nullptr;
     metrics::callback_gauge* batch_calls_waiting = nullptr;
@@ -459,6 +461,17 @@ struct claude_vision::impl {
     attempt_verdict judge(const std::string& model, const result<http_response>& res,
                           model_answer& out);
     attempt_verdict out_of_time(const std::string& why) const;
+    // tell_resumed tells the on_resumed listener that calls may go again.
+    void tell_resumed() {
+        std::function<void()> listener;
+        {
+            std::lock_guard lock(guards_mutex);
+            listener = resumed;
+        }
+        if (listener) {
+            listener();
+        }
+    }
     asio::awaitable<attempt_verdict> try_once(http_call& call, const std::string& model,
                                               const resilience::rate_cost& estimate,
                                               const resilience::deadline& stage, model_answer& out);
@@ -646,7 +659,7 @@ asio::awaitable<attempt_verdict> claude_vision::impl::try_once(
         attempt_verdict refused;
         refused.stop = true;
         refused.problem =
-            failure{"vision_unavailable",
+            failure{std::string(pipeline::paused_call_code),
                     "Claude (" + model + ") failed repeatedly; calls are paused for " +
                         std::to_string((paused.count() + 999) / 1000) + " s before a trial call.",
                     true, paused.count()};
@@ -707,6 +720,9 @@ asio::awaitable<attempt_verdict> claude_vision::impl::try_once(
         guard.limiter.settle(reserved, used);
         guard.record_usage(used);
         ticket->success();
+        if (ticket->probe() && breaker.state() == resilience::breaker_state::closed) {
+            tell_resumed();
+        }
     } else if (verdict.connection_broke || verdict.cut_short) {
         ticket.reset();  // neither success nor failure
     } else if (server_failure(verdict.problem)) {
@@ -757,7 +773,8 @@ asio::awaitable<model_answer> claude_vision::impl::call_model(
         if (verdict.answered) {
             break;
         }
-        if (verdict.stop && !verdict.sent && last && verdict.problem.code == "vision_unavailable") {
+        if (verdict.stop && !verdict.sent && last &&
+            verdict.problem.code == pipeline::paused_call_code) {
             // The breaker opened on this call's own failures: they are what went wrong, and the
             // job's retry waits out the pause.
             out.error = std::move(*last);
@@ -1139,6 +1156,11 @@ void claude_vision::on_batch_ended(std::function<void(const std::string& batch_i
     if (impl_->batcher) {
         impl_->batcher->on_parked_ended(std::move(listener));
     }
+}
+
+void claude_vision::on_resumed(std::function<void()> listener) {
+    std::lock_guard lock(impl_->guards_mutex);
+    impl_->resumed = std::move(listener);
 }
 
 void claude_vision::watch_batch(const std::string& batch_id) {

@@ -175,6 +175,7 @@ public:
     bool defers_bulk() const override;
     void on_batch_ended(std::function<void(const std::string& batch_id)> listener) override;
     void watch_batch(const std::string& batch_id) override;
+    void on_resumed(std::function<void()> listener) override;
 
 private:
     struct impl;

@@ -239,6 +239,14 @@ void scheduler::start() {
             }
         });
     }
+    if (deps_.vision != nullptr) {
+        deps_.vision->on_resumed([weak = weak_from_this()] {
+            if (auto self = weak.lock()) {
+                asio::post(self->strand_,
+                           [self] { self->spawn(self->wake_deferred(), "wake_deferred"); });
+            }
+        });
+    }
     spawn(dispatch_loop(), "dispatch");
     spawn(rescue_loop(), "rescue");
 }
@@ -868,6 +876,19 @@ asio::awaitable<void> scheduler::batch_ended(std::string batch_id) {
     }
     ended_batches_.emplace_back(batch_id, std::chrono::steady_clock::now());
     co_await wake_parked(batch_id);
+}
+
+asio::awaitable<void> scheduler::wake_deferred() {
+    try {
+        auto wake_them = [db = deps_.db, time = deps_.time] {
+            return db->wake_deferred(paused_call_code, time->now_ms());
+        };
+        if (co_await run_on(*deps_.store_pool, wake_them) > 0) {
+            wake();
+        }
+    } catch (const store::store_error& e) {
+        deps_.observer->internal_error("wake_deferred", e.what());
+    }
 }
 
 asio::awaitable<void> scheduler::watch_parked() {

@@ -160,6 +160,9 @@ private:
     // watch_parked has the vision model watch every batch jobs are parked on, whoever parked
     // them (scheduler_options::watch_parked_ms). On the strand.
     asio::awaitable<void> watch_parked();
+    // wake_deferred runs the jobs deferred by a pause of the vision model's calls now that it
+    // is over (vision_model::on_resumed). On the strand.
+    asio::awaitable<void> wake_deferred();
     // commit queues a completion for the next group commit and returns whether its fence held.
     // Completions that arrive while a commit is in flight share the next one.
     asio::awaitable<bool> commit(const std::shared_ptr<pending_completion>& entry);

@@ -11,6 +11,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "core/result.hpp"
@@ -60,6 +61,10 @@ struct identify_request {
         hold.reset();
     }
 };
+
+// The failure code of a call refused before it was sent because the model's calls are paused
+// (an open circuit breaker); it spends no attempt of the job.
+inline constexpr std::string_view paused_call_code = "vision_unavailable";
 
 // Tokens one model call used, as the model's `usage` reported them (kept raw so that cost can be
 // recomputed when prices change).
@@ -150,6 +155,11 @@ public:
     // call of this process may wait in it: jobs parked on it by a process that stopped.
     // Thread-safe; a model without batches ignores it.
     virtual void watch_batch(const std::string& batch_id) { (void)batch_id; }
+
+    // on_resumed sets who is told that calls refused for a pause (an open circuit breaker,
+    // failure code paused_call_code) may go again: a trial call succeeded. Called from the
+    // model's calls; it must not block. Thread-safe; a model without a breaker never calls it.
+    virtual void on_resumed(std::function<void()> listener) { (void)listener; }
 };
 
 }  // namespace boomer::pipeline

@@ -144,7 +144,7 @@ touched AS (
 SELECT (SELECT COUNT(*) FROM given_up), (SELECT COUNT(*) FROM requeued)
 )sql";
 
-constexpr std::array<statement_def, 18> statements{{
+constexpr std::array<statement_def, 19> statements{{
     {"claim", claim_sql},
     {"heartbeat",
      "UPDATE jobs SET locked_until_ms = $3::bigint "
@@ -161,6 +161,9 @@ constexpr std::array<statement_def, 18> statements{{
     {"retry_later", retry_later_sql},
     {"hand_back", hand_back_sql},
     {"wake_parked", wake_parked_sql},
+    {"wake_deferred",
+     "UPDATE jobs SET run_after_ms = $2::bigint WHERE state = 'queued' AND waits_for = '' "
+     "AND error_code = $1::text AND run_after_ms > $2::bigint"},
     {"parked_on",
      "SELECT DISTINCT waits_for FROM jobs WHERE state = 'queued' AND waits_for <> '' "
      "LIMIT $1::bigint"},
@@ -315,6 +318,14 @@ bool postgres_store::park(std::string_view job_id, std::int64_t fence, std::stri
 
 int postgres_store::wake_parked(std::string_view waits_for, std::int64_t now_ms) {
     const auto woken = static_cast<int>(exec("wake_parked", waits_for, now_ms).affected_rows());
+    if (woken > 0) {
+        notify_runnable();
+    }
+    return woken;
+}
+
+int postgres_store::wake_deferred(std::string_view error_code, std::int64_t now_ms) {
+    const auto woken = static_cast<int>(exec("wake_deferred", error_code, now_ms).affected_rows());
     if (woken > 0) {
         notify_runnable();
     }

@@ -259,6 +259,18 @@ int sqlite_store::wake_parked(std::string_view waits_for, std::int64_t now_ms) {
     return woken;
 }
 
+int sqlite_store::wake_deferred(std::string_view error_code, std::int64_t now_ms) {
+    int woken = 0;
+    write([&](connection& c) {
+        woken = c.prepare(
+                     "UPDATE jobs SET run_after_ms = ?2 WHERE state = 'queued' AND waits_for = '' "
+                     "AND error_code = ?1 AND run_after_ms > ?2")
+                    .bind_all(error_code, now_ms)
+                    .run();
+    });
+    return woken;
+}
+
 std::vector<std::string> sqlite_store::parked_on(std::size_t limit) {
     std::vector<std::string> out;
     auto conn = pool_.acquire();

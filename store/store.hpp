@@ -332,6 +332,10 @@ public:
     // watch that work end.
     virtual std::vector<std::string> parked_on(std::size_t limit) = 0;
 
+    // wake_deferred makes the queued jobs deferred (defer) with `error_code`, and waiting for
+    // no upstream work, runnable from now_ms: what refused them is over. Returns how many.
+    virtual int wake_deferred(std::string_view error_code, std::int64_t now_ms) = 0;
+
     // rescue_expired requeues running jobs whose lease ended before now_ms (or fails those with
     // no attempts left, reason "lease_expired"). Returns how many it touched.
     virtual int rescue_expired(std::int64_t now_ms) = 0;

@@ -46,6 +46,8 @@ TEST_CASE("claude resilience: repeated 529s open the model's breaker, and calls 
     h.options.breaker_failures = 2;
     h.options.breaker_open_for = milliseconds(5000);
     claude_vision vision(h.options, h.io.get_executor(), h.registry);
+    int resumed = 0;
+    vision.on_resumed([&resumed] { ++resumed; });
     h.fake.inject(injected_error::overloaded());
     h.fake.inject(injected_error::overloaded());
     for (int i = 0; i < 2; ++i) {
@@ -68,10 +70,14 @@ TEST_CASE("claude resilience: repeated 529s open the model's breaker, and calls 
 
     // After the open time one probe goes through; its success closes the breaker.
     h.time.advance_ms(5000);
+    CHECK(resumed == 0);
     auto probe = test::run_coro(h.io, vision.identify(request()));
     CHECK(probe);
     CHECK(has_line(h.registry.render(),
                    R"(boomer_breaker_state{upstream="anthropic",model="claude-haiku-4-5"} 0)"));
+    CHECK(resumed == 1);  // the deferred jobs may run now
+    CHECK(test::run_coro(h.io, vision.identify(request())));
+    CHECK(resumed == 1);  // a call of a closed breaker tells nothing
 }
 
 TEST_CASE(

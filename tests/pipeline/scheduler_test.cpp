@@ -150,6 +150,9 @@ public:
         return inner_.wake_parked(w, now);
     }
     std::atomic<int> wakes_of_all{0};  // wake_parked of every parked job (at start)
+    int wake_deferred(std::string_view code, std::int64_t now) override {
+        return inner_.wake_deferred(code, now);
+    }
     std::vector<std::string> parked_on(std::size_t limit) override {
         return inner_.parked_on(limit);
     }
@@ -1120,6 +1123,39 @@ public:
     std::vector<bool> last_attempts;
 };
 
+// A vision model whose calls are paused for ten minutes until it is told to resume them; then
+// it answers, and tells the scheduler calls may go again.
+class resuming_vision final : public pipeline::vision_model {
+public:
+    boost::asio::awaitable<result<pipeline::identification>> identify(
+        pipeline::identify_request) override {
+        ++calls;  // on the scheduler's strand
+        if (!resumed) {
+            failure why{std::string(pipeline::paused_call_code), "Calls are paused for 600 s.",
+                        true, 600'000};
+            why.counts_as_attempt = false;
+            co_return make_unexpected(why);
+        }
+        pipeline::identification id;
+        id.title = "Resumed print";
+        id.confidence = 0.9;
+        id.source = "resuming_vision";
+        co_return id;
+    }
+    bool defers_bulk() const override { return false; }
+    void on_resumed(std::function<void()> listener) override { listener_ = std::move(listener); }
+    void resume() {
+        resumed = true;
+        listener_();
+    }
+
+    std::atomic<int> calls{0};
+    std::atomic<bool> resumed{false};
+
+private:
+    std::function<void()> listener_;
+};
+
 // When the item's job may run again, after its first retry.
 std::int64_t retried_after(std::int64_t wait_ms) {
     fixture f;
@@ -1144,6 +1180,23 @@ TEST_CASE("scheduler: a job retried after a 429 waits at least the upstream's re
     // asked for 10 minutes, and that wins. Without a retry-after the backoff alone decides.
     CHECK(retried_after(600'000) >= 600'000);
     CHECK(retried_after(0) < 60'000);
+}
+
+TEST_CASE("scheduler: jobs deferred by a pause run again as soon as calls resume", "[pipeline]") {
+    fixture f;
+    auto id = f.submit("orientation-1-landscape.jpg", "print");
+    resuming_vision vision;
+    f.run_until(
+        [&] {
+            if (vision.calls > 0 && !vision.resumed) {
+                vision.resume();  // the deferred job's retry is ten minutes away
+            }
+            return !f.events.finished.empty();
+        },
+        &vision);
+    CHECK(f.events.finished[id] == store::job_state::needs_review);  // identified, no price
+    CHECK(vision.calls == 2);
+    CHECK(f.db->find_job("default", f.db->find_item("default", id)->job_id)->attempts == 1);
 }
 
 TEST_CASE("scheduler: the vision call of a job's last attempt is told so", "[pipeline]") {

@@ -297,8 +297,7 @@ STORE_TEST("release gives the attempt back and queues the job at once", "[store]
     CHECK(again.fence > job.fence);
 }
 
-STORE_TEST("a deferred job gets its attempt back and shows why it waits until it ends",
-           "[store]") {
+STORE_TEST("a deferred job gets its attempt back and shows why it waits until it ends", "[store]") {
     auto ids = add_item(s, "t", priority::normal, t0);
     auto job = claim_one(s, "w", lease, t0);
     CHECK(s.defer(job.job_id, job.fence, "vision_unavailable", "Calls are paused for 30 s.",
@@ -315,7 +314,20 @@ STORE_TEST("a deferred job gets its attempt back and shows why it waits until it
     CHECK(s.queue_depth()[priority::normal] == 1);  // it waits for its time, then a worker
     CHECK(s.claim("w", 1, lease, t0 + 29'999).empty());
 
-    auto again = claim_one(s, "w", lease, t0 + 30'000);
+    // Once the pause is over, it runs at once; other deferred or retried jobs stay as they are.
+    auto other = add_item(s, "t", priority::normal, t0 + 1);
+    auto other_job = claim_one(s, "w", lease, t0 + 2);
+    REQUIRE(other_job.job_id == other.job_id);
+    CHECK(s.retry_later(other_job.job_id, other_job.fence, "vision_overloaded", "529", t0 + 40'000,
+                        t0 + 2));
+    CHECK(s.wake_deferred("vision_unavailable", t0 + 10) == 1);
+    CHECK(s.wake_deferred("vision_unavailable", t0 + 11) == 0);
+    CHECK(s.find_job("t", ids.job_id)->run_after_ms == t0 + 10);
+    CHECK(s.find_job("t", other.job_id)->run_after_ms == t0 + 40'000);
+    CHECK(s.find_job("t", ids.job_id)->error_code == "vision_unavailable");  // still shown
+
+    auto again = claim_one(s, "w", lease, t0 + 20);
+    CHECK(again.job_id == ids.job_id);
     CHECK(again.attempts == 1);
     REQUIRE(s.complete(again.job_id, again.fence, job_state::succeeded, "{}", "", "", t0 + 30'001));
     CHECK(s.find_job("t", ids.job_id)->error_code.empty());
