@@ -246,9 +246,10 @@ struct vision_metrics {
           dollars(r.counter_family("boomer_vision_cost_dollars_total",
                                    "US dollars spent on vision calls, by token kind.",
                                    {"model", "kind"})),
-          escalations(r.counter_family("boomer_vision_escalations_total",
-                                       "Items sent on to the stronger model.")
-                          .with({})),
+          escalations(
+              r.counter_family("boomer_vision_escalations_total",
+                               "Items sent on to the stronger model, counted when that call ends.")
+                  .with({})),
           escalation_ends(r.counter_family(
               "boomer_vision_escalation_outcomes_total",
               "How escalations ended: strong (its answer is used), fallback (the cheap answer "
@@ -1129,7 +1130,6 @@ asio::awaitable<result<pipeline::identification>> claude_vision::identify(
 asio::awaitable<result<pipeline::identification>> claude_vision::impl::escalate(
     std::shared_ptr<impl> self, pipeline::identify_request& request,
     std::vector<model_answer> answers, resilience::deadline stage) {
-    self->metrics.escalations.inc();
     answers.reserve(2);
     auto missing = co_await self->reload_photos(request);
     if (missing) {
@@ -1143,6 +1143,9 @@ asio::awaitable<result<pipeline::identification>> claude_vision::impl::escalate(
             co_return parked(answers.back());  // asked again once its batch has ended
         }
     }
+    // Counted once it ended: a bulk item parked on the stronger call's batch runs through here
+    // again to collect the answer.
+    self->metrics.escalations.inc();
     auto end = end_of_escalation(answers.front(), answers.back());
     self->metrics.escalation_ends.with({end.outcome, end.reason}).inc();
     co_return compose(answers);

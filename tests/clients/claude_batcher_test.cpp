@@ -777,6 +777,38 @@ TEST_CASE("claude batcher: escalation of an unsure bulk answer goes through a ba
     CHECK(out->cost_micros == half_cost(billed[0].usage, 1, 5) + half_cost(billed[1].usage, 3, 15));
 }
 
+TEST_CASE("claude batcher: a parked escalation counts once, when it ends", "[clients]") {
+    harness h;
+    h.fake.add_fixture(sha256_hex(photo(2)), "claude-haiku-4-5",
+                       test::identification_record("Print", 0.3));
+    h.fake.add_fixture(sha256_hex(photo(2)), "claude-sonnet-4-5",
+                       test::identification_record("Acme X1 print", 0.9));
+    clients::claude_vision vision(h.options, h.io.get_executor(), h.registry);
+    std::vector<std::string> ended;
+    listen_for_ends(h, vision, ended);
+    auto escalations = [&h] {
+        return gauge_in(h.registry.render(), "boomer_vision_escalations_total");
+    };
+    // The cheap call parks, then the stronger one: the item runs three times.
+    auto run = [&] {
+        auto out = parked_run(h, vision, {bulk_request("itm_1", 2)});
+        REQUIRE(out[0]);
+        return std::move(*out[0]);
+    };
+    CHECK_FALSE(run().parked_in.empty());
+    h.io.restart();
+    h.io.run();
+    CHECK_FALSE(run().parked_in.empty());
+    CHECK(escalations() == 0);
+    h.io.restart();
+    h.io.run();
+    REQUIRE(ended.size() == 2);
+    auto last = run();
+    CHECK(last.parked_in.empty());
+    CHECK(last.title == "Acme X1 print");
+    CHECK(escalations() == 1);
+}
+
 namespace {
 
 // The photo holds a test hands out, and how many were alive at each of the batcher's sleeps:
