@@ -248,27 +248,17 @@ bool sqlite_store::hand_back(std::string_view job_id, std::int64_t fence,
 }
 
 int sqlite_store::wake_parked(std::string_view waits_for, std::int64_t now_ms) {
-    int woken = 0;
-    write([&](connection& c) {
-        woken = c.prepare(
-                     "UPDATE jobs SET run_after_ms = MIN(run_after_ms, ?2), waits_for = '' "
-                     "WHERE state = 'queued' AND waits_for <> '' AND (?1 = '' OR waits_for = ?1)")
-                    .bind_all(waits_for, now_ms)
-                    .run();
-    });
-    return woken;
+    return rows_changed(
+        "UPDATE jobs SET run_after_ms = MIN(run_after_ms, ?2), waits_for = '' "
+        "WHERE state = 'queued' AND waits_for <> '' AND (?1 = '' OR waits_for = ?1)",
+        waits_for, now_ms);
 }
 
 int sqlite_store::wake_deferred(std::string_view error_code, std::int64_t now_ms) {
-    int woken = 0;
-    write([&](connection& c) {
-        woken = c.prepare(
-                     "UPDATE jobs SET run_after_ms = ?2 WHERE state = 'queued' AND waits_for = '' "
-                     "AND error_code = ?1 AND run_after_ms > ?2")
-                    .bind_all(error_code, now_ms)
-                    .run();
-    });
-    return woken;
+    return rows_changed(
+        "UPDATE jobs SET run_after_ms = ?2 WHERE state = 'queued' AND waits_for = '' "
+        "AND error_code = ?1 AND run_after_ms > ?2",
+        error_code, now_ms);
 }
 
 std::vector<std::string> sqlite_store::parked_on(std::size_t limit) {

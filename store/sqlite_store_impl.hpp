@@ -81,6 +81,13 @@ private:
         auto conn = pool_.acquire();
         commits_.run(*conn, fn);
     }
+    // rows_changed runs one statement as a write and returns how many rows it changed.
+    template <class... Args>
+    int rows_changed(const char* sql, const Args&... args) {
+        int changed = 0;
+        write([&](connection& c) { changed = c.prepare(sql).bind_all(args...).run(); });
+        return changed;
+    }
 
     std::optional<create_result> find_by_key(connection& conn, std::string_view tenant_id,
                                              std::string_view key);
