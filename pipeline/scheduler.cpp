@@ -152,6 +152,9 @@ struct scheduler::job_context {
     explicit job_context(store::claimed_job j) : job(std::move(j)) {}
 
     store::claimed_job job;
+    // When this run began: a pause of the vision model's calls that ended since may have
+    // refused it just before (scheduler::retry_later).
+    std::chrono::steady_clock::time_point began = std::chrono::steady_clock::now();
     bool lost = false;      // the lease is gone: write nothing more
     bool finished = false;  // execute() returned
     bool ending = false;    // its final write (finish, retry, release) has started
@@ -242,8 +245,10 @@ void scheduler::start() {
     if (deps_.vision != nullptr) {
         deps_.vision->on_resumed([weak = weak_from_this()] {
             if (auto self = weak.lock()) {
-                asio::post(self->strand_,
-                           [self] { self->spawn(self->wake_deferred(), "wake_deferred"); });
+                asio::post(self->strand_, [self] {
+                    self->resumed_at_ = std::chrono::steady_clock::now();
+                    self->spawn(self->wake_deferred(), "wake_deferred");
+                });
             }
         });
     }
@@ -462,7 +467,8 @@ asio::awaitable<void> scheduler::execute(const std::shared_ptr<job_context>& ctx
 
             // The stage itself, on the CPU pool; `item` and `done` stay alive in this frame.
             auto started = std::chrono::steady_clock::now();
-            const bool last = job.attempts >= job.max_attempts;
+            // (an item allowed one attempt only has no failed lines to make up for)
+            const bool last = job.attempts >= job.max_attempts && job.attempts > 1;
             auto out = co_await run_stage_async(stage, *item, done, flight, parked_in, last);
             auto elapsed = std::chrono::steady_clock::now() - started;
             double seconds = std::chrono::duration<double>(elapsed).count();
@@ -826,6 +832,11 @@ asio::awaitable<void> scheduler::retry_later(const std::shared_ptr<job_context>&
     if (!held) {
         ctx->lost = true;
         co_return;
+    }
+    if (!spent && why.code == paused_call_code && resumed_at_ >= ctx->began) {
+        // Calls resumed since this run began: the wake-up may have come before this deferral
+        // was written, and this job would wait out a pause that is over.
+        co_await wake_deferred();
     }
     if (spent && ctx->job.attempts >= ctx->job.max_attempts) {
         deps_.observer->job_finished(ctx->job, store::job_state::failed, why.code, why.message);

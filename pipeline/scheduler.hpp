@@ -233,6 +233,8 @@ private:
     // The near-duplicate flights of parked leaders, by item id, with when they parked: copies
     // keep waiting for the leader's answer, which its next run takes back. On the strand.
     std::map<std::string, std::pair<near_duplicate_flights::ticket, std::int64_t>> parked_flights_;
+    // When the vision model last said its paused calls may go again (on_resumed).
+    std::chrono::steady_clock::time_point resumed_at_{};
     // Batches that ended lately and when, for a job that parks on one after its wake-up went
     // by; on the strand, oldest first.
     std::vector<std::pair<std::string, std::chrono::steady_clock::time_point>> ended_batches_;

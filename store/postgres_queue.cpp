@@ -128,8 +128,9 @@ constexpr const char* rescue_sql = R"sql(
 WITH given_up AS (
     UPDATE jobs SET state = 'failed', finished_ms = $1::bigint, fence = fence + 1,
            lease_owner = '', locked_until_ms = 0, error_code = 'lease_expired',
-           error_message = 'The worker processing this item stopped responding on each of its '
-               || attempts || ' attempts; processing was given up. Retry the item to try again.'
+           error_message = 'The worker processing this item stopped responding on its last '
+               || 'attempt (' || attempts || ' of ' || max_attempts || '); processing was '
+               || 'given up. Retry the item to try again.'
     WHERE state = 'running' AND locked_until_ms < $1 AND attempts >= max_attempts
     RETURNING item_id),
 requeued AS (

@@ -283,9 +283,9 @@ int sqlite_store::rescue_expired(std::int64_t now_ms) {
             auto st = c.prepare(
                 "UPDATE jobs SET state = 'failed', finished_ms = ?1, fence = fence + 1, "
                 "lease_owner = '', locked_until_ms = 0, error_code = 'lease_expired', "
-                "error_message = 'The worker processing this item stopped responding on each "
-                "of its ' || attempts || ' attempts; processing was given up. Retry the item "
-                "to try again.' "
+                "error_message = 'The worker processing this item stopped responding on its "
+                "last attempt (' || attempts || ' of ' || max_attempts || '); processing was "
+                "given up. Retry the item to try again.' "
                 "WHERE state = 'running' AND locked_until_ms < ?1 AND attempts >= max_attempts "
                 "RETURNING item_id");
             st.bind_all(now_ms);

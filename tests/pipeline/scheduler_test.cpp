@@ -133,8 +133,13 @@ public:
     bool release(std::string_view j, std::int64_t f, std::int64_t now) override {
         return inner_.release(j, f, now);
     }
+    // before_defer, when set, runs before each deferral is written (it may stall it).
+    std::function<void()> before_defer;
     bool defer(std::string_view j, std::int64_t f, std::string_view code, std::string_view message,
                std::int64_t at) override {
+        if (before_defer) {
+            before_defer();
+        }
         return inner_.defer(j, f, code, message, at);
     }
     bool park(std::string_view j, std::int64_t f, std::string_view w, std::int64_t at) override {
@@ -209,6 +214,7 @@ struct fixture {
     std::int64_t rescue_every_ms = 5'000;
     std::int64_t watch_parked_ms = 60'000;
     std::int64_t retry_base_ms = 1'000;
+    int max_attempts = 5;                              // of the items submitted
     pipeline::near_duplicate_options near_duplicates;  // off unless a test sets it
     metrics::registry* registry = nullptr;             // null: nothing counted
 
@@ -227,7 +233,9 @@ struct fixture {
         r.source = "api";
         r.title_hint = hint;
         r.files.push_back({name, bytes});
-        auto receipt = pipeline::submit(r, {}, *db, blobs, system_clock::instance());
+        pipeline::intake_limits limits;
+        limits.max_attempts = max_attempts;
+        auto receipt = pipeline::submit(r, limits, *db, blobs, system_clock::instance());
         REQUIRE(receipt);
         return receipt->item_id;
     }
@@ -1123,14 +1131,18 @@ public:
     std::vector<bool> last_attempts;
 };
 
-// A vision model whose calls are paused for ten minutes until it is told to resume them; then
-// it answers, and tells the scheduler calls may go again.
+// A vision model whose calls are paused for ten minutes: it refuses the first `refusals` calls,
+// then answers. resume() ends the pause and tells the scheduler; with tell_on_refusal, the pause
+// ends while the last refusal is on its way (another item's trial call closed the breaker).
 class resuming_vision final : public pipeline::vision_model {
 public:
     boost::asio::awaitable<result<pipeline::identification>> identify(
         pipeline::identify_request) override {
         ++calls;  // on the scheduler's strand
-        if (!resumed) {
+        if (refusals > 0) {
+            if (--refusals == 0 && tell_on_refusal) {
+                listener_();
+            }
             failure why{std::string(pipeline::paused_call_code), "Calls are paused for 600 s.",
                         true, 600'000};
             why.counts_as_attempt = false;
@@ -1145,12 +1157,13 @@ public:
     bool defers_bulk() const override { return false; }
     void on_resumed(std::function<void()> listener) override { listener_ = std::move(listener); }
     void resume() {
-        resumed = true;
+        refusals = 0;
         listener_();
     }
 
     std::atomic<int> calls{0};
-    std::atomic<bool> resumed{false};
+    std::atomic<int> refusals{1'000'000};
+    bool tell_on_refusal = false;
 
 private:
     std::function<void()> listener_;
@@ -1188,7 +1201,7 @@ TEST_CASE("scheduler: jobs deferred by a pause run again as soon as calls resume
     resuming_vision vision;
     f.run_until(
         [&] {
-            if (vision.calls > 0 && !vision.resumed) {
+            if (vision.calls > 0 && vision.refusals > 0) {
                 vision.resume();  // the deferred job's retry is ten minutes away
             }
             return !f.events.finished.empty();
@@ -1197,6 +1210,21 @@ TEST_CASE("scheduler: jobs deferred by a pause run again as soon as calls resume
     CHECK(f.events.finished[id] == store::job_state::needs_review);  // identified, no price
     CHECK(vision.calls == 2);
     CHECK(f.db->find_job("default", f.db->find_item("default", id)->job_id)->attempts == 1);
+}
+
+TEST_CASE("scheduler: a job deferred just after calls resumed runs again at once", "[pipeline]") {
+    fixture f;
+    auto id = f.submit("orientation-1-landscape.jpg", "print");
+    batch_recorder store(*f.db);
+    f.scheduler_db = &store;
+    // The wake-up after the resume finds nothing deferred yet: the deferral is written after.
+    store.before_defer = [] { std::this_thread::sleep_for(std::chrono::milliseconds(300)); };
+    resuming_vision vision;
+    vision.refusals = 1;
+    vision.tell_on_refusal = true;
+    f.run_until([&] { return !f.events.finished.empty(); }, &vision);
+    CHECK(f.events.finished[id] == store::job_state::needs_review);  // identified, no price
+    CHECK(vision.calls == 2);
 }
 
 TEST_CASE("scheduler: the vision call of a job's last attempt is told so", "[pipeline]") {
@@ -1211,6 +1239,15 @@ TEST_CASE("scheduler: the vision call of a job's last attempt is told so", "[pip
     std::vector<bool> expected(static_cast<std::size_t>(job->max_attempts), false);
     expected.back() = true;
     CHECK(vision.last_attempts == expected);
+
+    // An item allowed one attempt has no failed batch lines to make up for: not told.
+    f.max_attempts = 1;
+    auto single = f.submit("orientation-3-landscape.jpg", "print", store::priority::bulk);
+    f.events.finished.clear();
+    vision.last_attempts.clear();
+    f.run_until_finished(1, &vision);
+    CHECK(f.events.finished[single] == store::job_state::failed);
+    CHECK(vision.last_attempts == std::vector<bool>{false});
 }
 
 TEST_CASE("scheduler: a call the open breaker refused gives the job's attempt back", "[pipeline]") {

@@ -179,7 +179,7 @@ STORE_TEST("rescue fails a job with lease_expired once its attempts are used up"
     auto record = s.find_job("t", item.job_id);
     CHECK(record->state == job_state::failed);
     CHECK(record->error_code == "lease_expired");
-    CHECK_THAT(record->error_message, Catch::Contains("2 attempts"));
+    CHECK_THAT(record->error_message, Catch::Contains("last attempt (2 of 2)"));
     CHECK(record->finished_ms == t0 + 5'000);
     CHECK(s.find_item("t", item.item_id)->updated_ms == t0 + 5'000);
     CHECK(s.rescue_expired(t0 + 6'000) == 0);
