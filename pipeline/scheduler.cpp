@@ -315,9 +315,16 @@ asio::awaitable<void> scheduler::rescue_loop() {
             auto rescue = [db = deps_.db, time = deps_.time] {
                 return db->rescue_expired(time->now_ms());
             };
-            int n = co_await run_on(*deps_.store_pool, rescue);
-            if (n > 0) {
-                deps_.observer->rescued(n);
+            auto outcome = co_await run_on(*deps_.store_pool, rescue);
+            if (outcome.touched() > 0) {
+                deps_.observer->rescued(outcome.touched());
+            }
+            // No worker reports these: the rescue ended them.
+            for (const auto& given_up : outcome.failed) {
+                deps_.observer->job_finished(given_up.job, store::job_state::failed,
+                                             "lease_expired", given_up.error_message);
+            }
+            if (outcome.requeued > 0) {
                 wake();
             }
         } catch (const store::store_error& e) {

@@ -132,7 +132,7 @@ WITH given_up AS (
                || 'attempt (' || attempts || ' of ' || max_attempts || '); processing was '
                || 'given up. Retry the item to try again.'
     WHERE state = 'running' AND locked_until_ms < $1 AND attempts >= max_attempts
-    RETURNING item_id),
+    RETURNING tenant_id, job_id, item_id, fence, attempts, max_attempts, error_message),
 requeued AS (
     UPDATE jobs SET state = 'queued', run_after_ms = $1, fence = fence + 1, lease_owner = '',
            locked_until_ms = 0, error_code = 'lease_expired', error_message = $2::text
@@ -142,7 +142,10 @@ touched AS (
     UPDATE items SET updated_ms = $1 FROM given_up
     WHERE items.item_id = given_up.item_id
     RETURNING 1)
-SELECT (SELECT COUNT(*) FROM given_up), (SELECT COUNT(*) FROM requeued)
+-- One row even when nothing was given up, for the count of the requeued.
+SELECT (SELECT COUNT(*) FROM requeued), g.tenant_id, g.job_id, g.item_id, g.fence, g.attempts,
+       g.max_attempts, g.error_message
+FROM (SELECT 1) AS one LEFT JOIN given_up AS g ON true
 )sql";
 
 constexpr std::array<statement_def, 19> statements{{
@@ -358,14 +361,23 @@ bool postgres_store::release(std::string_view job_id, std::int64_t fence,
     return held;
 }
 
-int postgres_store::rescue_expired(std::int64_t now_ms) {
+rescue_outcome postgres_store::rescue_expired(std::int64_t now_ms) {
     auto rows = exec("rescue_expired", now_ms, requeued_message);
-    auto failed = rows[0][0].as<int>();
-    auto requeued = rows[0][1].as<int>();
-    if (requeued > 0) {
+    rescue_outcome outcome;
+    outcome.requeued = rows[0][0].as<int>();
+    for (const auto& row : rows) {
+        if (row[2].is_null()) {
+            continue;
+        }
+        claimed_job job{row[1].as<std::string>(), row[2].as<std::string>(),
+                        row[3].as<std::string>(), row[4].as<std::int64_t>(),
+                        row[5].as<int>(),         row[6].as<int>()};
+        outcome.failed.push_back({std::move(job), row[7].as<std::string>()});
+    }
+    if (outcome.requeued > 0) {
         notify_runnable();
     }
-    return failed + requeued;
+    return outcome;
 }
 
 void postgres_store::notify_runnable() {

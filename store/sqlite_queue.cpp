@@ -274,11 +274,11 @@ std::vector<std::string> sqlite_store::parked_on(std::size_t limit) {
     return out;
 }
 
-int sqlite_store::rescue_expired(std::int64_t now_ms) {
-    int touched = 0;
+rescue_outcome sqlite_store::rescue_expired(std::int64_t now_ms) {
+    rescue_outcome outcome;
     write([&](connection& c) {
+        outcome = {};
         // No attempts left: the job fails for good, saying why.
-        std::vector<std::string> failed_items;
         {
             auto st = c.prepare(
                 "UPDATE jobs SET state = 'failed', finished_ms = ?1, fence = fence + 1, "
@@ -287,27 +287,29 @@ int sqlite_store::rescue_expired(std::int64_t now_ms) {
                 "last attempt (' || attempts || ' of ' || max_attempts || '); processing was "
                 "given up. Retry the item to try again.' "
                 "WHERE state = 'running' AND locked_until_ms < ?1 AND attempts >= max_attempts "
-                "RETURNING item_id");
+                "RETURNING tenant_id, job_id, item_id, fence, attempts, max_attempts, "
+                "error_message");
             st.bind_all(now_ms);
             while (st.step()) {
-                failed_items.push_back(st.text(0));
+                claimed_job job{st.text(0),  st.text(1),    st.text(2),
+                                st.int64(3), st.integer(4), st.integer(5)};
+                outcome.failed.push_back({std::move(job), st.text(6)});
             }
         }
-        for (const auto& item_id : failed_items) {
-            touch_item(c, item_id, now_ms);
+        for (const auto& given_up : outcome.failed) {
+            touch_item(c, given_up.job.item_id, now_ms);
         }
 
         // Attempts left: back to the queue, runnable at once.
-        int requeued = c.prepare(
-                            "UPDATE jobs SET state = 'queued', run_after_ms = ?1, "
-                            "fence = fence + 1, lease_owner = '', locked_until_ms = 0, "
-                            "error_code = 'lease_expired', error_message = ?2 "
-                            "WHERE state = 'running' AND locked_until_ms < ?1")
-                           .bind_all(now_ms, requeued_message)
-                           .run();
-        touched = requeued + static_cast<int>(failed_items.size());
+        outcome.requeued = c.prepare(
+                                "UPDATE jobs SET state = 'queued', run_after_ms = ?1, "
+                                "fence = fence + 1, lease_owner = '', locked_until_ms = 0, "
+                                "error_code = 'lease_expired', error_message = ?2 "
+                                "WHERE state = 'running' AND locked_until_ms < ?1")
+                               .bind_all(now_ms, requeued_message)
+                               .run();
     });
-    return touched;
+    return outcome;
 }
 
 // --- cancel and retry ---

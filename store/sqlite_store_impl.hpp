@@ -50,7 +50,7 @@ public:
     int wake_parked(std::string_view waits_for, std::int64_t now_ms) override;
     std::vector<std::string> parked_on(std::size_t limit) override;
     int wake_deferred(std::string_view error_code, std::int64_t now_ms) override;
-    int rescue_expired(std::int64_t now_ms) override;
+    rescue_outcome rescue_expired(std::int64_t now_ms) override;
     cancel_outcome cancel(std::string_view tenant_id, std::string_view item_id,
                           std::int64_t now_ms) override;
     bool retry(std::string_view tenant_id, std::string_view item_id, std::int64_t now_ms) override;

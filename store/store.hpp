@@ -130,6 +130,20 @@ struct claimed_job {
     int max_attempts = 0;
 };
 
+// A job rescue_expired failed for good, with the reason it wrote.
+struct given_up_job {
+    claimed_job job;
+    std::string error_message;
+};
+
+// What rescue_expired did.
+struct rescue_outcome {
+    int requeued = 0;
+    std::vector<given_up_job> failed;  // no attempts left: failed with "lease_expired"
+
+    int touched() const { return requeued + static_cast<int>(failed.size()); }
+};
+
 // check_new_item throws std::invalid_argument when an item lacks its ids or allows no attempt.
 void check_new_item(const new_item& item);
 
@@ -336,9 +350,10 @@ public:
     // no upstream work, runnable from now_ms: what refused them is over. Returns how many.
     virtual int wake_deferred(std::string_view error_code, std::int64_t now_ms) = 0;
 
-    // rescue_expired requeues running jobs whose lease ended before now_ms (or fails those with
-    // no attempts left, reason "lease_expired"). Returns how many it touched.
-    virtual int rescue_expired(std::int64_t now_ms) = 0;
+    // rescue_expired requeues running jobs whose lease ended before now_ms, or fails those with
+    // no attempts left (reason "lease_expired") and names them, since no worker will report
+    // their end.
+    virtual rescue_outcome rescue_expired(std::int64_t now_ms) = 0;
 
     // cancel ends a queued or running job as canceled and bumps its fence so a running worker's
     // next write is refused.

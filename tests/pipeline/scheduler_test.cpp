@@ -35,14 +35,16 @@ namespace {
 struct recorder final : pipeline::pipeline_observer {
     std::map<std::string, int> stages_run;
     std::map<std::string, store::job_state> finished;
+    std::map<std::string, std::string> finish_reasons;  // item id -> "code: message"
     std::vector<std::string> errors;
 
     void stage_finished(std::string_view stage, double, bool) override {
         ++stages_run[std::string(stage)];
     }
-    void job_finished(const store::claimed_job& job, store::job_state state, std::string_view,
-                      std::string_view) override {
+    void job_finished(const store::claimed_job& job, store::job_state state, std::string_view code,
+                      std::string_view message) override {
         finished[job.item_id] = state;
+        finish_reasons[job.item_id] = std::string(code) + ": " + std::string(message);
     }
     void job_retry(const store::claimed_job&, std::string_view code, std::string_view,
                    std::int64_t) override {
@@ -161,7 +163,9 @@ public:
     std::vector<std::string> parked_on(std::size_t limit) override {
         return inner_.parked_on(limit);
     }
-    int rescue_expired(std::int64_t now) override { return inner_.rescue_expired(now); }
+    st::rescue_outcome rescue_expired(std::int64_t now) override {
+        return inner_.rescue_expired(now);
+    }
     st::cancel_outcome cancel(std::string_view t, std::string_view i, std::int64_t now) override {
         return inner_.cancel(t, i, now);
     }
@@ -396,7 +400,7 @@ TEST_CASE("scheduler: a retried item resumes after its last checkpoint", "[pipel
     REQUIRE(f.db->save_checkpoint(
         job_id, claimed[0].fence,
         {"analyze", R"({"barcodes":[],"warnings":[],"duplicate_photos":[]})", 5, now}));
-    CHECK(f.db->rescue_expired(now + 10) == 1);
+    CHECK(f.db->rescue_expired(now + 10).touched() == 1);
 
     f.run_until_finished(1);
     CHECK(f.events.stages_run.count("normalize") == 0);
@@ -406,6 +410,25 @@ TEST_CASE("scheduler: a retried item resumes after its last checkpoint", "[pipel
     auto job = f.db->find_job("default", job_id);
     CHECK(job->attempts == 2);
     CHECK(job->state == store::job_state::needs_review);
+}
+
+TEST_CASE("scheduler: an item whose worker vanished on its last attempt is reported failed",
+          "[pipeline]") {
+    fixture f;
+    f.max_attempts = 1;
+    f.rescue_every_ms = 20;
+    auto id = f.submit("orientation-3-landscape.jpg", "A print");
+    auto now = system_clock::instance().now_ms();
+    REQUIRE(f.db->claim("gone:1:boot", 1, 1, now).size() == 1);
+
+    f.run_until_finished(1);
+    REQUIRE(f.events.finished.count(id) == 1);
+    CHECK(f.events.finished[id] == store::job_state::failed);
+    CHECK_THAT(f.events.finish_reasons[id],
+               Catch::StartsWith("lease_expired: ") && Catch::Contains("last attempt (1 of 1)"));
+    CHECK(f.events.stages_run.empty());
+    CHECK(f.db->find_job("default", f.db->find_item("default", id)->job_id)->state ==
+          store::job_state::failed);
 }
 
 TEST_CASE("scheduler: an undecodable photo fails its item once, without retries", "[pipeline]") {

@@ -485,7 +485,7 @@ TEST_CASE("postgres store: the listener wakes when a job becomes runnable, and o
 
     job = claim_one(*s, "w", 1'000, t0 + 20);
     CHECK_FALSE(listener.wait_for_notification(50ms));
-    CHECK(s->rescue_expired(t0 + 5'000) == 1);
+    CHECK(s->rescue_expired(t0 + 5'000).touched() == 1);
     CHECK(listener.wait_for_notification(5s));
 
     REQUIRE(s->cancel("t", ids.item_id, t0 + 6'000) == cancel_outcome::canceled);

@@ -56,7 +56,7 @@ STORE_TEST("complete_many: a lost fence refuses that job only", "[store][batch]"
     auto stale_b = jobs[1];
     REQUIRE(s.heartbeat(jobs[0].job_id, jobs[0].fence, t0 + 5'000));
     REQUIRE(s.heartbeat(jobs[2].job_id, jobs[2].fence, t0 + 5'000));
-    REQUIRE(s.rescue_expired(t0 + 2'000) == 1);
+    REQUIRE(s.rescue_expired(t0 + 2'000).touched() == 1);
     auto new_b = claim_one(s, "other", lease, t0 + 2'001);
     REQUIRE(new_b.job_id == b.job_id);
     REQUIRE(s.cancel("t", c.item_id, t0 + 2'002) == cancel_outcome::canceled);

@@ -95,7 +95,7 @@ STORE_TEST("after a rescue the old fence is refused and the new one works", "[st
     auto ids = add_item(s, "t", priority::normal, t0);
     auto old_claim = claim_one(s, "old", 1'000, t0);
     REQUIRE(s.set_stage(old_claim.job_id, old_claim.fence, "identify"));
-    REQUIRE(s.rescue_expired(t0 + 1'001) == 1);
+    REQUIRE(s.rescue_expired(t0 + 1'001).touched() == 1);
     auto new_claim = claim_one(s, "new", 1'000, t0 + 1'002);
     REQUIRE(new_claim.job_id == old_claim.job_id);
     CHECK(new_claim.fence != old_claim.fence);
@@ -133,13 +133,13 @@ STORE_TEST("a lease is valid up to and including locked_until", "[store]") {
     const auto expiry = t0 + 1'000;
 
     SECTION("rescue at the expiry instant, then complete") {
-        CHECK(s.rescue_expired(expiry) == 0);
+        CHECK(s.rescue_expired(expiry).touched() == 0);
         CHECK(s.complete(job.job_id, job.fence, job_state::succeeded, "{}", "", "", expiry));
     }
     SECTION("complete at the expiry instant, then rescue") {
         CHECK(s.complete(job.job_id, job.fence, job_state::succeeded, "{}", "", "", expiry));
-        CHECK(s.rescue_expired(expiry) == 0);
-        CHECK(s.rescue_expired(expiry + 1) == 0);
+        CHECK(s.rescue_expired(expiry).touched() == 0);
+        CHECK(s.rescue_expired(expiry + 1).touched() == 0);
     }
     auto counts = s.count_by_state();
     CHECK(counts[job_state::succeeded] == 1);
@@ -151,7 +151,7 @@ STORE_TEST("a lease is valid up to and including locked_until", "[store]") {
 STORE_TEST("one millisecond past locked_until the lease is rescued", "[store]") {
     auto ids = add_item(s, "t", priority::normal, t0);
     auto job = claim_one(s, "w", 1'000, t0);
-    CHECK(s.rescue_expired(t0 + 1'001) == 1);
+    CHECK(s.rescue_expired(t0 + 1'001).touched() == 1);
     CHECK_FALSE(s.complete(job.job_id, job.fence, job_state::succeeded, "{}", "", "", t0 + 1'001));
     auto record = s.find_job("t", ids.job_id);
     CHECK(record->state == job_state::queued);
@@ -170,19 +170,32 @@ STORE_TEST("rescue fails a job with lease_expired once its attempts are used up"
     claim_one(s, "w", 1'000, t0);
     auto other = claim_one(s, "w", 60'000, t0);
     REQUIRE(other.job_id == healthy.job_id);
-    CHECK(s.rescue_expired(t0 + 2'000) == 1);
+    auto first = s.rescue_expired(t0 + 2'000);
+    CHECK(first.requeued == 1);
+    CHECK(first.failed.empty());
     CHECK(s.find_job("t", item.job_id)->state == job_state::queued);
 
     auto second = claim_one(s, "w", 1'000, t0 + 3'000);
     CHECK(second.attempts == 2);
-    CHECK(s.rescue_expired(t0 + 5'000) == 1);
+    auto last = s.rescue_expired(t0 + 5'000);
+    CHECK(last.requeued == 0);
+    REQUIRE(last.failed.size() == 1);
+    // Named for the report no worker makes.
+    const auto& given_up = last.failed[0];
+    CHECK(given_up.job.tenant_id == "t");
+    CHECK(given_up.job.job_id == item.job_id);
+    CHECK(given_up.job.item_id == item.item_id);
+    CHECK(given_up.job.fence == second.fence + 1);
+    CHECK(given_up.job.attempts == 2);
+    CHECK(given_up.job.max_attempts == 2);
     auto record = s.find_job("t", item.job_id);
+    CHECK(given_up.error_message == record->error_message);
     CHECK(record->state == job_state::failed);
     CHECK(record->error_code == "lease_expired");
     CHECK_THAT(record->error_message, Catch::Contains("last attempt (2 of 2)"));
     CHECK(record->finished_ms == t0 + 5'000);
     CHECK(s.find_item("t", item.item_id)->updated_ms == t0 + 5'000);
-    CHECK(s.rescue_expired(t0 + 6'000) == 0);
+    CHECK(s.rescue_expired(t0 + 6'000).touched() == 0);
     CHECK(s.find_job("t", healthy.job_id)->state == job_state::running);
 }
 
@@ -238,7 +251,7 @@ STORE_TEST("cancel ends queued and running jobs and leaves final ones", "[store]
     CHECK(record->state == job_state::canceled);
     CHECK(record->finished_ms == t0 + 3);
     CHECK(s.claim("w", 5, lease, t0 + 10).empty());
-    CHECK(s.rescue_expired(t0 + 100'000) == 0);
+    CHECK(s.rescue_expired(t0 + 100'000).touched() == 0);
 
     auto done = add_item(s, "t", priority::normal, t0 + 20);
     auto done_job = claim_one(s, "w", lease, t0 + 21);
@@ -440,7 +453,7 @@ STORE_TEST("heartbeat_many extends the held leases and names the lost ones", "[s
     CHECK(s.find_job("t", a.job_id)->locked_until_ms == t0 + 50'000);
     CHECK(s.find_job("t", b.job_id)->locked_until_ms == 0);
     // The extended lease survives a rescue that its first lease would not have.
-    CHECK(s.rescue_expired(t0 + 2'000) == 0);
+    CHECK(s.rescue_expired(t0 + 2'000).touched() == 0);
     CHECK(s.find_job("t", a.job_id)->state == job_state::running);
     CHECK(s.heartbeat_many({}, t0 + 60'000).empty());
 }
