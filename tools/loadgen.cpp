@@ -20,6 +20,14 @@
 // of 10-second windows after --warmup, sampled every second); as a table, and as JSON with
 // --json FILE. tools/run_load_suite runs the standard scenarios with their targets.
 //
+// Photos come from --seed (a random one unless given; the report names it, so a run can be
+// repeated), and idempotency keys are new for every run, so a second run against the same
+// service makes new items. Each accepted item's job is read at most twice a second until final.
+// Exit status: 0 every accepted item finished and none failed (or --intake-only), 2 bad usage, 3
+// items still pending after --wait, 4 items failed or canceled, 5 the service did not answer (at
+// the start, or for
+// --give-up during the run, which then ends with the report so far).
+//
 //     tools/fake_upstream --port 8089 --latency-ms 4000-8000 --rpm 4000 &
 //     export ANTHROPIC_API_KEY=test-key ANTHROPIC_BASE_URL=http://127.0.0.1:8089
 //     boomer serve --listen 127.0.0.1:8080 --data /tmp/lg --workers 64 &
@@ -84,7 +92,17 @@ struct options {
     std::string kill_at = "50%";
     std::string wait_for = "600s";
     std::string json_path;
-    unsigned seed = 1;
+    std::optional<unsigned> seed;  // none: a random one, printed with the report
+    std::string give_up = "60s";   // the service unreachable this long ends the run
+};
+
+// How the run went, as the exit status says.
+enum exit_status : int {
+    all_finished = 0,
+    bad_usage = 2,
+    items_pending = 3,  // some accepted items had not finished when --wait ran out
+    items_failed = 4,   // every item finished, some failed or were canceled
+    service_gone = 5,   // the service stopped answering for --give-up
 };
 
 milliseconds parse_duration(const std::string& text) {
@@ -96,6 +114,60 @@ milliseconds parse_duration(const std::string& text) {
     double n = std::stod(m[1]);
     double unit = m[2] == "ms" ? 1 : m[2] == "s" ? 1e3 : m[2] == "m" ? 6e4 : 3.6e6;
     return milliseconds(static_cast<std::int64_t>(n * unit));
+}
+
+// "20%" → 20; nullopt when `text` is not a percentage.
+std::optional<double> parse_percent(const std::string& text) {
+    static const std::regex form(R"((\d+(?:\.\d+)?)%)");
+    std::smatch m;
+    if (!std::regex_match(text, m, form)) {
+        return std::nullopt;
+    }
+    return std::stod(m[1]);
+}
+
+// check_options throws std::invalid_argument naming the first value that cannot work, before
+// anything starts.
+void check_options(const options& o) {
+    auto fail = [](const std::string& why) { throw std::invalid_argument(why); };
+    if (o.scenario != "burst" && parse_duration(o.duration).count() <= 0) {
+        fail("--duration must be more than 0 for " + o.scenario);
+    }
+    if (!(o.rate_per_hour > 0)) {
+        fail("--rate must be more than 0 items per hour");
+    }
+    if (o.burst < 1) {
+        fail("--burst must be at least 1");
+    }
+    if (o.connections < 1) {
+        fail("--connections must be at least 1");
+    }
+    if (o.photo_pool < 0) {
+        fail("--photo-pool must be 0 (a new photo per item) or more");
+    }
+    if (o.service_pid < 0) {
+        fail("--service-pid must be a process id");
+    }
+    if (parse_duration(o.give_up).count() <= 0) {
+        fail("--give-up must be more than 0");
+    }
+    parse_duration(o.wait_for);
+    if (auto warmup = parse_percent(o.warmup); warmup ? *warmup >= 100 : false) {
+        fail("--warmup must leave part of the run: under 100%, not " + o.warmup);
+    } else if (!warmup) {
+        parse_duration(o.warmup);
+    }
+    if (auto kill_at = parse_percent(o.kill_at); kill_at ? *kill_at > 100 : false) {
+        fail("--kill-at must fall within the run: at most 100%, not " + o.kill_at);
+    } else if (!kill_at) {
+        parse_duration(o.kill_at);
+    }
+    if (o.scenario == "chaos" && o.spawn.empty()) {
+        fail("chaos kills and restarts the service: give the command that starts it with --spawn");
+    }
+    if (!o.spawn.empty() && o.service_pid != 0) {
+        fail("--spawn measures the service it starts: leave out --service-pid");
+    }
 }
 
 // A JPEG with content no other seed draws: coloured shapes and the seed as text.
@@ -184,6 +256,18 @@ public:
         }
     }
     int pid() const { return pid_; }
+    // exited says whether the command has ended (and reaps it).
+    bool exited() {
+        if (pid_ <= 0) {
+            return true;
+        }
+        int status = 0;
+        if (waitpid(pid_, &status, WNOHANG) == pid_) {
+            pid_ = -1;
+            return true;
+        }
+        return false;
+    }
 
 private:
     std::string command_;
@@ -201,9 +285,15 @@ int service_pid_of(int shell_pid) {
     return shell_pid;
 }
 
+// An accepted item not yet seen final, and when to read its job again.
 struct outstanding {
     std::string job_id;
+    steady::time_point next_read;
 };
+
+// A job is read at most this often: the latencies come from its own timestamps, so reading it
+// more often only loads the service.
+constexpr milliseconds job_read_interval{500};
 
 // The fake Anthropic's counters at one moment of the run.
 struct fake_sample {
@@ -298,17 +388,27 @@ struct results {
     double cost_micros = 0;              // summed over finished items
     double vision_paid = 0;              // vision calls the finished items paid for
     double vision_reused = 0;            // answers they reused without paying
-    std::set<std::uint64_t> photo_sets;  // distinct photo sets sent (without --photo-pool)
+    std::set<std::uint64_t> photo_sets;  // distinct photo sets sent
+    std::map<int, int> refusals;         // HTTP status -> submissions refused with it
 };
 
 class load_generator {
 public:
-    explicit load_generator(options o) : o_(std::move(o)), target_(split_url(o_.target)) {}
+    explicit load_generator(options o)
+        : o_(std::move(o)),
+          target_(split_url(o_.target)),
+          seed_(o_.seed ? *o_.seed : std::random_device{}()),
+          run_id_("loadgen-" + std::to_string(seed_) + "-" +
+                  std::to_string(std::random_device{}())),
+          give_up_(parse_duration(o_.give_up)) {}
 
     int run();
 
 private:
     void submit_one(int index);
+    void answered();
+    void check_contact();
+    void check_spawned(const char* when);
     std::pair<std::vector<std::pair<std::string, std::string>>, std::string> photos_for(int index);
     void poll();
     bool all_final() {
@@ -323,6 +423,11 @@ private:
 
     options o_;
     url_parts target_;
+    const unsigned seed_;
+    const std::string run_id_;  // prefix of the idempotency keys
+    const milliseconds give_up_;
+    std::atomic<bool> gone_{false};                // the service stopped answering: the run ends
+    std::atomic<std::int64_t> last_answer_ms_{0};  // since start_
     results r_;
     std::mt19937_64 rng_{1};
     std::mutex rng_mutex_;
@@ -350,13 +455,18 @@ std::pair<std::vector<std::pair<std::string, std::string>>, std::string> load_ge
     int index) {
     if (!pool_.empty()) {
         std::vector<std::pair<std::string, std::string>> out;
+        auto first = static_cast<std::size_t>(index * o_.photos_per_item) % pool_.size();
         for (int p = 0; p < o_.photos_per_item; ++p) {
-            auto i = static_cast<std::size_t>(index * o_.photos_per_item + p) % pool_.size();
-            out.emplace_back("photo-" + std::to_string(p) + ".jpg", pool_[i]);
+            out.emplace_back("photo-" + std::to_string(p) + ".jpg",
+                             pool_[(first + static_cast<std::size_t>(p)) % pool_.size()]);
+        }
+        {
+            std::lock_guard lock(r_.mutex);
+            r_.photo_sets.insert(first);
         }
         return {out, "load test item " + std::to_string(index)};
     }
-    std::uint64_t base = static_cast<std::uint64_t>(index) * 1000 + o_.seed;
+    std::uint64_t base = static_cast<std::uint64_t>(index) * 1000 + seed_;
     {
         std::lock_guard lock(rng_mutex_);
         // A duplicate resends the photos of an item already sent.
@@ -388,29 +498,49 @@ void load_generator::submit_one(int index) {
     form.push_back({"priority", o_.priority, "", ""});
     form.push_back({"title_hint", hint, "", ""});
     httplib::Client client(target_.host, target_.port);
+    client.set_connection_timeout(5, 0);
     client.set_read_timeout(30, 0);
-    httplib::Headers headers{
-        {"Idempotency-Key", "loadgen-" + std::to_string(o_.seed) + "-" + std::to_string(index)}};
+    // Unique to this run: a second run against the same service makes new items, not replays.
+    httplib::Headers headers{{"Idempotency-Key", run_id_ + "-" + std::to_string(index)}};
     auto start = steady::now();
     // Retried while the service is down (chaos): the idempotency key makes that safe.
-    for (int attempt = 0; attempt < 60; ++attempt) {
+    while (!gone_) {
         auto res = client.Post("/v1/items", headers, form);
-        std::lock_guard lock(r_.mutex);
         if (!res) {
-            ++r_.unreachable;
+            {
+                std::lock_guard lock(r_.mutex);
+                ++r_.unreachable;
+            }
+            check_contact();
             std::this_thread::sleep_for(milliseconds(500));
             continue;
         }
+        answered();
+        std::lock_guard lock(r_.mutex);
         if (res->status == 202 || res->status == 200) {
             r_.intake_ms.push_back(
                 std::chrono::duration<double, std::milli>(steady::now() - start).count());
             ++r_.accepted;
             auto body = json::parse(res->body).as_object();
-            r_.pending.push_back({std::string(body.at("job_id").as_string())});
+            r_.pending.push_back({std::string(body.at("job_id").as_string()), steady::now()});
         } else {
             ++r_.refused;
+            ++r_.refusals[res->status];
         }
         return;
+    }
+}
+
+void load_generator::answered() {
+    last_answer_ms_ = std::chrono::duration_cast<milliseconds>(steady::now() - start_).count();
+}
+
+// check_contact ends the run once the service has not answered for --give-up.
+void load_generator::check_contact() {
+    auto now_ms = std::chrono::duration_cast<milliseconds>(steady::now() - start_).count();
+    if (now_ms - last_answer_ms_ > give_up_.count() && !gone_.exchange(true)) {
+        std::fprintf(stderr, "loadgen: %s has not answered for %s; ending the run\n",
+                     o_.target.c_str(), o_.give_up.c_str());
     }
 }
 
@@ -418,6 +548,7 @@ void load_generator::submit_one(int index) {
 // final, or --wait has passed since submitting ended.
 void load_generator::poll() {
     httplib::Client client(target_.host, target_.port);
+    client.set_connection_timeout(5, 0);
     client.set_read_timeout(10, 0);
     const auto wait = parse_duration(o_.wait_for);
     std::optional<steady::time_point> deadline;
@@ -425,22 +556,28 @@ void load_generator::poll() {
         if (!sending_ && !deadline) {
             deadline = steady::now() + wait;
         }
-        if (deadline && (all_final() || steady::now() > *deadline)) {
+        if (gone_ || (deadline && (all_final() || steady::now() > *deadline))) {
             return;
         }
         std::optional<outstanding> next;
         {
             std::lock_guard lock(r_.mutex);
-            if (!r_.pending.empty()) {
+            // Jobs go round in the order they were last read, so the front is due first.
+            if (!r_.pending.empty() && r_.pending.front().next_read <= steady::now()) {
                 next = r_.pending.front();
                 r_.pending.pop_front();
             }
         }
         if (!next) {
-            std::this_thread::sleep_for(milliseconds(50));
+            std::this_thread::sleep_for(milliseconds(20));
             continue;
         }
         auto res = client.Get("/v1/jobs/" + next->job_id);
+        if (res) {
+            answered();
+        } else {
+            check_contact();
+        }
         bool final = false;
         if (res && res->status == 200) {
             auto job = json::parse(res->body).as_object();
@@ -465,10 +602,10 @@ void load_generator::poll() {
             }
         }
         if (!final) {
+            next->next_read = steady::now() + job_read_interval;
             std::lock_guard lock(r_.mutex);
             r_.pending.push_back(*next);
         }
-        std::this_thread::sleep_for(milliseconds(2));
     }
 }
 
@@ -530,6 +667,15 @@ json::object load_generator::upstream_report(double seconds) {
     };
     double received = grew({"received"});
     double limited = grew({"statuses", "429"});
+    double other_5xx = 0;
+    if (const auto* statuses = after.if_contains("statuses"); statuses && statuses->is_object()) {
+        for (const auto& [status, n] : statuses->as_object()) {
+            std::string code(status);
+            if (code.size() == 3 && code[0] == '5' && code != "529") {
+                other_5xx += grew({"statuses", code.c_str()});
+            }
+        }
+    }
     double rpm = number_at(after, {"limits", "requests"});
     auto warmup = o_.warmup.back() == '%'
                       ? submit_seconds_ * std::stod(o_.warmup) / 100.0
@@ -574,6 +720,7 @@ json::object load_generator::upstream_report(double seconds) {
         {"batch_calls_refused", grew({"batch_calls_refused"})},
         {"answered_429", limited},
         {"answered_529", grew({"statuses", "529"})},
+        {"answered_other_5xx", other_5xx},
         {"share_429", received > 0 ? limited / received : 0.0},
         {"early_retries", grew({"early_retries"})},
         {"early_by_ms_max", number_at(after, {"early_by_ms_max"})},
@@ -632,13 +779,23 @@ json::object load_generator::report(double seconds) {
                             {"p95", percentile(v, 0.95)},
                             {"p99", percentile(v, 0.99)}};
     };
+    json::object refusals;
+    for (const auto& [status, n] : r_.refusals) {
+        refusals[std::to_string(status)] = n;
+    }
     json::object out{
         {"scenario", o_.scenario},
+        {"seed", seed_},
+        {"intake_only", o_.intake_only},
+        {"service_restarted", o_.scenario == "chaos"},
+        {"service_gone", gone_.load()},
+        {"service_measured", sampled_pid_ != 0},
         {"seconds", seconds},
         {"submitted", r_.submitted},
         {"distinct_photo_sets", static_cast<std::int64_t>(r_.photo_sets.size())},
         {"accepted", r_.accepted},
         {"refused", r_.refused},
+        {"refused_by_status", std::move(refusals)},
         {"unreachable_attempts", r_.unreachable},
         {"finished", finished},
         {"final_states", std::move(states)},
@@ -667,15 +824,15 @@ json::object load_generator::report(double seconds) {
 
 void print_upstream(const json::object& u) {
     if (u.empty()) {
-        std::printf("upstream            (no --fake counters)\n");
+        std::printf("upstream            not measured (no --fake)\n");
         return;
     }
     auto n = [&](const char* k) { return u.at(k).to_number<double>(); };
     std::printf(
         "upstream calls      %.0f received, %.0f paid (%.0f delivered), %.0f x 429 "
-        "(%.2f %%), %.0f x 529\n",
+        "(%.2f %%), %.0f x 529, %.0f x other 5xx\n",
         n("calls_received"), n("calls_paid"), n("calls_paid_delivered"), n("answered_429"),
-        100 * n("share_429"), n("answered_529"));
+        100 * n("share_429"), n("answered_529"), n("answered_other_5xx"));
     if (n("batches_created") > 0) {
         std::printf(
             "message batches     %.0f created, %.0f requests billed; %.0f calls of the batch "
@@ -683,11 +840,23 @@ void print_upstream(const json::object& u) {
             n("batches_created"), n("batch_requests_billed"), n("batch_calls"), n("batch_polls"),
             n("batch_lists"), n("batch_calls_refused"));
     }
-    std::printf(
-        "upstream usage      %.0f paid/min sustained (peak %.0f, mean %.0f) of "
-        "%.0f rpm: %.1f %%\n",
-        n("paid_per_minute_sustained"), n("paid_per_minute_peak"), n("paid_per_minute_mean"),
-        n("rpm_limit"), 100 * n("usage_of_limit"));
+    if (n("rpm_limit") <= 0) {
+        std::printf(
+            "upstream usage      %.0f paid/min over the whole run; the fake has no "
+            "request limit\n",
+            n("paid_per_minute_mean"));
+    } else if (n("sustained_windows") == 0) {
+        std::printf(
+            "upstream usage      %.0f paid/min over the whole run, of %.0f rpm; no sustained "
+            "rate: submitting after the warm-up was too short for a window\n",
+            n("paid_per_minute_mean"), n("rpm_limit"));
+    } else {
+        std::printf(
+            "upstream usage      %.0f paid/min sustained after the warm-up (peak %.0f; %.0f over "
+            "the whole run) of %.0f rpm: %.1f %%\n",
+            n("paid_per_minute_sustained"), n("paid_per_minute_peak"), n("paid_per_minute_mean"),
+            n("rpm_limit"), 100 * n("usage_of_limit"));
+    }
     if (n("allowance_used") >= 0) {
         std::printf(
             "allowance used      %.1f %% of the calls the limit let through after the warm-up "
@@ -702,47 +871,110 @@ void print_upstream(const json::object& u) {
 void print_table(const json::object& r) {
     auto num = [&](const char* k) { return r.at(k).to_number<double>(); };
     auto pct = [&](const char* k, const char* p) { return r.at(k).at(p).to_number<double>(); };
-    std::printf("scenario            %s\n", std::string(r.at("scenario").as_string()).c_str());
+    const bool followed = !r.at("intake_only").as_bool();
+    const char* since_start =
+        r.at("service_restarted").as_bool() ? " (the restarted service's counters only)" : "";
+    std::printf("scenario            %s (seed %.0f)\n",
+                std::string(r.at("scenario").as_string()).c_str(), num("seed"));
     std::printf("duration            %.1f s\n", num("seconds"));
-    std::printf("submitted/accepted  %.0f / %.0f (refused %.0f), %.0f distinct photo sets\n",
-                num("submitted"), num("accepted"), num("refused"), num("distinct_photo_sets"));
-    std::printf("finished            %.0f (%s), pending %.0f\n", num("finished"),
-                json::serialize(r.at("final_states")).c_str(), num("still_pending"));
-    std::printf("throughput          %.2f items/s\n", num("items_per_second"));
-    std::printf("success rate        %.1f %%\n", 100 * num("success_rate"));
+    std::printf("submitted/accepted  %.0f / %.0f (refused %.0f%s%s), %.0f distinct photo sets\n",
+                num("submitted"), num("accepted"), num("refused"),
+                num("refused") > 0 ? ": by status " : "",
+                num("refused") > 0 ? json::serialize(r.at("refused_by_status")).c_str() : "",
+                num("distinct_photo_sets"));
+    if (followed) {
+        std::printf("finished            %.0f (%s), pending %.0f\n", num("finished"),
+                    json::serialize(r.at("final_states")).c_str(), num("still_pending"));
+        std::printf("throughput          %.2f items/s\n", num("items_per_second"));
+        std::printf("success rate        %.1f %% of the accepted items\n",
+                    100 * num("success_rate"));
+    } else {
+        std::printf("finished            not followed (--intake-only)\n");
+    }
     std::printf("intake ms           p50 %.1f  p95 %.1f  p99 %.1f\n", pct("intake_ms", "p50"),
                 pct("intake_ms", "p95"), pct("intake_ms", "p99"));
-    std::printf("end-to-end ms       p50 %.0f  p95 %.0f  p99 %.0f\n", pct("end_to_end_ms", "p50"),
-                pct("end_to_end_ms", "p95"), pct("end_to_end_ms", "p99"));
-    std::printf("vision cache hits   %.1f %%\n", 100 * num("vision_cache_hit_rate"));
-    std::printf("dollars per item    %.6f\n", num("dollars_per_item"));
-    std::printf("429s received       %.0f (since the last start of the service)\n",
-                num("vision_429s"));
+    if (followed) {
+        std::printf("end-to-end ms       p50 %.0f  p95 %.0f  p99 %.0f\n",
+                    pct("end_to_end_ms", "p50"), pct("end_to_end_ms", "p95"),
+                    pct("end_to_end_ms", "p99"));
+        std::printf("vision cache hits   %.1f %%\n", 100 * num("vision_cache_hit_rate"));
+        std::printf("dollars per item    %.6f\n", num("dollars_per_item"));
+    }
+    std::printf("429s received       %.0f%s\n", num("vision_429s"), since_start);
     const auto& s = r.at("service").as_object();
     auto sv = [&](const char* k) { return s.at(k).to_number<double>(); };
-    std::printf("vision calls        %.0f, retries %.0f, refused by the retry budget %.0f\n",
-                sv("vision_calls"), sv("vision_retries"), sv("vision_retries_refused"));
+    std::printf("vision calls        %.0f, retries %.0f, refused by the retry budget %.0f%s\n",
+                sv("vision_calls"), sv("vision_retries"), sv("vision_retries_refused"),
+                since_start);
     print_upstream(r.at("upstream").as_object());
-    std::printf("service peak RSS    %.1f MB\n", num("service_peak_rss_mb"));
-    std::printf("service CPU         %.1f s (%.2f cores)\n", num("service_cpu_seconds"),
-                num("service_cpu_cores"));
+    if (r.at("service_measured").as_bool()) {
+        std::printf("service peak RSS    %.1f MB\n", num("service_peak_rss_mb"));
+        std::printf("service CPU         %.1f s (%.2f cores)\n", num("service_cpu_seconds"),
+                    num("service_cpu_cores"));
+    } else {
+        std::printf("service RSS, CPU    not measured (give --service-pid or --spawn)\n");
+    }
+    if (r.at("service_gone").as_bool()) {
+        std::printf("run ended early     the service stopped answering\n");
+    }
 }
 
 int load_generator::run() {
-    rng_.seed(o_.seed);
+    check_options(o_);
+    rng_.seed(seed_);
     auto duration = parse_duration(o_.duration);
+    std::ofstream json_out;
+    if (!o_.json_path.empty()) {
+        json_out.open(o_.json_path);
+        if (!json_out) {
+            throw std::invalid_argument("cannot write the report to --json " + o_.json_path);
+        }
+    }
+    auto needs = [](const std::string& url, const char* flag) {
+        if (!url.empty() && get_json(url, "/_fake/stats").empty()) {
+            throw std::invalid_argument(std::string("no fake answers at ") + flag + " " + url +
+                                        " (/_fake/stats)");
+        }
+    };
+    needs(o_.fake, "--fake");
+    needs(o_.ebay_fake, "--ebay-fake");
+    if (o_.service_pid > 0 && !sample_process(o_.service_pid)) {
+        throw std::invalid_argument("no process has --service-pid " +
+                                    std::to_string(o_.service_pid));
+    }
     for (int i = 0; i < o_.photo_pool; ++i) {
-        pool_.push_back(synthetic_jpeg(static_cast<std::uint64_t>(i) + o_.seed * 1'000'000));
+        pool_.push_back(
+            synthetic_jpeg(static_cast<std::uint64_t>(i) + std::uint64_t{seed_} * 1'000'000));
     }
     if (!o_.spawn.empty()) {
         spawned_ = std::make_unique<spawned_service>(o_.spawn);
     }
     httplib::Client probe(target_.host, target_.port);
-    for (int i = 0; i < 300; ++i) {
-        if (auto res = probe.Get("/healthz"); res && res->status == 200) {
-            break;
+    probe.set_connection_timeout(2, 0);
+    bool healthy = false;
+    for (int i = 0; i < 300 && !healthy; ++i) {
+        if (spawned_ && spawned_->exited()) {
+            std::fprintf(stderr,
+                         "loadgen: the --spawn command ended before the service answered\n");
+            return service_gone;
         }
-        std::this_thread::sleep_for(milliseconds(100));
+        if (auto res = probe.Get("/healthz"); res && res->status == 200) {
+            healthy = true;
+        } else {
+            std::this_thread::sleep_for(milliseconds(100));
+        }
+    }
+    if (!healthy) {
+        std::fprintf(stderr, "loadgen: no service answers at %s/healthz (waited 30 s)\n",
+                     o_.target.c_str());
+        return service_gone;
+    }
+    if (spawned_ && (std::this_thread::sleep_for(milliseconds(200)), spawned_->exited())) {
+        std::fprintf(stderr,
+                     "loadgen: the --spawn command ended, yet a service answers at %s: another "
+                     "process holds that address\n",
+                     o_.target.c_str());
+        return service_gone;
     }
     if (auto page = probe.Get("/metrics"); page && page->status == 200) {
         metrics_before_ = page->body;
@@ -759,23 +991,32 @@ int load_generator::run() {
 
     // The submission schedule: when each item is due, relative to the start.
     std::vector<milliseconds> due;
+    const double per_ms = o_.rate_per_hour / 3.6e6;
+    const auto total_ms = static_cast<double>(duration.count());
     if (o_.scenario == "burst") {
         due.assign(static_cast<std::size_t>(o_.burst), milliseconds(0));
-    } else {
-        double per_ms = o_.rate_per_hour / 3.6e6;
-        double total_ms = static_cast<double>(duration.count());
-        for (double t = 0; t < total_ms;) {
+    } else if (o_.scenario == "ramp") {
+        // The rate grows evenly from 0 to --rate: by time t, rate * t^2 / (2 * duration) items
+        // are due, so item k is due at sqrt(2 k duration / rate).
+        for (std::size_t k = 0;; ++k) {
+            double t = std::sqrt(2.0 * static_cast<double>(k) * total_ms / per_ms);
+            if (t >= total_ms) {
+                break;
+            }
             due.emplace_back(static_cast<std::int64_t>(t));
-            double rate = o_.scenario == "ramp" ? per_ms * std::max(t, 1.0) / total_ms : per_ms;
-            t += 1.0 / std::max(rate, 1e-9);
+        }
+    } else {
+        for (double t = 0; t < total_ms; t += 1.0 / per_ms) {
+            due.emplace_back(static_cast<std::int64_t>(t));
         }
     }
     auto start = start_;
     auto kill_after = milliseconds(0);
     if (o_.scenario == "chaos") {
-        kill_after = o_.kill_at.back() == '%'
-                         ? milliseconds(duration.count() * std::stoi(o_.kill_at) / 100)
-                         : parse_duration(o_.kill_at);
+        auto share = parse_percent(o_.kill_at);
+        kill_after = share ? milliseconds(static_cast<std::int64_t>(
+                                 static_cast<double>(duration.count()) * *share / 100))
+                           : parse_duration(o_.kill_at);
     }
     std::atomic<std::size_t> next{0};
     std::thread chaos;
@@ -793,7 +1034,7 @@ int load_generator::run() {
     std::vector<std::thread> senders;
     for (int c = 0; c < o_.connections; ++c) {
         senders.emplace_back([&] {
-            for (std::size_t i = next++; i < due.size(); i = next++) {
+            for (std::size_t i = next++; i < due.size() && !gone_; i = next++) {
                 std::this_thread::sleep_until(start + due[i]);
                 {
                     std::lock_guard lock(r_.mutex);
@@ -823,10 +1064,25 @@ int load_generator::run() {
 
     auto r = report(seconds);
     print_table(r);
-    if (!o_.json_path.empty()) {
-        std::ofstream(o_.json_path) << json::serialize(r) << '\n';
+    if (json_out.is_open()) {
+        json_out << json::serialize(r) << '\n';
+        json_out.flush();
+        if (!json_out) {
+            std::fprintf(stderr, "loadgen: writing --json %s failed\n", o_.json_path.c_str());
+            return bad_usage;
+        }
     }
-    return o_.intake_only || r.at("still_pending").as_int64() == 0 ? 0 : 3;
+    if (gone_) {
+        return service_gone;
+    }
+    if (o_.intake_only) {
+        return all_finished;
+    }
+    if (r.at("still_pending").as_int64() > 0) {
+        return items_pending;
+    }
+    const auto& states = r.at("final_states").as_object();
+    return states.contains("failed") || states.contains("canceled") ? items_failed : all_finished;
 }
 
 }  // namespace
@@ -839,7 +1095,6 @@ int main(int argc, char** argv) {
         ->check(CLI::IsMember({"steady", "burst", "ramp", "endurance", "chaos"}))
         ->capture_default_str();
     app.add_option("--rate", o.rate_per_hour, "Items per hour (steady, ramp peak, chaos)")
-        ->check(CLI::PositiveNumber)
         ->capture_default_str();
     app.add_option("--duration", o.duration, "How long to submit (500ms, 30s, 10m, 2h)")
         ->capture_default_str();
@@ -850,7 +1105,9 @@ int main(int argc, char** argv) {
     app.add_option("--duplicate-share", o.duplicate_share,
                    "Share of items that resend an earlier item's photos")
         ->check(CLI::Range(0.0, 1.0));
-    app.add_option("--priority", o.priority, "urgent, normal or bulk")->capture_default_str();
+    app.add_option("--priority", o.priority, "urgent, normal or bulk")
+        ->check(CLI::IsMember({"urgent", "normal", "bulk"}))
+        ->capture_default_str();
     app.add_option("--connections", o.connections, "Concurrent submitters")->capture_default_str();
     app.add_option("--fake", o.fake, "The fake Anthropic, http://HOST:PORT, for its counters");
     app.add_option("--ebay-fake", o.ebay_fake, "The fake eBay, http://HOST:PORT, for its counters");
@@ -865,15 +1122,23 @@ int main(int argc, char** argv) {
     app.add_option("--wait", o.wait_for, "How long to wait for items after submitting")
         ->capture_default_str();
     app.add_option("--json", o.json_path, "Also write the report as JSON to this file");
-    app.add_option("--seed", o.seed, "Seed of the photos and the duplicate draw");
+    app.add_option("--seed", o.seed,
+                   "Seed of the photos and the duplicate draw (default: a random one, printed)");
+    app.add_option("--give-up", o.give_up,
+                   "End the run when the service has not answered for this long")
+        ->capture_default_str();
     app.add_option("--photo-pool", o.photo_pool,
                    "Make this many photos up front and cycle through them (0: a new one per item)");
     app.add_flag("--intake-only", o.intake_only, "Measure intake only; do not wait for items");
-    CLI11_PARSE(app, argc, argv);
+    try {
+        app.parse(argc, argv);
+    } catch (const CLI::ParseError& e) {
+        return app.exit(e) == 0 ? 0 : bad_usage;  // --help is not an error
+    }
     try {
         return load_generator(o).run();
     } catch (const std::exception& e) {
         std::fprintf(stderr, "loadgen: %s\n", e.what());
-        return 2;
+        return bad_usage;
     }
 }
