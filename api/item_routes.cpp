@@ -10,7 +10,9 @@
 #include "api/problem.hpp"
 #include "core/async.hpp"
 #include "core/ids.hpp"
+#include "core/log.hpp"
 #include "core/utf8.hpp"
+#include "pipeline/finished_items.hpp"
 #include "pipeline/item_document.hpp"
 
 namespace boomer::api {
@@ -119,6 +121,12 @@ awaitable<http_response> cancel_item(api_deps& deps, request_context ctx) {
         case store::cancel_outcome::canceled:
             break;
     }
+    // No worker reports a cancellation: it ends here.
+    if (deps.metrics != nullptr) {
+        pipeline::items_finished(*deps.metrics).with({"canceled"}).inc();
+    }
+    log::event(spdlog::level::info, "item_finished",
+               {{"item_id", id}, {"state", "canceled"}, {"reason", "canceled through the API"}});
     co_return json_response(http::status::ok,
                             json::object{{"item_id", id}, {"status", "canceled"}});
 }

@@ -2,6 +2,7 @@
 #include "service/pipeline_events.hpp"
 
 #include "core/log.hpp"
+#include "pipeline/finished_items.hpp"
 
 namespace boomer::service {
 
@@ -11,8 +12,7 @@ pipeline_events::pipeline_events(metrics::registry& r)
                                         metrics::exponential_buckets(0.001, 2.5, 14))),
       stage_failures_(r.counter_family("boomer_stage_failures_total",
                                        "Stage runs that ended in a failure.", {"stage"})),
-      finished_(r.counter_family("boomer_items_finished_total", "Items that reached a final state.",
-                                 {"state"})),
+      finished_(pipeline::items_finished(r)),
       retries_(r.counter_family("boomer_job_retries_total",
                                 "Jobs put back in the queue after a retryable failure.", {"code"})),
       parked_(r.counter_family("boomer_jobs_parked_total",

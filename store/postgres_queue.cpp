@@ -177,7 +177,8 @@ constexpr std::array<statement_def, 19> statements{{
      "FOR UPDATE"},
     {"cancel_job",
      "UPDATE jobs SET state = 'canceled', finished_ms = $2::bigint, fence = fence + 1, "
-     "lease_owner = '', locked_until_ms = 0 WHERE item_id = $1::text"},
+     "lease_owner = '', locked_until_ms = 0, waits_for = '', error_code = '', error_message = '' "
+     "WHERE item_id = $1::text"},
     {"requeue_job",
      "UPDATE jobs SET state = 'queued', attempts = 0, fence = fence + 1, sort_key = $3::bigint, "
      "run_after_ms = $2::bigint, started_ms = 0, finished_ms = 0, error_code = '', "

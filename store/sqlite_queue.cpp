@@ -331,7 +331,8 @@ cancel_outcome sqlite_store::cancel(std::string_view tenant_id, std::string_view
         }
         c.prepare(
              "UPDATE jobs SET state = 'canceled', finished_ms = ?2, fence = fence + 1, "
-             "lease_owner = '', locked_until_ms = 0 WHERE item_id = ?1")
+             "lease_owner = '', locked_until_ms = 0, waits_for = '', error_code = '', "
+             "error_message = '' WHERE item_id = ?1")
             .bind_all(item_id, now_ms)
             .run();
         touch_item(c, item_id, now_ms);

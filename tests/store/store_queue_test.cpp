@@ -261,6 +261,20 @@ STORE_TEST("cancel ends queued and running jobs and leaves final ones", "[store]
     CHECK(s.find_job("t", done.job_id)->state == job_state::succeeded);
 }
 
+STORE_TEST("cancel drops the reason a job was waiting for", "[store]") {
+    auto item = add_item(s, "t", priority::normal, t0);
+    auto job = claim_one(s, "w", lease, t0);
+    REQUIRE(s.defer(job.job_id, job.fence, "vision_unavailable", "Calls are paused for 30 s.",
+                    t0 + 30'000));
+    REQUIRE(s.find_job("t", item.job_id)->error_code == "vision_unavailable");
+
+    CHECK(s.cancel("t", item.item_id, t0 + 5) == cancel_outcome::canceled);
+    auto record = s.find_job("t", item.job_id);
+    CHECK(record->state == job_state::canceled);
+    CHECK(record->error_code.empty());
+    CHECK(record->error_message.empty());
+}
+
 STORE_TEST("retry requeues failed and canceled items and keeps their checkpoints", "[store]") {
     auto ids = add_item(s, "t", priority::normal, t0);
     auto job = claim_one(s, "w", lease, t0);
