@@ -32,6 +32,8 @@ namespace asio = boost::asio;
 using steady = std::chrono::steady_clock;
 using std::chrono::milliseconds;
 
+constexpr std::string_view rate_wait_code = "vision_rate_limit_wait";
+
 constexpr std::string_view token_kinds[] = {"input", "cache_write_5m", "cache_write_1h",
                                             "cache_read", "output"};
 constexpr std::string_view limit_resources[] = {"requests", "tokens", "input_tokens",
@@ -135,8 +137,9 @@ bool complete(const model_answer& a) {
 // wait the server asked for, if any.
 struct attempt_verdict {
     bool answered = false;
-    bool sent = false;  // the request went out (it counts as an attempt)
-    bool stop = false;  // do not retry (the breaker refused the call, or the deadline ended it)
+    bool sent = false;     // the request went out (it counts as an attempt)
+    bool reached = false;  // it was sent and a connection to Claude carried it
+    bool stop = false;     // do not retry (the breaker refused the call, or the deadline ended it)
     // The attempt timed out on a timeout the stage's deadline had shortened: it says more about
     // the time left than about the server.
     bool cut_short = false;
@@ -229,9 +232,12 @@ struct vision_metrics {
     metrics::family<metrics::gauge>& in_flight;
 
     explicit vision_metrics(metrics::registry& r)
-        : calls(r.counter_family("boomer_vision_calls_total",
-                                 "Vision model calls (all attempts of one call count once).",
-                                 {"model", "outcome"})),
+        : calls(r.counter_family(
+              "boomer_vision_calls_total",
+              "Vision model calls asked for, by outcome, all attempts of one call counting once; "
+              "the outcomes vision_unavailable and vision_rate_limit_wait were "
+              "never sent (an open breaker, the rate limits).",
+              {"model", "outcome"})),
           errors(r.counter_family("boomer_vision_errors_total",
                                   "Failed vision HTTP attempts by error type.", {"model", "type"})),
           retries(r.counter_family("boomer_vision_retries_total",
@@ -330,22 +336,32 @@ struct model_guard {
         return out;
     }
 
-    // record_usage adds an answered call's tokens to the running means.
-    void record_usage(const resilience::rate_cost& used) {
+    // record_usage adds an answered call's tokens and time to the running means.
+    void record_usage(const resilience::rate_cost& used, milliseconds latency) {
         std::lock_guard lock(usage_mutex);
         constexpr double weight = 0.05;
         auto in = static_cast<double>(used.input_tokens);
         auto out = static_cast<double>(used.output_tokens);
+        auto ms = static_cast<double>(latency.count());
         mean_input = answered == 0 ? in : mean_input + weight * (in - mean_input);
         mean_output = answered == 0 ? out : mean_output + weight * (out - mean_output);
+        mean_latency_ms = answered == 0 ? ms : mean_latency_ms + weight * (ms - mean_latency_ms);
         ++answered;
+    }
+
+    // typical_latency returns how long answered calls took, on average (0 before the first): a
+    // call sent with less time left would most likely be cut off, and paid for all the same.
+    milliseconds typical_latency() const {
+        std::lock_guard lock(usage_mutex);
+        return milliseconds(std::llround(mean_latency_ms));
     }
 
 private:
     mutable std::mutex usage_mutex;
-    double mean_input = 0.0;    // guarded by usage_mutex
-    double mean_output = 0.0;   // guarded by usage_mutex
-    std::int64_t answered = 0;  // guarded by usage_mutex
+    double mean_input = 0.0;       // guarded by usage_mutex
+    double mean_output = 0.0;      // guarded by usage_mutex
+    double mean_latency_ms = 0.0;  // guarded by usage_mutex
+    std::int64_t answered = 0;     // guarded by usage_mutex
 };
 
 struct claude_vision::impl {
@@ -681,11 +697,24 @@ asio::awaitable<attempt_verdict> claude_vision::impl::try_once(
         .observe(std::chrono::duration<double>(steady::now() - asked).count());
     metrics.in_flight.with({model}).set(guard.concurrency.in_flight());
     const auto reserved = guard.reservation(estimate);
-    // At least a millisecond must be left for the attempt itself.
-    auto waited =
-        co_await guard.limiter.acquire_within(reserved, stage.remaining() - milliseconds(1));
+    // The call needs the time answers usually take once the limits let it go (a call cut off by
+    // the deadline is paid all the same).
+    const auto needed = std::max(milliseconds(1), guard.typical_latency());
+    auto waited = co_await guard.limiter.acquire_within(reserved, stage.remaining() - needed);
     if (!waited) {
-        co_return out_of_time("the rate limit of " + model + " would hold the call past it");
+        // The item waits for its turn in the queue instead: a burst beyond what the limits let
+        // through within one deadline must not fail the items at its end.
+        const auto wait = guard.limiter.would_wait(reserved);
+        attempt_verdict held;
+        held.stop = true;
+        held.problem = failure{std::string(rate_wait_code),
+                               "The rate limits of " + model + " let this call go in about " +
+                                   std::to_string((wait.count() + 999) / 1000) +
+                                   " s, after what is left of the deadline; the item waits for "
+                                   "its turn.",
+                               true, wait.count()};
+        held.problem.counts_as_attempt = false;
+        co_return held;
     }
     metrics.waits.with({model, "rate"}).observe(std::chrono::duration<double>(*waited).count());
     call.timeout = stage.attempt_timeout(options.attempt_timeout);
@@ -703,6 +732,8 @@ asio::awaitable<attempt_verdict> claude_vision::impl::try_once(
         std::chrono::duration<double>(steady::now() - sent).count());
     auto verdict = judge(model, res, out);
     verdict.sent = true;
+    verdict.reached =
+        res || (res.error().code != "connect_failed" && res.error().code != "tls_failed");
     if (!verdict.answered && verdict.problem.code == "vision_timeout" &&
         call.timeout < options.attempt_timeout) {
         verdict.cut_short = true;
@@ -719,7 +750,7 @@ asio::awaitable<attempt_verdict> claude_vision::impl::try_once(
             .input_tokens = u.input_tokens + u.cache_creation_input_tokens,
             .output_tokens = u.output_tokens};
         guard.limiter.settle(reserved, used);
-        guard.record_usage(used);
+        guard.record_usage(used, latency);
         ticket->success();
         if (ticket->probe() && breaker.state() == resilience::breaker_state::closed) {
             tell_resumed();
@@ -755,6 +786,7 @@ asio::awaitable<model_answer> claude_vision::impl::call_model(
     self->budget.on_request();
     std::optional<milliseconds> asked_to_wait;  // the last retry-after Claude sent
     std::optional<failure> last;                // the last failed attempt's problem
+    bool reached = false;                       // an attempt connected to Claude
     const auto budget_ms = self->options.stage_deadline;
 
     for (int attempt = 1;; ++attempt) {
@@ -765,6 +797,7 @@ asio::awaitable<model_answer> claude_vision::impl::call_model(
         }
         auto verdict = co_await self->try_once(call, model, estimate, stage, out);
         if (verdict.sent) {
+            reached = reached || verdict.reached;
             out.record.attempts = attempt;
             if (attempt > 1) {
                 self->metrics.retries.with({model}).inc();
@@ -821,7 +854,9 @@ asio::awaitable<model_answer> claude_vision::impl::call_model(
     if (out.error) {
         out.record.outcome = out.error->code;
         if (out.record.attempts > 0) {
-            out.error->counts_as_attempt = true;  // Claude was asked, and failed
+            // Claude was asked, and failed; calls that never connected asked it nothing, and an
+            // outage must not fail items that never reached it.
+            out.error->counts_as_attempt = reached;
         }
         if (asked_to_wait) {
             // A retry of the job must not reach Claude before the wait it asked for.

@@ -145,7 +145,12 @@ result<claude_options> claude_options_from_env(
 //   vision_no_answer      the model answered without a usable identification, even after
 //                         escalation (retryable);
 //   vision_unavailable    the model's circuit breaker is open after repeated server failures
-//                         (retryable, later).
+//                         (retryable, later);
+//   vision_rate_limit_wait  the model's rate limits would send the call only past the deadline
+//                         (less the time calls usually take): retryable after the wait it
+//                         names, spending no attempt of the job.
+// A call that never connected to Claude (vision_unreachable with no call delivered) or was never
+// sent (vision_unavailable, vision_rate_limit_wait) spends no attempt of the job either.
 class claude_vision final : public pipeline::vision_model {
 public:
     // Errors: invalid options throw std::invalid_argument with the validation message (a

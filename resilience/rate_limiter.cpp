@@ -76,6 +76,14 @@ asio::awaitable<milliseconds> rate_limiter::acquire(rate_cost cost) {
     co_return *waited;
 }
 
+milliseconds rate_limiter::would_wait(const rate_cost& cost) {
+    std::lock_guard lock(mutex_);
+    refill_locked(time_.now_ms());
+    auto wait = reserve_locked(cost, 1.0);
+    reserve_locked(cost, -1.0);
+    return wait;
+}
+
 asio::awaitable<std::optional<milliseconds>> rate_limiter::acquire_within(rate_cost cost,
                                                                           milliseconds max_wait) {
     milliseconds wait{0};

@@ -71,6 +71,9 @@ public:
     boost::asio::awaitable<std::optional<std::chrono::milliseconds>> acquire_within(
         rate_cost cost, std::chrono::milliseconds max_wait);
 
+    // would_wait returns how long acquire(cost) would hold a caller now, reserving nothing.
+    std::chrono::milliseconds would_wait(const rate_cost& cost);
+
     // settle corrects a reservation: `used` replaces `reserved` (the difference is returned to,
     // or taken from, the buckets).
     void settle(const rate_cost& reserved, const rate_cost& used);

@@ -52,6 +52,24 @@ struct harness : test::claude_harness {
     }
 };
 
+// A fake that takes two requests a minute: one per 30 s once the minute is used.
+fakes::fake_anthropic_options two_a_minute(milliseconds latency = milliseconds(0)) {
+    fakes::fake_anthropic_options fake_options;
+    fake_options.limits.requests = 2;
+    fake_options.latency = latency;
+    return fake_options;
+}
+
+// third_call uses up the minute with two answered calls and returns what a third one gets.
+result<pipeline::identification> third_call(harness& h, claude_vision& vision) {
+    REQUIRE(test::run_coro(h.io, vision.identify(request())));
+    REQUIRE(test::run_coro(h.io, vision.identify(request())));
+    auto third = test::run_coro(h.io, vision.identify(request()));
+    CHECK(h.fake.received() == 2);
+    CHECK(h.log.waits.empty());
+    return third;
+}
+
 }  // namespace
 
 TEST_CASE("claude deadline: the stage deadline stops retries the attempts would still allow",
@@ -93,27 +111,50 @@ TEST_CASE("claude deadline: a retry-after longer than what is left is not waited
     CHECK(r.error().retry_after_ms == 5000);
 }
 
-TEST_CASE("claude deadline: a rate-limit wait longer than what is left is not started",
-          "[clients]") {
-    fakes::fake_anthropic_options fake_options;
-    fake_options.limits.requests = 2;  // one request per 30 s once the minute is used
-    harness h(fake_options);
+TEST_CASE(
+    "claude deadline: a rate-limit wait longer than what is left is not started, and the "
+    "item waits its turn without spending an attempt",
+    "[clients]") {
+    harness h(two_a_minute());
     h.options.stage_deadline = milliseconds(10'000);
     claude_vision vision(h.options, h.io.get_executor(), h.registry);
-    REQUIRE(test::run_coro(h.io, vision.identify(request())));
-    REQUIRE(test::run_coro(h.io, vision.identify(request())));
-    auto third = test::run_coro(h.io, vision.identify(request()));
+    auto third = third_call(h, vision);
     REQUIRE_FALSE(third);
-    CHECK(third.error().code == "vision_deadline");
-    CHECK(contains(third.error().message, "rate limit"));
-    CHECK(h.log.waits.empty());
-    CHECK(h.fake.received() == 2);
+    CHECK(third.error().code == "vision_rate_limit_wait");
+    CHECK(contains(third.error().message,
+                   "rate limits of claude-haiku-4-5 let this call go in "
+                   "about 30 s"));
     REQUIRE(third.error().retryable);
+    // The job comes back when the limits let the call go; the wait is no failure of the item.
+    CHECK(third.error().retry_after_ms > 29'000);
+    CHECK(third.error().retry_after_ms <= 30'000);
+    CHECK_FALSE(third.error().counts_as_attempt);
 
     // Nothing was reserved by the refused call: with the 30 s passed, the next goes at once.
     h.time.advance_ms(30'000);
     CHECK(test::run_coro(h.io, vision.identify(request())));
     CHECK(h.log.waits.empty());
+}
+
+TEST_CASE("claude deadline: the rate limits let no call go with less time left than answers take",
+          "[clients]") {
+    harness h(two_a_minute(milliseconds(2000)));
+    h.fake.set_latency_clock(&h.time);  // answers take 2 s of the manual clock
+    h.options.stage_deadline = milliseconds(31'000);
+    claude_vision vision(h.options, h.io.get_executor(), h.registry);
+    // The third request is due 30 s after the second answer said none were left: within the
+    // 31 s deadline, but it would be sent with 1 s left for a 2 s answer, cut off and paid for.
+    auto third = third_call(h, vision);
+    REQUIRE_FALSE(third);
+    CHECK(third.error().code == "vision_rate_limit_wait");
+    CHECK_FALSE(third.error().counts_as_attempt);
+    CHECK(third.error().retry_after_ms == 30'000);
+
+    // 1.5 s later the wait leaves time for an answer: the call waits for its turn and goes.
+    h.time.advance_ms(1'500);
+    REQUIRE(test::run_coro(h.io, vision.identify(request())));
+    CHECK(h.log.waits == std::vector<milliseconds>{milliseconds(28'500)});
+    CHECK(h.fake.received() == 3);
 }
 
 TEST_CASE("claude deadline: an escalation cut short by the deadline keeps the cheap answer",

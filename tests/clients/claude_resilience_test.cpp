@@ -284,6 +284,8 @@ TEST_CASE("claude resilience: connections broken before an answer do not open th
         REQUIRE_FALSE(r);
         CHECK(r.error().code == "vision_unreachable");  // not vision_unavailable: still closed
         CHECK(r.error().retryable);
+        // The request went out on a connection: it may have been answered and billed.
+        CHECK(r.error().counts_as_attempt);
     }
     CHECK(has_line(h.registry.render(),
                    R"(boomer_breaker_state{upstream="anthropic",model="claude-haiku-4-5"} 0)"));

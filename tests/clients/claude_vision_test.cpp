@@ -338,7 +338,8 @@ TEST_CASE("claude vision: a slow answer times out per attempt, retryably", "[cli
     CHECK(h.sleeps->waits.size() == 1);
 }
 
-TEST_CASE("claude vision: an unreachable server is a retryable failure", "[clients]") {
+TEST_CASE("claude vision: an unreachable server is a retryable failure that spends no attempt",
+          "[clients]") {
     harness h;
     asio::ip::tcp::acceptor probe(h.io, {asio::ip::make_address("127.0.0.1"), 0});
     h.options.base_url = "http://127.0.0.1:" + std::to_string(probe.local_endpoint().port());
@@ -348,6 +349,8 @@ TEST_CASE("claude vision: an unreachable server is a retryable failure", "[clien
     REQUIRE_FALSE(id);
     CHECK(id.error().code == "vision_unreachable");
     CHECK(id.error().retryable);
+    // No connection, so Claude was asked nothing: an outage fails no item.
+    CHECK_FALSE(id.error().counts_as_attempt);
 }
 
 TEST_CASE("claude vision: an item without photos is refused before any call", "[clients]") {

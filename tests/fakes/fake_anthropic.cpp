@@ -121,6 +121,7 @@ struct fake_anthropic::impl {
     std::int64_t early_by_ms_max = 0;    // guarded by mutex
     // Latency by model alias, instead of `latency`; guarded by mutex.
     std::map<std::string, latency_distribution, std::less<>> model_latency;
+    manual_clock* latency_clock = nullptr;  // guarded by mutex; see set_latency_clock
     // When each body answered with a retry-after may come again, by the body's SHA-256; guarded
     // by mutex.
     std::map<std::string, std::chrono::steady_clock::time_point> not_before;
@@ -635,6 +636,7 @@ fake_anthropic::fake_anthropic(fake_anthropic_options options)
         auto body_hash = sha256_hex(req.body);
         answer a;
         std::chrono::milliseconds delay{0};
+        manual_clock* latency_clock = nullptr;
         std::size_t index = 0;
         {
             std::lock_guard lock(self->mutex);
@@ -643,10 +645,13 @@ fake_anthropic::fake_anthropic(fake_anthropic_options options)
             auto own = self->model_latency.find(call.model);
             const auto& shape = own != self->model_latency.end() ? own->second : self->latency;
             delay = shape.sample(self->rng);
+            latency_clock = self->latency_clock;
             index = self->log.size();
             self->log.push_back(call);
         }
-        if (delay.count() > 0) {
+        if (delay.count() > 0 && latency_clock != nullptr) {
+            latency_clock->advance_ms(delay.count());
+        } else if (delay.count() > 0) {
             std::this_thread::sleep_for(delay);
         }
         self->note_retry_after(body_hash, a);
@@ -703,6 +708,11 @@ void fake_anthropic::add_fixture(std::string image_sha256, std::string model,
 void fake_anthropic::inject(injected_error error) {
     std::lock_guard lock(impl_->mutex);
     impl_->script.push_back(error);
+}
+
+void fake_anthropic::set_latency_clock(manual_clock* clock) {
+    std::lock_guard lock(impl_->mutex);
+    impl_->latency_clock = clock;
 }
 
 void fake_anthropic::set_latency(latency_distribution latency) {

@@ -105,6 +105,9 @@ public:
     void set_latency(latency_distribution latency);
     // set_model_latency makes requests for `model` (alias) wait `latency` instead.
     void set_model_latency(std::string model, latency_distribution latency);
+    // set_latency_clock makes latency move `clock` (the client's, in tests on a manual clock)
+    // instead of holding answers in real time; null: real time again.
+    void set_latency_clock(manual_clock* clock);
     void set_error_rates(const error_rates& rates);
 
     // received counts requests for `model` (alias or dated id; all when empty), whatever the
