@@ -70,8 +70,9 @@ int main(int argc, char** argv) {
     auto signals = block_stop_signals();
     try {
         boomer::fakes::fake_anthropic fake(flags.anthropic);
-        std::printf("fake Anthropic API listening on %s (latency %s ms)\n", fake.base_url().c_str(),
-                    flags.anthropic.latency.describe().c_str());
+        std::printf("fake Anthropic API listening on %s (latency %s ms, seed %llu)\n",
+                    fake.base_url().c_str(), flags.anthropic.latency.describe().c_str(),
+                    static_cast<unsigned long long>(flags.anthropic.seed));
         auto ebay_fake = start_ebay(flags);
         std::fflush(stdout);
         int received = 0;

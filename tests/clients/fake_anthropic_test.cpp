@@ -431,6 +431,27 @@ TEST_CASE("fake anthropic: short prefixes are not cached, 1h writes are reported
     CHECK(hour->usage.cache_creation_5m_tokens == 0);
 }
 
+TEST_CASE("fake anthropic: a resource it does not limit is announced by no header", "[clients]") {
+    fakes::fake_anthropic_options options;
+    options.limits = {.requests = 0, .input_tokens = 0, .output_tokens = 0};
+    fake_anthropic fake(options);
+    auto a = post(fake, valid_body());
+    REQUIRE(a.status == 200);
+    for (const char* name :
+         {"anthropic-ratelimit-requests-limit", "anthropic-ratelimit-input-tokens-limit",
+          "anthropic-ratelimit-output-tokens-limit", "anthropic-ratelimit-tokens-limit"}) {
+        INFO(name);
+        CHECK(a.header(name).empty());
+    }
+}
+
+TEST_CASE("fake anthropic: a port in use is an error, not a shared listener", "[clients]") {
+    fake_anthropic first;
+    fakes::fake_anthropic_options options;
+    options.port = first.port();
+    CHECK_THROWS_WITH(fake_anthropic(options), Catch::Contains("in use"));
+}
+
 TEST_CASE("fake anthropic: requests per minute are limited with the real headers", "[clients]") {
     manual_clock clock;
     fakes::fake_anthropic_options options;

@@ -148,6 +148,37 @@ TEST_CASE("fake upstream flags: latencies, limits and errors from flags", "[clie
                     CLI::ValidationError);
 }
 
+TEST_CASE("fake upstream flags: values no upstream could have are refused", "[clients]") {
+    for (std::vector<std::string> bad : {std::vector<std::string>{"--port", "99999"},
+                                         {"--ebay-port", "70000"},
+                                         {"--rpm", "-5"},
+                                         {"--itpm", "-1"},
+                                         {"--ebay-browse-quota", "-3"}}) {
+        INFO(bad[0] << " " << bad[1]);
+        fakes::fake_upstream_flags flags;
+        CLI::App app;
+        fakes::add_fake_upstream_flags(app, flags);
+        std::reverse(bad.begin(), bad.end());
+        CHECK_THROWS_AS(app.parse(bad), CLI::ValidationError);
+    }
+    fakes::fake_upstream_flags flags;
+    CLI::App app;
+    fakes::add_fake_upstream_flags(app, flags);
+    app.parse(std::vector<std::string>{"0.5", "--rate-529", "0.6", "--rate-429"});
+    auto done = fakes::finish_fake_upstream_flags(flags);
+    REQUIRE_FALSE(done);
+    CHECK(done.error().message.find("add up to more than 1") != std::string::npos);
+
+    // Two fakes draw different ids unless given one seed.
+    fakes::fake_upstream_flags one;
+    fakes::fake_upstream_flags two;
+    CLI::App first;
+    CLI::App second;
+    fakes::add_fake_upstream_flags(first, one);
+    fakes::add_fake_upstream_flags(second, two);
+    CHECK(one.anthropic.seed != two.anthropic.seed);
+}
+
 TEST_CASE("fake upstream flags: trouble on the batch endpoints and lines", "[clients]") {
     auto f = parse_flags({"--batch-rpm", "50", "--batch-rate-529", "0.2", "--batch-rate-500", "0.1",
                           "--batch-errored-lines", "0.05", "--batch-expired-lines", "0.01",

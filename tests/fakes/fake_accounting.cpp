@@ -139,6 +139,9 @@ std::vector<std::pair<std::string, std::string>> minute_limits::headers(
         return out;
     }
     auto add = [&](const char* name, const bucket& b, bool tokens) {
+        if (b.capacity <= 0) {
+            return;  // not limited: the fake's own setting, announced by no header
+        }
         std::string p = std::string("anthropic-ratelimit-") + name + "-";
         auto left = tokens ? thousands(b.level)
                            : std::to_string(static_cast<std::int64_t>(std::max(b.level, 0.0)));
@@ -150,8 +153,10 @@ std::vector<std::pair<std::string, std::string>> minute_limits::headers(
     add("requests", b.requests, false);
     add("input-tokens", b.input, true);
     add("output-tokens", b.output, true);
-    add("tokens", bucket{b.input.capacity + b.output.capacity, b.input.level + b.output.level, 0},
-        true);
+    if (b.input.capacity > 0 && b.output.capacity > 0) {
+        add("tokens",
+            bucket{b.input.capacity + b.output.capacity, b.input.level + b.output.level, 0}, true);
+    }
     return out;
 }
 

@@ -54,10 +54,17 @@ void deepen_backlog(int port) {
 
 int bind_listener(httplib::Server& server, const std::string& host, int port,
                   const std::string& who) {
+    // cpp-httplib's default also sets SO_REUSEPORT, which lets a second fake bind a port in use
+    // and share its traffic: a busy port must be an error instead.
+    server.set_socket_options([](socket_t sock) {
+        int yes = 1;
+        ::setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof(yes));
+    });
     int bound =
         port == 0 ? server.bind_to_any_port(host) : (server.bind_to_port(host, port) ? port : -1);
     if (bound <= 0) {
-        throw std::runtime_error(who + ": cannot listen on " + host);
+        throw std::runtime_error(who + ": cannot listen on " + host + ":" + std::to_string(port) +
+                                 " (in use?)");
     }
     deepen_backlog(bound);
     return bound;

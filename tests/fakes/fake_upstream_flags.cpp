@@ -2,6 +2,7 @@
 #include "tests/fakes/fake_upstream_flags.hpp"
 
 #include <map>
+#include <random>
 
 namespace boomer::fakes {
 namespace {
@@ -18,7 +19,9 @@ CLI::Validator latency_form() {
 
 void add_anthropic_flags(CLI::App& app, fake_upstream_flags& f) {
     auto& o = f.anthropic;
-    app.add_option("--port", o.port, "Port to listen on (0: any free port)")->default_val(8089);
+    app.add_option("--port", o.port, "Port to listen on (0: any free port)")
+        ->check(CLI::Range(0, 65'535))
+        ->default_val(8089);
     app.add_option("--api-key", o.api_key, "The x-api-key to accept")->default_val("test-key");
     app.add_option("--latency-ms", f.latency,
                    "Delay before every answer: MS, LO-HI (uniform) or "
@@ -38,14 +41,23 @@ void add_anthropic_flags(CLI::App& app, fake_upstream_flags& f) {
     app.add_option("--retry-after", o.errors.retry_after_seconds,
                    "Seconds in the retry-after of injected 429s")
         ->check(CLI::Range(0, 3600));
-    app.add_option("--rpm", o.limits.requests, "Requests per minute per model (0: none)");
-    app.add_option("--itpm", o.limits.input_tokens, "Input tokens per minute per model (0: none)");
-    app.add_option("--otpm", o.limits.output_tokens,
-                   "Output tokens per minute per model (0: none)");
+    app.add_option("--rpm", o.limits.requests, "Requests per minute per model (0: none)")
+        ->check(CLI::NonNegativeNumber)
+        ->capture_default_str();
+    app.add_option("--itpm", o.limits.input_tokens, "Input tokens per minute per model (0: none)")
+        ->check(CLI::NonNegativeNumber)
+        ->capture_default_str();
+    app.add_option("--otpm", o.limits.output_tokens, "Output tokens per minute per model (0: none)")
+        ->check(CLI::NonNegativeNumber)
+        ->capture_default_str();
     app.add_option("--bucket-start", o.limits.start_full,
                    "How full the rate-limit buckets start (1: a full minute, 0: empty)")
         ->check(CLI::Range(0.0, 1.0));
-    app.add_option("--seed", o.seed, "Seed of the error and latency dice");
+    // A new seed for each process unless given: ids (request-id, msg_...) differ between fakes.
+    o.seed = std::random_device{}();
+    app.add_option("--seed", o.seed,
+                   "Seed of the error and latency dice and of the ids (default: a random one, "
+                   "printed at the start)");
     app.add_option("--default-confidence", o.default_confidence,
                    "Overall confidence of the answer for photos without a fixture")
         ->check(CLI::Range(0.0, 1.0));
@@ -79,6 +91,7 @@ void add_anthropic_flags(CLI::App& app, fake_upstream_flags& f) {
 void add_ebay_flags(CLI::App& app, fake_upstream_flags& f) {
     auto& o = f.ebay;
     app.add_option("--ebay-port", f.ebay_port, "Port of the fake eBay (-1: off, 0: any free port)")
+        ->check(CLI::Range(-1, 65'535))
         ->default_val(-1);
     app.add_option("--ebay-client-id", o.client_id, "The eBay App ID to accept");
     app.add_option("--ebay-client-secret", o.client_secret, "The eBay Cert ID to accept");
@@ -92,9 +105,11 @@ void add_ebay_flags(CLI::App& app, fake_upstream_flags& f) {
                    "Share of valid eBay API calls answered 500")
         ->check(CLI::Range(0.0, 1.0));
     app.add_option("--ebay-browse-quota", o.browse_daily_quota,
-                   "Browse calls per day before 429 (0: unlimited)");
+                   "Browse calls per day before 429 (0: unlimited)")
+        ->check(CLI::NonNegativeNumber);
     app.add_option("--ebay-insights-quota", o.insights_daily_quota,
-                   "Marketplace Insights calls per day before 429 (0: unlimited)");
+                   "Marketplace Insights calls per day before 429 (0: unlimited)")
+        ->check(CLI::NonNegativeNumber);
     app.add_flag("--ebay-retry-after", o.quota_retry_after, "Send Retry-After with quota 429s");
     app.add_option("--ebay-markup", f.ebay_markup, "Sold page markup")
         ->check(CLI::IsMember({"s-card", "s-item", "changed", "challenge"}));
@@ -125,6 +140,14 @@ result<bool> finish_fake_upstream_flags(fake_upstream_flags& flags) {
         return make_unexpected(ebay_latency.error());
     }
     flags.anthropic.latency = *latency;
+    const auto& errors = flags.anthropic.errors;
+    if (errors.rate_limited + errors.rate_limited_bare + errors.overloaded + errors.internal >
+        1.0) {
+        return make_unexpected(failure{"bad_config",
+                                       "--rate-429, --rate-429-bare, --rate-529 and --rate-500 "
+                                       "add up to more than 1",
+                                       false});
+    }
     auto& batches = flags.anthropic.batches;
     if (batches.overloaded_share + batches.internal_share > 1.0) {
         return make_unexpected(failure{"bad_config",
