@@ -324,25 +324,39 @@ struct model_guard {
 
     // reservation returns what a call reserves against the limits: `estimate`, with the output
     // tokens lowered to twice what answers really used (max_tokens is a ceiling, not a typical
-    // answer). Settling corrects the difference; a reservation that is too low for one call is
-    // caught up by the next ones, and the headers correct the buckets.
+    // answer) and the input tokens scaled by what answers used against their estimates, without
+    // cache writes, with a tenth more (the per-photo estimate is a ceiling too, and calls held
+    // back by a reservation several times their cost would pace a burst well below the limit).
+    // Settling corrects the difference; a reservation that is too low for one call is caught up by
+    // the next ones, and the headers correct the buckets.
     resilience::rate_cost reservation(const resilience::rate_cost& estimate) const {
         std::lock_guard lock(usage_mutex);
         auto out = estimate;
         if (answered > 0) {
             out.output_tokens = std::min<std::int64_t>(
                 estimate.output_tokens, std::max<std::int64_t>(1, std::llround(2.0 * mean_output)));
+            out.input_tokens = std::min<std::int64_t>(
+                estimate.input_tokens,
+                std::max<std::int64_t>(
+                    1,
+                    std::llround(1.1 * input_ratio * static_cast<double>(estimate.input_tokens))));
         }
         return out;
     }
 
-    // record_usage adds an answered call's tokens and time to the running means.
-    void record_usage(const resilience::rate_cost& used, milliseconds latency) {
+    // record_usage adds an answered call's tokens and time to the running means; `estimate` is
+    // what the call was estimated to cost, `uncached_input` its input tokens without cache
+    // writes (a write comes once per cached prompt and would inflate the ratio of many calls).
+    void record_usage(const resilience::rate_cost& used, std::int64_t uncached_input,
+                      const resilience::rate_cost& estimate, milliseconds latency) {
         std::lock_guard lock(usage_mutex);
         constexpr double weight = 0.05;
         auto in = static_cast<double>(used.input_tokens);
         auto out = static_cast<double>(used.output_tokens);
         auto ms = static_cast<double>(latency.count());
+        auto ratio = static_cast<double>(uncached_input) /
+                     static_cast<double>(std::max<std::int64_t>(1, estimate.input_tokens));
+        input_ratio = answered == 0 ? ratio : input_ratio + weight * (ratio - input_ratio);
         mean_input = answered == 0 ? in : mean_input + weight * (in - mean_input);
         mean_output = answered == 0 ? out : mean_output + weight * (out - mean_output);
         mean_latency_ms = answered == 0 ? ms : mean_latency_ms + weight * (ms - mean_latency_ms);
@@ -361,6 +375,7 @@ private:
     double mean_input = 0.0;       // guarded by usage_mutex
     double mean_output = 0.0;      // guarded by usage_mutex
     double mean_latency_ms = 0.0;  // guarded by usage_mutex
+    double input_ratio = 1.0;      // input tokens used over estimated; guarded by usage_mutex
     std::int64_t answered = 0;     // guarded by usage_mutex
 };
 
@@ -697,9 +712,9 @@ asio::awaitable<attempt_verdict> claude_vision::impl::try_once(
         .observe(std::chrono::duration<double>(steady::now() - asked).count());
     metrics.in_flight.with({model}).set(guard.concurrency.in_flight());
     const auto reserved = guard.reservation(estimate);
-    // The call needs the time answers usually take once the limits let it go (a call cut off by
-    // the deadline is paid all the same).
-    const auto needed = std::max(milliseconds(1), guard.typical_latency());
+    // The call needs the time answers take once the limits let it go (a call cut off by the
+    // deadline is paid all the same): twice their mean, as answer times spread.
+    const auto needed = std::max(milliseconds(1), 2 * guard.typical_latency());
     auto waited = co_await guard.limiter.acquire_within(reserved, stage.remaining() - needed);
     if (!waited) {
         // The item waits for its turn in the queue instead: a burst beyond what the limits let
@@ -718,9 +733,12 @@ asio::awaitable<attempt_verdict> claude_vision::impl::try_once(
     }
     metrics.waits.with({model, "rate"}).observe(std::chrono::duration<double>(*waited).count());
     call.timeout = stage.attempt_timeout(options.attempt_timeout);
-    if (call.timeout.count() <= 0) {
+    if (call.timeout.count() <= 0 || call.timeout < needed) {
         guard.limiter.settle(reserved, {.requests = 0});  // give the reservation back
-        co_return out_of_time("no time was left for a call to " + model);
+        co_return out_of_time(call.timeout.count() <= 0
+                                  ? "no time was left for a call to " + model
+                                  : "only " + std::to_string(call.timeout.count()) +
+                                        " ms were left, less than answers of " + model + " take");
     }
 
     auto sent = steady::now();
@@ -750,7 +768,7 @@ asio::awaitable<attempt_verdict> claude_vision::impl::try_once(
             .input_tokens = u.input_tokens + u.cache_creation_input_tokens,
             .output_tokens = u.output_tokens};
         guard.limiter.settle(reserved, used);
-        guard.record_usage(used, latency);
+        guard.record_usage(used, u.input_tokens, estimate, latency);
         ticket->success();
         if (ticket->probe() && breaker.state() == resilience::breaker_state::closed) {
             tell_resumed();
@@ -786,7 +804,7 @@ asio::awaitable<model_answer> claude_vision::impl::call_model(
     self->budget.on_request();
     std::optional<milliseconds> asked_to_wait;  // the last retry-after Claude sent
     std::optional<failure> last;                // the last failed attempt's problem
-    bool reached = false;                       // an attempt connected to Claude
+    bool reached = false;  // an attempt reached Claude and was not turned away with a 429
     const auto budget_ms = self->options.stage_deadline;
 
     for (int attempt = 1;; ++attempt) {
@@ -797,7 +815,11 @@ asio::awaitable<model_answer> claude_vision::impl::call_model(
         }
         auto verdict = co_await self->try_once(call, model, estimate, stage, out);
         if (verdict.sent) {
-            reached = reached || verdict.reached;
+            // A 429 is Claude pacing the account, not processing the call: like a call that
+            // never connected, it spends no attempt of the job.
+            reached =
+                reached || (verdict.reached &&
+                            (verdict.answered || verdict.problem.code != "vision_rate_limited"));
             out.record.attempts = attempt;
             if (attempt > 1) {
                 self->metrics.retries.with({model}).inc();

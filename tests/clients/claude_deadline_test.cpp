@@ -1,7 +1,7 @@
 // The identification's deadline against the fake server, on a manual clock that the waits move:
 // it stops retries, a wait longer than what is left is never started (backoff, retry-after, rate
-// limit), the cheap model's answer stands when the escalation runs out of time or fails, and the
-// setting is read from the environment and checked.
+// limit), calls reserve what answers really cost, the cheap model's answer stands when the
+// escalation runs out of time or fails, and the setting is read from the environment and checked.
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/io_context.hpp>
@@ -92,6 +92,7 @@ TEST_CASE("claude deadline: the stage deadline stops retries the attempts would 
     CHECK(contains(r.error().message, "3000 ms deadline"));
     CHECK(contains(r.error().message, "waited 2000 ms with 1500 ms left"));
     CHECK(contains(r.error().message, "overloaded"));
+    CHECK(r.error().counts_as_attempt);  // Claude took the calls, and failed them
     CHECK(has_line(h.registry.render(), R"(boomer_vision_calls_total{model="claude-haiku-4-5",)"
                                         R"(outcome="vision_deadline"} 1)"));
 }
@@ -107,8 +108,10 @@ TEST_CASE("claude deadline: a retry-after longer than what is left is not waited
     CHECK(r.error().retryable);
     CHECK(h.log.waits.empty());
     CHECK(h.fake.received() == 1);
-    // The job's own retry still waits as long as Claude asked.
+    // The job's own retry still waits as long as Claude asked, without spending an attempt: a
+    // 429 paces the account, it does not fail the item.
     CHECK(r.error().retry_after_ms == 5000);
+    CHECK_FALSE(r.error().counts_as_attempt);
 }
 
 TEST_CASE(
@@ -143,18 +146,34 @@ TEST_CASE("claude deadline: the rate limits let no call go with less time left t
     h.options.stage_deadline = milliseconds(31'000);
     claude_vision vision(h.options, h.io.get_executor(), h.registry);
     // The third request is due 30 s after the second answer said none were left: within the
-    // 31 s deadline, but it would be sent with 1 s left for a 2 s answer, cut off and paid for.
+    // 31 s deadline, but it would be sent with 1 s left for 2 s answers, cut off and paid for.
     auto third = third_call(h, vision);
     REQUIRE_FALSE(third);
     CHECK(third.error().code == "vision_rate_limit_wait");
     CHECK_FALSE(third.error().counts_as_attempt);
     CHECK(third.error().retry_after_ms == 30'000);
 
-    // 1.5 s later the wait leaves time for an answer: the call waits for its turn and goes.
-    h.time.advance_ms(1'500);
+    // 3.5 s later the wait leaves twice an answer's time: the call waits for its turn and goes.
+    h.time.advance_ms(3'500);
     REQUIRE(test::run_coro(h.io, vision.identify(request())));
-    CHECK(h.log.waits == std::vector<milliseconds>{milliseconds(28'500)});
+    CHECK(h.log.waits == std::vector<milliseconds>{milliseconds(26'500)});
     CHECK(h.fake.received() == 3);
+}
+
+TEST_CASE("claude deadline: calls reserve what answers used, not the per-photo ceiling",
+          "[clients]") {
+    fakes::fake_anthropic_options fake_options;
+    fake_options.limits.input_tokens = 12'000;  // the first call's prompt-cache write takes half
+    harness h(fake_options);
+    claude_vision vision(h.options, h.io.get_executor(), h.registry);
+    REQUIRE(test::run_coro(h.io, vision.identify(request())));
+    // Each later call uses a few hundred input tokens at most. Reserving the estimate (1,600
+    // tokens a photo and 500 more) would hold the fourth of them until the minute refills.
+    for (int i = 0; i < 6; ++i) {
+        REQUIRE(test::run_coro(h.io, vision.identify(request())));
+    }
+    CHECK(h.log.waits.empty());
+    CHECK(h.fake.received() == 7);
 }
 
 TEST_CASE("claude deadline: an escalation cut short by the deadline keeps the cheap answer",

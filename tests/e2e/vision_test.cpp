@@ -237,7 +237,8 @@ TEST_CASE("service with Claude: a long retry-after puts the item back in the que
 
     auto done = t.camera_item();
     CHECK(str(done.job.at("state")) == "succeeded");
-    CHECK(done.job.at("attempts") == 2);  // the queue retried the item
+    // The queue retried the item (two calls), and the 429 spent none of its attempts.
+    CHECK(done.job.at("attempts") == 1);
     CHECK(t.fake.received() == 2);
     CHECK(t.fake.paid() == 1);
     // ...and not before the wait Claude asked for.
