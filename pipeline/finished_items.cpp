@@ -1,3 +1,4 @@
+// The finished-items counter, registered in one place for its two reporters.
 #include "pipeline/finished_items.hpp"
 
 namespace boomer::pipeline {
