@@ -46,8 +46,8 @@ struct recorder final : pipeline::pipeline_observer {
         finished[job.item_id] = state;
         finish_reasons[job.item_id] = std::string(code) + ": " + std::string(message);
     }
-    void job_retry(const store::claimed_job&, std::string_view code, std::string_view,
-                   std::int64_t) override {
+    void job_retry(const store::claimed_job&, std::string_view code, std::string_view, std::int64_t,
+                   bool) override {
         errors.push_back("retry:" + std::string(code));
     }
     void lease_lost(const store::claimed_job&) override { errors.emplace_back("lease_lost"); }
@@ -515,10 +515,12 @@ TEST_CASE("scheduler: completions that arrive during a commit share the next one
     CHECK(*std::max_element(batches.sizes.begin(), batches.sizes.end()) > 1);
 }
 
-// A vision model whose bulk calls park on batches of one id. The first item's batch ends a little
-// after it parks, and its next call answers. Every call of the other items parks on the same id
-// again, as a newer batch that reuses an ended batch's id would; the first of them waits, inside
-// the call, until the first item has its answer.
+// A vision model whose bulk calls park on batches of one id. The first item's batch ends once it
+// has parked and another item's call has begun (so that the end comes while that call is under
+// way, however slowly the items reached their calls), and the first item's next call answers.
+// Every call of the other items parks on the same id again, as a newer batch that reuses an ended
+// batch's id would; the first of them waits, inside the call, until the first item has its
+// answer.
 class reused_batch_vision final : public pipeline::vision_model {
 public:
     explicit reused_batch_vision(std::string first) : first_(std::move(first)) {}
@@ -531,9 +533,8 @@ public:
         parked.parked_in = "msgbatch_reused";
         auto executor = co_await boost::asio::this_coro::executor;
         if (request.item_id == first_ && n == 1) {
-            auto timer = std::make_shared<boost::asio::steady_timer>(
-                executor, std::chrono::milliseconds(100));
-            timer->async_wait([this, timer](auto) { listener_("msgbatch_reused"); });
+            end_when_another_calls(std::make_shared<boost::asio::steady_timer>(executor),
+                                   std::chrono::steady_clock::now() + std::chrono::seconds(20));
             co_return parked;
         }
         if (request.item_id == first_) {
@@ -561,6 +562,20 @@ public:
     bool answered = false;
 
 private:
+    // Ends the batch 100 ms after another item's call has begun (or at `give_up`); the timer
+    // runs on the scheduler's strand, as the calls do.
+    void end_when_another_calls(std::shared_ptr<boost::asio::steady_timer> timer,
+                                std::chrono::steady_clock::time_point give_up) {
+        timer->expires_after(std::chrono::milliseconds(calls.size() > 1 ? 100 : 10));
+        timer->async_wait([this, timer, give_up, seen = calls.size() > 1](auto) {
+            if (seen || std::chrono::steady_clock::now() > give_up) {
+                listener_("msgbatch_reused");
+            } else {
+                end_when_another_calls(timer, give_up);
+            }
+        });
+    }
+
     std::string first_;
     std::function<void(const std::string&)> listener_;
 };
@@ -954,8 +969,9 @@ bool has_line(const std::string& text, const std::string& line) {
 
 // A vision model that holds its first call until `waiters` items wait for it (as the registry
 // shows; 20 s at most), then answers it as `first` says: "ok", "permanent" (a failure the item
-// falls back from) or "retryable". Later calls answer at once. Each answer is one paid call,
-// named after the call count.
+// falls back from) or "retryable". Later calls answer once each waiter has made one (20 s at
+// most), so that no waiter can find another's answer already offered, however the waiters are
+// delayed. Each answer is one paid call, named after the call count.
 class held_vision final : public pipeline::vision_model {
 public:
     held_vision(const metrics::registry& registry, int waiters, std::string first)
@@ -963,11 +979,11 @@ public:
 
     boost::asio::awaitable<result<pipeline::identification>> identify(
         pipeline::identify_request) override {
-        const int n = ++calls;
+        const int n = ++calls;  // on the scheduler's strand
+        boost::asio::steady_timer tick(co_await boost::asio::this_coro::executor);
+        auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(20);
         if (n == 1) {
             const auto line = "boomer_near_duplicate_waiting " + std::to_string(waiters_);
-            boost::asio::steady_timer tick(co_await boost::asio::this_coro::executor);
-            auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(20);
             while (!has_line(registry_.render(), line) &&
                    std::chrono::steady_clock::now() < give_up) {
                 tick.expires_after(std::chrono::milliseconds(10));
@@ -977,6 +993,10 @@ public:
                 co_return make_unexpected(
                     failure{"vision_failed", "the first call failed", first_ == "retryable"});
             }
+        }
+        while (n > 1 && calls < 1 + waiters_ && std::chrono::steady_clock::now() < give_up) {
+            tick.expires_after(std::chrono::milliseconds(10));
+            co_await tick.async_wait(boost::asio::use_awaitable);
         }
         co_return paid_identification("held-model", n);
     }
