@@ -21,6 +21,16 @@ namespace {
 namespace json = boost::json;
 using asio::awaitable;
 
+// job_error is the `error` member of a job and its item: why the job failed or needs review,
+// or, while it is queued, why it waits. While it runs again, why it last waited is history.
+json::value job_error(const std::optional<store::job_record>& job) {
+    const bool shown = job && !job->error_code.empty() && job->state != store::job_state::running;
+    if (!shown) {
+        return nullptr;
+    }
+    return json::object{{"code", job->error_code}, {"message", job->error_message}};
+}
+
 problem item_not_found(std::string_view id) {
     return not_found(fmt::format("no item with id '{}'", valid_utf8(id.substr(0, 64))));
 }
@@ -34,11 +44,8 @@ awaitable<http_response> get_item(api_deps& deps, request_context ctx) {
         }
         auto out = pipeline::item_document(*item, deps.db->checkpoints(item->job_id));
         out["links"] = item_links(item->item_id, item->job_id);
-        out["error"] = nullptr;  // as in the list and the job: the member is always there
-        if (auto job = deps.db->find_job(deps.tenant_id, item->job_id);
-            job && !job->error_code.empty()) {
-            out["error"] = json::object{{"code", job->error_code}, {"message", job->error_message}};
-        }
+        // As in the list and the job, the member is always there.
+        out["error"] = job_error(deps.db->find_job(deps.tenant_id, item->job_id));
         return out;
     };
     auto doc = co_await run_on(*deps.store_pool, find_work);
@@ -86,12 +93,7 @@ awaitable<http_response> list_items(api_deps& deps, request_context ctx) {
         for (const auto& item : deps.db->list_items(q)) {
             auto doc = pipeline::item_document(item, deps.db->checkpoints(item.job_id));
             doc["links"] = item_links(item.item_id, item.job_id);
-            doc["error"] = nullptr;
-            if (auto job = deps.db->find_job(deps.tenant_id, item.job_id);
-                job && !job->error_code.empty()) {
-                doc["error"] =
-                    json::object{{"code", job->error_code}, {"message", job->error_message}};
-            }
+            doc["error"] = job_error(deps.db->find_job(deps.tenant_id, item.job_id));
             items.emplace_back(std::move(doc));
         }
         return items;
@@ -108,8 +110,15 @@ awaitable<http_response> list_items(api_deps& deps, request_context ctx) {
 
 awaitable<http_response> cancel_item(api_deps& deps, request_context ctx) {
     std::string id(ctx.path.get("item_id").value_or(""));
-    auto cancel_work = [&deps, id] {
-        return deps.db->cancel(deps.tenant_id, id, deps.time->now_ms());
+    std::string job_id;  // for the log line, as workers write it
+    auto cancel_work = [&deps, &job_id, id] {
+        auto outcome = deps.db->cancel(deps.tenant_id, id, deps.time->now_ms());
+        if (outcome == store::cancel_outcome::canceled) {
+            if (auto item = deps.db->find_item(deps.tenant_id, id)) {
+                job_id = item->job_id;
+            }
+        }
+        return outcome;
     };
     auto outcome = co_await run_on(*deps.store_pool, cancel_work);
     switch (outcome) {
@@ -126,7 +135,10 @@ awaitable<http_response> cancel_item(api_deps& deps, request_context ctx) {
         pipeline::items_finished(*deps.metrics).with({"canceled"}).inc();
     }
     log::event(spdlog::level::info, "item_finished",
-               {{"item_id", id}, {"state", "canceled"}, {"reason", "canceled through the API"}});
+               {{"item_id", id},
+                {"job_id", job_id},
+                {"state", "canceled"},
+                {"reason", "canceled through the API"}});
     co_return json_response(http::status::ok,
                             json::object{{"item_id", id}, {"status", "canceled"}});
 }
@@ -218,10 +230,7 @@ awaitable<http_response> get_job(api_deps& deps, request_context ctx) {
         auto when = [](std::int64_t ms) -> json::value {
             return ms > 0 ? json::value(iso8601_utc(ms)) : json::value(nullptr);
         };
-        json::value error = nullptr;
-        if (!job->error_code.empty()) {
-            error = json::object{{"code", job->error_code}, {"message", job->error_message}};
-        }
+        json::value error = job_error(job);
         json::value waiting_for = nullptr;
         if (!job->waits_for.empty() && job->state == store::job_state::queued) {
             waiting_for = json::object{{"kind", "message_batch"}, {"id", job->waits_for}};

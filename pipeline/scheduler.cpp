@@ -848,7 +848,7 @@ asio::awaitable<void> scheduler::retry_later(const std::shared_ptr<job_context>&
     if (spent && ctx->job.attempts >= ctx->job.max_attempts) {
         deps_.observer->job_finished(ctx->job, store::job_state::failed, why.code, why.message);
     } else {
-        deps_.observer->job_retry(ctx->job, why.code, why.message, delay);
+        deps_.observer->job_retry(ctx->job, why.code, why.message, delay, spent);
     }
 }
 

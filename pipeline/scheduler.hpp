@@ -82,8 +82,10 @@ public:
     virtual void stage_finished(std::string_view stage, double seconds, bool ok) = 0;
     virtual void job_finished(const store::claimed_job& job, store::job_state state,
                               std::string_view error_code, std::string_view message) = 0;
+    // A job handed back to run again after `delay_ms`; `attempt_spent` is false when the run
+    // gave its attempt back (its call was never sent: a pause, the rate limits).
     virtual void job_retry(const store::claimed_job& job, std::string_view error_code,
-                           std::string_view message, std::int64_t delay_ms) = 0;
+                           std::string_view message, std::int64_t delay_ms, bool attempt_spent) = 0;
     virtual void lease_lost(const store::claimed_job& job) = 0;
     virtual void rescued(int count) = 0;
     virtual void internal_error(std::string_view where, std::string_view what) = 0;

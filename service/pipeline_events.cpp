@@ -49,12 +49,14 @@ void pipeline_events::job_finished(const store::claimed_job& job, store::job_sta
 }
 
 void pipeline_events::job_retry(const store::claimed_job& job, std::string_view error_code,
-                                std::string_view message, std::int64_t delay_ms) {
+                                std::string_view message, std::int64_t delay_ms,
+                                bool attempt_spent) {
     retries_.with({error_code}).inc();
     log::event(spdlog::level::warn, "item_retry",
                {{"item_id", job.item_id},
                 {"job_id", job.job_id},
                 {"attempt", job.attempts},
+                {"attempt_spent", attempt_spent},
                 {"error_code", error_code},
                 {"reason", message},
                 {"delay_ms", delay_ms}});

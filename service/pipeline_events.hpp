@@ -14,7 +14,7 @@ public:
     void job_finished(const store::claimed_job& job, store::job_state state,
                       std::string_view error_code, std::string_view message) override;
     void job_retry(const store::claimed_job& job, std::string_view error_code,
-                   std::string_view message, std::int64_t delay_ms) override;
+                   std::string_view message, std::int64_t delay_ms, bool attempt_spent) override;
     void job_parked(const store::claimed_job& job, std::string_view waits_for) override;
     void lease_lost(const store::claimed_job& job) override;
     void rescued(int count) override;

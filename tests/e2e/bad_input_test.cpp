@@ -191,8 +191,10 @@ TEST_CASE("service: items are listed newest first with a cursor, and can be canc
     // A cancellation is a final state like any other, counted once and logged.
     CHECK_THAT(api.get("/metrics")->body,
                Catch::Contains("boomer_items_finished_total{state=\"canceled\"} 1\n"));
-    CHECK_THAT(svc.log_text(), Catch::Contains("\"event\":\"item_finished\",\"item_id\":\"" +
-                                               ids[4] + "\",\"state\":\"canceled\""));
+    CHECK_THAT(
+        svc.log_text(),
+        Catch::Contains("\"event\":\"item_finished\",\"item_id\":\"" + ids[4] + "\",\"job_id\":\"" +
+                        str(item.at("job_id")) + "\",\"state\":\"canceled\""));
 
     auto only_canceled = parse_object(api.get("/v1/items?status=canceled")->body);
     CHECK(only_canceled.at("items").as_array().size() == 1);

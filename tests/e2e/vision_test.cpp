@@ -237,14 +237,55 @@ TEST_CASE("service with Claude: a long retry-after puts the item back in the que
 
     auto done = t.camera_item();
     CHECK(str(done.job.at("state")) == "succeeded");
-    // The queue retried the item (two calls), and the 429 spent none of its attempts.
+    // The queue retried the item (two calls), and the 429 spent none of its attempts, as the
+    // retry's log line says.
     CHECK(done.job.at("attempts") == 1);
+    CHECK_THAT(t.svc->log_text(), Catch::Contains("\"error_code\":\"vision_rate_limited\""));
+    CHECK_THAT(t.svc->log_text(), Catch::Contains("\"attempt\":1,\"attempt_spent\":false"));
     CHECK(t.fake.received() == 2);
     CHECK(t.fake.paid() == 1);
     // ...and not before the wait Claude asked for.
     auto calls = t.fake.calls();
     REQUIRE(calls.size() == 2);
     CHECK(calls[1].at - calls[0].at >= std::chrono::milliseconds(3000));
+}
+
+TEST_CASE("service with Claude: a job shows why it waits while queued, not once it runs again",
+          "[e2e]") {
+    claude_service t;
+    t.confident_camera();
+    t.fake.inject(fakes::injected_error::rate_limited(2));  // beyond the client's 1 s bound
+    t.fake.set_latency(std::chrono::milliseconds(800));     // each attempt is seen running
+    scoped_env bound(std::vector<std::pair<std::string, std::string>>{
+        {"BOOMER_CLAUDE_MAX_RETRY_AFTER_MS", "1000"}});
+    t.start();
+
+    auto res = t.api->post_item({jpeg(camera_photo)});
+    REQUIRE(res);
+    REQUIRE(res->status == 202);
+    const auto job_path = "/v1/jobs/" + str(parse_object(res->body).at("job_id"));
+    bool waited = false;    // seen queued with the 429 as its reason
+    int running_again = 0;  // reads of the job running after that
+    std::string final_state;
+    auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+    while (final_state.empty() && std::chrono::steady_clock::now() < give_up) {
+        auto job = parse_object(t.api->get(job_path)->body);
+        const auto state = str(job.at("state"));
+        if (state == "queued" && job.at("error").is_object()) {
+            CHECK(str(job.at("error").at("code")) == "vision_rate_limited");
+            waited = true;
+        } else if (state == "running" && waited) {
+            ++running_again;
+            CHECK(job.at("error").is_null());
+        } else if (state != "queued" && state != "running") {
+            final_state = state;
+        }
+        std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    CHECK(final_state == "succeeded");
+    CHECK(waited);
+    CHECK(running_again > 0);
+    CHECK(t.fake.received() == 2);
 }
 
 TEST_CASE("service with Claude: the same photo again is not paid again, not even after a restart",

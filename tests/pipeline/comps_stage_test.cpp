@@ -28,8 +28,8 @@ struct quiet_observer final : pipeline::pipeline_observer {
                       std::string_view) override {
         finished[job.item_id] = state;
     }
-    void job_retry(const store::claimed_job&, std::string_view code, std::string_view,
-                   std::int64_t) override {
+    void job_retry(const store::claimed_job&, std::string_view code, std::string_view, std::int64_t,
+                   bool) override {
         errors.push_back("retry:" + std::string(code));
     }
     void lease_lost(const store::claimed_job&) override { errors.emplace_back("lease_lost"); }
