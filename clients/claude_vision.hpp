@@ -97,8 +97,12 @@ struct claude_options {
     int concurrency_max = 2'000;
     // BOOMER_CLAUDE_BREAKER_FAILURES consecutive server failures (5xx, 529, timeouts, no
     // connection) open the breaker for BOOMER_CLAUDE_BREAKER_OPEN_MS; then one probe at a time,
-    // given up after BOOMER_CLAUDE_BREAKER_PROBE_WAIT_MS.
-    int breaker_failures = 5;
+    // given up after BOOMER_CLAUDE_BREAKER_PROBE_WAIT_MS. The breaker is for an upstream that is
+    // down, not one that refuses a share of calls: with 30% of calls failing, runs of 5 failures
+    // come about twice per thousand calls (0.7 x 0.3^5) and each would pause every call for
+    // the open time; runs of 10 come about once per quarter of a million, while an upstream that
+    // is down still opens it within its first ten answers.
+    int breaker_failures = 10;
     std::chrono::milliseconds breaker_open_for{30'000};
     std::chrono::milliseconds breaker_probe_wait{120'000};
     price_table prices = price_table::with_defaults();  // BOOMER_CLAUDE_PRICES adds overrides
