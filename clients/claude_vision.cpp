@@ -22,6 +22,7 @@
 #include "resilience/adaptive_concurrency.hpp"
 #include "resilience/breaker_board.hpp"
 #include "resilience/deadline.hpp"
+#include "resilience/first_answer_gate.hpp"
 #include "resilience/retry.hpp"
 #include "resilience/sleeper.hpp"
 
@@ -302,6 +303,9 @@ double allowed_calls_per_minute(const resilience::rate_limiter& limiter,
 struct model_guard {
     resilience::rate_limiter limiter;
     resilience::adaptive_concurrency concurrency;
+    // Until the model first answers, its calls go one at a time: the answer tells its limits and
+    // writes the prompt's cache entry, which calls sent before it begins could not read.
+    resilience::first_answer_gate first_answer;
 
     model_guard(const claude_options& o, const clock& time, resilience::sleeper& sleep)
         : limiter(o.rate_limits, time, sleep),
@@ -699,6 +703,12 @@ asio::awaitable<attempt_verdict> claude_vision::impl::try_once(
         co_return refused;
     }
     auto& guard = guard_for(model);
+    auto entering = guard.first_answer.enter();
+    auto bounded_entry = resilience::within(entering, stage.remaining(), "vision_deadline");
+    auto pass = co_await std::move(bounded_entry);
+    if (!pass) {
+        co_return out_of_time("no call to " + model + " had been answered in time to go after it");
+    }
     // A slot may be held by a call with a later deadline (another item's escalation), so the
     // wait for one is bounded by a timer of its own.
     const auto asked = steady::now();
@@ -749,6 +759,9 @@ asio::awaitable<attempt_verdict> claude_vision::impl::try_once(
     metrics.seconds.with({model}).observe(
         std::chrono::duration<double>(steady::now() - sent).count());
     auto verdict = judge(model, res, out);
+    if (verdict.answered || verdict.problem.code == "vision_rate_limited") {
+        pass->answered();  // a 429's headers tell the limits too
+    }
     verdict.sent = true;
     verdict.reached =
         res || (res.error().code != "connect_failed" && res.error().code != "tls_failed");

@@ -2,8 +2,8 @@
 // after repeated server failures and is exported, the retry budget stops retries, the rate
 // limiter learns the limit from the answers' headers and waits instead of drawing a 429, the
 // concurrency grows by slow start, stops at the Little's-law ceiling and is not cut by a 429 once
-// the limit is known, connections broken before an answer leave the breaker alone; and their
-// settings from the environment.
+// the limit is known, connections broken before an answer leave the breaker alone, calls wait
+// for the model's first answer; and their settings from the environment.
 #include <atomic>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
@@ -170,6 +170,27 @@ const std::string concurrency_series =
     R"(boomer_vision_concurrency_limit{model="claude-haiku-4-5"})";
 
 }  // namespace
+
+TEST_CASE("claude resilience: calls made before the model's first answer wait for it",
+          "[clients]") {
+    harness h;
+    h.fake.set_latency(milliseconds(300));  // real time: the answer's time on the wire
+    h.options.concurrency_initial = 8;
+    claude_vision vision(h.options, h.io.get_executor(), h.registry);
+    int ok = 0;
+    for (int i = 0; i < 4; ++i) {
+        asio::co_spawn(h.io, identify_into(&vision, &ok), asio::detached);
+    }
+    h.io.run();
+    CHECK(ok == 4);
+    const auto calls = h.fake.calls();
+    REQUIRE(calls.size() == 4);
+    // The first went alone; the others only once it was answered, and then together.
+    for (std::size_t i = 1; i < calls.size(); ++i) {
+        CHECK(calls[i].at - calls[0].at >= milliseconds(290));
+        CHECK(calls[i].at - calls[1].at < milliseconds(290));
+    }
+}
 
 TEST_CASE("claude resilience: calls waiting for a slot grow the concurrency by slow start",
           "[clients]") {
