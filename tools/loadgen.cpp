@@ -126,11 +126,20 @@ std::optional<double> parse_percent(const std::string& text) {
     return std::stod(m[1]);
 }
 
+// option_duration is parse_duration for the value of `option`, which its error names.
+milliseconds option_duration(const std::string& option, const std::string& text) {
+    try {
+        return parse_duration(text);
+    } catch (const std::invalid_argument& e) {
+        throw std::invalid_argument(option + ": " + e.what());
+    }
+}
+
 // check_options throws std::invalid_argument naming the first value that cannot work, before
 // anything starts.
 void check_options(const options& o) {
     auto fail = [](const std::string& why) { throw std::invalid_argument(why); };
-    if (o.scenario != "burst" && parse_duration(o.duration).count() <= 0) {
+    if (o.scenario != "burst" && option_duration("--duration", o.duration).count() <= 0) {
         fail("--duration must be more than 0 for " + o.scenario);
     }
     if (!(o.rate_per_hour > 0)) {
@@ -148,19 +157,19 @@ void check_options(const options& o) {
     if (o.service_pid < 0) {
         fail("--service-pid must be a process id");
     }
-    if (parse_duration(o.give_up).count() <= 0) {
+    if (option_duration("--give-up", o.give_up).count() <= 0) {
         fail("--give-up must be more than 0");
     }
-    parse_duration(o.wait_for);
+    option_duration("--wait", o.wait_for);
     if (auto warmup = parse_percent(o.warmup); warmup ? *warmup >= 100 : false) {
         fail("--warmup must leave part of the run: under 100%, not " + o.warmup);
     } else if (!warmup) {
-        parse_duration(o.warmup);
+        option_duration("--warmup", o.warmup);
     }
     if (auto kill_at = parse_percent(o.kill_at); kill_at ? *kill_at > 100 : false) {
         fail("--kill-at must fall within the run: at most 100%, not " + o.kill_at);
     } else if (!kill_at) {
-        parse_duration(o.kill_at);
+        option_duration("--kill-at", o.kill_at);
     }
     if (o.scenario == "chaos" && o.spawn.empty()) {
         fail("chaos kills and restarts the service: give the command that starts it with --spawn");
