@@ -663,3 +663,108 @@ TEST_CASE("fake anthropic: counts retries of a body that came before its retry-a
     CHECK(stats.at("statuses").at("200") == 5);
     CHECK(stats.at("limits").at("requests") == fakes::rate_limits_per_minute{}.requests);
 }
+
+TEST_CASE("fake anthropic: a path the API does not have is a 404 not_found_error with a request id",
+          "[clients]") {
+    fake_anthropic fake;
+    httplib::Client client("127.0.0.1", fake.port());
+    const httplib::Headers headers = {{"x-api-key", "test-key"},
+                                      {"anthropic-version", "2023-06-01"}};
+    std::vector<httplib::Result> answers;
+    answers.push_back(client.Get("/v1/nothing-here", headers));
+    answers.push_back(client.Post("/v1/message", headers, "{}", "application/json"));
+    answers.push_back(client.Put("/v1/messages", headers, "{}", "application/json"));
+    answers.push_back(client.Delete("/v1/messages", headers));
+    httplib::Request trace;
+    trace.method = "TRACE";
+    trace.path = "/v1/messages";
+    trace.headers = headers;
+    answers.push_back(client.send(trace));
+    for (auto& res : answers) {
+        REQUIRE(res);
+        INFO(res->status << " " << res->body);
+        CHECK(res->status == 404);
+        raw_answer a{res->status, res->body, res->headers};
+        REQUIRE(json::parse(res->body).is_object());
+        CHECK(a.json().at("type") == "error");
+        CHECK(a.error_type() == "not_found_error");
+        auto request_id = a.header("request-id");
+        CHECK(request_id.rfind("req_", 0) == 0);
+        CHECK(a.json().at("request_id") == request_id.c_str());
+        CHECK(classified(a).code == "vision_not_found");
+    }
+    CHECK(fake.received() == 0);
+}
+
+TEST_CASE("fake anthropic: a doubled anthropic-version header is not a valid version",
+          "[clients]") {
+    fake_anthropic fake;
+    auto doubled = post(fake, json::serialize(valid_body()),
+                        {{"x-api-key", "test-key"},
+                         {"anthropic-version", "2023-06-01"},
+                         {"anthropic-version", "2023-06-01"}});
+    CHECK(doubled.status == 400);
+    CHECK(doubled.error_type() == "invalid_request_error");
+    CHECK(doubled.message() ==
+          "anthropic-version: \"2023-06-01, 2023-06-01\" is not a valid version");
+    CHECK(doubled.header("request-id").rfind("req_", 0) == 0);
+    CHECK(fake.paid() == 0);
+}
+
+TEST_CASE("fake anthropic: every model the facts name is accepted, a retired one until its date",
+          "[clients]") {
+    manual_clock time(1'764'547'200'000);  // 2025-12-01
+    fakes::fake_anthropic_options options;
+    options.time = &time;
+    fake_anthropic fake(options);
+    // Requested id, and the id the answer names.
+    const std::pair<std::string, std::string> models[] = {
+        {"claude-haiku-4-5", "claude-haiku-4-5-20251001"},
+        {"claude-haiku-4-5-20251001", "claude-haiku-4-5-20251001"},
+        {"claude-sonnet-4-5", "claude-sonnet-4-5-20250929"},
+        {"claude-sonnet-4-5-20250929", "claude-sonnet-4-5-20250929"},
+        {"claude-sonnet-4-20250514", "claude-sonnet-4-20250514"},
+        {"claude-sonnet-4-0", "claude-sonnet-4-20250514"},
+        {"claude-opus-4-5", "claude-opus-4-5-20251101"},
+        {"claude-opus-4-5-20251101", "claude-opus-4-5-20251101"},
+        {"claude-opus-4-1-20250805", "claude-opus-4-1-20250805"},
+        {"claude-opus-4-20250514", "claude-opus-4-20250514"},
+        {"claude-3-5-haiku-20241022", "claude-3-5-haiku-20241022"},
+        {"claude-3-5-haiku-latest", "claude-3-5-haiku-20241022"},
+        {"claude-3-haiku-20240307", "claude-3-haiku-20240307"},
+        {"claude-3-7-sonnet-20250219", "claude-3-7-sonnet-20250219"},
+        {"claude-opus-4-6", "claude-opus-4-6"},
+        {"claude-sonnet-4-6", "claude-sonnet-4-6"},
+        {"claude-opus-4-7", "claude-opus-4-7"},
+        {"claude-opus-4-8", "claude-opus-4-8"},
+        {"claude-sonnet-5", "claude-sonnet-5"},
+        {"claude-fable-5", "claude-fable-5"},
+    };
+    for (const auto& [requested, answered] : models) {
+        INFO(requested);
+        auto a = post(fake, valid_body(requested));
+        CHECK(a.status == 200);
+        if (a.status == 200) {
+            CHECK(a.json().at("model").as_string() == answered);
+        }
+    }
+
+    // Retired on 2026-02-19: from then on refused like an unknown model.
+    time.advance_ms(90LL * 86'400'000);
+    for (const char* retired : {"claude-3-5-haiku-20241022", "claude-3-7-sonnet-20250219"}) {
+        auto a = post(fake, valid_body(retired));
+        CHECK(a.status == 404);
+        CHECK(a.message() == std::string("model: ") + retired);
+    }
+    CHECK(post(fake, valid_body("claude-haiku-4-5")).status == 200);
+
+    // The newest models refuse sampling parameters.
+    auto body = valid_body("claude-opus-4-7");
+    body["temperature"] = 0.2;
+    CHECK(post(fake, body).status == 400);
+    body = valid_body("claude-sonnet-5");
+    body["temperature"] = 1.0;
+    CHECK(post(fake, body).status == 200);
+    body["temperature"] = 0.2;
+    CHECK(post(fake, body).status == 400);
+}

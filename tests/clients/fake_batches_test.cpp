@@ -6,6 +6,8 @@
 
 #include <boost/json.hpp>
 #include <catch2/catch.hpp>
+#include <map>
+#include <set>
 #include <thread>
 
 #include "clients/anthropic_batches.hpp"
@@ -502,4 +504,136 @@ TEST_CASE("fake batches: a due batch ends when it is listed, as it would upstrea
     CHECK(listed.at("processing_status") == "ended");
     CHECK(get(fake, std::string(listed.at("results_url").as_string())).status == 200);
     CHECK(fake.batch_billed().size() == 1);
+}
+
+namespace {
+
+reply remove(const fake_anthropic& fake, const std::string& id,
+             const httplib::Headers& headers = good_headers) {
+    httplib::Client client("127.0.0.1", fake.port());
+    auto res = client.Delete(("/v1/messages/batches/" + id).c_str(), headers);
+    REQUIRE(res);
+    return reply{res->status, res->body, res->headers};
+}
+
+}  // namespace
+
+TEST_CASE("fake batches: every answer carries a request-id that an error's body repeats",
+          "[clients]") {
+    fakes::fake_anthropic_options options;
+    options.batches.in_progress_polls = 1;
+    fake_anthropic fake(options);
+    auto created = create(fake, batch_of({request("a")}));
+    auto id = id_of(created);
+    std::vector<reply> answers{
+        created,
+        get(fake, "/v1/messages/batches/" + id),
+        get(fake, "/v1/messages/batches/" + id + "/results"),  // 404: not ended yet
+        get(fake, "/v1/messages/batches"),
+        get(fake, "/v1/messages/batches?limit=0"),  // 400
+        get(fake, "/v1/messages/batches/msgbatch_01Unknown"),
+        create(fake, json::object{{"requests", json::array{}}}),
+        post(fake, "/v1/messages/batches/" + id + "/cancel", ""),
+    };
+    std::set<std::string> seen;
+    for (const auto& a : answers) {
+        INFO(a.status << " " << a.body);
+        auto request_id = a.header("request-id");
+        CHECK(request_id.rfind("req_", 0) == 0);
+        CHECK(seen.insert(request_id).second);
+        if (a.status != 200) {
+            CHECK(a.json().at("request_id") == request_id.c_str());
+        }
+    }
+    auto results =
+        get(fake, std::string(retrieve_until_ended(fake, id).json().at("results_url").as_string()));
+    CHECK(results.status == 200);
+    CHECK(results.header("request-id").rfind("req_", 0) == 0);
+}
+
+TEST_CASE("fake batches: max_tokens 0 in a batch line is an errored line, unlike on /v1/messages",
+          "[clients]") {
+    fakes::fake_anthropic_options options;
+    options.batches.in_progress_polls = 0;
+    fake_anthropic fake(options);
+    auto zero = params();
+    zero.as_object()["max_tokens"] = 0;
+    auto negative = params();
+    negative.as_object()["max_tokens"] = -1;
+
+    // The synchronous endpoint takes 0 (it fills the prompt cache without an answer).
+    auto sync = post(fake, "/v1/messages", json::serialize(zero));
+    CHECK(sync.status == 200);
+    CHECK(sync.json().at("stop_reason") == "max_tokens");
+
+    // In a batch the line errors; the batch itself is created (params are checked later).
+    auto created = create(
+        fake, batch_of({request("zero", zero), request("negative", negative), request("fine")}));
+    REQUIRE(created.status == 200);
+    auto ended = retrieve_until_ended(fake, id_of(created));
+    auto lines = clients::parse_batch_results(
+        get(fake, std::string(ended.json().at("results_url").as_string())).body);
+    REQUIRE(lines);
+    std::map<std::string, std::string> messages;
+    for (const auto& l : *lines) {
+        if (l.type == "errored") {
+            REQUIRE(l.error);
+            CHECK(l.error->type == "invalid_request_error");
+            messages[l.custom_id] = l.error->message;
+        } else {
+            CHECK(l.type == "succeeded");
+            CHECK(l.custom_id == "fine");
+        }
+    }
+    CHECK(messages == std::map<std::string, std::string>{
+                          {"zero", "max_tokens: must be greater than or equal to 1"},
+                          {"negative", "max_tokens: must be greater than or equal to 1"}});
+    CHECK(ended.json().at("request_counts").at("errored") == 2);
+    CHECK(fake.batch_billed().size() == 1);
+}
+
+TEST_CASE("fake batches: only an ended batch is deleted, then it is gone", "[clients]") {
+    fakes::fake_anthropic_options options;
+    options.batches.in_progress_polls = 1;
+    fake_anthropic fake(options);
+    auto id = id_of(create(fake, batch_of({request("a")})));
+    auto other = id_of(create(fake, batch_of({request("b")})));
+
+    auto early = remove(fake, id);
+    CHECK(early.status == 400);
+    CHECK(early.json().at("error").at("type") == "invalid_request_error");
+    CHECK(early.header("request-id").rfind("req_", 0) == 0);
+    CHECK(get(fake, "/v1/messages/batches/" + id).status == 200);
+
+    REQUIRE(retrieve_until_ended(fake, id).json().at("processing_status") == "ended");
+    auto deleted = remove(fake, id);
+    CHECK(deleted.status == 200);
+    CHECK(deleted.json() == json::object{{"id", id}, {"type", "message_batch_deleted"}});
+    CHECK(deleted.header("request-id").rfind("req_", 0) == 0);
+
+    CHECK(get(fake, "/v1/messages/batches/" + id).status == 404);
+    CHECK(get(fake, "/v1/messages/batches/" + id + "/results").status == 404);
+    auto again = remove(fake, id);
+    CHECK(again.status == 404);
+    CHECK(again.json().at("error").at("type") == "not_found_error");
+    auto listed = get(fake, "/v1/messages/batches").json().at("data").as_array();
+    REQUIRE(listed.size() == 1);
+    CHECK(listed[0].at("id").as_string() == other);
+
+    auto no_key = remove(fake, other, {{"anthropic-version", "2023-06-01"}});
+    CHECK(no_key.status == 401);
+    CHECK(no_key.json().at("error").at("type") == "authentication_error");
+}
+
+TEST_CASE("fake batches: a doubled anthropic-version header is not a valid version", "[clients]") {
+    fake_anthropic fake;
+    auto doubled = post(fake, "/v1/messages/batches", json::serialize(batch_of({request("a")})),
+                        {{"x-api-key", "test-key"},
+                         {"anthropic-version", "2023-06-01"},
+                         {"anthropic-version", "2023-06-01"}});
+    CHECK(doubled.status == 400);
+    CHECK(doubled.json().at("error").at("type") == "invalid_request_error");
+    CHECK(doubled.message() ==
+          "anthropic-version: \"2023-06-01, 2023-06-01\" is not a valid version");
+    CHECK(fake.batches_created() == 0);
 }

@@ -239,3 +239,21 @@ TEST_CASE("fake upstream flags: a TOML file holds the same settings and flags wi
     CHECK_THROWS(app2.parse(std::vector<std::string>{path.string(), "--config"}));
     std::filesystem::remove(path);
 }
+
+TEST_CASE("fake upstream flags: an empty value in the TOML file is refused, naming the key",
+          "[clients]") {
+    auto path = std::filesystem::temp_directory_path() /
+                ("fake_upstream_empty_" + std::to_string(::getpid()) + ".toml");
+    for (std::string key : {"seed", "rpm", "api-key", "default-price", "ebay-retry-after"}) {
+        for (std::string value : {"", "\"\""}) {
+            INFO(key << " = " << value);
+            std::ofstream(path) << "port = 0\n" << key << " = " << value << "\n";
+            fakes::fake_upstream_flags flags;
+            CLI::App app;
+            fakes::add_fake_upstream_flags(app, flags);
+            CHECK_THROWS_WITH(app.parse(std::vector<std::string>{path.string(), "--config"}),
+                              Catch::Contains(key) && Catch::Contains("empty"));
+        }
+    }
+    std::filesystem::remove(path);
+}

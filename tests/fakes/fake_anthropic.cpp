@@ -66,6 +66,31 @@ std::string_view error_type_of(unsigned status) {
     }
 }
 
+// header_value reads a request header as the API sees it: a header sent more than once reads as
+// its values joined by ", " (a doubled anthropic-version is then no valid version).
+std::optional<std::string> header_value(const httplib::Request& req, const char* name) {
+    auto count = req.get_header_value_count(name);
+    if (count == 0) {
+        return std::nullopt;
+    }
+    std::string joined;
+    for (std::size_t i = 0; i < count; ++i) {
+        joined += (i == 0 ? "" : ", ") + req.get_header_value(name, i);
+    }
+    return joined;
+}
+
+// check_request_headers checks the key, the version and, for a request with a body, the content
+// type of any request to the API.
+std::optional<api_reject> check_request_headers(const httplib::Request& req, bool has_body,
+                                                std::string_view api_key) {
+    auto key = header_value(req, "x-api-key");
+    auto version = header_value(req, "anthropic-version");
+    auto content_type = has_body ? header_value(req, "content-type")
+                                 : std::optional<std::string>("application/json");
+    return check_headers(key, version, content_type, api_key);
+}
+
 json::object default_record(const checked_request& req, const fake_anthropic_options& options) {
     json::object out{{"title", "Unidentified item"},
                      {"brand", ""},
@@ -153,6 +178,8 @@ struct fake_anthropic::impl {
     void note_retry_after(const std::string& body_hash, const answer& a);
     void deliver(httplib::Response& res, std::string body, std::size_t index);
     void add_batch_routes();
+    void answer_no_route(const httplib::Request& req, httplib::Response& res);
+    std::string new_request_id();  // takes `mutex`
 };
 
 // deliver answers with `body` and marks log[index] delivered once all of it is written. The body
@@ -280,12 +307,9 @@ std::string fake_anthropic::impl::random_id(std::string_view prefix, std::size_t
 }
 
 const fake_model* fake_anthropic::impl::find_model(std::string_view id) const {
-    for (const auto& m : options.models) {
-        if (!id.empty() && (m.alias == id || m.dated_id == id)) {
-            return &m;
-        }
-    }
-    return nullptr;
+    auto found = std::find_if(options.models.begin(), options.models.end(),
+                              [id](const fake_model& m) { return m.named(id); });
+    return found == options.models.end() ? nullptr : &*found;
 }
 
 answer fake_anthropic::impl::reject(const api_reject& r, received_call& call) {
@@ -464,7 +488,8 @@ answer fake_anthropic::impl::success(const checked_request& req, received_call& 
 processed_params fake_anthropic::impl::process_batch_params(const json::value& params) {
     std::lock_guard lock(mutex);
     processed_params out;
-    auto checked = check_messages_request(params, options.models);
+    auto checked =
+        check_messages_request(params, options.models, request_origin::batch_line, time.now_ms());
     if (auto* r = std::get_if<api_reject>(&checked)) {
         out.error = *r;
         return out;
@@ -482,17 +507,7 @@ processed_params fake_anthropic::impl::process_batch_params(const json::value& p
 // JSON.
 std::optional<answer> fake_anthropic::impl::check_batch_headers(const httplib::Request& req,
                                                                 bool has_body) {
-    auto header = [&req](const char* name) -> std::optional<std::string> {
-        if (!req.has_header(name)) {
-            return std::nullopt;
-        }
-        return req.get_header_value(name);
-    };
-    auto key = header("x-api-key");
-    auto version = header("anthropic-version");
-    auto content_type =
-        has_body ? header("content-type") : std::optional<std::string>("application/json");
-    auto bad = check_headers(key, version, content_type, options.api_key);
+    auto bad = check_request_headers(req, has_body, options.api_key);
     if (!bad) {
         return std::nullopt;
     }
@@ -507,16 +522,7 @@ answer fake_anthropic::impl::handle(const httplib::Request& req, received_call& 
         call.error_type = "request_too_large";
         return answer{413, too_large_body, {}};
     }
-    auto header = [&req](const char* name) -> std::optional<std::string> {
-        if (!req.has_header(name)) {
-            return std::nullopt;
-        }
-        return req.get_header_value(name);
-    };
-    auto key = header("x-api-key");
-    auto version = header("anthropic-version");
-    auto content_type = header("content-type");
-    if (auto bad = check_headers(key, version, content_type, options.api_key)) {
+    if (auto bad = check_request_headers(req, true, options.api_key)) {
         return reject(*bad, call);
     }
 
@@ -534,7 +540,8 @@ answer fake_anthropic::impl::handle(const httplib::Request& req, received_call& 
         const auto* known = find_model(requested);
         call.model = known != nullptr ? known->alias : requested;
     }
-    auto checked = check_messages_request(body, options.models);
+    auto checked =
+        check_messages_request(body, options.models, request_origin::messages, time.now_ms());
     if (auto* r = std::get_if<api_reject>(&checked)) {
         return reject(*r, call);
     }
@@ -582,10 +589,9 @@ void fake_anthropic::impl::add_batch_routes() {
                     }
                     if (desk->options().create_lost) {
                         std::this_thread::sleep_for(desk->options().create_answer_delay);
-                        return send(res, 504,
-                                    R"({"type":"error","error":{"type":"timeout_error",)"
-                                    R"("message":"Request timed out"}})",
-                                    {});
+                        auto id = new_request_id();
+                        return send(res, 504, error_body("timeout_error", "Request timed out", id),
+                                    {{"request-id", id}});
                     }
                     auto created = desk->create(req.body);
                     // The batch exists now; its answer may be late (see create_answer_delay).
@@ -618,6 +624,35 @@ void fake_anthropic::impl::add_batch_routes() {
                     }
                     send(res, desk->cancel(req.matches[1].str()));
                 });
+    server.Delete("/v1/messages/batches/" + id,
+                  [this](const httplib::Request& req, httplib::Response& res) {
+                      if (auto bad = check_batch_headers(req, false)) {
+                          return send(res, bad->status, bad->body, bad->headers);
+                      }
+                      send(res, desk->remove(req.matches[1].str()));
+                  });
+}
+
+// answer_no_route answers a request for a path or method the API does not have, which the
+// server itself answered without a body: 404 not_found_error with a request id, the shape of
+// the documented example. Answers of the routes keep their bodies.
+void fake_anthropic::impl::answer_no_route(const httplib::Request& req, httplib::Response& res) {
+    bool unrouted_method = req.method == "CONNECT" || req.method == "TRACE";
+    if (!res.body.empty() || (res.status != 404 && !(res.status == 400 && unrouted_method))) {
+        return;
+    }
+    auto request_id = new_request_id();
+    res.status = 404;
+    res.set_header("request-id", request_id);
+    res.set_header("x-should-retry", "false");
+    res.set_content(
+        error_body("not_found_error", "The requested resource could not be found.", request_id),
+        "application/json");
+}
+
+std::string fake_anthropic::impl::new_request_id() {
+    std::lock_guard lock(mutex);
+    return random_id("req_011", 21);
 }
 
 fake_anthropic::fake_anthropic(fake_anthropic_options options)
@@ -671,11 +706,8 @@ fake_anthropic::fake_anthropic(fake_anthropic_options options)
     self->server.Get("/_fake/stats", [self](const httplib::Request&, httplib::Response& res) {
         res.set_content(self->stats_json(), "application/json");
     });
-    self->server.set_error_handler([](const httplib::Request&, httplib::Response& res) {
-        if (res.status == 404 && res.body.empty()) {
-            res.set_content(error_body("not_found_error", "Not Found", "req_011notfound"),
-                            "application/json");
-        }
+    self->server.set_error_handler([self](const httplib::Request& req, httplib::Response& res) {
+        self->answer_no_route(req, res);
     });
     // The port is set before the server's threads start: the batch routes read it (their
     // results_url) on those threads.

@@ -4,8 +4,9 @@
 // usage the documented way (image tokens from the JPEG's size, prompt caching with a minimum
 // prefix per model and TTLs on an injected clock), sends request-id and anthropic-ratelimit-*
 // headers, enforces per-minute limits, and injects latency (see fake_latency.hpp) and errors on
-// demand. Counters tell tests exactly how many calls arrived, how many were paid, and how many
-// retries came before the retry-after they were given.
+// demand. A path or method the API does not have is answered 404 not_found_error. Counters tell
+// tests exactly how many calls arrived, how many were paid, and how many retries came before the
+// retry-after they were given.
 //
 // Thread-safety: every member function may be called from any thread while the server runs.
 #pragma once

@@ -436,15 +436,14 @@ private:
 };
 
 const fake_model* find_model(const std::vector<fake_model>& models, std::string_view id) {
-    for (const auto& m : models) {
-        if (!id.empty() && (m.alias == id || m.dated_id == id)) {
-            return &m;
-        }
-    }
-    return nullptr;
+    auto found = std::find_if(models.begin(), models.end(),
+                              [id](const fake_model& m) { return m.named(id); });
+    return found == models.end() ? nullptr : &*found;
 }
 
-std::int64_t check_max_tokens(const json::object& body, const fake_model& model) {
+// The synchronous API takes max_tokens 0 (to fill the prompt cache); a batch line does not.
+std::int64_t check_max_tokens(const json::object& body, const fake_model& model,
+                              request_origin origin) {
     const auto* v = body.if_contains("max_tokens");
     if (v == nullptr) {
         refuse("max_tokens: Field required");
@@ -453,6 +452,9 @@ std::int64_t check_max_tokens(const json::object& body, const fake_model& model)
         refuse("max_tokens: Input should be a valid integer");
     }
     auto n = v->is_int64() ? v->as_int64() : static_cast<std::int64_t>(v->as_uint64());
+    if (origin == request_origin::batch_line && n < 1) {
+        refuse("max_tokens: must be greater than or equal to 1");
+    }
     if (n < 0) {
         refuse("max_tokens: Input should be greater than or equal to 0");
     }
@@ -464,6 +466,30 @@ std::int64_t check_max_tokens(const json::object& body, const fake_model& model)
     return n;
 }
 
+// The texts for the newer models' refusals are not known; these say what the rule is.
+void check_sampling_rule(const json::object& body, const fake_model& model) {
+    for (auto key : {"temperature", "top_p", "top_k"}) {
+        const auto* v = body.if_contains(key);
+        if (v == nullptr) {
+            continue;
+        }
+        bool default_temperature = std::string_view(key) == "temperature" && v->is_number() &&
+                                   v->to_number<double>() == 1.0;
+        if (model.sampling == sampling_rule::refused ||
+            (model.sampling == sampling_rule::defaults_only && !default_temperature)) {
+            auto unless =
+                model.sampling == sampling_rule::defaults_only ? " unless at its default" : "";
+            refuse("`" + std::string(key) + "` cannot be specified for this model" + unless + ".");
+        }
+    }
+    if (model.sampling == sampling_rule::temperature_or_top_p && body.contains("temperature") &&
+        body.contains("top_p")) {
+        refuse(
+            "`temperature` and `top_p` cannot both be specified for this model. Please use "
+            "only one.");
+    }
+}
+
 void check_sampling(const json::object& body, const fake_model& model) {
     for (auto key : {"temperature", "top_p"}) {
         const auto* v = body.if_contains(key);
@@ -472,31 +498,32 @@ void check_sampling(const json::object& body, const fake_model& model) {
             refuse(std::string(key) + ": Input should be a number from 0 to 1");
         }
     }
-    if (model.sampling_params_exclusive && body.contains("temperature") && body.contains("top_p")) {
-        refuse(
-            "`temperature` and `top_p` cannot both be specified for this model. Please use "
-            "only one.");
-    }
+    check_sampling_rule(body, model);
     if (const auto* stream = body.if_contains("stream"); stream != nullptr && *stream == true) {
         refuse("stream: this fake answers only non-streaming requests");
     }
 }
 
-checked_request check_body(const json::value& value, const std::vector<fake_model>& models) {
+checked_request check_body(const json::value& value, const std::vector<fake_model>& models,
+                           request_origin origin, std::int64_t now_ms) {
     if (!value.is_object()) {
         refuse("Input should be a valid dictionary");
     }
     const auto& body = value.as_object();
+    // The params of a batch request are the non-streaming ones: `stream` is no field there.
+    if (origin == request_origin::batch_line && body.contains("stream")) {
+        refuse("stream: Extra inputs are not permitted");
+    }
     only_keys(body, "",
               {"model", "max_tokens", "messages", "system", "temperature", "top_p", "top_k",
                "stop_sequences", "metadata", "stream", "tools", "tool_choice", "output_config",
                "cache_control", "service_tier", "thinking"});
     auto model_id = string_field(body, "model", "");
     const auto* model = find_model(models, model_id);
-    if (model == nullptr) {
+    if (model == nullptr || (model->retired_at_ms != 0 && now_ms >= model->retired_at_ms)) {
         refuse("model: " + model_id, 404, "not_found_error");
     }
-    auto max_tokens = check_max_tokens(body, *model);
+    auto max_tokens = check_max_tokens(body, *model, origin);
     check_sampling(body, *model);
     auto out = checker(body, *model).run();
     out.max_tokens = max_tokens;
@@ -505,12 +532,29 @@ checked_request check_body(const json::value& value, const std::vector<fake_mode
 
 }  // namespace
 
+// Output ceilings the facts do not give (Sonnet 4, Opus 4 and 4.1, the Claude 3 models, Fable
+// 5) are the models' published ones, or the Sonnet 4.6+ ceiling for Fable 5; the minimum cache
+// prefix of Sonnet 5, which the facts do not give either, is Sonnet 4.6's.
 std::vector<fake_model> default_fake_models() {
+    using enum sampling_rule;
+    constexpr std::int64_t feb_19_2026 = 1'771'459'200'000;
     return {
-        {"claude-haiku-4-5", "claude-haiku-4-5-20251001", 64'000, 4096, true},
-        {"claude-sonnet-4-5", "claude-sonnet-4-5-20250929", 64'000, 1024, true},
-        {"claude-sonnet-4-6", "", 128'000, 2048, true},
-        {"claude-opus-4-5", "claude-opus-4-5-20251101", 64'000, 4096, true},
+        {"claude-haiku-4-5", "claude-haiku-4-5-20251001", 64'000, 4096, temperature_or_top_p},
+        {"claude-sonnet-4-5", "claude-sonnet-4-5-20250929", 64'000, 1024, temperature_or_top_p},
+        {"claude-sonnet-4-6", "", 128'000, 2048, temperature_or_top_p},
+        {"claude-opus-4-5", "claude-opus-4-5-20251101", 64'000, 4096, temperature_or_top_p},
+        {"claude-sonnet-4-0", "claude-sonnet-4-20250514", 64'000, 1024, temperature_or_top_p},
+        {"claude-opus-4-1-20250805", "", 32'000, 1024, temperature_or_top_p},
+        {"claude-opus-4-20250514", "", 32'000, 1024, temperature_or_top_p},
+        {"claude-3-haiku-20240307", "", 4096, 2048, temperature_or_top_p},
+        {"claude-opus-4-6", "", 128'000, 4096, temperature_or_top_p},
+        {"claude-opus-4-7", "", 128'000, 4096, refused},
+        {"claude-opus-4-8", "", 128'000, 4096, refused},
+        {"claude-sonnet-5", "", 128'000, 2048, defaults_only},
+        {"claude-fable-5", "", 128'000, 2048, refused},
+        {"claude-3-5-haiku-latest", "claude-3-5-haiku-20241022", 8192, 2048, temperature_or_top_p,
+         feb_19_2026},
+        {"claude-3-7-sonnet-20250219", "", 64'000, 1024, temperature_or_top_p, feb_19_2026},
     };
 }
 
@@ -540,9 +584,10 @@ std::optional<api_reject> check_headers(std::optional<std::string_view> api_key,
 }
 
 std::variant<api_reject, checked_request> check_messages_request(
-    const boost::json::value& body, const std::vector<fake_model>& models) {
+    const boost::json::value& body, const std::vector<fake_model>& models, request_origin origin,
+    std::int64_t now_ms) {
     try {
-        return check_body(body, models);
+        return check_body(body, models, origin, now_ms);
     } catch (reject& r) {
         return std::move(r.answer);
     }

@@ -6,6 +6,7 @@
 #include <boost/json.hpp>
 #include <charconv>
 #include <set>
+#include <variant>
 
 namespace boomer::fakes {
 namespace {
@@ -23,18 +24,41 @@ struct refusal {
     throw refusal{api_reject{400, "invalid_request_error", std::move(message)}};
 }
 
-std::string error_json(const std::string& type, const std::string& message) {
-    return json::serialize(json::object{{"type", "error"},
-                                        {"error", {{"type", type}, {"message", message}}},
-                                        {"request_id", "req_011fakebatch"}});
+// Every answer carries its request id in a request-id header, and an error's body repeats it.
+batch_answer ok_answer(std::string body, const std::string& request_id,
+                       std::string content_type = "application/json") {
+    return batch_answer{
+        200, std::move(body), std::move(content_type), {{"request-id", request_id}}};
 }
 
-batch_answer error_answer(int status, const std::string& type, const std::string& message) {
-    return batch_answer{status, error_json(type, message), "application/json", {}};
+batch_answer error_answer(int status, const std::string& type, const std::string& message,
+                          const std::string& request_id) {
+    auto body = json::serialize(json::object{{"type", "error"},
+                                             {"error", {{"type", type}, {"message", message}}},
+                                             {"request_id", request_id}});
+    return batch_answer{status, std::move(body), "application/json", {{"request-id", request_id}}};
 }
 
-batch_answer not_found(const std::string& id) {
-    return error_answer(404, "not_found_error", "batch " + id + " was not found");
+batch_answer not_found(const std::string& id, const std::string& request_id) {
+    return error_answer(404, "not_found_error", "batch " + id + " was not found", request_id);
+}
+
+// parse_limit reads the `limit` of a list: empty text is the default of 20; the error is the
+// message of the 400 for text that is not an integer in 1..1000.
+std::variant<int, std::string> parse_limit(std::string_view text) {
+    int limit = 20;
+    if (text.empty()) {
+        return limit;
+    }
+    auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), limit);
+    if (ec != std::errc{} || end != text.data() + text.size()) {
+        return std::string("limit: Input should be a valid integer");
+    }
+    if (limit < 1 || limit > 1000) {
+        return std::string("limit: Input should be ") +
+               (limit < 1 ? "greater than or equal to 1" : "less than or equal to 1000");
+    }
+    return limit;
 }
 
 void check_custom_id(const json::object& r, const std::string& path) {
@@ -154,9 +178,20 @@ fake_batch_desk::fake_batch_desk(fake_batch_options options, const clock& time, 
       time_(time),
       process_(std::move(process)),
       base_url_(std::move(base_url)),
-      dice_(options.seed) {}
+      dice_(options.seed),
+      id_dice_(options.seed + 1) {}
 
-std::optional<batch_answer> fake_batch_desk::admit_locked() {
+std::string fake_batch_desk::request_id_locked() {
+    static constexpr std::string_view chars =
+        "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
+    std::string id = "req_011";
+    for (int i = 0; i < 21; ++i) {
+        id += chars[id_dice_() % chars.size()];
+    }
+    return id;
+}
+
+std::optional<batch_answer> fake_batch_desk::admit_locked(const std::string& request_id) {
     ++calls_;
     const auto now = time_.now_ms();
     if (options_.requests_per_minute > 0) {
@@ -174,10 +209,11 @@ std::optional<batch_answer> fake_batch_desk::admit_locked() {
                                   "This request would exceed your organization's rate limit of " +
                                       std::to_string(limit) +
                                       " requests per minute to the Message Batches API. Please "
-                                      "try again later.");
-            a.headers = {
-                {"retry-after", std::to_string(std::max<std::int64_t>(1, (wait_ms + 999) / 1000))},
-                {"x-should-retry", "true"}};
+                                      "try again later.",
+                                  request_id);
+            a.headers.emplace_back(
+                "retry-after", std::to_string(std::max<std::int64_t>(1, (wait_ms + 999) / 1000)));
+            a.headers.emplace_back("x-should-retry", "true");
             return a;
         }
         credit_ -= cost;
@@ -185,14 +221,14 @@ std::optional<batch_answer> fake_batch_desk::admit_locked() {
     double roll = std::uniform_real_distribution<double>(0.0, 1.0)(dice_);
     if (roll < options_.overloaded_share) {
         ++refused_;
-        auto a = error_answer(529, "overloaded_error", "Overloaded");
-        a.headers = {{"x-should-retry", "true"}};
+        auto a = error_answer(529, "overloaded_error", "Overloaded", request_id);
+        a.headers.emplace_back("x-should-retry", "true");
         return a;
     }
     if (roll < options_.overloaded_share + options_.internal_share) {
         ++refused_;
-        auto a = error_answer(500, "api_error", "Internal server error");
-        a.headers = {{"x-should-retry", "true"}};
+        auto a = error_answer(500, "api_error", "Internal server error", request_id);
+        a.headers.emplace_back("x-should-retry", "true");
         return a;
     }
     return std::nullopt;
@@ -229,9 +265,11 @@ std::string fake_batch_desk::batch_json(const batch& b) const {
 }
 
 batch_answer fake_batch_desk::create(std::string_view text) {
+    std::string request_id;
     {
         std::lock_guard lock(mutex_);
-        if (auto refused = admit_locked()) {
+        request_id = request_id_locked();
+        if (auto refused = admit_locked(request_id)) {
             return std::move(*refused);
         }
     }
@@ -239,10 +277,11 @@ batch_answer fake_batch_desk::create(std::string_view text) {
     auto body = json::parse(text, ec);
     if (ec) {
         return error_answer(400, "invalid_request_error",
-                            "There was an error parsing the body of your request: " + ec.message());
+                            "There was an error parsing the body of your request: " + ec.message(),
+                            request_id);
     }
     if (auto bad = check_batch_create(body)) {
-        return error_answer(static_cast<int>(bad->status), bad->type, bad->message);
+        return error_answer(static_cast<int>(bad->status), bad->type, bad->message, request_id);
     }
     std::lock_guard lock(mutex_);
     batch b;
@@ -255,7 +294,7 @@ batch_answer fake_batch_desk::create(std::string_view text) {
     }
     ++created_;
     auto& stored = batches_[b.id] = std::move(b);
-    return batch_answer{200, batch_json(stored), "application/json", {}};
+    return ok_answer(batch_json(stored), request_id);
 }
 
 bool fake_batch_desk::due(const batch& b, std::int64_t now_ms) const {
@@ -280,11 +319,7 @@ std::string fake_batch_desk::line_for(const batch& b, const request& r) {
     if (roll < options_.errored_line_share + options_.expired_line_share) {
         return bare_line(r.custom_id, "expired");
     }
-    // Streaming is not a batch parameter; everything else is what /v1/messages checks.
-    if (r.params.as_object().contains("stream")) {
-        return errored_line(r.custom_id, "invalid_request_error",
-                            "stream: Extra inputs are not permitted");
-    }
+    // The checks of /v1/messages for a batch line (see request_origin::batch_line).
     auto done = process_(r.params);
     if (done.error) {
         return errored_line(r.custom_id, done.error->type, done.error->message);
@@ -311,19 +346,20 @@ void fake_batch_desk::end(batch& b) {
 
 batch_answer fake_batch_desk::retrieve(const std::string& id) {
     std::lock_guard lock(mutex_);
-    if (auto refused = admit_locked()) {
+    const auto request_id = request_id_locked();
+    if (auto refused = admit_locked(request_id)) {
         return std::move(*refused);
     }
     auto found = batches_.find(id);
     if (found == batches_.end()) {
-        return not_found(id);
+        return not_found(id, request_id);
     }
     auto& b = found->second;
     ++polls_;
     if (b.status != "ended" && due(b, time_.now_ms())) {
         end(b);
     }
-    batch_answer a{200, batch_json(b), "application/json", {}};
+    auto a = ok_answer(batch_json(b), request_id);
     if (b.status != "ended") {
         ++b.polls;
         if (options_.retry_after_seconds > 0) {
@@ -335,56 +371,74 @@ batch_answer fake_batch_desk::retrieve(const std::string& id) {
 
 batch_answer fake_batch_desk::results(const std::string& id) {
     std::lock_guard lock(mutex_);
-    if (auto refused = admit_locked()) {
+    const auto request_id = request_id_locked();
+    if (auto refused = admit_locked(request_id)) {
         return std::move(*refused);
     }
     auto found = batches_.find(id);
     if (found == batches_.end() || found->second.status != "ended") {
-        return not_found(id);
+        return not_found(id, request_id);
     }
     std::string body;
     for (const auto& line : found->second.lines) {
         body += line + "\n";
     }
-    return batch_answer{200, std::move(body), "application/x-jsonl", {}};
+    return ok_answer(std::move(body), request_id, "application/x-jsonl");
 }
 
 batch_answer fake_batch_desk::cancel(const std::string& id) {
     std::lock_guard lock(mutex_);
-    if (auto refused = admit_locked()) {
+    const auto request_id = request_id_locked();
+    if (auto refused = admit_locked(request_id)) {
         return std::move(*refused);
     }
     auto found = batches_.find(id);
     if (found == batches_.end()) {
-        return not_found(id);
+        return not_found(id, request_id);
     }
     auto& b = found->second;
     if (b.status == "in_progress") {
         b.status = "canceling";
         b.cancel_ms = time_.now_ms();
     }
-    return batch_answer{200, batch_json(b), "application/json", {}};
+    return ok_answer(batch_json(b), request_id);
+}
+
+batch_answer fake_batch_desk::remove(const std::string& id) {
+    std::lock_guard lock(mutex_);
+    const auto request_id = request_id_locked();
+    if (auto refused = admit_locked(request_id)) {
+        return std::move(*refused);
+    }
+    auto found = batches_.find(id);
+    if (found == batches_.end()) {
+        return not_found(id, request_id);
+    }
+    // Batches end on their own upstream: one that is due ends here, as at a retrieve.
+    auto& b = found->second;
+    if (b.status != "ended" && due(b, time_.now_ms())) {
+        end(b);
+    }
+    if (b.status != "ended") {
+        return error_answer(400, "invalid_request_error",
+                            "Message Batch " + id + " cannot be deleted until it has ended",
+                            request_id);
+    }
+    batches_.erase(found);
+    return ok_answer(json::serialize(json::object{{"id", id}, {"type", "message_batch_deleted"}}),
+                     request_id);
 }
 
 batch_answer fake_batch_desk::list(std::string_view limit_text, const std::string& after_id,
                                    const std::string& before_id) {
-    int limit = 20;
-    if (!limit_text.empty()) {
-        auto [end, ec] =
-            std::from_chars(limit_text.data(), limit_text.data() + limit_text.size(), limit);
-        if (ec != std::errc{} || end != limit_text.data() + limit_text.size()) {
-            return error_answer(400, "invalid_request_error",
-                                "limit: Input should be a valid integer");
-        }
-        if (limit < 1 || limit > 1000) {
-            return error_answer(
-                400, "invalid_request_error",
-                std::string("limit: Input should be ") +
-                    (limit < 1 ? "greater than or equal to 1" : "less than or equal to 1000"));
-        }
-    }
     std::lock_guard lock(mutex_);
-    if (auto refused = admit_locked()) {
+    const auto request_id = request_id_locked();
+    auto parsed = parse_limit(limit_text);
+    if (const auto* bad = std::get_if<std::string>(&parsed)) {
+        return error_answer(400, "invalid_request_error", *bad, request_id);
+    }
+    const int limit = std::get<int>(parsed);
+    if (auto refused = admit_locked(request_id)) {
         return std::move(*refused);
     }
     // Ids grow with creation, so the map's reverse order is newest first.
@@ -401,14 +455,14 @@ batch_answer fake_batch_desk::list(std::string_view limit_text, const std::strin
     if (!after_id.empty()) {
         auto at = position(after_id);
         if (at == order.end()) {
-            return not_found(after_id);
+            return not_found(after_id, request_id);
         }
         from = at + 1;
         to = from + std::min<std::ptrdiff_t>(limit, order.end() - from);
     } else if (!before_id.empty()) {
         to = position(before_id);
         if (to == order.end()) {
-            return not_found(before_id);
+            return not_found(before_id, request_id);
         }
         from = to - std::min<std::ptrdiff_t>(limit, to - order.begin());
     } else {
@@ -436,7 +490,7 @@ batch_answer fake_batch_desk::list(std::string_view limit_text, const std::strin
         {"has_more", more},
         {"first_id", from == to ? json::value(nullptr) : json::value((*from)->id)},
         {"last_id", from == to ? json::value(nullptr) : json::value((*(to - 1))->id)}};
-    return batch_answer{200, json::serialize(page), "application/json", {}};
+    return ok_answer(json::serialize(page), request_id);
 }
 
 fake_batch_options fake_batch_desk::options() const {

@@ -1,10 +1,12 @@
-// The Message Batches part of the fake Anthropic server: create, retrieve, list, results, cancel. A
-// batch is checked at creation the way the real API checks it (1..10,000 requests, custom_id
-// 1..64 characters of [A-Za-z0-9_-] and unique; the texts are the API's where known), its
-// params only when it ends (an invalid params object becomes an `errored` line, as the real API
-// validates them asynchronously). A batch stays in_progress for a set number of retrieves (or
-// appearances in a list) and a set time, then ends; its results come back in an order that is not
-// the request order, with `usage.service_tier:"batch"` on succeeded lines.
+// The Message Batches part of the fake Anthropic server: create, retrieve, list, results, cancel,
+// delete. A batch is checked at creation the way the real API checks it (1..10,000 requests,
+// custom_id 1..64 characters of [A-Za-z0-9_-] and unique; the texts are the API's where known),
+// its params only when it ends, by the checks of /v1/messages for a batch line (an invalid
+// params object becomes an `errored` line, as the real API validates them asynchronously). A
+// batch stays in_progress for a set number of retrieves (or appearances in a list) and a set
+// time, then ends; its results come back in an order that is not the request order, with
+// `usage.service_tier:"batch"` on succeeded lines. Only an ended batch may be deleted. Every
+// answer carries a request-id header, which an error's body repeats.
 //
 // Thread-safety: every member function may be called from any thread.
 #pragma once
@@ -109,6 +111,10 @@ public:
     batch_answer retrieve(const std::string& id);
     batch_answer results(const std::string& id);
     batch_answer cancel(const std::string& id);
+    // remove answers DELETE /v1/messages/batches/{id}: an ended batch, or one due to end (a
+    // canceling one always is), is forgotten with its results; one still in progress is refused
+    // with a 400 invalid_request_error.
+    batch_answer remove(const std::string& id);
     // list answers GET /v1/messages/batches: newest first, `limit` 1..1000 (default 20), the page
     // after `after_id` (older) or the one just before `before_id` (newer); empty ids: absent.
     // A limit that is not an integer in range is refused with a 400.
@@ -150,7 +156,8 @@ private:
     void end(batch& b);
     std::string line_for(const batch& b, const request& r);
     // admit_locked returns the refusal of a call by the per-minute limit or the error dice.
-    std::optional<batch_answer> admit_locked();
+    std::optional<batch_answer> admit_locked(const std::string& request_id);
+    std::string request_id_locked();  // a new random one for each answer, from the seed
 
     fake_batch_options options_;
     const clock& time_;
@@ -168,6 +175,8 @@ private:
     std::size_t lists_ = 0;                          // guarded by mutex_
     std::size_t calls_ = 0;                          // guarded by mutex_
     std::mt19937_64 dice_;                           // guarded by mutex_
+    // Draws the request ids (apart from dice_, which the ids leave as it was); guarded by mutex_.
+    std::mt19937_64 id_dice_;
     // The per-minute limit as a bucket that refills continuously; guarded by mutex_.
     std::int64_t credit_ = -1;  // -1: full at the first call
     std::int64_t credit_at_ms_ = 0;

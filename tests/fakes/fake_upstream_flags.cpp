@@ -2,10 +2,28 @@
 #include "tests/fakes/fake_upstream_flags.hpp"
 
 #include <map>
+#include <memory>
 #include <random>
 
 namespace boomer::fakes {
 namespace {
+
+// The TOML reader of CLI11, except that a key with an empty value (`rpm =` or `rpm = ""`) is
+// refused: CLI11 would read it as 0 or as empty text.
+class strict_toml : public CLI::ConfigTOML {
+public:
+    std::vector<CLI::ConfigItem> from_config(std::istream& input) const override {
+        auto read = CLI::ConfigTOML::from_config(input);
+        for (const auto& item : read) {
+            if (item.inputs.size() == 1 && item.inputs.front().empty()) {
+                throw CLI::ConfigError(item.fullname() +
+                                       ": empty value in the config file; give a value or "
+                                       "remove the key");
+            }
+        }
+        return read;
+    }
+};
 
 // A CLI11 check that the text is a latency distribution.
 CLI::Validator latency_form() {
@@ -120,6 +138,7 @@ void add_ebay_flags(CLI::App& app, fake_upstream_flags& f) {
 
 void add_fake_upstream_flags(CLI::App& app, fake_upstream_flags& flags) {
     app.set_config("--config", "", "TOML file with the same settings (flags win)");
+    app.config_formatter(std::make_shared<strict_toml>());
     app.allow_config_extras(CLI::config_extras_mode::error);
     add_anthropic_flags(app, flags);
     add_ebay_flags(app, flags);

@@ -1,6 +1,7 @@
 // The settings of tools/fake_upstream: the fake Anthropic API and, when its port is set, the
 // fake eBay, from command-line flags or a TOML file (--config FILE) holding the same names
-// without the dashes; flags win over the file, and unknown keys in the file are refused:
+// without the dashes; flags win over the file, and unknown keys and keys with an empty value in
+// the file are refused:
 //
 //     # fake_upstream.toml
 //     port = 0
