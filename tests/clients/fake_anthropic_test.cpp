@@ -413,6 +413,36 @@ TEST_CASE("fake anthropic: prompt caching writes, reads within the TTL, then wri
     CHECK(sonnet.cache_creation_input_tokens > 0);
 }
 
+TEST_CASE("fake anthropic: a cache entry is read only once the answer that wrote it has begun",
+          "[clients]") {
+    manual_clock clock;
+    fakes::fake_anthropic_options options;
+    options.time = &clock;
+    // Slept for real: the fake's own clock stands still, as if every request below came in
+    // while the first answer was still being made.
+    options.latency = std::chrono::milliseconds(200);
+    fake_anthropic fake(options);
+    auto usage_of = [&](const json::object& body) {
+        auto a = post(fake, body);
+        REQUIRE(a.status == 200);
+        auto reply = clients::parse_messages_reply(a.body);
+        REQUIRE(reply);
+        return reply->usage;
+    };
+    auto first = usage_of(valid_body());
+    REQUIRE(first.cache_creation_input_tokens >= 4096);
+    // Sent before the first answer began: it cannot read the entry and pays to write it again.
+    auto second = usage_of(valid_body());
+    CHECK(second.cache_read_input_tokens == 0);
+    CHECK(second.cache_creation_input_tokens == first.cache_creation_input_tokens);
+    clock.advance_ms(199);
+    CHECK(usage_of(valid_body()).cache_read_input_tokens == 0);
+    clock.advance_ms(1);  // the first answer has begun
+    auto later = usage_of(valid_body());
+    CHECK(later.cache_read_input_tokens == first.cache_creation_input_tokens);
+    CHECK(later.cache_creation_input_tokens == 0);
+}
+
 TEST_CASE("fake anthropic: short prefixes are not cached, 1h writes are reported apart",
           "[clients]") {
     fake_anthropic fake;

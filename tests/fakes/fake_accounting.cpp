@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <cmath>
 #include <ctime>
+#include <limits>
 
 #include "core/hash.hpp"
 
@@ -36,13 +37,17 @@ fake_usage prompt_cache::plan(const checked_request& req, std::int64_t now_ms, b
     fake_usage u;
     std::int64_t done = 0;
     std::size_t first_write = 0;
+    if (commit) {
+        unsettled_.clear();
+    }
     for (std::size_t i = req.blocks.size(); i-- > 0;) {  // the longest cached prefix is read
-        auto hit = expiry_.find(keys[i]);
-        if (!req.blocks[i].cache_ttl.empty() && hit != expiry_.end() && hit->second > now_ms) {
+        auto hit = entries_.find(keys[i]);
+        if (!req.blocks[i].cache_ttl.empty() && hit != entries_.end() &&
+            hit->second.expires_ms > now_ms && hit->second.readable_ms <= now_ms) {
             u.cache_read = done = cumulative[i];
             first_write = i + 1;
             if (commit) {
-                hit->second = now_ms + ttl_ms(req.blocks[i].cache_ttl);  // a hit refreshes it
+                hit->second.expires_ms = now_ms + ttl_ms(req.blocks[i].cache_ttl);  // refreshed
             }
             break;
         }
@@ -55,11 +60,24 @@ fake_usage prompt_cache::plan(const checked_request& req, std::int64_t now_ms, b
         (ttl == "1h" ? u.cache_write_1h : u.cache_write_5m) += cumulative[i] - done;
         done = cumulative[i];
         if (commit) {
-            expiry_[keys[i]] = now_ms + ttl_ms(ttl);
+            auto& e = entries_[keys[i]];
+            if (e.expires_ms <= now_ms || e.readable_ms <= now_ms) {
+                e.readable_ms = std::numeric_limits<std::int64_t>::max();  // a new entry
+            }  // else another writer's answer has not begun yet: the first to begin shows it
+            e.expires_ms = now_ms + ttl_ms(ttl);
+            unsettled_.push_back(keys[i]);
         }
     }
     u.input_tokens = tokens - u.cache_read - u.cache_write_5m - u.cache_write_1h;
     return u;
+}
+
+void prompt_cache::answer_begins(std::int64_t at_ms) {
+    for (const auto& key : unsettled_) {
+        auto& e = entries_[key];
+        e.readable_ms = std::min(e.readable_ms, at_ms);
+    }
+    unsettled_.clear();
 }
 
 void minute_limits::bucket::refill(std::int64_t now_ms) {

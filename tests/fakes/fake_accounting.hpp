@@ -37,15 +37,25 @@ struct fake_usage {
 
 // Prompt prefixes cached per model. A request reads the longest cached prefix that ends at one of
 // its breakpoints (refreshing its TTL) and writes the later breakpoints whose prefix reaches the
-// model's minimum; shorter prefixes are silently not cached.
+// model's minimum; shorter prefixes are silently not cached. As at Anthropic, an entry can be read
+// only once the answer of a request that wrote it has begun: requests sent together before that
+// each write it again.
 class prompt_cache {
 public:
     // plan returns the usage of `req` at `now_ms` (output tokens left 0); with `commit`, the
-    // reads and writes are also recorded.
+    // reads and writes are also recorded, the entries written not readable until answer_begins.
     fake_usage plan(const checked_request& req, std::int64_t now_ms, bool commit);
+    // answer_begins makes the entries the last committed plan wrote readable from `at_ms` on (or
+    // sooner, when another writer's answer began first).
+    void answer_begins(std::int64_t at_ms);
 
 private:
-    std::map<std::string, std::int64_t> expiry_;  // model alias / prefix hash → epoch ms
+    struct entry {
+        std::int64_t readable_ms = 0;  // an answer that wrote it began then; max: none yet
+        std::int64_t expires_ms = 0;
+    };
+    std::map<std::string, entry> entries_;  // model alias / prefix hash → entry
+    std::vector<std::string> unsettled_;    // written by the last committed plan
 };
 
 // Why a request was refused by a rate limit.

@@ -497,6 +497,7 @@ processed_params fake_anthropic::impl::process_batch_params(const json::value& p
     auto& ok = std::get<checked_request>(checked);
     received_call call;
     auto a = success(ok, call, true);
+    cache.answer_begins(time.now_ms());  // the line's result exists from now on
     out.message_json = std::move(a.body);
     out.model = ok.model->alias;
     out.usage = call.usage;
@@ -680,6 +681,8 @@ fake_anthropic::fake_anthropic(fake_anthropic_options options)
             auto own = self->model_latency.find(call.model);
             const auto& shape = own != self->model_latency.end() ? own->second : self->latency;
             delay = shape.sample(self->rng);
+            // What this answer wrote to the prompt cache is readable once it begins.
+            self->cache.answer_begins(self->time.now_ms() + delay.count());
             latency_clock = self->latency_clock;
             index = self->log.size();
             self->log.push_back(call);
