@@ -350,12 +350,15 @@ struct model_guard {
 
     // record_usage adds an answered call's tokens and time to the running means; `estimate` is
     // what the call was estimated to cost, `uncached_input` its input tokens without cache
-    // writes (a write comes once per cached prompt and would inflate the ratio of many calls).
+    // writes. A write comes once per cached prompt (the first answer of a model writes one
+    // several times a call's size): counted in the means, it would make typical calls look
+    // costly for dozens of answers and hold the calls in flight, and the ratio, far below what
+    // the limits allow. The limiter is settled with the write all the same.
     void record_usage(const resilience::rate_cost& used, std::int64_t uncached_input,
                       const resilience::rate_cost& estimate, milliseconds latency) {
         std::lock_guard lock(usage_mutex);
         constexpr double weight = 0.05;
-        auto in = static_cast<double>(used.input_tokens);
+        auto in = static_cast<double>(uncached_input);
         auto out = static_cast<double>(used.output_tokens);
         auto ms = static_cast<double>(latency.count());
         auto ratio = static_cast<double>(uncached_input) /
@@ -454,6 +457,7 @@ struct claude_vision::impl {
             batch_calls_waiting->set_callback(
                 [b = batcher.get()] { return static_cast<double>(b->load().calls); });
         }
+        prompt_tokens = estimate_prompt_tokens();
     }
 
     ~impl() {
@@ -482,10 +486,28 @@ struct claude_vision::impl {
                 .max_retry_after = options.max_retry_after};
     }
 
+    // What every call sends besides its photos and hints (the system prompt, the tool's
+    // schema), in tokens at about four characters each. Most calls read it from the prompt
+    // cache, which the input-token limit does not count; a call that writes the cache (a
+    // model's first, or the first after the entry expired) pays it in full, and a reservation
+    // without it would be sent into a 429 by a tight limit. Answers correct the estimate
+    // (model_guard::reservation).
+    std::int64_t prompt_tokens = 0;
+
+    std::int64_t estimate_prompt_tokens() const {
+        pipeline::identify_request bare;
+        bare.jpeg_images = {std::string("\xFF\xD8\xFF\xD9")};  // the smallest JPEG-like bytes
+        identify_call_params params;
+        params.model = options.cheap_model;
+        params.max_tokens = options.max_tokens;
+        params.cache_ttl = options.cache_ttl;
+        return static_cast<std::int64_t>(build_identify_body(bare, params).size() / 4);
+    }
+
     resilience::rate_cost estimate(const pipeline::identify_request& request) const {
         auto images = static_cast<std::int64_t>(request.jpeg_images.size());
         return {.requests = 1,
-                .input_tokens = options.input_tokens_per_image * images + 500,
+                .input_tokens = options.input_tokens_per_image * images + prompt_tokens,
                 .output_tokens =
                     std::min<std::int64_t>(options.output_tokens_estimate, options.max_tokens)};
     }
@@ -759,9 +781,6 @@ asio::awaitable<attempt_verdict> claude_vision::impl::try_once(
     metrics.seconds.with({model}).observe(
         std::chrono::duration<double>(steady::now() - sent).count());
     auto verdict = judge(model, res, out);
-    if (verdict.answered || verdict.problem.code == "vision_rate_limited") {
-        pass->answered();  // a 429's headers tell the limits too
-    }
     verdict.sent = true;
     verdict.reached =
         res || (res.error().code != "connect_failed" && res.error().code != "tls_failed");
@@ -801,6 +820,12 @@ asio::awaitable<attempt_verdict> claude_vision::impl::try_once(
     permit->report(concurrency_signal(verdict.answered, verdict.problem, paced), latency);
     metrics.concurrency.with({model}).set(guard.concurrency.limit());
     metrics.in_flight.with({model}).set(guard.concurrency.in_flight());
+    if (verdict.answered) {
+        // Only now: the calls let through reserve at what this answer cost and announced. A
+        // 429 tells the limits too, but wrote no cache entry: the calls it would let through
+        // would each write one, so the next in line scouts instead, paced by those limits.
+        pass->answered();
+    }
     co_return verdict;
 }
 

@@ -92,7 +92,8 @@ struct claude_options {
     // BOOMER_CLAUDE_CONCURRENCY (initial) and BOOMER_CLAUDE_MAX_CONCURRENCY: calls in flight
     // per model, adapted between 1 and the maximum: slow start (doubling per window of calls)
     // until the first 429, 529 or timeout, then AIMD; never above the allowed calls per minute
-    // (from the rate limits) times the mean latency, with headroom (Little's law).
+    // (from the rate limits) times the mean latency, with headroom (Little's law). Before a
+    // model's first answer its calls go one at a time (resilience/first_answer_gate.hpp).
     int concurrency_initial = 8;
     int concurrency_max = 2'000;
     // BOOMER_CLAUDE_BREAKER_FAILURES consecutive server failures (5xx, 529, timeouts, no

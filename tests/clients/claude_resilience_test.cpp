@@ -137,6 +137,25 @@ TEST_CASE("claude resilience: the limit learnt from the headers is waited for, n
     CHECK(h.fake.received() == 3);
 }
 
+TEST_CASE("claude resilience: a call that writes the prompt cache reserves the whole prompt",
+          "[clients]") {
+    fakes::fake_anthropic_options fake_options;
+    fake_options.limits.input_tokens = 12'000;
+    fake_options.limits.start_full = 0;  // the first call finds the bucket empty
+    harness h(fake_options);
+    claude_vision vision(h.options, h.io.get_executor(), h.registry);
+    auto r = test::run_coro(h.io, vision.identify(request()));
+    REQUIRE(r);
+    // The 429 told the limit; the call then waited until the bucket held its cache write too
+    // (the system prompt, several thousand tokens, besides the photo), not only the photo's
+    // share, which would have drawn 429 after 429.
+    const auto calls = h.fake.calls();
+    REQUIRE(calls.size() == 2);
+    CHECK(calls[0].status == 429);
+    CHECK(calls[1].status == 200);
+    CHECK(calls[1].usage.cache_write_5m > 4'000);
+}
+
 namespace {
 
 // A clock that moves `step_ms` forward at every reading: a call's send and answer, read one
@@ -173,22 +192,38 @@ const std::string concurrency_series =
 
 TEST_CASE("claude resilience: calls made before the model's first answer wait for it",
           "[clients]") {
-    harness h;
-    h.fake.set_latency(milliseconds(300));  // real time: the answer's time on the wire
-    h.options.concurrency_initial = 8;
-    claude_vision vision(h.options, h.io.get_executor(), h.registry);
+    // Real time throughout: the fake makes a prompt's cache entry readable once the answer that
+    // wrote it begins, 300 ms after its request.
+    fakes::fake_anthropic_options fake_options;
+    fake_options.latency = milliseconds(300);
+    fakes::fake_anthropic fake(fake_options);
+    metrics::registry registry;
+    asio::io_context io;
+    claude_options options;
+    options.api_key = clients::secret("test-key");
+    options.base_url = fake.base_url();
+    options.strong_model = "";
+    options.concurrency_initial = 8;
+    claude_vision vision(options, io.get_executor(), registry);
     int ok = 0;
     for (int i = 0; i < 4; ++i) {
-        asio::co_spawn(h.io, identify_into(&vision, &ok), asio::detached);
+        asio::co_spawn(io, identify_into(&vision, &ok), asio::detached);
     }
-    h.io.run();
+    io.run();
     CHECK(ok == 4);
-    const auto calls = h.fake.calls();
+    const auto calls = fake.calls();
     REQUIRE(calls.size() == 4);
     // The first went alone; the others only once it was answered, and then together.
     for (std::size_t i = 1; i < calls.size(); ++i) {
         CHECK(calls[i].at - calls[0].at >= milliseconds(290));
         CHECK(calls[i].at - calls[1].at < milliseconds(290));
+    }
+    // So the first wrote the prompt's cache entry and the others read it, where calls sent
+    // together would each have paid to write it.
+    CHECK(calls[0].usage.cache_write_5m > 0);
+    for (std::size_t i = 1; i < calls.size(); ++i) {
+        CHECK(calls[i].usage.cache_write_5m == 0);
+        CHECK(calls[i].usage.cache_read == calls[0].usage.cache_write_5m);
     }
 }
 
