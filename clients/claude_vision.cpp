@@ -272,8 +272,8 @@ struct vision_metrics {
                                      "Vision calls allowed in flight now (adaptive).", {"model"})),
           waits(r.histogram_family(
               "boomer_vision_wait_seconds",
-              "Time an attempt waited before it was sent: for a concurrency slot (slot) or for "
-              "the rate limiter (rate).",
+              "Time an attempt waited before it was sent: for its model's first answer "
+              "(first_answer), for a concurrency slot (slot) or for the rate limiter (rate).",
               {"model", "for"})),
           in_flight(r.gauge_family("boomer_vision_in_flight",
                                    "Vision calls holding a concurrency slot now.", {"model"})) {}
@@ -519,6 +519,12 @@ struct claude_vision::impl {
     attempt_verdict judge(const std::string& model, const result<http_response>& res,
                           model_answer& out);
     attempt_verdict out_of_time(const std::string& why) const;
+    // unanswered_needs is the time a call needs while its model has never answered: a quarter
+    // of the deadline, at most 20 s (a vision answer takes seconds) and at most an attempt.
+    milliseconds unanswered_needs() const {
+        return std::min(
+            {milliseconds(20'000), options.stage_deadline / 4, options.attempt_timeout});
+    }
     // tell_resumed tells the on_resumed listener that calls may go again.
     void tell_resumed() {
         std::function<void()> listener;
@@ -708,6 +714,24 @@ attempt_verdict claude_vision::impl::out_of_time(const std::string& why) const {
 asio::awaitable<attempt_verdict> claude_vision::impl::try_once(
     http_call& call, const std::string& model, const resilience::rate_cost& estimate,
     const resilience::deadline& stage, model_answer& out) {
+    auto& guard = guard_for(model);
+    // Until the model has answered once its calls go one at a time; a call waits no longer than
+    // leaves it the time an answer may take (a call handed the first place with a few
+    // milliseconds left would be cut off, and paid all the same). Before the breaker: calls that
+    // waited here while it opened are refused, not sent.
+    const auto first_wait = steady::now();
+    const bool gated = !guard.first_answer.open();
+    auto entering = guard.first_answer.enter();
+    auto bounded_entry =
+        resilience::within(entering, stage.remaining() - unanswered_needs(), "vision_deadline");
+    auto pass = co_await std::move(bounded_entry);
+    if (!pass) {
+        co_return out_of_time("no call to " + model + " had been answered in time to go after it");
+    }
+    if (gated) {  // none once the model has answered
+        metrics.waits.with({model, "first_answer"})
+            .observe(std::chrono::duration<double>(steady::now() - first_wait).count());
+    }
     auto& breaker = breakers.get("anthropic", model);
     auto ticket = breaker.allow();
     if (!ticket) {
@@ -724,13 +748,6 @@ asio::awaitable<attempt_verdict> claude_vision::impl::try_once(
         refused.problem.counts_as_attempt = false;  // unless an earlier attempt was sent
         co_return refused;
     }
-    auto& guard = guard_for(model);
-    auto entering = guard.first_answer.enter();
-    auto bounded_entry = resilience::within(entering, stage.remaining(), "vision_deadline");
-    auto pass = co_await std::move(bounded_entry);
-    if (!pass) {
-        co_return out_of_time("no call to " + model + " had been answered in time to go after it");
-    }
     // A slot may be held by a call with a later deadline (another item's escalation), so the
     // wait for one is bounded by a timer of its own.
     const auto asked = steady::now();
@@ -745,8 +762,10 @@ asio::awaitable<attempt_verdict> claude_vision::impl::try_once(
     metrics.in_flight.with({model}).set(guard.concurrency.in_flight());
     const auto reserved = guard.reservation(estimate);
     // The call needs the time answers take once the limits let it go (a call cut off by the
-    // deadline is paid all the same): twice their mean, as answer times spread.
-    const auto needed = std::max(milliseconds(1), 2 * guard.typical_latency());
+    // deadline is paid all the same): twice their mean, as answer times spread, but never more
+    // than an attempt may take (an upstream slower than half of that must still be asked).
+    const auto needed =
+        std::clamp(2 * guard.typical_latency(), milliseconds(1), options.attempt_timeout);
     auto waited = co_await guard.limiter.acquire_within(reserved, stage.remaining() - needed);
     if (!waited) {
         // The item waits for its turn in the queue instead: a burst beyond what the limits let
@@ -913,11 +932,10 @@ asio::awaitable<model_answer> claude_vision::impl::call_model(
     out.record.latency_ms = std::chrono::duration_cast<milliseconds>(steady::now() - start).count();
     if (out.error) {
         out.record.outcome = out.error->code;
-        if (out.record.attempts > 0) {
-            // Claude was asked, and failed; calls that never connected asked it nothing, and an
-            // outage must not fail items that never reached it.
-            out.error->counts_as_attempt = reached;
-        }
+        // Claude was asked, and failed; calls that never connected, or were never sent (out of
+        // time waiting for a slot, the limits or a model's first answer), asked it nothing, and
+        // an outage must not fail items that never reached it.
+        out.error->counts_as_attempt = out.record.attempts > 0 && reached;
         if (asked_to_wait) {
             // A retry of the job must not reach Claude before the wait it asked for.
             out.error->retry_after_ms = std::max(out.error->retry_after_ms, asked_to_wait->count());

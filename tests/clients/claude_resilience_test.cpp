@@ -137,6 +137,78 @@ TEST_CASE("claude resilience: the limit learnt from the headers is waited for, n
     CHECK(h.fake.received() == 3);
 }
 
+TEST_CASE("claude resilience: an upstream slower than half an attempt is still asked",
+          "[clients]") {
+    harness h;  // attempts of 10 s
+    h.fake.set_latency(milliseconds(6'000));
+    h.fake.set_latency_clock(&h.time);
+    claude_vision vision(h.options, h.io.get_executor(), h.registry);
+    // Twice the answers' mean (12 s) is more than an attempt may take: the call goes with the
+    // attempt's whole timeout instead of never going again.
+    for (int i = 0; i < 3; ++i) {
+        auto r = test::run_coro(h.io, vision.identify(request()));
+        INFO("call " << i);
+        REQUIRE(r);
+    }
+    CHECK(h.fake.received() == 3);
+}
+
+TEST_CASE("claude resilience: a call out of time waiting for the first answer spends no attempt",
+          "[clients]") {
+    harness h;
+    h.options.stage_deadline = milliseconds(400);  // h.time stands still: 400 ms of real time
+    h.fake.set_latency(milliseconds(1'000));       // real time: the first answer comes too late
+    claude_vision vision(h.options, h.io.get_executor(), h.registry);
+    std::vector<result<pipeline::identification>> out;
+    auto call = [&]() -> asio::awaitable<void> {
+        out.push_back(co_await vision.identify(request()));
+    };
+    asio::co_spawn(h.io, call(), asio::detached);
+    asio::co_spawn(h.io, call(), asio::detached);
+    h.io.run();
+    REQUIRE(out.size() == 2);
+    // The waiter left the line with a quarter of the deadline left, unsent; then the first was
+    // cut off by the deadline, sent.
+    REQUIRE_FALSE(out[0]);
+    CHECK(out[0].error().code == "vision_deadline");
+    CHECK_FALSE(out[0].error().counts_as_attempt);
+    REQUIRE_FALSE(out[1]);
+    CHECK(out[1].error().counts_as_attempt);
+    CHECK(h.fake.received() == 1);
+    CHECK_THAT(h.registry.render(),
+               Catch::Contains(R"(boomer_vision_wait_seconds_count{model="claude-haiku-4-5",)"
+                               R"(for="first_answer"} 1)"));
+}
+
+TEST_CASE(
+    "claude resilience: calls waiting for the first answer are refused once the breaker opens",
+    "[clients]") {
+    harness h;
+    h.options.breaker_failures = 1;
+    h.options.max_attempts = 1;
+    h.fake.set_latency(milliseconds(200));
+    h.fake.inject(injected_error::internal());  // the first call's answer, a 500
+    claude_vision vision(h.options, h.io.get_executor(), h.registry);
+    std::vector<result<pipeline::identification>> out;
+    auto call = [&]() -> asio::awaitable<void> {
+        out.push_back(co_await vision.identify(request()));
+    };
+    for (int i = 0; i < 3; ++i) {
+        asio::co_spawn(h.io, call(), asio::detached);
+    }
+    h.io.run();
+    REQUIRE(out.size() == 3);
+    CHECK(h.fake.received() == 1);  // the others waited, then met the open breaker
+    for (const auto& r : out) {
+        REQUIRE_FALSE(r);
+    }
+    int refused = 0;
+    for (const auto& r : out) {
+        refused += r.error().code == "vision_unavailable" && !r.error().counts_as_attempt ? 1 : 0;
+    }
+    CHECK(refused == 2);
+}
+
 TEST_CASE("claude resilience: a call that writes the prompt cache reserves the whole prompt",
           "[clients]") {
     fakes::fake_anthropic_options fake_options;
