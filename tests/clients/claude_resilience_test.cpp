@@ -37,6 +37,31 @@ pipeline::identify_request request() {
 
 using harness = test::claude_harness;
 
+// options_for returns the client's settings against `fake` on the real clock: only the cheap
+// model.
+claude_options options_for(const fakes::fake_anthropic& fake) {
+    claude_options options;
+    options.api_key = clients::secret("test-key");
+    options.base_url = fake.base_url();
+    options.strong_model = "";
+    return options;
+}
+
+// identify_together starts `n` identifications at once and returns their results in the order
+// they ended.
+std::vector<result<pipeline::identification>> identify_together(asio::io_context& io,
+                                                                claude_vision& vision, int n) {
+    std::vector<result<pipeline::identification>> out;
+    auto call = [&]() -> asio::awaitable<void> {
+        out.push_back(co_await vision.identify(request()));
+    };
+    for (int i = 0; i < n; ++i) {
+        asio::co_spawn(io, call(), asio::detached);
+    }
+    io.run();
+    return out;
+}
+
 }  // namespace
 
 TEST_CASE("claude resilience: repeated 529s open the model's breaker, and calls stop",
@@ -159,13 +184,7 @@ TEST_CASE("claude resilience: a call out of time waiting for the first answer sp
     h.options.stage_deadline = milliseconds(400);  // h.time stands still: 400 ms of real time
     h.fake.set_latency(milliseconds(1'000));       // real time: the first answer comes too late
     claude_vision vision(h.options, h.io.get_executor(), h.registry);
-    std::vector<result<pipeline::identification>> out;
-    auto call = [&]() -> asio::awaitable<void> {
-        out.push_back(co_await vision.identify(request()));
-    };
-    asio::co_spawn(h.io, call(), asio::detached);
-    asio::co_spawn(h.io, call(), asio::detached);
-    h.io.run();
+    const auto out = identify_together(h.io, vision, 2);
     REQUIRE(out.size() == 2);
     // The waiter left the line with a quarter of the deadline left, unsent; then the first was
     // cut off by the deadline, sent.
@@ -189,14 +208,7 @@ TEST_CASE(
     h.fake.set_latency(milliseconds(200));
     h.fake.inject(injected_error::internal());  // the first call's answer, a 500
     claude_vision vision(h.options, h.io.get_executor(), h.registry);
-    std::vector<result<pipeline::identification>> out;
-    auto call = [&]() -> asio::awaitable<void> {
-        out.push_back(co_await vision.identify(request()));
-    };
-    for (int i = 0; i < 3; ++i) {
-        asio::co_spawn(h.io, call(), asio::detached);
-    }
-    h.io.run();
+    const auto out = identify_together(h.io, vision, 3);
     REQUIRE(out.size() == 3);
     CHECK(h.fake.received() == 1);  // the others waited, then met the open breaker
     for (const auto& r : out) {
@@ -271,10 +283,7 @@ TEST_CASE("claude resilience: calls made before the model's first answer wait fo
     fakes::fake_anthropic fake(fake_options);
     metrics::registry registry;
     asio::io_context io;
-    claude_options options;
-    options.api_key = clients::secret("test-key");
-    options.base_url = fake.base_url();
-    options.strong_model = "";
+    auto options = options_for(fake);
     options.concurrency_initial = 8;
     claude_vision vision(options, io.get_executor(), registry);
     int ok = 0;
@@ -327,10 +336,7 @@ TEST_CASE("claude resilience: the announced rate times the latency caps the conc
     ticking_clock time(1000);  // every call takes one second
     metrics::registry registry;
     asio::io_context io;
-    claude_options options;
-    options.api_key = clients::secret("test-key");
-    options.base_url = fake.base_url();
-    options.strong_model = "";
+    auto options = options_for(fake);
     options.time = &time;
     options.concurrency_initial = 50;
     options.concurrency_max = 100;

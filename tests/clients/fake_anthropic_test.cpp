@@ -374,6 +374,19 @@ TEST_CASE("fake anthropic: image tokens come from the JPEG's size", "[clients]")
     CHECK(fakes::image_tokens(4000, 3000) == 1639);  // scaled to 1280×960 first
 }
 
+namespace {
+
+// paid_usage posts `body`, which must be answered 200, and returns the answer's usage.
+pipeline::vision_usage paid_usage(const fake_anthropic& fake, const json::object& body) {
+    auto a = post(fake, body);
+    REQUIRE(a.status == 200);
+    auto reply = clients::parse_messages_reply(a.body);
+    REQUIRE(reply);
+    return reply->usage;
+}
+
+}  // namespace
+
 TEST_CASE("fake anthropic: prompt caching writes, reads within the TTL, then writes again",
           "[clients]") {
     manual_clock clock;
@@ -381,13 +394,7 @@ TEST_CASE("fake anthropic: prompt caching writes, reads within the TTL, then wri
     options.time = &clock;
     fake_anthropic fake(options);
 
-    auto usage_of = [&](const json::object& body) {
-        auto a = post(fake, body);
-        REQUIRE(a.status == 200);
-        auto reply = clients::parse_messages_reply(a.body);
-        REQUIRE(reply);
-        return reply->usage;
-    };
+    auto usage_of = [&fake](const json::object& body) { return paid_usage(fake, body); };
     auto first = usage_of(valid_body());
     CHECK(first.cache_creation_input_tokens >= 4096);  // Haiku 4.5's minimum, reached
     CHECK(first.cache_creation_5m_tokens == first.cache_creation_input_tokens);
@@ -422,13 +429,7 @@ TEST_CASE("fake anthropic: a cache entry is read only once the answer that wrote
     // while the first answer was still being made.
     options.latency = std::chrono::milliseconds(200);
     fake_anthropic fake(options);
-    auto usage_of = [&](const json::object& body) {
-        auto a = post(fake, body);
-        REQUIRE(a.status == 200);
-        auto reply = clients::parse_messages_reply(a.body);
-        REQUIRE(reply);
-        return reply->usage;
-    };
+    auto usage_of = [&fake](const json::object& body) { return paid_usage(fake, body); };
     auto first = usage_of(valid_body());
     REQUIRE(first.cache_creation_input_tokens >= 4096);
     // Sent before the first answer began: it cannot read the entry and pays to write it again.
