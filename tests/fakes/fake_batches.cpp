@@ -344,9 +344,8 @@ void fake_batch_desk::end(batch& b) {
     b.ended_ms = time_.now_ms();
 }
 
-batch_answer fake_batch_desk::retrieve(const std::string& id) {
-    std::lock_guard lock(mutex_);
-    const auto request_id = request_id_locked();
+std::variant<fake_batch_desk::batch*, batch_answer> fake_batch_desk::find_locked(
+    const std::string& id, const std::string& request_id) {
     if (auto refused = admit_locked(request_id)) {
         return std::move(*refused);
     }
@@ -354,7 +353,17 @@ batch_answer fake_batch_desk::retrieve(const std::string& id) {
     if (found == batches_.end()) {
         return not_found(id, request_id);
     }
-    auto& b = found->second;
+    return &found->second;
+}
+
+batch_answer fake_batch_desk::retrieve(const std::string& id) {
+    std::lock_guard lock(mutex_);
+    const auto request_id = request_id_locked();
+    auto found = find_locked(id, request_id);
+    if (auto* answer = std::get_if<batch_answer>(&found)) {
+        return std::move(*answer);
+    }
+    auto& b = *std::get<batch*>(found);
     ++polls_;
     if (b.status != "ended" && due(b, time_.now_ms())) {
         end(b);
@@ -389,14 +398,11 @@ batch_answer fake_batch_desk::results(const std::string& id) {
 batch_answer fake_batch_desk::cancel(const std::string& id) {
     std::lock_guard lock(mutex_);
     const auto request_id = request_id_locked();
-    if (auto refused = admit_locked(request_id)) {
-        return std::move(*refused);
+    auto found = find_locked(id, request_id);
+    if (auto* answer = std::get_if<batch_answer>(&found)) {
+        return std::move(*answer);
     }
-    auto found = batches_.find(id);
-    if (found == batches_.end()) {
-        return not_found(id, request_id);
-    }
-    auto& b = found->second;
+    auto& b = *std::get<batch*>(found);
     if (b.status == "in_progress") {
         b.status = "canceling";
         b.cancel_ms = time_.now_ms();
@@ -407,15 +413,12 @@ batch_answer fake_batch_desk::cancel(const std::string& id) {
 batch_answer fake_batch_desk::remove(const std::string& id) {
     std::lock_guard lock(mutex_);
     const auto request_id = request_id_locked();
-    if (auto refused = admit_locked(request_id)) {
-        return std::move(*refused);
-    }
-    auto found = batches_.find(id);
-    if (found == batches_.end()) {
-        return not_found(id, request_id);
+    auto found = find_locked(id, request_id);
+    if (auto* answer = std::get_if<batch_answer>(&found)) {
+        return std::move(*answer);
     }
     // Batches end on their own upstream: one that is due ends here, as at a retrieve.
-    auto& b = found->second;
+    auto& b = *std::get<batch*>(found);
     if (b.status != "ended" && due(b, time_.now_ms())) {
         end(b);
     }
@@ -424,7 +427,7 @@ batch_answer fake_batch_desk::remove(const std::string& id) {
                             "Message Batch " + id + " cannot be deleted until it has ended",
                             request_id);
     }
-    batches_.erase(found);
+    batches_.erase(id);
     return ok_answer(json::serialize(json::object{{"id", id}, {"type", "message_batch_deleted"}}),
                      request_id);
 }

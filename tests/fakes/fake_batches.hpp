@@ -22,6 +22,7 @@
 #include <string>
 #include <string_view>
 #include <utility>
+#include <variant>
 #include <vector>
 
 #include "core/clock.hpp"
@@ -158,6 +159,10 @@ private:
     // admit_locked returns the refusal of a call by the per-minute limit or the error dice.
     std::optional<batch_answer> admit_locked(const std::string& request_id);
     std::string request_id_locked();  // a new random one for each answer, from the seed
+    // find_locked returns batch `id` for a call on it that the limits and dice admit, or the
+    // answer the call gets instead (the refusal, or 404).
+    std::variant<batch*, batch_answer> find_locked(const std::string& id,
+                                                   const std::string& request_id);
 
     fake_batch_options options_;
     const clock& time_;
