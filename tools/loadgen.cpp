@@ -61,6 +61,7 @@
 #include <thread>
 #include <vector>
 
+#include "core/cli.hpp"
 #include "tools/load_stats.hpp"
 
 namespace {
@@ -1139,6 +1140,7 @@ int main(int argc, char** argv) {
     app.add_option("--photo-pool", o.photo_pool,
                    "Make this many photos up front and cycle through them (0: a new one per item)");
     app.add_flag("--intake-only", o.intake_only, "Measure intake only; do not wait for items");
+    boomer::refuse_empty_values(app);
     try {
         app.parse(argc, argv);
     } catch (const CLI::ParseError& e) {

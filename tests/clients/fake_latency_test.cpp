@@ -153,7 +153,10 @@ TEST_CASE("fake upstream flags: values no upstream could have are refused", "[cl
                                          {"--ebay-port", "70000"},
                                          {"--rpm", "-5"},
                                          {"--itpm", "-1"},
-                                         {"--ebay-browse-quota", "-3"}}) {
+                                         {"--ebay-browse-quota", "-3"},
+                                         {"--seed", ""},
+                                         {"--latency-ms", ""},
+                                         {"--api-key", ""}}) {
         INFO(bad[0] << " " << bad[1]);
         fakes::fake_upstream_flags flags;
         CLI::App app;

@@ -110,6 +110,8 @@ TEST_CASE("loadgen: bad options are refused before any load, with exit status 2"
         {{"--duration", "soon"}, "--duration"},
         {{"--scenario", "burst", "--wait", "10 minutes"}, "--wait"},
         {{"--warmup", "120%"}, "--warmup"},
+        {{"--seed", ""}, "--seed"},
+        {{"--scenario", "burst", "--burst", ""}, "--burst"},
         {{"--json", (dir.path() / "no" / "such" / "dir" / "r.json").string()}, "--json"},
     };
     for (const auto& c : cases) {

@@ -5,6 +5,8 @@
 #include <memory>
 #include <random>
 
+#include "core/cli.hpp"
+
 namespace boomer::fakes {
 namespace {
 
@@ -142,6 +144,7 @@ void add_fake_upstream_flags(CLI::App& app, fake_upstream_flags& flags) {
     app.allow_config_extras(CLI::config_extras_mode::error);
     add_anthropic_flags(app, flags);
     add_ebay_flags(app, flags);
+    refuse_empty_values(app);
 }
 
 result<bool> finish_fake_upstream_flags(fake_upstream_flags& flags) {
