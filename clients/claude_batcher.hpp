@@ -56,7 +56,10 @@ struct batch_settings {
     // makes about 2 * 60 s / window of them, besides the polls (see the top of this file).
     std::chrono::milliseconds window{10'000};
     std::chrono::milliseconds poll_min{1'000};   // BOOMER_CLAUDE_BATCH_POLL_MIN_MS: first wait
-    std::chrono::milliseconds poll_max{60'000};  // BOOMER_CLAUDE_BATCH_POLL_MAX_MS: longest wait
+    // BOOMER_CLAUDE_BATCH_POLL_MAX_MS: longest wait, so the latest a batch's end is seen. Polls
+    // share list calls, so a process makes about 60 s / poll_max of them a minute however many
+    // batches wait: 20 s costs three calls of the 50 a minute and delays answers by 10 s on average.
+    std::chrono::milliseconds poll_max{20'000};
     // Bytes of a create request at most: the API refuses a batch over 256 MB (413), so a
     // window is submitted before a call would take its requests past this.
     std::size_t max_bytes = 240 * 1024 * 1024;
