@@ -85,6 +85,14 @@ bool server_failure(const failure& problem) {
            problem.code == "vision_bad_response";
 }
 
+// refused_by_claude is true for an error answer of Claude's own about its state (5xx, 529,
+// 429): the call was not processed, and is not billed. A timeout or a broken connection may
+// have been.
+bool refused_by_claude(const failure& problem) {
+    return problem.code == "vision_upstream_error" || problem.code == "vision_overloaded" ||
+           problem.code == "vision_rate_limited";
+}
+
 // The vision failure for a transport failure of https_client.
 failure transport_failure(const failure& f) {
     if (f.code == "timeout") {
@@ -368,6 +376,13 @@ struct model_guard {
         mean_output = answered == 0 ? out : mean_output + weight * (out - mean_output);
         mean_latency_ms = answered == 0 ? ms : mean_latency_ms + weight * (ms - mean_latency_ms);
         ++answered;
+    }
+
+    // answers_so_far counts the calls the model has answered: a call that failed with none
+    // answered meanwhile met an outage.
+    std::int64_t answers_so_far() const {
+        std::lock_guard lock(usage_mutex);
+        return answered;
     }
 
     // typical_latency returns how long answered calls took, on average (0 before the first): a
@@ -862,6 +877,10 @@ asio::awaitable<model_answer> claude_vision::impl::call_model(
     std::optional<milliseconds> asked_to_wait;  // the last retry-after Claude sent
     std::optional<failure> last;                // the last failed attempt's problem
     bool reached = false;  // an attempt reached Claude and was not turned away with a 429
+    // Every attempt that reached Claude was refused with an error of its own (5xx, 529, 429):
+    // none was processed, so none was billed.
+    bool only_refused = true;
+    const auto answers_before = self->guard_for(model).answers_so_far();
     const auto budget_ms = self->options.stage_deadline;
 
     for (int attempt = 1;; ++attempt) {
@@ -877,6 +896,7 @@ asio::awaitable<model_answer> claude_vision::impl::call_model(
             reached =
                 reached || (verdict.reached &&
                             (verdict.answered || verdict.problem.code != "vision_rate_limited"));
+            only_refused = only_refused && (!verdict.reached || refused_by_claude(verdict.problem));
             out.record.attempts = attempt;
             if (attempt > 1) {
                 self->metrics.retries.with({model}).inc();
@@ -936,6 +956,16 @@ asio::awaitable<model_answer> claude_vision::impl::call_model(
         // time waiting for a slot, the limits or a model's first answer), asked it nothing, and
         // an outage must not fail items that never reached it.
         out.error->counts_as_attempt = out.record.attempts > 0 && reached;
+        if (out.error->counts_as_attempt && only_refused &&
+            self->guard_for(model).answers_so_far() == answers_before) {
+            // Claude refused every attempt with an error of its own and answered no other call
+            // of the model meanwhile: an outage, not this item's trouble. The item waits it out
+            // (the breaker paces the trial calls) and nothing was billed; an item Claude fails
+            // while it answers others spends its attempts.
+            out.error->counts_as_attempt = false;
+            out.error->message += " Claude answered no call of " + model +
+                                  " meanwhile: the item waits without spending an attempt.";
+        }
         if (asked_to_wait) {
             // A retry of the job must not reach Claude before the wait it asked for.
             out.error->retry_after_ms = std::max(out.error->retry_after_ms, asked_to_wait->count());

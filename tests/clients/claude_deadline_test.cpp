@@ -92,7 +92,8 @@ TEST_CASE("claude deadline: the stage deadline stops retries the attempts would 
     CHECK(contains(r.error().message, "3000 ms deadline"));
     CHECK(contains(r.error().message, "waited 2000 ms with 1500 ms left"));
     CHECK(contains(r.error().message, "overloaded"));
-    CHECK(r.error().counts_as_attempt);  // Claude took the calls, and failed them
+    // Claude refused every call and answered none: an outage, which spends no attempt.
+    CHECK_FALSE(r.error().counts_as_attempt);
     CHECK(has_line(h.registry.render(), R"(boomer_vision_calls_total{model="claude-haiku-4-5",)"
                                         R"(outcome="vision_deadline"} 1)"));
 }

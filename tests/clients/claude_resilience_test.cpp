@@ -79,7 +79,7 @@ TEST_CASE("claude resilience: repeated 529s open the model's breaker, and calls 
         auto r = test::run_coro(h.io, vision.identify(request()));
         REQUIRE_FALSE(r);
         CHECK(r.error().code == "vision_overloaded");
-        CHECK(r.error().counts_as_attempt);
+        CHECK_FALSE(r.error().counts_as_attempt);  // no call answered: an outage
     }
     auto refused = test::run_coro(h.io, vision.identify(request()));
     REQUIRE_FALSE(refused);
@@ -119,11 +119,11 @@ TEST_CASE(
     auto r = test::run_coro(h.io, vision.identify(request()));
     REQUIRE_FALSE(r);
     CHECK(h.fake.received() == 2);  // the third attempt was refused by the breaker
-    // What went wrong is Claude's overload, not the pause it caused; Claude was asked, so the
-    // job's attempt is spent, and its retry waits until a trial call may go.
+    // What went wrong is Claude's overload, not the pause it caused; Claude answered no call,
+    // so the job's attempt is not spent, and its retry waits until a trial call may go.
     CHECK(r.error().code == "vision_overloaded");
     CHECK(r.error().message.find("paused for 5 s") != std::string::npos);
-    CHECK(r.error().counts_as_attempt);
+    CHECK_FALSE(r.error().counts_as_attempt);
     // (the pause began at the second failure; the backoff before the third attempt passed since)
     CHECK(r.error().retry_after_ms > 4000);
     CHECK(r.error().retry_after_ms <= 5000);
@@ -404,6 +404,50 @@ private:
 };
 
 }  // namespace
+
+TEST_CASE(
+    "claude resilience: refusals spend no attempt in an outage, and do while Claude answers "
+    "other calls",
+    "[clients]") {
+    harness h;
+    h.options.max_attempts = 2;
+    {
+        claude_vision vision(h.options, h.io.get_executor(), h.registry);
+        for (auto error : {injected_error::overloaded(), injected_error::internal()}) {
+            INFO(error.status);
+            h.fake.inject(error);
+            h.fake.inject(error);
+            auto r = test::run_coro(h.io, vision.identify(request()));
+            REQUIRE_FALSE(r);
+            CHECK_FALSE(r.error().counts_as_attempt);
+            CHECK(r.error().message.find("answered no call") != std::string::npos);
+        }
+    }
+
+    // Another item's call is answered between this call's two refused attempts: Claude works,
+    // the trouble is this call's, and its attempt is spent.
+    claude_vision* client = nullptr;
+    bool other_ran = false;
+    h.options.sleep = [&client, &other_ran, &h](milliseconds d) -> asio::awaitable<void> {
+        h.time.advance_ms(d.count());
+        if (!std::exchange(other_ran, true)) {
+            auto other = test::tiny_request("itm_other");
+            other.title_hint = "lens";  // not the same call: no shared answer
+            auto answered = co_await client->identify(other);
+            CHECK(answered);
+            h.fake.inject(injected_error::overloaded());  // for this call's second attempt
+        }
+    };
+    claude_vision vision(h.options, h.io.get_executor(), h.registry);
+    client = &vision;
+    h.fake.inject(injected_error::overloaded());
+    auto r = test::run_coro(h.io, vision.identify(request()));
+    REQUIRE(other_ran);
+    REQUIRE_FALSE(r);
+    CHECK(r.error().code == "vision_overloaded");
+    CHECK(r.error().counts_as_attempt);
+    CHECK(h.fake.received() == 4 + 3);
+}
 
 TEST_CASE("claude resilience: connections broken before an answer do not open the breaker",
           "[clients]") {
