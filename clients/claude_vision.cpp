@@ -1024,6 +1024,13 @@ model_answer claude_vision::impl::batch_answer(batch_reply got, const std::strin
         out.error = std::move(got.error);
         out.record.outcome = out.error->code;
         metrics.errors.with({model, out.error->code}).inc();
+        if (refused_by_claude(*out.error) || out.error->code == "vision_batch_unavailable") {
+            // The batch endpoints refused the create or could not be polled, or the line came
+            // back refused: nothing was billed (a batch that exists is found again through its
+            // record). Spending attempts here would send bulk items to full-price synchronous
+            // calls within seconds of a batch endpoint outage.
+            out.error->counts_as_attempt = false;
+        }
     }
     metrics.calls.with({model, out.record.outcome}).inc();
     if (keepable(out)) {

@@ -285,6 +285,28 @@ TEST_CASE(
                       [](milliseconds w) { return w >= std::chrono::seconds(30); }));
 }
 
+TEST_CASE("claude batcher: refusals of the batch endpoints and refused lines spend no attempt",
+          "[clients]") {
+    fakes::fake_batch_options down;
+    down.internal_share = 1.0;  // every batch call answered 500
+    harness h(down);
+    h.options.max_attempts = 2;
+    auto refused = h.identify(bulk_request("itm_0", 0));
+    REQUIRE_FALSE(refused);
+    CHECK(refused.error().retryable);
+    CHECK_FALSE(refused.error().counts_as_attempt);
+    CHECK(h.fake.batches_created() == 0);
+
+    fakes::fake_batch_options failing_lines;
+    failing_lines.errored_line_share = 1.0;  // api_error lines, not billed
+    harness l(failing_lines);
+    auto errored = l.identify(bulk_request("itm_1", 1));
+    REQUIRE_FALSE(errored);
+    CHECK(errored.error().code == "vision_upstream_error");
+    CHECK_FALSE(errored.error().counts_as_attempt);
+    CHECK(l.fake.batch_billed().empty());
+}
+
 // real_sleep waits for real, a hundredth of the asked time: polls of several batches overlap
 // in time as they would in a running service.
 asio::awaitable<void> real_sleep(milliseconds d) {
