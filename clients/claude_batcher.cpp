@@ -135,7 +135,8 @@ batch_reply reply_from(const batch_result* line, const slot& s, const waiter& w,
     } else if (line->type == "succeeded" && line->reply) {
         out.reply = line->reply;
         out.paid_by_caller = w.item_id == s.payer;
-        out.body = out.paid_by_caller ? line->message_json : std::string();
+        out.payer = s.payer;
+        out.body = line->message_json;
     } else if (line->type == "errored" && line->error) {
         out.error = classify_error(*line->error, response_meta{});
         out.error->message = "In batch " + batch_id + ": " + out.error->message;
@@ -204,7 +205,8 @@ struct claude_batcher::impl : std::enable_shared_from_this<impl> {
     // Outcomes of parked calls, by custom_id and item, with the time they were kept (see
     // on_parked_ended); guarded by mutex.
     std::map<std::pair<std::string, std::string>, std::pair<batch_reply, std::int64_t>> outcomes;
-    std::function<void(const std::string&)> parked_ended;  // guarded by mutex
+    std::function<void(const std::string&)> parked_ended;    // guarded by mutex
+    std::function<void(const messages_reply&)> line_billed;  // guarded by mutex
     // Batches watched for jobs parked elsewhere (see watch): their end is told even with no
     // parked call of this process in them; guarded by mutex.
     std::set<std::string> watched;
@@ -264,6 +266,8 @@ struct claude_batcher::impl : std::enable_shared_from_this<impl> {
                                             const std::string& item_id);
     // tell_parked tells the listener that batch `id` ended, when it held parked calls.
     void tell_parked(const std::string& id, bool any);
+    // tell_billed tells the on_line_billed listener of a succeeded line.
+    void tell_billed(const messages_reply& line);
 
     // Spawned: they own their arguments.
     static asio::awaitable<void> close_window(std::shared_ptr<impl> self, std::uint64_t number);
@@ -1069,6 +1073,8 @@ asio::awaitable<void> claude_batcher::impl::distribute(self_ref self, const std:
         const auto& s = found->second;
         if (line.type != "succeeded") {
             unanswered.push_back(s.key);
+        } else if (line.reply) {
+            self->tell_billed(*line.reply);
         }
         const auto reply_for = [&line, &s, &id](const waiter& w) {
             return reply_from(&line, s, w, id);
@@ -1137,6 +1143,17 @@ std::optional<batch_reply> claude_batcher::impl::take_outcome(const std::string&
     auto out = std::move(found->second.first);
     outcomes.erase(found);
     return out;
+}
+
+void claude_batcher::impl::tell_billed(const messages_reply& line) {
+    std::function<void(const messages_reply&)> listener;
+    {
+        std::lock_guard lock(mutex);
+        listener = line_billed;
+    }
+    if (listener) {
+        listener(line);
+    }
 }
 
 void claude_batcher::impl::tell_parked(const std::string& id, bool any) {
@@ -1247,6 +1264,11 @@ asio::awaitable<bool> claude_batcher::holds(const std::string& key) {
 void claude_batcher::on_parked_ended(std::function<void(const std::string& batch_id)> listener) {
     std::lock_guard lock(impl_->mutex);
     impl_->parked_ended = std::move(listener);
+}
+
+void claude_batcher::on_line_billed(std::function<void(const messages_reply& line)> listener) {
+    std::lock_guard lock(impl_->mutex);
+    impl_->line_billed = std::move(listener);
 }
 
 std::string claude_batcher::custom_id_of(std::string_view key) {

@@ -55,10 +55,11 @@ struct batch_settings {
     // call of the batch endpoints' own per-minute limit (50 at Tier 1), so a steady bulk flow
     // makes about 2 * 60 s / window of them, besides the polls (see the top of this file).
     std::chrono::milliseconds window{10'000};
-    std::chrono::milliseconds poll_min{1'000};   // BOOMER_CLAUDE_BATCH_POLL_MIN_MS: first wait
+    std::chrono::milliseconds poll_min{1'000};  // BOOMER_CLAUDE_BATCH_POLL_MIN_MS: first wait
     // BOOMER_CLAUDE_BATCH_POLL_MAX_MS: longest wait, so the latest a batch's end is seen. Polls
     // share list calls, so a process makes about 60 s / poll_max of them a minute however many
-    // batches wait: 20 s costs three calls of the 50 a minute and delays answers by 10 s on average.
+    // batches wait: 20 s costs three calls of the 50 a minute and delays answers by 10 s on
+    // average.
     std::chrono::milliseconds poll_max{20'000};
     // Bytes of a create request at most: the API refuses a batch over 256 MB (413), so a
     // window is submitted before a call would take its requests past this.
@@ -95,6 +96,7 @@ struct batch_call {
 struct batch_reply {
     std::optional<messages_reply> reply;  // a succeeded line
     std::string body;                     // its message JSON, for the answer store
+    std::string payer;                    // the item that paid for the line
     std::optional<failure> error;         // errored, canceled, expired or the batch failed
     std::string batch_id;                 // empty when no batch was created
     bool paid_by_caller = false;          // the caller's item paid (others share it as "cached")
@@ -134,6 +136,12 @@ public:
     // call made again finds its batch through the record and reads its results anew). Called
     // from the batcher's background work; it must not block. Thread-safe.
     void on_parked_ended(std::function<void(const std::string& batch_id)> listener);
+
+    // on_line_billed sets who is told of each succeeded line of the batches this process reads,
+    // once per line whichever calls (if any) still wait for it: the spend to count. A batch two
+    // processes wait on is read, and told, in both. Called from the batcher's background work;
+    // it must not block. Thread-safe.
+    void on_line_billed(std::function<void(const messages_reply& line)> listener);
 
     // watch polls batch `batch_id` for jobs parked on it that no call of this process stands
     // for (another process parked them and stopped), and tells the on_parked_ended listener

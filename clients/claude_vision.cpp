@@ -453,6 +453,14 @@ struct claude_vision::impl {
         }
         if (options.batch.enabled && options.answers) {
             batcher = std::make_unique<claude_batcher>(options, executor);
+            batcher->on_line_billed([this](const messages_reply& line) {
+                pipeline::vision_call record;
+                record.model = line.model;
+                record.usage = line.usage;
+                const auto model = asked_model(line.model);
+                record_usage(model, record);
+                metrics.calls.with({model, "ok"}).inc();
+            });
             batches_in_flight =
                 &registry
                      .callback_gauge_family("boomer_vision_batches_in_flight",
@@ -531,6 +539,12 @@ struct claude_vision::impl {
     http_call make_call(std::string body) const;
     void record_limits(const std::string& model, const rate_limits& limits);
     void record_usage(const std::string& model, pipeline::vision_call& record);
+    // price_of is what `record`'s usage cost, priced as the model that answered (else `model`,
+    // the one asked for).
+    std::int64_t price_of(const pipeline::vision_call& record, const std::string& model) const;
+    // asked_model is the configured model (the metrics' label) a line answered by `served`, a
+    // dated id, was asked of.
+    std::string asked_model(const std::string& served) const;
     attempt_verdict judge(const std::string& model, const result<http_response>& res,
                           model_answer& out);
     attempt_verdict out_of_time(const std::string& why) const;
@@ -571,8 +585,7 @@ struct claude_vision::impl {
                                                      pipeline::identify_request& request,
                                                      std::string key, std::string body,
                                                      std::string model);
-    model_answer batch_answer(batch_reply got, const std::string& model, const std::string& item_id,
-                              steady::time_point start);
+    model_answer batch_answer(batch_reply got, const std::string& model, steady::time_point start);
     asio::awaitable<result<model_answer>> pay(std::shared_ptr<impl> self,
                                               pipeline::identify_request& request, std::string key,
                                               std::string body, std::string model,
@@ -653,6 +666,24 @@ void claude_vision::impl::record_limits(const std::string& model, const rate_lim
                 .set(static_cast<double>(*buckets[i]->remaining));
         }
     }
+}
+
+std::int64_t claude_vision::impl::price_of(const pipeline::vision_call& record,
+                                           const std::string& model) const {
+    auto price = options.prices.find(record.model);
+    if (!price) {
+        price = options.prices.find(model);  // validated at start, so always found
+    }
+    return price_call(*price, record.usage).total;
+}
+
+std::string claude_vision::impl::asked_model(const std::string& served) const {
+    for (const auto* configured : {&options.strong_model, &options.cheap_model}) {
+        if (!configured->empty() && served.starts_with(*configured)) {
+            return *configured;
+        }
+    }
+    return served;
 }
 
 void claude_vision::impl::record_usage(const std::string& model, pipeline::vision_call& record) {
@@ -987,13 +1018,12 @@ asio::awaitable<result<model_answer>> claude_vision::impl::call_batch(
     const auto start = steady::now();
     auto call = batch_call_for(request, std::move(key), std::move(body));
     auto got = co_await self->batcher->call(call);
-    co_return self->batch_answer(std::move(got), model, request.item_id, start);
+    co_return self->batch_answer(std::move(got), model, start);
 }
 
-// batch_answer turns a batch's reply into the call's answer, counted in the metrics; a paid
-// answer names `item_id` as its payer.
+// batch_answer turns a batch's reply into the call's answer, counted in the metrics; an answer
+// names the item that paid for its line.
 model_answer claude_vision::impl::batch_answer(batch_reply got, const std::string& model,
-                                               const std::string& item_id,
                                                steady::time_point start) {
     model_answer out;
     out.record.model = model;
@@ -1016,9 +1046,13 @@ model_answer claude_vision::impl::batch_answer(batch_reply got, const std::strin
         out.record.confidence = got.reply->identification.confidence;
         out.record.outcome = got.paid_by_caller ? "ok" : "cached";
         if (got.paid_by_caller) {
-            record_usage(model, out.record);
-            out.body = std::move(got.body);
+            out.record.cost_micros = price_of(out.record, model);
         }
+        // Kept under the item that paid, whichever copy the line reached first: the payer,
+        // waiting for this copy's answer or finding it kept, is charged (see reused). The
+        // spend was counted once, as the line was read (on_line_billed).
+        out.body = std::move(got.body);
+        out.paid_by = std::move(got.payer);
         out.reply = std::move(got.reply);
     } else {
         out.error = std::move(got.error);
@@ -1032,9 +1066,8 @@ model_answer claude_vision::impl::batch_answer(batch_reply got, const std::strin
             out.error->counts_as_attempt = false;
         }
     }
-    metrics.calls.with({model, out.record.outcome}).inc();
-    if (keepable(out)) {
-        out.paid_by = item_id;
+    if (out.record.outcome != "ok") {  // a paid line was counted as it was read
+        metrics.calls.with({model, out.record.outcome}).inc();
     }
     return out;
 }
@@ -1051,11 +1084,7 @@ model_answer claude_vision::impl::reused(model_answer found, const std::string& 
     record.outcome = "cached";
     if (!item_id.empty() && found.paid_by == item_id) {
         record.outcome = "ok";
-        auto price = options.prices.find(record.model);
-        if (!price) {
-            price = options.prices.find(model);
-        }
-        record.cost_micros = price_call(*price, record.usage).total;
+        record.cost_micros = price_of(record, model);
     }
     found.record = std::move(record);
     return found;
@@ -1155,7 +1184,7 @@ asio::awaitable<model_answer> claude_vision::impl::batched_answer(
     const auto start = steady::now();
     auto call = batch_call_for(request, lead.key(), std::move(body));
     auto got = co_await self->batcher->call(call);
-    auto out = self->batch_answer(std::move(got), model, request.item_id, start);
+    auto out = self->batch_answer(std::move(got), model, start);
     if (!out.parked_in.empty()) {
         co_return out;  // parked: identical calls waiting for this one ask the batcher themselves
     }

@@ -12,11 +12,13 @@
 #include <boost/asio/detached.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
+#include <boost/asio/thread_pool.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/json.hpp>
 #include <catch2/catch.hpp>
 #include <map>
 #include <mutex>
+#include <sstream>
 
 #include "clients/anthropic_messages.hpp"
 #include "clients/claude_answers.hpp"
@@ -497,6 +499,54 @@ TEST_CASE(
     CHECK(again[1]->calls.at(0).outcome == "cached");
     CHECK(again[1]->cost_micros == 0);
     CHECK(again[2]->calls.at(0).outcome == "ok");
+}
+
+// series_sum adds the samples of metric `name` in a rendered registry whose labels contain
+// `labels` (every series of it with an empty `labels`).
+double series_sum(const std::string& text, const std::string& name, const std::string& labels) {
+    double sum = 0;
+    std::istringstream lines(text);
+    for (std::string line; std::getline(lines, line);) {
+        if (line.rfind(name + "{", 0) == 0 && line.find(labels) != std::string::npos) {
+            sum += std::stod(line.substr(line.rfind(' ') + 1));
+        }
+    }
+    return sum;
+}
+
+TEST_CASE("claude batcher: the payer of a parked line is charged whichever copy asks first",
+          "[clients]") {
+    fakes::fake_batch_options slow;
+    slow.in_progress_polls = 3;
+    harness h(slow);
+    asio::thread_pool store_thread(1);  // lookups wait, as with a database
+    h.answers->lookups = &store_thread;
+    h.fake.add_fixture(sha256_hex(photo(0)), "claude-haiku-4-5",
+                       test::identification_record("Parked", 0.9));
+    clients::claude_vision vision(h.options, h.io.get_executor(), h.registry);
+    std::vector<std::string> ended;
+    listen_for_ends(h, vision, ended);
+    auto parked = parked_run(h, vision, {bulk_request("itm_a", 0), bulk_request("itm_b", 0)});
+    REQUIRE(parked[0]);
+    REQUIRE_FALSE(parked[0]->parked_in.empty());
+    h.io.restart();
+    h.io.run();
+    REQUIRE(ended.size() == 1);
+
+    // The copy that did not pay asks first, and the payer waits for its answer.
+    auto again = parked_run(h, vision, {bulk_request("itm_b", 0), bulk_request("itm_a", 0)});
+    REQUIRE(again[0]);
+    REQUIRE(again[1]);
+    auto billed = h.fake.batch_billed();
+    REQUIRE(billed.size() == 1);
+    CHECK(again[0]->calls.at(0).outcome == "cached");
+    CHECK(again[0]->cost_micros == 0);
+    CHECK(again[1]->calls.at(0).outcome == "ok");
+    CHECK(again[1]->cost_micros == half_cost(billed[0].usage, 1, 5));
+    const auto text = h.registry.render();
+    CHECK(series_sum(text, "boomer_vision_calls_total", "outcome=\"ok\"") == 1);
+    CHECK(series_sum(text, "boomer_vision_cost_dollars_total", "") ==
+          Approx(static_cast<double>(again[1]->cost_micros) / 1e6));
 }
 
 TEST_CASE("claude batcher: a parked call whose line failed gets the failure when it asks again",

@@ -120,8 +120,11 @@ public:
         ++puts;
         entries[std::string(key)] = std::string(value);
     }
-    boost::asio::thread_pool* pool() override { return nullptr; }
+    boost::asio::thread_pool* pool() override { return lookups; }
 
+    // Where lookups run: inline when null, else on this pool (a caller then waits for them, as
+    // with a database).
+    boost::asio::thread_pool* lookups = nullptr;
     std::map<std::string, std::string> entries;
     int gets = 0;
     int puts = 0;
