@@ -162,15 +162,22 @@ void check_options(const options& o) {
         fail("--give-up must be more than 0");
     }
     option_duration("--wait", o.wait_for);
+    // A time given as a duration is checked against --duration where the run lasts that long
+    // (a burst's submissions take what they take).
+    const bool timed = o.scenario != "burst";
     if (auto warmup = parse_percent(o.warmup); warmup ? *warmup >= 100 : false) {
         fail("--warmup must leave part of the run: under 100%, not " + o.warmup);
-    } else if (!warmup) {
-        option_duration("--warmup", o.warmup);
+    } else if (!warmup && option_duration("--warmup", o.warmup) >=
+                              (timed ? parse_duration(o.duration) : milliseconds::max())) {
+        fail("--warmup must leave part of the run: under --duration " + o.duration + ", not " +
+             o.warmup);
     }
     if (auto kill_at = parse_percent(o.kill_at); kill_at ? *kill_at > 100 : false) {
         fail("--kill-at must fall within the run: at most 100%, not " + o.kill_at);
-    } else if (!kill_at) {
-        option_duration("--kill-at", o.kill_at);
+    } else if (!kill_at && option_duration("--kill-at", o.kill_at) >
+                               (timed ? parse_duration(o.duration) : milliseconds::max())) {
+        fail("--kill-at must fall within the run: at most --duration " + o.duration + ", not " +
+             o.kill_at);
     }
     if (o.scenario == "chaos" && o.spawn.empty()) {
         fail("chaos kills and restarts the service: give the command that starts it with --spawn");

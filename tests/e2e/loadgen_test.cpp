@@ -111,6 +111,9 @@ TEST_CASE("loadgen: bad options are refused before any load, with exit status 2"
         {{"--scenario", "burst", "--wait", "10 minutes"}, "--wait"},
         {{"--warmup", "120%"}, "--warmup"},
         {{"--seed", ""}, "--seed"},
+        {{"--warmup", "30s", "--duration", "10s"}, "--warmup"},
+        {{"--scenario", "chaos", "--spawn", "true", "--kill-at", "30s", "--duration", "10s"},
+         "--kill-at"},
         {{"--scenario", "burst", "--burst", ""}, "--burst"},
         {{"--json", (dir.path() / "no" / "such" / "dir" / "r.json").string()}, "--json"},
     };
