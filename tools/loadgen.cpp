@@ -753,10 +753,12 @@ json::object load_generator::upstream_report(double seconds) {
         {"paid_per_minute_window", window_rate},
         {"requests_left_at_window_start", left_from},
         {"requests_left_at_window_end", left_to},
-        {"stats", std::move(after)},
+        // The fakes' own counters since they started, which may be before this run (the fields
+        // above count this run alone).
+        {"stats_since_start", std::move(after)},
     };
     if (auto ebay = get_json(o_.ebay_fake, "/_fake/stats"); !ebay.empty()) {
-        out["ebay_stats"] = std::move(ebay);
+        out["ebay_stats_since_start"] = std::move(ebay);
     }
     return out;
 }
