@@ -202,15 +202,35 @@ asio::awaitable<result<std::vector<comp>>> ask_source(std::shared_ptr<search_sta
                                                       std::size_t i) {
     auto source = st->slots[i].source;
     result<std::vector<comp>> answer = fail("source_error", "");
-    try {
-        answer = co_await source->search(st->query);
-    } catch (const boost::system::system_error& e) {
-        if (e.code() == asio::error::operation_aborted) {
-            throw;
+    // A server error or a dropped connection is often gone a moment later: the source is asked
+    // again, at most twice, within its own timeout (which cancels the pause too). A limit, a
+    // refusal or a source that threw is not asked again.
+    constexpr int max_tries = 3;
+    constexpr std::chrono::milliseconds pause_step{200};
+    for (int tries = 1;; ++tries) {
+        bool threw = false;
+        try {
+            answer = co_await source->search(st->query);
+        } catch (const boost::system::system_error& e) {
+            if (e.code() == asio::error::operation_aborted) {
+                throw;
+            }
+            threw = true;
+        } catch (const std::exception&) {
+            threw = true;
         }
-        answer = fail("source_error", fmt::format("{} failed unexpectedly", source->name()), true);
-    } catch (const std::exception&) {
-        answer = fail("source_error", fmt::format("{} failed unexpectedly", source->name()), true);
+        if (threw) {
+            answer =
+                fail("source_error", fmt::format("{} failed unexpectedly", source->name()), true);
+            break;
+        }
+        if (answer || tries == max_tries || answer.error().code != "source_error" ||
+            !answer.error().retryable) {
+            break;
+        }
+        auto executor = co_await asio::this_coro::executor;
+        asio::steady_timer pause(executor, pause_step * tries);
+        co_await pause.async_wait(asio::use_awaitable);
     }
     auto cs = co_await asio::this_coro::cancellation_state;
     if (!answer && cs.cancelled() != asio::cancellation_type::none) {

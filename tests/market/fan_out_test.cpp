@@ -12,6 +12,7 @@
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <catch2/catch.hpp>
+#include <limits>
 #include <map>
 #include <thread>
 
@@ -67,13 +68,14 @@ public:
         if (throws) {
             throw std::runtime_error("parser exploded");
         }
-        if (why) {
+        if (why && calls <= failing_calls) {
             co_return make_unexpected(*why);
         }
         co_return comps_;
     }
 
     int calls = 0;
+    int failing_calls = std::numeric_limits<int>::max();  // the first calls fail with `why`
     bool cancelled = false;
     bool finished = false;
     bool ignore_cancel = false;
@@ -218,6 +220,29 @@ TEST_CASE("fan_out: a hanging source times out at its own timeout and is cancell
     CHECK_FALSE(hanging->finished);
 }
 
+TEST_CASE("fan_out: a server error is asked again within the source's time, a limit is not",
+          "[market]") {
+    harness h;
+    auto flaky = std::make_shared<fake_source>("ebay_browse", 1ms,
+                                               std::vector{make_comp(100, false, "ebay_browse")});
+    flaky->why = failure{"source_error", "eBay failed to answer the search.", true};
+    flaky->failing_calls = 2;
+    auto down = std::make_shared<fake_source>("ebay_insights", 1ms, std::vector<comp>{});
+    down->why = failure{"source_error", "eBay failed to answer the search.", true};
+    auto limited = std::make_shared<fake_source>("sold_page", 1ms, std::vector<comp>{});
+    limited->why = failure{"source_limited", "the daily quota is used up", true};
+    auto refused = std::make_shared<fake_source>("other", 1ms, std::vector<comp>{});
+    refused->why = failure{"source_error", "eBay rejected the search request.", false};
+    fan_out f({flaky, down, limited, refused}, {}, h.time);
+    auto r = h.run(f, query());
+    CHECK(outcome_of(r, "ebay_browse").outcome == "ok");
+    CHECK(flaky->calls == 3);
+    CHECK(outcome_of(r, "ebay_insights").outcome == "source_error");
+    CHECK(down->calls == 3);
+    CHECK(limited->calls == 1);
+    CHECK(refused->calls == 1);
+}
+
 TEST_CASE("fan_out: the stage deadline bounds every source", "[market]") {
     harness h;
     auto a = std::make_shared<fake_source>("a", 1h, std::vector<comp>{});
@@ -315,7 +340,7 @@ TEST_CASE("fan_out: failures and listed local sources are not cached", "[market]
     fan_out f({failing, own}, {}, h.time);
     h.run(f, query());
     auto r = h.run(f, query());
-    CHECK(failing->calls == 2);
+    CHECK(failing->calls == 2 * 3);  // each search asked it three times
     CHECK(own->calls == 2);
     CHECK(outcome_of(r, "own_sales").cache.empty());
     CHECK(f.memory_cache().entries() == 0);
