@@ -378,6 +378,10 @@ struct model_guard {
         ++answered;
     }
 
+    // refused_in_a_row counts the calls Claude refused (429, 5xx, 529) since the model last
+    // answered one.
+    std::atomic<int> refused_in_a_row{0};
+
     // answers_so_far counts the calls the model has answered: a call that failed with none
     // answered meanwhile met an outage.
     std::int64_t answers_so_far() const {
@@ -859,6 +863,11 @@ asio::awaitable<attempt_verdict> claude_vision::impl::try_once(
             &verdict.problem);
     }
     if (verdict.answered) {
+        guard.refused_in_a_row.store(0);
+    } else if (verdict.reached && refused_by_claude(verdict.problem)) {
+        guard.refused_in_a_row.fetch_add(1);
+    }
+    if (verdict.answered) {
         const auto& u = out.record.usage;
         const resilience::rate_cost used{
             .requests = 1,
@@ -1000,6 +1009,15 @@ asio::awaitable<model_answer> claude_vision::impl::call_model(
         if (asked_to_wait) {
             // A retry of the job must not reach Claude before the wait it asked for.
             out.error->retry_after_ms = std::max(out.error->retry_after_ms, asked_to_wait->count());
+        } else if (refused_by_claude(*out.error)) {
+            // Nothing said when to come back: the job's retry waits the longer, the longer Claude
+            // has refused the model's calls (from half a second, doubling per refusal, up to a
+            // minute, jittered), rather than every half second through a run of bare 429s.
+            const int streak = std::min(self->guard_for(model).refused_in_a_row.load(), 7);
+            const std::int64_t cap = std::min<std::int64_t>(60'000, std::int64_t{500} << streak);
+            const auto wait = static_cast<std::int64_t>(static_cast<double>(cap) *
+                                                        (0.5 + 0.5 * self->options.jitter()));
+            out.error->retry_after_ms = std::max(out.error->retry_after_ms, wait);
         }
     }
     self->metrics.calls.with({model, out.record.outcome}).inc();

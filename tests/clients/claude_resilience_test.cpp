@@ -449,6 +449,34 @@ TEST_CASE(
     CHECK(h.fake.received() == 4 + 3);
 }
 
+TEST_CASE("claude resilience: retries nothing paces wait longer the longer refusals last",
+          "[clients]") {
+    harness h;
+    h.options.max_attempts = 1;
+    claude_vision vision(h.options, h.io.get_executor(), h.registry);
+    // Jitter 0.5: three quarters of 1, 2 and 4 s after one, two and three refusals in a row.
+    std::vector<std::int64_t> waits;
+    for (int i = 0; i < 3; ++i) {
+        h.fake.inject(injected_error::rate_limited(std::nullopt));
+        auto r = test::run_coro(h.io, vision.identify(request()));
+        REQUIRE_FALSE(r);
+        CHECK(r.error().code == "vision_rate_limited");
+        waits.push_back(r.error().retry_after_ms);
+    }
+    CHECK(waits == std::vector<std::int64_t>{750, 1500, 3000});
+
+    // An answer ends the run; a retry-after, when given, is what the retry waits.
+    REQUIRE(test::run_coro(h.io, vision.identify(request())));
+    h.fake.inject(injected_error::overloaded());
+    auto again = test::run_coro(h.io, vision.identify(test::tiny_request("itm_next")));
+    REQUIRE_FALSE(again);
+    CHECK(again.error().retry_after_ms == 750);
+    h.fake.inject(injected_error::rate_limited(7));
+    auto told = test::run_coro(h.io, vision.identify(test::tiny_request("itm_told")));
+    REQUIRE_FALSE(told);
+    CHECK(told.error().retry_after_ms == 7000);
+}
+
 TEST_CASE("claude resilience: connections broken before an answer do not open the breaker",
           "[clients]") {
     hanging_up_server server(3);
