@@ -19,6 +19,7 @@
 
 #include "pipeline/market/comp_json.hpp"
 #include "pipeline/market/condition.hpp"
+#include "pipeline/market/same_listing.hpp"
 
 namespace boomer::market {
 
@@ -79,8 +80,12 @@ std::string normalized_query_key(const market_query& q) {
 std::size_t heap_size(const comp& c) {
     std::size_t n = 0;
     for (const std::string* text : {&c.title, &c.currency, &c.sold_on, &c.match, &c.source,
-                                    &c.condition_id, &c.url, &c.category_id}) {
+                                    &c.condition_id, &c.url, &c.category_id, &c.listing_id}) {
         n += cache::heap_size(*text);
+    }
+    n += c.seen_by.capacity() * sizeof(std::string);
+    for (const auto& source : c.seen_by) {
+        n += cache::heap_size(source);
     }
     return n;
 }
@@ -314,6 +319,7 @@ asio::awaitable<fan_out_result> collect(std::shared_ptr<search_state> st) {
             out.comps.push_back(std::move(c));
         }
     }
+    out.comps = merge_same_listings(std::move(out.comps));
     co_return out;
 }
 

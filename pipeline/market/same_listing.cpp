@@ -1,0 +1,179 @@
+// One listing seen by several sources (see same_listing.hpp).
+//
+// How the sources represent repeated sales of one listing (a multi-quantity listing sold
+// several times), which decides what may be merged:
+//   - the seller's sales export: one sale per order line, repeated lines of one order already
+//     dropped by sales_history::add, so two comps with one item number are two sales;
+//   - Marketplace Insights: one entry per listing however many units sold (totalSoldQuantity
+//     is not read), priced at its last sale;
+//   - the sold-listings page: one card per card eBay shows; a listing may show several times;
+//   - Browse: active listings only, never merged with sold ones (a multi-quantity listing can
+//     be on sale and have sold at once: both are true, and count apart).
+// So within one source, comps with one item number stay apart: each is a sale that source saw.
+// Across sources they are views of the same sales: a listing that source A reports a times and
+// source B b times stands for max(a, b) sales, not a + b. The kept records are the most
+// authoritative source's (the seller's own record of what the buyer paid, then eBay's APIs,
+// then the scraped page), topped up from the next source when it saw more sales of the
+// listing; blank descriptive fields (condition, URL, category, title) are filled from the
+// other records. Prices are never mixed between records.
+#include "pipeline/market/same_listing.hpp"
+
+#include <algorithm>
+#include <map>
+#include <utility>
+
+namespace boomer::market {
+namespace {
+
+bool all_digits(std::string_view text) {
+    return !text.empty() &&
+           std::all_of(text.begin(), text.end(), [](char c) { return c >= '0' && c <= '9'; });
+}
+
+// The digits at the start of `text`.
+std::string_view leading_digits(std::string_view text) {
+    std::size_t n = 0;
+    while (n < text.size() && text[n] >= '0' && text[n] <= '9') {
+        ++n;
+    }
+    return text.substr(0, n);
+}
+
+// Which record of a listing is kept first: lower ranks first.
+int authority(const std::string& source) {
+    if (source == "ebay_sold_page") {
+        return 2;  // read off a web page
+    }
+    if (source == "ebay_insights" || source == "ebay_browse") {
+        return 1;  // eBay's APIs
+    }
+    return 0;  // the seller's own sales, named by their import: the price the buyer paid
+}
+
+void fill_blank(std::string& field, const std::string& from) {
+    if (field.empty()) {
+        field = from;
+    }
+}
+
+// Merges the comps at `group` (one listing, all sold or all active, in input order): clears
+// `keep` for the dropped ones.
+void merge_group(std::vector<comp>& comps, const std::vector<std::size_t>& group,
+                 const std::string& id, std::vector<bool>& keep) {
+    std::vector<std::string> sources;
+    for (auto i : group) {
+        if (std::find(sources.begin(), sources.end(), comps[i].source) == sources.end()) {
+            sources.push_back(comps[i].source);
+        }
+    }
+    if (sources.size() == 1) {
+        for (auto i : group) {
+            comps[i].seen_by = sources;  // one source's repeats are sales of their own
+        }
+        return;
+    }
+
+    // The group's records, most authoritative source first (input order among equals).
+    auto ranked = group;
+    std::stable_sort(ranked.begin(), ranked.end(), [&](std::size_t a, std::size_t b) {
+        return authority(comps[a].source) < authority(comps[b].source);
+    });
+    std::vector<std::string> by_rank;
+    for (auto i : ranked) {
+        if (std::find(by_rank.begin(), by_rank.end(), comps[i].source) == by_rank.end()) {
+            by_rank.push_back(comps[i].source);
+        }
+    }
+
+    // max over sources of the sales each saw, taken source by source in rank order.
+    std::size_t taken = 0;
+    for (const auto& source : by_rank) {
+        std::size_t seen = 0;
+        for (auto i : ranked) {
+            if (comps[i].source != source) {
+                continue;
+            }
+            keep[i] = seen >= taken;
+            ++seen;
+        }
+        taken = std::max(taken, seen);
+    }
+
+    for (auto i : group) {
+        if (!keep[i]) {
+            continue;
+        }
+        auto& c = comps[i];
+        for (auto other : ranked) {
+            fill_blank(c.condition_id, comps[other].condition_id);
+            fill_blank(c.url, comps[other].url);
+            fill_blank(c.category_id, comps[other].category_id);
+            fill_blank(c.title, comps[other].title);
+        }
+        c.listing_id = id;
+        c.seen_by = {c.source};
+        for (const auto& source : sources) {
+            if (source != c.source) {
+                c.seen_by.push_back(source);
+            }
+        }
+    }
+}
+
+}  // namespace
+
+std::string ebay_item_number(std::string_view text) {
+    if (all_digits(text)) {
+        return std::string(text);
+    }
+    if (text.rfind("v1|", 0) == 0) {
+        auto rest = text.substr(3);
+        auto number = rest.substr(0, rest.find('|'));
+        return all_digits(number) ? std::string(number) : std::string();
+    }
+    auto at = text.find("/itm/");
+    if (at == std::string_view::npos) {
+        return {};
+    }
+    auto path = text.substr(at + 5);
+    auto number = leading_digits(path);
+    if (number.empty()) {
+        // ".../itm/<title-words>/<number>"
+        auto slash = path.find('/');
+        auto end = path.find_first_of("?#");
+        if (slash != std::string_view::npos && slash < end) {
+            number = leading_digits(path.substr(slash + 1));
+        }
+    }
+    return std::string(number);
+}
+
+std::string listing_key(const comp& c) {
+    return c.listing_id.empty() ? ebay_item_number(c.url) : c.listing_id;
+}
+
+std::vector<comp> merge_same_listings(std::vector<comp> comps) {
+    std::map<std::pair<bool, std::string>, std::vector<std::size_t>> groups;
+    for (std::size_t i = 0; i < comps.size(); ++i) {
+        if (auto id = listing_key(comps[i]); !id.empty()) {
+            groups[{comps[i].sold, std::move(id)}].push_back(i);
+        } else {
+            comps[i].seen_by = {comps[i].source};
+        }
+    }
+    std::vector<bool> keep(comps.size(), true);
+    for (const auto& [key, group] : groups) {
+        merge_group(comps, group, key.second, keep);
+    }
+
+    std::vector<comp> out;
+    out.reserve(comps.size());
+    for (std::size_t i = 0; i < comps.size(); ++i) {
+        if (keep[i]) {
+            out.push_back(std::move(comps[i]));
+        }
+    }
+    return out;
+}
+
+}  // namespace boomer::market
