@@ -2,11 +2,12 @@
 //
 // How the sources represent repeated sales of one listing (a multi-quantity listing sold
 // several times), which decides what may be merged:
-//   - the seller's sales export: one sale per order line, repeated lines of one order already
-//     dropped by sales_history::add, so two comps with one item number are two sales;
+//   - the seller's sales export: one comp per order line (a line imported twice is dropped by
+//     sales_history::add), so two comps with one item number are two sales;
 //   - Marketplace Insights: one entry per listing however many units sold (totalSoldQuantity
 //     is not read), priced at its last sale;
-//   - the sold-listings page: one card per card eBay shows; a listing may show several times;
+//   - the sold-listings page: one comp per result card; eBay does not document whether each
+//     sale of a multi-quantity listing gets its own card, so repeated cards count as sales;
 //   - Browse: active listings only, never merged with sold ones (a multi-quantity listing can
 //     be on sale and have sold at once: both are true, and count apart).
 // So within one source, comps with one item number stay apart: each is a sale that source saw.
@@ -15,7 +16,7 @@
 // authoritative source's (the seller's own record of what the buyer paid, then eBay's APIs,
 // then the scraped page), topped up from the next source when it saw more sales of the
 // listing; blank descriptive fields (condition, URL, category, title) are filled from the
-// other records. Prices are never mixed between records.
+// other records, and so is Insights' unknown shipping (from a sale at the same item price).
 #include "pipeline/market/same_listing.hpp"
 
 #include <algorithm>
@@ -56,16 +57,59 @@ void fill_blank(std::string& field, const std::string& from) {
     }
 }
 
-// Merges the comps at `group` (one listing, all sold or all active, in input order): clears
-// `keep` for the dropped ones.
-void merge_group(std::vector<comp>& comps, const std::vector<std::size_t>& group,
-                 const std::string& id, std::vector<bool>& keep) {
+// The distinct sources of the comps at `indexes`, in that order.
+std::vector<std::string> sources_of(const std::vector<comp>& comps,
+                                    const std::vector<std::size_t>& indexes) {
     std::vector<std::string> sources;
-    for (auto i : group) {
+    for (auto i : indexes) {
         if (std::find(sources.begin(), sources.end(), comps[i].source) == sources.end()) {
             sources.push_back(comps[i].source);
         }
     }
+    return sources;
+}
+
+// Keeps as many of the `ranked` comps (one listing, most authoritative source first) as the
+// source that saw most of its sales shows: all of the first source's, then of each next source
+// those past the number already kept. Clears `keep` for the others.
+void keep_most_seen(const std::vector<comp>& comps, const std::vector<std::size_t>& ranked,
+                    std::vector<bool>& keep) {
+    std::size_t taken = 0;
+    for (const auto& source : sources_of(comps, ranked)) {
+        std::size_t seen = 0;
+        for (auto i : ranked) {
+            if (comps[i].source == source) {
+                keep[i] = seen >= taken;
+                ++seen;
+            }
+        }
+        taken = std::max(taken, seen);
+    }
+}
+
+// Fills the kept `c`'s blanks from the listing's other records (`ranked`, best first).
+// Marketplace Insights gives no shipping cost, so its record takes the shipping another source
+// shows for a sale at the same item price; no other price field is ever mixed.
+void fill_from(comp& c, const std::vector<comp>& comps, const std::vector<std::size_t>& ranked) {
+    for (auto other : ranked) {
+        const auto& o = comps[other];
+        fill_blank(c.condition_id, o.condition_id);
+        fill_blank(c.url, o.url);
+        fill_blank(c.category_id, o.category_id);
+        fill_blank(c.title, o.title);
+        if (c.source == "ebay_insights" && c.shipping_minor == 0 && o.shipping_minor > 0 &&
+            o.item_price_minor == c.item_price_minor && o.currency == c.currency) {
+            c.shipping_minor = o.shipping_minor;
+            c.price_minor = c.item_price_minor + c.shipping_minor;
+        }
+    }
+}
+
+// Merges the comps at `group` (one listing, all sold or all active, in input order): clears
+// `keep` for the dropped ones, completes the kept ones and names the sources in seen_by.
+void merge_group(std::vector<comp>& comps, const std::vector<std::size_t>& group,
+                 const std::string& id, std::vector<bool>& keep) {
+    auto sources = sources_of(comps, group);
     if (sources.size() == 1) {
         for (auto i : group) {
             comps[i].seen_by = sources;  // one source's repeats are sales of their own
@@ -73,43 +117,17 @@ void merge_group(std::vector<comp>& comps, const std::vector<std::size_t>& group
         return;
     }
 
-    // The group's records, most authoritative source first (input order among equals).
-    auto ranked = group;
+    auto ranked = group;  // most authoritative source first, input order among equals
     std::stable_sort(ranked.begin(), ranked.end(), [&](std::size_t a, std::size_t b) {
         return authority(comps[a].source) < authority(comps[b].source);
     });
-    std::vector<std::string> by_rank;
-    for (auto i : ranked) {
-        if (std::find(by_rank.begin(), by_rank.end(), comps[i].source) == by_rank.end()) {
-            by_rank.push_back(comps[i].source);
-        }
-    }
-
-    // max over sources of the sales each saw, taken source by source in rank order.
-    std::size_t taken = 0;
-    for (const auto& source : by_rank) {
-        std::size_t seen = 0;
-        for (auto i : ranked) {
-            if (comps[i].source != source) {
-                continue;
-            }
-            keep[i] = seen >= taken;
-            ++seen;
-        }
-        taken = std::max(taken, seen);
-    }
-
+    keep_most_seen(comps, ranked, keep);
     for (auto i : group) {
         if (!keep[i]) {
             continue;
         }
         auto& c = comps[i];
-        for (auto other : ranked) {
-            fill_blank(c.condition_id, comps[other].condition_id);
-            fill_blank(c.url, comps[other].url);
-            fill_blank(c.category_id, comps[other].category_id);
-            fill_blank(c.title, comps[other].title);
-        }
+        fill_from(c, comps, ranked);
         c.listing_id = id;
         c.seen_by = {c.source};
         for (const auto& source : sources) {

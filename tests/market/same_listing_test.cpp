@@ -221,7 +221,10 @@ TEST_CASE("merge_same_listings: the API's record is kept over the page's, whatev
     CHECK(merged[0].source == "etsy.csv");  // no item number: never merged
     CHECK(merged[0].seen_by == std::vector<std::string>{"etsy.csv"});
     CHECK(merged[1].source == "ebay_insights");
-    CHECK(merged[1].price_minor == 15000);
+    CHECK(merged[1].item_price_minor == 15000);
+    // Insights gives no shipping; the page's card for a sale at that price shows it.
+    CHECK(merged[1].shipping_minor == 1250);
+    CHECK(merged[1].price_minor == 16250);
     CHECK(merged[1].seen_by == std::vector<std::string>{"ebay_insights", "ebay_sold_page"});
 
     // A listing named by its URL in one source and by its item id in another is one listing.
@@ -230,6 +233,13 @@ TEST_CASE("merge_same_listings: the API's record is kept over the page's, whatev
     auto by_id = insights_comp("200000000002", 15000, "2026-06-10");
     by_id.url.clear();
     CHECK(merge_same_listings({by_url, by_id}).size() == 1);
+
+    // Another sale of the listing, at another price: its shipping is not borrowed.
+    auto other_sale = page_comp("200000000002", 14000, "2026-06-01");
+    auto kept = merge_same_listings({by_id, other_sale});
+    REQUIRE(kept.size() == 1);
+    CHECK(kept[0].source == "ebay_insights");
+    CHECK(kept[0].price_minor == 15000);
 }
 
 TEST_CASE("sales history: a sale from an eBay export carries its item number, others none",
