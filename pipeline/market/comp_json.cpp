@@ -4,7 +4,6 @@
 #include <exception>
 #include <string>
 #include <string_view>
-#include <vector>
 
 namespace boomer::market {
 namespace {
@@ -21,7 +20,7 @@ std::string text_or(const json::object& o, std::string_view key, std::string fal
 
 json::object comp_to_json(const comp& c) {
     json::array seen_by;
-    for (const auto& source : c.seen_by.empty() ? std::vector<std::string>{c.source} : c.seen_by) {
+    for (const auto& source : c.seen_by) {
         seen_by.emplace_back(source);
     }
     return {{"title", c.title},

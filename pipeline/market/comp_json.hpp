@@ -10,7 +10,7 @@
 
 namespace boomer::market {
 
-// comp_to_json writes every field of `c`; seen_by as {source} when it is empty. Thread-safe.
+// comp_to_json writes every field of `c`. Thread-safe.
 boost::json::object comp_to_json(const comp& c);
 
 // comp_from_json reads what comp_to_json wrote. Fields added later (sold, condition_id, url,

@@ -313,13 +313,12 @@ asio::awaitable<fan_out_result> collect(std::shared_ptr<search_state> st) {
         out.category_id = st->query.board->id();
         out.category_source = st->query.board->source();
     }
+    std::vector<source_comps> answers;
     for (auto& s : st->slots) {
         out.outcomes.push_back(s.outcome);
-        for (auto& c : s.comps) {
-            out.comps.push_back(std::move(c));
-        }
+        answers.push_back({s.outcome.source, std::move(s.comps)});
     }
-    out.comps = merge_same_listings(std::move(out.comps));
+    out.comps = merge_same_listings(std::move(answers));
     co_return out;
 }
 

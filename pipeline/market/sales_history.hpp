@@ -38,8 +38,8 @@ struct comp {
     // The eBay item number (the legacy id in /itm/<number> URLs) when known: how comps that
     // different sources report for one listing are recognised (see same_listing.hpp).
     std::string listing_id;
-    // Every source that reported this listing, this comp's own first; set when the sources'
-    // answers are combined (merge_same_listings), empty before.
+    // Every market source that reported this listing (comp_source::name(), this comp's own
+    // first); set when the sources' answers are combined (merge_same_listings), empty before.
     std::vector<std::string> seen_by;
 };
 

@@ -10,6 +10,7 @@
 //     sale of a multi-quantity listing gets its own card, so repeated cards count as sales;
 //   - Browse: active listings only, never merged with sold ones (a multi-quantity listing can
 //     be on sale and have sold at once: both are true, and count apart).
+// A source is a comp_source (the own-sales source answers for every sales file at once).
 // So within one source, comps with one item number stay apart: each is a sale that source saw.
 // Across sources they are views of the same sales: a listing that source A reports a times and
 // source B b times stands for max(a, b) sales, not a + b. The kept records are the most
@@ -40,15 +41,16 @@ std::string_view leading_digits(std::string_view text) {
     return text.substr(0, n);
 }
 
-// Which record of a listing is kept first: lower ranks first.
+// Which source's record of a listing is kept first: lower ranks first; eBay's APIs (and any
+// other source) between the seller's own sales and the scraped page.
 int authority(const std::string& source) {
     if (source == "ebay_sold_page") {
         return 2;  // read off a web page
     }
-    if (source == "ebay_insights" || source == "ebay_browse") {
-        return 1;  // eBay's APIs
+    if (source == "own_sales") {
+        return 0;  // the seller's own record: the price the buyer paid
     }
-    return 0;  // the seller's own sales, named by their import: the price the buyer paid
+    return 1;
 }
 
 void fill_blank(std::string& field, const std::string& from) {
@@ -57,13 +59,19 @@ void fill_blank(std::string& field, const std::string& from) {
     }
 }
 
+// Every answer's comps in one list, each with the name of the source that gave it.
+struct pool {
+    std::vector<comp> comps;
+    std::vector<std::string> origin;  // comp_source::name() of comps[i]'s source
+    std::vector<bool> keep;
+};
+
 // The distinct sources of the comps at `indexes`, in that order.
-std::vector<std::string> sources_of(const std::vector<comp>& comps,
-                                    const std::vector<std::size_t>& indexes) {
+std::vector<std::string> sources_of(const pool& p, const std::vector<std::size_t>& indexes) {
     std::vector<std::string> sources;
     for (auto i : indexes) {
-        if (std::find(sources.begin(), sources.end(), comps[i].source) == sources.end()) {
-            sources.push_back(comps[i].source);
+        if (std::find(sources.begin(), sources.end(), p.origin[i]) == sources.end()) {
+            sources.push_back(p.origin[i]);
         }
     }
     return sources;
@@ -71,15 +79,14 @@ std::vector<std::string> sources_of(const std::vector<comp>& comps,
 
 // Keeps as many of the `ranked` comps (one listing, most authoritative source first) as the
 // source that saw most of its sales shows: all of the first source's, then of each next source
-// those past the number already kept. Clears `keep` for the others.
-void keep_most_seen(const std::vector<comp>& comps, const std::vector<std::size_t>& ranked,
-                    std::vector<bool>& keep) {
+// those past the number already kept. Clears keep for the others.
+void keep_most_seen(pool& p, const std::vector<std::size_t>& ranked) {
     std::size_t taken = 0;
-    for (const auto& source : sources_of(comps, ranked)) {
+    for (const auto& source : sources_of(p, ranked)) {
         std::size_t seen = 0;
         for (auto i : ranked) {
-            if (comps[i].source == source) {
-                keep[i] = seen >= taken;
+            if (p.origin[i] == source) {
+                p.keep[i] = seen >= taken;
                 ++seen;
             }
         }
@@ -87,17 +94,18 @@ void keep_most_seen(const std::vector<comp>& comps, const std::vector<std::size_
     }
 }
 
-// Fills the kept `c`'s blanks from the listing's other records (`ranked`, best first).
+// Fills the kept comps[i]'s blanks from the listing's other records (`ranked`, best first).
 // Marketplace Insights gives no shipping cost, so its record takes the shipping another source
 // shows for a sale at the same item price; no other price field is ever mixed.
-void fill_from(comp& c, const std::vector<comp>& comps, const std::vector<std::size_t>& ranked) {
+void fill_from(pool& p, std::size_t i, const std::vector<std::size_t>& ranked) {
+    auto& c = p.comps[i];
     for (auto other : ranked) {
-        const auto& o = comps[other];
+        const auto& o = p.comps[other];
         fill_blank(c.condition_id, o.condition_id);
         fill_blank(c.url, o.url);
         fill_blank(c.category_id, o.category_id);
         fill_blank(c.title, o.title);
-        if (c.source == "ebay_insights" && c.shipping_minor == 0 && o.shipping_minor > 0 &&
+        if (p.origin[i] == "ebay_insights" && c.shipping_minor == 0 && o.shipping_minor > 0 &&
             o.item_price_minor == c.item_price_minor && o.currency == c.currency) {
             c.shipping_minor = o.shipping_minor;
             c.price_minor = c.item_price_minor + c.shipping_minor;
@@ -106,32 +114,31 @@ void fill_from(comp& c, const std::vector<comp>& comps, const std::vector<std::s
 }
 
 // Merges the comps at `group` (one listing, all sold or all active, in input order): clears
-// `keep` for the dropped ones, completes the kept ones and names the sources in seen_by.
-void merge_group(std::vector<comp>& comps, const std::vector<std::size_t>& group,
-                 const std::string& id, std::vector<bool>& keep) {
-    auto sources = sources_of(comps, group);
+// keep for the dropped ones, completes the kept ones and names the sources in seen_by.
+void merge_group(pool& p, const std::vector<std::size_t>& group, const std::string& id) {
+    auto sources = sources_of(p, group);
     if (sources.size() == 1) {
         for (auto i : group) {
-            comps[i].seen_by = sources;  // one source's repeats are sales of their own
+            p.comps[i].seen_by = sources;  // one source's repeats are sales of their own
         }
         return;
     }
 
     auto ranked = group;  // most authoritative source first, input order among equals
     std::stable_sort(ranked.begin(), ranked.end(), [&](std::size_t a, std::size_t b) {
-        return authority(comps[a].source) < authority(comps[b].source);
+        return authority(p.origin[a]) < authority(p.origin[b]);
     });
-    keep_most_seen(comps, ranked, keep);
+    keep_most_seen(p, ranked);
     for (auto i : group) {
-        if (!keep[i]) {
+        if (!p.keep[i]) {
             continue;
         }
-        auto& c = comps[i];
-        fill_from(c, comps, ranked);
+        fill_from(p, i, ranked);
+        auto& c = p.comps[i];
         c.listing_id = id;
-        c.seen_by = {c.source};
+        c.seen_by = {p.origin[i]};
         for (const auto& source : sources) {
-            if (source != c.source) {
+            if (source != p.origin[i]) {
                 c.seen_by.push_back(source);
             }
         }
@@ -170,25 +177,33 @@ std::string listing_key(const comp& c) {
     return c.listing_id.empty() ? ebay_item_number(c.url) : c.listing_id;
 }
 
-std::vector<comp> merge_same_listings(std::vector<comp> comps) {
-    std::map<std::pair<bool, std::string>, std::vector<std::size_t>> groups;
-    for (std::size_t i = 0; i < comps.size(); ++i) {
-        if (auto id = listing_key(comps[i]); !id.empty()) {
-            groups[{comps[i].sold, std::move(id)}].push_back(i);
-        } else {
-            comps[i].seen_by = {comps[i].source};
+std::vector<comp> merge_same_listings(std::vector<source_comps> answers) {
+    pool p;
+    for (auto& answer : answers) {
+        for (auto& c : answer.comps) {
+            p.comps.push_back(std::move(c));
+            p.origin.push_back(answer.source);
         }
     }
-    std::vector<bool> keep(comps.size(), true);
+    p.keep.assign(p.comps.size(), true);
+
+    std::map<std::pair<bool, std::string>, std::vector<std::size_t>> groups;
+    for (std::size_t i = 0; i < p.comps.size(); ++i) {
+        if (auto id = listing_key(p.comps[i]); !id.empty()) {
+            groups[{p.comps[i].sold, std::move(id)}].push_back(i);
+        } else {
+            p.comps[i].seen_by = {p.origin[i]};
+        }
+    }
     for (const auto& [key, group] : groups) {
-        merge_group(comps, group, key.second, keep);
+        merge_group(p, group, key.second);
     }
 
     std::vector<comp> out;
-    out.reserve(comps.size());
-    for (std::size_t i = 0; i < comps.size(); ++i) {
-        if (keep[i]) {
-            out.push_back(std::move(comps[i]));
+    out.reserve(p.comps.size());
+    for (std::size_t i = 0; i < p.comps.size(); ++i) {
+        if (p.keep[i]) {
+            out.push_back(std::move(p.comps[i]));
         }
     }
     return out;

@@ -22,11 +22,17 @@ std::string ebay_item_number(std::string_view text);
 // empty when it has neither. Thread-safe.
 std::string listing_key(const comp& c);
 
-// merge_same_listings counts each listing once when several sources report it, and says in
-// seen_by which sources did (see the rule in same_listing.cpp). Comps without an item number,
-// and a listing one source alone reports, pass unchanged but for seen_by = {source}. Sold comps
-// and active listings are never merged with each other. Order is kept (a dropped duplicate
-// leaves no gap). Thread-safe.
-std::vector<comp> merge_same_listings(std::vector<comp> comps);
+// One source's comps, as it answered a search.
+struct source_comps {
+    std::string source;  // comp_source::name()
+    std::vector<comp> comps;
+};
+
+// merge_same_listings returns the answers' comps, in order, each listing counted once when
+// several sources report it (see the rule in same_listing.cpp), with seen_by naming every source
+// that reported it (by comp_source::name(), its own first). Comps without an item number, and a
+// listing one source alone reports, pass unchanged but for seen_by = {that source}. Sold comps
+// and active listings are never merged with each other. Thread-safe.
+std::vector<comp> merge_same_listings(std::vector<source_comps> answers);
 
 }  // namespace boomer::market

@@ -1,7 +1,8 @@
 // One eBay listing reported by several sources: the item number read from each source's form,
 // the listing counted once in the combined comps and the price (the sold-page + Insights double
 // count a tester found), repeated sales of one listing kept, sold and active never merged, the
-// more authoritative record kept, and the seller's own eBay sales known by their item number.
+// more authoritative record kept, the seller's sales files one source, and the seller's own eBay
+// sales known by their item number.
 #include "pipeline/market/same_listing.hpp"
 
 #include <algorithm>
@@ -165,9 +166,10 @@ TEST_CASE(
 TEST_CASE("merge_same_listings: an active and a sold listing with one number stay apart",
           "[market]") {
     // A multi-quantity listing still on sale that has also sold: both facts count.
-    auto merged = merge_same_listings({browse_comp("200000000001", 19000),
-                                       insights_comp("200000000001", 15000, "2026-06-10"),
-                                       page_comp("200000000001", 15000, "2026-06-10")});
+    auto merged = merge_same_listings(
+        {{"ebay_browse", {browse_comp("200000000001", 19000)}},
+         {"ebay_insights", {insights_comp("200000000001", 15000, "2026-06-10")}},
+         {"ebay_sold_page", {page_comp("200000000001", 15000, "2026-06-10")}}});
     REQUIRE(merged.size() == 2);
     CHECK_FALSE(merged[0].sold);
     CHECK(merged[0].seen_by == std::vector<std::string>{"ebay_browse"});
@@ -176,50 +178,52 @@ TEST_CASE("merge_same_listings: an active and a sold listing with one number sta
 }
 
 TEST_CASE("merge_same_listings: one source's repeated sales of a listing all count", "[market]") {
-    // Three order lines of one multi-quantity listing in the seller's export; Insights reports
-    // the listing once (its last sale), the sold page shows four sales of it.
-    std::vector<comp> comps;
-    for (const auto* day : {"2026-06-01", "2026-06-05", "2026-06-09"}) {
-        auto own = sold_comp("orders.csv", 16000, day);
-        own.listing_id = "200000000001";
-        own.shipping_minor = 900;
-        comps.push_back(own);
+    // Three order lines of one multi-quantity listing in the seller's exports (two files, one
+    // source); Insights reports the listing once (its last sale), the sold page four sales.
+    std::vector<comp> own;
+    for (const auto* file : {"jan.csv", "jan.csv", "feb.csv"}) {
+        auto c = sold_comp(file, 16000, "2026-06-0" + std::to_string(own.size() + 1));
+        c.listing_id = "200000000001";
+        c.shipping_minor = 900;
+        own.push_back(c);
     }
-    comps.push_back(insights_comp("200000000001", 15500, "2026-06-09"));
+    auto insights = insights_comp("200000000001", 15500, "2026-06-09");
 
-    auto merged = merge_same_listings(comps);
+    auto merged = merge_same_listings({{"own_sales", own}, {"ebay_insights", {insights}}});
     REQUIRE(merged.size() == 3);
     for (const auto& c : merged) {
-        CHECK(c.source == "orders.csv");  // the seller's record of what the buyer paid
+        CHECK(c.source != "ebay_insights");  // the seller's record of what the buyer paid
         CHECK(c.price_minor == 16000);
         CHECK(c.condition_id == "3000");  // filled from Insights' record
         CHECK(c.category_id == "15230");
         CHECK(c.url == "https://www.ebay.com/itm/200000000001");
-        CHECK(c.seen_by == std::vector<std::string>{"orders.csv", "ebay_insights"});
+        CHECK(c.seen_by == std::vector<std::string>{"own_sales", "ebay_insights"});
     }
 
+    std::vector<comp> page;
     for (const auto* day : {"2026-06-01", "2026-06-05", "2026-06-09", "2026-06-12"}) {
-        comps.push_back(page_comp("200000000001", 15500, day));
+        page.push_back(page_comp("200000000001", 15500, day));
     }
-    merged = merge_same_listings(comps);
+    merged = merge_same_listings(
+        {{"own_sales", own}, {"ebay_insights", {insights}}, {"ebay_sold_page", page}});
     REQUIRE(merged.size() == 4);
-    CHECK(count_from(merged, "orders.csv") == 3);
     CHECK(count_from(merged, "ebay_sold_page") == 1);
     CHECK(merged.back().sold_on == "2026-06-12");  // the sale only the page saw
 
     // One source alone: its repeats are never collapsed.
-    auto alone = merge_same_listings({comps[0], comps[1], comps[2]});
-    CHECK(alone.size() == 3);
+    CHECK(merge_same_listings({{"own_sales", own}}).size() == 3);
+    CHECK(merge_same_listings({{"ebay_sold_page", page}}).size() == 4);
 }
 
 TEST_CASE("merge_same_listings: the API's record is kept over the page's, whatever the order",
           "[market]") {
-    auto merged = merge_same_listings({page_comp("200000000001", 15000, "2026-06-10"),
-                                       sold_comp("etsy.csv", 9000, "2026-06-10"),
-                                       insights_comp("200000000001", 15000, "2026-06-10")});
+    auto merged = merge_same_listings(
+        {{"ebay_sold_page", {page_comp("200000000001", 15000, "2026-06-10")}},
+         {"own_sales", {sold_comp("etsy.csv", 9000, "2026-06-10")}},
+         {"ebay_insights", {insights_comp("200000000001", 15000, "2026-06-10")}}});
     REQUIRE(merged.size() == 2);
     CHECK(merged[0].source == "etsy.csv");  // no item number: never merged
-    CHECK(merged[0].seen_by == std::vector<std::string>{"etsy.csv"});
+    CHECK(merged[0].seen_by == std::vector<std::string>{"own_sales"});
     CHECK(merged[1].source == "ebay_insights");
     CHECK(merged[1].item_price_minor == 15000);
     // Insights gives no shipping; the page's card for a sale at that price shows it.
@@ -232,11 +236,12 @@ TEST_CASE("merge_same_listings: the API's record is kept over the page's, whatev
     by_url.url += "?_skw=canon&hash=item2";
     auto by_id = insights_comp("200000000002", 15000, "2026-06-10");
     by_id.url.clear();
-    CHECK(merge_same_listings({by_url, by_id}).size() == 1);
+    CHECK(merge_same_listings({{"ebay_sold_page", {by_url}}, {"ebay_insights", {by_id}}}).size() ==
+          1);
 
     // Another sale of the listing, at another price: its shipping is not borrowed.
     auto other_sale = page_comp("200000000002", 14000, "2026-06-01");
-    auto kept = merge_same_listings({by_id, other_sale});
+    auto kept = merge_same_listings({{"ebay_insights", {by_id}}, {"ebay_sold_page", {other_sale}}});
     REQUIRE(kept.size() == 1);
     CHECK(kept[0].source == "ebay_insights");
     CHECK(kept[0].price_minor == 15000);
