@@ -1,6 +1,8 @@
 // Money and text fields of eBay's JSON answers.
 #include "clients/ebay_amounts.hpp"
 
+#include "pipeline/market/same_listing.hpp"
+
 namespace boomer::clients {
 
 namespace dom = simdjson::dom;
@@ -67,6 +69,15 @@ std::string leaf_category(simdjson::dom::object item) {
             if (category["categoryId"].get(id) == simdjson::SUCCESS && !id.empty()) {
                 return std::string(id);
             }
+        }
+    }
+    return {};
+}
+
+std::string listing_number(simdjson::dom::object item) {
+    for (auto key : {"legacyItemId", "itemId", "itemWebUrl"}) {
+        if (auto number = market::ebay_item_number(string_field(item, key)); !number.empty()) {
+            return number;
         }
     }
     return {};

@@ -27,4 +27,8 @@ std::optional<market::money> cheapest_shipping(simdjson::dom::object item);
 // first of categories (which run from the leaf to the top), else empty.
 std::string leaf_category(simdjson::dom::object item);
 
+// listing_number returns the item's eBay item number: legacyItemId, else the number in itemId
+// ("v1|<number>|<variation>"), else the one in itemWebUrl; empty when none names one.
+std::string listing_number(simdjson::dom::object item);
+
 }  // namespace boomer::clients

@@ -35,6 +35,7 @@ std::optional<market::comp> read_sale(dom::object item, const market::market_que
     c.condition_id = string_field(item, "conditionId");
     c.url = string_field(item, "itemWebUrl");
     c.category_id = leaf_category(item);
+    c.listing_id = listing_number(item);
     return c;
 }
 

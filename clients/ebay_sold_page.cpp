@@ -9,6 +9,7 @@
 #include "pipeline/market/condition.hpp"
 #include "pipeline/market/dates.hpp"
 #include "pipeline/market/money.hpp"
+#include "pipeline/market/same_listing.hpp"
 #include "pipeline/market/text.hpp"
 
 namespace boomer::clients {
@@ -139,6 +140,7 @@ card_verdict read_card(const html_doc& doc, node_id card, const sold_page_layout
     out.source = "ebay_sold_page";
     out.sold = true;
     out.url = url;
+    out.listing_id = id.empty() ? market::ebay_item_number(doc.attr(card, "data-listingid")) : id;
     out.condition_id = condition == html_doc::npos ? "" : condition_id_of(doc.text(condition));
     return card_verdict::comp;
 }

@@ -19,6 +19,10 @@ std::string text_or(const json::object& o, std::string_view key, std::string fal
 }  // namespace
 
 json::object comp_to_json(const comp& c) {
+    json::array seen_by;
+    for (const auto& source : c.seen_by) {
+        seen_by.emplace_back(source);
+    }
     return {{"title", c.title},
             {"price_minor", c.price_minor},
             {"item_price_minor", c.item_price_minor},
@@ -31,7 +35,9 @@ json::object comp_to_json(const comp& c) {
             {"sold", c.sold},
             {"condition_id", c.condition_id},
             {"url", c.url},
-            {"category_id", c.category_id}};
+            {"category_id", c.category_id},
+            {"listing_id", c.listing_id},
+            {"seen_by", std::move(seen_by)}};
 }
 
 std::optional<comp> comp_from_json(const json::value& v) {
@@ -52,6 +58,12 @@ std::optional<comp> comp_from_json(const json::value& v) {
         c.condition_id = text_or(o, "condition_id", "");
         c.url = text_or(o, "url", "");
         c.category_id = text_or(o, "category_id", "");
+        c.listing_id = text_or(o, "listing_id", "");
+        if (const auto* seen_by = o.if_contains("seen_by"); seen_by != nullptr) {
+            for (const auto& source : seen_by->as_array()) {
+                c.seen_by.emplace_back(source.as_string());
+            }
+        }
         return c;
     } catch (const std::exception&) {
         return std::nullopt;  // written by another version, or not a comp

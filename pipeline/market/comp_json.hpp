@@ -14,8 +14,8 @@ namespace boomer::market {
 boost::json::object comp_to_json(const comp& c);
 
 // comp_from_json reads what comp_to_json wrote. Fields added later (sold, condition_id, url,
-// category_id) take their defaults when absent, so older checkpoints and cache entries still
-// read; a missing or mistyped older field gives nullopt. Thread-safe.
+// category_id, listing_id, seen_by) take their defaults when absent, so older checkpoints and cache
+// entries still read; a missing or mistyped older field gives nullopt. Thread-safe.
 std::optional<comp> comp_from_json(const boost::json::value& v);
 
 }  // namespace boomer::market

@@ -19,6 +19,7 @@
 
 #include "pipeline/market/comp_json.hpp"
 #include "pipeline/market/condition.hpp"
+#include "pipeline/market/same_listing.hpp"
 
 namespace boomer::market {
 
@@ -79,8 +80,12 @@ std::string normalized_query_key(const market_query& q) {
 std::size_t heap_size(const comp& c) {
     std::size_t n = 0;
     for (const std::string* text : {&c.title, &c.currency, &c.sold_on, &c.match, &c.source,
-                                    &c.condition_id, &c.url, &c.category_id}) {
+                                    &c.condition_id, &c.url, &c.category_id, &c.listing_id}) {
         n += cache::heap_size(*text);
+    }
+    n += c.seen_by.capacity() * sizeof(std::string);
+    for (const auto& source : c.seen_by) {
+        n += cache::heap_size(source);
     }
     return n;
 }
@@ -328,12 +333,12 @@ asio::awaitable<fan_out_result> collect(std::shared_ptr<search_state> st) {
         out.category_id = st->query.board->id();
         out.category_source = st->query.board->source();
     }
+    std::vector<source_comps> answers;
     for (auto& s : st->slots) {
         out.outcomes.push_back(s.outcome);
-        for (auto& c : s.comps) {
-            out.comps.push_back(std::move(c));
-        }
+        answers.push_back({s.outcome.source, std::move(s.comps)});
     }
+    out.comps = merge_same_listings(std::move(answers));
     co_return out;
 }
 

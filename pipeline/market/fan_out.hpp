@@ -41,7 +41,9 @@ struct source_outcome {
 };
 
 struct fan_out_result {
-    std::vector<comp> comps;               // the ok sources' comps, in configured source order
+    // The ok sources' comps, in configured source order, each listing counted once with the
+    // sources that reported it in seen_by (merge_same_listings); outcomes' counts are before.
+    std::vector<comp> comps;
     std::vector<source_outcome> outcomes;  // one per source, in configured source order
     std::string category_id;               // the search's eBay category; empty when unknown
     std::string category_source;           // "hint" or the name of the source that found it

@@ -6,6 +6,7 @@
 #include <cmath>
 
 #include "pipeline/market/gtin.hpp"
+#include "pipeline/market/same_listing.hpp"
 #include "pipeline/market/text.hpp"
 
 namespace boomer::market {
@@ -82,7 +83,7 @@ void sales_history::add(const sales_import& import) {
             }
         }
         entry e{s, find_gtins(s.sku + " " + s.title), title_tokens(s.title),
-                condition_group_of_title(s.title)};
+                condition_group_of_title(s.title), marketplace == "ebay"};
         for (const auto& token : e.tokens) {
             ++document_frequency_[token];
         }
@@ -117,6 +118,9 @@ comp sales_history::make_comp(const entry& e, const std::string& match, double s
     c.match = match;
     c.score = score;
     c.source = e.s.source;
+    if (e.ebay) {
+        c.listing_id = ebay_item_number(e.s.listing_id);
+    }
     return c;
 }
 

@@ -35,6 +35,12 @@ struct comp {
     std::string condition_id;  // eBay condition id ("1000", "3000"...) when the source gave one
     std::string url;           // the listing's page when the source gave one
     std::string category_id;   // the listing's eBay leaf category when the source gave one
+    // The eBay item number (the legacy id in /itm/<number> URLs) when known: how comps that
+    // different sources report for one listing are recognised (see same_listing.hpp).
+    std::string listing_id;
+    // Every market source that reported this listing (comp_source::name(), this comp's own
+    // first); set when the sources' answers are combined (merge_same_listings), empty before.
+    std::vector<std::string> seen_by;
 };
 
 // Thread-safety: build the history (constructor, add) on one thread; after that any number of
@@ -81,6 +87,7 @@ private:
         std::vector<std::string> codes;   // canonical product codes in sku and title
         std::vector<std::string> tokens;  // sorted, unique, without stop-words
         condition_group condition = condition_group::unknown;
+        bool ebay = false;  // sold on eBay: its listing id is an eBay item number
     };
 
     double idf(const std::string& token) const;

@@ -80,6 +80,7 @@ TEST_CASE("ebay browse: listings become active comps with shipping included", "[
     CHECK(a.source == "ebay_browse");
     CHECK(a.condition_id == "3000");
     CHECK(a.url == "https://www.ebay.com/itm/287379458210");
+    CHECK(a.listing_id == "287379458210");
     CHECK(a.sold_on == "2026-06-09");
     CHECK(a.match == "title");
     CHECK(a.score == Approx(1.0));

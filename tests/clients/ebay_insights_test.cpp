@@ -54,6 +54,7 @@ TEST_CASE("ebay insights: sales become sold comps with their dates", "[clients]"
     CHECK((*r)[0].price_minor == 18950);  // ItemSales carry no shipping
     CHECK((*r)[0].source == "ebay_insights");
     CHECK((*r)[0].url == "https://www.ebay.com/itm/1");
+    CHECK((*r)[0].listing_id == "1");  // the number in itemId "v1|1|0"
     CHECK((*r)[1].sold_on == "2026-06-02");
     CHECK(rig.fake->tokens_issued(std::string(clients::ebay_insights_scope)) == 1);
     CHECK(rig.fake->tokens_issued(std::string(clients::ebay_public_scope)) == 0);

@@ -66,6 +66,7 @@ void check_same(const std::vector<comp>& a, const std::vector<comp>& b) {
         CHECK(a[i].sold_on == b[i].sold_on);
         CHECK(a[i].condition_id == b[i].condition_id);
         CHECK(a[i].url == b[i].url);
+        CHECK(a[i].listing_id == b[i].listing_id);
     }
 }
 
@@ -91,6 +92,7 @@ TEST_CASE("ebay sold page: both card markups give the same exact comps", "[clien
     CHECK(first.sold);
     CHECK(first.condition_id == "3000");
     CHECK(first.url == "https://www.ebay.com/itm/287379458210");
+    CHECK(first.listing_id == "287379458210");
     CHECK(first.source == "ebay_sold_page");
     CHECK((*cards)[1].title == "Switch OLED & Dock \"mint\"");
     CHECK((*cards)[1].shipping_minor == 0);
@@ -195,6 +197,7 @@ TEST_CASE("ebay sold page: the reference's s-card skeleton parses", "[clients]")
     CHECK(page->comps[0].price_minor == 24249);
     CHECK(page->comps[0].sold_on == "2026-06-11");
     CHECK(page->comps[0].url == "https://www.ebay.com/itm/287379458210");
+    CHECK(page->comps[0].listing_id == "287379458210");
 }
 
 TEST_CASE("ebay sold page: cards whose price moved are layout_changed", "[clients]") {

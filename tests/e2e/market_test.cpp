@@ -1,10 +1,10 @@
 // The whole service with its market sources against the fakes: a real photo identified by the
 // fake Claude, comps from the fake eBay's Browse API (active listings) and sold-listings page,
 // priced from the sold evidence, exported as a bulk listing file in the category Browse learned;
-// Marketplace Insights asked with that category (or one it looks up, or the user's hint); a
-// second identical item answered from the comps caches (memory and the database); and each way
-// a market source fails (quota, changed page, expired token, timeout, everything down) as the
-// item and the metrics show it.
+// Marketplace Insights asked with that category (or one it looks up, or the user's hint); a sold
+// listing both Insights and the sold page report counted once; a second identical item answered
+// from the comps caches (memory and the database); and each way a market source fails (quota,
+// changed page, expired token, timeout, everything down) as the item and the metrics show it.
 #include <catch2/catch.hpp>
 #include <set>
 
@@ -251,6 +251,47 @@ TEST_CASE("service with eBay: Marketplace Insights asks in the category Browse l
     CHECK(insights_target.find("category_ids=15230") != std::string::npos);
     auto metrics = t.api->get("/metrics")->body;
     CHECK(metric(metrics, outcomes_series("ebay_insights", "ok")) == 1);
+}
+
+TEST_CASE(
+    "service with eBay: a sold listing that Insights and the sold page both report counts once",
+    "[e2e]") {
+    market_service t;
+    t.ebay.add_active(camera_query, listing("1101", "189.99", "10.00"));
+    // A multi-quantity listing still on sale that has also sold: active and sold apart.
+    t.ebay.add_active(camera_query, listing("200000000001", "179.99", "10.00"));
+    t.ebay.add_sold(camera_query, listing("200000000001", "150.00", std::nullopt, days_ago(3)));
+    t.ebay.add_sold(camera_query, listing("200000000002", "165.00", std::nullopt, days_ago(9)));
+    t.ebay.add_sold(camera_query, listing("200000000003", "172.50", std::nullopt, days_ago(20)));
+    t.ebay.add_sold(camera_query, listing("200000000004", "158.00", std::nullopt, days_ago(41)));
+    t.start({{"EBAY_INSIGHTS_ENABLED", "1"}, {"EBAY_SOLD_PAGE_ENABLED", "1"}});
+
+    auto item = t.camera_item();
+    INFO(json::serialize(item.at("comps")));
+    CHECK(str(item.at("job").at("state")) == "succeeded");
+    CHECK(outcome(item, "ebay_insights").at("count") == 4);
+    CHECK(outcome(item, "ebay_sold_page").at("count") == 4);
+    const auto& comps = item.at("comps").at("comps").as_array();
+    CHECK(comps.size() == 6);
+    for (const auto& c : comps) {
+        if (c.at("sold").as_bool()) {
+            CHECK(str(c.at("source")) == "ebay_insights");
+            CHECK(c.at("seen_by") == json::array{"ebay_insights", "ebay_sold_page"});
+            CHECK(str(c.at("listing_id")).find("20000000000") == 0);
+        } else {
+            CHECK(c.at("seen_by") == json::array{"ebay_browse"});
+        }
+    }
+
+    const auto& price = item.at("price").as_object();
+    INFO(json::serialize(price));
+    CHECK(str(price.at("basis")) == "sold_comps");
+    CHECK(price.at("sold").at("count") == 4);
+    CHECK(price.at("median_minor") == 16150);  // 150.00, 158.00, 165.00, 172.50
+    CHECK(price.at("active").at("count") == 2);
+    CHECK(price.at("sell_through").at("sold") == 4);
+    CHECK(price.at("sell_through").at("active") == 2);
+    CHECK(price.at("sell_through").at("rate").as_double() == Approx(4.0 / 6.0));
 }
 
 TEST_CASE("service with eBay: a second identical item takes its comps from the caches", "[e2e]") {

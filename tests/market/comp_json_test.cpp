@@ -23,6 +23,8 @@ TEST_CASE("comp_json: every field reads back", "[market]") {
     c.condition_id = "3000";
     c.url = "https://www.ebay.com/itm/1";
     c.category_id = "15230";
+    c.listing_id = "1";
+    c.seen_by = {"ebay_browse", "ebay_sold_page"};
     auto back = comp_from_json(json::parse(json::serialize(comp_to_json(c))));
     REQUIRE(back);
     CHECK(back->title == c.title);
@@ -38,6 +40,8 @@ TEST_CASE("comp_json: every field reads back", "[market]") {
     CHECK(back->condition_id == "3000");
     CHECK(back->url == "https://www.ebay.com/itm/1");
     CHECK(back->category_id == "15230");
+    CHECK(back->listing_id == "1");
+    CHECK(back->seen_by == std::vector<std::string>{"ebay_browse", "ebay_sold_page"});
 }
 
 TEST_CASE("comp_json: an older entry reads with defaults, a broken one as nothing", "[market]") {
@@ -49,6 +53,8 @@ TEST_CASE("comp_json: an older entry reads with defaults, a broken one as nothin
     CHECK(c->sold);
     CHECK(c->condition_id.empty());
     CHECK(c->category_id.empty());
+    CHECK(c->listing_id.empty());
+    CHECK(c->seen_by.empty());
 
     older.as_object().erase("price_minor");
     CHECK_FALSE(comp_from_json(older));
