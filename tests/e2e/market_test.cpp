@@ -388,10 +388,14 @@ TEST_CASE("service with eBay: with every source down the item is priced by the m
     market_service t;
     t.ebay.add_active(camera_query, listing("1101", "189.99", "10.00"));
     t.ebay.add_sold(camera_query, listing("2201", "150.00", "12.50", days_ago(3)));
-    t.ebay.inject(ebay_endpoint::browse, 500);
-    t.ebay.inject(ebay_endpoint::browse, 500);  // and the category look-up Insights then makes
-    t.ebay.inject(ebay_endpoint::insights, 500);
-    t.ebay.inject(ebay_endpoint::sold_page, 500);
+    // Each source is asked three times on a server error; Browse also answers the category
+    // look-up Insights makes before each of its tries.
+    for (int i = 0; i < 3; ++i) {
+        t.ebay.inject(ebay_endpoint::browse, 500);
+        t.ebay.inject(ebay_endpoint::browse, 500);
+        t.ebay.inject(ebay_endpoint::insights, 500);
+        t.ebay.inject(ebay_endpoint::sold_page, 500);
+    }
     t.start({{"EBAY_INSIGHTS_ENABLED", "1"}});
 
     auto item = t.camera_item();
