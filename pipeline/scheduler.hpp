@@ -132,7 +132,10 @@ public:
     // scheduler's strand) when nothing of the scheduler runs any more. Thread-safe; call once.
     void shutdown(std::chrono::milliseconds drain, std::function<void()> done);
 
+    // running counts the jobs in CPU and store stages now (a job waiting on an upstream gives
+    // its slot back); in_flight counts every job taken from the queue and not yet handed back.
     int running() const { return running_.load(); }
+    int in_flight() const { return in_flight_.load(); }
 
 private:
     struct job_context;

@@ -364,7 +364,9 @@ void app::stop() {
             return;
         }
         log::event(spdlog::level::info, "draining",
-                   {{"running", s.scheduler->running()}, {"deadline_s", s.config.drain_seconds}});
+                   {{"running", s.scheduler->running()},
+                    {"in_flight", s.scheduler->in_flight()},
+                    {"deadline_s", s.config.drain_seconds}});
         s.signals.cancel();
         s.watch_timer.cancel();
         // The process ends when both the server and the scheduler have stopped.

@@ -368,5 +368,8 @@ TEST_CASE(
     // The drain gives up on the call after a second; what the suspended call still holds is
     // released as the process ends, which must then exit instead of hanging or crashing.
     CHECK(t.svc->terminate(std::chrono::milliseconds(6000)) == 0);
-    CHECK(t.svc->log_text().find("\"event\":\"stopped\"") != std::string::npos);
+    const auto log = t.svc->log_text();
+    CHECK(log.find("\"event\":\"stopped\"") != std::string::npos);
+    // The drain names the job waiting on Claude: it holds no CPU slot, but is in flight.
+    CHECK(log.find("\"running\":0,\"in_flight\":1") != std::string::npos);
 }
