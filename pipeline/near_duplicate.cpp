@@ -149,7 +149,8 @@ bool offers_for_reuse(const json::value& identification) {
     const auto* calls = obj->if_contains("calls");
     return identified != nullptr && identified->is_bool() && identified->as_bool() &&
            calls != nullptr && calls->is_array() && !calls->as_array().empty() &&
-           !text_of(identification, "title").empty();
+           !text_of(identification, "title").empty() &&
+           !text_of(identification, request_context_field).empty();
 }
 
 std::optional<std::vector<store::photo_hash>> photo_hashes(const json::value& normalized) {
@@ -207,12 +208,16 @@ reuse_decision decide_reuse(const reuse_subject& subject,
             return outcome(reuse_outcomes::conflicting);
         }
     }
-    if (!subject.title_hint.empty() && folded(subject.title_hint) != folded(best->title_hint)) {
+    if (subject.title_hint != best->title_hint) {
         return outcome(reuse_outcomes::hint_differs);
     }
     const std::set<std::string> codes(subject.barcodes.begin(), subject.barcodes.end());
     if (codes != barcode_texts(best->identification)) {
         return outcome(reuse_outcomes::barcodes_differ);
+    }
+    if (subject.context.empty() ||
+        subject.context != text_of(best->identification, request_context_field)) {
+        return outcome(reuse_outcomes::context_differs);
     }
     return reuse_decision{std::string(reuse_outcomes::reused), best->item_id, best_distance};
 }
@@ -252,7 +257,7 @@ json::value reused_identification(const json::value& source, const reuse_decisio
 
 std::optional<reuse_subject> reuse_subject_of(const store::item_record& item,
                                               const json::value& normalized,
-                                              const json::value& local) {
+                                              const json::value& local, std::string context) {
     auto hashes = photo_hashes(normalized);
     if (!hashes) {
         return std::nullopt;
@@ -265,6 +270,7 @@ std::optional<reuse_subject> reuse_subject_of(const store::item_record& item,
     for (const auto& code : barcode_texts(local)) {
         s.barcodes.push_back(code);
     }
+    s.context = std::move(context);
     return s;
 }
 
@@ -299,9 +305,9 @@ std::optional<reuse_candidate> load_candidate(store::store& db, const std::strin
 }  // namespace
 
 near_duplicate_lookup lookup_near_duplicate(store::store& db, const store::item_record& item,
-                                            const json::value& normalized, const json::value& local,
+                                            const std::optional<reuse_subject>& found,
+                                            const json::value& local,
                                             const near_duplicate_options& options) {
-    const auto found = reuse_subject_of(item, normalized, local);
     if (!found) {
         return {outcome(reuse_outcomes::unhashed), nullptr};
     }

@@ -17,6 +17,7 @@
 
 #include "api/handlers.hpp"
 #include "api/http_server.hpp"
+#include "clients/claude_request_context.hpp"
 #include "clients/claude_vision.hpp"
 #include "clients/ebay_api.hpp"
 #include "clients/ebay_browse.hpp"
@@ -241,6 +242,9 @@ app::app(serve_config config) : impl_(std::make_unique<impl>(std::move(config)))
         }
         s.vision = clients::make_claude_vision(*claude, s.io.get_executor(), s.registry);
         sd.vision = s.vision.get();
+        sd.vision_context = [options = *claude](const pipeline::identify_request& request) {
+            return clients::identify_request_context(request, options);
+        };
         log::event(spdlog::level::info, "vision_enabled", {{"upstream", "anthropic"}});
     }
     pipeline::scheduler_options so;

@@ -230,12 +230,14 @@ struct fixture {
 
     std::string submit_bytes(const std::string& name, const std::string& bytes,
                              const std::string& hint,
-                             store::priority prio = store::priority::normal) {
+                             store::priority prio = store::priority::normal,
+                             const std::string& condition = "") {
         pipeline::intake_request r;
         r.tenant_id = "default";
         r.prio = prio;
         r.source = "api";
         r.title_hint = hint;
+        r.condition = condition;
         r.files.push_back({name, bytes});
         pipeline::intake_limits limits;
         limits.max_attempts = max_attempts;
@@ -888,14 +890,25 @@ TEST_CASE(
     CHECK(vision.held_after_reload == static_cast<double>(photo.size()));
 }
 
-TEST_CASE("scheduler: a copy of an identified photo reuses its identification, free",
-          "[pipeline]") {
-    fixture f;
+namespace {
+
+// identified_photo turns near-duplicate reuse on (distance 4) and has `vision` identify a photo
+// whose copies may then reuse its answer; returns its item id.
+std::string identified_photo(fixture& f, counting_vision& vision) {
     f.near_duplicates.max_distance = 4;
-    counting_vision vision;
     auto first = f.submit("orientation-1-landscape.jpg", "");
     f.run_until_finished(1, &vision);
     REQUIRE(vision.calls == 1);
+    return first;
+}
+
+}  // namespace
+
+TEST_CASE("scheduler: a copy of an identified photo reuses its identification, free",
+          "[pipeline]") {
+    fixture f;
+    counting_vision vision;
+    const auto first = identified_photo(f, vision);
     CHECK(f.db->find_item("default", first)->images.at(0).phash.size() == 16);
 
     auto copy = f.submit_bytes("copy.jpg", normalized_photo(f, first), "");
@@ -911,6 +924,22 @@ TEST_CASE("scheduler: a copy of an identified photo reuses its identification, f
     CHECK(result_of(f, copy).at("cost").at("vision_answers_reused") == 1);
     CHECK(result_of(f, copy).at("cost").at("total_micros") == 0);
     CHECK(result_of(f, other).at("identification").at("title") == "Thing 2");
+}
+
+TEST_CASE("scheduler: a copy with a condition note the first item lacked asks the model",
+          "[pipeline]") {
+    // The note is part of the question: the earlier answer (its condition_guess among others)
+    // was not given for it.
+    fixture f;
+    counting_vision vision;
+    const auto first = identified_photo(f, vision);
+    auto noted = f.submit_bytes("copy.jpg", normalized_photo(f, first), "", store::priority::normal,
+                                "for parts, cracked lid");
+    f.run_until_finished(2, &vision);
+    CHECK(vision.calls == 2);
+    const auto id = result_of(f, noted).at("identification");
+    CHECK(id.at("title") == "Thing 2");
+    CHECK_FALSE(id.as_object().contains("reused_from"));
 }
 
 TEST_CASE("scheduler: with near-duplicate reuse off, a copy is identified again", "[pipeline]") {
