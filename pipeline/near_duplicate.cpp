@@ -68,8 +68,8 @@ int nearest(std::uint64_t h, const std::vector<std::uint64_t>& others) {
     return best;
 }
 
-// The subject's distance to a candidate: the worst over the subject's photos of the nearest
-// photo of the candidate; and the nearest pair at all.
+// The subject's distance to a candidate: the worst, over the photos of both, of the nearest
+// photo of the other (so each covers the other); and the nearest pair at all.
 struct item_distance {
     int covering = std::numeric_limits<int>::max();
     int nearest_pair = std::numeric_limits<int>::max();
@@ -81,6 +81,9 @@ item_distance distance_to(const reuse_subject& s, const reuse_candidate& c) {
         const int n = nearest(h, c.phashes);
         d.covering = std::max(d.covering, n);
         d.nearest_pair = std::min(d.nearest_pair, n);
+    }
+    for (auto h : c.phashes) {
+        d.covering = std::max(d.covering, nearest(h, s.phashes));
     }
     return d;
 }
@@ -286,9 +289,11 @@ std::optional<reuse_candidate> load_candidate(store::store& db, const std::strin
     }
     reuse_candidate c{row.item_id, row.created_ms, {}, item->title_hint, nullptr};
     for (const auto& img : item->images) {
-        if (auto value = store::parse_phash_hex(img.phash)) {
-            c.phashes.push_back(*value);
+        auto value = store::parse_phash_hex(img.phash);
+        if (!value) {
+            return std::nullopt;  // a photo that cannot be matched: it cannot be covered
         }
+        c.phashes.push_back(*value);
     }
     for (const auto& cp : db.checkpoints(row.job_id)) {
         if (cp.stage == "identify") {

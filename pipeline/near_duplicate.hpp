@@ -56,8 +56,9 @@ inline constexpr int near_duplicate_distance_limit = 5;
 
 struct near_duplicate_options {
     // Photos count as the same when their hashes differ in at most this many bits. Every photo
-    // of the new item must match a photo of the earlier item, and no other item with another
-    // identification may have a photo this close. 0 or less turns reuse off.
+    // of the new item must match a photo of the earlier item and every photo of the earlier
+    // item one of the new item, and no other item with another identification may have a photo
+    // this close. 0 or less turns reuse off.
     int max_distance = 0;
     int row_limit = 200;          // matching photo rows read at most; more: unsure
     int max_candidate_items = 8;  // earlier items weighed at most; more: unsure
@@ -108,8 +109,9 @@ std::optional<reuse_subject> reuse_subject_of(const store::item_record& item,
 // Outcomes of a lookup, stable (metrics labels and the identify checkpoint):
 namespace reuse_outcomes {
 inline constexpr std::string_view reused = "reused";
-inline constexpr std::string_view no_match = "no_match";            // no photo within the distance
-inline constexpr std::string_view partial_match = "partial_match";  // some photo unmatched
+inline constexpr std::string_view no_match = "no_match";  // no photo within the distance
+// Some photo of either item is unmatched (one photo of a two-item lot, or the lot of a photo).
+inline constexpr std::string_view partial_match = "partial_match";
 inline constexpr std::string_view conflicting = "conflicting_candidates";
 inline constexpr std::string_view hint_differs = "hint_differs";
 inline constexpr std::string_view barcodes_differ = "barcodes_differ";
@@ -123,13 +125,14 @@ inline constexpr std::string_view store_error = "store_error";
 struct reuse_decision {
     std::string outcome;  // one of reuse_outcomes
     std::string item_id;  // the earlier item, when reused
-    int distance = -1;    // its distance, when reused: the worst of the best photo matches
+    int distance = -1;  // its distance, when reused: the worst of the best photo matches, both ways
 };
 
 // decide_reuse picks the earlier item whose identification the subject may reuse. It is reused
 // only when all of these hold, else the outcome names the first that failed:
-//   - every photo of the subject is within max_distance of a photo of that item, and it is the
-//     closest such item (then the oldest);
+//   - every photo of the subject is within max_distance of a photo of that item and every
+//     photo of that item within max_distance of one of the subject, and it is the closest such
+//     item (then the oldest);
 //   - no other candidate with a photo within max_distance of a subject photo has a different
 //     identification (title, or brand and model);
 //   - the subject has the title hint that item had (none if it had none), exactly as both

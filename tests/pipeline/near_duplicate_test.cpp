@@ -65,10 +65,22 @@ constexpr std::uint64_t other = 0xfff0000ff0f0f0f0ULL;
 
 TEST_CASE("near duplicate: every photo matching one earlier item reuses it", "[pipeline]") {
     const auto s = subject({flip(front, {1, 9}), flip(back, {40})});
-    auto d = pl::decide_reuse(s, {candidate("itm_a", {back, front, other}, "Brass lamp")}, at(4));
+    auto d = pl::decide_reuse(s, {candidate("itm_a", {back, front}, "Brass lamp")}, at(4));
     CHECK(d.outcome == "reused");
     CHECK(d.item_id == "itm_a");
     CHECK(d.distance == 2);
+}
+
+TEST_CASE("near duplicate: one photo of a multi-photo item does not reuse the item's answer",
+          "[pipeline]") {
+    // [camera, binoculars] was answered for both; the camera alone is another item.
+    const auto lot = candidate("itm_lot", {front, other}, "Camera and binoculars");
+    CHECK(pl::decide_reuse(subject({flip(front, {3})}), {lot}, at(4)).outcome == "partial_match");
+
+    // Nor the other way: the lot does not reuse the answer for the camera alone.
+    const auto camera = candidate("itm_camera", {front}, "Camera");
+    CHECK(pl::decide_reuse(subject({flip(front, {3}), other}), {camera}, at(4)).outcome ==
+          "partial_match");
 }
 
 TEST_CASE("near duplicate: the closest covering item wins, then the oldest", "[pipeline]") {
@@ -91,30 +103,30 @@ TEST_CASE("near duplicate: what is unsure asks the model", "[pipeline]") {
         CHECK(pl::decide_reuse(s, {lamp}, at(4)).outcome == "partial_match");
     }
     SECTION("the photos are just beyond the distance") {
-        const auto s = subject({flip(front, {1, 2, 3, 4, 5})});
-        CHECK(pl::decide_reuse(s, {lamp}, at(4)).outcome == "no_match");
+        const auto s = subject({flip(front, {1, 2, 3, 4, 5}), back});
+        CHECK(pl::decide_reuse(s, {lamp}, at(4)).outcome == "partial_match");
         CHECK(pl::decide_reuse(s, {lamp}, at(5)).outcome == "reused");
+        const auto both = subject({flip(front, {1, 2, 3, 4, 5}), flip(back, {1, 2, 3, 4, 5})});
+        CHECK(pl::decide_reuse(both, {lamp}, at(4)).outcome == "no_match");
     }
     SECTION("nothing within reach") {
         const auto s = subject({other});
         CHECK(pl::decide_reuse(s, {lamp}, at(4)).outcome == "no_match");
     }
     SECTION("another item with another identification comes close") {
-        const auto s = subject({front});
+        // Only part of the photos near is enough to be unsure.
+        const auto s = subject({front, back});
         auto vase = candidate("itm_b", {flip(front, {1, 2, 3, 4})}, "Glass vase");
         CHECK(pl::decide_reuse(s, {lamp, vase}, at(4)).outcome == "conflicting_candidates");
-        // Only part of the photos near is enough to be unsure.
-        const auto two = subject({front, back});
-        CHECK(pl::decide_reuse(two, {lamp, vase}, at(4)).outcome == "conflicting_candidates");
         // Farther than the distance it does not count.
         vase.phashes = {flip(front, {1, 2, 3, 4, 5})};
         CHECK(pl::decide_reuse(s, {lamp, vase}, at(4)).outcome == "reused");
         // The same identification near is no conflict.
-        auto lamp_again = candidate("itm_c", {flip(front, {9})}, "BRASS  lamp");
+        auto lamp_again = candidate("itm_c", {flip(front, {9}), back}, "BRASS  lamp");
         CHECK(pl::decide_reuse(s, {lamp, lamp_again}, at(4)).outcome == "reused");
     }
     SECTION("the seller's hint differs from the earlier item's, as sent to the model") {
-        const auto s = subject({front}, "Brass lamp, 1970s", {});
+        const auto s = subject({front, back}, "Brass lamp, 1970s", {});
         CHECK(pl::decide_reuse(s, {lamp}, at(4)).outcome == "hint_differs");
         auto hinted = lamp;
         hinted.title_hint = "  brass LAMP,  1970s ";
@@ -122,10 +134,10 @@ TEST_CASE("near duplicate: what is unsure asks the model", "[pipeline]") {
         hinted.title_hint = "Brass lamp, 1970s";
         CHECK(pl::decide_reuse(s, {hinted}, at(4)).outcome == "reused");
         // The earlier item's hint was part of its question: no hint now is another question.
-        CHECK(pl::decide_reuse(subject({front}), {hinted}, at(4)).outcome == "hint_differs");
+        CHECK(pl::decide_reuse(subject({front, back}), {hinted}, at(4)).outcome == "hint_differs");
     }
     SECTION("the barcodes read differ") {
-        const auto s = subject({front}, "", {"4006381333931"});
+        const auto s = subject({front, back}, "", {"4006381333931"});
         CHECK(pl::decide_reuse(s, {lamp}, at(4)).outcome == "barcodes_differ");
         auto coded = lamp;
         coded.identification = model_identification("Brass lamp", "4006381333931");

@@ -232,13 +232,20 @@ struct fixture {
                              const std::string& hint,
                              store::priority prio = store::priority::normal,
                              const std::string& condition = "") {
+        return submit_files({{name, bytes}}, hint, prio, condition);
+    }
+
+    // submit_files submits one item with these photos.
+    std::string submit_files(std::vector<pipeline::intake_file> files, const std::string& hint,
+                             store::priority prio = store::priority::normal,
+                             const std::string& condition = "") {
         pipeline::intake_request r;
         r.tenant_id = "default";
         r.prio = prio;
         r.source = "api";
         r.title_hint = hint;
         r.condition = condition;
-        r.files.push_back({name, bytes});
+        r.files = std::move(files);
         pipeline::intake_limits limits;
         limits.max_attempts = max_attempts;
         auto receipt = pipeline::submit(r, limits, *db, blobs, system_clock::instance());
@@ -938,6 +945,31 @@ TEST_CASE("scheduler: a copy with a condition note the first item lacked asks th
     f.run_until_finished(2, &vision);
     CHECK(vision.calls == 2);
     const auto id = result_of(f, noted).at("identification");
+    CHECK(id.at("title") == "Thing 2");
+    CHECK_FALSE(id.as_object().contains("reused_from"));
+}
+
+TEST_CASE("scheduler: photos of one side of an identified two-photo item ask the model",
+          "[pipeline]") {
+    // The answer for [camera, print] is not the answer for the camera shown twice, though each
+    // photo of the new item matches one of the earlier item's.
+    fixture f;
+    f.near_duplicates.max_distance = 4;
+    counting_vision vision;
+    const auto read = [](const std::string& name) {
+        return test::read_file(test::data_dir() / "images" / name);
+    };
+    auto lot = f.submit_files({{"camera.jpg", read("orientation-1-landscape.jpg")},
+                               {"print.webp", read("webp-photo-denali.webp")}},
+                              "");
+    f.run_until_finished(1, &vision);
+    REQUIRE(vision.calls == 1);
+
+    const auto shot = normalized_photo(f, lot);
+    auto camera = f.submit_files({{"camera-1.jpg", shot}, {"camera-2.jpg", shot}}, "");
+    f.run_until_finished(2, &vision);
+    CHECK(vision.calls == 2);
+    const auto id = result_of(f, camera).at("identification");
     CHECK(id.at("title") == "Thing 2");
     CHECK_FALSE(id.as_object().contains("reused_from"));
 }
