@@ -148,6 +148,11 @@ bool offers_for_reuse(const json::value& identification) {
     if (obj == nullptr || obj->contains("vision_error") || obj->contains("reused_from")) {
         return false;
     }
+    // The strong model was wanted but gave no answer: the cheap one's is not one to lend.
+    const auto* escalation = obj->if_contains("escalation");
+    if (escalation != nullptr && text_of(*escalation, "outcome") == "fallback") {
+        return false;
+    }
     const auto* identified = obj->if_contains("identified");
     const auto* calls = obj->if_contains("calls");
     return identified != nullptr && identified->is_bool() && identified->as_bool() &&

@@ -74,8 +74,10 @@ int hamming(std::uint64_t a, std::uint64_t b);
 inline constexpr std::string_view request_context_field = "request_context";
 
 // offers_for_reuse is true when an identify checkpoint came from a successful vision model
-// answer: identified, with the model's calls and its request context, no fallback after a model
-// error, and not itself reused from another item (so reuse never chains and drifts).
+// answer: identified, with the model's calls and its request context, no fallback to the local
+// identification after a model error ("vision_error"), no fallback to the cheap model's answer
+// after the strong model failed (escalation {"outcome": "fallback"}), and not itself reused from
+// another item (so reuse never chains and drifts).
 bool offers_for_reuse(const json::value& identification);
 
 // photo_hashes reads each photo's hash from the normalize checkpoint ({"images": [{"index",

@@ -186,6 +186,19 @@ TEST_CASE("near duplicate: only successful model identifications are offered", "
     fallback.as_object()["vision_error"] = json::object{{"code", "vision_bad_request"}};
     CHECK_FALSE(pl::offers_for_reuse(fallback));
 
+    // The strong model was asked and failed: the cheap answer stood, and is not lent. A strong
+    // answer is.
+    auto cheap_stood = model_identification("Brass lamp");
+    cheap_stood.as_object()["escalation"] =
+        json::object{{"outcome", "fallback"}, {"reason", "vision_timeout"}};
+    CHECK_FALSE(pl::offers_for_reuse(cheap_stood));
+    auto strong = model_identification("Brass lamp");
+    strong.as_object()["escalation"] = json::object{{"outcome", "strong"}, {"reason", ""}};
+    CHECK(pl::offers_for_reuse(strong));
+    auto not_escalated = model_identification("Brass lamp");
+    not_escalated.as_object()["escalation"] = nullptr;
+    CHECK(pl::offers_for_reuse(not_escalated));
+
     auto local = model_identification("Brass lamp");
     local.as_object().erase("calls");
     CHECK_FALSE(pl::offers_for_reuse(local));

@@ -974,6 +974,40 @@ TEST_CASE("scheduler: photos of one side of an identified two-photo item ask the
     CHECK_FALSE(id.as_object().contains("reused_from"));
 }
 
+namespace {
+
+// A vision model whose strong model never answers: each item gets the cheap model's answer,
+// marked as a fallback.
+class fallback_vision final : public pipeline::vision_model {
+public:
+    boost::asio::awaitable<result<pipeline::identification>> identify(
+        pipeline::identify_request) override {
+        auto id = paid_identification("cheap-model", ++calls);
+        id.escalated = true;
+        id.escalation_outcome = "fallback";
+        id.escalation_reason = "vision_timeout";
+        co_return id;
+    }
+
+    int calls = 0;
+};
+
+}  // namespace
+
+TEST_CASE("scheduler: a copy of a photo whose strong model failed asks the model", "[pipeline]") {
+    fixture f;
+    f.near_duplicates.max_distance = 4;
+    fallback_vision vision;
+    auto first = f.submit("orientation-1-landscape.jpg", "");
+    f.run_until_finished(1, &vision);
+    REQUIRE(result_of(f, first).at("identification").at("escalation").at("outcome") == "fallback");
+
+    auto copy = f.submit_bytes("copy.jpg", normalized_photo(f, first), "");
+    f.run_until_finished(2, &vision);
+    CHECK(vision.calls == 2);
+    CHECK_FALSE(result_of(f, copy).at("identification").as_object().contains("reused_from"));
+}
+
 TEST_CASE("scheduler: with near-duplicate reuse off, a copy is identified again", "[pipeline]") {
     fixture f;
     counting_vision vision;
