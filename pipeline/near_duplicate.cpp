@@ -284,10 +284,12 @@ std::optional<reuse_subject> reuse_subject_of(const store::item_record& item,
 
 namespace {
 
-// The earlier item as a candidate, or std::nullopt when it is gone or no longer offers an
-// identification (its checkpoint is what is reused, so it is read again here).
+// The earlier item as a candidate, or std::nullopt when it is gone, no longer offers an
+// identification (its checkpoint is what is reused, so it is read again here) or its
+// identification was made before `oldest_ms`.
 std::optional<reuse_candidate> load_candidate(store::store& db, const std::string& tenant_id,
-                                              const store::similar_photo& row) {
+                                              const store::similar_photo& row,
+                                              std::int64_t oldest_ms) {
     auto item = db.find_item(tenant_id, row.item_id);
     if (!item) {
         return std::nullopt;
@@ -300,13 +302,15 @@ std::optional<reuse_candidate> load_candidate(store::store& db, const std::strin
         }
         c.phashes.push_back(*value);
     }
+    std::int64_t identified_ms = 0;
     for (const auto& cp : db.checkpoints(row.job_id)) {
         if (cp.stage == "identify") {
             boost::system::error_code ec;
             c.identification = json::parse(cp.output_json, ec);
+            identified_ms = cp.finished_ms;
         }
     }
-    if (c.phashes.empty() || !offers_for_reuse(c.identification)) {
+    if (c.phashes.empty() || identified_ms < oldest_ms || !offers_for_reuse(c.identification)) {
         return std::nullopt;
     }
     return c;
@@ -317,7 +321,8 @@ std::optional<reuse_candidate> load_candidate(store::store& db, const std::strin
 near_duplicate_lookup lookup_near_duplicate(store::store& db, const store::item_record& item,
                                             const std::optional<reuse_subject>& found,
                                             const json::value& local,
-                                            const near_duplicate_options& options) {
+                                            const near_duplicate_options& options,
+                                            std::int64_t now_ms) {
     if (!found) {
         return {outcome(reuse_outcomes::unhashed), nullptr};
     }
@@ -346,7 +351,7 @@ near_duplicate_lookup lookup_near_duplicate(store::store& db, const store::item_
 
     std::vector<reuse_candidate> candidates;
     for (const auto& [id, row] : items) {
-        if (auto c = load_candidate(db, item.tenant_id, *row)) {
+        if (auto c = load_candidate(db, item.tenant_id, *row, now_ms - options.max_age_ms)) {
             candidates.push_back(std::move(*c));
         }
     }

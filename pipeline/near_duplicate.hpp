@@ -62,6 +62,10 @@ struct near_duplicate_options {
     int max_distance = 0;
     int row_limit = 200;          // matching photo rows read at most; more: unsure
     int max_candidate_items = 8;  // earlier items weighed at most; more: unsure
+    // Answers older than this (since their identify checkpoint) are not lent: as long as the
+    // paid answers themselves are kept (--vision-answer-days; the service turns reuse off when
+    // they are not kept at all).
+    std::int64_t max_age_ms = 30LL * 24 * 3'600'000;
 };
 
 // hamming returns the number of differing bits.
@@ -162,11 +166,13 @@ struct near_duplicate_lookup {
 // lookup_near_duplicate searches `db` for an earlier item of `item`'s tenant whose
 // identification `item` may reuse (see decide_reuse); `subject` is `item` as reuse_subject_of
 // made it (std::nullopt: unhashed), `local` its local identification (barcodes). Blocking: run
-// it on the store pool. Errors: store_error from the store.
+// it on the store pool. Errors: store_error from the store. Earlier items identified more than
+// options.max_age_ms before `now_ms` (epoch ms) are not candidates.
 near_duplicate_lookup lookup_near_duplicate(store::store& db, const store::item_record& item,
                                             const std::optional<reuse_subject>& subject,
                                             const json::value& local,
-                                            const near_duplicate_options& options);
+                                            const near_duplicate_options& options,
+                                            std::int64_t now_ms);
 
 // Outcomes of waiting for a copy being identified at the same time (near_duplicate_flight.hpp),
 // stable (metrics labels):

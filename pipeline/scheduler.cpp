@@ -722,8 +722,9 @@ asio::awaitable<json::value> scheduler::reuse_near_duplicate(
     const bool waited = co_await join_near_duplicate_flight(item, subject, local, flight);
     near_duplicate_lookup found;
     try {
-        auto lookup = [db = deps_.db, &item, &subject, &local, &opt = deps_.near_duplicates] {
-            return lookup_near_duplicate(*db, item, subject, local, opt);
+        auto lookup = [db = deps_.db, &item, &subject, &local, &opt = deps_.near_duplicates,
+                       now = deps_.time->now_ms()] {
+            return lookup_near_duplicate(*db, item, subject, local, opt, now);
         };
         found = co_await run_on(*deps_.store_pool, lookup);
     } catch (const store::store_error& e) {

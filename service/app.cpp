@@ -226,7 +226,10 @@ app::app(serve_config config) : impl_(std::make_unique<impl>(std::move(config)))
     sd.comps.source_timeout = std::chrono::milliseconds(c.comps_timeout_ms);
     sd.comps.memory.max_entries = static_cast<std::size_t>(c.comps_cache_entries);
     sd.comps.memory.max_bytes = static_cast<std::size_t>(c.comps_cache_mb) * 1024 * 1024;
-    sd.near_duplicates.max_distance = c.near_duplicate_distance;
+    // An identification is lent no longer than a paid answer is kept, and not at all when paid
+    // answers are not kept.
+    sd.near_duplicates.max_distance = c.vision_answer_days > 0 ? c.near_duplicate_distance : 0;
+    sd.near_duplicates.max_age_ms = std::int64_t{c.vision_answer_days} * 24 * 3'600'000;
     if (!c.sales_csv.empty()) {
         sd.comp_sources.push_back(std::make_shared<market::own_sales_source>(*s.sales));
     }

@@ -192,6 +192,9 @@ TEST_CASE("service near duplicates: turned off by flag or environment, the copy 
     SECTION("by environment, with a negative distance") {
         t.start({}, {{"BOOMER_NEAR_DUPLICATE_DISTANCE", "-1"}});
     }
+    SECTION("by keeping no paid answers") {
+        t.start({"--vision-answer-days=0"});
+    }
 
     auto first = submit(*t.api, "camera.jpg", data_photo(camera_photo));
     auto copy = submit(*t.api, "camera-again.jpg", t.copy);

@@ -221,6 +221,7 @@ struct fixture {
     int max_attempts = 5;                              // of the items submitted
     pipeline::near_duplicate_options near_duplicates;  // off unless a test sets it
     metrics::registry* registry = nullptr;             // null: nothing counted
+    const boomer::clock* clock = nullptr;              // the scheduler's; null: the system's
 
     std::string submit(const std::string& photo, const std::string& hint,
                        store::priority prio = store::priority::normal) {
@@ -264,7 +265,7 @@ struct fixture {
         deps.db = scheduler_db != nullptr ? scheduler_db : db.get();
         deps.cpu_pool = &cpu;
         deps.store_pool = &store_pool;
-        deps.time = &system_clock::instance();
+        deps.time = clock != nullptr ? clock : &system_clock::instance();
         deps.env.blobs = &blobs;
         deps.env.today = "2026-12-04";
         deps.observer = &events;
@@ -1006,6 +1007,32 @@ TEST_CASE("scheduler: a copy of a photo whose strong model failed asks the model
     f.run_until_finished(2, &vision);
     CHECK(vision.calls == 2);
     CHECK_FALSE(result_of(f, copy).at("identification").as_object().contains("reused_from"));
+}
+
+TEST_CASE("scheduler: an identification older than the answers are kept is not lent",
+          "[pipeline]") {
+    fixture f;
+    // A minute ahead: the items submitted (on the system clock) are due at once.
+    manual_clock clock(system_clock::instance().now_ms() + 60'000);
+    f.clock = &clock;
+    f.near_duplicates.max_distance = 4;
+    f.near_duplicates.max_age_ms = 30LL * 24 * 3'600'000;
+    counting_vision vision;
+    auto first = f.submit("orientation-1-landscape.jpg", "");
+    f.run_until_finished(1, &vision);
+
+    clock.advance_ms(29LL * 24 * 3'600'000);
+    auto fresh = f.submit_bytes("copy.jpg", normalized_photo(f, first), "");
+    f.run_until_finished(2, &vision);
+    CHECK(result_of(f, fresh).at("identification").at("reused_from").at("item_id").as_string() ==
+          first);
+    CHECK(vision.calls == 1);
+
+    clock.advance_ms(2LL * 24 * 3'600'000);
+    auto late = f.submit_bytes("copy-2.jpg", normalized_photo(f, first), "");
+    f.run_until_finished(3, &vision);
+    CHECK_FALSE(result_of(f, late).at("identification").as_object().contains("reused_from"));
+    CHECK(vision.calls == 2);
 }
 
 TEST_CASE("scheduler: with near-duplicate reuse off, a copy is identified again", "[pipeline]") {
