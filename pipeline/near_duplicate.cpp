@@ -161,6 +161,22 @@ bool offers_for_reuse(const json::value& identification) {
            !text_of(identification, request_context_field).empty();
 }
 
+bool has_unsure_photo(const json::value& normalized) {
+    const auto* obj = normalized.if_object();
+    const auto* images = obj != nullptr ? obj->if_contains("images") : nullptr;
+    if (images == nullptr || !images->is_array()) {
+        return false;
+    }
+    for (const auto& img : images->as_array()) {
+        const auto* unsure =
+            img.is_object() ? img.as_object().if_contains("phash_unsure") : nullptr;
+        if (unsure != nullptr && unsure->is_bool() && unsure->as_bool()) {
+            return true;
+        }
+    }
+    return false;
+}
+
 std::optional<std::vector<store::photo_hash>> photo_hashes(const json::value& normalized) {
     const auto* obj = normalized.if_object();
     const auto* images = obj != nullptr ? obj->if_contains("images") : nullptr;
@@ -184,6 +200,9 @@ reuse_decision decide_reuse(const reuse_subject& subject,
                             const near_duplicate_options& options) {
     if (subject.phashes.empty()) {
         return outcome(reuse_outcomes::unhashed);
+    }
+    if (subject.unsure) {
+        return outcome(reuse_outcomes::unsure_photo);
     }
 
     // The candidates within the distance, and the best one covering every photo.
@@ -279,14 +298,15 @@ std::optional<reuse_subject> reuse_subject_of(const store::item_record& item,
         s.barcodes.push_back(code);
     }
     s.context = std::move(context);
+    s.unsure = has_unsure_photo(normalized);
     return s;
 }
 
 namespace {
 
 // The earlier item as a candidate, or std::nullopt when it is gone, no longer offers an
-// identification (its checkpoint is what is reused, so it is read again here) or its
-// identification was made before `oldest_ms`.
+// identification (its checkpoint is what is reused, so it is read again here), has an unsure
+// photo (indexed before such photos were kept out) or was identified before `oldest_ms`.
 std::optional<reuse_candidate> load_candidate(store::store& db, const std::string& tenant_id,
                                               const store::similar_photo& row,
                                               std::int64_t oldest_ms) {
@@ -303,14 +323,19 @@ std::optional<reuse_candidate> load_candidate(store::store& db, const std::strin
         c.phashes.push_back(*value);
     }
     std::int64_t identified_ms = 0;
+    bool unsure = false;
     for (const auto& cp : db.checkpoints(row.job_id)) {
+        boost::system::error_code ec;
         if (cp.stage == "identify") {
-            boost::system::error_code ec;
             c.identification = json::parse(cp.output_json, ec);
             identified_ms = cp.finished_ms;
+        } else if (cp.stage == "normalize") {
+            const auto normalized = json::parse(cp.output_json, ec);
+            unsure = !ec && has_unsure_photo(normalized);
         }
     }
-    if (c.phashes.empty() || identified_ms < oldest_ms || !offers_for_reuse(c.identification)) {
+    if (c.phashes.empty() || unsure || identified_ms < oldest_ms ||
+        !offers_for_reuse(c.identification)) {
         return std::nullopt;
     }
     return c;

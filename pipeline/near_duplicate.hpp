@@ -88,6 +88,12 @@ bool offers_for_reuse(const json::value& identification);
 // "phash"}, ...]}); std::nullopt when a photo has no valid hash.
 std::optional<std::vector<store::photo_hash>> photo_hashes(const json::value& normalized);
 
+// has_unsure_photo is true when the normalize checkpoint marks a photo "phash_unsure" (its
+// content covers a small part of the frame, so its hash mostly describes the background: see
+// image::phash_unsure_below). Such an item neither reuses an identification nor offers its own.
+// Checkpoints written before the mark existed have none.
+bool has_unsure_photo(const json::value& normalized);
+
 // An earlier item offered for reuse, as decide_reuse weighs it.
 struct reuse_candidate {
     std::string item_id;
@@ -103,6 +109,7 @@ struct reuse_subject {
     std::string title_hint;
     std::vector<std::string> barcodes;  // texts read from its photos
     std::string context;                // its request context (see request_context_field)
+    bool unsure = false;                // a photo's hash is unsure (has_unsure_photo)
 };
 
 // reuse_subject_of is `item` as decide_reuse weighs it, from its normalize checkpoint, its
@@ -124,7 +131,8 @@ inline constexpr std::string_view barcodes_differ = "barcodes_differ";
 // The vision request would differ besides the photos (condition note, models, settings).
 inline constexpr std::string_view context_differs = "context_differs";
 inline constexpr std::string_view too_many = "too_many_candidates";
-inline constexpr std::string_view unhashed = "unhashed";  // a photo of the item has no hash
+inline constexpr std::string_view unhashed = "unhashed";          // a photo of the item has no hash
+inline constexpr std::string_view unsure_photo = "unsure_photo";  // see has_unsure_photo
 inline constexpr std::string_view store_error = "store_error";
 }  // namespace reuse_outcomes
 
@@ -136,6 +144,7 @@ struct reuse_decision {
 
 // decide_reuse picks the earlier item whose identification the subject may reuse. It is reused
 // only when all of these hold, else the outcome names the first that failed:
+//   - no photo of the subject is unsure;
 //   - every photo of the subject is within max_distance of a photo of that item and every
 //     photo of that item within max_distance of one of the subject, and it is the closest such
 //     item (then the oldest);

@@ -746,8 +746,8 @@ asio::awaitable<json::value> scheduler::reuse_near_duplicate(
 asio::awaitable<bool> scheduler::join_near_duplicate_flight(
     const store::item_record& item, const std::optional<reuse_subject>& subject,
     const json::value& local, near_duplicate_flights::ticket& flight) {
-    if (!subject) {
-        co_return false;  // unhashed: the lookup says so
+    if (!subject || subject->unsure) {
+        co_return false;  // unhashed or unsure: the lookup says so; nothing to wait for or lead
     }
     if (auto parked = parked_flights_.find(item.item_id); parked != parked_flights_.end()) {
         // Parked while leading: the copies still wait for this item's answer.
@@ -783,7 +783,8 @@ asio::awaitable<bool> scheduler::join_near_duplicate_flight(
 asio::awaitable<void> scheduler::index_photos(
     const std::shared_ptr<job_context>& ctx, std::string_view stage,
     const std::map<std::string, json::value, std::less<>>& done) {
-    const bool offer = stage == "identify" && offers_for_reuse(done.at("identify"));
+    const bool offer = stage == "identify" && offers_for_reuse(done.at("identify")) &&
+                       !has_unsure_photo(done.at("normalize"));
     if (stage != "normalize" && !offer) {
         co_return;
     }

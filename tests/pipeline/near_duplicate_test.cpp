@@ -179,6 +179,24 @@ TEST_CASE("near duplicate: the request context covers the request's texts", "[pi
     CHECK(changed([](pl::identify_request& o) { o.jpeg_images.resize(1); }));
 }
 
+TEST_CASE("near duplicate: an item with an unsure photo hash asks the model", "[pipeline]") {
+    const auto lamp = candidate("itm_a", {front}, "Brass lamp");
+    auto small = subject({front});
+    small.unsure = true;
+    CHECK(pl::decide_reuse(small, {lamp}, at(4)).outcome == "unsure_photo");
+
+    auto image = [](const json::value& unsure) {
+        json::object img{{"index", 0}, {"phash", "8f3c1e0077aa5501"}};
+        if (!unsure.is_null()) {
+            img["phash_unsure"] = unsure;
+        }
+        return img;
+    };
+    CHECK(pl::has_unsure_photo(json::object{{"images", json::array{image(false), image(true)}}}));
+    CHECK_FALSE(pl::has_unsure_photo(json::object{{"images", json::array{image(false)}}}));
+    CHECK_FALSE(pl::has_unsure_photo(json::object{{"images", json::array{image(nullptr)}}}));
+}
+
 TEST_CASE("near duplicate: only successful model identifications are offered", "[pipeline]") {
     CHECK(pl::offers_for_reuse(model_identification("Brass lamp")));
 

@@ -25,6 +25,7 @@
 #include "pipeline/intake.hpp"
 #include "store/sqlite_store.hpp"
 #include "tests/support/paths.hpp"
+#include "tests/support/plain_canvas.hpp"
 #include "tests/support/service_process.hpp"
 
 using namespace boomer;
@@ -1132,6 +1133,29 @@ private:
     std::string first_;
 };
 }  // namespace
+
+TEST_CASE("scheduler: a small object on a plain backdrop neither reuses nor lends", "[pipeline]") {
+    fixture f;
+    f.near_duplicates.max_distance = 4;
+    metrics::registry registry;
+    f.registry = &registry;
+    counting_vision vision;
+    auto first = f.submit_bytes(
+        "small.jpg",
+        test::on_plain_canvas(
+            test::read_file(test::data_dir() / "images" / "orientation-1-landscape.jpg"), 250),
+        "");
+    f.run_until_finished(1, &vision);
+    const auto doc = result_of(f, first);
+    CHECK(doc.at("images").at(0).at("normalized").at("phash_unsure") == true);
+
+    auto copy = f.submit_bytes("small-again.jpg", normalized_photo(f, first), "");
+    f.run_until_finished(2, &vision);
+    CHECK(vision.calls == 2);
+    CHECK_FALSE(result_of(f, copy).at("identification").as_object().contains("reused_from"));
+    CHECK(has_line(registry.render(),
+                   R"(boomer_near_duplicate_lookups_total{outcome="unsure_photo"} 2)"));
+}
 
 TEST_CASE("scheduler: copies identified at the same time make one vision call", "[pipeline]") {
     fixture f;
