@@ -74,7 +74,8 @@ int hamming(std::uint64_t a, std::uint64_t b);
 // The identify checkpoint's field that holds the request context of a model answer: the
 // fingerprint (scheduler_deps::vision_context) of everything the vision request carried besides
 // the photos' bytes: models and their settings, prompt version, title hint, condition note,
-// barcodes. Checkpoints written before it existed lack it and are not offered.
+// barcodes, number of photos. Checkpoints written before it existed lack it and are not
+// offered.
 inline constexpr std::string_view request_context_field = "request_context";
 
 // offers_for_reuse is true when an identify checkpoint came from a successful vision model
