@@ -68,8 +68,8 @@ int nearest(std::uint64_t h, const std::vector<std::uint64_t>& others) {
     return best;
 }
 
-// The subject's distance to a candidate: the worst over the subject's photos of the nearest
-// photo of the candidate; and the nearest pair at all.
+// The subject's distance to a candidate: the worst, over the photos of both, of the nearest
+// photo of the other (so each covers the other); and the nearest pair at all.
 struct item_distance {
     int covering = std::numeric_limits<int>::max();
     int nearest_pair = std::numeric_limits<int>::max();
@@ -81,6 +81,9 @@ item_distance distance_to(const reuse_subject& s, const reuse_candidate& c) {
         const int n = nearest(h, c.phashes);
         d.covering = std::max(d.covering, n);
         d.nearest_pair = std::min(d.nearest_pair, n);
+    }
+    for (auto h : c.phashes) {
+        d.covering = std::max(d.covering, nearest(h, s.phashes));
     }
     return d;
 }
@@ -145,11 +148,33 @@ bool offers_for_reuse(const json::value& identification) {
     if (obj == nullptr || obj->contains("vision_error") || obj->contains("reused_from")) {
         return false;
     }
+    // The strong model was wanted but gave no answer: the cheap one's is not one to lend.
+    const auto* escalation = obj->if_contains("escalation");
+    if (escalation != nullptr && text_of(*escalation, "outcome") == "fallback") {
+        return false;
+    }
     const auto* identified = obj->if_contains("identified");
     const auto* calls = obj->if_contains("calls");
     return identified != nullptr && identified->is_bool() && identified->as_bool() &&
            calls != nullptr && calls->is_array() && !calls->as_array().empty() &&
-           !text_of(identification, "title").empty();
+           !text_of(identification, "title").empty() &&
+           !text_of(identification, request_context_field).empty();
+}
+
+bool has_unsure_photo(const json::value& normalized) {
+    const auto* obj = normalized.if_object();
+    const auto* images = obj != nullptr ? obj->if_contains("images") : nullptr;
+    if (images == nullptr || !images->is_array()) {
+        return false;
+    }
+    for (const auto& img : images->as_array()) {
+        const auto* unsure =
+            img.is_object() ? img.as_object().if_contains("phash_unsure") : nullptr;
+        if (unsure != nullptr && unsure->is_bool() && unsure->as_bool()) {
+            return true;
+        }
+    }
+    return false;
 }
 
 std::optional<std::vector<store::photo_hash>> photo_hashes(const json::value& normalized) {
@@ -175,6 +200,9 @@ reuse_decision decide_reuse(const reuse_subject& subject,
                             const near_duplicate_options& options) {
     if (subject.phashes.empty()) {
         return outcome(reuse_outcomes::unhashed);
+    }
+    if (subject.unsure) {
+        return outcome(reuse_outcomes::unsure_photo);
     }
 
     // The candidates within the distance, and the best one covering every photo.
@@ -207,12 +235,16 @@ reuse_decision decide_reuse(const reuse_subject& subject,
             return outcome(reuse_outcomes::conflicting);
         }
     }
-    if (!subject.title_hint.empty() && folded(subject.title_hint) != folded(best->title_hint)) {
+    if (subject.title_hint != best->title_hint) {
         return outcome(reuse_outcomes::hint_differs);
     }
     const std::set<std::string> codes(subject.barcodes.begin(), subject.barcodes.end());
     if (codes != barcode_texts(best->identification)) {
         return outcome(reuse_outcomes::barcodes_differ);
+    }
+    if (subject.context.empty() ||
+        subject.context != text_of(best->identification, request_context_field)) {
+        return outcome(reuse_outcomes::context_differs);
     }
     return reuse_decision{std::string(reuse_outcomes::reused), best->item_id, best_distance};
 }
@@ -252,7 +284,7 @@ json::value reused_identification(const json::value& source, const reuse_decisio
 
 std::optional<reuse_subject> reuse_subject_of(const store::item_record& item,
                                               const json::value& normalized,
-                                              const json::value& local) {
+                                              const json::value& local, std::string context) {
     auto hashes = photo_hashes(normalized);
     if (!hashes) {
         return std::nullopt;
@@ -265,32 +297,45 @@ std::optional<reuse_subject> reuse_subject_of(const store::item_record& item,
     for (const auto& code : barcode_texts(local)) {
         s.barcodes.push_back(code);
     }
+    s.context = std::move(context);
+    s.unsure = has_unsure_photo(normalized);
     return s;
 }
 
 namespace {
 
-// The earlier item as a candidate, or std::nullopt when it is gone or no longer offers an
-// identification (its checkpoint is what is reused, so it is read again here).
+// The earlier item as a candidate, or std::nullopt when it is gone, no longer offers an
+// identification (its checkpoint is what is reused, so it is read again here), has an unsure
+// photo (indexed before such photos were kept out) or was identified before `oldest_ms`.
 std::optional<reuse_candidate> load_candidate(store::store& db, const std::string& tenant_id,
-                                              const store::similar_photo& row) {
+                                              const store::similar_photo& row,
+                                              std::int64_t oldest_ms) {
     auto item = db.find_item(tenant_id, row.item_id);
     if (!item) {
         return std::nullopt;
     }
     reuse_candidate c{row.item_id, row.created_ms, {}, item->title_hint, nullptr};
     for (const auto& img : item->images) {
-        if (auto value = store::parse_phash_hex(img.phash)) {
-            c.phashes.push_back(*value);
+        auto value = store::parse_phash_hex(img.phash);
+        if (!value) {
+            return std::nullopt;  // a photo that cannot be matched: it cannot be covered
         }
+        c.phashes.push_back(*value);
     }
+    std::int64_t identified_ms = 0;
+    bool unsure = false;
     for (const auto& cp : db.checkpoints(row.job_id)) {
+        boost::system::error_code ec;
         if (cp.stage == "identify") {
-            boost::system::error_code ec;
             c.identification = json::parse(cp.output_json, ec);
+            identified_ms = cp.finished_ms;
+        } else if (cp.stage == "normalize") {
+            const auto normalized = json::parse(cp.output_json, ec);
+            unsure = !ec && has_unsure_photo(normalized);
         }
     }
-    if (c.phashes.empty() || !offers_for_reuse(c.identification)) {
+    if (c.phashes.empty() || unsure || identified_ms < oldest_ms ||
+        !offers_for_reuse(c.identification)) {
         return std::nullopt;
     }
     return c;
@@ -299,9 +344,10 @@ std::optional<reuse_candidate> load_candidate(store::store& db, const std::strin
 }  // namespace
 
 near_duplicate_lookup lookup_near_duplicate(store::store& db, const store::item_record& item,
-                                            const json::value& normalized, const json::value& local,
-                                            const near_duplicate_options& options) {
-    const auto found = reuse_subject_of(item, normalized, local);
+                                            const std::optional<reuse_subject>& found,
+                                            const json::value& local,
+                                            const near_duplicate_options& options,
+                                            std::int64_t now_ms) {
     if (!found) {
         return {outcome(reuse_outcomes::unhashed), nullptr};
     }
@@ -330,7 +376,7 @@ near_duplicate_lookup lookup_near_duplicate(store::store& db, const store::item_
 
     std::vector<reuse_candidate> candidates;
     for (const auto& [id, row] : items) {
-        if (auto c = load_candidate(db, item.tenant_id, *row)) {
+        if (auto c = load_candidate(db, item.tenant_id, *row, now_ms - options.max_age_ms)) {
             candidates.push_back(std::move(*c));
         }
     }

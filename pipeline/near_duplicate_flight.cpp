@@ -64,8 +64,11 @@ near_duplicate_flights::entry near_duplicate_flights::enter(subject_item item,
     f->candidate.created_ms = ++sequence_;
     f->candidate.phashes = std::move(item.subject.phashes);
     f->candidate.title_hint = std::move(item.subject.title_hint);
-    // Its identification is unknown yet: only its barcodes, which decide_reuse compares.
-    f->candidate.identification = json::object{{"barcodes", std::move(item.barcodes)}};
+    // Its identification is unknown yet: only its barcodes and request context, which
+    // decide_reuse compares.
+    f->candidate.identification =
+        json::object{{"barcodes", std::move(item.barcodes)},
+                     {request_context_field, std::move(item.subject.context)}};
     flights_.push_back(f);
     return entry{ticket(this, f), nullptr};
 }

@@ -3,12 +3,12 @@
 // identified) and each pay the vision model. Instead, an item about to be identified first
 // registers its photo hashes here as a flight; a later item that would reuse it under the rules
 // of decide_reuse (every photo within the distance, the closest covering item, same hint, same
-// barcodes) joins that flight and waits, without blocking a thread, until it ends. The leader
-// ends its flight once its identification is recorded and offered (or when it fails, is
-// cancelled or loses its lease: its ticket is released whatever happens); the waiters then run
-// the stored lookup again, which reuses the leader's identification exactly as for any earlier
-// item, or else identify themselves. A waiter waits for one flight at most, so a failing leader
-// delays it by the leader's identify stage once, never more.
+// barcodes, same request context) joins that flight and waits, without blocking a thread, until it
+// ends. The leader ends its flight once its identification is recorded and offered (or when it
+// fails, is cancelled or loses its lease: its ticket is released whatever happens); the waiters
+// then run the stored lookup again, which reuses the leader's identification exactly as for any
+// earlier item, or else identify themselves. A waiter waits for one flight at most, so a failing
+// leader delays it by the leader's identify stage once, never more.
 //
 // A flight's identification is unknown while it runs, so the flights weighed for a subject all
 // count as agreeing (decide_reuse's conflict check applies to the stored lookup afterwards).

@@ -630,13 +630,6 @@ asio::awaitable<result<json::value>> scheduler::identify_with_vision(
         co_return local;
     }
 
-    if (deps_.near_duplicates.max_distance > 0) {
-        auto reused = co_await reuse_near_duplicate(item, done, local, flight);
-        if (!reused.is_null()) {
-            co_return reused;
-        }
-    }
-
     identify_request request;
     request.item_id = item.item_id;
     request.title_hint = item.title_hint;
@@ -648,6 +641,19 @@ asio::awaitable<result<json::value>> scheduler::identify_with_vision(
         request.barcodes.push_back(std::string(code.at("symbology").as_string()) + ":" +
                                    std::string(code.at("text").as_string()));
     }
+
+    // What the request asks besides the photos' bytes (their number counts): an earlier item
+    // lends its answer only if it asked the same.
+    request.jpeg_images.assign(done.at("normalize").at("images").as_array().size(), "");
+    const std::string context =
+        deps_.vision_context ? deps_.vision_context(request) : request_texts_context(request);
+    if (deps_.near_duplicates.max_distance > 0) {
+        auto reused = co_await reuse_near_duplicate(item, done, local, context, flight);
+        if (!reused.is_null()) {
+            co_return reused;
+        }
+    }
+
     const bool batch = request.bulk && deps_.vision->defers_bulk();
     parked_slot slot(running_, in_flight_,
                      batch ? parked_slot::kind::batch : parked_slot::kind::upstream);
@@ -699,7 +705,8 @@ asio::awaitable<result<json::value>> scheduler::identify_with_vision(
                      {"source", id.source},
                      {"escalated", id.escalated},
                      {"cost_micros", id.cost_micros},
-                     {"barcodes", local.at("barcodes")}};
+                     {"barcodes", local.at("barcodes")},
+                     {request_context_field, context}};
     for (auto& [field, value] : vision_details(id)) {
         out[field] = std::move(value);
     }
@@ -708,15 +715,16 @@ asio::awaitable<result<json::value>> scheduler::identify_with_vision(
 
 asio::awaitable<json::value> scheduler::reuse_near_duplicate(
     const store::item_record& item, const std::map<std::string, json::value, std::less<>>& done,
-    const json::value& local, near_duplicate_flights::ticket& flight) {
+    const json::value& local, const std::string& context, near_duplicate_flights::ticket& flight) {
     // A copy being identified now is waited for first; this item then leads a flight of its own
     // while it looks up the store (an item offered before its flight ended is found there).
-    const bool waited =
-        co_await join_near_duplicate_flight(item, done.at("normalize"), local, flight);
+    const auto subject = reuse_subject_of(item, done.at("normalize"), local, context);
+    const bool waited = co_await join_near_duplicate_flight(item, subject, local, flight);
     near_duplicate_lookup found;
     try {
-        auto lookup = [db = deps_.db, &item, &done, &local, &opt = deps_.near_duplicates] {
-            return lookup_near_duplicate(*db, item, done.at("normalize"), local, opt);
+        auto lookup = [db = deps_.db, &item, &subject, &local, &opt = deps_.near_duplicates,
+                       now = deps_.time->now_ms()] {
+            return lookup_near_duplicate(*db, item, subject, local, opt, now);
         };
         found = co_await run_on(*deps_.store_pool, lookup);
     } catch (const store::store_error& e) {
@@ -736,11 +744,10 @@ asio::awaitable<json::value> scheduler::reuse_near_duplicate(
 }
 
 asio::awaitable<bool> scheduler::join_near_duplicate_flight(
-    const store::item_record& item, const json::value& normalized, const json::value& local,
-    near_duplicate_flights::ticket& flight) {
-    auto subject = reuse_subject_of(item, normalized, local);
-    if (!subject) {
-        co_return false;  // unhashed: the lookup says so
+    const store::item_record& item, const std::optional<reuse_subject>& subject,
+    const json::value& local, near_duplicate_flights::ticket& flight) {
+    if (!subject || subject->unsure) {
+        co_return false;  // unhashed or unsure: the lookup says so; nothing to wait for or lead
     }
     if (auto parked = parked_flights_.find(item.item_id); parked != parked_flights_.end()) {
         // Parked while leading: the copies still wait for this item's answer.
@@ -749,7 +756,7 @@ asio::awaitable<bool> scheduler::join_near_duplicate_flight(
         co_return false;
     }
     const bool deferred = item.prio == store::priority::bulk && deps_.vision->defers_bulk();
-    near_duplicate_flights::subject_item me{item.tenant_id, item.item_id, std::move(*subject),
+    near_duplicate_flights::subject_item me{item.tenant_id, item.item_id, *subject,
                                             local.at("barcodes"), deferred};
     auto entry = near_duplicate_flights_.enter(me, deps_.near_duplicates, true);
     const bool waits = entry.joined != nullptr;
@@ -776,7 +783,8 @@ asio::awaitable<bool> scheduler::join_near_duplicate_flight(
 asio::awaitable<void> scheduler::index_photos(
     const std::shared_ptr<job_context>& ctx, std::string_view stage,
     const std::map<std::string, json::value, std::less<>>& done) {
-    const bool offer = stage == "identify" && offers_for_reuse(done.at("identify"));
+    const bool offer = stage == "identify" && offers_for_reuse(done.at("identify")) &&
+                       !has_unsure_photo(done.at("normalize"));
     if (stage != "normalize" && !offer) {
         co_return;
     }

@@ -112,6 +112,11 @@ struct scheduler_deps {
     // Reuse of an earlier item's vision identification for near-duplicate photos (off by
     // default here; the service sets it). Photos are hashed and indexed either way.
     near_duplicate_options near_duplicates;
+    // The request context of a vision request (near_duplicate.hpp, request_context_field): a
+    // fingerprint of everything the model would send for it besides the photos' bytes (only
+    // their number is read). Set with the vision model, from its settings; empty: the request's
+    // own texts (request_texts_context), for models that add nothing of their own.
+    std::function<std::string(const identify_request&)> vision_context;
 };
 
 class scheduler : public std::enable_shared_from_this<scheduler> {
@@ -187,14 +192,17 @@ private:
     // near_duplicate.hpp), or null when the model must be asked. A copy being identified at the
     // same time is waited for first (near_duplicate_flight.hpp); when the model must be asked,
     // `flight` leads the flight that later copies wait for.
+    // `context` is the request context of the call the item would make (request_context_field).
     asio::awaitable<json::value> reuse_near_duplicate(
         const store::item_record& item, const std::map<std::string, json::value, std::less<>>& done,
-        const json::value& local, near_duplicate_flights::ticket& flight);
+        const json::value& local, const std::string& context,
+        near_duplicate_flights::ticket& flight);
     // join_near_duplicate_flight waits, once, for a copy of `item` being identified now (giving
-    // the worker slot back meanwhile), then makes `flight` lead a flight of its own. Returns
-    // whether it waited.
+    // the worker slot back meanwhile), then makes `flight` lead a flight of its own; `subject`
+    // is the item as reuse_subject_of made it (nothing is joined without). Returns whether it
+    // waited.
     asio::awaitable<bool> join_near_duplicate_flight(const store::item_record& item,
-                                                     const json::value& normalized,
+                                                     const std::optional<reuse_subject>& subject,
                                                      const json::value& local,
                                                      near_duplicate_flights::ticket& flight);
     // index_photos records the photos' hashes after normalize, and offers them for reuse after

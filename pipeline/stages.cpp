@@ -50,6 +50,8 @@ json::object image_json(const store::image_ref& ref, const image::processed_imag
         {"media_type", "image/jpeg"},
         {"sha256", img.sha256},
         {"phash", img.phash},
+        {"content_fraction", img.content_fraction},
+        {"phash_unsure", img.phash_unsure},
         {"sharpness", a.sharpness},
         {"mean_luma", a.mean_luma},
         {"warnings", std::move(warnings)},

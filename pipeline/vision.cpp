@@ -1,5 +1,8 @@
-// The identification as the item's result document shows it.
+// The identification as the item's result document shows it, and the fingerprint of a request's
+// texts.
 #include "pipeline/vision.hpp"
+
+#include "core/hash.hpp"
 
 namespace boomer::pipeline {
 namespace {
@@ -40,6 +43,22 @@ json::object call_json(const vision_call& c) {
 }
 
 }  // namespace
+
+std::string request_texts_context(const identify_request& request) {
+    // Each text as its length and bytes, so that no two requests run together the same way.
+    std::string material;
+    auto add = [&material](std::string_view text) {
+        material += std::to_string(text.size()) + ":" + std::string(text) + "\n";
+    };
+    add(request.title_hint);
+    add(request.condition_hint);
+    add("barcodes=" + std::to_string(request.barcodes.size()));
+    for (const auto& code : request.barcodes) {
+        add(code);
+    }
+    add("photos=" + std::to_string(request.jpeg_images.size()));
+    return sha256_hex(material);
+}
 
 json::object vision_details(const identification& id) {
     json::object confidence;

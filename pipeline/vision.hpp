@@ -62,6 +62,13 @@ struct identify_request {
     }
 };
 
+// request_texts_context returns a fingerprint (SHA-256 hex) of what `request` asks besides its
+// photos' bytes: the title hint, the condition note, the barcodes and the number of photos. It
+// is the request context (near_duplicate.hpp) of a model that adds nothing of its own; a real
+// model's context also covers its models and settings (clients::identify_request_context).
+// Thread-safe.
+std::string request_texts_context(const identify_request& request);
+
 // The failure code of a call refused before it was sent because the model's calls are paused
 // (an open circuit breaker); it spends no attempt of the job.
 inline constexpr std::string_view paused_call_code = "vision_unavailable";

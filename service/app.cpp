@@ -17,6 +17,7 @@
 
 #include "api/handlers.hpp"
 #include "api/http_server.hpp"
+#include "clients/claude_request_context.hpp"
 #include "clients/claude_vision.hpp"
 #include "clients/ebay_api.hpp"
 #include "clients/ebay_browse.hpp"
@@ -225,7 +226,10 @@ app::app(serve_config config) : impl_(std::make_unique<impl>(std::move(config)))
     sd.comps.source_timeout = std::chrono::milliseconds(c.comps_timeout_ms);
     sd.comps.memory.max_entries = static_cast<std::size_t>(c.comps_cache_entries);
     sd.comps.memory.max_bytes = static_cast<std::size_t>(c.comps_cache_mb) * 1024 * 1024;
-    sd.near_duplicates.max_distance = c.near_duplicate_distance;
+    // An identification is lent no longer than a paid answer is kept, and not at all when paid
+    // answers are not kept.
+    sd.near_duplicates.max_distance = c.vision_answer_days > 0 ? c.near_duplicate_distance : 0;
+    sd.near_duplicates.max_age_ms = std::int64_t{c.vision_answer_days} * 24 * 3'600'000;
     if (!c.sales_csv.empty()) {
         sd.comp_sources.push_back(std::make_shared<market::own_sales_source>(*s.sales));
     }
@@ -241,6 +245,9 @@ app::app(serve_config config) : impl_(std::make_unique<impl>(std::move(config)))
         }
         s.vision = clients::make_claude_vision(*claude, s.io.get_executor(), s.registry);
         sd.vision = s.vision.get();
+        sd.vision_context = [options = *claude](const pipeline::identify_request& request) {
+            return clients::identify_request_context(request, options);
+        };
         log::event(spdlog::level::info, "vision_enabled", {{"upstream", "anthropic"}});
     }
     pipeline::scheduler_options so;

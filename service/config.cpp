@@ -75,8 +75,9 @@ void add_serve_options(CLI::App& serve, serve_config& c) {
     ranged(serve, "--max-attempts", c.max_attempts, "BOOMER_MAX_ATTEMPTS",
            "attempts before an item fails", 1, 100);
     ranged(serve, "--vision-answer-days", c.vision_answer_days, "BOOMER_VISION_ANSWER_DAYS",
-           "days a paid vision answer is reused for the same photos and settings (0: never)", 0,
-           3650);
+           "days a paid vision answer is reused for the same photos and settings, or lent to "
+           "near-duplicate photos (0: never)",
+           0, 3650);
     ranged(serve, "--near-duplicate-distance", c.near_duplicate_distance,
            "BOOMER_NEAR_DUPLICATE_DISTANCE",
            "reuse an earlier item's vision identification when every photo is within this many "

@@ -1,7 +1,9 @@
 // normalize: probe, refuse what is too large, decode (scaled where the format allows), scale down
-// with area averaging, turn upright, encode a metadata-free JPEG, hash it.
+// with area averaging, turn upright, encode a metadata-free JPEG, hash it and measure how much
+// of the frame its content covers.
 #include "pipeline/image/normalize.hpp"
 
+#include <algorithm>
 #include <array>
 #include <bit>
 #include <opencv2/img_hash.hpp>
@@ -87,6 +89,33 @@ std::string perceptual_hash(const cv::Mat& bgr) {
     return hex;
 }
 
+double content_fraction(const cv::Mat& bgr) {
+    // The grey thumbnail, and the background's grey: the median of its border.
+    constexpr int side = 64;
+    cv::Mat grey;
+    cv::Mat thumb;
+    cv::cvtColor(bgr, grey, cv::COLOR_BGR2GRAY);
+    cv::resize(grey, thumb, cv::Size(side, side), 0, 0, cv::INTER_AREA);
+    std::vector<std::uint8_t> border;
+    for (int i = 0; i < side; ++i) {
+        border.push_back(thumb.at<std::uint8_t>(0, i));
+        border.push_back(thumb.at<std::uint8_t>(side - 1, i));
+        border.push_back(thumb.at<std::uint8_t>(i, 0));
+        border.push_back(thumb.at<std::uint8_t>(i, side - 1));
+    }
+    auto middle = border.begin() + static_cast<std::ptrdiff_t>(border.size() / 2);
+    std::nth_element(border.begin(), middle, border.end());
+
+    // The bounding box of what stands out from it.
+    cv::Mat away;
+    cv::absdiff(thumb, cv::Scalar(*middle), away);
+    const cv::Mat content = away > content_contrast;
+    if (cv::countNonZero(content) == 0) {
+        return 0.0;
+    }
+    return cv::boundingRect(content).area() / static_cast<double>(side * side);
+}
+
 int hex_value(char c) {
     if (c >= '0' && c <= '9') {
         return c - '0';
@@ -145,6 +174,8 @@ result<normalized_frame> normalize_frame(std::string_view bytes, const normalize
     frame.image.exif_orientation = source->orientation;
     frame.image.sha256 = sha256_hex(frame.image.jpeg);
     frame.image.phash = perceptual_hash(upright);
+    frame.image.content_fraction = content_fraction(upright);
+    frame.image.phash_unsure = frame.image.content_fraction < phash_unsure_below;
     frame.bgr = std::move(upright);
     return frame;
 }

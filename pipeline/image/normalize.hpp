@@ -31,7 +31,28 @@ struct normalized_image {
     int exif_orientation = 1;  // 1..8 as found in the original (1 if none); already applied
     std::string sha256;        // of `jpeg`, lowercase hex
     std::string phash;         // 64-bit perceptual hash of the pixels, 16 lowercase hex chars
+    // The share (0..1) of the frame that the bounding box of its content covers: on a 64x64
+    // grey thumbnail (the grey picture the hash sees, area-averaged so JPEG noise and fine
+    // texture average out), the pixels more than content_contrast levels from the median grey
+    // of the border pixels (the background, when there is one). 0 for a uniform picture.
+    double content_fraction = 1.0;
+    // Set when content_fraction is below phash_unsure_below: the hash then mostly describes the
+    // background, and photos of different small things on the same backdrop hash alike.
+    bool phash_unsure = false;
 };
+
+// How far from the background's grey a thumbnail pixel must be to count as content.
+inline constexpr int content_contrast = 16;
+
+// Photos whose content box covers less of the frame than this are phash_unsure. Basis (the
+// "[.survey]" cases of tests/image/phash_survey_test.cpp): the 22 item photos of the shared set,
+// each scaled to a long edge of 250, 300, 400, 500 or 600 px and centred on a plain 1200x1200
+// #f4f4f4 canvas. Pairs of different objects hashed within the reuse distance (5 bits) at 250 px
+// (10 pairs; boxes of 2-5% of the frame), 300 px (12 pairs, one at 1 bit; 3-6%) and 400 px (1
+// pair; 5-11%); at 500 px (7-18%) and 600 px (10-25%) no pair came within 8 bits. The real item
+// photos cover 50% to 100%. 0.15 marks every composite size that collided, with margin above
+// its largest box (11%), and stays a third of the smallest real photo's.
+inline constexpr double phash_unsure_below = 0.15;
 
 // normalize decodes `bytes`, applies EXIF orientation (JPEG, WebP; HEIF comes upright from its
 // decoder), composites transparency onto white, scales down with area averaging so the long edge

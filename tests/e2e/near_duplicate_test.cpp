@@ -81,8 +81,9 @@ struct done_item {
 // post_and_wait submits one photo and waits for its job to end. It asserts nothing, so that
 // threads other than the test's may call it (Catch's assertions are not thread-safe): a refused
 // submission throws std::runtime_error.
-done_item post_and_wait(api_client& api, const std::string& name, const std::string& bytes) {
-    auto res = api.post_item({{"photo", name, bytes, "image/jpeg"}}, {});
+done_item post_and_wait(api_client& api, const std::string& name, const std::string& bytes,
+                        const std::vector<std::pair<std::string, std::string>>& fields = {}) {
+    auto res = api.post_item({{"photo", name, bytes, "image/jpeg"}}, fields);
     if (!res || res->status != 202) {
         throw std::runtime_error(
             name + " was refused: " + (res ? res->body : httplib::to_string(res.error())));
@@ -95,9 +96,10 @@ done_item post_and_wait(api_client& api, const std::string& name, const std::str
     return out;
 }
 
-done_item submit(api_client& api, const std::string& name, const std::string& bytes) {
+done_item submit(api_client& api, const std::string& name, const std::string& bytes,
+                 const std::vector<std::pair<std::string, std::string>>& fields = {}) {
     done_item out;
-    REQUIRE_NOTHROW(out = post_and_wait(api, name, bytes));
+    REQUIRE_NOTHROW(out = post_and_wait(api, name, bytes, fields));
     return out;
 }
 
@@ -190,6 +192,9 @@ TEST_CASE("service near duplicates: turned off by flag or environment, the copy 
     SECTION("by environment, with a negative distance") {
         t.start({}, {{"BOOMER_NEAR_DUPLICATE_DISTANCE", "-1"}});
     }
+    SECTION("by keeping no paid answers") {
+        t.start({"--vision-answer-days=0"});
+    }
 
     auto first = submit(*t.api, "camera.jpg", data_photo(camera_photo));
     auto copy = submit(*t.api, "camera-again.jpg", t.copy);
@@ -200,6 +205,39 @@ TEST_CASE("service near duplicates: turned off by flag or environment, the copy 
     CHECK(paid_at_fake(t.fake) == 2);
     CHECK(t.api->get("/metrics")->body.find("boomer_near_duplicate_lookups_total{") ==
           std::string::npos);
+}
+
+TEST_CASE("service near duplicates: a copy asking something else is paid for", "[e2e]") {
+    // Everything the vision request carries besides the photos must be the same: the condition
+    // note, and the model (changed across a restart on the same database).
+    near_duplicate_service t;
+    t.start();
+    auto first = submit(*t.api, "camera.jpg", data_photo(camera_photo));
+    REQUIRE(t.fake.paid() == 1);
+
+    std::string note;
+    SECTION("another condition note") {
+        note = "for parts, cracked lid";
+    }
+    SECTION("another model") {
+        t.api.reset();
+        t.svc.reset();
+        t.start({}, {{"BOOMER_CLAUDE_MODEL", "claude-sonnet-4-5"}});
+    }
+    std::vector<std::pair<std::string, std::string>> fields;
+    if (!note.empty()) {
+        fields.emplace_back("condition", note);
+    }
+    auto copy = submit(*t.api, "camera-again.jpg", t.copy, fields);
+    const auto& id = copy.item.at("identification").as_object();
+    CHECK(str(id.at("title")) == "Copy answered by the model");
+    CHECK_FALSE(id.contains("reused_from"));
+    CHECK(copy.item.at("cost").at("vision_calls_paid") == 1);
+    CHECK(t.fake.paid() == 2);
+    CHECK(str(id.at("request_context")) !=
+          str(first.item.at("identification").at("request_context")));
+    CHECK(has_line(t.api->get("/metrics")->body,
+                   R"(boomer_near_duplicate_lookups_total{outcome="context_differs"} 1)"));
 }
 
 TEST_CASE("service near duplicates: copies submitted at once make one paid call", "[e2e]") {

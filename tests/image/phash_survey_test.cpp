@@ -3,7 +3,9 @@
 // how far apart the hashes of photos of different things are. These distances justify the
 // near-duplicate default in pipeline/near_duplicate.hpp. Photos come from tests/data/images and
 // the shared set (../shared/testdata/images, see its SOURCES.md; cases that need it WARN and
-// skip when it is missing). The hidden case "[.survey]" prints the whole distribution.
+// skip when it is missing). The hidden case "[.survey]" prints the whole distribution. The
+// small-object cases measure what normalized_image::phash_unsure is for: on a plain backdrop the
+// hash mostly describes the backdrop.
 #include <algorithm>
 #include <catch2/catch.hpp>
 #include <cmath>
@@ -17,6 +19,7 @@
 #include "pipeline/near_duplicate.hpp"
 #include "tests/image/image_fixtures.hpp"
 #include "tests/support/paths.hpp"
+#include "tests/support/plain_canvas.hpp"
 
 namespace img = boomer::image;
 namespace fx = boomer::image::test;
@@ -258,4 +261,62 @@ TEST_CASE("phash: survey of distances on the shared photos", "[.survey]") {
         std::cout << "  " << closest[i].first << " " << closest[i].second << "\n";
     }
     CHECK(!closest.empty());
+}
+
+TEST_CASE("phash: item photos are sure, small objects on a plain canvas are not", "[image]") {
+    const fs::path shared = shared_or_warn();
+    if (shared.empty()) {
+        return;
+    }
+    for (const auto& path : item_photos(shared)) {
+        const std::string name = path.filename().string();
+        const std::string bytes = boomer::test::read_file(path);
+        const auto real = normalized(bytes, name);
+        INFO(name << ": " << real.content_fraction);
+        CHECK_FALSE(real.phash_unsure);
+        CHECK(real.content_fraction >= 3 * img::phash_unsure_below);
+        for (int edge : {250, 400}) {
+            const auto small = normalized(boomer::test::on_plain_canvas(bytes, edge), name);
+            INFO(edge << " px: " << small.content_fraction);
+            CHECK(small.phash_unsure);
+        }
+    }
+    // A blank frame has no content at all.
+    const auto empty = normalized(fx::encode_jpeg(fx::raster(800, 600, 3, 0xf4), 90), "blank");
+    CHECK(empty.content_fraction == 0.0);
+    CHECK(empty.phash_unsure);
+}
+
+TEST_CASE("phash: survey of content fractions, real and small-object photos", "[.survey]") {
+    const fs::path shared = shared_or_warn();
+    if (shared.empty()) {
+        return;
+    }
+    for (int edge : {0, 250, 300, 400, 500, 600}) {
+        std::vector<std::pair<std::string, img::normalized_image>> shots;
+        for (const auto& path : item_photos(shared)) {
+            const std::string name = path.filename().string();
+            const std::string bytes = boomer::test::read_file(path);
+            shots.emplace_back(
+                name,
+                normalized(edge == 0 ? bytes : boomer::test::on_plain_canvas(bytes, edge), name));
+        }
+        std::map<unsigned, int> close;
+        for (auto a = shots.begin(); a != shots.end(); ++a) {
+            for (auto b = std::next(a); b != shots.end(); ++b) {
+                ++close[std::min(distance(a->second.phash, b->second.phash), 9U)];
+            }
+        }
+        std::cout << (edge == 0 ? std::string("real photos") : std::to_string(edge) + " px")
+                  << ": content fraction";
+        for (const auto& [name, shot] : shots) {
+            std::cout << " " << std::lround(shot.content_fraction * 100) << "%";
+        }
+        std::cout << "\n  pair distances (9: 9 or more):";
+        for (const auto& [d, n] : close) {
+            std::cout << " " << d << ":" << n;
+        }
+        std::cout << "\n";
+    }
+    CHECK(true);
 }

@@ -48,12 +48,14 @@ json::value barcodes(const std::string& text) {
 pl::near_duplicate_flights::subject_item item(const std::string& id,
                                               std::vector<std::uint64_t> hashes,
                                               const std::string& hint = "",
-                                              const std::string& barcode = "") {
+                                              const std::string& barcode = "",
+                                              const std::string& context = "ctx-1") {
     pl::near_duplicate_flights::subject_item out;
     out.tenant_id = "t1";
     out.item_id = id;
     out.subject.phashes = std::move(hashes);
     out.subject.title_hint = hint;
+    out.subject.context = context;
     if (!barcode.empty()) {
         out.subject.barcodes.push_back(barcode);
     }
@@ -71,7 +73,7 @@ TEST_CASE("near duplicate flight: a copy joins the flight of the item it would r
     CHECK(first.joined == nullptr);
 
     auto copy = flights.enter(
-        item("b", {flip(front, {1, 9}), flip(back, {40})}, "camera", "4006381333931"), at(5), true);
+        item("b", {flip(front, {1, 9}), flip(back, {40})}, "Camera", "4006381333931"), at(5), true);
     CHECK_FALSE(copy.lead.held());
     REQUIRE(copy.joined != nullptr);
     CHECK(copy.joined->candidate.item_id == "a");
@@ -94,16 +96,18 @@ TEST_CASE("near duplicate flight: what the stored lookup would not reuse leads i
         CHECK(e.lead.held());
         CHECK(e.joined == nullptr);
     };
-    expect_lead(item("far", {flip(front, {1, 2, 3, 4, 5}), back}, "", "4006381333931"));
-    expect_lead(item("partial", {front, other}, "", "4006381333931"));
+    expect_lead(item("far", {flip(front, {1, 2, 3, 4, 5}), back}, "Camera", "4006381333931"));
+    expect_lead(item("partial", {front, other}, "Camera", "4006381333931"));
     expect_lead(item("hint", {front, back}, "Lens", "4006381333931"));
-    expect_lead(item("barcode", {front, back}, "", "5012345678900"));
-    expect_lead(item("no barcode", {front, back}, "", ""));
-    auto tenant = item("tenant", {front, back}, "", "4006381333931");
+    expect_lead(item("no hint", {front, back}, "", "4006381333931"));
+    expect_lead(item("barcode", {front, back}, "Camera", "5012345678900"));
+    expect_lead(item("no barcode", {front, back}, "Camera", ""));
+    expect_lead(item("context", {front, back}, "Camera", "4006381333931", "ctx-2"));
+    auto tenant = item("tenant", {front, back}, "Camera", "4006381333931");
     tenant.tenant_id = "t2";
     expect_lead(std::move(tenant));
     // Reuse off: nothing joins.
-    auto off = flights.enter(item("off", {front, back}, "", "4006381333931"), at(0), true);
+    auto off = flights.enter(item("off", {front, back}, "Camera", "4006381333931"), at(0), true);
     CHECK(off.lead.held());
 }
 

@@ -25,6 +25,7 @@
 #include "pipeline/intake.hpp"
 #include "store/sqlite_store.hpp"
 #include "tests/support/paths.hpp"
+#include "tests/support/plain_canvas.hpp"
 #include "tests/support/service_process.hpp"
 
 using namespace boomer;
@@ -221,6 +222,7 @@ struct fixture {
     int max_attempts = 5;                              // of the items submitted
     pipeline::near_duplicate_options near_duplicates;  // off unless a test sets it
     metrics::registry* registry = nullptr;             // null: nothing counted
+    const boomer::clock* clock = nullptr;              // the scheduler's; null: the system's
 
     std::string submit(const std::string& photo, const std::string& hint,
                        store::priority prio = store::priority::normal) {
@@ -230,13 +232,22 @@ struct fixture {
 
     std::string submit_bytes(const std::string& name, const std::string& bytes,
                              const std::string& hint,
-                             store::priority prio = store::priority::normal) {
+                             store::priority prio = store::priority::normal,
+                             const std::string& condition = "") {
+        return submit_files({{name, bytes}}, hint, prio, condition);
+    }
+
+    // submit_files submits one item with these photos.
+    std::string submit_files(std::vector<pipeline::intake_file> files, const std::string& hint,
+                             store::priority prio = store::priority::normal,
+                             const std::string& condition = "") {
         pipeline::intake_request r;
         r.tenant_id = "default";
         r.prio = prio;
         r.source = "api";
         r.title_hint = hint;
-        r.files.push_back({name, bytes});
+        r.condition = condition;
+        r.files = std::move(files);
         pipeline::intake_limits limits;
         limits.max_attempts = max_attempts;
         auto receipt = pipeline::submit(r, limits, *db, blobs, system_clock::instance());
@@ -255,7 +266,7 @@ struct fixture {
         deps.db = scheduler_db != nullptr ? scheduler_db : db.get();
         deps.cpu_pool = &cpu;
         deps.store_pool = &store_pool;
-        deps.time = &system_clock::instance();
+        deps.time = clock != nullptr ? clock : &system_clock::instance();
         deps.env.blobs = &blobs;
         deps.env.today = "2026-12-04";
         deps.observer = &events;
@@ -888,14 +899,25 @@ TEST_CASE(
     CHECK(vision.held_after_reload == static_cast<double>(photo.size()));
 }
 
-TEST_CASE("scheduler: a copy of an identified photo reuses its identification, free",
-          "[pipeline]") {
-    fixture f;
+namespace {
+
+// identified_photo turns near-duplicate reuse on (distance 4) and has `vision` identify a photo
+// whose copies may then reuse its answer; returns its item id.
+std::string identified_photo(fixture& f, counting_vision& vision) {
     f.near_duplicates.max_distance = 4;
-    counting_vision vision;
     auto first = f.submit("orientation-1-landscape.jpg", "");
     f.run_until_finished(1, &vision);
     REQUIRE(vision.calls == 1);
+    return first;
+}
+
+}  // namespace
+
+TEST_CASE("scheduler: a copy of an identified photo reuses its identification, free",
+          "[pipeline]") {
+    fixture f;
+    counting_vision vision;
+    const auto first = identified_photo(f, vision);
     CHECK(f.db->find_item("default", first)->images.at(0).phash.size() == 16);
 
     auto copy = f.submit_bytes("copy.jpg", normalized_photo(f, first), "");
@@ -911,6 +933,107 @@ TEST_CASE("scheduler: a copy of an identified photo reuses its identification, f
     CHECK(result_of(f, copy).at("cost").at("vision_answers_reused") == 1);
     CHECK(result_of(f, copy).at("cost").at("total_micros") == 0);
     CHECK(result_of(f, other).at("identification").at("title") == "Thing 2");
+}
+
+TEST_CASE("scheduler: a copy with a condition note the first item lacked asks the model",
+          "[pipeline]") {
+    // The note is part of the question: the earlier answer (its condition_guess among others)
+    // was not given for it.
+    fixture f;
+    counting_vision vision;
+    const auto first = identified_photo(f, vision);
+    auto noted = f.submit_bytes("copy.jpg", normalized_photo(f, first), "", store::priority::normal,
+                                "for parts, cracked lid");
+    f.run_until_finished(2, &vision);
+    CHECK(vision.calls == 2);
+    const auto id = result_of(f, noted).at("identification");
+    CHECK(id.at("title") == "Thing 2");
+    CHECK_FALSE(id.as_object().contains("reused_from"));
+}
+
+TEST_CASE("scheduler: photos of one side of an identified two-photo item ask the model",
+          "[pipeline]") {
+    // The answer for [camera, print] is not the answer for the camera shown twice, though each
+    // photo of the new item matches one of the earlier item's.
+    fixture f;
+    f.near_duplicates.max_distance = 4;
+    counting_vision vision;
+    const auto read = [](const std::string& name) {
+        return test::read_file(test::data_dir() / "images" / name);
+    };
+    auto lot = f.submit_files({{"camera.jpg", read("orientation-1-landscape.jpg")},
+                               {"print.webp", read("webp-photo-denali.webp")}},
+                              "");
+    f.run_until_finished(1, &vision);
+    REQUIRE(vision.calls == 1);
+
+    const auto shot = normalized_photo(f, lot);
+    auto camera = f.submit_files({{"camera-1.jpg", shot}, {"camera-2.jpg", shot}}, "");
+    f.run_until_finished(2, &vision);
+    CHECK(vision.calls == 2);
+    const auto id = result_of(f, camera).at("identification");
+    CHECK(id.at("title") == "Thing 2");
+    CHECK_FALSE(id.as_object().contains("reused_from"));
+}
+
+namespace {
+
+// A vision model whose strong model never answers: each item gets the cheap model's answer,
+// marked as a fallback.
+class fallback_vision final : public pipeline::vision_model {
+public:
+    boost::asio::awaitable<result<pipeline::identification>> identify(
+        pipeline::identify_request) override {
+        auto id = paid_identification("cheap-model", ++calls);
+        id.escalated = true;
+        id.escalation_outcome = "fallback";
+        id.escalation_reason = "vision_timeout";
+        co_return id;
+    }
+
+    int calls = 0;
+};
+
+}  // namespace
+
+TEST_CASE("scheduler: a copy of a photo whose strong model failed asks the model", "[pipeline]") {
+    fixture f;
+    f.near_duplicates.max_distance = 4;
+    fallback_vision vision;
+    auto first = f.submit("orientation-1-landscape.jpg", "");
+    f.run_until_finished(1, &vision);
+    REQUIRE(result_of(f, first).at("identification").at("escalation").at("outcome") == "fallback");
+
+    auto copy = f.submit_bytes("copy.jpg", normalized_photo(f, first), "");
+    f.run_until_finished(2, &vision);
+    CHECK(vision.calls == 2);
+    CHECK_FALSE(result_of(f, copy).at("identification").as_object().contains("reused_from"));
+}
+
+TEST_CASE("scheduler: an identification older than the answers are kept is not lent",
+          "[pipeline]") {
+    fixture f;
+    // A minute ahead: the items submitted (on the system clock) are due at once.
+    manual_clock clock(system_clock::instance().now_ms() + 60'000);
+    f.clock = &clock;
+    f.near_duplicates.max_distance = 4;
+    f.near_duplicates.max_age_ms = 30LL * 24 * 3'600'000;
+    counting_vision vision;
+    auto first = f.submit("orientation-1-landscape.jpg", "");
+    f.run_until_finished(1, &vision);
+
+    clock.advance_ms(29LL * 24 * 3'600'000);
+    auto fresh = f.submit_bytes("copy.jpg", normalized_photo(f, first), "");
+    f.run_until_finished(2, &vision);
+    CHECK(result_of(f, fresh).at("identification").at("reused_from").at("item_id").as_string() ==
+          first);
+    CHECK(vision.calls == 1);
+
+    clock.advance_ms(2LL * 24 * 3'600'000);
+    auto late = f.submit_bytes("copy-2.jpg", normalized_photo(f, first), "");
+    f.run_until_finished(3, &vision);
+    CHECK_FALSE(result_of(f, late).at("identification").as_object().contains("reused_from"));
+    CHECK(vision.calls == 2);
 }
 
 TEST_CASE("scheduler: with near-duplicate reuse off, a copy is identified again", "[pipeline]") {
@@ -1010,6 +1133,29 @@ private:
     std::string first_;
 };
 }  // namespace
+
+TEST_CASE("scheduler: a small object on a plain backdrop neither reuses nor lends", "[pipeline]") {
+    fixture f;
+    f.near_duplicates.max_distance = 4;
+    metrics::registry registry;
+    f.registry = &registry;
+    counting_vision vision;
+    auto first = f.submit_bytes(
+        "small.jpg",
+        test::on_plain_canvas(
+            test::read_file(test::data_dir() / "images" / "orientation-1-landscape.jpg"), 250),
+        "");
+    f.run_until_finished(1, &vision);
+    const auto doc = result_of(f, first);
+    CHECK(doc.at("images").at(0).at("normalized").at("phash_unsure") == true);
+
+    auto copy = f.submit_bytes("small-again.jpg", normalized_photo(f, first), "");
+    f.run_until_finished(2, &vision);
+    CHECK(vision.calls == 2);
+    CHECK_FALSE(result_of(f, copy).at("identification").as_object().contains("reused_from"));
+    CHECK(has_line(registry.render(),
+                   R"(boomer_near_duplicate_lookups_total{outcome="unsure_photo"} 2)"));
+}
 
 TEST_CASE("scheduler: copies identified at the same time make one vision call", "[pipeline]") {
     fixture f;
