@@ -6,16 +6,20 @@
 
 namespace boomer::clients {
 
+identify_call_params identify_params(const claude_options& options, const std::string& model) {
+    identify_call_params params;
+    params.model = model;
+    params.max_tokens = options.max_tokens;
+    params.cache_ttl = options.cache_ttl;
+    return params;
+}
+
 std::string identify_request_context(pipeline::identify_request request,
                                      const claude_options& options) {
     // The bodies are made with the same parameters as claude_vision's calls, photos emptied.
     request.jpeg_images.assign(request.jpeg_images.size(), std::string());
     auto body = [&request, &options](const std::string& model) {
-        identify_call_params params;
-        params.model = model;
-        params.max_tokens = options.max_tokens;
-        params.cache_ttl = options.cache_ttl;
-        return build_identify_body(request, params);
+        return build_identify_body(request, identify_params(options, model));
     };
 
     std::string material(identify_prompt_version);

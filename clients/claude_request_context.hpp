@@ -6,10 +6,15 @@
 
 #include <string>
 
+#include "clients/anthropic_messages.hpp"
 #include "clients/claude_vision.hpp"
 #include "pipeline/vision.hpp"
 
 namespace boomer::clients {
+
+// identify_params returns the parameters claude_vision's identify calls of `model` are built
+// with: the same for the calls and for the fingerprint below.
+identify_call_params identify_params(const claude_options& options, const std::string& model);
 
 // identify_request_context returns a fingerprint (SHA-256 hex) of the requests identify() would
 // make for `request`: the cheap and the strong model's bodies as build_identify_body writes them

@@ -18,6 +18,7 @@
 #include "clients/claude_answer_cache.hpp"
 #include "clients/claude_answers.hpp"
 #include "clients/claude_batcher.hpp"
+#include "clients/claude_request_context.hpp"
 #include "core/log.hpp"
 #include "resilience/adaptive_concurrency.hpp"
 #include "resilience/breaker_board.hpp"
@@ -630,11 +631,7 @@ struct claude_vision::impl {
 
 std::string claude_vision::impl::body_for(const pipeline::identify_request& request,
                                           const std::string& model) const {
-    identify_call_params params;
-    params.model = model;
-    params.max_tokens = options.max_tokens;
-    params.cache_ttl = options.cache_ttl;
-    return build_identify_body(request, params);
+    return build_identify_body(request, identify_params(options, model));
 }
 
 http_call claude_vision::impl::make_call(std::string body) const {
