@@ -76,6 +76,15 @@ asio::awaitable<result<std::string>> category_for(ebay_context& context,
                        "Marketplace Insights with; give the item a category hint.",
                        false);
     }
+    if (!found) {
+        // Insights itself was not asked: say so, or its own endpoint is blamed for Browse's.
+        auto why = found.error();
+        why.message =
+            "The category look-up through eBay Browse, which Marketplace Insights "
+            "needs first, failed: " +
+            why.message;
+        co_return make_unexpected(std::move(why));
+    }
     co_return found;
 }
 
