@@ -811,8 +811,11 @@ asio::awaitable<attempt_verdict> claude_vision::impl::try_once(
     // The call needs the time answers take once the limits let it go (a call cut off by the
     // deadline is paid all the same): twice their mean, as answer times spread, but never more
     // than an attempt may take (an upstream slower than half of that must still be asked).
-    const auto needed =
-        std::clamp(2 * guard.typical_latency(), milliseconds(1), options.attempt_timeout);
+    // Nor more than half the stage's deadline: with a deadline under twice the answer time no
+    // call would ever fit, and the item would be put back for its turn again and again.
+    const auto needed = std::clamp(
+        2 * guard.typical_latency(), milliseconds(1),
+        std::max(milliseconds(1), std::min(options.attempt_timeout, options.stage_deadline / 2)));
     auto waited = co_await guard.limiter.acquire_within(reserved, stage.remaining() - needed);
     if (!waited) {
         // The item waits for its turn in the queue instead: a burst beyond what the limits let

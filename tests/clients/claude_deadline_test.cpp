@@ -161,6 +161,24 @@ TEST_CASE("claude deadline: the rate limits let no call go with less time left t
     CHECK(h.fake.received() == 3);
 }
 
+TEST_CASE("claude deadline: a deadline under twice the answer time still lets calls go",
+          "[clients]") {
+    harness h;
+    h.fake.set_latency_clock(&h.time);
+    h.fake.set_latency(milliseconds(1500));
+    h.options.stage_deadline = milliseconds(2500);
+    claude_vision vision(h.options, h.io.get_executor(), h.registry);
+    // The first answer sets the mean at 1.5 s: twice that is more than the whole deadline, and
+    // holding calls for that long would put every later item back for its turn for ever.
+    for (int i = 0; i < 3; ++i) {
+        auto r =
+            test::run_coro(h.io, vision.identify(test::tiny_request("itm_" + std::to_string(i))));
+        INFO(i << ": " << (r ? std::string("ok") : r.error().code + " " + r.error().message));
+        CHECK(r);
+    }
+    CHECK(h.fake.received() == 3);
+}
+
 TEST_CASE("claude deadline: calls reserve what answers used, not the per-photo ceiling",
           "[clients]") {
     fakes::fake_anthropic_options fake_options;
