@@ -205,21 +205,37 @@ reuse_decision decide_reuse(const reuse_subject& subject,
         return outcome(reuse_outcomes::unsure_photo);
     }
 
-    // The candidates within the distance, and the best one covering every photo.
+    // The candidates within the distance, and the best one covering every photo: among those
+    // asked the same question (hint, barcodes, request context) when there are any, so that a
+    // nearer or older item asked something else does not hide one that was not.
+    const std::set<std::string> codes(subject.barcodes.begin(), subject.barcodes.end());
+    const auto same_question = [&subject, &codes](const reuse_candidate& c) {
+        return subject.title_hint == c.title_hint && codes == barcode_texts(c.identification) &&
+               !subject.context.empty() &&
+               subject.context == text_of(c.identification, request_context_field);
+    };
     std::vector<const reuse_candidate*> near;
     const reuse_candidate* best = nullptr;
     int best_distance = std::numeric_limits<int>::max();
+    bool best_same = false;
     for (const auto& c : candidates) {
         const auto d = distance_to(subject, c);
         if (d.nearest_pair > options.max_distance) {
             continue;
         }
         near.push_back(&c);
-        const bool better = best == nullptr || d.covering < best_distance ||
-                            (d.covering == best_distance && c.created_ms < best->created_ms);
-        if (d.covering <= options.max_distance && better) {
+        if (d.covering > options.max_distance) {
+            continue;
+        }
+        const bool same = same_question(c);
+        const bool better = best == nullptr || (same && !best_same) ||
+                            (same == best_same &&
+                             (d.covering < best_distance ||
+                              (d.covering == best_distance && c.created_ms < best->created_ms)));
+        if (better) {
             best = &c;
             best_distance = d.covering;
+            best_same = same;
         }
     }
     if (near.empty()) {
@@ -238,7 +254,6 @@ reuse_decision decide_reuse(const reuse_subject& subject,
     if (subject.title_hint != best->title_hint) {
         return outcome(reuse_outcomes::hint_differs);
     }
-    const std::set<std::string> codes(subject.barcodes.begin(), subject.barcodes.end());
     if (codes != barcode_texts(best->identification)) {
         return outcome(reuse_outcomes::barcodes_differ);
     }

@@ -162,6 +162,22 @@ TEST_CASE("near duplicate: an item whose vision request differs besides the phot
     CHECK_FALSE(pl::offers_for_reuse(old));
 }
 
+TEST_CASE("near duplicate: an item asked the same question wins over a nearer or older one",
+          "[pipeline]") {
+    // The oldest and nearest copy was asked without a hint; a later one with the subject's.
+    const auto plain = candidate("itm_plain", {front}, "Toaster", 1);
+    auto hinted = candidate("itm_hinted", {flip(front, {4})}, "Toaster", 20);
+    hinted.title_hint = "Chrome toaster";
+    auto d = pl::decide_reuse(subject({front}, "Chrome toaster"), {plain, hinted}, at(4));
+    CHECK(d.outcome == "reused");
+    CHECK(d.item_id == "itm_hinted");
+    CHECK(d.distance == 1);
+
+    // Without it, the nearest still says why it was not reused.
+    CHECK(pl::decide_reuse(subject({front}, "Chrome toaster"), {plain}, at(4)).outcome ==
+          "hint_differs");
+}
+
 TEST_CASE("near duplicate: the request context covers the request's texts", "[pipeline]") {
     pl::identify_request r;
     r.jpeg_images.assign(2, "");
