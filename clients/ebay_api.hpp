@@ -86,8 +86,10 @@ struct ebay_context {
     ebay_token_provider tokens;
     market_source_metrics metrics;
     const clock& time;
-    category_memo categories;         // learned by Browse, used by Insights
-    source_limiter category_limiter;  // Browse look-ups made for Insights' category
+    category_memo categories;  // learned by Browse, used by Insights
+    // Browse's call limit: its searches and the look-ups made for Insights' category spend
+    // one quota, so a 429 to either pauses both.
+    source_limiter browse_limiter;
 
     // `registry` must outlive the context. Errors: as https_client's constructor.
     ebay_context(ebay_options o, boost::asio::any_io_executor executor,

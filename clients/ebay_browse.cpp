@@ -119,18 +119,16 @@ result<ebay_page> parse_browse_page(std::string_view body, const market::market_
 
 ebay_browse_source::ebay_browse_source(std::shared_ptr<ebay_context> context,
                                        ebay_browse_options options)
-    : context_(std::move(context)),
-      options_(options),
-      limiter_(std::make_shared<source_limiter>()) {}
+    : context_(std::move(context)), options_(options) {}
 
 std::optional<std::int64_t> ebay_browse_source::limited_until() const {
-    return limiter_->limited_until(context_->time.now_ms());
+    return context_->browse_limiter.limited_until(context_->time.now_ms());
 }
 
 asio::awaitable<result<std::vector<market::comp>>> ebay_browse_source::search(
     const market::market_query& query) {
     auto context = context_;
-    auto limiter = limiter_;
+    auto* limiter = &context->browse_limiter;
     search_record record(context->metrics, name());
     result<std::vector<market::comp>> outcome = std::vector<market::comp>{};
     auto until = limiter->limited_until(context->time.now_ms());
@@ -187,6 +185,11 @@ asio::awaitable<result<std::string>> find_category(ebay_context& context,
                                                    source_limiter& limiter) {
     if (auto known = context.categories.get(category_memo::key(query), context.time.now_ms())) {
         co_return *known;
+    }
+    if (auto until = limiter.limited_until(context.time.now_ms())) {
+        co_return fail("source_limited",
+                       "eBay Browse is over its call limit until " + iso8601_utc(*until) + ".",
+                       true);
     }
     auto bare = query;
     bare.category_id.clear();

@@ -54,8 +54,7 @@ public:
 
 private:
     std::shared_ptr<ebay_context> context_;
-    ebay_browse_options options_;
-    std::shared_ptr<source_limiter> limiter_;
+    ebay_browse_options options_;  // its call limit is the context's browse_limiter
 };
 
 // How many listings find_category looks at.

@@ -69,7 +69,7 @@ asio::awaitable<result<std::string>> category_for(ebay_context& context,
                        "No category was learned for the search within the source's time budget.",
                        true);
     }
-    auto found = co_await find_category(context, query, deadline, context.category_limiter);
+    auto found = co_await find_category(context, query, deadline, context.browse_limiter);
     if (found && found->empty()) {
         co_return fail("source_error",
                        "eBay lists nothing matching the search, so it has no category to ask "

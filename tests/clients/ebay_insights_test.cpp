@@ -4,6 +4,7 @@
 
 #include <catch2/catch.hpp>
 
+#include "clients/ebay_browse.hpp"
 #include "tests/clients/ebay_support.hpp"
 #include "tests/clients/support.hpp"
 
@@ -17,8 +18,7 @@ namespace {
 
 using comps_result = result<std::vector<comp>>;
 
-asio::awaitable<comps_result> find(clients::ebay_insights_source& source,
-                                   const market_query& query) {
+asio::awaitable<comps_result> find(market::comp_source& source, const market_query& query) {
     co_return co_await source.search(query);
 }
 
@@ -139,6 +139,29 @@ TEST_CASE("ebay insights: quota 429 is source_limited", "[clients]") {
     REQUIRE_FALSE(r.has_value());
     CHECK(r.error().code == "source_limited");
     CHECK(source.limited_until().has_value());
+}
+
+TEST_CASE("ebay insights: a category look-up waits out Browse's quota 429 without calling it",
+          "[clients]") {
+    test::ebay_rig rig;
+    rig.fake->set_quota(ebay_endpoint::browse, 1);
+    auto ctx = rig.context();
+    clients::ebay_browse_source browse(ctx, {});
+    clients::ebay_insights_source insights(ctx, enabled());
+    auto q = sold_query();
+    REQUIRE(test::run_coro(rig.io, find(browse, q)).has_value());
+    auto limited = test::run_coro(rig.io, find(browse, q));
+    REQUIRE_FALSE(limited.has_value());
+    CHECK(limited.error().code == "source_limited");
+    const auto asked = rig.fake->requests(ebay_endpoint::browse);
+
+    // Insights without a category would ask Browse for one: the same quota, paused.
+    q.category_id.clear();
+    auto r = test::run_coro(rig.io, find(insights, q));
+    REQUIRE_FALSE(r.has_value());
+    CHECK(r.error().code == "source_limited");
+    CHECK(rig.fake->requests(ebay_endpoint::browse) == asked);
+    CHECK(rig.fake->requests(ebay_endpoint::insights) == 0);
 }
 
 TEST_CASE("ebay insights: disabled by default", "[clients]") {
