@@ -3,7 +3,7 @@
 // how far apart the hashes of photos of different things are. These distances justify the
 // near-duplicate default in pipeline/near_duplicate.hpp. Photos come from tests/data/images and
 // the shared set (../shared/testdata/images, see its SOURCES.md; cases that need it WARN and
-// skip when it is missing). The hidden case "[.survey]" prints the whole distribution. The
+// skip when it is missing). The hidden "[.survey]" cases print the whole distributions. The
 // small-object cases measure what normalized_image::phash_unsure is for: on a plain backdrop the
 // hash mostly describes the backdrop.
 #include <algorithm>
