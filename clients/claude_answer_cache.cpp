@@ -40,8 +40,8 @@ constexpr milliseconds answer_claim{15'000};
 }  // namespace
 
 std::size_t heap_size(const model_answer& a) {
-    std::size_t n = heap_sizes(a.body, a.paid_by, a.parked_in, a.record.model, a.record.request_id,
-                               a.record.outcome, a.record.usage.service_tier);
+    std::size_t n = heap_sizes(a.body, a.paid_by, a.parked_in, a.keep_key, a.record.model,
+                               a.record.request_id, a.record.outcome, a.record.usage.service_tier);
     if (a.reply) {
         const auto& r = *a.reply;
         n += heap_sizes(r.id, r.model, r.stop_reason, r.usage.service_tier, r.missing_fields) +

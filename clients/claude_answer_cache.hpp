@@ -26,6 +26,8 @@ struct model_answer {
     std::string paid_by;  // the item whose identification paid for the answer
     // Set with a vision_batch_parked error: the call waits in this batch (batch_call::park).
     std::string parked_in;
+    // Set when the call keeper journaled this answer: its key, forgotten once the answer is kept.
+    std::string keep_key;
 };
 
 // heap_size returns the bytes a model answer owns on the heap, so that the memory level of the

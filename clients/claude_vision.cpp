@@ -240,6 +240,7 @@ struct vision_metrics {
     metrics::family<metrics::gauge>& concurrency;
     metrics::family<metrics::histogram>& waits;
     metrics::family<metrics::gauge>& in_flight;
+    metrics::family<metrics::counter>& replayed;
 
     explicit vision_metrics(metrics::registry& r)
         : calls(r.counter_family(
@@ -285,7 +286,12 @@ struct vision_metrics {
               "(first_answer), for a concurrency slot (slot) or for the rate limiter (rate).",
               {"model", "for"})),
           in_flight(r.gauge_family("boomer_vision_in_flight",
-                                   "Vision calls holding a concurrency slot now.", {"model"})) {}
+                                   "Vision calls holding a concurrency slot now.", {"model"})),
+          replayed(r.counter_family(
+              "boomer_vision_calls_replayed_total",
+              "Vision answers the call keeper had already: journaled after an earlier process "
+              "or attempt paid for them, or from a call it was still making for one.",
+              {"model"})) {}
 };
 
 // allowed_calls_per_minute returns how many calls like `per_call` the limits in force allow per
@@ -409,6 +415,7 @@ private:
 struct claude_vision::impl {
     claude_options options;
     https_client http;
+    std::unique_ptr<call_keeper_client> keeper;  // null: calls go directly
     vision_metrics metrics;
     std::string url;
     const clock& time;
@@ -445,6 +452,9 @@ struct claude_vision::impl {
             url.pop_back();
         }
         url += "/v1/messages";
+        if (!options.keeper.program.empty() && !options.keeper.dir.empty()) {
+            keeper = std::make_unique<call_keeper_client>(executor, options.keeper);
+        }
         if (!options.sleep) {
             options.sleep = timer_sleep;
         }
@@ -570,9 +580,16 @@ struct claude_vision::impl {
             listener();
         }
     }
-    asio::awaitable<attempt_verdict> try_once(http_call& call, const std::string& model,
+    asio::awaitable<attempt_verdict> try_once(http_call& call, const std::string& keep_key,
+                                              const std::string& model,
                                               const resilience::rate_cost& estimate,
                                               const resilience::deadline& stage, model_answer& out);
+    asio::awaitable<result<http_response>> send_call(const http_call& call,
+                                                     const std::string& keep_key, bool& replayed);
+    static asio::awaitable<model_answer> uncached_answer(std::shared_ptr<impl> self,
+                                                         const pipeline::identify_request& request,
+                                                         std::string body, std::string model,
+                                                         resilience::deadline stage);
     // The functions below are awaited directly: the caller's frame keeps the referenced
     // request alive (see core/async.hpp on GCC 12). A bulk call may wait hours for its batch
     // in those on its way (answer, the cache's, pay, call_batch), so they keep little in their
@@ -759,8 +776,8 @@ attempt_verdict claude_vision::impl::out_of_time(const std::string& why) const {
 // them waited for past the stage's deadline, and with at most what is left of it as its
 // timeout; what it came to feeds all three.
 asio::awaitable<attempt_verdict> claude_vision::impl::try_once(
-    http_call& call, const std::string& model, const resilience::rate_cost& estimate,
-    const resilience::deadline& stage, model_answer& out) {
+    http_call& call, const std::string& keep_key, const std::string& model,
+    const resilience::rate_cost& estimate, const resilience::deadline& stage, model_answer& out) {
     auto& guard = guard_for(model);
     // Until the model has answered once its calls go one at a time; a call waits no longer than
     // leaves it the time an answer may take (a call handed the first place with a few
@@ -844,12 +861,25 @@ asio::awaitable<attempt_verdict> claude_vision::impl::try_once(
 
     auto sent = steady::now();
     auto sent_ms = now_ms();
-    auto send = http.send(call);
+    bool replayed = false;
+    auto send = send_call(call, keep_key, replayed);
     auto res = co_await std::move(send);
     auto latency = milliseconds(std::max<std::int64_t>(0, now_ms() - sent_ms));
     metrics.seconds.with({model}).observe(
         std::chrono::duration<double>(steady::now() - sent).count());
     auto verdict = judge(model, res, out);
+    if (!keep_key.empty() && res && res->status == 200) {
+        if (verdict.answered) {
+            out.keep_key = keep_key;  // forgotten once the answer is kept (see forget_kept)
+        } else {
+            // A retry must reach Claude, not the keeper's journal of the answer it could not use.
+            auto forgetting = keeper->forget(keep_key);
+            co_await std::move(forgetting);
+        }
+    }
+    if (replayed && verdict.answered) {
+        metrics.replayed.with({model}).inc();
+    }
     verdict.sent = true;
     verdict.reached =
         res || (res.error().code != "connect_failed" && res.error().code != "tls_failed");
@@ -873,8 +903,13 @@ asio::awaitable<attempt_verdict> claude_vision::impl::try_once(
             .requests = 1,
             .input_tokens = u.input_tokens + u.cache_creation_input_tokens,
             .output_tokens = u.output_tokens};
-        guard.limiter.settle(reserved, used);
-        guard.record_usage(used, u.input_tokens, estimate, latency);
+        if (replayed) {
+            // Paid earlier: neither the limits nor answer times learn from it.
+            guard.limiter.settle(reserved, {.requests = 0});
+        } else {
+            guard.limiter.settle(reserved, used);
+            guard.record_usage(used, u.input_tokens, estimate, latency);
+        }
         ticket->success();
         if (ticket->probe() && breaker.state() == resilience::breaker_state::closed) {
             tell_resumed();
@@ -911,6 +946,8 @@ asio::awaitable<model_answer> claude_vision::impl::call_model(
     model_answer out;
     out.record.model = model;
     auto call = self->make_call(std::move(body));
+    const std::string keep_key =
+        self->keeper ? call_keeper_key(request.item_id, call.body) : std::string();
     auto estimate = self->estimate(request);
     auto start = steady::now();
     self->budget.on_request();
@@ -929,7 +966,7 @@ asio::awaitable<model_answer> claude_vision::impl::call_model(
                                          last ? &*last : nullptr);
             break;
         }
-        auto verdict = co_await self->try_once(call, model, estimate, stage, out);
+        auto verdict = co_await self->try_once(call, keep_key, model, estimate, stage, out);
         if (verdict.sent) {
             // A 429 is Claude pacing the account, not processing the call: like a call that
             // never connected, it spends no attempt of the job.
@@ -1158,7 +1195,7 @@ asio::awaitable<model_answer> claude_vision::impl::answer(std::shared_ptr<impl> 
                                                           resilience::deadline stage) {
     std::string body = self->body_for(request, model);
     if (!self->answers) {
-        return self->call_model(self, request, std::move(body), std::move(model), stage);
+        return uncached_answer(self, request, std::move(body), std::move(model), stage);
     }
     std::string key = answer_key(body);
     if (request.bulk && self->batcher && self->answers->try_lead(key)) {
@@ -1184,7 +1221,47 @@ asio::awaitable<model_answer> claude_vision::impl::cached_answer(
     }
     auto where = cache::found_in::loader;
     auto got = co_await self->answers->get_or_load(key, load, &where, max_wait, !batched);
+    if (where == cache::found_in::loader && got && !got->keep_key.empty()) {
+        // The answer is in the store now: the keeper's journal need not keep it any longer.
+        auto forgetting = self->keeper->forget(got->keep_key);
+        co_await std::move(forgetting);
+    }
     co_return self->settle(std::move(got), where, model, request.item_id);
+}
+
+// uncached_answer makes the call with no answer store to keep its answer: the keeper's journal
+// is forgotten as soon as the answer is here.
+asio::awaitable<model_answer> claude_vision::impl::uncached_answer(
+    std::shared_ptr<impl> self, const pipeline::identify_request& request, std::string body,
+    std::string model, resilience::deadline stage) {
+    auto calling = self->call_model(self, request, std::move(body), std::move(model), stage);
+    auto out = co_await std::move(calling);
+    if (!out.keep_key.empty()) {
+        auto forgetting = self->keeper->forget(out.keep_key);
+        co_await std::move(forgetting);
+    }
+    co_return out;
+}
+
+// send_call sends one attempt through the call keeper when there is one, else directly; also
+// directly when the keeper cannot be reached or will not make the call (a keeper started with
+// another ANTHROPIC_BASE_URL), which it has then not made.
+asio::awaitable<result<http_response>> claude_vision::impl::send_call(const http_call& call,
+                                                                      const std::string& keep_key,
+                                                                      bool& replayed) {
+    if (keeper && !keep_key.empty()) {
+        auto kept = co_await keeper->send(call, keep_key);
+        if (kept) {
+            replayed = kept->replayed;
+            co_return std::move(kept->response);
+        }
+        if (kept.error().code != "keeper_unavailable" && kept.error().code != "keeper_refused") {
+            co_return make_unexpected(std::move(kept.error()));
+        }
+        log::event(spdlog::level::warn, "call_keeper_bypassed",
+                   {{"code", kept.error().code}, {"why", kept.error().message}});
+    }
+    co_return co_await http.send(call);
 }
 
 // batched_answer is cached_answer for a bulk call through a batch that leads its key's flight:

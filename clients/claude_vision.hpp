@@ -26,6 +26,7 @@
 
 #include "cache/lru_cache.hpp"
 #include "clients/anthropic_cost.hpp"
+#include "clients/call_keeper.hpp"
 #include "clients/claude_answers.hpp"
 #include "clients/claude_batcher.hpp"
 #include "clients/https_client.hpp"
@@ -108,6 +109,10 @@ struct claude_options {
     std::chrono::milliseconds breaker_probe_wait{120'000};
     price_table prices = price_table::with_defaults();  // BOOMER_CLAUDE_PRICES adds overrides
     https_client_options http;
+    // Synchronous calls through a call keeper process, which journals paid answers so that a
+    // crash of this one does not pay for its calls in flight again; calls go directly when its
+    // program is empty, or when no keeper answers.
+    call_keeper_options keeper;
     // Paid answers to reuse; none when null (every identify() call pays). They are looked up
     // in memory first (answer_memory: entries and bytes, measured deeply), then in this store,
     // and kept at both levels for answer_ttl.

@@ -2,6 +2,7 @@
 #include "service/app.hpp"
 
 #include <fmt/format.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <boost/asio/as_tuple.hpp>
@@ -149,6 +150,19 @@ std::unique_ptr<pipeline::photo_fetcher> make_fetcher(
     return clients::make_photo_fetcher(executor, std::move(options));
 }
 
+// reap_children collects every exited child each time SIGCHLD arrives, until `children` is
+// canceled.
+void reap_children(boost::asio::signal_set& children) {
+    children.async_wait([&children](boost::system::error_code ec, int) {
+        if (ec) {
+            return;
+        }
+        while (::waitpid(-1, nullptr, WNOHANG) > 0) {
+        }
+        reap_children(children);
+    });
+}
+
 }  // namespace
 
 struct app::impl {
@@ -159,6 +173,7 @@ struct app::impl {
           cpu_pool(static_cast<std::size_t>(or_cores(config.cpu_threads))),
           store_pool(static_cast<std::size_t>(config.store_threads)),
           signals(io, SIGINT, SIGTERM),
+          children(io),
           watch_timer(io) {}
 
     serve_config config;
@@ -174,6 +189,9 @@ struct app::impl {
     boost::asio::thread_pool cpu_pool;
     boost::asio::thread_pool store_pool;
     boost::asio::signal_set signals;
+    // SIGCHLD, only as process 1 (a container's): orphans such as an exited call keeper are
+    // reparented to us, and nobody else would reap them.
+    boost::asio::signal_set children;
     std::unique_ptr<pipeline::vision_model> vision;
     std::unique_ptr<pipeline::photo_fetcher> fetcher;
     std::shared_ptr<pipeline::scheduler> scheduler;
@@ -242,6 +260,9 @@ app::app(serve_config config) : impl_(std::make_unique<impl>(std::move(config)))
         if (c.vision_answer_days > 0) {
             claude->answers = make_vision_answers(*s.db, s.store_pool);
             claude->answer_ttl = std::chrono::hours(24 * c.vision_answer_days);
+        }
+        if (c.call_keeper && !c.program.empty()) {
+            claude->keeper = {.dir = c.data_dir, .program = c.program};
         }
         s.vision = clients::make_claude_vision(*claude, s.io.get_executor(), s.registry);
         sd.vision = s.vision.get();
@@ -375,6 +396,7 @@ void app::stop() {
                     {"in_flight", s.scheduler->in_flight()},
                     {"deadline_s", s.config.drain_seconds}});
         s.signals.cancel();
+        s.children.cancel();
         s.watch_timer.cancel();
         // The process ends when both the server and the scheduler have stopped.
         auto remaining = std::make_shared<std::atomic<int>>(2);
@@ -401,6 +423,10 @@ int app::run() {
     if (s.watcher) {
         boost::asio::co_spawn(s.io, watch_loop(&s),
                               [](std::exception_ptr e) { log_escape("watch", e); });
+    }
+    if (::getpid() == 1) {
+        s.children.add(SIGCHLD);
+        reap_children(s.children);
     }
     s.signals.async_wait([this](boost::system::error_code ec, int signal) {
         if (!ec) {

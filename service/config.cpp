@@ -78,6 +78,9 @@ void add_serve_options(CLI::App& serve, serve_config& c) {
            "days a paid vision answer is reused for the same photos and settings, or lent to "
            "near-duplicate photos (0: never)",
            0, 3650);
+    shown(serve, "--call-keeper", c.call_keeper, "BOOMER_CALL_KEEPER",
+          "make Claude's calls through a keeper process that journals each paid answer, so that "
+          "a crash of the service does not pay for its calls in flight twice");
     ranged(serve, "--near-duplicate-distance", c.near_duplicate_distance,
            "BOOMER_NEAR_DUPLICATE_DISTANCE",
            "reuse an earlier item's vision identification when every photo is within this many "
@@ -154,6 +157,22 @@ command parse_command(int argc, char** argv) {
     auto* serve = app.add_subcommand("serve", "run the HTTP service and the pipeline");
     add_serve_options(*serve, cmd.serve);
     serve->callback([&cmd] { cmd.what = command::kind::serve; });
+
+    auto* keeper = app.add_subcommand(
+        "call-keeper",
+        "make Claude's calls for the services of one data folder (started by serve)");
+    keeper->add_option("--dir", cmd.keeper.dir, "the data folder")->required();
+    keeper
+        ->add_option("--idle-exit-ms", cmd.keeper.idle_exit_ms,
+                     "exit after this long with no client and no call")
+        ->capture_default_str()
+        ->check(CLI::Range(1, 86'400'000));
+    keeper->add_flag("--detach", cmd.keeper.detach, "fork off and return at once");
+    keeper->add_option("--log-format", cmd.keeper.log_format, "json or text")
+        ->envname("BOOMER_LOG_FORMAT")
+        ->capture_default_str()
+        ->check(CLI::IsMember({"json", "text"}));
+    keeper->callback([&cmd] { cmd.what = command::kind::call_keeper; });
 
     try {
         app.parse(argc, argv);

@@ -59,13 +59,27 @@ struct serve_config {
     int photo_fetch_mb = 256;             // photo bytes downloading at once, all submissions
     bool photo_fetch_allow_private = false;
     std::string photo_fetch_ca_file;
+    // Claude's synchronous calls go through a call keeper process (clients/call_keeper.hpp), so
+    // that a crash of the service does not pay for the calls it had in flight again. Needs
+    // `program`: main() sets it to the running binary.
+    bool call_keeper = true;
+    std::string program;
+};
+
+// `boomer call-keeper`: the keeper process a service starts for its data folder.
+struct call_keeper_config {
+    std::string dir;
+    int idle_exit_ms = 10'000;  // exits after this long with no client and no call
+    bool detach = false;        // fork off and return at once (how a service starts it)
+    std::string log_format = "json";
 };
 
 // The outcome of reading the command line.
 struct command {
-    enum class kind { serve, exit } what = kind::exit;
+    enum class kind { serve, call_keeper, exit } what = kind::exit;
     int exit_code = 0;  // for kind::exit (help printed, or a usage error)
     serve_config serve;
+    call_keeper_config keeper;
 };
 
 // parse_command reads argv (and the environment). Prints help or errors itself.

@@ -1,0 +1,81 @@
+// The call keeper: a small process of its own that makes the service's synchronous Claude calls
+// and journals each paid answer before handing it back.
+//
+// A Messages call cannot be collected later (the API has no idempotency key): when the process
+// that made it dies, the connection goes with it, the answer is paid all the same, and the item's
+// next attempt pays again. With the keeper the connection lives in another process. The service
+// sends it each call over a local socket; the keeper makes the call, writes a 200 answer to
+// <dir>/calls/<key> (renamed into place, so never half written) and only then replies. A
+// service killed meanwhile loses the socket, not the answer: restarted, it asks the same key
+// again and gets the journaled answer, or joins the call still running, and the upstream sees one
+// call. The service forgets a key once the answer is kept in its own store.
+//
+// The keeper is one per directory (a lock file), shared by every process of the service using
+// it. It listens on an abstract local socket named after the directory, answers only processes of
+// its own user, calls only the Messages endpoint of ANTHROPIC_BASE_URL (the URL its environment
+// names), and exits once it has had no client and no call for a while. A service started with
+// no keeper running starts one (double fork, a session of its own: a kill of the service's
+// process group leaves it running). The keeper does nothing else, so it is far less likely to
+// die than the service; a kill of both, or of the machine, still loses what was in flight.
+#pragma once
+
+#include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/awaitable.hpp>
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "clients/https_client.hpp"
+#include "core/result.hpp"
+
+namespace boomer::clients {
+
+struct call_keeper_options {
+    std::string dir;      // the journal and the lock; one keeper per directory
+    std::string program;  // the boomer binary, run as `boomer call-keeper --dir DIR`
+    // How long a new keeper may take to listen before calls go directly.
+    std::chrono::milliseconds start_wait{3'000};
+};
+
+// What the keeper answered for one call.
+struct kept_response {
+    http_response response;
+    bool replayed = false;  // from the journal or a call another client started: not paid now
+};
+
+// The service's side. Thread-safe: one client may serve coroutines on any threads.
+class call_keeper_client {
+public:
+    call_keeper_client(boost::asio::any_io_executor executor, call_keeper_options options);
+    ~call_keeper_client();
+    call_keeper_client(const call_keeper_client&) = delete;
+    call_keeper_client& operator=(const call_keeper_client&) = delete;
+
+    // send has the keeper make `call`, named by `key` (64 lowercase hex characters: the same key
+    // for the same call of the same item, across restarts), and returns what the upstream
+    // answered, whatever its status, or https_client's transport failures. A 200 answer stays in
+    // the journal until forget(key). Failures of its own: keeper_unavailable (no keeper answered
+    // within options.start_wait, or its socket broke before a reply; retryable: the caller may
+    // make the call itself), keeper_refused (the keeper would not make this call; not
+    // retryable). Cancellation of the awaiting coroutine drops the socket: the keeper finishes
+    // the call and journals its answer for the next asker.
+    boost::asio::awaitable<result<kept_response>> send(http_call call, std::string key);
+
+    // forget removes the journaled answer of `key` (the caller keeps it now, or will not use
+    // it). The file is removed on a thread of the client's own.
+    boost::asio::awaitable<void> forget(std::string key);
+
+private:
+    struct impl;
+    std::shared_ptr<impl> impl_;
+};
+
+// call_keeper_key names the call `body` of item `item_id` for the keeper.
+std::string call_keeper_key(std::string_view item_id, std::string_view body);
+
+// run_call_keeper is the keeper process: serves until idle for `idle_exit` (or its directory is
+// removed). Returns the process's exit status: 0 also when another keeper holds the directory.
+int run_call_keeper(const std::string& dir, std::chrono::milliseconds idle_exit);
+
+}  // namespace boomer::clients

@@ -1,0 +1,306 @@
+// The call keeper: the process that makes Claude's synchronous calls for the service and journals
+// each paid answer, so that a crash of the service does not pay for its calls in flight again.
+// Its client against a real keeper (the boomer binary) and the strict fake Anthropic API, then the
+// whole service killed with a call in flight and restarted.
+#include "clients/call_keeper.hpp"
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/experimental/awaitable_operators.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <catch2/catch.hpp>
+#include <filesystem>
+#include <thread>
+
+#include "clients/anthropic_messages.hpp"
+#include "pipeline/image/analyze.hpp"
+#include "tests/clients/claude_support.hpp"
+#include "tests/clients/support.hpp"
+#include "tests/fakes/fake_anthropic.hpp"
+#include "tests/support/http_client.hpp"
+#include "tests/support/paths.hpp"
+#include "tests/support/scoped_env.hpp"
+#include "tests/support/service_process.hpp"
+
+using namespace boomer;
+using namespace boomer::test;
+namespace asio = boost::asio;
+namespace json = boost::json;
+using namespace asio::experimental::awaitable_operators;
+using std::chrono::milliseconds;
+
+namespace {
+
+// A fake, a data folder and a client whose keeper calls that fake.
+struct keeper_rig {
+    explicit keeper_rig(milliseconds latency = milliseconds(0)) {
+        if (latency.count() > 0) {
+            fake.set_latency(latency);
+        }
+    }
+
+    fakes::fake_anthropic fake;
+    temp_dir dir;
+    scoped_env env{{{"ANTHROPIC_BASE_URL", fake.base_url()}}};
+    asio::io_context io;
+    clients::call_keeper_client keeper{
+        io.get_executor(), {.dir = dir.path().string(), .program = boomer_binary().string()}};
+
+    clients::http_call call(const std::string& item_id = "item-1") const {
+        clients::http_call c;
+        c.url = fake.base_url() + "/v1/messages";
+        c.headers = {{"x-api-key", "test-key"},
+                     {"anthropic-version", std::string(clients::anthropic_version)},
+                     {"content-type", "application/json"}};
+        clients::identify_call_params params;
+        params.model = "claude-haiku-4-5";
+        c.body = clients::build_identify_body(tiny_request(item_id), params);
+        c.timeout = milliseconds(10'000);
+        return c;
+    }
+
+    std::string key(const clients::http_call& c, const std::string& item_id = "item-1") const {
+        return clients::call_keeper_key(item_id, c.body);
+    }
+
+    result<clients::kept_response> send(const clients::http_call& c) {
+        auto got = run_coro(io, keeper.send(c, key(c)));
+        if (!got) {
+            UNSCOPED_INFO(got.error().code << ": " << got.error().message);
+        }
+        return got;
+    }
+
+    std::size_t journaled() const {
+        std::size_t n = 0;
+        for (const auto& entry : std::filesystem::directory_iterator(dir.path() / "calls")) {
+            n += entry.is_regular_file() ? 1 : 0;
+        }
+        return n;
+    }
+};
+
+// Sends `call` and drops the socket after `after`: what the keeper sees of a service killed
+// while its call is in flight.
+asio::awaitable<bool> send_and_vanish(clients::call_keeper_client& keeper, clients::http_call call,
+                                      std::string key, milliseconds after) {
+    asio::steady_timer timer(co_await asio::this_coro::executor, after);
+    auto raced = co_await (keeper.send(std::move(call), std::move(key)) ||
+                           timer.async_wait(asio::use_awaitable));
+    co_return raced.index() == 1;  // true: the send was cut off
+}
+
+// wait_until polls `done` for up to ten seconds.
+template <class F>
+bool wait_until(F done) {
+    for (int i = 0; i < 1'000; ++i) {
+        if (done()) {
+            return true;
+        }
+        std::this_thread::sleep_for(milliseconds(10));
+    }
+    return done();
+}
+
+}  // namespace
+
+TEST_CASE("call keeper: a call whose caller vanished is paid once and answered from the journal",
+          "[e2e][call_keeper]") {
+    keeper_rig t(milliseconds(600));
+    const auto call = t.call();
+    REQUIRE(run_coro(t.io, send_and_vanish(t.keeper, call, t.key(call), milliseconds(150))));
+    // The keeper finishes the call on its own and journals the answer.
+    REQUIRE(wait_until([&] { return t.fake.paid() == 1 && t.journaled() == 1; }));
+
+    auto again = t.send(call);
+    REQUIRE(again);
+    CHECK(again->replayed);
+    CHECK(again->response.status == 200);
+    auto reply = clients::parse_messages_reply(again->response.body);
+    REQUIRE(reply);
+    CHECK(reply->has_tool_use);
+    CHECK(t.fake.received() == 1);
+
+    // Forgotten once the caller keeps the answer: the same call is made again.
+    auto forget = [&]() -> asio::awaitable<bool> {
+        co_await t.keeper.forget(t.key(call));
+        co_return true;
+    };
+    run_coro(t.io, forget());
+    CHECK(t.journaled() == 0);
+    auto fresh = t.send(call);
+    REQUIRE(fresh);
+    CHECK_FALSE(fresh->replayed);
+    CHECK(fresh->response.status == 200);
+    CHECK(t.fake.received() == 2);
+}
+
+TEST_CASE("call keeper: a caller that asks while the call runs joins it", "[e2e][call_keeper]") {
+    keeper_rig t(milliseconds(800));
+    const auto call = t.call();
+    REQUIRE(run_coro(t.io, send_and_vanish(t.keeper, call, t.key(call), milliseconds(200))));
+    REQUIRE(t.fake.received() == 1);
+    auto joined = t.send(call);  // asked while the first call is still running
+    REQUIRE(joined);
+    CHECK(joined->replayed);
+    CHECK(joined->response.status == 200);
+    CHECK(t.fake.received() == 1);
+    CHECK(t.fake.paid() == 1);
+}
+
+TEST_CASE("call keeper: many calls at once each get their own answer", "[e2e][call_keeper]") {
+    keeper_rig t(milliseconds(100));
+    constexpr int calls = 40;
+    std::vector<std::optional<result<clients::kept_response>>> got(calls);
+    using answers = std::vector<std::optional<result<clients::kept_response>>>;
+    // Captureless: each call's frame holds its own arguments.
+    auto one = [](keeper_rig& rig, answers& out, int i, int& left,
+                  asio::steady_timer& done) -> asio::awaitable<void> {
+        const auto id = "item-" + std::to_string(i);
+        auto c = rig.call(id);
+        auto key = rig.key(c, id);
+        out[static_cast<std::size_t>(i)].emplace(co_await rig.keeper.send(std::move(c), key));
+        if (--left == 0) {
+            done.cancel();
+        }
+    };
+    auto all = [&]() -> asio::awaitable<int> {
+        auto ex = co_await asio::this_coro::executor;
+        int left = calls;
+        asio::steady_timer done(ex, asio::steady_timer::time_point::max());
+        for (int i = 0; i < calls; ++i) {
+            asio::co_spawn(ex, one(t, got, i, left, done), asio::detached);
+        }
+        co_await done.async_wait(asio::as_tuple(asio::use_awaitable));
+        co_return left;
+    };
+    REQUIRE(run_coro(t.io, all()) == 0);
+    for (const auto& g : got) {
+        REQUIRE(g);
+        INFO((*g ? std::string("ok") : g->error().code + ": " + g->error().message));
+        REQUIRE(*g);
+        CHECK((*g)->response.status == 200);
+        CHECK_FALSE((*g)->replayed);
+    }
+    CHECK(t.fake.paid() == calls);
+    CHECK(t.journaled() == calls);
+}
+
+TEST_CASE("call keeper: an error answer is not journaled, so the call is made again",
+          "[e2e][call_keeper]") {
+    keeper_rig t;
+    t.fake.inject(fakes::injected_error::internal());
+    const auto call = t.call();
+    auto first = t.send(call);
+    REQUIRE(first);
+    CHECK(first->response.status == 500);
+    CHECK(t.journaled() == 0);
+    auto second = t.send(call);
+    REQUIRE(second);
+    CHECK(second->response.status == 200);
+    CHECK_FALSE(second->replayed);
+    CHECK(t.fake.received() == 2);
+}
+
+TEST_CASE("call keeper: it calls only the Messages endpoint its environment names",
+          "[e2e][call_keeper]") {
+    keeper_rig t;
+    auto elsewhere = t.call();
+    elsewhere.url = "http://127.0.0.1:1/v1/messages";
+    auto refused = t.send(elsewhere);
+    REQUIRE_FALSE(refused);
+    CHECK(refused.error().code == "keeper_refused");
+    CHECK_FALSE(refused.error().retryable);
+
+    auto call = t.call();
+    auto bad_key = run_coro(t.io, t.keeper.send(call, "../../etc/passwd"));
+    REQUIRE_FALSE(bad_key);
+    CHECK(bad_key.error().code == "keeper_refused");
+    CHECK(t.fake.received() == 0);
+}
+
+namespace {
+
+struct crash_outcome {
+    std::string state;     // the item's job, after the restart
+    std::size_t paid = 0;  // calls the fake answered 200
+    std::string metrics;   // the restarted service's /metrics
+    std::string log;       // both processes' logs, for failures
+};
+
+// kill_mid_call submits one item, kills the service with SIGKILL once its vision call has reached
+// the fake (whose answers take 1.5 s), restarts it on the same folder and waits for the item.
+crash_outcome kill_mid_call(bool keeper) {
+    fakes::fake_anthropic fake;
+    fake.set_latency(milliseconds(1'500));
+    const std::string photo = "orientation-1-landscape.jpg";
+    image::normalize_limits limits;
+    limits.max_pixels = 50'000'000;  // the service's default --max-megapixels
+    auto normalized = image::process(read_file(data_dir() / "images" / photo), limits);
+    REQUIRE(normalized);
+    fake.add_fixture(
+        normalized->image.sha256, "claude-haiku-4-5",
+        {{"title", "Canon AE-1 Program 35mm SLR Film Camera"},
+         {"brand", "Canon"},
+         {"model", "AE-1 Program"},
+         {"category_path", json::array{"Cameras & Photo", "Film Photography", "Film Cameras"}},
+         {"condition_guess", "used"},
+         {"search_query", "canon ae-1 program 35mm slr"},
+         {"price_estimate", {{"amount", 149.0}, {"currency", "USD"}}},
+         {"overall_confidence", 0.92}});
+    temp_dir dir;
+    scoped_env env({{"ANTHROPIC_API_KEY", "test-key"},
+                    {"ANTHROPIC_BASE_URL", fake.base_url()},
+                    {"BOOMER_CLAUDE_STRONG_MODEL", ""}});
+    const std::vector<std::string> args = {
+        "--lease-seconds", "2",
+        "--call-keeper",   keeper ? "true" : "false",
+        "--sales-csv",     (source_dir() / "examples/sales/ebay-orders-sample.csv").string()};
+    crash_outcome out;
+    std::string job;
+    {
+        service_process first(dir.path(), args);
+        api_client api(first.port());
+        auto res = api.post_item(
+            {{"photo", photo, read_file(data_dir() / "images" / photo), "image/jpeg"}});
+        REQUIRE(res);
+        REQUIRE(res->status == 202);
+        job = std::string(parse_object(res->body).at("job_id").as_string());
+        REQUIRE(wait_until([&] { return fake.received() >= 1; }));
+        first.kill9();
+        out.log = first.log_text();
+    }
+    service_process second(dir.path(), args);
+    api_client api(second.port());
+    auto done = api.wait_final(job);
+    out.state = std::string(done.at("state").as_string());
+    out.paid = fake.paid();
+    out.metrics = api.get("/metrics")->body;
+    out.log += second.log_text();
+    return out;
+}
+
+}  // namespace
+
+TEST_CASE("service: killed with a vision call in flight, it does not pay for that call again",
+          "[e2e][call_keeper]") {
+    auto crash = kill_mid_call(true);
+    INFO(crash.log);
+    CHECK(crash.state == "succeeded");
+    CHECK(crash.paid == 1);
+    CHECK_THAT(crash.metrics, Catch::Contains("boomer_vision_calls_replayed_total{model=\"claude-"
+                                              "haiku-4-5\"} 1"));
+}
+
+TEST_CASE("service: without the call keeper, a call in flight at a kill is paid again",
+          "[e2e][call_keeper]") {
+    // What the keeper is for: the same crash, with calls made directly.
+    auto crash = kill_mid_call(false);
+    INFO(crash.log);
+    CHECK(crash.state == "succeeded");
+    CHECK(crash.paid == 2);
+    CHECK_THAT(crash.metrics, !Catch::Contains("boomer_vision_calls_replayed_total{"));
+}
