@@ -555,6 +555,7 @@ private:
             co_return;
         }
         auto request = decode_request(*frame);
+        frame.reset();  // the call holds its own copy of the body for as long as it runs
         if (!request || !valid_key(request->key) || request->call.url != url_) {
             const auto why = !request ? "the request is damaged"
                              : !valid_key(request->key)
