@@ -2,13 +2,13 @@
 
 #include <fcntl.h>
 #include <spawn.h>
-#include <sys/file.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <array>
+#include <atomic>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
@@ -310,6 +310,8 @@ struct call_keeper_client::impl {
     asio::thread_pool files{1};  // journal removals and keeper starts: never on an I/O thread
     std::mutex start_mutex;
     steady::time_point last_start{};  // guarded by start_mutex
+    // After a keeper failed to start, calls go directly until then, without waiting for one.
+    std::atomic<steady::rep> direct_until{0};
 
     // start_keeper runs `program call-keeper --dir DIR --detach` at most once a second and
     // waits for it to fork its keeper off (that first process ends at once, and is reaped here).
@@ -355,6 +357,9 @@ struct call_keeper_client::impl {
         if (!ec) {
             co_return true;
         }
+        if (steady::now().time_since_epoch().count() < direct_until.load()) {
+            co_return false;
+        }
         auto starting = run_elsewhere(files, [this] {
             start_keeper();
             return true;
@@ -371,6 +376,12 @@ struct call_keeper_client::impl {
             }
             pause.expires_after(milliseconds(20));
             co_await pause.async_wait(as_result);
+        }
+        const auto until = steady::now() + std::chrono::seconds(30);
+        if (direct_until.exchange(until.time_since_epoch().count()) <
+            steady::now().time_since_epoch().count()) {
+            log::event(spdlog::level::warn, "call_keeper_unavailable",
+                       {{"dir", dir}, {"calls_go_directly_for_s", 30}});
         }
         co_return false;
     }
@@ -504,7 +515,8 @@ public:
         }
     }
 
-    // sweep removes half-written and day-old journal entries. Blocking.
+    // sweep removes day-old journal entries, and files left half written (a minute old: keepers
+    // of other containers may share the folder, each with its own socket). Blocking.
     static void sweep(const fs::path& calls) {
         std::error_code ec;
         const auto now = fs::file_time_type::clock::now();
@@ -513,7 +525,8 @@ public:
             std::error_code ignored;
             const auto name = it->path().filename().string();
             const auto written = it->last_write_time(ignored);
-            if (!valid_key(name) || (!ignored && now - written > journal_max_age)) {
+            const auto age = ignored ? fs::file_time_type::duration::zero() : now - written;
+            if (age > journal_max_age || (!valid_key(name) && age > std::chrono::minutes(1))) {
                 fs::remove(it->path(), ignored);
             }
         }
@@ -668,12 +681,6 @@ int run_call_keeper(const std::string& dir, milliseconds idle_exit) {
                    {{"dir", root.string()}, {"error", ec.message()}});
         return 1;
     }
-    const auto lock_path = (root / "call-keeper.lock").string();
-    const int lock = ::open(lock_path.c_str(), O_CREAT | O_RDWR | O_CLOEXEC, 0600);
-    if (lock < 0 || ::flock(lock, LOCK_EX | LOCK_NB) != 0) {
-        return 0;  // another keeper serves this directory
-    }
-    keeper_server::sweep(root / "calls");
     asio::io_context io(1);
     local::acceptor acceptor(io);
     boost::system::error_code bind_error;
@@ -684,18 +691,21 @@ int run_call_keeper(const std::string& dir, milliseconds idle_exit) {
     if (!bind_error) {
         acceptor.listen(asio::socket_base::max_listen_connections, bind_error);
     }
+    if (bind_error == asio::error::address_in_use) {
+        return 0;  // another keeper serves this directory (on this host's network namespace)
+    }
     if (bind_error) {
         log::event(spdlog::level::err, "call_keeper_failed",
                    {{"dir", root.string()}, {"error", bind_error.message()}});
         return 1;
     }
+    keeper_server::sweep(root / "calls");
     keeper_server server(io, root, messages_url_from_env(), idle_exit);
     log::event(spdlog::level::info, "call_keeper_listening",
                {{"dir", root.string()}, {"pid", static_cast<std::int64_t>(::getpid())}});
     asio::co_spawn(io, server.accept(acceptor), asio::detached);
     asio::co_spawn(io, server.watch(acceptor), asio::detached);
     io.run();
-    ::close(lock);
     return 0;
 }
 

@@ -10,13 +10,14 @@
 // again and gets the journaled answer, or joins the call still running, and the upstream sees one
 // call. The service forgets a key once the answer is kept in its own store.
 //
-// The keeper is one per directory (a lock file), shared by every process of the service using
-// it. It listens on an abstract local socket named after the directory, answers only processes of
-// its own user, calls only the Messages endpoint of ANTHROPIC_BASE_URL (the URL its environment
-// names), and exits once it has had no client and no call for a while. A service started with
-// no keeper running starts one (double fork, a session of its own: a kill of the service's
-// process group leaves it running). The keeper does nothing else, so it is far less likely to
-// die than the service; a kill of both, or of the machine, still loses what was in flight.
+// The keeper is one per directory, shared by every process of the service using it on one host:
+// it listens on an abstract local socket named after the directory (a second keeper finds the
+// name taken and leaves; containers each have their own), answers only processes of its own user,
+// calls only the Messages endpoint of ANTHROPIC_BASE_URL (the URL its environment names), and exits
+// once it has had no client and no call for a while. A service started with no keeper running
+// starts one (double fork, a session of its own: a kill of the service's process group leaves it
+// running). The keeper does nothing else, so it is far less likely to die than the service; a kill
+// of both, or of the machine, still loses what was in flight.
 #pragma once
 
 #include <boost/asio/any_io_executor.hpp>
@@ -34,7 +35,8 @@ namespace boomer::clients {
 struct call_keeper_options {
     std::string dir;      // the journal and the lock; one keeper per directory
     std::string program;  // the boomer binary, run as `boomer call-keeper --dir DIR`
-    // How long a new keeper may take to listen before calls go directly.
+    // How long a new keeper may take to listen before calls go directly; they then go directly,
+    // without waiting for a keeper, for half a minute before one is started again.
     std::chrono::milliseconds start_wait{3'000};
 };
 

@@ -13,6 +13,7 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <catch2/catch.hpp>
 #include <filesystem>
+#include <fstream>
 #include <thread>
 
 #include "clients/anthropic_messages.hpp"
@@ -303,4 +304,56 @@ TEST_CASE("service: without the call keeper, a call in flight at a kill is paid 
     CHECK(crash.state == "succeeded");
     CHECK(crash.paid == 2);
     CHECK_THAT(crash.metrics, !Catch::Contains("boomer_vision_calls_replayed_total{"));
+}
+
+TEST_CASE("call keeper: when none can be started, calls go directly without waiting each time",
+          "[e2e][call_keeper]") {
+    fakes::fake_anthropic fake;
+    temp_dir dir;
+    asio::io_context io;
+    clients::call_keeper_client keeper(io.get_executor(),
+                                       {.dir = dir.path().string(),
+                                        .program = (dir.path() / "no-such-boomer").string(),
+                                        .start_wait = milliseconds(1'000)});
+    clients::http_call call;
+    call.url = fake.base_url() + "/v1/messages";
+    const auto key = clients::call_keeper_key("item-1", "{}");
+    const auto timed = [&] {
+        const auto start = std::chrono::steady_clock::now();
+        auto got = run_coro(io, keeper.send(call, key));
+        REQUIRE_FALSE(got);
+        CHECK(got.error().code == "keeper_unavailable");
+        CHECK(got.error().retryable);
+        return std::chrono::steady_clock::now() - start;
+    };
+    CHECK(timed() >= milliseconds(1'000));  // it waited for a keeper to come up
+    CHECK(timed() < milliseconds(500));     // then it no longer does
+    CHECK(fake.received() == 0);
+}
+
+TEST_CASE("service: with no call keeper to be had, its calls go directly", "[e2e][call_keeper]") {
+    fakes::fake_anthropic fake;
+    temp_dir dir;
+    // A file where the keeper's journal folder belongs: the keeper cannot start.
+    std::ofstream(dir.path() / "calls") << "not a folder";
+    scoped_env env({{"ANTHROPIC_API_KEY", "test-key"},
+                    {"ANTHROPIC_BASE_URL", fake.base_url()},
+                    {"BOOMER_CLAUDE_STRONG_MODEL", ""}});
+    service_process svc(dir.path());
+    api_client api(svc.port());
+    std::vector<std::string> jobs;
+    for (const auto* photo : {"orientation-1-landscape.jpg", "grayscale-jpeg-concert.jpg"}) {
+        auto res = api.post_item(
+            {{"photo", photo, read_file(data_dir() / "images" / photo), "image/jpeg"}});
+        REQUIRE(res);
+        REQUIRE(res->status == 202);
+        jobs.emplace_back(parse_object(res->body).at("job_id").as_string());
+    }
+    for (const auto& job : jobs) {
+        auto done = api.wait_final(job);
+        INFO(svc.log_text());
+        CHECK(std::string(done.at("state").as_string()) != "failed");
+    }
+    CHECK(fake.paid() == 2);
+    CHECK_THAT(svc.log_text(), Catch::Contains("call_keeper_unavailable"));
 }
