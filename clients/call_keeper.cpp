@@ -16,6 +16,7 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/local/stream_protocol.hpp>
 #include <boost/asio/read.hpp>
+#include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/thread_pool.hpp>
@@ -50,8 +51,10 @@ using std::chrono::milliseconds;
 using namespace asio::experimental::awaitable_operators;
 
 constexpr auto as_result = asio::as_tuple(asio::use_awaitable);
-// Far above any Messages request (32 MB is the API's own limit).
-constexpr std::uint32_t max_frame_bytes = 256u << 20;
+// Above any Messages request (32 MB is the API's own limit) and its envelope.
+constexpr std::uint32_t max_frame_bytes = 48u << 20;
+// A client that sends no whole request within this is dropped.
+constexpr auto request_read_limit = std::chrono::seconds(30);
 // Journal entries nobody asked for again within a day are removed.
 constexpr auto journal_max_age = std::chrono::hours(24);
 
@@ -232,11 +235,14 @@ asio::awaitable<std::optional<std::string>> read_frame(local::socket& socket) {
     co_return payload;
 }
 
-// The keeper's address: an abstract socket (no file to go stale) named after the directory.
-local::endpoint keeper_endpoint(const std::string& canonical_dir) {
-    std::string name(1, '\0');
-    name += "boomer-call-keeper/" + sha256_hex(canonical_dir).substr(0, 40);
-    return local::endpoint(name);
+// peer_uid returns the user of the process at the other end of a connected local socket.
+std::optional<uid_t> peer_uid(local::socket& socket) {
+    ucred peer{};
+    socklen_t size = sizeof(peer);
+    if (getsockopt(socket.native_handle(), SOL_SOCKET, SO_PEERCRED, &peer, &size) != 0) {
+        return std::nullopt;
+    }
+    return peer.uid;
 }
 
 std::string canonical_dir(const std::string& dir) {
@@ -284,6 +290,20 @@ auto run_elsewhere(asio::thread_pool& pool, F work) -> asio::awaitable<decltype(
 
 }  // namespace
 
+std::string call_keeper_socket_name(const std::string& dir, const std::string& url) {
+    std::string name(1, '\0');
+    name += "boomer-call-keeper/" + sha256_hex(canonical_dir(dir) + "\n" + url).substr(0, 40);
+    return name;
+}
+
+namespace {
+
+local::endpoint keeper_endpoint(const std::string& dir, const std::string& url) {
+    return local::endpoint(call_keeper_socket_name(dir, url));
+}
+
+}  // namespace
+
 std::string call_keeper_key(std::string_view item_id, std::string_view body) {
     std::string named;
     named.reserve(item_id.size() + 1 + body.size());
@@ -300,7 +320,7 @@ struct call_keeper_client::impl {
         : executor(std::move(ex)),
           options(std::move(o)),
           dir(canonical_dir(options.dir)),
-          endpoint(keeper_endpoint(dir)) {}
+          endpoint(keeper_endpoint(dir, options.url)) {}
     ~impl() { files.join(); }
 
     asio::any_io_executor executor;
@@ -324,7 +344,8 @@ struct call_keeper_client::impl {
             }
             last_start = now;
         }
-        std::vector<std::string> args{options.program, "call-keeper", "--dir", dir, "--detach"};
+        std::vector<std::string> args{options.program, "call-keeper", "--dir",   dir,
+                                      "--url",         options.url,   "--detach"};
         std::vector<char*> argv;
         for (auto& a : args) {
             argv.push_back(a.data());
@@ -335,7 +356,13 @@ struct call_keeper_client::impl {
         posix_spawnattr_setflags(&attributes, POSIX_SPAWN_SETSID);
         posix_spawn_file_actions_t actions;
         posix_spawn_file_actions_init(&actions);
+        // A log of its own: the service's output may be a pipe whose reader goes away with the
+        // service (the keeper would die of the broken pipe), or waits for its end.
+        const auto log_path = (fs::path(dir) / "call-keeper.log").string();
         posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
+        posix_spawn_file_actions_addopen(&actions, 1, log_path.c_str(),
+                                         O_WRONLY | O_CREAT | O_APPEND, 0600);
+        posix_spawn_file_actions_adddup2(&actions, 1, 2);
         pid_t pid = -1;
         const int error =
             posix_spawn(&pid, options.program.c_str(), &actions, &attributes, argv.data(), environ);
@@ -351,11 +378,12 @@ struct call_keeper_client::impl {
         log::event(spdlog::level::info, "call_keeper_started", {{"dir", dir}});
     }
 
-    // connect reaches the keeper, starting one when none listens. False: none answered in time.
+    // connect reaches the keeper, starting one when none listens. False: none answered in time,
+    // or the socket is another user's (who would be handed the API key and the photos).
     asio::awaitable<bool> connect(local::socket& socket) {
         auto [ec] = co_await socket.async_connect(endpoint, as_result);
         if (!ec) {
-            co_return true;
+            co_return ours(socket);
         }
         if (steady::now().time_since_epoch().count() < direct_until.load()) {
             co_return false;
@@ -372,18 +400,37 @@ struct call_keeper_client::impl {
             socket.close(ignored);
             auto [again] = co_await socket.async_connect(endpoint, as_result);
             if (!again) {
-                co_return true;
+                co_return ours(socket);
             }
             pause.expires_after(milliseconds(20));
             co_await pause.async_wait(as_result);
         }
+        go_direct("no keeper answered");
+        co_return false;
+    }
+
+    // go_direct makes calls skip the keeper for half a minute.
+    void go_direct(const std::string& why) {
         const auto until = steady::now() + std::chrono::seconds(30);
         if (direct_until.exchange(until.time_since_epoch().count()) <
             steady::now().time_since_epoch().count()) {
             log::event(spdlog::level::warn, "call_keeper_unavailable",
-                       {{"dir", dir}, {"calls_go_directly_for_s", 30}});
+                       {{"dir", dir}, {"why", why}, {"calls_go_directly_for_s", 30}});
         }
-        co_return false;
+    }
+
+    // ours says whether the keeper's socket belongs to this user; if not, it is closed.
+    bool ours(local::socket& socket) {
+        const auto uid = peer_uid(socket);
+        if (uid && *uid == geteuid()) {
+            return true;
+        }
+        boost::system::error_code ignored;
+        socket.close(ignored);
+        log::event(spdlog::level::err, "call_keeper_impostor",
+                   {{"dir", dir}, {"uid", uid ? static_cast<std::int64_t>(*uid) : -1}});
+        go_direct("the keeper's socket belongs to another user");
+        return false;
     }
 };
 
@@ -406,8 +453,9 @@ asio::awaitable<result<kept_response>> call_keeper_client::send(http_call call, 
         co_await write_frame(socket, std::move(request));
         co_return co_await read_frame(socket);
     };
-    // The keeper ends the call at its own timeout; this one only guards against a keeper that
-    // stopped answering.
+    // From here on the keeper may have made the call: failures are keeper_lost, never a reason
+    // to make the call elsewhere at once. The keeper ends the call at its own timeout; this one
+    // only guards against a keeper that stopped answering.
     asio::steady_timer guard(executor, call.timeout + std::chrono::seconds(10));
     std::variant<std::optional<std::string>, std::tuple<boost::system::error_code>> outcome;
     try {
@@ -416,13 +464,12 @@ asio::awaitable<result<kept_response>> call_keeper_client::send(http_call call, 
         if (e.code() == asio::error::operation_aborted) {
             throw;  // the awaiting coroutine was canceled
         }
-        co_return make_unexpected(
-            keeper_failure("keeper_unavailable",
-                           std::string("the call keeper's socket broke: ") + e.what(), true));
+        co_return make_unexpected(keeper_failure(
+            "keeper_lost", std::string("the call keeper's socket broke: ") + e.what(), true));
     }
     if (outcome.index() != 0 || !std::get<0>(outcome)) {
         co_return make_unexpected(
-            keeper_failure("keeper_unavailable", "the call keeper sent no reply", true));
+            keeper_failure("keeper_lost", "the call keeper sent no reply", true));
     }
     const std::string& payload = *std::get<0>(outcome);
     field_reader flag(std::string_view(payload).substr(0, 4));
@@ -431,7 +478,7 @@ asio::awaitable<result<kept_response>> call_keeper_client::send(http_call call, 
         payload.size() >= 4 ? decode_outcome(std::string_view(payload).substr(4)) : std::nullopt;
     if (!decoded) {
         co_return make_unexpected(
-            keeper_failure("keeper_unavailable", "the call keeper sent a damaged reply", true));
+            keeper_failure("keeper_lost", "the call keeper sent a damaged reply", true));
     }
     if (!*decoded) {
         co_return make_unexpected(std::move(decoded->error()));
@@ -474,6 +521,9 @@ public:
                 if (ec == asio::error::operation_aborted || !acceptor.is_open()) {
                     co_return;
                 }
+                // Out of descriptors, most likely: let calls finish before accepting again.
+                asio::steady_timer pause(io_, milliseconds(100));
+                co_await pause.async_wait(as_result);
                 continue;
             }
             if (!same_user(socket)) {
@@ -496,9 +546,14 @@ public:
             }
             std::error_code ec;
             const bool dir_gone = !fs::exists(calls_, ec);
-            if (dir_gone || steady::now() - last_busy_ >= idle_exit_) {
+            // Calls in flight are finished whatever happens: each is paid already.
+            const bool idle = clients_ == 0 && steady::now() - last_busy_ >= idle_exit_;
+            if (flights_.empty() && (dir_gone || stopping_ || idle)) {
                 log::event(spdlog::level::info, "call_keeper_exit",
-                           {{"dir", dir_.string()}, {"why", dir_gone ? "dir_removed" : "idle"}});
+                           {{"dir", dir_.string()},
+                            {"why", dir_gone    ? "dir_removed"
+                                    : stopping_ ? "signal"
+                                                : "idle"}});
                 boost::system::error_code ignored;
                 acceptor.close(ignored);
                 io_.stop();
@@ -513,6 +568,14 @@ public:
                 co_await std::move(sweeping);
             }
         }
+    }
+
+    // stop ends the keeper once its calls in flight are done (SIGTERM: a stop of the whole
+    // service, whose restart asks for those answers). New clients are refused meanwhile.
+    void stop(local::acceptor& acceptor) {
+        stopping_ = true;
+        boost::system::error_code ignored;
+        acceptor.close(ignored);
     }
 
     // sweep removes day-old journal entries, and files left half written (a minute old: keepers
@@ -540,10 +603,15 @@ private:
     };
 
     static bool same_user(local::socket& socket) {
-        ucred peer{};
-        socklen_t size = sizeof(peer);
-        return getsockopt(socket.native_handle(), SOL_SOCKET, SO_PEERCRED, &peer, &size) == 0 &&
-               peer.uid == geteuid();
+        const auto uid = peer_uid(socket);
+        return uid && *uid == geteuid();
+    }
+
+    // journaled_answer says whether a journal entry holds a 200 answer: only those are written,
+    // and anything else found there (a damaged or foreign file) is not replayed.
+    static bool journaled_answer(std::string_view entry) {
+        auto outcome = decode_outcome(entry);
+        return outcome && *outcome && (*outcome)->status == 200;
     }
 
     static std::string reply(bool replayed, std::string_view outcome) {
@@ -562,11 +630,13 @@ private:
                 s.last_busy_ = steady::now();
             }
         } on_leave{*this};
+        asio::steady_timer limit(io_, request_read_limit);
         auto reading = read_frame(socket);
-        auto frame = co_await std::move(reading);
-        if (!frame) {
-            co_return;
+        auto raced = co_await (std::move(reading) || limit.async_wait(as_result));
+        if (raced.index() != 0 || !std::get<0>(raced)) {
+            co_return;  // closed, oversized, or too slow to ask
         }
+        auto& frame = std::get<0>(raced);
         auto request = decode_request(*frame);
         frame.reset();  // the call holds its own copy of the body for as long as it runs
         if (!request || !valid_key(request->key) || request->call.url != url_) {
@@ -582,7 +652,7 @@ private:
         const auto path = calls_ / request->key;
         auto looking = run_elsewhere(files_, [path] { return read_whole(path); });
         auto journaled = co_await std::move(looking);
-        if (journaled && decode_outcome(*journaled)) {
+        if (journaled && journaled_answer(*journaled)) {
             log::event(spdlog::level::info, "call_keeper_replayed", {{"key", request->key}});
             auto answering = write_frame(socket, reply(true, *journaled));
             co_await answering_done(std::move(answering));
@@ -667,12 +737,14 @@ private:
     asio::thread_pool files_{1};
     std::map<std::string, std::shared_ptr<flight>> flights_;
     int clients_ = 0;
+    bool stopping_ = false;
     steady::time_point last_busy_ = steady::now();
 };
 
 }  // namespace
 
-int run_call_keeper(const std::string& dir, milliseconds idle_exit) {
+int run_call_keeper(const std::string& dir, const std::string& url, milliseconds idle_exit) {
+    const std::string messages_url = url.empty() ? messages_url_from_env() : url;
     const fs::path root = canonical_dir(dir);
     std::error_code ec;
     fs::create_directories(root / "calls", ec);
@@ -686,7 +758,7 @@ int run_call_keeper(const std::string& dir, milliseconds idle_exit) {
     boost::system::error_code bind_error;
     acceptor.open(local(), bind_error);
     if (!bind_error) {
-        acceptor.bind(keeper_endpoint(root.string()), bind_error);
+        acceptor.bind(keeper_endpoint(root.string(), messages_url), bind_error);
     }
     if (!bind_error) {
         acceptor.listen(asio::socket_base::max_listen_connections, bind_error);
@@ -700,11 +772,17 @@ int run_call_keeper(const std::string& dir, milliseconds idle_exit) {
         return 1;
     }
     keeper_server::sweep(root / "calls");
-    keeper_server server(io, root, messages_url_from_env(), idle_exit);
+    keeper_server server(io, root, messages_url, idle_exit);
     log::event(spdlog::level::info, "call_keeper_listening",
                {{"dir", root.string()}, {"pid", static_cast<std::int64_t>(::getpid())}});
     asio::co_spawn(io, server.accept(acceptor), asio::detached);
     asio::co_spawn(io, server.watch(acceptor), asio::detached);
+    asio::signal_set stops(io, SIGTERM, SIGINT);
+    stops.async_wait([&server, &acceptor](boost::system::error_code stop_error, int) {
+        if (!stop_error) {
+            server.stop(acceptor);
+        }
+    });
     io.run();
     return 0;
 }

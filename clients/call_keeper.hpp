@@ -34,7 +34,8 @@ namespace boomer::clients {
 
 struct call_keeper_options {
     std::string dir;      // the journal and the lock; one keeper per directory
-    std::string program;  // the boomer binary, run as `boomer call-keeper --dir DIR`
+    std::string program;  // the boomer binary, run as `boomer call-keeper --dir DIR --url URL`
+    std::string url;      // the Messages endpoint called; a keeper calls only its own
     // How long a new keeper may take to listen before calls go directly; they then go directly,
     // without waiting for a keeper, for half a minute before one is started again.
     std::chrono::milliseconds start_wait{3'000};
@@ -57,11 +58,13 @@ public:
     // send has the keeper make `call`, named by `key` (64 lowercase hex characters: the same key
     // for the same call of the same item, across restarts), and returns what the upstream
     // answered, whatever its status, or https_client's transport failures. A 200 answer stays in
-    // the journal until forget(key). Failures of its own: keeper_unavailable (no keeper answered
-    // within options.start_wait, or its socket broke before a reply; retryable: the caller may
-    // make the call itself), keeper_refused (the keeper would not make this call; not
-    // retryable). Cancellation of the awaiting coroutine drops the socket: the keeper finishes
-    // the call and journals its answer for the next asker.
+    // the journal until forget(key). Failures of its own: keeper_unavailable (no keeper of this
+    // user answered within options.start_wait, or one failed to start within the last half
+    // minute: nothing was sent, the caller may make the call itself), keeper_lost (the request
+    // went, no reply came: the keeper may have made the call, which the caller should ask for
+    // again later, not make elsewhere now; retryable), keeper_refused (the keeper would not make
+    // this call; not retryable). Cancellation of the awaiting coroutine drops the socket: the
+    // keeper finishes the call and journals its answer for the next asker.
     boost::asio::awaitable<result<kept_response>> send(http_call call, std::string key);
 
     // forget removes the journaled answer of `key` (the caller keeps it now, or will not use
@@ -76,8 +79,15 @@ private:
 // call_keeper_key names the call `body` of item `item_id` for the keeper.
 std::string call_keeper_key(std::string_view item_id, std::string_view body);
 
-// run_call_keeper is the keeper process: serves until idle for `idle_exit` (or its directory is
-// removed). Returns the process's exit status: 0 also when another keeper holds the directory.
-int run_call_keeper(const std::string& dir, std::chrono::milliseconds idle_exit);
+// call_keeper_socket_name is the abstract socket name (a leading NUL) of the keeper of `dir`
+// calling `url`: keepers of services configured with other endpoints do not meet.
+std::string call_keeper_socket_name(const std::string& dir, const std::string& url);
+
+// run_call_keeper is the keeper process, calling `url` (empty: the Messages endpoint of
+// ANTHROPIC_BASE_URL): serves until idle for `idle_exit`, its directory is removed or SIGTERM
+// comes, each time once its calls in flight are done. Returns the process's exit status: 0 also
+// when another keeper serves the directory.
+int run_call_keeper(const std::string& dir, const std::string& url,
+                    std::chrono::milliseconds idle_exit);
 
 }  // namespace boomer::clients

@@ -453,7 +453,9 @@ struct claude_vision::impl {
         }
         url += "/v1/messages";
         if (!options.keeper.program.empty() && !options.keeper.dir.empty()) {
-            keeper = std::make_unique<call_keeper_client>(executor, options.keeper);
+            auto keeping = options.keeper;
+            keeping.url = url;
+            keeper = std::make_unique<call_keeper_client>(executor, std::move(keeping));
         }
         if (!options.sleep) {
             options.sleep = timer_sleep;
@@ -1254,6 +1256,12 @@ asio::awaitable<result<http_response>> claude_vision::impl::send_call(const http
         if (kept) {
             replayed = kept->replayed;
             co_return std::move(kept->response);
+        }
+        if (kept.error().code == "keeper_lost") {
+            // The call may have been made: the attempt fails as a broken connection would, and
+            // the retry asks the keeper again, which may have its answer by then.
+            co_return make_unexpected(
+                failure{"connection_failed", kept.error().message, kept.error().retryable});
         }
         if (kept.error().code != "keeper_unavailable" && kept.error().code != "keeper_refused") {
             co_return make_unexpected(std::move(kept.error()));

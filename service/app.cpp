@@ -262,7 +262,8 @@ app::app(serve_config config) : impl_(std::make_unique<impl>(std::move(config)))
             claude->answer_ttl = std::chrono::hours(24 * c.vision_answer_days);
         }
         if (c.call_keeper && !c.program.empty()) {
-            claude->keeper = {.dir = c.data_dir, .program = c.program};
+            claude->keeper.dir = c.data_dir;
+            claude->keeper.program = c.program;
         }
         s.vision = clients::make_claude_vision(*claude, s.io.get_executor(), s.registry);
         sd.vision = s.vision.get();

@@ -162,6 +162,8 @@ command parse_command(int argc, char** argv) {
         "call-keeper",
         "make Claude's calls for the services of one data folder (started by serve)");
     keeper->add_option("--dir", cmd.keeper.dir, "the data folder")->required();
+    keeper->add_option("--url", cmd.keeper.url,
+                       "the Messages endpoint to call (default: ANTHROPIC_BASE_URL's)");
     keeper
         ->add_option("--idle-exit-ms", cmd.keeper.idle_exit_ms,
                      "exit after this long with no client and no call")

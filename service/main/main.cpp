@@ -2,6 +2,7 @@
 #include <unistd.h>
 
 #include <climits>
+#include <csignal>
 #include <exception>
 #include <filesystem>
 
@@ -17,6 +18,7 @@ int run_keeper(const boomer::service::call_keeper_config& c) {
     // Nothing of the service that started it stays open here: not its listening socket (a
     // restarted service must be able to bind it), not its database.
     ::close_range(3, UINT_MAX, 0);
+    ::signal(SIGPIPE, SIG_IGN);  // a log or a client gone is no reason to drop calls in flight
     if (c.detach) {
         const pid_t child = ::fork();
         if (child != 0) {
@@ -24,7 +26,8 @@ int run_keeper(const boomer::service::call_keeper_config& c) {
         }
     }
     boomer::service::setup_logging(c.log_format, "info");
-    return boomer::clients::run_call_keeper(c.dir, std::chrono::milliseconds(c.idle_exit_ms));
+    return boomer::clients::run_call_keeper(c.dir, c.url,
+                                            std::chrono::milliseconds(c.idle_exit_ms));
 }
 
 }  // namespace

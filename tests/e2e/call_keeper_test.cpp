@@ -4,6 +4,11 @@
 // whole service killed with a call in flight and restarted.
 #include "clients/call_keeper.hpp"
 
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
@@ -12,6 +17,9 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <catch2/catch.hpp>
+#include <csignal>
+#include <cstddef>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <thread>
@@ -47,8 +55,10 @@ struct keeper_rig {
     temp_dir dir;
     scoped_env env{{{"ANTHROPIC_BASE_URL", fake.base_url()}}};
     asio::io_context io;
-    clients::call_keeper_client keeper{
-        io.get_executor(), {.dir = dir.path().string(), .program = boomer_binary().string()}};
+    clients::call_keeper_client keeper{io.get_executor(),
+                                       {.dir = dir.path().string(),
+                                        .program = boomer_binary().string(),
+                                        .url = fake.base_url() + "/v1/messages"}};
 
     clients::http_call call(const std::string& item_id = "item-1") const {
         clients::http_call c;
@@ -73,6 +83,20 @@ struct keeper_rig {
             UNSCOPED_INFO(got.error().code << ": " << got.error().message);
         }
         return got;
+    }
+
+    // keeper_pid reads the pid the keeper logged when it began to listen (0: none yet).
+    pid_t keeper_pid() const {
+        std::ifstream log(dir.path() / "call-keeper.log");
+        std::string line;
+        pid_t pid = 0;
+        while (std::getline(log, line)) {
+            if (line.find("call_keeper_listening") != std::string::npos) {
+                auto at = line.find("\"pid\":");
+                pid = static_cast<pid_t>(std::stol(line.substr(at + 6)));
+            }
+        }
+        return pid;
     }
 
     std::size_t journaled() const {
@@ -314,6 +338,7 @@ TEST_CASE("call keeper: when none can be started, calls go directly without wait
     clients::call_keeper_client keeper(io.get_executor(),
                                        {.dir = dir.path().string(),
                                         .program = (dir.path() / "no-such-boomer").string(),
+                                        .url = fake.base_url() + "/v1/messages",
                                         .start_wait = milliseconds(1'000)});
     clients::http_call call;
     call.url = fake.base_url() + "/v1/messages";
@@ -356,4 +381,115 @@ TEST_CASE("service: with no call keeper to be had, its calls go directly", "[e2e
     }
     CHECK(fake.paid() == 2);
     CHECK_THAT(svc.log_text(), Catch::Contains("call_keeper_unavailable"));
+}
+
+TEST_CASE("call keeper: a journal entry that is not a 200 answer is not replayed",
+          "[e2e][call_keeper]") {
+    keeper_rig t;
+    const auto call = t.call();
+    // What a 529 would look like in the journal, had anything written one: the outcome kind (0:
+    // a response), the status, no headers, a body; numbers 4 bytes little-endian, texts
+    // length-prefixed.
+    std::string entry;
+    const auto number = [&entry](std::uint32_t v) {
+        for (int i = 0; i < 4; ++i) {
+            entry.push_back(static_cast<char>((v >> (8 * i)) & 0xff));
+        }
+    };
+    number(0);
+    number(529);
+    number(0);
+    number(2);
+    entry += "{}";
+    std::filesystem::create_directories(t.dir.path() / "calls");
+    std::ofstream(t.dir.path() / "calls" / t.key(call), std::ios::binary) << entry;
+
+    auto got = t.send(call);
+    REQUIRE(got);
+    CHECK_FALSE(got->replayed);
+    CHECK(got->response.status == 200);
+    CHECK(t.fake.received() == 1);
+}
+
+TEST_CASE("call keeper: stopped with SIGTERM, it finishes its calls in flight first",
+          "[e2e][call_keeper]") {
+    keeper_rig t(milliseconds(1'000));
+    const auto call = t.call();
+    REQUIRE(run_coro(t.io, send_and_vanish(t.keeper, call, t.key(call), milliseconds(200))));
+    const pid_t pid = t.keeper_pid();
+    REQUIRE(pid > 0);
+    REQUIRE(::kill(pid, SIGTERM) == 0);
+    // It ends once the call is answered and journaled, not before.
+    REQUIRE(wait_until([&] { return ::kill(pid, 0) != 0; }));
+    CHECK(t.fake.paid() == 1);
+    CHECK(t.journaled() == 1);
+    // The next keeper has the answer.
+    auto again = t.send(call);
+    REQUIRE(again);
+    CHECK(again->replayed);
+    CHECK(t.fake.received() == 1);
+}
+
+TEST_CASE("call keeper: a keeper killed during a call is lost, not bypassed",
+          "[e2e][call_keeper]") {
+    keeper_rig t(milliseconds(1'500));
+    const auto call = t.call();
+    auto kill_soon = [&t]() -> asio::awaitable<bool> {
+        asio::steady_timer wait(co_await asio::this_coro::executor, milliseconds(300));
+        co_await wait.async_wait(asio::use_awaitable);
+        co_return ::kill(t.keeper_pid(), SIGKILL) == 0;
+    };
+    auto both = [&]() -> asio::awaitable<result<clients::kept_response>> {
+        auto ex = co_await asio::this_coro::executor;
+        asio::co_spawn(ex, kill_soon(), asio::detached);
+        co_return co_await t.keeper.send(call, t.key(call));
+    };
+    auto got = run_coro(t.io, both());
+    REQUIRE_FALSE(got);
+    // The call reached Claude through the keeper: making it again at once would pay twice.
+    CHECK(got.error().code == "keeper_lost");
+    CHECK(got.error().retryable);
+    CHECK(t.fake.received() == 1);
+}
+
+TEST_CASE("call keeper: a socket of another user is not trusted with a call",
+          "[e2e][call_keeper]") {
+    if (::geteuid() != 0) {
+        WARN("not run: acting as another user needs root");
+        return;
+    }
+    keeper_rig t;
+    const auto name =
+        clients::call_keeper_socket_name(t.dir.path().string(), t.fake.base_url() + "/v1/messages");
+    int ready[2];
+    REQUIRE(::pipe(ready) == 0);
+    const pid_t squatter = ::fork();
+    if (squatter == 0) {
+        // nobody, listening where the keeper would.
+        if (::setgid(65534) != 0 || ::setuid(65534) != 0) {
+            ::_exit(1);
+        }
+        const int fd = ::socket(AF_UNIX, SOCK_STREAM, 0);
+        sockaddr_un address{};
+        address.sun_family = AF_UNIX;
+        std::memcpy(address.sun_path, name.data(), name.size());
+        const auto size = static_cast<socklen_t>(offsetof(sockaddr_un, sun_path) + name.size());
+        if (::bind(fd, reinterpret_cast<sockaddr*>(&address), size) != 0 || ::listen(fd, 8) != 0) {
+            ::_exit(2);
+        }
+        (void)!::write(ready[1], "r", 1);
+        ::pause();
+        ::_exit(0);
+    }
+    char signal = 0;
+    REQUIRE(::read(ready[0], &signal, 1) == 1);
+    const auto call = t.call();
+    auto got = t.send(call);
+    ::kill(squatter, SIGKILL);
+    ::waitpid(squatter, nullptr, 0);
+    ::close(ready[0]);
+    ::close(ready[1]);
+    REQUIRE_FALSE(got);
+    CHECK(got.error().code == "keeper_unavailable");
+    CHECK(t.fake.received() == 0);
 }
