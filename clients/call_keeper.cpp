@@ -467,6 +467,11 @@ asio::awaitable<result<kept_response>> call_keeper_client::send(http_call call, 
         co_return make_unexpected(keeper_failure(
             "keeper_lost", std::string("the call keeper's socket broke: ") + e.what(), true));
     }
+    if (outcome.index() != 0) {
+        // A keeper that takes longer than the call may (it ends calls at their timeout) is
+        // stuck: calls skip it for a while rather than wait on it one after another.
+        self->go_direct("the keeper did not answer within the call's timeout");
+    }
     if (outcome.index() != 0 || !std::get<0>(outcome)) {
         co_return make_unexpected(
             keeper_failure("keeper_lost", "the call keeper sent no reply", true));
@@ -602,6 +607,13 @@ private:
         asio::steady_timer done;  // canceled when the outcome is set
     };
 
+    // peer_gone says whether the client has closed its end (it sends one request, then only
+    // waits for the reply).
+    static bool peer_gone(local::socket& socket) {
+        char byte = 0;
+        return ::recv(socket.native_handle(), &byte, 1, MSG_PEEK | MSG_DONTWAIT) == 0;
+    }
+
     static bool same_user(local::socket& socket) {
         const auto uid = peer_uid(socket);
         return uid && *uid == geteuid();
@@ -660,6 +672,13 @@ private:
         }
         auto mine = flights_[request->key];
         const bool joined = mine != nullptr;
+        if (!joined && peer_gone(socket)) {
+            // Asked by a client that has closed already (a service killed as it asked, or one
+            // that gave up on a keeper slow to read): nothing is paid yet, so nothing is made;
+            // whoever asks again gets the call made then.
+            flights_.erase(request->key);
+            co_return;
+        }
         if (!joined) {
             mine = std::make_shared<flight>(io_);
             flights_[request->key] = mine;

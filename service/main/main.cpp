@@ -33,6 +33,8 @@ int run_keeper(const boomer::service::call_keeper_config& c) {
 }  // namespace
 
 int main(int argc, char** argv) {
+    // A closed log pipe or peer is an error to handle where it happens, not a reason to die.
+    ::signal(SIGPIPE, SIG_IGN);
     auto cmd = boomer::service::parse_command(argc, argv);
     if (cmd.what == boomer::service::command::kind::call_keeper) {
         return run_keeper(cmd.keeper);

@@ -493,3 +493,26 @@ TEST_CASE("call keeper: a socket of another user is not trusted with a call",
     CHECK(got.error().code == "keeper_unavailable");
     CHECK(t.fake.received() == 0);
 }
+
+TEST_CASE("call keeper: a request whose asker has gone before it was read is not made",
+          "[e2e][call_keeper]") {
+    keeper_rig t;
+    const auto first = t.call("item-0");
+    auto warm = run_coro(t.io, t.keeper.send(first, t.key(first, "item-0")));  // the keeper is up
+    REQUIRE(warm);
+    const pid_t pid = t.keeper_pid();
+    REQUIRE(pid > 0);
+    // Stalled, the keeper cannot read; the kernel still takes the connection and the request.
+    REQUIRE(::kill(pid, SIGSTOP) == 0);
+    const auto call = t.call();
+    const bool cut =
+        run_coro(t.io, send_and_vanish(t.keeper, call, t.key(call), milliseconds(200)));
+    REQUIRE(::kill(pid, SIGCONT) == 0);
+    REQUIRE(cut);
+    std::this_thread::sleep_for(milliseconds(500));
+    CHECK(t.fake.received() == 1);  // the first call only: nobody was waiting for the second
+    auto asked_again = t.send(call);
+    REQUIRE(asked_again);
+    CHECK_FALSE(asked_again->replayed);
+    CHECK(t.fake.received() == 2);
+}
