@@ -381,12 +381,12 @@ struct call_keeper_client::impl {
     // connect reaches the keeper, starting one when none listens. False: none answered in time,
     // or the socket is another user's (who would be handed the API key and the photos).
     asio::awaitable<bool> connect(local::socket& socket) {
+        if (steady::now().time_since_epoch().count() < direct_until.load()) {
+            co_return false;  // a keeper failed lately: not waited for again so soon
+        }
         auto [ec] = co_await socket.async_connect(endpoint, as_result);
         if (!ec) {
             co_return ours(socket);
-        }
-        if (steady::now().time_since_epoch().count() < direct_until.load()) {
-            co_return false;
         }
         auto starting = run_elsewhere(files, [this] {
             start_keeper();
@@ -456,7 +456,7 @@ asio::awaitable<result<kept_response>> call_keeper_client::send(http_call call, 
     // From here on the keeper may have made the call: failures are keeper_lost, never a reason
     // to make the call elsewhere at once. The keeper ends the call at its own timeout; this one
     // only guards against a keeper that stopped answering.
-    asio::steady_timer guard(executor, call.timeout + std::chrono::seconds(10));
+    asio::steady_timer guard(executor, call.timeout + self->options.reply_slack);
     std::variant<std::optional<std::string>, std::tuple<boost::system::error_code>> outcome;
     try {
         outcome = co_await (exchange() || guard.async_wait(as_result));

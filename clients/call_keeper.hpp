@@ -39,6 +39,9 @@ struct call_keeper_options {
     // How long a new keeper may take to listen before calls go directly; they then go directly,
     // without waiting for a keeper, for half a minute before one is started again.
     std::chrono::milliseconds start_wait{3'000};
+    // A keeper that has not replied this long after a call's timeout (it ends calls at their
+    // timeout) is stuck: the call fails as keeper_lost and calls skip it for half a minute.
+    std::chrono::milliseconds reply_slack{10'000};
 };
 
 // What the keeper answered for one call.

@@ -516,3 +516,31 @@ TEST_CASE("call keeper: a request whose asker has gone before it was read is not
     CHECK_FALSE(asked_again->replayed);
     CHECK(t.fake.received() == 2);
 }
+
+TEST_CASE(
+    "call keeper: a keeper that stops answering is skipped, and does not call for askers gone",
+    "[e2e][call_keeper]") {
+    keeper_rig t;
+    clients::call_keeper_client impatient(t.io.get_executor(),
+                                          {.dir = t.dir.path().string(),
+                                           .program = boomer_binary().string(),
+                                           .url = t.fake.base_url() + "/v1/messages",
+                                           .reply_slack = milliseconds(200)});
+    auto first = t.call("item-0");
+    first.timeout = milliseconds(300);
+    REQUIRE(run_coro(t.io, impatient.send(first, t.key(first, "item-0"))));
+    const pid_t pid = t.keeper_pid();
+    REQUIRE(pid > 0);
+    REQUIRE(::kill(pid, SIGSTOP) == 0);
+    auto call = t.call();
+    call.timeout = milliseconds(300);
+    auto stuck = run_coro(t.io, impatient.send(call, t.key(call)));
+    auto skipped = run_coro(t.io, impatient.send(call, t.key(call)));
+    REQUIRE(::kill(pid, SIGCONT) == 0);
+    REQUIRE_FALSE(stuck);
+    CHECK(stuck.error().code == "keeper_lost");  // the request went: not to be made elsewhere now
+    REQUIRE_FALSE(skipped);
+    CHECK(skipped.error().code == "keeper_unavailable");  // nothing sent: the caller may call
+    std::this_thread::sleep_for(milliseconds(500));
+    CHECK(t.fake.received() == 1);  // resumed, the keeper made no call for the asker gone
+}
