@@ -10,14 +10,15 @@
 // again and gets the journaled answer, or joins the call still running, and the upstream sees one
 // call. The service forgets a key once the answer is kept in its own store.
 //
-// The keeper is one per directory, shared by every process of the service using it on one host:
-// it listens on an abstract local socket named after the directory (a second keeper finds the
-// name taken and leaves; containers each have their own), answers only processes of its own user,
-// calls only the Messages endpoint of ANTHROPIC_BASE_URL (the URL its environment names), and exits
-// once it has had no client and no call for a while. A service started with no keeper running
-// starts one (double fork, a session of its own: a kill of the service's process group leaves it
-// running). The keeper does nothing else, so it is far less likely to die than the service; a kill
-// of both, or of the machine, still loses what was in flight.
+// The keeper is one per directory and Claude endpoint, shared by every process of the service
+// using them on one host: it listens on an abstract local socket named after both (a second
+// keeper finds the name taken and leaves; containers each have their own), deals only with
+// processes of its own user (the service checks the listener's user too before it sends the API
+// key), calls only its endpoint, and exits once it has had no client and no call for a while, or
+// on SIGTERM once its calls are done. A service that finds no keeper starts one (double fork, a
+// session of its own: a kill of the service's process group leaves it running). The keeper does
+// nothing else, so it is far less likely to die than the service; a kill of both, of the machine,
+// or of a container whose first process is the service still loses what was in flight.
 #pragma once
 
 #include <boost/asio/any_io_executor.hpp>
