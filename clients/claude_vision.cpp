@@ -597,14 +597,15 @@ struct claude_vision::impl {
     // in those on its way (answer, the cache's, pay, call_batch), so they keep little in their
     // frames: what follows the wait is done by plain functions, and pay and answer are plain
     // functions that return the coroutine they chose.
+    // `key` is the body's answer_key: the keeper's name for the call is made from it.
     asio::awaitable<model_answer> call_model(std::shared_ptr<impl> self,
                                              const pipeline::identify_request& request,
-                                             std::string body, std::string model,
+                                             std::string key, std::string body, std::string model,
                                              resilience::deadline stage);
     asio::awaitable<result<model_answer>> call_paid(std::shared_ptr<impl> self,
                                                     const pipeline::identify_request& request,
-                                                    std::string body, std::string model,
-                                                    resilience::deadline stage);
+                                                    std::string key, std::string body,
+                                                    std::string model, resilience::deadline stage);
     asio::awaitable<result<model_answer>> call_batch(std::shared_ptr<impl> self,
                                                      pipeline::identify_request& request,
                                                      std::string key, std::string body,
@@ -943,13 +944,13 @@ asio::awaitable<attempt_verdict> claude_vision::impl::try_once(
 // call_model makes one model call: attempts and retries until an answer, a failure that is not
 // retried, or the stage's deadline, which no wait between attempts may pass.
 asio::awaitable<model_answer> claude_vision::impl::call_model(
-    std::shared_ptr<impl> self, const pipeline::identify_request& request, std::string body,
-    std::string model, resilience::deadline stage) {
+    std::shared_ptr<impl> self, const pipeline::identify_request& request, std::string key,
+    std::string body, std::string model, resilience::deadline stage) {
     model_answer out;
     out.record.model = model;
     auto call = self->make_call(std::move(body));
     const std::string keep_key =
-        self->keeper ? call_keeper_key(request.item_id, call.body) : std::string();
+        self->keeper ? call_keeper_key(request.item_id, key) : std::string();
     auto estimate = self->estimate(request);
     auto start = steady::now();
     self->budget.on_request();
@@ -1170,14 +1171,15 @@ asio::awaitable<result<model_answer>> claude_vision::impl::pay(std::shared_ptr<i
     if (request.bulk && self->batcher) {
         return self->call_batch(self, request, std::move(key), std::move(body), std::move(model));
     }
-    return self->call_paid(self, request, std::move(body), std::move(model), stage);
+    return self->call_paid(self, request, std::move(key), std::move(body), std::move(model), stage);
 }
 
 // call_paid makes a synchronous call for pay.
 asio::awaitable<result<model_answer>> claude_vision::impl::call_paid(
-    std::shared_ptr<impl> self, const pipeline::identify_request& request, std::string body,
-    std::string model, resilience::deadline stage) {
-    auto fresh = co_await self->call_model(self, request, std::move(body), model, stage);
+    std::shared_ptr<impl> self, const pipeline::identify_request& request, std::string key,
+    std::string body, std::string model, resilience::deadline stage) {
+    auto fresh =
+        co_await self->call_model(self, request, std::move(key), std::move(body), model, stage);
     if (keepable(fresh)) {
         fresh.paid_by = request.item_id;
     }
@@ -1236,7 +1238,10 @@ asio::awaitable<model_answer> claude_vision::impl::cached_answer(
 asio::awaitable<model_answer> claude_vision::impl::uncached_answer(
     std::shared_ptr<impl> self, const pipeline::identify_request& request, std::string body,
     std::string model, resilience::deadline stage) {
-    auto calling = self->call_model(self, request, std::move(body), std::move(model), stage);
+    // The answer key costs a hash of the body: only the keeper needs it here.
+    std::string key = self->keeper ? answer_key(body) : std::string();
+    auto calling =
+        self->call_model(self, request, std::move(key), std::move(body), std::move(model), stage);
     auto out = co_await std::move(calling);
     if (!out.keep_key.empty()) {
         auto forgetting = self->keeper->forget(out.keep_key);

@@ -25,6 +25,7 @@
 #include <thread>
 
 #include "clients/anthropic_messages.hpp"
+#include "clients/claude_answers.hpp"
 #include "pipeline/image/analyze.hpp"
 #include "tests/clients/claude_support.hpp"
 #include "tests/clients/support.hpp"
@@ -74,7 +75,7 @@ struct keeper_rig {
     }
 
     std::string key(const clients::http_call& c, const std::string& item_id = "item-1") const {
-        return clients::call_keeper_key(item_id, c.body);
+        return clients::call_keeper_key(item_id, clients::answer_key(c.body));
     }
 
     result<clients::kept_response> send(const clients::http_call& c) {
