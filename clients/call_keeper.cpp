@@ -330,8 +330,11 @@ struct call_keeper_client::impl {
     asio::thread_pool files{1};  // journal removals and keeper starts: never on an I/O thread
     std::mutex start_mutex;
     steady::time_point last_start{};  // guarded by start_mutex
-    // After a keeper failed to start, calls go directly until then, without waiting for one.
-    std::atomic<steady::rep> direct_until{0};
+    // After a keeper failed to start, calls do not start one again until then: they use a
+    // keeper that listens (one another service started, say) and otherwise go directly.
+    std::atomic<steady::rep> no_start_until{0};
+    // After a keeper stopped answering or was an impostor, calls do not even connect until then.
+    std::atomic<steady::rep> skip_until{0};
 
     // start_keeper runs `program call-keeper --dir DIR --detach` at most once a second and
     // waits for it to fork its keeper off (that first process ends at once, and is reaped here).
@@ -381,12 +384,16 @@ struct call_keeper_client::impl {
     // connect reaches the keeper, starting one when none listens. False: none answered in time,
     // or the socket is another user's (who would be handed the API key and the photos).
     asio::awaitable<bool> connect(local::socket& socket) {
-        if (steady::now().time_since_epoch().count() < direct_until.load()) {
-            co_return false;  // a keeper failed lately: not waited for again so soon
+        const auto now = steady::now().time_since_epoch().count();
+        if (now < skip_until.load()) {
+            co_return false;  // a keeper was stuck lately: not waited for again so soon
         }
         auto [ec] = co_await socket.async_connect(endpoint, as_result);
         if (!ec) {
             co_return ours(socket);
+        }
+        if (now < no_start_until.load()) {
+            co_return false;  // none listens, and starting one failed lately: not tried again yet
         }
         auto starting = run_elsewhere(files, [this] {
             start_keeper();
@@ -405,15 +412,16 @@ struct call_keeper_client::impl {
             pause.expires_after(milliseconds(20));
             co_await pause.async_wait(as_result);
         }
-        go_direct("no keeper answered");
+        go_direct(no_start_until, "no keeper answered");
         co_return false;
     }
 
-    // go_direct makes calls skip the keeper for half a minute.
-    void go_direct(const std::string& why) {
-        const auto until = steady::now() + std::chrono::seconds(30);
-        if (direct_until.exchange(until.time_since_epoch().count()) <
-            steady::now().time_since_epoch().count()) {
+    // go_direct sets `until` (no_start_until or skip_until) to half a minute from now. A call
+    // finding no keeper connects and fails within microseconds; starting one waits start_wait.
+    void go_direct(std::atomic<steady::rep>& until, const std::string& why) {
+        const auto now = steady::now();
+        const auto end = now + std::chrono::seconds(30);
+        if (until.exchange(end.time_since_epoch().count()) < now.time_since_epoch().count()) {
             log::event(spdlog::level::warn, "call_keeper_unavailable",
                        {{"dir", dir}, {"why", why}, {"calls_go_directly_for_s", 30}});
         }
@@ -429,7 +437,7 @@ struct call_keeper_client::impl {
         socket.close(ignored);
         log::event(spdlog::level::err, "call_keeper_impostor",
                    {{"dir", dir}, {"uid", uid ? static_cast<std::int64_t>(*uid) : -1}});
-        go_direct("the keeper's socket belongs to another user");
+        go_direct(skip_until, "the keeper's socket belongs to another user");
         return false;
     }
 };
@@ -470,7 +478,7 @@ asio::awaitable<result<kept_response>> call_keeper_client::send(http_call call, 
     if (outcome.index() != 0) {
         // A keeper that takes longer than the call may (it ends calls at their timeout) is
         // stuck: calls skip it for a while rather than wait on it one after another.
-        self->go_direct("the keeper did not answer within the call's timeout");
+        self->go_direct(self->skip_until, "the keeper did not answer within the call's timeout");
     }
     if (outcome.index() != 0 || !std::get<0>(outcome)) {
         co_return make_unexpected(

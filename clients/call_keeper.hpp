@@ -37,8 +37,9 @@ struct call_keeper_options {
     std::string dir;      // the journal and the lock; one keeper per directory
     std::string program;  // the boomer binary, run as `boomer call-keeper --dir DIR --url URL`
     std::string url;      // the Messages endpoint called; a keeper calls only its own
-    // How long a new keeper may take to listen before calls go directly; they then go directly,
-    // without waiting for a keeper, for half a minute before one is started again.
+    // How long a new keeper may take to listen before calls go directly. For half a minute
+    // after that, no keeper is started: a call uses one that listens (another service sharing
+    // the folder may have started it) and otherwise goes directly, without waiting.
     std::chrono::milliseconds start_wait{3'000};
     // A keeper that has not replied this long after a call's timeout (it ends calls at their
     // timeout) is stuck: the call fails as keeper_lost and calls skip it for half a minute.

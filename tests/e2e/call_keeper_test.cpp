@@ -545,3 +545,26 @@ TEST_CASE(
     std::this_thread::sleep_for(milliseconds(500));
     CHECK(t.fake.received() == 1);  // resumed, the keeper made no call for the asker gone
 }
+
+TEST_CASE("call keeper: after a failed start, a keeper that listens again is used at once",
+          "[e2e][call_keeper]") {
+    keeper_rig t;
+    clients::call_keeper_client unstartable(t.io.get_executor(),
+                                            {.dir = t.dir.path().string(),
+                                             .program = (t.dir.path() / "no-such-boomer").string(),
+                                             .url = t.fake.base_url() + "/v1/messages",
+                                             .start_wait = milliseconds(300)});
+    auto first = t.call("item-0");
+    auto none = run_coro(t.io, unstartable.send(first, t.key(first, "item-0")));
+    REQUIRE_FALSE(none);
+    CHECK(none.error().code == "keeper_unavailable");
+    // Another service sharing the folder starts a keeper.
+    REQUIRE(t.send(t.call()));
+    auto second = t.call("item-2");
+    auto through = run_coro(t.io, unstartable.send(second, t.key(second, "item-2")));
+    REQUIRE(through);
+    CHECK(through->response.status == 200);
+    CHECK_FALSE(through->replayed);
+    CHECK(t.journaled() == 2);  // both answers went through the keeper
+    CHECK(t.fake.received() == 2);
+}
