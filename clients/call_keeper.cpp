@@ -53,8 +53,6 @@ using namespace asio::experimental::awaitable_operators;
 constexpr auto as_result = asio::as_tuple(asio::use_awaitable);
 // Above any Messages request (32 MB is the API's own limit) and its envelope.
 constexpr std::uint32_t max_frame_bytes = 48u << 20;
-// A client that sends no whole request within this is dropped.
-constexpr auto request_read_limit = std::chrono::seconds(30);
 // Journal entries nobody asked for again within a day are removed.
 constexpr auto journal_max_age = std::chrono::hours(24);
 
@@ -518,12 +516,14 @@ namespace {
 
 class keeper_server {
 public:
-    keeper_server(asio::io_context& io, fs::path dir, std::string url, milliseconds idle_exit)
+    keeper_server(asio::io_context& io, fs::path dir, std::string url,
+                  const call_keeper_timings& timings)
         : io_(io),
           dir_(std::move(dir)),
           calls_(dir_ / "calls"),
           url_(std::move(url)),
-          idle_exit_(idle_exit),
+          idle_exit_(timings.idle_exit),
+          read_limit_(timings.read_limit),
           http_(io.get_executor()) {}
     ~keeper_server() { files_.join(); }
 
@@ -650,7 +650,7 @@ private:
                 s.last_busy_ = steady::now();
             }
         } on_leave{*this};
-        asio::steady_timer limit(io_, request_read_limit);
+        asio::steady_timer limit(io_, read_limit_);
         auto reading = read_frame(socket);
         auto raced = co_await (std::move(reading) || limit.async_wait(as_result));
         if (raced.index() != 0 || !std::get<0>(raced)) {
@@ -760,6 +760,7 @@ private:
     fs::path calls_;
     std::string url_;
     milliseconds idle_exit_;
+    milliseconds read_limit_;  // for a whole request to arrive
     https_client http_;
     asio::thread_pool files_{1};
     std::map<std::string, std::shared_ptr<flight>> flights_;
@@ -770,7 +771,8 @@ private:
 
 }  // namespace
 
-int run_call_keeper(const std::string& dir, const std::string& url, milliseconds idle_exit) {
+int run_call_keeper(const std::string& dir, const std::string& url,
+                    const call_keeper_timings& timings) {
     const std::string messages_url = url.empty() ? messages_url_from_env() : url;
     const fs::path root = canonical_dir(dir);
     std::error_code ec;
@@ -799,7 +801,7 @@ int run_call_keeper(const std::string& dir, const std::string& url, milliseconds
         return 1;
     }
     keeper_server::sweep(root / "calls");
-    keeper_server server(io, root, messages_url, idle_exit);
+    keeper_server server(io, root, messages_url, timings);
     log::event(spdlog::level::info, "call_keeper_listening",
                {{"dir", root.string()}, {"pid", static_cast<std::int64_t>(::getpid())}});
     asio::co_spawn(io, server.accept(acceptor), asio::detached);

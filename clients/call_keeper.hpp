@@ -90,11 +90,18 @@ std::string call_keeper_key(std::string_view item_id, std::string_view body_key)
 // calling `url`: keepers of services configured with other endpoints do not meet.
 std::string call_keeper_socket_name(const std::string& dir, const std::string& url);
 
+// The keeper process's timings.
+struct call_keeper_timings {
+    std::chrono::milliseconds idle_exit{10'000};  // exits after this long with no client, no call
+    // A client that has not sent its whole request this long after connecting is dropped.
+    std::chrono::milliseconds read_limit{30'000};
+};
+
 // run_call_keeper is the keeper process, calling `url` (empty: the Messages endpoint of
-// ANTHROPIC_BASE_URL): serves until idle for `idle_exit`, its directory is removed or SIGTERM
-// comes, each time once its calls in flight are done. Returns the process's exit status: 0 also
-// when another keeper serves the directory.
+// ANTHROPIC_BASE_URL): serves until idle for `timings.idle_exit`, its directory is removed or
+// SIGTERM comes, each time once its calls in flight are done. Returns the process's exit status:
+// 0 also when another keeper serves the directory.
 int run_call_keeper(const std::string& dir, const std::string& url,
-                    std::chrono::milliseconds idle_exit);
+                    const call_keeper_timings& timings);
 
 }  // namespace boomer::clients

@@ -169,6 +169,11 @@ command parse_command(int argc, char** argv) {
                      "exit after this long with no client and no call")
         ->capture_default_str()
         ->check(CLI::Range(1, 86'400'000));
+    keeper
+        ->add_option("--read-limit-ms", cmd.keeper.read_limit_ms,
+                     "drop a client whose whole request has not come within this")
+        ->capture_default_str()
+        ->check(CLI::Range(1, 3'600'000));
     keeper->add_flag("--detach", cmd.keeper.detach, "fork off and return at once");
     keeper->add_option("--log-format", cmd.keeper.log_format, "json or text")
         ->envname("BOOMER_LOG_FORMAT")

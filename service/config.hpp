@@ -69,9 +69,10 @@ struct serve_config {
 // `boomer call-keeper`: the keeper process a service starts for its data folder.
 struct call_keeper_config {
     std::string dir;
-    std::string url;            // the Messages endpoint it calls; empty: ANTHROPIC_BASE_URL's
-    int idle_exit_ms = 10'000;  // exits after this long with no client and no call
-    bool detach = false;        // fork off and return at once (how a service starts it)
+    std::string url;             // the Messages endpoint it calls; empty: ANTHROPIC_BASE_URL's
+    int idle_exit_ms = 10'000;   // exits after this long with no client and no call
+    int read_limit_ms = 30'000;  // drops a client whose request has not come within this
+    bool detach = false;         // fork off and return at once (how a service starts it)
     std::string log_format = "json";
 };
 

@@ -26,8 +26,10 @@ int run_keeper(const boomer::service::call_keeper_config& c) {
         }
     }
     boomer::service::setup_logging(c.log_format, "info");
-    return boomer::clients::run_call_keeper(c.dir, c.url,
-                                            std::chrono::milliseconds(c.idle_exit_ms));
+    return boomer::clients::run_call_keeper(
+        c.dir, c.url,
+        {.idle_exit = std::chrono::milliseconds(c.idle_exit_ms),
+         .read_limit = std::chrono::milliseconds(c.read_limit_ms)});
 }
 
 }  // namespace

@@ -22,7 +22,10 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
+#include <sstream>
 #include <thread>
+#include <vector>
 
 #include "clients/anthropic_messages.hpp"
 #include "clients/claude_answers.hpp"
@@ -567,4 +570,130 @@ TEST_CASE("call keeper: after a failed start, a keeper that listens again is use
     CHECK_FALSE(through->replayed);
     CHECK(t.journaled() == 2);  // both answers went through the keeper
     CHECK(t.fake.received() == 2);
+}
+
+namespace {
+
+// A raw connection to the keeper of `t`'s folder, whose replies wait at most ten seconds; -1
+// when none listens.
+int raw_connection(const keeper_rig& t) {
+    const auto name =
+        clients::call_keeper_socket_name(t.dir.path().string(), t.fake.base_url() + "/v1/messages");
+    const int fd = ::socket(AF_UNIX, SOCK_STREAM, 0);
+    sockaddr_un address{};
+    address.sun_family = AF_UNIX;
+    std::memcpy(address.sun_path, name.data(), name.size());
+    const auto size = static_cast<socklen_t>(offsetof(sockaddr_un, sun_path) + name.size());
+    if (::connect(fd, reinterpret_cast<sockaddr*>(&address), size) != 0) {
+        ::close(fd);
+        return -1;
+    }
+    timeval wait{.tv_sec = 10, .tv_usec = 0};
+    ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &wait, sizeof wait);
+    return fd;
+}
+
+// announce writes a frame's 4-byte length and the first `sent` bytes of its payload.
+void announce(int fd, std::uint32_t length, std::size_t sent) {
+    std::string bytes{static_cast<char>(length & 0xff), static_cast<char>((length >> 8) & 0xff),
+                      static_cast<char>((length >> 16) & 0xff),
+                      static_cast<char>((length >> 24) & 0xff)};
+    bytes.append(sent, 'x');
+    REQUIRE(::write(fd, bytes.data(), bytes.size()) == static_cast<ssize_t>(bytes.size()));
+}
+
+// closed_by_keeper says whether the keeper ended the connection without a reply (within the
+// ten seconds a read waits): an end of stream, or a reset when it left bytes sent unread.
+bool closed_by_keeper(int fd) {
+    char byte = 0;
+    const auto got = ::recv(fd, &byte, 1, 0);
+    const int error = errno;
+    ::close(fd);
+    UNSCOPED_INFO("recv: " << got << ", " << std::strerror(error));
+    return got == 0 || (got < 0 && error == ECONNRESET);
+}
+
+}  // namespace
+
+TEST_CASE("call keeper: a request announced larger than any call is dropped at once",
+          "[e2e][call_keeper]") {
+    keeper_rig t;
+    REQUIRE(t.send(t.call("item-0")));  // a keeper listens
+    const int fd = raw_connection(t);
+    REQUIRE(fd >= 0);
+    announce(fd, 64u << 20, 16);  // 64 MB: more than the API takes
+    CHECK(closed_by_keeper(fd));  // not held open for the request to come (30 s)
+    auto after = t.send(t.call());
+    REQUIRE(after);
+    CHECK(after->response.status == 200);
+}
+
+TEST_CASE("call keeper: a client that does not send its whole request in time is dropped",
+          "[e2e][call_keeper]") {
+    keeper_rig t;
+    const auto command = boomer_binary().string() + " call-keeper --dir '" + t.dir.path().string() +
+                         "' --url '" + t.fake.base_url() +
+                         "/v1/messages' --read-limit-ms 300 --detach >> '" +
+                         (t.dir.path() / "call-keeper.log").string() + "' 2>&1";
+    REQUIRE(std::system(command.c_str()) == 0);
+    int fd = -1;
+    REQUIRE(wait_until([&] {
+        fd = raw_connection(t);
+        return fd >= 0;
+    }));
+    announce(fd, 1'000, 10);  // a tenth of it, and then nothing
+    const int silent = raw_connection(t);
+    REQUIRE(silent >= 0);
+    CHECK(closed_by_keeper(fd));
+    CHECK(closed_by_keeper(silent));
+    auto after = t.send(t.call());  // through the same keeper, which still serves
+    REQUIRE(after);
+    CHECK(after->response.status == 200);
+    CHECK(t.fake.received() == 1);
+}
+
+TEST_CASE("call keeper: out of descriptors, it waits for some instead of spinning",
+          "[e2e][call_keeper]") {
+    keeper_rig t;
+    // A keeper allowed 24 descriptors, and more clients than that waiting to be taken in.
+    const auto command = "ulimit -n 24 && " + boomer_binary().string() + " call-keeper --dir '" +
+                         t.dir.path().string() + "' --url '" + t.fake.base_url() +
+                         "/v1/messages' --detach >> '" +
+                         (t.dir.path() / "call-keeper.log").string() + "' 2>&1";
+    REQUIRE(std::system(command.c_str()) == 0);
+    REQUIRE(wait_until([&] { return t.keeper_pid() > 0; }));
+    const pid_t pid = t.keeper_pid();
+    std::vector<int> idle;
+    for (int i = 0; i < 40; ++i) {
+        const int fd = raw_connection(t);
+        REQUIRE(fd >= 0);
+        idle.push_back(fd);
+    }
+    // Its CPU time (user and system ticks) over a second: a loop retrying accept would use it
+    // all.
+    const auto cpu_ticks = [pid] {
+        std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
+        std::string text((std::istreambuf_iterator<char>(stat)), {});
+        std::istringstream fields(text.substr(text.rfind(')') + 2));
+        std::string field;
+        long ticks = 0;
+        for (int i = 3; i <= 15 && fields >> field; ++i) {
+            if (i == 14 || i == 15) {
+                ticks += std::stol(field);
+            }
+        }
+        return ticks;
+    };
+    std::this_thread::sleep_for(milliseconds(300));
+    const long before = cpu_ticks();
+    std::this_thread::sleep_for(milliseconds(1'000));
+    const long used = cpu_ticks() - before;
+    CHECK(used < ::sysconf(_SC_CLK_TCK) / 4);  // under a quarter of a core
+    for (const int fd : idle) {
+        ::close(fd);
+    }
+    auto after = t.send(t.call());  // the same keeper takes calls again
+    REQUIRE(after);
+    CHECK(after->response.status == 200);
+    CHECK(t.keeper_pid() == pid);
 }
