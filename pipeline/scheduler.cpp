@@ -43,6 +43,13 @@ bool identified(const json::value& identification) {
     return flag != nullptr && flag->is_bool() && flag->as_bool();
 }
 
+// fixable_refusal says whether Claude refused a call for a reason the operator ends by changing
+// the configuration (the API key, billing, the model's name): retried once that is done, the
+// same call can succeed, where a refused request (a bad photo) cannot.
+bool fixable_refusal(std::string_view code) {
+    return code == "vision_auth" || code == "vision_billing" || code == "vision_not_found";
+}
+
 bool priced(const json::value& price) {
     const auto* p = price.as_object().if_contains("price");
     return p != nullptr && p->is_object();
@@ -621,7 +628,9 @@ asio::awaitable<result<json::value>> scheduler::run_stage_async(
 // identify_with_vision asks the vision model unless a barcode already matched one of the
 // seller's sales (then the paid call would add nothing) or an earlier item with the same photos
 // lends its identification (near_duplicate.hpp). A permanent vision failure falls back to
-// the local identification, noted on the result; a retryable one retries the item.
+// the local identification, noted on the result; a retryable one retries the item. A refusal
+// the operator can end (fixable_refusal) fails an item that nothing else identifies, with no
+// identification kept: POST /retry then asks again, where a review would have been final.
 asio::awaitable<result<json::value>> scheduler::identify_with_vision(
     const store::item_record& item, const std::map<std::string, json::value, std::less<>>& done,
     near_duplicate_flights::ticket& flight, std::string& parked_in, bool last_attempt) {
@@ -684,6 +693,12 @@ asio::awaitable<result<json::value>> scheduler::identify_with_vision(
     if (!answer) {
         if (answer.error().retryable) {
             co_return make_unexpected(answer.error());
+        }
+        if (fixable_refusal(answer.error().code) && !identified(local)) {
+            auto refused = answer.error();
+            refused.message += " Once that is fixed, POST /v1/items/" + item.item_id +
+                               "/retry identifies the item again.";
+            co_return make_unexpected(std::move(refused));
         }
         local.as_object()["vision_error"] =
             json::object{{"code", answer.error().code}, {"message", answer.error().message}};

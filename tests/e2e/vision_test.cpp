@@ -212,19 +212,50 @@ TEST_CASE("service with Claude: a 429 with retry-after is waited for, not hammer
     CHECK(seen[1].at - seen[0].at >= std::chrono::milliseconds(1000));
 }
 
-TEST_CASE("service with Claude: a refused API key fails the call at once, the item is reviewed",
+TEST_CASE("service with Claude: a refused API key fails the item; fixed, a retry identifies it",
           "[e2e]") {
     claude_service t;
+    t.confident_camera();
     t.start("wrong-key");
 
     auto done = t.camera_item();
-    CHECK(str(done.job.at("state")) == "needs_review");
+    CHECK(str(done.job.at("state")) == "failed");
     CHECK(done.job.at("attempts") == 1);
-    const auto& id = done.item.at("identification").as_object();
-    CHECK(str(id.at("vision_error").at("code")) == "vision_auth");
-    CHECK(t.fake.received() == 1);  // permanent: neither retried nor escalated
+    const auto& error = done.item.at("error");
+    CHECK(str(error.at("code")) == "vision_auth");
+    const auto item_id = str(done.item.at("item_id"));
+    CHECK_THAT(str(error.at("message")), Catch::Contains("ANTHROPIC_API_KEY") &&
+                                             Catch::Contains("/v1/items/" + item_id + "/retry"));
+    CHECK(done.item.at("identification").is_null());  // nothing kept to stand in the retry's way
+    CHECK(t.fake.received() == 1);                    // permanent: neither retried nor escalated
     CHECK(t.fake.paid() == 0);
     CHECK(done.item.at("cost").at("total_micros") == 0);
+
+    // The operator sets the right key and restarts; the item is retried.
+    t.svc.reset();
+    t.start();
+    REQUIRE(t.api->post("/v1/items/" + item_id + "/retry")->status == 202);
+    auto job = t.api->wait_final(str(done.job.at("job_id")));
+    CHECK(str(job.at("state")) == "succeeded");
+    auto item = parse_object(t.api->get("/v1/items/" + item_id)->body);
+    CHECK(str(item.at("identification").at("title")) == "Canon AE-1 Program 35mm SLR Film Camera");
+    CHECK(t.fake.received() == 2);
+    CHECK(t.fake.paid() == 1);
+}
+
+TEST_CASE("service with Claude: a refused key with a title hint goes on without Claude", "[e2e]") {
+    claude_service t;
+    t.start("wrong-key");
+
+    // The seller's hint identifies the item: it is priced from it, and the refusal is noted.
+    auto done = submit_and_wait(*t.api, {jpeg(camera_photo)},
+                                {{"title_hint", "Canon AE-1 Program 35mm camera"}});
+    CHECK(str(done.job.at("state")) != "failed");
+    const auto& id = done.item.at("identification").as_object();
+    CHECK(str(id.at("source")) == "title_hint");
+    CHECK(str(id.at("vision_error").at("code")) == "vision_auth");
+    CHECK(t.fake.received() == 1);
+    CHECK(t.fake.paid() == 0);
 }
 
 TEST_CASE("service with Claude: a long retry-after puts the item back in the queue", "[e2e]") {
