@@ -29,6 +29,7 @@
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/thread_pool.hpp>
 #include <boost/asio/use_awaitable.hpp>
+#include <charconv>
 #include <chrono>
 #include <concepts>
 #include <cstdint>
@@ -45,6 +46,7 @@
 #include "cache/single_flight.hpp"
 #include "core/async.hpp"
 #include "core/clock.hpp"
+#include "core/log.hpp"
 #include "core/result.hpp"
 
 namespace boomer::store {
@@ -132,7 +134,19 @@ struct tiered_options {
     // time, not its longest.
     std::chrono::milliseconds claim_for{0};
     std::chrono::milliseconds claim_renew_every{0};
+    // Who holds a claim. A claim names `claim_owner` (empty: nobody in particular) and when it
+    // ends; a caller that finds a claim whose owner `claim_owner_gone` says has died (a process
+    // of this host that has exited, see core/process_token.hpp: a restarted service finding
+    // its predecessor's claims) takes it over at once instead of waiting for it to end. Of
+    // callers taking over one claim at once, one wins. Called on the second level's pool.
+    std::string claim_owner;
+    std::function<bool(std::string_view owner)> claim_owner_gone;
 };
+
+// claim_text is a claim's stored value: "1" when it names no owner, else "<end ms> <owner>".
+inline std::string claim_text(const std::string& owner, std::int64_t until_ms) {
+    return owner.empty() ? std::string("1") : std::to_string(until_ms) + " " + owner;
+}
 
 template <class V>
 class tiered_cache {
@@ -336,9 +350,14 @@ private:
             const auto now = time_.now_ms();
             const auto until = now + options_.claim_for.count();
             auto claim = [this, &claim_key, now, until] {
-                return level2_->claim(claim_key, "1", until, now);
+                return level2_->claim(claim_key, claim_text(options_.claim_owner, until), until,
+                                      now);
             };
-            if (co_await on_level2(claim, true)) {
+            bool won = co_await on_level2(claim, true);
+            if (!won) {
+                won = co_await take_over(claim_key, until);
+            }
+            if (won) {
                 // Its holder may have stored the value and let go just before.
                 if (auto late = co_await read_second(key)) {
                     co_await release_claim(key);
@@ -354,6 +373,41 @@ private:
                 co_return claim_outcome{std::move(stored), false};
             }
         }
+    }
+
+    // take_over takes `claim_key` from a holder that has died (see claim_owner_gone), until
+    // `until`; false when its holder lives or is not known to have died. Only a claim that still
+    // ends where its holder last left it is taken: a claim renewed since, or taken over by
+    // another caller, ends later (the second level's claim compares ends).
+    boost::asio::awaitable<bool> take_over(const std::string& claim_key, std::int64_t until) {
+        if (!options_.claim_owner_gone) {
+            co_return false;
+        }
+        auto take = [this, &claim_key, until] {
+            auto held = level2_->get(claim_key, time_.now_ms());
+            if (!held) {
+                return false;  // let go meanwhile: the next round claims it the usual way
+            }
+            const auto space = held->find(' ');
+            if (space == std::string::npos) {
+                return false;  // names no owner
+            }
+            std::int64_t ends = 0;
+            const auto* first = held->data();
+            const auto [last, error] = std::from_chars(first, first + space, ends);
+            const std::string_view owner = std::string_view(*held).substr(space + 1);
+            if (error != std::errc() || last != first + space || owner.empty() ||
+                owner == options_.claim_owner || !options_.claim_owner_gone(owner)) {
+                return false;
+            }
+            if (!level2_->claim(claim_key, claim_text(options_.claim_owner, until), until, ends)) {
+                return false;
+            }
+            log::event(spdlog::level::info, "cache_claim_taken_over",
+                       {{"cache", options_.name}, {"key", claim_key}, {"from", owner}});
+            return true;
+        };
+        co_return co_await on_level2(take, false);
     }
 
     // A held claim's renewal while its load runs. The renewing coroutine runs on `strand`, where
@@ -381,14 +435,16 @@ private:
     // keeper is done. The second level must outlive it (it does the cache: see the header).
     static boost::asio::awaitable<void> renew_claim(
         std::shared_ptr<claim_keeper> keeper, second_level* level2, boost::asio::thread_pool* pool,
-        const clock* time, std::chrono::milliseconds claim_for, std::chrono::milliseconds every) {
-        auto renew = [&keeper, level2, time, claim_for] {
+        const clock* time, std::chrono::milliseconds claim_for, std::chrono::milliseconds every,
+        std::string owner) {
+        auto renew = [&keeper, &owner, level2, time, claim_for] {
             std::lock_guard lock(keeper->mutex);
             if (keeper->done) {
                 return false;
             }
             try {
-                level2->put(keeper->key, "1", time->now_ms() + claim_for.count());
+                const auto until = time->now_ms() + claim_for.count();
+                level2->put(keeper->key, claim_text(owner, until), until);
             } catch (...) {
                 // A renewal that fails leaves the claim to end early: at worst a second load.
             }
@@ -414,12 +470,13 @@ private:
     std::shared_ptr<claim_keeper> keep_claim(boost::asio::any_io_executor executor,
                                              const std::string& key) {
         auto keeper = std::make_shared<claim_keeper>(executor, "claim:" + key);
-        boost::asio::co_spawn(
-            keeper->strand,
-            renew_claim(keeper, level2_, pool_, &time_, options_.claim_for, renew_every()),
-            [](std::exception_ptr) {
-                // renew_claim catches what the second level throws; nothing else can escape.
-            });
+        boost::asio::co_spawn(keeper->strand,
+                              renew_claim(keeper, level2_, pool_, &time_, options_.claim_for,
+                                          renew_every(), options_.claim_owner),
+                              [](std::exception_ptr) {
+                                  // renew_claim catches what the second level throws; nothing else
+                                  // can escape.
+                              });
         return keeper;
     }
 

@@ -6,6 +6,7 @@
 
 #include "cache/deep_size.hpp"
 #include "clients/claude_answers.hpp"
+#include "core/process_token.hpp"
 
 namespace boomer::clients {
 namespace {
@@ -93,6 +94,10 @@ cache::tiered_options<model_answer> answer_cache_options(const claude_options& o
     // wait for the answer the first stores while its claim lasts. The claim covers a usual
     // call (4-8 s) and a retry; a replica killed mid-call holds the others up no longer.
     c.claim_for = std::min(o.stage_deadline, answer_claim);
+    // A service restarted after a crash takes its predecessor's claims over at once: its items'
+    // calls then go to the call keeper, which holds or finishes what that process paid for.
+    c.claim_owner = process_token();
+    c.claim_owner_gone = process_gone;
     return c;  // size: deep_size with heap_size(model_answer)
 }
 

@@ -577,6 +577,99 @@ TEST_CASE("tiered cache: a failed load lets go of its claim, and a dead holder's
     CHECK(level2.rows.count(key) == 1);
 }
 
+TEST_CASE("tiered cache: the claim of a holder known to have died is taken over at once",
+          "[cache]") {
+    manual_clock time;
+    map_level level2;
+    level2.shares = true;
+    auto options = text_options();
+    options.claim_for = milliseconds(60'000);
+    options.claim_owner = "restarted";
+    std::vector<std::string> asked;  // the owners claim_owner_gone was asked about
+    options.claim_owner_gone = [&asked](std::string_view owner) {
+        asked.emplace_back(owner);
+        return owner == "dead";
+    };
+    const std::string key = "claude:photos";
+    const std::string claim_key = "claim:" + key;
+    held_loader ok;
+    ok.open = true;
+    const text_cache::loader load = [&ok] { return held_load(ok); };
+    // One replica asks while the claim names `held`: true when it got the value without
+    // waiting (no timer has run: poll runs only what is ready).
+    const auto ask = [&](const std::string& held) {
+        const auto ends = time.now_ms() + 30'000;
+        level2.put(claim_key, std::to_string(ends) + " " + held, ends);
+        text_cache cache(options, time, &level2, nullptr, nullptr);
+        std::optional<text_result> got;
+        asio::io_context io;
+        found_in from = found_in::memory;
+        asio::co_spawn(io, ask_where(cache, key, load, &got, &from), asio::detached);
+        io.poll();
+        return got.has_value();
+    };
+
+    // A live holder (or one not known to be gone) is waited for; a dead one's claim is taken.
+    CHECK_FALSE(ask("alive"));
+    CHECK(ok.calls == 0);
+    CHECK_FALSE(ask("1"));  // a claim of a version that named no owner
+    CHECK(ask("dead"));
+    CHECK(ok.calls == 1);
+    CHECK(level2.rows.at(claim_key).first.ends_with(" restarted"));  // it holds the claim now
+    CHECK(std::find(asked.begin(), asked.end(), "alive") != asked.end());
+    CHECK(std::find(asked.begin(), asked.end(), "restarted") == asked.end());  // never itself
+    CHECK(level2.rows.count(key) == 1);
+}
+
+TEST_CASE("tiered cache: a dead holder's claim renewed or taken meanwhile is not taken again",
+          "[cache]") {
+    manual_clock time;
+    const std::string key = "claude:photos";
+    const std::string claim_key = "claim:" + key;
+    // A second level where, between the read of the dead holder's claim and the takeover, another
+    // replica takes the claim over first (its end moves on).
+    struct racing_level final : second_level {
+        map_level inner;
+        std::string claim_key;
+        std::int64_t raced_end = 0;
+        std::optional<std::string> get(std::string_view k, std::int64_t now) override {
+            auto got = inner.get(k, now);
+            if (k == claim_key && got && got->find(" dead") != std::string::npos) {
+                inner.put(k, std::to_string(raced_end) + " other", raced_end);
+            }
+            return got;
+        }
+        void put(std::string_view k, std::string_view v, std::int64_t until) override {
+            inner.put(k, v, until);
+        }
+        bool shared() const override { return true; }
+        bool claim(std::string_view k, std::string_view v, std::int64_t until,
+                   std::int64_t now) override {
+            return inner.claim(k, v, until, now);
+        }
+    } level2;
+    level2.claim_key = claim_key;
+    auto options = text_options();
+    options.claim_for = milliseconds(60'000);
+    options.claim_owner = "restarted";
+    options.claim_owner_gone = [](std::string_view owner) { return owner == "dead"; };
+    text_cache cache(options, time, &level2, nullptr, nullptr);
+    const auto ends = time.now_ms() + 30'000;
+    level2.raced_end = ends + 20'000;
+    level2.inner.put(claim_key, std::to_string(ends) + " dead", ends);
+    held_loader ok;
+    ok.open = true;
+    const text_cache::loader load = [&ok] { return held_load(ok); };
+    std::optional<text_result> got;
+    asio::io_context io;
+    found_in from = found_in::memory;
+    asio::co_spawn(io, ask_where(cache, key, load, &got, &from), asio::detached);
+    io.poll();
+    CHECK_FALSE(got);  // the other replica holds it now: this one waits
+    CHECK(ok.calls == 0);
+    CHECK(level2.inner.rows.at(claim_key).first == std::to_string(ends + 20'000) + " other");
+}
+
 namespace {
 
 asio::awaitable<void> find_into(text_cache& cache, const std::string& key,

@@ -322,6 +322,10 @@ TEST_CASE("service: killed with a vision call in flight, it does not pay for tha
     CHECK(crash.paid == 1);
     CHECK_THAT(crash.metrics, Catch::Contains("boomer_vision_calls_replayed_total{model=\"claude-"
                                               "haiku-4-5\"} 1"));
+    // The restarted service took the dead one's claim on the answer at once, rather than wait
+    // up to 15 s for it to lapse.
+    CHECK_THAT(crash.log, Catch::Contains(
+                              "\"event\":\"cache_claim_taken_over\",\"cache\":\"vision_answers\""));
 }
 
 TEST_CASE("service: without the call keeper, a call in flight at a kill is paid again",
