@@ -13,7 +13,8 @@
 // distinct unless --duplicate-share sends an earlier item's photos again. The report: items
 // submitted, accepted and finished by state, throughput, intake and end-to-end latency
 // percentiles (end to end from the job's own created_at/finished_at), vision cache hit rate,
-// dollars per item (from each item's cost), the service's vision calls, retries and retries its
+// dollars per item (from each item's cost, and with --fake from what the fake billed, which
+// counts the calls whose answers a kill lost), the service's vision calls, retries and retries its
 // budget refused (from its /metrics), the service's RSS and CPU (when its pid is known), and with
 // --fake URL the fake Anthropic's view: calls received and paid, the share answered 429, retries
 // sent before their retry-after, and paid calls per minute against its --rpm limit (the median
@@ -61,6 +62,7 @@
 #include <thread>
 #include <vector>
 
+#include "clients/anthropic_cost.hpp"
 #include "core/cli.hpp"
 #include "tools/load_stats.hpp"
 
@@ -389,6 +391,50 @@ double number_at(const json::object& o, std::initializer_list<const char*> path)
         at = v->if_object();
     }
     return v != nullptr && v->is_number() ? v->to_number<double>() : 0;
+}
+
+// billed_dollars prices the tokens the fake billed between two of its /_fake/stats readings at
+// the published prices: every paid call counts, also one whose answer a kill lost. Models
+// without a known price are named in `unpriced`.
+double billed_dollars(const json::object& before, const json::object& after,
+                      std::vector<std::string>& unpriced) {
+    const auto* models = after.if_contains("models");
+    if (models == nullptr || !models->is_object()) {
+        return 0;
+    }
+    const auto prices = boomer::clients::price_table::with_defaults();
+    double micros = 0;
+    for (const auto& [alias, counts] : models->as_object()) {
+        const std::string model(alias);
+        for (const bool batch : {false, true}) {
+            const char* field = batch ? "batch_usage" : "usage";
+            auto grew = [&](const char* key) {
+                const std::initializer_list<const char*> path{"models", model.c_str(), field, key};
+                return static_cast<std::int64_t>(
+                    growth(number_at(before, path), number_at(after, path)));
+            };
+            boomer::pipeline::vision_usage u;
+            u.input_tokens = grew("input_tokens");
+            u.output_tokens = grew("output_tokens");
+            u.cache_read_input_tokens = grew("cache_read");
+            u.has_cache_creation_split = true;
+            u.cache_creation_5m_tokens = grew("cache_write_5m");
+            u.cache_creation_1h_tokens = grew("cache_write_1h");
+            u.cache_creation_input_tokens = u.cache_creation_5m_tokens + u.cache_creation_1h_tokens;
+            if (u.input_tokens + u.output_tokens + u.cache_read_input_tokens +
+                    u.cache_creation_input_tokens ==
+                0) {
+                continue;
+            }
+            const auto price = prices.find(model);
+            if (!price) {
+                unpriced.push_back(model);
+                continue;
+            }
+            micros += static_cast<double>(boomer::clients::price_call(*price, u, batch).total);
+        }
+    }
+    return micros / 1e6;
 }
 
 struct results {
@@ -725,10 +771,15 @@ json::object load_generator::upstream_report(double seconds) {
         }
     }
     double sustained = percentile(rates, 0.5);
+    std::vector<std::string> unpriced;
+    const double billed = billed_dollars(fake_before_, after, unpriced);
+    json::array unpriced_models(unpriced.begin(), unpriced.end());
     out = json::object{
         {"calls_received", received},
         {"calls_paid", grew({"paid"})},
         {"calls_paid_delivered", grew({"delivered_paid"})},
+        {"dollars_billed", billed},
+        {"unpriced_models", std::move(unpriced_models)},
         {"batches_created", grew({"batches_created"})},
         {"batch_requests_billed", grew({"batch_requests_billed"})},
         {"batch_polls", grew({"batch_polls"})},
@@ -820,6 +871,10 @@ json::object load_generator::report(double seconds) {
         {"final_states", std::move(states)},
         {"still_pending", static_cast<std::int64_t>(r_.pending.size())},
         {"items_per_second", seconds > 0 ? finished / seconds : 0.0},
+        {"success_rate_of_finished",
+         finished > 0 && states.contains("succeeded")
+             ? states.at("succeeded").as_int64() / static_cast<double>(finished)
+             : 0.0},
         {"success_rate", r_.accepted > 0
                              ? (states.contains("succeeded") ? states.at("succeeded").as_int64() /
                                                                    static_cast<double>(r_.accepted)
@@ -831,6 +886,9 @@ json::object load_generator::report(double seconds) {
                                       ? r_.vision_reused / (r_.vision_paid + r_.vision_reused)
                                       : 0.0},
         {"dollars_per_item", finished > 0 ? r_.cost_micros / 1e6 / finished : 0.0},
+        {"billed_dollars_per_item", finished > 0 && fake.contains("dollars_billed")
+                                        ? fake.at("dollars_billed").to_number<double>() / finished
+                                        : 0.0},
         {"vision_429s", limited},
         {"service", std::move(service)},
         {"upstream", std::move(fake)},
@@ -905,8 +963,9 @@ void print_table(const json::object& r) {
         std::printf("finished            %.0f (%s), pending %.0f\n", num("finished"),
                     json::serialize(r.at("final_states")).c_str(), num("still_pending"));
         std::printf("throughput          %.2f items/s\n", num("items_per_second"));
-        std::printf("success rate        %.1f %% of the accepted items\n",
-                    100 * num("success_rate"));
+        std::printf(
+            "success rate        %.1f %% of the accepted items (%.1f %% of those finished)\n",
+            100 * num("success_rate"), 100 * num("success_rate_of_finished"));
     } else {
         std::printf("finished            not followed (--intake-only)\n");
     }
@@ -917,7 +976,14 @@ void print_table(const json::object& r) {
                     pct("end_to_end_ms", "p50"), pct("end_to_end_ms", "p95"),
                     pct("end_to_end_ms", "p99"));
         std::printf("vision cache hits   %.1f %%\n", 100 * num("vision_cache_hit_rate"));
-        std::printf("dollars per item    %.6f\n", num("dollars_per_item"));
+        std::printf("dollars per item    %.6f from the items' own costs", num("dollars_per_item"));
+        if (!r.at("upstream").as_object().empty()) {
+            const auto& unpriced = r.at("upstream").at("unpriced_models").as_array();
+            std::printf("; %.6f billed by the fake (every paid call, also those a kill lost)%s%s",
+                        num("billed_dollars_per_item"), unpriced.empty() ? "" : ", not priced: ",
+                        unpriced.empty() ? "" : json::serialize(unpriced).c_str());
+        }
+        std::printf("\n");
     }
     std::printf("429s received       %.0f%s\n", num("vision_429s"), since_start);
     const auto& s = r.at("service").as_object();

@@ -636,6 +636,15 @@ TEST_CASE("fake anthropic: /_fake/stats counts received and paid calls by model"
     CHECK(stats.at("models").at("claude-haiku-4-5").at("received") == 2);
     CHECK(stats.at("models").at("claude-haiku-4-5").at("paid") == 1);
     CHECK(stats.at("models").at("claude-sonnet-4-5").at("paid") == 1);
+    // The tokens billed: those of the paid call's answer (the refused call billed none).
+    const auto calls = fake.calls();
+    REQUIRE(calls.size() == 3);
+    const auto& billed = stats.at("models").at("claude-haiku-4-5").at("usage");
+    CHECK(billed.at("input_tokens") == calls[1].usage.input_tokens);
+    CHECK(billed.at("output_tokens") == calls[1].usage.output_tokens);
+    CHECK(billed.at("cache_write_5m") == calls[1].usage.cache_write_5m);
+    CHECK(billed.at("cache_read") == calls[1].usage.cache_read);
+    CHECK(calls[1].usage.input_tokens > 0);
     // What is left of each model's requests per minute (the overloaded answer took none).
     const double limit = static_cast<double>(fakes::rate_limits_per_minute{}.requests);
     CHECK(stats.at("models").at("claude-haiku-4-5").at("requests_left").to_number<double>() ==

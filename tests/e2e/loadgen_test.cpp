@@ -92,6 +92,12 @@ TEST_CASE("loadgen: a burst's report counts every item and the calls the fake wa
     CHECK(doc.at("service_measured") == true);
     CHECK(number(doc.at("service_peak_rss_mb")) > 0);
     CHECK(number(doc.at("dollars_per_item")) > 0);
+    // With no call lost, what the fake billed is what the items say they cost (both priced from
+    // the same tokens at the same prices; rounding per call aside).
+    CHECK(upstream.at("unpriced_models").as_array().empty());
+    CHECK(number(doc.at("billed_dollars_per_item")) ==
+          Approx(number(doc.at("dollars_per_item"))).epsilon(0.001));
+    CHECK(number(doc.at("success_rate_of_finished")) == Approx(number(doc.at("success_rate"))));
     const auto& intake = doc.at("intake_ms").as_object();
     CHECK(number(intake.at("p50")) > 0);
     CHECK(number(intake.at("p50")) <= number(intake.at("p99")));

@@ -249,18 +249,47 @@ std::string fake_anthropic::impl::stats_json() const {
     auto batch_refused = static_cast<std::int64_t>(desk->refused());
     auto batch_lists = static_cast<std::int64_t>(desk->lists());
     auto batch_calls = static_cast<std::int64_t>(desk->calls());
-    std::lock_guard lock(mutex);
-    for (const auto& c : log) {
-        auto& m = by_model[c.model.empty() ? "unknown" : c.model];
+    auto batch_lines = desk->billed();
+    // The tokens billed, by model: synchronous calls under "usage", batch lines (billed at half
+    // the rate) under "batch_usage".
+    const auto add_usage = [](json::object& counts, const char* field, const fake_usage& u) {
+        auto& sum = counts[field];
+        if (!sum.is_object()) {
+            sum = json::object{{"input_tokens", 0},
+                               {"cache_write_5m", 0},
+                               {"cache_write_1h", 0},
+                               {"cache_read", 0},
+                               {"output_tokens", 0}};
+        }
+        auto& o = sum.as_object();
+        const auto bump = [&o](const char* key, std::int64_t n) {
+            o[key] = o[key].to_number<std::int64_t>() + n;
+        };
+        bump("input_tokens", u.input_tokens);
+        bump("cache_write_5m", u.cache_write_5m);
+        bump("cache_write_1h", u.cache_write_1h);
+        bump("cache_read", u.cache_read);
+        bump("output_tokens", u.output_tokens);
+    };
+    const auto model_counts = [&by_model](const std::string& model) -> json::object& {
+        auto& m = by_model[model.empty() ? "unknown" : model];
         if (!m.is_object()) {
             m = json::object{{"received", 0}, {"paid", 0}};
         }
-        auto& counts = m.as_object();
+        return m.as_object();
+    };
+    for (const auto& line : batch_lines) {
+        add_usage(model_counts(line.model), "batch_usage", line.usage);
+    }
+    std::lock_guard lock(mutex);
+    for (const auto& c : log) {
+        auto& counts = model_counts(c.model);
         counts["received"] = counts["received"].to_number<std::int64_t>() + 1;
         ++received;
         ++by_status[c.status];
         if (c.status == 200) {
             counts["paid"] = counts["paid"].to_number<std::int64_t>() + 1;
+            add_usage(counts, "usage", c.usage);
             ++paid;
             delivered_paid += c.delivered ? 1 : 0;
         }
@@ -268,6 +297,9 @@ std::string fake_anthropic::impl::stats_json() const {
     // What each model's requests bucket holds now: with the calls paid, the load generator
     // tells how much of the allowance a run left unused.
     for (auto& [alias, counts] : by_model) {
+        if (counts.as_object()["received"].to_number<std::int64_t>() == 0) {
+            continue;  // batch lines only: its synchronous allowance was not in play
+        }
         if (auto left = limits.requests_left(std::string(alias), time.now_ms())) {
             counts.as_object()["requests_left"] = *left;
         }
