@@ -832,6 +832,11 @@ asio::awaitable<result<json::value>> scheduler::find_comps(
     co_return comps_document(query, found);
 }
 
+std::int64_t scheduler::spread_ms(std::int64_t most) {
+    thread_local std::mt19937_64 rng{std::random_device{}()};
+    return most <= 0 ? 0 : std::uniform_int_distribution<std::int64_t>(0, most)(rng);
+}
+
 std::int64_t scheduler::backoff_ms(int attempts) {
     // Full jitter: uniform in [0, min(max, base * 2^(attempts-1))].
     thread_local std::mt19937_64 rng{std::random_device{}()};
@@ -848,6 +853,11 @@ asio::awaitable<void> scheduler::retry_later(const std::shared_ptr<job_context>&
     ctx->ending = true;
     // Never sooner than the upstream asked: its retry-after counts from its answer, just now.
     std::int64_t delay = std::max(backoff_ms(ctx->job.attempts), why.retry_after_ms);
+    if (why.retry_after_ms > 0 && delay == why.retry_after_ms) {
+        // Items turned away by one pause or one retry-after would all come back at its end
+        // together: each adds up to a tenth of the wait (at most 5 s), never less than asked.
+        delay += spread_ms(std::min<std::int64_t>(delay / 10, 5'000));
+    }
     // Work refused before it reached the upstream (an open breaker) gives its attempt back: an
     // outage longer than a few pauses must not fail every waiting item for good.
     const bool spent = why.counts_as_attempt;

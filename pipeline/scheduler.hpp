@@ -215,6 +215,7 @@ private:
         const std::map<std::string, json::value, std::less<>>& done);
     asio::awaitable<void> drain(std::chrono::milliseconds drain, std::function<void()> done);
     std::int64_t backoff_ms(int attempts);
+    static std::int64_t spread_ms(std::int64_t most);  // uniform in [0, most]
     void spawn(asio::awaitable<void> work, std::string_view what);
 
     asio::strand<asio::any_io_executor> strand_;

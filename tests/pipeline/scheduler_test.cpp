@@ -1384,6 +1384,20 @@ TEST_CASE("scheduler: a job retried after a 429 waits at least the upstream's re
     CHECK(retried_after(0) < 60'000);
 }
 
+TEST_CASE("scheduler: jobs turned away by one retry-after do not all come back at once",
+          "[pipeline]") {
+    // Each waits what it was asked and up to 5 s (a tenth of 10 minutes, capped) more, drawn on
+    // its own. Twelve draws within one second of each other: about one chance in four million.
+    std::vector<std::int64_t> waits;
+    for (int i = 0; i < 12; ++i) {
+        waits.push_back(retried_after(600'000));
+    }
+    const auto [least, most] = std::minmax_element(waits.begin(), waits.end());
+    CHECK(*least >= 600'000);
+    CHECK(*most <= 605'000 + 2'000);  // the spread, and the time the run itself took
+    CHECK(*most - *least > 1'000);
+}
+
 TEST_CASE("scheduler: jobs deferred by a pause run again as soon as calls resume", "[pipeline]") {
     fixture f;
     auto id = f.submit("orientation-1-landscape.jpg", "print");
