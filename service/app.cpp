@@ -2,7 +2,6 @@
 #include "service/app.hpp"
 
 #include <fmt/format.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <boost/asio/as_tuple.hpp>
@@ -150,19 +149,6 @@ std::unique_ptr<pipeline::photo_fetcher> make_fetcher(
     return clients::make_photo_fetcher(executor, std::move(options));
 }
 
-// reap_children collects every exited child each time SIGCHLD arrives, until `children` is
-// canceled.
-void reap_children(boost::asio::signal_set& children) {
-    children.async_wait([&children](boost::system::error_code ec, int) {
-        if (ec) {
-            return;
-        }
-        while (::waitpid(-1, nullptr, WNOHANG) > 0) {
-        }
-        reap_children(children);
-    });
-}
-
 }  // namespace
 
 struct app::impl {
@@ -173,7 +159,6 @@ struct app::impl {
           cpu_pool(static_cast<std::size_t>(or_cores(config.cpu_threads))),
           store_pool(static_cast<std::size_t>(config.store_threads)),
           signals(io, SIGINT, SIGTERM),
-          children(io),
           watch_timer(io) {}
 
     serve_config config;
@@ -189,9 +174,6 @@ struct app::impl {
     boost::asio::thread_pool cpu_pool;
     boost::asio::thread_pool store_pool;
     boost::asio::signal_set signals;
-    // SIGCHLD, only as process 1 (a container's): orphans such as an exited call keeper are
-    // reparented to us, and nobody else would reap them.
-    boost::asio::signal_set children;
     std::unique_ptr<pipeline::vision_model> vision;
     std::unique_ptr<pipeline::photo_fetcher> fetcher;
     std::shared_ptr<pipeline::scheduler> scheduler;
@@ -397,7 +379,6 @@ void app::stop() {
                     {"in_flight", s.scheduler->in_flight()},
                     {"deadline_s", s.config.drain_seconds}});
         s.signals.cancel();
-        s.children.cancel();
         s.watch_timer.cancel();
         // The process ends when both the server and the scheduler have stopped.
         auto remaining = std::make_shared<std::atomic<int>>(2);
@@ -424,10 +405,6 @@ int app::run() {
     if (s.watcher) {
         boost::asio::co_spawn(s.io, watch_loop(&s),
                               [](std::exception_ptr e) { log_escape("watch", e); });
-    }
-    if (::getpid() == 1) {
-        s.children.add(SIGCHLD);
-        reap_children(s.children);
     }
     s.signals.async_wait([this](boost::system::error_code ec, int signal) {
         if (!ec) {

@@ -11,6 +11,7 @@
 #include "service/app.hpp"
 #include "service/config.hpp"
 #include "service/logging.hpp"
+#include "service/supervisor.hpp"
 
 namespace {
 
@@ -45,6 +46,12 @@ int main(int argc, char** argv) {
         return cmd.exit_code;
     }
     boomer::service::setup_logging(cmd.serve.log_format, cmd.serve.log_level);
+    if (::getpid() == 1) {
+        // A container's first process: the service runs as its child (see supervisor.hpp).
+        if (const int status = boomer::service::supervise(); status >= 0) {
+            return status;
+        }
+    }
     std::error_code ec;
     cmd.serve.program = std::filesystem::read_symlink("/proc/self/exe", ec).string();
     try {

@@ -63,14 +63,17 @@ std::vector<std::string> child_environment(const env_vars& env) {
 }  // namespace
 
 service_process::service_process(fs::path data_dir, std::vector<std::string> args,
-                                 const env_vars& env)
+                                 const env_vars& env, std::vector<std::string> launcher)
     : data_dir_(std::move(data_dir)) {
     fs::create_directories(data_dir_);
     log_path_ = data_dir_ / ("service-" + std::to_string(std::rand()) + ".log");
 
-    std::vector<std::string> argv_s = {
-        boomer_binary().string(), "serve",        "--listen", "127.0.0.1:0", "--data",
-        data_dir_.string(),       "--log-format", "json"};
+    std::vector<std::string> argv_s = std::move(launcher);
+    for (const auto& a : {boomer_binary().string(), std::string("serve"), std::string("--listen"),
+                          std::string("127.0.0.1:0"), std::string("--data"), data_dir_.string(),
+                          std::string("--log-format"), std::string("json")}) {
+        argv_s.push_back(a);
+    }
     argv_s.insert(argv_s.end(), args.begin(), args.end());
     std::vector<char*> argv;
     for (auto& a : argv_s) {
@@ -133,6 +136,13 @@ int service_process::terminate(std::chrono::milliseconds timeout) {
         return -1;
     }
     ::kill(pid_, SIGTERM);
+    return wait_exit(timeout);
+}
+
+int service_process::wait_exit(std::chrono::milliseconds timeout) {
+    if (pid_ <= 0) {
+        return -1;
+    }
     auto deadline = std::chrono::steady_clock::now() + timeout;
     while (std::chrono::steady_clock::now() < deadline) {
         int status = 0;

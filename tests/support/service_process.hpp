@@ -35,9 +35,10 @@ class service_process {
 public:
     // start runs `boomer serve --listen 127.0.0.1:0 --data <data_dir> --log-format json <args>`
     // with the test's environment plus `env`, and waits until it logs the port it listens on.
-    // Throws on failure, with its log.
+    // With a `launcher` (a command and its arguments, such as unshare's), the launcher runs that
+    // command line, and pid() is the launcher's. Throws on failure, with its log.
     service_process(std::filesystem::path data_dir, std::vector<std::string> args = {},
-                    const env_vars& env = {});
+                    const env_vars& env = {}, std::vector<std::string> launcher = {});
     ~service_process();  // SIGKILL if still running
 
     int port() const { return port_; }
@@ -46,6 +47,8 @@ public:
     void kill9();
     // terminate sends SIGTERM and waits for exit; returns the exit status (-1 on timeout).
     int terminate(std::chrono::milliseconds timeout = std::chrono::seconds(30));
+    // wait_exit waits for the process to exit; returns its exit status (-1 on timeout).
+    int wait_exit(std::chrono::milliseconds timeout);
 
     // The log so far, one JSON object per line.
     std::vector<std::string> log_lines() const;
