@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <spawn.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -55,6 +56,9 @@ constexpr auto as_result = asio::as_tuple(asio::use_awaitable);
 constexpr std::uint32_t max_frame_bytes = 48u << 20;
 // Journal entries nobody asked for again within a day are removed.
 constexpr auto journal_max_age = std::chrono::hours(24);
+// The keeper's log grows by a line or two per start and replay: past this, a starting keeper
+// sets it aside (one earlier log is kept).
+constexpr off_t max_log_bytes = 1 << 20;
 
 failure keeper_failure(std::string code, std::string message, bool retryable) {
     return failure{std::move(code), std::move(message), retryable};
@@ -771,6 +775,33 @@ private:
 
 }  // namespace
 
+namespace {
+
+// rotate_log renames DIR/call-keeper.log to call-keeper.log.1 (replacing it) and opens a new
+// one as stdout and stderr when it is what they write to and has grown past max_log_bytes.
+// Called by the one keeper that got the socket, so no other keeper rotates meanwhile.
+void rotate_log(const fs::path& root) {
+    const auto path = root / "call-keeper.log";
+    struct stat writing {};
+    struct stat named {};
+    if (::fstat(STDERR_FILENO, &writing) != 0 || ::stat(path.c_str(), &named) != 0 ||
+        writing.st_dev != named.st_dev || writing.st_ino != named.st_ino ||
+        named.st_size < max_log_bytes) {
+        return;
+    }
+    std::error_code ec;
+    fs::rename(path, root / "call-keeper.log.1", ec);
+    const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+    if (ec || fd < 0) {
+        return;
+    }
+    ::dup2(fd, STDOUT_FILENO);
+    ::dup2(fd, STDERR_FILENO);
+    ::close(fd);
+}
+
+}  // namespace
+
 int run_call_keeper(const std::string& dir, const std::string& url,
                     const call_keeper_timings& timings) {
     const std::string messages_url = url.empty() ? messages_url_from_env() : url;
@@ -800,6 +831,7 @@ int run_call_keeper(const std::string& dir, const std::string& url,
                    {{"dir", root.string()}, {"error", bind_error.message()}});
         return 1;
     }
+    rotate_log(root);
     keeper_server::sweep(root / "calls");
     keeper_server server(io, root, messages_url, timings);
     log::event(spdlog::level::info, "call_keeper_listening",

@@ -701,3 +701,41 @@ TEST_CASE("call keeper: out of descriptors, it waits for some instead of spinnin
     CHECK(after->response.status == 200);
     CHECK(t.keeper_pid() == pid);
 }
+
+TEST_CASE("call keeper: a log grown past 1 MB is set aside when a keeper starts",
+          "[e2e][call_keeper]") {
+    keeper_rig t;
+    const auto log = t.dir.path() / "call-keeper.log";
+    const std::string old_line = "{\"event\":\"an old line\"}\n";
+    {
+        std::ofstream grown(log);
+        for (std::size_t written = 0; written <= (1u << 20); written += old_line.size()) {
+            grown << old_line;
+        }
+    }
+    const auto grown_size = std::filesystem::file_size(log);
+    REQUIRE(t.send(t.call()));
+    CHECK(t.keeper_pid() > 0);  // it logged to the new file
+    CHECK(std::filesystem::file_size(log) < 10'000);
+    CHECK(std::filesystem::file_size(t.dir.path() / "call-keeper.log.1") == grown_size);
+
+    // A small log is kept as it is by the next keeper.
+    REQUIRE(::kill(t.keeper_pid(), SIGTERM) == 0);
+    REQUIRE(wait_until([&] {  // it no longer listens
+        const int fd = raw_connection(t);
+        if (fd >= 0) {
+            ::close(fd);
+        }
+        return fd < 0;
+    }));
+    const auto small_size = std::filesystem::file_size(log);
+    // (A client starts a keeper at most once a second: another service's starts the next.)
+    clients::call_keeper_client other(t.io.get_executor(),
+                                      {.dir = t.dir.path().string(),
+                                       .program = boomer_binary().string(),
+                                       .url = t.fake.base_url() + "/v1/messages"});
+    const auto next = t.call("item-2");
+    REQUIRE(run_coro(t.io, other.send(next, t.key(next, "item-2"))));
+    CHECK(std::filesystem::file_size(log) > small_size);
+    CHECK(std::filesystem::file_size(t.dir.path() / "call-keeper.log.1") == grown_size);
+}
