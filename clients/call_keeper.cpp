@@ -306,13 +306,8 @@ local::endpoint keeper_endpoint(const std::string& dir, const std::string& url) 
 
 }  // namespace
 
-std::string call_keeper_key(std::string_view item_id, std::string_view body_key) {
-    std::string named;
-    named.reserve(item_id.size() + 1 + body_key.size());
-    named.append(item_id);
-    named.push_back('\n');
-    named.append(body_key);
-    return sha256_hex(named);
+std::string call_keeper_key(std::string_view body_key) {
+    return sha256_hex(body_key);
 }
 
 // --- The service's side.

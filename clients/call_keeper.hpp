@@ -81,10 +81,11 @@ private:
     std::shared_ptr<impl> impl_;
 };
 
-// call_keeper_key names for the keeper the call of item `item_id` whose request body is named
-// by `body_key` (its answer_key, which hashes the whole body, so the keeper need not hash it
-// again). Two calls of one item with bodies that differ in any byte get different names.
-std::string call_keeper_key(std::string_view item_id, std::string_view body_key);
+// call_keeper_key names for the keeper the call whose request body is named by `body_key` (its
+// answer_key, which hashes the whole body, so the keeper need not hash it again). The name is
+// the request's alone, not its item's: an item with the same photos and settings that asks
+// after a crash (it took the dead process's claim on the answer) gets the answer paid for.
+std::string call_keeper_key(std::string_view body_key);
 
 // call_keeper_socket_name is the abstract socket name (a leading NUL) of the keeper of `dir`
 // calling `url`: keepers of services configured with other endpoints do not meet.

@@ -949,8 +949,7 @@ asio::awaitable<model_answer> claude_vision::impl::call_model(
     model_answer out;
     out.record.model = model;
     auto call = self->make_call(std::move(body));
-    const std::string keep_key =
-        self->keeper ? call_keeper_key(request.item_id, key) : std::string();
+    const std::string keep_key = self->keeper ? call_keeper_key(key) : std::string();
     auto estimate = self->estimate(request);
     auto start = steady::now();
     self->budget.on_request();

@@ -64,6 +64,7 @@ struct keeper_rig {
                                         .program = boomer_binary().string(),
                                         .url = fake.base_url() + "/v1/messages"}};
 
+    // call is the request of `item_id`, whose title hint names it: items' calls differ.
     clients::http_call call(const std::string& item_id = "item-1") const {
         clients::http_call c;
         c.url = fake.base_url() + "/v1/messages";
@@ -72,13 +73,15 @@ struct keeper_rig {
                      {"content-type", "application/json"}};
         clients::identify_call_params params;
         params.model = "claude-haiku-4-5";
-        c.body = clients::build_identify_body(tiny_request(item_id), params);
+        auto request = tiny_request(item_id);
+        request.title_hint = "camera of " + item_id;
+        c.body = clients::build_identify_body(request, params);
         c.timeout = milliseconds(10'000);
         return c;
     }
 
-    std::string key(const clients::http_call& c, const std::string& item_id = "item-1") const {
-        return clients::call_keeper_key(item_id, clients::answer_key(c.body));
+    std::string key(const clients::http_call& c) const {
+        return clients::call_keeper_key(clients::answer_key(c.body));
     }
 
     result<clients::kept_response> send(const clients::http_call& c) {
@@ -190,7 +193,7 @@ TEST_CASE("call keeper: many calls at once each get their own answer", "[e2e][ca
                   asio::steady_timer& done) -> asio::awaitable<void> {
         const auto id = "item-" + std::to_string(i);
         auto c = rig.call(id);
-        auto key = rig.key(c, id);
+        auto key = rig.key(c);
         out[static_cast<std::size_t>(i)].emplace(co_await rig.keeper.send(std::move(c), key));
         if (--left == 0) {
             done.cancel();
@@ -262,7 +265,9 @@ struct crash_outcome {
 
 // kill_mid_call submits one item, kills the service with SIGKILL once its vision call has reached
 // the fake (whose answers take 1.5 s), restarts it on the same folder and waits for the item.
-crash_outcome kill_mid_call(bool keeper) {
+// With `copy`, a second item with the same photo is submitted at once after the restart, while
+// the first waits for its lease (6 s) to end: the copy asks for the answer first.
+crash_outcome kill_mid_call(bool keeper, bool copy = false) {
     fakes::fake_anthropic fake;
     fake.set_latency(milliseconds(1'500));
     const std::string photo = "orientation-1-landscape.jpg";
@@ -285,7 +290,7 @@ crash_outcome kill_mid_call(bool keeper) {
                     {"ANTHROPIC_BASE_URL", fake.base_url()},
                     {"BOOMER_CLAUDE_STRONG_MODEL", ""}});
     const std::vector<std::string> args = {
-        "--lease-seconds", "2",
+        "--lease-seconds", copy ? "6" : "2",
         "--call-keeper",   keeper ? "true" : "false",
         "--sales-csv",     (source_dir() / "examples/sales/ebay-orders-sample.csv").string()};
     crash_outcome out;
@@ -304,6 +309,14 @@ crash_outcome kill_mid_call(bool keeper) {
     }
     service_process second(dir.path(), args);
     api_client api(second.port());
+    if (copy) {
+        auto res = api.post_item(
+            {{"photo", photo, read_file(data_dir() / "images" / photo), "image/jpeg"}});
+        REQUIRE(res);
+        REQUIRE(res->status == 202);
+        auto copied = api.wait_final(std::string(parse_object(res->body).at("job_id").as_string()));
+        CHECK(std::string(copied.at("state").as_string()) == "succeeded");
+    }
     auto done = api.wait_final(job);
     out.state = std::string(done.at("state").as_string());
     out.paid = fake.paid();
@@ -328,6 +341,16 @@ TEST_CASE("service: killed with a vision call in flight, it does not pay for tha
                               "\"event\":\"cache_claim_taken_over\",\"cache\":\"vision_answers\""));
 }
 
+TEST_CASE("service: after a crash, an item with the same photos asking first gets the answer paid",
+          "[e2e][call_keeper]") {
+    // The copy takes the dead process's claim on the answer; the keeper names the call by its
+    // request, not its item, so the copy gets the answer the dead process's item paid for.
+    auto crash = kill_mid_call(true, true);
+    INFO(crash.log);
+    CHECK(crash.state == "succeeded");
+    CHECK(crash.paid == 1);
+}
+
 TEST_CASE("service: without the call keeper, a call in flight at a kill is paid again",
           "[e2e][call_keeper]") {
     // What the keeper is for: the same crash, with calls made directly.
@@ -350,7 +373,7 @@ TEST_CASE("call keeper: when none can be started, calls go directly without wait
                                         .start_wait = milliseconds(1'000)});
     clients::http_call call;
     call.url = fake.base_url() + "/v1/messages";
-    const auto key = clients::call_keeper_key("item-1", "{}");
+    const auto key = clients::call_keeper_key("{}");
     const auto timed = [&] {
         const auto start = std::chrono::steady_clock::now();
         auto got = run_coro(io, keeper.send(call, key));
@@ -506,7 +529,7 @@ TEST_CASE("call keeper: a request whose asker has gone before it was read is not
           "[e2e][call_keeper]") {
     keeper_rig t;
     const auto first = t.call("item-0");
-    auto warm = run_coro(t.io, t.keeper.send(first, t.key(first, "item-0")));  // the keeper is up
+    auto warm = run_coro(t.io, t.keeper.send(first, t.key(first)));  // the keeper is up
     REQUIRE(warm);
     const pid_t pid = t.keeper_pid();
     REQUIRE(pid > 0);
@@ -536,7 +559,7 @@ TEST_CASE(
                                            .reply_slack = milliseconds(200)});
     auto first = t.call("item-0");
     first.timeout = milliseconds(300);
-    REQUIRE(run_coro(t.io, impatient.send(first, t.key(first, "item-0"))));
+    REQUIRE(run_coro(t.io, impatient.send(first, t.key(first))));
     const pid_t pid = t.keeper_pid();
     REQUIRE(pid > 0);
     REQUIRE(::kill(pid, SIGSTOP) == 0);
@@ -562,13 +585,13 @@ TEST_CASE("call keeper: after a failed start, a keeper that listens again is use
                                              .url = t.fake.base_url() + "/v1/messages",
                                              .start_wait = milliseconds(300)});
     auto first = t.call("item-0");
-    auto none = run_coro(t.io, unstartable.send(first, t.key(first, "item-0")));
+    auto none = run_coro(t.io, unstartable.send(first, t.key(first)));
     REQUIRE_FALSE(none);
     CHECK(none.error().code == "keeper_unavailable");
     // Another service sharing the folder starts a keeper.
     REQUIRE(t.send(t.call()));
     auto second = t.call("item-2");
-    auto through = run_coro(t.io, unstartable.send(second, t.key(second, "item-2")));
+    auto through = run_coro(t.io, unstartable.send(second, t.key(second)));
     REQUIRE(through);
     CHECK(through->response.status == 200);
     CHECK_FALSE(through->replayed);
@@ -735,7 +758,7 @@ TEST_CASE("call keeper: a log grown past 1 MB is set aside when a keeper starts"
                                        .program = boomer_binary().string(),
                                        .url = t.fake.base_url() + "/v1/messages"});
     const auto next = t.call("item-2");
-    REQUIRE(run_coro(t.io, other.send(next, t.key(next, "item-2"))));
+    REQUIRE(run_coro(t.io, other.send(next, t.key(next))));
     CHECK(std::filesystem::file_size(log) > small_size);
     CHECK(std::filesystem::file_size(t.dir.path() / "call-keeper.log.1") == grown_size);
 }
