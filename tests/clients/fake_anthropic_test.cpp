@@ -655,6 +655,23 @@ TEST_CASE("fake anthropic: /_fake/stats counts received and paid calls by model"
           Approx(limit));
 }
 
+TEST_CASE("fake anthropic: batch calls refused for their key count as batch calls refused",
+          "[clients]") {
+    fake_anthropic fake;
+    httplib::Client client("127.0.0.1", fake.port());
+    auto refused = client.Post("/v1/messages/batches",
+                               {{"x-api-key", "wrong-key"}, {"anthropic-version", "2023-06-01"}},
+                               R"({"requests":[]})", "application/json");
+    REQUIRE(refused);
+    CHECK(refused->status == 401);
+    auto listed = client.Get("/v1/messages/batches", {{"anthropic-version", "2023-06-01"}});
+    REQUIRE(listed);
+    CHECK(listed->status == 401);
+    auto stats = json::parse(client.Get("/_fake/stats")->body);
+    CHECK(stats.at("batch_calls") == 2);
+    CHECK(stats.at("batch_calls_refused") == 2);
+}
+
 TEST_CASE("fake anthropic: counts retries of a body that came before its retry-after",
           "[clients]") {
     fake_anthropic fake;

@@ -133,17 +133,18 @@ struct fake_anthropic::impl {
     int port = 0;
 
     mutable std::mutex mutex;
-    std::vector<fixture> fixtures;       // guarded by mutex
-    std::deque<injected_error> script;   // guarded by mutex
-    prompt_cache cache;                  // guarded by mutex
-    minute_limits limits;                // guarded by mutex
-    std::vector<received_call> log;      // guarded by mutex
-    std::mt19937_64 rng;                 // guarded by mutex
-    latency_distribution latency;        // guarded by mutex
-    error_rates rates;                   // guarded by mutex
-    std::size_t early_retries = 0;       // guarded by mutex
-    std::size_t retries_after_wait = 0;  // guarded by mutex
-    std::int64_t early_by_ms_max = 0;    // guarded by mutex
+    std::vector<fixture> fixtures;           // guarded by mutex
+    std::deque<injected_error> script;       // guarded by mutex
+    prompt_cache cache;                      // guarded by mutex
+    minute_limits limits;                    // guarded by mutex
+    std::vector<received_call> log;          // guarded by mutex
+    std::mt19937_64 rng;                     // guarded by mutex
+    latency_distribution latency;            // guarded by mutex
+    error_rates rates;                       // guarded by mutex
+    std::size_t early_retries = 0;           // guarded by mutex
+    std::int64_t batch_headers_refused = 0;  // batch endpoint calls refused before the desk; mutex
+    std::size_t retries_after_wait = 0;      // guarded by mutex
+    std::int64_t early_by_ms_max = 0;        // guarded by mutex
     // Latency by model alias, instead of `latency`; guarded by mutex.
     std::map<std::string, latency_distribution, std::less<>> model_latency;
     manual_clock* latency_clock = nullptr;  // guarded by mutex; see set_latency_clock
@@ -282,6 +283,9 @@ std::string fake_anthropic::impl::stats_json() const {
         add_usage(model_counts(line.model), "batch_usage", line.usage);
     }
     std::lock_guard lock(mutex);
+    // Calls refused for their headers (a wrong key) never reach the desk, but count as calls.
+    batch_calls += batch_headers_refused;
+    batch_refused += batch_headers_refused;
     for (const auto& c : log) {
         auto& counts = model_counts(c.model);
         counts["received"] = counts["received"].to_number<std::int64_t>() + 1;
@@ -545,6 +549,7 @@ std::optional<answer> fake_anthropic::impl::check_batch_headers(const httplib::R
         return std::nullopt;
     }
     std::lock_guard lock(mutex);
+    ++batch_headers_refused;
     received_call call;
     return reject(*bad, call);
 }
