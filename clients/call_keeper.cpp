@@ -374,8 +374,7 @@ struct call_keeper_client::impl {
             return;
         }
         int status = 0;
-        waitpid(pid, &status, 0);
-        log::event(spdlog::level::info, "call_keeper_started", {{"dir", dir}});
+        waitpid(pid, &status, 0);  // the keeper forked off: it is started, not yet listening
     }
 
     // connect reaches the keeper, starting one when none listens. False: none answered in time,
@@ -404,12 +403,14 @@ struct call_keeper_client::impl {
             socket.close(ignored);
             auto [again] = co_await socket.async_connect(endpoint, as_result);
             if (!again) {
+                log::event(spdlog::level::info, "call_keeper_started", {{"dir", dir}});
                 co_return ours(socket);
             }
             pause.expires_after(milliseconds(20));
             co_await pause.async_wait(as_result);
         }
-        go_direct(no_start_until, "no keeper answered");
+        go_direct(no_start_until, "no keeper started listening (see its log, " +
+                                      (fs::path(dir) / "call-keeper.log").string() + ")");
         co_return false;
     }
 
