@@ -332,6 +332,31 @@ struct call_keeper_client::impl {
     std::atomic<steady::rep> no_start_until{0};
     // After a keeper stopped answering or was an impostor, calls do not even connect until then.
     std::atomic<steady::rep> skip_until{0};
+    // Calls whose request reached a keeper that then gave no reply, by key, with when: that
+    // keeper may still make them (a stopped one resumed), so for lost_hold they go through a
+    // keeper or not at all, never directly.
+    std::mutex lost_mutex;
+    std::map<std::string, steady::time_point> lost;  // guarded by lost_mutex
+    static constexpr auto lost_hold = std::chrono::minutes(5);
+
+    void note_lost(const std::string& key) {
+        std::lock_guard lock(lost_mutex);
+        lost[key] = steady::now();
+    }
+
+    // held_back says whether the call `key` was lost in a keeper within lost_hold; forgets
+    // older losses.
+    bool held_back(const std::string& key) {
+        std::lock_guard lock(lost_mutex);
+        const auto now = steady::now();
+        std::erase_if(lost, [now](const auto& entry) { return now - entry.second > lost_hold; });
+        return lost.contains(key);
+    }
+
+    void found(const std::string& key) {
+        std::lock_guard lock(lost_mutex);
+        lost.erase(key);
+    }
 
     // start_keeper runs `program call-keeper --dir DIR --detach` at most once a second and
     // waits for it to fork its keeper off (that first process ends at once, and is reaped here).
@@ -451,6 +476,13 @@ asio::awaitable<result<kept_response>> call_keeper_client::send(http_call call, 
     local::socket socket(executor);
     auto connecting = self->connect(socket);
     if (!co_await std::move(connecting)) {
+        if (self->held_back(key)) {
+            co_return make_unexpected(keeper_failure(
+                "keeper_lost",
+                "this call was lost in a call keeper that stopped answering and may still make "
+                "it: it goes through a keeper again, not directly",
+                true));
+        }
         co_return make_unexpected(
             keeper_failure("keeper_unavailable", "no call keeper answered for " + self->dir, true));
     }
@@ -470,6 +502,7 @@ asio::awaitable<result<kept_response>> call_keeper_client::send(http_call call, 
         if (e.code() == asio::error::operation_aborted) {
             throw;  // the awaiting coroutine was canceled
         }
+        self->note_lost(key);
         co_return make_unexpected(keeper_failure(
             "keeper_lost", std::string("the call keeper's socket broke: ") + e.what(), true));
     }
@@ -479,6 +512,7 @@ asio::awaitable<result<kept_response>> call_keeper_client::send(http_call call, 
         self->go_direct(self->skip_until, "the keeper did not answer within the call's timeout");
     }
     if (outcome.index() != 0 || !std::get<0>(outcome)) {
+        self->note_lost(key);
         co_return make_unexpected(
             keeper_failure("keeper_lost", "the call keeper sent no reply", true));
     }
@@ -488,9 +522,11 @@ asio::awaitable<result<kept_response>> call_keeper_client::send(http_call call, 
     auto decoded =
         payload.size() >= 4 ? decode_outcome(std::string_view(payload).substr(4)) : std::nullopt;
     if (!decoded) {
+        self->note_lost(key);
         co_return make_unexpected(
             keeper_failure("keeper_lost", "the call keeper sent a damaged reply", true));
     }
+    self->found(key);
     if (!*decoded) {
         co_return make_unexpected(std::move(decoded->error()));
     }

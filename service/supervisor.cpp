@@ -41,7 +41,7 @@ public:
     }
 
     int run() {
-        auto pause = first_pause;
+        auto next_pause = first_pause;  // after a service that died soon after its start
         for (;;) {
             const auto started = steady::now();
             service_ = ::fork();
@@ -60,13 +60,18 @@ public:
             if (stopping_ || !WIFSIGNALED(status)) {
                 return finish(exit_status(status));
             }
-            pause = steady::now() - started >= healthy_run ? first_pause
-                                                           : std::min(pause * 2, longest_pause);
+            auto pause = milliseconds(0);  // at once after a healthy run
+            if (steady::now() - started < healthy_run) {
+                pause = next_pause;
+                next_pause = std::min(next_pause * 2, longest_pause);
+            } else {
+                next_pause = first_pause;
+            }
             log::event(spdlog::level::err, "service_died",
                        {{"signal", WTERMSIG(status)},
                         {"restart_in_ms", static_cast<std::int64_t>(pause.count())}});
             if (!wait_or_stop(pause)) {
-                return finish(128 + SIGTERM);
+                return finish(0);  // stopped on request between two runs
             }
         }
     }
