@@ -1,3 +1,4 @@
+// Process tokens from /proc: the boot id, the PID namespace and the stat line's start time.
 #include "core/process_token.hpp"
 
 #include <unistd.h>

@@ -1,3 +1,4 @@
+// The supervisor of a container's service: fork, wait for signals and exits, restart after a crash.
 #include "service/supervisor.hpp"
 
 #include <sys/wait.h>
