@@ -3,10 +3,12 @@
 #include "clients/claude_vision.hpp"
 
 #include <algorithm>
+#include <atomic>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <cmath>
+#include <limits>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -422,6 +424,9 @@ struct claude_vision::impl {
     hook_sleeper sleeper{options.sleep};
     resilience::retry_budget budget;
     resilience::breaker_board breakers;
+    // When the process stops (its drain's end, epoch ms): calls that could not be answered by
+    // then are not sent.
+    std::atomic<std::int64_t> stop_at_ms{std::numeric_limits<std::int64_t>::max()};
     // Paid answers: memory, then options.answers, then a paid call, one per key at a time.
     std::unique_ptr<answer_cache> answers;
     std::mutex guards_mutex;
@@ -860,6 +865,19 @@ asio::awaitable<attempt_verdict> claude_vision::impl::try_once(
                                   ? "no time was left for a call to " + model
                                   : "only " + std::to_string(call.timeout.count()) +
                                         " ms were left, less than answers of " + model + " take");
+    }
+    // A call that waited (for a slot, the first answer, the limits) while the process began to
+    // stop goes no further when it could not be answered before the process ends.
+    if (stop_at_ms.load() - now_ms() < needed.count()) {
+        guard.limiter.settle(reserved, {.requests = 0});
+        attempt_verdict stopping;
+        stopping.stop = true;
+        stopping.problem = failure{std::string(pipeline::stopping_code),
+                                   "The service is stopping before a call to " + model +
+                                       " could be answered; the item goes back to the queue.",
+                                   true, 0};
+        stopping.problem.counts_as_attempt = false;
+        co_return stopping;
     }
 
     auto sent = steady::now();
@@ -1445,6 +1463,10 @@ void claude_vision::on_batch_ended(std::function<void(const std::string& batch_i
     if (impl_->batcher) {
         impl_->batcher->on_parked_ended(std::move(listener));
     }
+}
+
+void claude_vision::stop_calls_by(std::int64_t epoch_ms) {
+    impl_->stop_at_ms.store(epoch_ms);
 }
 
 void claude_vision::on_resumed(std::function<void()> listener) {

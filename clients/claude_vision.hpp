@@ -191,6 +191,7 @@ public:
     void on_batch_ended(std::function<void(const std::string& batch_id)> listener) override;
     void watch_batch(const std::string& batch_id) override;
     void on_resumed(std::function<void()> listener) override;
+    void stop_calls_by(std::int64_t epoch_ms) override;
 
 private:
     struct impl;

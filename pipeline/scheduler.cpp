@@ -992,8 +992,11 @@ asio::awaitable<void> scheduler::drain(std::chrono::milliseconds drain_time,
     rescue_timer_.cancel();
 
     // Running stages get until the deadline to finish; jobs release themselves at their next
-    // stage boundary.
+    // stage boundary. A vision call not sent yet is not, unless answered within the drain.
     auto deadline = std::chrono::steady_clock::now() + drain_time;
+    if (deps_.vision != nullptr) {
+        deps_.vision->stop_calls_by(deps_.time->now_ms() + drain_time.count());
+    }
     while (!active_.empty() && std::chrono::steady_clock::now() < deadline) {
         idle_timer_.expires_at(std::min(deadline, std::chrono::steady_clock::now() + 50ms));
         co_await idle_timer_.async_wait(wait);

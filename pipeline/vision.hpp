@@ -167,6 +167,14 @@ public:
     // failure code paused_call_code) may go again: a trial call succeeded. Called from the
     // model's calls; it must not block. Thread-safe; a model without a breaker never calls it.
     virtual void on_resumed(std::function<void()> listener) { (void)listener; }
+
+    // stop_calls_by says the process stops at `epoch_ms` (its drain's end): a call that could
+    // not be answered by then is not sent, and fails with stopping_code (retried later, no
+    // attempt spent). Thread-safe.
+    virtual void stop_calls_by(std::int64_t epoch_ms) { (void)epoch_ms; }
 };
+
+// The failure code of a call not sent because the process stops before it could be answered.
+inline constexpr std::string_view stopping_code = "vision_stopping";
 
 }  // namespace boomer::pipeline

@@ -16,6 +16,7 @@
 #include <sstream>
 #include <thread>
 
+#include "core/clock.hpp"
 #include "pipeline/image/normalize.hpp"
 #include "tests/clients/claude_support.hpp"
 #include "tests/clients/support.hpp"
@@ -142,6 +143,27 @@ TEST_CASE("claude vision: a confident cheap answer is not escalated", "[clients]
     CHECK(id->calls[0].usage.cache_creation_input_tokens == calls[0].usage.cache_write_5m);
     CHECK(id->cost_micros == expected_cost(calls[0], "claude-haiku-4-5"));
     CHECK(id->cost_micros > 0);
+}
+
+TEST_CASE("claude vision: once the process is stopping, a call is not sent", "[clients]") {
+    harness h;
+    h.fake.add_fixture(photo().sha256, "claude-haiku-4-5", record("Acme X1 print", 0.9));
+    claude_vision vision(h.options, h.io.get_executor(), h.registry);
+    const auto now = boomer::system_clock::instance().now_ms();
+    vision.stop_calls_by(now);  // the drain is over: no answer could come in time
+    auto stopped = test::run_coro(h.io, vision.identify(request_for({photo().jpeg})));
+    REQUIRE_FALSE(stopped);
+    CHECK(stopped.error().code == pipeline::stopping_code);
+    CHECK(stopped.error().retryable);
+    CHECK_FALSE(stopped.error().counts_as_attempt);  // the item goes back, its attempts intact
+    CHECK(h.fake.received() == 0);
+
+    // A stop far enough away lets the call go.
+    vision.stop_calls_by(now + 3'600'000);
+    auto made = test::run_coro(h.io, vision.identify(request_for({photo().jpeg})));
+    REQUIRE(made);
+    CHECK(made->title == "Acme X1 print");
+    CHECK(h.fake.paid() == 1);
 }
 
 TEST_CASE("claude vision: low confidence escalates to the strong model", "[clients]") {
