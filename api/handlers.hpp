@@ -28,6 +28,8 @@ struct api_deps {
     pipeline::photo_fetcher* fetcher = nullptr;
     pipeline::fetch_limits fetch;  // per photo, per item (the body limit) and the time for all
     std::function<void()> wake_workers;  // new work is queued
+    // The item was canceled in the store: a run of it in this process stops. May be empty.
+    std::function<void(std::string item_id)> item_canceled;
     metrics::registry* metrics = nullptr;
     std::string openapi_yaml;
     const std::atomic<bool>* draining = nullptr;

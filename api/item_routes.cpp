@@ -130,6 +130,9 @@ awaitable<http_response> cancel_item(api_deps& deps, request_context ctx) {
         case store::cancel_outcome::canceled:
             break;
     }
+    if (deps.item_canceled) {
+        deps.item_canceled(id);
+    }
     // No worker reports a cancellation: it ends here.
     if (deps.metrics != nullptr) {
         pipeline::items_finished(*deps.metrics).with({"canceled"}).inc();

@@ -590,7 +590,9 @@ struct claude_vision::impl {
     asio::awaitable<attempt_verdict> try_once(http_call& call, const std::string& keep_key,
                                               const std::string& model,
                                               const resilience::rate_cost& estimate,
-                                              const resilience::deadline& stage, model_answer& out);
+                                              const resilience::deadline& stage,
+                                              const std::atomic<bool>* abandoned,
+                                              model_answer& out);
     asio::awaitable<result<http_response>> send_call(const http_call& call,
                                                      const std::string& keep_key, bool& replayed);
     static asio::awaitable<model_answer> uncached_answer(std::shared_ptr<impl> self,
@@ -785,7 +787,8 @@ attempt_verdict claude_vision::impl::out_of_time(const std::string& why) const {
 // timeout; what it came to feeds all three.
 asio::awaitable<attempt_verdict> claude_vision::impl::try_once(
     http_call& call, const std::string& keep_key, const std::string& model,
-    const resilience::rate_cost& estimate, const resilience::deadline& stage, model_answer& out) {
+    const resilience::rate_cost& estimate, const resilience::deadline& stage,
+    const std::atomic<bool>* abandoned, model_answer& out) {
     auto& guard = guard_for(model);
     // Until the model has answered once its calls go one at a time; a call waits no longer than
     // leaves it the time an answer may take (a call handed the first place with a few
@@ -878,6 +881,20 @@ asio::awaitable<attempt_verdict> claude_vision::impl::try_once(
                                    true, 0};
         stopping.problem.counts_as_attempt = false;
         co_return stopping;
+    }
+    // Nor does a call whose item's job gave it up while it waited: its lease went to a rescue
+    // (the new run asks for itself) or the item was canceled; sent, it would be paid for nobody.
+    if (abandoned != nullptr && abandoned->load()) {
+        guard.limiter.settle(reserved, {.requests = 0});
+        attempt_verdict dropped;
+        dropped.stop = true;
+        dropped.problem = failure{std::string(pipeline::abandoned_code),
+                                  "The item's job gave this call to " + model +
+                                      " up before it was sent (its lease was lost or the item "
+                                      "was canceled).",
+                                  true, 0};
+        dropped.problem.counts_as_attempt = false;
+        co_return dropped;
     }
 
     auto sent = steady::now();
@@ -986,7 +1003,8 @@ asio::awaitable<model_answer> claude_vision::impl::call_model(
                                          last ? &*last : nullptr);
             break;
         }
-        auto verdict = co_await self->try_once(call, keep_key, model, estimate, stage, out);
+        auto verdict = co_await self->try_once(call, keep_key, model, estimate, stage,
+                                               request.abandoned.get(), out);
         if (verdict.sent) {
             // A 429 is Claude pacing the account, not processing the call: like a call that
             // never connected, it spends no attempt of the job.

@@ -165,6 +165,14 @@ struct scheduler::job_context {
     bool lost = false;      // the lease is gone: write nothing more
     bool finished = false;  // execute() returned
     bool ending = false;    // its final write (finish, retry, release) has started
+    // Set with `lost`, for the vision model's calls on other threads (a call not sent yet is
+    // then not sent: identify_request::abandoned).
+    std::shared_ptr<std::atomic<bool>> abandoned = std::make_shared<std::atomic<bool>>(false);
+
+    void lose() {
+        lost = true;
+        abandoned->store(true);
+    }
 };
 
 // A completion waiting for its group commit; `signal` is cancelled when `done` is set.
@@ -267,6 +275,16 @@ void scheduler::wake() {
     asio::post(strand_, [self = shared_from_this()] {
         self->pending_wake_ = true;
         self->wake_timer_.cancel();
+    });
+}
+
+void scheduler::canceled(std::string item_id) {
+    asio::post(strand_, [self = shared_from_this(), id = std::move(item_id)] {
+        for (const auto& ctx : self->active_) {
+            if (ctx->job.item_id == id && !ctx->ending) {
+                ctx->lose();
+            }
+        }
     });
 }
 
@@ -432,7 +450,7 @@ asio::awaitable<void> scheduler::lease_loop() {
             // A job whose final write ran meanwhile gave its lease up itself; not a loss.
             const auto& ctx = beating[i];
             if (!held[i] && !ctx->ending && !ctx->finished && !ctx->lost) {
-                ctx->lost = true;
+                ctx->lose();
                 deps_.observer->lease_lost(ctx->job);
             }
         }
@@ -475,7 +493,7 @@ asio::awaitable<void> scheduler::execute(const std::shared_ptr<job_context>& ctx
             auto mark = [db, &job, stage] { return db->set_stage(job.job_id, job.fence, stage); };
             bool held = co_await run_on(*deps_.store_pool, mark);
             if (!held) {
-                ctx->lost = true;
+                ctx->lose();
                 co_return;
             }
 
@@ -483,7 +501,8 @@ asio::awaitable<void> scheduler::execute(const std::shared_ptr<job_context>& ctx
             auto started = std::chrono::steady_clock::now();
             // (an item allowed one attempt only has no failed lines to make up for)
             const bool last = job.attempts >= job.max_attempts && job.attempts > 1;
-            auto out = co_await run_stage_async(stage, *item, done, flight, parked_in, last);
+            auto out = co_await run_stage_async(stage, *item, done, flight, parked_in, last,
+                                                ctx->abandoned);
             auto elapsed = std::chrono::steady_clock::now() - started;
             double seconds = std::chrono::duration<double>(elapsed).count();
             if (!parked_in.empty()) {
@@ -507,7 +526,7 @@ asio::awaitable<void> scheduler::execute(const std::shared_ptr<job_context>& ctx
             auto save = [db, &job, &c] { return db->save_checkpoint(job.job_id, job.fence, c); };
             held = co_await run_on(*deps_.store_pool, save);
             if (!held) {
-                ctx->lost = true;
+                ctx->lose();
                 co_return;
             }
             done[std::string(stage)] = std::move(*out);
@@ -555,7 +574,7 @@ asio::awaitable<void> scheduler::finish(const std::shared_ptr<job_context>& ctx,
     auto entry = std::make_shared<pending_completion>(std::move(work), strand_);
     bool held = co_await commit(entry);
     if (!held) {
-        ctx->lost = true;
+        ctx->lose();
         deps_.observer->lease_lost(ctx->job);
         co_return;
     }
@@ -612,9 +631,11 @@ asio::awaitable<void> scheduler::commit_loop() {
 asio::awaitable<result<json::value>> scheduler::run_stage_async(
     std::string_view stage, const store::item_record& item,
     const std::map<std::string, json::value, std::less<>>& done,
-    near_duplicate_flights::ticket& flight, std::string& parked_in, bool last_attempt) {
+    near_duplicate_flights::ticket& flight, std::string& parked_in, bool last_attempt,
+    const std::shared_ptr<std::atomic<bool>>& abandoned) {
     if (stage == "identify" && deps_.vision != nullptr) {
-        co_return co_await identify_with_vision(item, done, flight, parked_in, last_attempt);
+        co_return co_await identify_with_vision(item, done, flight, parked_in, last_attempt,
+                                                abandoned);
     }
     if (stage == "comps") {
         co_return co_await find_comps(item, done);
@@ -633,7 +654,8 @@ asio::awaitable<result<json::value>> scheduler::run_stage_async(
 // identification kept: POST /retry then asks again, where a review would have been final.
 asio::awaitable<result<json::value>> scheduler::identify_with_vision(
     const store::item_record& item, const std::map<std::string, json::value, std::less<>>& done,
-    near_duplicate_flights::ticket& flight, std::string& parked_in, bool last_attempt) {
+    near_duplicate_flights::ticket& flight, std::string& parked_in, bool last_attempt,
+    const std::shared_ptr<std::atomic<bool>>& abandoned) {
     auto local = run_identify_local(item, done.at("analyze"), deps_.env);
     if (local.at("source") == "sales_match") {
         co_return local;
@@ -646,6 +668,7 @@ asio::awaitable<result<json::value>> scheduler::identify_with_vision(
     request.bulk = item.prio == store::priority::bulk;
     request.may_park = request.bulk;
     request.last_attempt = last_attempt;
+    request.abandoned = abandoned;
     for (const auto& code : local.at("barcodes").as_array()) {
         request.barcodes.push_back(std::string(code.at("symbology").as_string()) + ":" +
                                    std::string(code.at("text").as_string()));
@@ -813,7 +836,7 @@ asio::awaitable<void> scheduler::index_photos(
         };
         const bool held = co_await run_on(*deps_.store_pool, record);
         if (!held) {
-            ctx->lost = true;
+            ctx->lose();
         }
     } catch (const store::store_error& e) {
         deps_.observer->internal_error("index_photos", e.what());
@@ -870,7 +893,7 @@ asio::awaitable<void> scheduler::retry_later(const std::shared_ptr<job_context>&
     };
     bool held = co_await run_on(*deps_.store_pool, requeue);
     if (!held) {
-        ctx->lost = true;
+        ctx->lose();
         co_return;
     }
     if (!spent && why.code == paused_call_code && resumed_at_ >= ctx->began) {
@@ -898,7 +921,7 @@ asio::awaitable<void> scheduler::park(const std::shared_ptr<job_context>& ctx,
         return db->park(job.job_id, job.fence, waits_for, time->now_ms() + recheck);
     };
     const bool held = co_await run_on(*deps_.store_pool, hand_back);
-    ctx->lost = true;  // parked or not, this run writes nothing more
+    ctx->lose();  // parked or not, this run writes nothing more
     if (!held) {
         co_return;
     }
@@ -974,7 +997,7 @@ asio::awaitable<void> scheduler::release(const std::shared_ptr<job_context>& ctx
         co_return;
     }
     ctx->ending = true;
-    ctx->lost = true;  // after a release nothing more is written, whatever it returns
+    ctx->lose();  // after a release nothing more is written, whatever it returns
     auto hand_back = [db = deps_.db, time = deps_.time, &job = ctx->job] {
         return db->release(job.job_id, job.fence, time->now_ms());
     };

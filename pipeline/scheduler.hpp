@@ -132,6 +132,11 @@ public:
     // wake tells an idle scheduler that new work may be queued. Thread-safe.
     void wake();
 
+    // canceled says the item's job was canceled in the store (its fence bumped): a run of it
+    // here writes nothing more and sends no vision call it has not sent yet, at once rather
+    // than at its next heartbeat. Thread-safe.
+    void canceled(std::string item_id);
+
     // shutdown stops claiming, lets running stages finish for up to `drain`, then releases the
     // leases of jobs still running so another worker can take them at once. Calls `done` (on the
     // scheduler's strand) when nothing of the scheduler runs any more. Thread-safe; call once.
@@ -180,14 +185,17 @@ private:
     // `flight` receives the item's near-duplicate flight when it leads one (identify); the caller
     // releases it once the identification is recorded and offered. `parked_in` receives the
     // batch the vision call waits in when the job is to park (the stage then fails, retryably).
-    // `last_attempt`: the job has no attempt left after this one.
+    // `last_attempt`: the job has no attempt left after this one. `abandoned` is set once the
+    // job's lease is lost (identify_request::abandoned).
     asio::awaitable<result<json::value>> run_stage_async(
         std::string_view stage, const store::item_record& item,
         const std::map<std::string, json::value, std::less<>>& done,
-        near_duplicate_flights::ticket& flight, std::string& parked_in, bool last_attempt);
+        near_duplicate_flights::ticket& flight, std::string& parked_in, bool last_attempt,
+        const std::shared_ptr<std::atomic<bool>>& abandoned);
     asio::awaitable<result<json::value>> identify_with_vision(
         const store::item_record& item, const std::map<std::string, json::value, std::less<>>& done,
-        near_duplicate_flights::ticket& flight, std::string& parked_in, bool last_attempt);
+        near_duplicate_flights::ticket& flight, std::string& parked_in, bool last_attempt,
+        const std::shared_ptr<std::atomic<bool>>& abandoned);
     // reuse_near_duplicate returns the identification an earlier item lends this one (see
     // near_duplicate.hpp), or null when the model must be asked. A copy being identified at the
     // same time is waited for first (near_duplicate_flight.hpp); when the model must be asked,

@@ -3,6 +3,7 @@
 // identify stage works from what local analysis found.
 #pragma once
 
+#include <atomic>
 #include <boost/asio/awaitable.hpp>
 #include <boost/json/object.hpp>
 #include <cstdint>
@@ -54,6 +55,11 @@ struct identify_request {
     // price, so that an item whose batch lines keep failing (errored or expired lines, which
     // are not billed) still gets its answer.
     bool last_attempt = false;
+    // Set (from any thread) once the item's job no longer wants the answer: its lease was lost
+    // to a rescue or a cancellation. A call not sent yet is then not sent (abandoned_code); a
+    // call already sent goes on (it is paid, and its answer is kept for the job's next run).
+    // Null: the caller never gives up.
+    std::shared_ptr<const std::atomic<bool>> abandoned;
 
     // drop_photos frees the photo bytes and their hold; reload_photos brings them back.
     void drop_photos() {
@@ -176,5 +182,9 @@ public:
 
 // The failure code of a call not sent because the process stops before it could be answered.
 inline constexpr std::string_view stopping_code = "vision_stopping";
+
+// The failure code of a call not sent because its item's job gave it up
+// (identify_request::abandoned); nothing was spent.
+inline constexpr std::string_view abandoned_code = "vision_abandoned";
 
 }  // namespace boomer::pipeline

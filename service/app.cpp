@@ -284,6 +284,9 @@ app::app(serve_config config) : impl_(std::make_unique<impl>(std::move(config)))
         .with({})
         .set_callback([pool = s.deps.fetch.pool] { return static_cast<double>(pool->held()); });
     s.deps.wake_workers = [sched = s.scheduler] { sched->wake(); };
+    s.deps.item_canceled = [sched = s.scheduler](std::string id) {
+        sched->canceled(std::move(id));
+    };
     s.deps.metrics = &s.registry;
     s.deps.openapi_yaml = std::string(openapi_document());
     s.deps.draining = &s.draining;

@@ -6,6 +6,8 @@
 #include <atomic>
 #include <boost/asio/bind_cancellation_slot.hpp>
 #include <boost/asio/cancellation_signal.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/json.hpp>
@@ -163,6 +165,44 @@ TEST_CASE("claude vision: once the process is stopping, a call is not sent", "[c
     auto made = test::run_coro(h.io, vision.identify(request_for({photo().jpeg})));
     REQUIRE(made);
     CHECK(made->title == "Acme X1 print");
+    CHECK(h.fake.paid() == 1);
+}
+
+TEST_CASE("claude vision: a call its item gave up while it waited is not sent", "[clients]") {
+    // Real time: the first call takes 300 ms, and the second waits for its answer (a model's
+    // calls go one at a time until it has answered once); the second's item gives it up then.
+    fakes::fake_anthropic_options fake_options;
+    fake_options.latency = milliseconds(300);
+    harness h(fake_options);
+    h.options.strong_model = "";
+    claude_vision vision(h.options, h.io.get_executor(), h.registry);
+    auto given_up = std::make_shared<std::atomic<bool>>(false);
+    auto first = request_for({photo().jpeg});
+    first.item_id = "itm_first";
+    auto second = request_for({photo().jpeg});
+    second.item_id = "itm_second";
+    second.title_hint = "another concert print";  // not the first's call
+    second.abandoned = given_up;
+
+    std::optional<result<pipeline::identification>> first_out;
+    std::optional<result<pipeline::identification>> second_out;
+    auto run = [&](pipeline::identify_request r, auto* out) -> asio::awaitable<void> {
+        out->emplace(co_await vision.identify(std::move(r)));
+    };
+    asio::co_spawn(h.io, run(std::move(first), &first_out), asio::detached);
+    asio::co_spawn(h.io, run(std::move(second), &second_out), asio::detached);
+    asio::steady_timer give_up(h.io, milliseconds(100));
+    give_up.async_wait([given_up](auto) { given_up->store(true); });
+    h.io.run();
+
+    REQUIRE(first_out);
+    REQUIRE(*first_out);
+    REQUIRE(second_out);
+    REQUIRE_FALSE(*second_out);
+    CHECK((*second_out).error().code == pipeline::abandoned_code);
+    CHECK((*second_out).error().retryable);
+    CHECK_FALSE((*second_out).error().counts_as_attempt);
+    CHECK(h.fake.received() == 1);  // only the first call reached Claude
     CHECK(h.fake.paid() == 1);
 }
 

@@ -4,6 +4,7 @@
 // error seen end to end: what the item shows, whether the call was retried and how long it waited.
 #include <catch2/catch.hpp>
 #include <cstdlib>
+#include <mutex>
 #include <thread>
 
 #include "pipeline/image/analyze.hpp"
@@ -347,6 +348,57 @@ TEST_CASE("service with Claude: the same photo again is not paid again, not even
     CHECK(after_restart.item.at("cost").at("total_micros") == 0);
     CHECK(t.fake.paid() == 1);
     CHECK(t.fake.received() == 1);
+}
+
+TEST_CASE("service with Claude: 100 identical items submitted at once make one vision call",
+          "[e2e]") {
+    std::vector<std::string> args;
+    SECTION("by the answer's single flight") {
+        args = {"--near-duplicate-distance=0"};
+    }
+    SECTION("with near-duplicate reuse on") {}
+    claude_service t;
+    t.confident_camera();
+    t.fake.set_latency(std::chrono::milliseconds(1500));  // the first call is long in flight
+    t.start("test-key", args);
+
+    constexpr int items = 100;
+    constexpr int threads = 10;
+    std::mutex mutex;
+    std::vector<std::string> jobs;
+    std::vector<std::string> errors;
+    std::vector<std::thread> submitters;
+    for (int k = 0; k < threads; ++k) {
+        submitters.emplace_back([&] {
+            api_client api(t.svc->port());
+            for (int i = 0; i < items / threads; ++i) {
+                auto res = api.post_item({jpeg(camera_photo)});
+                std::lock_guard lock(mutex);
+                if (!res || res->status != 202) {
+                    errors.push_back(res ? std::to_string(res->status) + " " + res->body
+                                         : "no answer");
+                    continue;
+                }
+                jobs.push_back(str(parse_object(res->body).at("job_id")));
+            }
+        });
+    }
+    for (auto& s : submitters) {
+        s.join();
+    }
+    CHECK(errors == std::vector<std::string>{});
+    REQUIRE(jobs.size() == items);
+
+    std::int64_t paid_by_items = 0;
+    for (const auto& job_id : jobs) {
+        auto job = t.api->wait_final(job_id);
+        CHECK(str(job.at("state")) == "succeeded");
+        auto item = parse_object(t.api->get("/v1/items/" + str(job.at("item_id")))->body);
+        paid_by_items += item.at("cost").at("vision_calls_paid").to_number<std::int64_t>();
+    }
+    CHECK(t.fake.received() == 1);
+    CHECK(t.fake.paid() == 1);
+    CHECK(paid_by_items == 1);  // one item paid; the 99 others reused its answer
 }
 
 TEST_CASE("service with Claude: a stronger model slower than the deadline leaves the cheap answer",

@@ -37,6 +37,7 @@ struct recorder final : pipeline::pipeline_observer {
     std::map<std::string, int> stages_run;
     std::map<std::string, store::job_state> finished;
     std::map<std::string, std::string> finish_reasons;  // item id -> "code: message"
+    std::map<std::string, int> finish_count;            // item id -> final states reported
     std::vector<std::string> errors;
 
     void stage_finished(std::string_view stage, double, bool) override {
@@ -45,6 +46,7 @@ struct recorder final : pipeline::pipeline_observer {
     void job_finished(const store::claimed_job& job, store::job_state state, std::string_view code,
                       std::string_view message) override {
         finished[job.item_id] = state;
+        ++finish_count[job.item_id];
         finish_reasons[job.item_id] = std::string(code) + ": " + std::string(message);
     }
     void job_retry(const store::claimed_job&, std::string_view code, std::string_view, std::int64_t,
@@ -105,13 +107,32 @@ public:
         return inner_.heartbeat(j, f, until);
     }
     std::atomic<int> single_heartbeats{0};
+    // skip_heartbeat, when set and true for a lease, leaves that lease as it was (as when the
+    // worker's heartbeats stall) while telling the worker it is held.
+    std::function<bool(const st::lease_ref&)> skip_heartbeat;
     std::vector<bool> heartbeat_many(const std::vector<st::lease_ref>& leases,
                                      std::int64_t until) override {
         {
             std::lock_guard lock(mutex);
             lease_batches.push_back(leases.size());
         }
-        return inner_.heartbeat_many(leases, until);
+        if (!skip_heartbeat) {
+            return inner_.heartbeat_many(leases, until);
+        }
+        std::vector<st::lease_ref> sent;
+        std::vector<std::size_t> where;
+        for (std::size_t i = 0; i < leases.size(); ++i) {
+            if (!skip_heartbeat(leases[i])) {
+                sent.push_back(leases[i]);
+                where.push_back(i);
+            }
+        }
+        auto held = inner_.heartbeat_many(sent, until);
+        std::vector<bool> out(leases.size(), true);
+        for (std::size_t k = 0; k < where.size() && k < held.size(); ++k) {
+            out[where[k]] = held[k];
+        }
+        return out;
     }
     std::vector<std::size_t> lease_batches;  // guarded by mutex
     bool set_stage(std::string_view j, std::int64_t f, std::string_view stage) override {
@@ -215,6 +236,7 @@ struct fixture {
     int concurrency = 2;
     int max_in_flight = 1024;
     std::int64_t max_photo_bytes = 256LL << 20;
+    std::int64_t lease_ms = 30'000;
     std::int64_t heartbeat_ms = 10'000;
     std::int64_t rescue_every_ms = 5'000;
     std::int64_t watch_parked_ms = 60'000;
@@ -223,6 +245,7 @@ struct fixture {
     pipeline::near_duplicate_options near_duplicates;  // off unless a test sets it
     metrics::registry* registry = nullptr;             // null: nothing counted
     const boomer::clock* clock = nullptr;              // the scheduler's; null: the system's
+    pipeline::scheduler* running = nullptr;            // the scheduler of run_until, while it runs
 
     std::string submit(const std::string& photo, const std::string& hint,
                        store::priority prio = store::priority::normal) {
@@ -278,6 +301,7 @@ struct fixture {
         options.concurrency = concurrency;
         options.max_in_flight = max_in_flight;
         options.max_photo_bytes = max_photo_bytes;
+        options.lease_ms = lease_ms;
         options.heartbeat_ms = heartbeat_ms;
         options.rescue_every_ms = rescue_every_ms;
         options.watch_parked_ms = watch_parked_ms;
@@ -285,6 +309,7 @@ struct fixture {
         options.poll_ms = 20;
         auto s = std::make_shared<pipeline::scheduler>(io.get_executor(), deps, options);
         s->start();
+        running = s.get();
         boost::asio::steady_timer check(io);
         auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
         std::function<void()> poll = [&] {
@@ -298,6 +323,7 @@ struct fixture {
         poll();
         io.run();
         io.restart();
+        running = nullptr;
     }
 };
 
@@ -1471,4 +1497,163 @@ TEST_CASE("scheduler: a call the open breaker refused gives the job's attempt ba
     // Why it waits is shown with it.
     CHECK(job->error_code == "vision_unavailable");
     CHECK(job->error_message == "Calls are paused for 30 s.");
+}
+
+namespace {
+
+// A vision model whose first call takes `first_call`, or ends sooner once its request is given
+// up (identify_request::abandoned) when `until_abandoned`; later calls answer at once. Each
+// answer names its call ("Call 2 print"). Calls run on the fixture's one I/O thread.
+class slow_first_vision final : public pipeline::vision_model {
+public:
+    slow_first_vision(std::chrono::milliseconds first_call, bool until_abandoned)
+        : first_call_(first_call), until_abandoned_(until_abandoned) {}
+
+    boost::asio::awaitable<result<pipeline::identification>> identify(
+        pipeline::identify_request request) override {
+        const int n = ++calls;
+        if (n == 1) {
+            if (on_first) {
+                on_first();
+            }
+            const auto began = std::chrono::steady_clock::now();
+            boost::asio::steady_timer tick(co_await boost::asio::this_coro::executor);
+            while (std::chrono::steady_clock::now() - began < first_call_) {
+                if (until_abandoned_ && request.abandoned && request.abandoned->load()) {
+                    break;
+                }
+                tick.expires_after(std::chrono::milliseconds(10));
+                co_await tick.async_wait(boost::asio::use_awaitable);
+            }
+            first_took = std::chrono::duration_cast<std::chrono::milliseconds>(
+                std::chrono::steady_clock::now() - began);
+            first_abandoned = request.abandoned && request.abandoned->load();
+            first_done = true;
+        }
+        pipeline::identification id;
+        id.title = "Call " + std::to_string(n) + " print";
+        id.confidence = 0.9;
+        id.source = "slow_first_vision";
+        co_return id;
+    }
+
+    std::function<void()> on_first;  // runs as the first call begins
+    int calls = 0;
+    bool first_done = false;
+    bool first_abandoned = false;  // the first call's request was given up by its end
+    std::chrono::milliseconds first_took{0};
+
+private:
+    std::chrono::milliseconds first_call_;
+    bool until_abandoned_;
+};
+
+std::string identify_title(fixture& f, const std::string& item_id) {
+    const auto job_id = f.db->find_item("default", item_id)->job_id;
+    for (const auto& c : f.db->checkpoints(job_id)) {
+        if (c.stage == "identify") {
+            return std::string(boost::json::parse(c.output_json).at("title").as_string());
+        }
+    }
+    return "";
+}
+
+}  // namespace
+
+TEST_CASE("scheduler: a job three times longer than its lease keeps it by heartbeats, runs once",
+          "[pipeline]") {
+    fixture f;
+    f.lease_ms = 1'000;
+    f.heartbeat_ms = 200;
+    f.rescue_every_ms = 50;  // an expired lease would be rescued at once
+    const auto id = f.submit("orientation-3-landscape.jpg", "A print");
+    slow_first_vision vision(std::chrono::milliseconds(3'000), false);
+    f.run_until_finished(1, &vision);
+
+    CHECK(f.events.errors.empty());
+    CHECK(vision.calls == 1);
+    CHECK(vision.first_took >= std::chrono::milliseconds(3'000));
+    CHECK_FALSE(vision.first_abandoned);
+    CHECK(f.events.finish_count[id] == 1);
+    CHECK(f.db->find_job("default", f.db->find_item("default", id)->job_id)->attempts == 1);
+    CHECK(identify_title(f, id) == "Call 1 print");
+}
+
+TEST_CASE("scheduler: without heartbeats a long job is rescued once and its late result refused",
+          "[pipeline]") {
+    fixture f;
+    f.lease_ms = 1'000;
+    f.heartbeat_ms = 200;
+    f.rescue_every_ms = 50;
+    const auto id = f.submit("orientation-3-landscape.jpg", "A print");
+    const auto job_id = f.db->find_item("default", id)->job_id;
+    // The first run's heartbeats stall: its lease runs out while its call goes on.
+    batch_recorder store(*f.db);
+    std::atomic<std::int64_t> first_fence{-1};
+    store.skip_heartbeat = [&first_fence](const st::lease_ref& l) {
+        return l.fence == first_fence.load();
+    };
+    f.scheduler_db = &store;
+    slow_first_vision vision(std::chrono::milliseconds(3'000), false);
+    vision.on_first = [&] { first_fence = f.db->find_job("default", job_id)->fence; };
+    f.run_until([&] { return f.events.finished.size() == 1 && vision.first_done; }, &vision);
+
+    // The rescued job ran again, once, and finished; the first run's answer came after that
+    // and was not written.
+    CHECK(vision.calls == 2);
+    CHECK(f.events.finish_count[id] == 1);
+    const auto job = f.db->find_job("default", job_id);
+    CHECK(job->attempts == 2);
+    CHECK(store::is_final(job->state));
+    CHECK(identify_title(f, id) == "Call 2 print");
+    CHECK(result_of(f, id).at("identification").at("title") == "Call 2 print");
+}
+
+TEST_CASE("scheduler: a rescued job's first worker gives up its unsent call and writes nothing",
+          "[pipeline]") {
+    fixture f;
+    f.lease_ms = 1'000;
+    f.heartbeat_ms = 100;
+    f.rescue_every_ms = 50;
+    const auto id = f.submit("orientation-3-landscape.jpg", "A print");
+    const auto job_id = f.db->find_item("default", id)->job_id;
+    // The first run's call waits (as for the rate limits) and its heartbeats stall until its
+    // lease is rescued; the heartbeat after that tells the worker, and the call it has not sent
+    // is given up.
+    batch_recorder store(*f.db);
+    std::atomic<std::int64_t> first_fence{-1};
+    store.skip_heartbeat = [&](const st::lease_ref& l) {
+        return l.fence == first_fence.load() && f.db->find_job("default", job_id)->fence == l.fence;
+    };
+    f.scheduler_db = &store;
+    slow_first_vision vision(std::chrono::milliseconds(5'000), true);
+    vision.on_first = [&] { first_fence = f.db->find_job("default", job_id)->fence; };
+    f.run_until([&] { return f.events.finished.size() == 1 && vision.first_done; }, &vision);
+
+    CHECK(vision.first_abandoned);
+    CHECK(vision.first_took < std::chrono::milliseconds(4'000));
+    CHECK(f.events.errors == std::vector<std::string>{"lease_lost"});
+    CHECK(vision.calls == 2);
+    CHECK(f.events.finish_count[id] == 1);
+    CHECK(identify_title(f, id) == "Call 2 print");
+}
+
+TEST_CASE("scheduler: a canceled item's run gives up its unsent call at once", "[pipeline]") {
+    fixture f;
+    f.heartbeat_ms = 60'000;  // no heartbeat comes while the call waits
+    const auto id = f.submit("orientation-3-landscape.jpg", "A print");
+    slow_first_vision vision(std::chrono::milliseconds(5'000), true);
+    vision.on_first = [&] {
+        CHECK(f.db->cancel("default", id, system_clock::instance().now_ms()) ==
+              store::cancel_outcome::canceled);
+        f.running->canceled(id);  // as the API does after the store's cancel
+    };
+    f.run_until([&] { return vision.first_done; }, &vision);
+
+    CHECK(vision.first_abandoned);
+    CHECK(vision.first_took < std::chrono::milliseconds(4'000));
+    CHECK(vision.calls == 1);
+    CHECK(f.events.finish_count.empty());  // the cancel ended it, not the worker
+    CHECK(f.db->find_item("default", id)->state == store::job_state::canceled);
+    CHECK(identify_title(f, id).empty());
 }
