@@ -472,6 +472,16 @@ struct claude_vision::impl {
             answers = std::make_unique<answer_cache>(answer_cache_options(options), time,
                                                      options.answers.get(), options.answers->pool(),
                                                      &registry);
+        } else {
+            // Answers are not kept, yet identical calls in flight together are still made once:
+            // the cache only shares each call while it runs, and keeps nothing after.
+            auto shared_only = answer_cache_options(options);
+            shared_only.encode = nullptr;
+            shared_only.decode = nullptr;
+            shared_only.cacheable = [](const model_answer&) { return false; };
+            shared_only.claim_for = milliseconds(0);
+            answers = std::make_unique<answer_cache>(std::move(shared_only), time, nullptr, nullptr,
+                                                     &registry);
         }
         if (options.batch.enabled && options.answers) {
             batcher = std::make_unique<claude_batcher>(options, executor);
@@ -595,10 +605,6 @@ struct claude_vision::impl {
                                               model_answer& out);
     asio::awaitable<result<http_response>> send_call(const http_call& call,
                                                      const std::string& keep_key, bool& replayed);
-    static asio::awaitable<model_answer> uncached_answer(std::shared_ptr<impl> self,
-                                                         const pipeline::identify_request& request,
-                                                         std::string body, std::string model,
-                                                         resilience::deadline stage);
     // The functions below are awaited directly: the caller's frame keeps the referenced
     // request alive (see core/async.hpp on GCC 12). A bulk call may wait hours for its batch
     // in those on its way (answer, the cache's, pay, call_batch), so they keep little in their
@@ -1233,9 +1239,6 @@ asio::awaitable<model_answer> claude_vision::impl::answer(std::shared_ptr<impl> 
                                                           std::string model,
                                                           resilience::deadline stage) {
     std::string body = self->body_for(request, model);
-    if (!self->answers) {
-        return uncached_answer(self, request, std::move(body), std::move(model), stage);
-    }
     std::string key = answer_key(body);
     if (request.bulk && self->batcher && self->answers->try_lead(key)) {
         flight_lead lead(*self->answers, std::move(key));
@@ -1266,23 +1269,6 @@ asio::awaitable<model_answer> claude_vision::impl::cached_answer(
         co_await std::move(forgetting);
     }
     co_return self->settle(std::move(got), where, model, request.item_id);
-}
-
-// uncached_answer makes the call with no answer store to keep its answer: the keeper's journal
-// is forgotten as soon as the answer is here.
-asio::awaitable<model_answer> claude_vision::impl::uncached_answer(
-    std::shared_ptr<impl> self, const pipeline::identify_request& request, std::string body,
-    std::string model, resilience::deadline stage) {
-    // The answer key costs a hash of the body: only the keeper needs it here.
-    std::string key = self->keeper ? answer_key(body) : std::string();
-    auto calling =
-        self->call_model(self, request, std::move(key), std::move(body), std::move(model), stage);
-    auto out = co_await std::move(calling);
-    if (!out.keep_key.empty()) {
-        auto forgetting = self->keeper->forget(out.keep_key);
-        co_await std::move(forgetting);
-    }
-    co_return out;
 }
 
 // send_call sends one attempt through the call keeper when there is one, else directly; also

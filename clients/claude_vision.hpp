@@ -113,9 +113,9 @@ struct claude_options {
     // crash of this one does not pay for its calls in flight again; calls go directly when its
     // program is empty, or when no keeper answers.
     call_keeper_options keeper;
-    // Paid answers to reuse; none when null (every identify() call pays). They are looked up
-    // in memory first (answer_memory: entries and bytes, measured deeply), then in this store,
-    // and kept at both levels for answer_ttl.
+    // Paid answers to reuse; none when null (nothing is kept, though identical calls in flight
+    // together still make one call). They are looked up in memory first (answer_memory: entries
+    // and bytes, measured deeply), then in this store, and kept at both levels for answer_ttl.
     std::shared_ptr<answer_store> answers;
     cache::lru_options answer_memory{.max_entries = 10'000, .max_bytes = 64 * 1024 * 1024};
     std::chrono::milliseconds answer_ttl{30LL * 24 * 3'600'000};

@@ -302,6 +302,7 @@ asio::awaitable<void> identify_after(claude_vision* vision, milliseconds delay, 
     asio::steady_timer timer(co_await asio::this_coro::executor, delay);
     co_await timer.async_wait(asio::use_awaitable);
     auto r = request();
+    r.title_hint += " " + name;  // two calls of their own, not one shared
     auto got = co_await vision->identify(std::move(r));
     finished->push_back(std::move(name));
     out->emplace(std::move(got));

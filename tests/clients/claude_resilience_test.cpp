@@ -31,8 +31,13 @@ using test::sleep_log;
 
 namespace {
 
+// Each request asks something of its own (its hint): identical calls in flight together would
+// be made once, and these tests count calls.
 pipeline::identify_request request() {
-    return test::tiny_request("itm_resilience");
+    static std::atomic<int> made{0};
+    auto r = test::tiny_request("itm_resilience");
+    r.title_hint = "camera " + std::to_string(++made);
+    return r;
 }
 
 using harness = test::claude_harness;

@@ -520,10 +520,12 @@ TEST_CASE("claude vision: concurrent items on two threads share one client", "[c
     claude_vision vision(h.options, h.io.get_executor(), h.registry);
     std::vector<std::optional<result<pipeline::identification>>> results(6);
     std::atomic<int> errors{0};
+    int n = 0;
     for (auto& slot : results) {
-        asio::co_spawn(
-            h.io, test::detail::store_result(vision.identify(request_for({photo().jpeg})), &slot),
-            [&errors](std::exception_ptr e) { errors += e ? 1 : 0; });
+        auto r = request_for({photo().jpeg});
+        r.title_hint += " " + std::to_string(++n);  // six calls, not one shared
+        asio::co_spawn(h.io, test::detail::store_result(vision.identify(std::move(r)), &slot),
+                       [&errors](std::exception_ptr e) { errors += e ? 1 : 0; });
     }
     std::thread second([&h] { h.io.run(); });
     h.io.run();
@@ -534,6 +536,42 @@ TEST_CASE("claude vision: concurrent items on two threads share one client", "[c
         CHECK(r->has_value());
     }
     CHECK(h.fake.paid() == 6);
+}
+
+TEST_CASE("claude vision: without an answer store identical calls together are made once",
+          "[clients]") {
+    harness h;  // no answer store: answers are not kept
+    h.options.strong_model = "";
+    h.fake.set_latency(milliseconds(200));
+    claude_vision vision(h.options, h.io.get_executor(), h.registry);
+    std::vector<std::optional<result<pipeline::identification>>> results(5);
+    int n = 0;
+    for (auto& slot : results) {
+        auto r = request_for({photo().jpeg});
+        r.item_id = "itm_" + std::to_string(++n);
+        asio::co_spawn(h.io, test::detail::store_result(vision.identify(std::move(r)), &slot),
+                       asio::detached);
+    }
+    h.io.run();
+    CHECK(h.fake.received() == 1);
+    int paid = 0;
+    int shared = 0;
+    for (const auto& r : results) {
+        REQUIRE(r);
+        REQUIRE(r->has_value());
+        const auto& call = (*r)->calls.at(0);
+        paid += call.outcome == "ok" && (*r)->cost_micros > 0 ? 1 : 0;
+        shared += call.outcome == "cached" && (*r)->cost_micros == 0 ? 1 : 0;
+    }
+    CHECK(paid == 1);  // the item that made the call pays it; the others shared it, free
+    CHECK(shared == 4);
+
+    // Nothing outlives the call: the same request later is made again.
+    h.io.restart();
+    auto again = test::run_coro(h.io, vision.identify(request_for({photo().jpeg})));
+    REQUIRE(again);
+    CHECK(again->calls.at(0).outcome == "ok");
+    CHECK(h.fake.received() == 2);
 }
 
 TEST_CASE("claude vision: cancelling the caller ends a call in flight", "[clients]") {
