@@ -14,6 +14,7 @@
 #include "core/utf8.hpp"
 #include "pipeline/finished_items.hpp"
 #include "pipeline/item_document.hpp"
+#include "pipeline/vision.hpp"
 
 namespace boomer::api {
 namespace {
@@ -149,18 +150,33 @@ awaitable<http_response> cancel_item(api_deps& deps, request_context ctx) {
 awaitable<http_response> retry_item(api_deps& deps, request_context ctx) {
     std::string id(ctx.path.get("item_id").value_or(""));
     auto retry_work = [&deps, id]() -> std::optional<bool> {
-        if (!deps.db->find_item(deps.tenant_id, id)) {
+        auto item = deps.db->find_item(deps.tenant_id, id);
+        if (!item) {
             return std::nullopt;
         }
-        return deps.db->retry(deps.tenant_id, id, deps.time->now_ms());
+        if (deps.db->retry(deps.tenant_id, id, deps.time->now_ms())) {
+            return true;
+        }
+        // A finished item that went on without the vision model, which refused for a reason
+        // the operator can end (a wrong key): the retry identifies it again.
+        for (const auto& c : deps.db->checkpoints(item->job_id)) {
+            if (c.stage == "identify" && pipeline::refused_fixably(json::parse(c.output_json))) {
+                return deps.db->redo(deps.tenant_id, id, deps.time->now_ms());
+            }
+        }
+        return false;
     };
     auto outcome = co_await run_on(*deps.store_pool, retry_work);
     if (!outcome) {
         co_return to_response(item_not_found(id));
     }
     if (!*outcome) {
-        co_return to_response(make_problem(http::status::conflict, "not-retryable",
-                                           "only failed or canceled items can be retried"));
+        co_return to_response(
+            make_problem(http::status::conflict, "not-retryable",
+                         "only failed or canceled items can be retried, and finished ones whose "
+                         "identification went on without Claude after it refused the API key, "
+                         "billing or model (vision_error vision_auth, vision_billing or "
+                         "vision_not_found)"));
     }
     deps.wake_workers();
     co_return json_response(http::status::accepted,

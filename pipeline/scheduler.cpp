@@ -43,13 +43,6 @@ bool identified(const json::value& identification) {
     return flag != nullptr && flag->is_bool() && flag->as_bool();
 }
 
-// fixable_refusal says whether Claude refused a call for a reason the operator ends by changing
-// the configuration (the API key, billing, the model's name): retried once that is done, the
-// same call can succeed, where a refused request (a bad photo) cannot.
-bool fixable_refusal(std::string_view code) {
-    return code == "vision_auth" || code == "vision_billing" || code == "vision_not_found";
-}
-
 bool priced(const json::value& price) {
     const auto* p = price.as_object().if_contains("price");
     return p != nullptr && p->is_object();
@@ -476,6 +469,17 @@ asio::awaitable<void> scheduler::execute(const std::shared_ptr<job_context>& ctx
     // The text is parsed: a resumed job (say, a bulk one waiting hours on its batch) keeps only
     // the parsed checkpoints.
     std::vector<store::checkpoint>().swap(saved);
+    if (auto found = done.find("identify"); found != done.end() && refused_fixably(found->second)) {
+        // Identified without the model, which refused for a reason the operator can end (the
+        // item was retried for that): the model is asked again, and what followed is redone.
+        bool redo = false;
+        for (std::string_view stage : stage_names) {
+            redo = redo || stage == "identify";
+            if (auto it = done.find(stage); redo && it != done.end()) {
+                done.erase(it);
+            }
+        }
+    }
 
     // Held while this item leads a near-duplicate flight; released (waking the copies that wait)
     // once its identification is recorded and offered, or when this frame ends.
@@ -651,7 +655,9 @@ asio::awaitable<result<json::value>> scheduler::run_stage_async(
 // lends its identification (near_duplicate.hpp). A permanent vision failure falls back to
 // the local identification, noted on the result; a retryable one retries the item. A refusal
 // the operator can end (fixable_refusal) fails an item that nothing else identifies, with no
-// identification kept: POST /retry then asks again, where a review would have been final.
+// identification kept: POST /retry then asks again, where a review would have been final; an
+// item its hint identifies goes on with the refusal noted, and a retry of it asks again too
+// (execute drops that identification).
 asio::awaitable<result<json::value>> scheduler::identify_with_vision(
     const store::item_record& item, const std::map<std::string, json::value, std::less<>>& done,
     near_duplicate_flights::ticket& flight, std::string& parked_in, bool last_attempt,
@@ -717,14 +723,16 @@ asio::awaitable<result<json::value>> scheduler::identify_with_vision(
         if (answer.error().retryable) {
             co_return make_unexpected(answer.error());
         }
-        if (fixable_refusal(answer.error().code) && !identified(local)) {
-            auto refused = answer.error();
+        auto refused = answer.error();
+        if (fixable_refusal(refused.code)) {
             refused.message += " Once that is fixed, POST /v1/items/" + item.item_id +
                                "/retry identifies the item again.";
-            co_return make_unexpected(std::move(refused));
+            if (!identified(local)) {
+                co_return make_unexpected(std::move(refused));
+            }
         }
         local.as_object()["vision_error"] =
-            json::object{{"code", answer.error().code}, {"message", answer.error().message}};
+            json::object{{"code", refused.code}, {"message", refused.message}};
         co_return local;
     }
     const auto& id = *answer;

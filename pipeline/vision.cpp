@@ -1,5 +1,5 @@
-// The identification as the item's result document shows it, and the fingerprint of a request's
-// texts.
+// The identification as the item's result document shows it, the fingerprint of a request's
+// texts, and which refusals of the model a retry can get past.
 #include "pipeline/vision.hpp"
 
 #include "core/hash.hpp"
@@ -43,6 +43,18 @@ json::object call_json(const vision_call& c) {
 }
 
 }  // namespace
+
+bool fixable_refusal(std::string_view code) {
+    return code == "vision_auth" || code == "vision_billing" || code == "vision_not_found";
+}
+
+bool refused_fixably(const json::value& identification) {
+    const auto* doc = identification.if_object();
+    const auto* error = doc != nullptr ? doc->if_contains("vision_error") : nullptr;
+    const auto* code =
+        error != nullptr && error->is_object() ? error->as_object().if_contains("code") : nullptr;
+    return code != nullptr && code->is_string() && fixable_refusal(code->as_string());
+}
 
 std::string request_texts_context(const identify_request& request) {
     // Each text as its length and bytes, so that no two requests run together the same way.

@@ -6,6 +6,7 @@
 #include <atomic>
 #include <boost/asio/awaitable.hpp>
 #include <boost/json/object.hpp>
+#include <boost/json/value.hpp>
 #include <cstdint>
 #include <functional>
 #include <map>
@@ -182,6 +183,15 @@ public:
 
 // The failure code of a call not sent because the process stops before it could be answered.
 inline constexpr std::string_view stopping_code = "vision_stopping";
+
+// fixable_refusal says whether Claude refused a call for a reason the operator ends by changing
+// the configuration (the API key, billing, the model's name): made again once that is done, the
+// same call can succeed, where a refused request (a bad photo) cannot.
+bool fixable_refusal(std::string_view code);
+
+// refused_fixably says whether an identify stage's output went on without the vision model
+// because of such a refusal (its "vision_error"): a retry of the item identifies it again.
+bool refused_fixably(const boost::json::value& identification);
 
 // The failure code of a call not sent because its item's job gave it up
 // (identify_request::abandoned); nothing was spent.

@@ -413,6 +413,16 @@ cancel_outcome postgres_store::cancel(std::string_view tenant_id, std::string_vi
 
 bool postgres_store::retry(std::string_view tenant_id, std::string_view item_id,
                            std::int64_t now_ms) {
+    return requeue(tenant_id, item_id, now_ms, false);
+}
+
+bool postgres_store::redo(std::string_view tenant_id, std::string_view item_id,
+                          std::int64_t now_ms) {
+    return requeue(tenant_id, item_id, now_ms, true);
+}
+
+bool postgres_store::requeue(std::string_view tenant_id, std::string_view item_id,
+                             std::int64_t now_ms, bool any_final) {
     bool requeued = pool_.run("retry", [&](pqxx::connection& conn) {
         pqxx::work tx(conn);
         std::string item(item_id);
@@ -421,7 +431,9 @@ bool postgres_store::retry(std::string_view tenant_id, std::string_view item_id,
             return false;
         }
         auto state = state_from_db(job[0][0].c_str());
-        if (state != job_state::failed && state != job_state::canceled) {
+        const bool takes = any_final ? is_final(state)
+                                     : state == job_state::failed || state == job_state::canceled;
+        if (!takes) {
             return false;
         }
         auto prio = priority_from_db(job[0][1].c_str());

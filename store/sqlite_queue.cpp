@@ -343,6 +343,15 @@ cancel_outcome sqlite_store::cancel(std::string_view tenant_id, std::string_view
 
 bool sqlite_store::retry(std::string_view tenant_id, std::string_view item_id,
                          std::int64_t now_ms) {
+    return requeue(tenant_id, item_id, now_ms, false);
+}
+
+bool sqlite_store::redo(std::string_view tenant_id, std::string_view item_id, std::int64_t now_ms) {
+    return requeue(tenant_id, item_id, now_ms, true);
+}
+
+bool sqlite_store::requeue(std::string_view tenant_id, std::string_view item_id,
+                           std::int64_t now_ms, bool any_final) {
     bool requeued = false;
     write([&](connection& c) {
         priority prio = priority::normal;
@@ -354,7 +363,8 @@ bool sqlite_store::retry(std::string_view tenant_id, std::string_view item_id,
                 return;
             }
             auto state = state_from_db(st.text(0));
-            requeued = state == job_state::failed || state == job_state::canceled;
+            requeued = any_final ? is_final(state)
+                                 : state == job_state::failed || state == job_state::canceled;
             if (!requeued) {
                 return;
             }

@@ -54,6 +54,7 @@ public:
     cancel_outcome cancel(std::string_view tenant_id, std::string_view item_id,
                           std::int64_t now_ms) override;
     bool retry(std::string_view tenant_id, std::string_view item_id, std::int64_t now_ms) override;
+    bool redo(std::string_view tenant_id, std::string_view item_id, std::int64_t now_ms) override;
 
     std::map<priority, std::int64_t> queue_depth() override;
     std::map<job_state, std::int64_t> count_by_state() override;
@@ -71,6 +72,9 @@ public:
     std::int64_t cache_purge_expired(std::int64_t now_ms) override;
 
 private:
+    // retry and redo: `any_final` lets succeeded and needs_review items go back too.
+    bool requeue(std::string_view tenant_id, std::string_view item_id, std::int64_t now_ms,
+                 bool any_final);
     // release, park and defer: waits_for and the error shown (kept when error_code is empty).
     bool hand_back(std::string_view job_id, std::int64_t fence, std::string_view waits_for,
                    std::string_view error_code, std::string_view error_message,

@@ -365,6 +365,12 @@ public:
     virtual bool retry(std::string_view tenant_id, std::string_view item_id,
                        std::int64_t now_ms) = 0;
 
+    // redo is retry for a final item in any state, succeeded and needs_review too: one whose
+    // pipeline will do part of its finished work again (the checkpoints are kept; the pipeline
+    // decides what it redoes). False: not found or not final.
+    virtual bool redo(std::string_view tenant_id, std::string_view item_id,
+                      std::int64_t now_ms) = 0;
+
     // Queue depth (queued jobs, parked ones excepted: they wait for upstream work, not for a
     // worker) by priority, and jobs by state (parked ones queued); every enum value is present.
     virtual std::map<priority, std::int64_t> queue_depth() = 0;

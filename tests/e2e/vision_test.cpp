@@ -244,8 +244,12 @@ TEST_CASE("service with Claude: a refused API key fails the item; fixed, a retry
     CHECK(t.fake.paid() == 1);
 }
 
-TEST_CASE("service with Claude: a refused key with a title hint goes on without Claude", "[e2e]") {
+TEST_CASE(
+    "service with Claude: a refused key with a title hint goes on without Claude; fixed, "
+    "a retry asks Claude",
+    "[e2e]") {
     claude_service t;
+    t.confident_camera();
     t.start("wrong-key");
 
     // The seller's hint identifies the item: it is priced from it, and the refusal is noted.
@@ -255,8 +259,35 @@ TEST_CASE("service with Claude: a refused key with a title hint goes on without 
     const auto& id = done.item.at("identification").as_object();
     CHECK(str(id.at("source")) == "title_hint");
     CHECK(str(id.at("vision_error").at("code")) == "vision_auth");
+    const auto item_id = str(done.item.at("item_id"));
+    CHECK_THAT(str(id.at("vision_error").at("message")),
+               Catch::Contains("/v1/items/" + item_id + "/retry"));
     CHECK(t.fake.received() == 1);
     CHECK(t.fake.paid() == 0);
+
+    // An item that finished without such a refusal is not retried.
+    t.svc.reset();
+    t.start();
+    auto plain = submit_and_wait(*t.api, {jpeg(camera_photo)});
+    CHECK(str(plain.job.at("state")) == "succeeded");
+    CHECK(t.fake.paid() == 1);
+    auto refused = t.api->post("/v1/items/" + str(plain.item.at("item_id")) + "/retry");
+    REQUIRE(refused);
+    CHECK(refused->status == 409);
+    CHECK_THAT(refused->body, Catch::Contains("not-retryable"));
+
+    // With the right key, the first item's retry identifies it with Claude (a call of its
+    // own: its hint makes another request than the plain item's) and prices it again.
+    REQUIRE(t.api->post("/v1/items/" + item_id + "/retry")->status == 202);
+    auto job = t.api->wait_final(str(done.job.at("job_id")));
+    CHECK(str(job.at("state")) == "succeeded");
+    auto item = parse_object(t.api->get("/v1/items/" + item_id)->body);
+    const auto& again = item.at("identification").as_object();
+    CHECK(str(again.at("title")) == "Canon AE-1 Program 35mm SLR Film Camera");
+    CHECK_FALSE(again.contains("vision_error"));
+    CHECK(str(item.at("listing").at("title")).find("Canon AE-1") != std::string::npos);
+    CHECK(t.fake.received() == 3);  // the refused call, the plain item's, the retry's
+    CHECK(t.fake.paid() == 2);
 }
 
 TEST_CASE("service with Claude: a long retry-after puts the item back in the queue", "[e2e]") {

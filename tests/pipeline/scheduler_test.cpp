@@ -194,6 +194,9 @@ public:
     bool retry(std::string_view t, std::string_view i, std::int64_t now) override {
         return inner_.retry(t, i, now);
     }
+    bool redo(std::string_view t, std::string_view i, std::int64_t now) override {
+        return inner_.redo(t, i, now);
+    }
     std::map<st::priority, std::int64_t> queue_depth() override { return inner_.queue_depth(); }
     std::map<st::job_state, std::int64_t> count_by_state() override {
         return inner_.count_by_state();

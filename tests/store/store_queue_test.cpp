@@ -306,6 +306,32 @@ STORE_TEST("retry requeues failed and canceled items and keeps their checkpoints
     CHECK(claim_one(s, "w", lease, t0 + 11).job_id == canceled.job_id);
 }
 
+STORE_TEST("redo requeues a final item in any state and keeps its checkpoints", "[store]") {
+    auto ids = add_item(s, "t", priority::normal, t0);
+    auto job = claim_one(s, "w", lease, t0);
+    REQUIRE(s.save_checkpoint(job.job_id, job.fence, stage("identify", "{\"id\":1}", t0)));
+    CHECK_FALSE(s.redo("t", ids.item_id, t0 + 1));  // running: not final
+    REQUIRE(s.complete(job.job_id, job.fence, job_state::succeeded, "{}", "", "", t0 + 2));
+    CHECK_FALSE(s.retry("t", ids.item_id, t0 + 3));  // retry takes no succeeded item
+
+    CHECK(s.redo("t", ids.item_id, t0 + 4));
+    auto record = s.find_job("t", ids.job_id);
+    CHECK(record->state == job_state::queued);
+    CHECK(record->attempts == 0);
+    CHECK(record->finished_ms == 0);
+    CHECK(s.find_item("t", ids.item_id)->result_json.empty());
+    REQUIRE(s.checkpoints(ids.job_id).size() == 1);
+    CHECK_FALSE(s.redo("t", ids.item_id, t0 + 5));      // queued: not final
+    CHECK_FALSE(s.redo("other", ids.item_id, t0 + 5));  // another tenant's item is not found
+
+    auto again = claim_one(s, "w", lease, t0 + 6);
+    CHECK(again.job_id == ids.job_id);
+    REQUIRE(s.complete(again.job_id, again.fence, job_state::needs_review, "{}", "no_price",
+                       "no comps", t0 + 7));
+    CHECK(s.redo("t", ids.item_id, t0 + 8));
+    CHECK(s.find_job("t", ids.job_id)->state == job_state::queued);
+}
+
 STORE_TEST("release gives the attempt back and queues the job at once", "[store]") {
     auto ids = add_item(s, "t", priority::normal, t0);
     auto job = claim_one(s, "w", lease, t0);
