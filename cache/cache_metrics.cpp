@@ -6,7 +6,9 @@ namespace boomer::cache {
 namespace {
 
 metrics::family<metrics::counter>& lookups(metrics::registry& r) {
-    return r.counter_family("boomer_cache_lookups_total", "Cache lookups by outcome (hit or miss).",
+    return r.counter_family("boomer_cache_lookups_total",
+                            "Cache lookups by outcome (hit, miss, or shared: a miss that got a "
+                            "concurrent caller's load of the key).",
                             {"cache", "outcome"});
 }
 
@@ -21,6 +23,7 @@ cache_metrics::cache_metrics(metrics::registry* registry, const std::string& nam
     auto& family = lookups(*registry);
     hits_ = &family.with({name, "hit"});
     misses_ = &family.with({name, "miss"});
+    shared_ = &family.with({name, "shared"});
     entries_ = &registry
                     ->callback_gauge_family("boomer_cache_entries", "Entries held by the cache.",
                                             {"cache"})

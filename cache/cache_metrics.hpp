@@ -1,5 +1,7 @@
 // The metrics every cache exports under its name:
-//   boomer_cache_lookups_total{cache,outcome}  lookups by outcome, "hit" or "miss";
+//   boomer_cache_lookups_total{cache,outcome}  lookups by outcome: "hit", "miss", or "shared"
+//                                              (a miss that joined a concurrent caller's load
+//                                              of the key, and got its value without loading);
 //   boomer_cache_entries{cache}                entries held now;
 //   boomer_cache_bytes{cache}                  bytes held now, measured deeply.
 // Thread-safety: as metrics::registry; the counters are lock-free.
@@ -33,10 +35,16 @@ public:
             misses_->inc();
         }
     }
+    void shared() {
+        if (shared_ != nullptr) {
+            shared_->inc();
+        }
+    }
 
 private:
     metrics::counter* hits_ = nullptr;
     metrics::counter* misses_ = nullptr;
+    metrics::counter* shared_ = nullptr;
     metrics::callback_gauge* entries_ = nullptr;
     metrics::callback_gauge* bytes_ = nullptr;
 };

@@ -75,6 +75,23 @@ public:
         return found;
     }
 
+    // count_lookup counts a lookup made with peek(), once its outcome is known: a hit, a miss,
+    // or a miss shared (another caller's load of the key answered it).
+    enum class lookup { hit, miss, shared };
+    void count_lookup(lookup outcome) {
+        switch (outcome) {
+            case lookup::hit:
+                metrics_.hit();
+                break;
+            case lookup::miss:
+                metrics_.miss();
+                break;
+            case lookup::shared:
+                metrics_.shared();
+                break;
+        }
+    }
+
     // peek is get() without counting a lookup (for a second look inside one lookup).
     std::shared_ptr<const V> peek(std::string_view key) {
         auto& s = shard_for(key);

@@ -178,7 +178,9 @@ public:
     boost::asio::awaitable<result<V>> get_or_load(
         const std::string& key, const loader& load, found_in* where = nullptr,
         std::optional<std::chrono::milliseconds> max_wait = {}, bool claim = true) {
-        if (auto hit = memory_.get(key)) {
+        using lookup = typename lru_cache<V>::lookup;
+        if (auto hit = memory_.peek(key)) {
+            memory_.count_lookup(lookup::hit);
             tell(where, found_in::memory);
             co_return *hit;
         }
@@ -189,6 +191,9 @@ public:
         };
         bool expired = false;
         auto got = co_await flights_.run(key, fill, max_wait, &expired);
+        // Counted once the outcome is known: a caller that joined another's load got its value
+        // without a load of its own.
+        memory_.count_lookup(led || expired || !got ? lookup::miss : lookup::shared);
         if (!got) {
             tell(where, expired ? found_in::expired : led ? found_in::loader : found_in::flight);
             co_return make_unexpected(got.error());

@@ -163,7 +163,8 @@ bool has_line(const std::string& text, const std::string& line) {
 TEST_CASE("tiered cache: 100 concurrent identical loads on a cold cache call the loader once",
           "[cache]") {
     manual_clock time;
-    text_cache cache(text_options(), time, nullptr, nullptr, nullptr);
+    metrics::registry registry;
+    text_cache cache(text_options(), time, nullptr, nullptr, &registry);
     counting_loader l;
     text_cache::loader load = [&l] { return slow_load(l); };
     std::string key = "vision:abc";
@@ -177,6 +178,11 @@ TEST_CASE("tiered cache: 100 concurrent identical loads on a cold cache call the
     // Later callers are served from memory.
     ask_many(cache, key, load, 10);
     CHECK(l.calls == 1);
+    // One miss loaded; the 99 callers that joined it shared its value: not misses.
+    const auto text = registry.render();
+    CHECK(has_line(text, R"(boomer_cache_lookups_total{cache="vision",outcome="miss"} 1)"));
+    CHECK(has_line(text, R"(boomer_cache_lookups_total{cache="vision",outcome="shared"} 99)"));
+    CHECK(has_line(text, R"(boomer_cache_lookups_total{cache="vision",outcome="hit"} 10)"));
 }
 
 TEST_CASE("tiered cache: concurrent loads on four threads still make one loader call", "[cache]") {
