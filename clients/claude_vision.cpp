@@ -1263,6 +1263,18 @@ asio::awaitable<model_answer> claude_vision::impl::cached_answer(
     }
     auto where = cache::found_in::loader;
     auto got = co_await self->answers->get_or_load(key, load, &where, max_wait, !batched);
+    // The item whose call this one waited for gave it up unsent (its lease went, or it was
+    // canceled): this item, still wanting the answer, asks again, and may lead the call now.
+    const bool wanted = !request.abandoned || !request.abandoned->load();
+    for (int again = 0; again < 3 && wanted && where == cache::found_in::flight && got &&
+                        got->error && got->error->code == pipeline::abandoned_code;
+         ++again) {
+        if (!batched) {
+            max_wait = stage.remaining();
+        }
+        where = cache::found_in::loader;
+        got = co_await self->answers->get_or_load(key, load, &where, max_wait, !batched);
+    }
     if (where == cache::found_in::loader && got && !got->keep_key.empty()) {
         // The answer is in the store now: the keeper's journal need not keep it any longer.
         auto forgetting = self->keeper->forget(got->keep_key);

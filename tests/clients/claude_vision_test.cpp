@@ -206,6 +206,45 @@ TEST_CASE("claude vision: a call its item gave up while it waited is not sent", 
     CHECK(h.fake.paid() == 1);
 }
 
+TEST_CASE("claude vision: a call waiting for an identical one that was given up makes it itself",
+          "[clients]") {
+    // Real time, as above: a first call of its own takes 300 ms; meanwhile two identical calls
+    // wait, the second for the first of them, which its item gives up at 100 ms.
+    fakes::fake_anthropic_options fake_options;
+    fake_options.latency = milliseconds(300);
+    harness h(fake_options);
+    h.options.strong_model = "";
+    claude_vision vision(h.options, h.io.get_executor(), h.registry);
+    auto opener = request_for({photo().jpeg});
+    opener.item_id = "itm_opener";
+    opener.title_hint = "another concert print";
+    auto given_up = std::make_shared<std::atomic<bool>>(false);
+    auto leader = request_for({photo().jpeg});
+    leader.item_id = "itm_leader";
+    leader.abandoned = given_up;
+    auto follower = request_for({photo().jpeg});
+    follower.item_id = "itm_follower";
+
+    std::map<std::string, result<pipeline::identification>> out;
+    auto run = [&](pipeline::identify_request r) -> asio::awaitable<void> {
+        auto id = r.item_id;
+        out.emplace(id, co_await vision.identify(std::move(r)));
+    };
+    asio::co_spawn(h.io, run(std::move(opener)), asio::detached);
+    asio::co_spawn(h.io, run(std::move(leader)), asio::detached);
+    asio::co_spawn(h.io, run(std::move(follower)), asio::detached);
+    asio::steady_timer give_up(h.io, milliseconds(100));
+    give_up.async_wait([given_up](auto) { given_up->store(true); });
+    h.io.run();
+
+    REQUIRE(out.size() == 3);
+    REQUIRE_FALSE(out.at("itm_leader"));
+    CHECK(out.at("itm_leader").error().code == pipeline::abandoned_code);
+    REQUIRE(out.at("itm_follower"));  // it made the call the leader gave up
+    CHECK(out.at("itm_follower")->calls.at(0).outcome == "ok");
+    CHECK(h.fake.received() == 2);
+}
+
 TEST_CASE("claude vision: low confidence escalates to the strong model", "[clients]") {
     harness h;
     h.fake.add_fixture(photo().sha256, "claude-haiku-4-5", record("Some print", 0.4));
