@@ -601,7 +601,7 @@ struct claude_vision::impl {
                                               const std::string& model,
                                               const resilience::rate_cost& estimate,
                                               const resilience::deadline& stage,
-                                              const std::atomic<bool>* abandoned,
+                                              const std::function<bool()>& wanted,
                                               model_answer& out);
     asio::awaitable<result<http_response>> send_call(const http_call& call,
                                                      const std::string& keep_key, bool& replayed);
@@ -794,7 +794,7 @@ attempt_verdict claude_vision::impl::out_of_time(const std::string& why) const {
 asio::awaitable<attempt_verdict> claude_vision::impl::try_once(
     http_call& call, const std::string& keep_key, const std::string& model,
     const resilience::rate_cost& estimate, const resilience::deadline& stage,
-    const std::atomic<bool>* abandoned, model_answer& out) {
+    const std::function<bool()>& wanted, model_answer& out) {
     auto& guard = guard_for(model);
     // Until the model has answered once its calls go one at a time; a call waits no longer than
     // leaves it the time an answer may take (a call handed the first place with a few
@@ -889,15 +889,17 @@ asio::awaitable<attempt_verdict> claude_vision::impl::try_once(
         co_return stopping;
     }
     // Nor does a call whose item's job gave it up while it waited: its lease went to a rescue
-    // (the new run asks for itself) or the item was canceled; sent, it would be paid for nobody.
-    if (abandoned != nullptr && abandoned->load()) {
+    // (the new run asks for itself), ran out while the process was stopped (another worker may
+    // have taken the job: this process learns it only at its next heartbeat, after the timers
+    // that let this call go), or the item was canceled; sent, it would be paid for nobody.
+    if (wanted && !wanted()) {
         guard.limiter.settle(reserved, {.requests = 0});
         attempt_verdict dropped;
         dropped.stop = true;
         dropped.problem = failure{std::string(pipeline::abandoned_code),
                                   "The item's job gave this call to " + model +
-                                      " up before it was sent (its lease was lost or the item "
-                                      "was canceled).",
+                                      " up before it was sent (its lease was lost or ran out, "
+                                      "or the item was canceled).",
                                   true, 0};
         dropped.problem.counts_as_attempt = false;
         co_return dropped;
@@ -1009,8 +1011,8 @@ asio::awaitable<model_answer> claude_vision::impl::call_model(
                                          last ? &*last : nullptr);
             break;
         }
-        auto verdict = co_await self->try_once(call, keep_key, model, estimate, stage,
-                                               request.abandoned.get(), out);
+        auto verdict =
+            co_await self->try_once(call, keep_key, model, estimate, stage, request.wanted, out);
         if (verdict.sent) {
             // A 429 is Claude pacing the account, not processing the call: like a call that
             // never connected, it spends no attempt of the job.
@@ -1265,7 +1267,7 @@ asio::awaitable<model_answer> claude_vision::impl::cached_answer(
     auto got = co_await self->answers->get_or_load(key, load, &where, max_wait, !batched);
     // The item whose call this one waited for gave it up unsent (its lease went, or it was
     // canceled): this item, still wanting the answer, asks again, and may lead the call now.
-    const bool wanted = !request.abandoned || !request.abandoned->load();
+    const bool wanted = !request.wanted || request.wanted();
     for (int again = 0; again < 3 && wanted && where == cache::found_in::flight && got &&
                         got->error && got->error->code == pipeline::abandoned_code;
          ++again) {

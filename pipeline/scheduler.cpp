@@ -158,13 +158,24 @@ struct scheduler::job_context {
     bool lost = false;      // the lease is gone: write nothing more
     bool finished = false;  // execute() returned
     bool ending = false;    // its final write (finish, retry, release) has started
-    // Set with `lost`, for the vision model's calls on other threads (a call not sent yet is
-    // then not sent: identify_request::abandoned).
-    std::shared_ptr<std::atomic<bool>> abandoned = std::make_shared<std::atomic<bool>>(false);
+    // What the job's vision calls read from other threads (identify_request::wanted): `lost`,
+    // and when the lease runs out unless renewed (claim or last heartbeat, epoch ms).
+    struct shared_state {
+        std::atomic<bool> lost{false};
+        std::atomic<std::int64_t> lease_until_ms{0};
+    };
+    std::shared_ptr<shared_state> shared = std::make_shared<shared_state>();
 
     void lose() {
         lost = true;
-        abandoned->store(true);
+        shared->lost.store(true);
+    }
+
+    // wanted is identify_request::wanted for this run, on `time` (the scheduler's clock).
+    std::function<bool()> wanted(const boomer::clock& time) const {
+        return [state = shared, &time] {
+            return !state->lost.load() && time.now_ms() < state->lease_until_ms.load();
+        };
     }
 };
 
@@ -289,11 +300,12 @@ asio::awaitable<void> scheduler::dispatch_loop() {
         if (free > 0) {
             int want = std::min(free, options_.claim_batch);
             std::vector<store::claimed_job> jobs;
+            std::int64_t claimed_at = 0;
             try {
-                auto claim = [db = deps_.db, time = deps_.time, id = &options_.worker_id, want,
-                              lease = options_.lease_ms] {
-                    return db->claim(*id, want, lease, time->now_ms());
-                };
+                claimed_at = deps_.time->now_ms();
+                auto claim = [db = deps_.db, id = &options_.worker_id, want,
+                              lease = options_.lease_ms,
+                              now = claimed_at] { return db->claim(*id, want, lease, now); };
                 jobs = co_await run_on(*deps_.store_pool, claim);
             } catch (const store::store_error& e) {
                 deps_.observer->internal_error("claim", e.what());
@@ -302,7 +314,7 @@ asio::awaitable<void> scheduler::dispatch_loop() {
             for (auto& job : jobs) {
                 ++running_;
                 ++in_flight_;
-                spawn(run_job(std::move(job)), "job");
+                spawn(run_job(std::move(job), claimed_at + options_.lease_ms), "job");
             }
             if (got == static_cast<std::size_t>(want)) {
                 continue;  // there may be more waiting
@@ -363,8 +375,9 @@ asio::awaitable<void> scheduler::rescue_loop() {
     rescue_done_ = true;
 }
 
-asio::awaitable<void> scheduler::run_job(store::claimed_job job) {
+asio::awaitable<void> scheduler::run_job(store::claimed_job job, std::int64_t lease_until_ms) {
     auto ctx = std::make_shared<job_context>(std::move(job));
+    ctx->shared->lease_until_ms.store(lease_until_ms);
     active_.push_back(ctx);
     if (!leasing_) {
         leasing_ = true;
@@ -430,9 +443,10 @@ asio::awaitable<void> scheduler::lease_loop() {
             continue;
         }
         std::vector<bool> held;
+        const auto until = deps_.time->now_ms() + options_.lease_ms;
         try {
-            auto beat = [db = deps_.db, time = deps_.time, &leases, lease = options_.lease_ms] {
-                return db->heartbeat_many(leases, time->now_ms() + lease);
+            auto beat = [db = deps_.db, &leases, until] {
+                return db->heartbeat_many(leases, until);
             };
             held = co_await run_on(lease_pool_, beat);
         } catch (const store::store_error& e) {
@@ -442,6 +456,9 @@ asio::awaitable<void> scheduler::lease_loop() {
         for (std::size_t i = 0; i < beating.size() && i < held.size(); ++i) {
             // A job whose final write ran meanwhile gave its lease up itself; not a loss.
             const auto& ctx = beating[i];
+            if (held[i]) {
+                ctx->shared->lease_until_ms.store(until);
+            }
             if (!held[i] && !ctx->ending && !ctx->finished && !ctx->lost) {
                 ctx->lose();
                 deps_.observer->lease_lost(ctx->job);
@@ -506,7 +523,7 @@ asio::awaitable<void> scheduler::execute(const std::shared_ptr<job_context>& ctx
             // (an item allowed one attempt only has no failed lines to make up for)
             const bool last = job.attempts >= job.max_attempts && job.attempts > 1;
             auto out = co_await run_stage_async(stage, *item, done, flight, parked_in, last,
-                                                ctx->abandoned);
+                                                ctx->wanted(*deps_.time));
             auto elapsed = std::chrono::steady_clock::now() - started;
             double seconds = std::chrono::duration<double>(elapsed).count();
             if (!parked_in.empty()) {
@@ -636,10 +653,10 @@ asio::awaitable<result<json::value>> scheduler::run_stage_async(
     std::string_view stage, const store::item_record& item,
     const std::map<std::string, json::value, std::less<>>& done,
     near_duplicate_flights::ticket& flight, std::string& parked_in, bool last_attempt,
-    const std::shared_ptr<std::atomic<bool>>& abandoned) {
+    std::function<bool()> wanted) {
     if (stage == "identify" && deps_.vision != nullptr) {
         co_return co_await identify_with_vision(item, done, flight, parked_in, last_attempt,
-                                                abandoned);
+                                                std::move(wanted));
     }
     if (stage == "comps") {
         co_return co_await find_comps(item, done);
@@ -661,7 +678,7 @@ asio::awaitable<result<json::value>> scheduler::run_stage_async(
 asio::awaitable<result<json::value>> scheduler::identify_with_vision(
     const store::item_record& item, const std::map<std::string, json::value, std::less<>>& done,
     near_duplicate_flights::ticket& flight, std::string& parked_in, bool last_attempt,
-    const std::shared_ptr<std::atomic<bool>>& abandoned) {
+    std::function<bool()> wanted) {
     auto local = run_identify_local(item, done.at("analyze"), deps_.env);
     if (local.at("source") == "sales_match") {
         co_return local;
@@ -674,7 +691,7 @@ asio::awaitable<result<json::value>> scheduler::identify_with_vision(
     request.bulk = item.prio == store::priority::bulk;
     request.may_park = request.bulk;
     request.last_attempt = last_attempt;
-    request.abandoned = abandoned;
+    request.wanted = std::move(wanted);
     for (const auto& code : local.at("barcodes").as_array()) {
         request.barcodes.push_back(std::string(code.at("symbology").as_string()) + ":" +
                                    std::string(code.at("text").as_string()));

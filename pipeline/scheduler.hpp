@@ -153,7 +153,8 @@ private:
 
     asio::awaitable<void> dispatch_loop();
     asio::awaitable<void> rescue_loop();
-    asio::awaitable<void> run_job(store::claimed_job job);
+    // run_job runs a job claimed with a lease until `lease_until_ms` (epoch ms).
+    asio::awaitable<void> run_job(store::claimed_job job, std::int64_t lease_until_ms);
     asio::awaitable<void> lease_loop();
     // The coroutines below are only ever awaited directly by their caller, whose frame keeps the
     // referenced arguments alive; references also keep temporaries out of the co_await
@@ -185,17 +186,17 @@ private:
     // `flight` receives the item's near-duplicate flight when it leads one (identify); the caller
     // releases it once the identification is recorded and offered. `parked_in` receives the
     // batch the vision call waits in when the job is to park (the stage then fails, retryably).
-    // `last_attempt`: the job has no attempt left after this one. `abandoned` is set once the
-    // job's lease is lost (identify_request::abandoned).
+    // `last_attempt`: the job has no attempt left after this one. `wanted`: whether the job
+    // still wants the answer (identify_request::wanted).
     asio::awaitable<result<json::value>> run_stage_async(
         std::string_view stage, const store::item_record& item,
         const std::map<std::string, json::value, std::less<>>& done,
         near_duplicate_flights::ticket& flight, std::string& parked_in, bool last_attempt,
-        const std::shared_ptr<std::atomic<bool>>& abandoned);
+        std::function<bool()> wanted);
     asio::awaitable<result<json::value>> identify_with_vision(
         const store::item_record& item, const std::map<std::string, json::value, std::less<>>& done,
         near_duplicate_flights::ticket& flight, std::string& parked_in, bool last_attempt,
-        const std::shared_ptr<std::atomic<bool>>& abandoned);
+        std::function<bool()> wanted);
     // reuse_near_duplicate returns the identification an earlier item lends this one (see
     // near_duplicate.hpp), or null when the model must be asked. A copy being identified at the
     // same time is waited for first (near_duplicate_flight.hpp); when the model must be asked,

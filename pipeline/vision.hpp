@@ -3,7 +3,6 @@
 // identify stage works from what local analysis found.
 #pragma once
 
-#include <atomic>
 #include <boost/asio/awaitable.hpp>
 #include <boost/json/object.hpp>
 #include <boost/json/value.hpp>
@@ -56,11 +55,12 @@ struct identify_request {
     // price, so that an item whose batch lines keep failing (errored or expired lines, which
     // are not billed) still gets its answer.
     bool last_attempt = false;
-    // Set (from any thread) once the item's job no longer wants the answer: its lease was lost
-    // to a rescue or a cancellation. A call not sent yet is then not sent (abandoned_code); a
-    // call already sent goes on (it is paid, and its answer is kept for the job's next run).
-    // Null: the caller never gives up.
-    std::shared_ptr<const std::atomic<bool>> abandoned;
+    // Says, from any thread and without blocking, whether the item's job still wants the
+    // answer: no longer once its lease was lost to a rescue or a cancellation, or ran out
+    // unrenewed (a process stopped past it, whose job another worker may have taken). A call
+    // not sent yet is then not sent (abandoned_code); a call already sent goes on (it is paid,
+    // and its answer is kept for the job's next run). Empty: always wanted.
+    std::function<bool()> wanted;
 
     // drop_photos frees the photo bytes and their hold; reload_photos brings them back.
     void drop_photos() {
@@ -194,7 +194,7 @@ bool fixable_refusal(std::string_view code);
 bool refused_fixably(const boost::json::value& identification);
 
 // The failure code of a call not sent because its item's job gave it up
-// (identify_request::abandoned); nothing was spent.
+// (identify_request::wanted); nothing was spent.
 inline constexpr std::string_view abandoned_code = "vision_abandoned";
 
 }  // namespace boomer::pipeline

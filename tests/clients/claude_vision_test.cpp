@@ -182,7 +182,7 @@ TEST_CASE("claude vision: a call its item gave up while it waited is not sent", 
     auto second = request_for({photo().jpeg});
     second.item_id = "itm_second";
     second.title_hint = "another concert print";  // not the first's call
-    second.abandoned = given_up;
+    second.wanted = [given_up] { return !given_up->load(); };
 
     std::optional<result<pipeline::identification>> first_out;
     std::optional<result<pipeline::identification>> second_out;
@@ -221,7 +221,7 @@ TEST_CASE("claude vision: a call waiting for an identical one that was given up 
     auto given_up = std::make_shared<std::atomic<bool>>(false);
     auto leader = request_for({photo().jpeg});
     leader.item_id = "itm_leader";
-    leader.abandoned = given_up;
+    leader.wanted = [given_up] { return !given_up->load(); };
     auto follower = request_for({photo().jpeg});
     follower.item_id = "itm_follower";
 

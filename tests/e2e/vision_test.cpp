@@ -3,6 +3,7 @@
 // here from the usage the fake reported, at the published prices), and each class of upstream
 // error seen end to end: what the item shows, whether the call was retried and how long it waited.
 #include <catch2/catch.hpp>
+#include <csignal>
 #include <cstdlib>
 #include <mutex>
 #include <thread>
@@ -430,6 +431,72 @@ TEST_CASE("service with Claude: 100 identical items submitted at once make one v
     CHECK(t.fake.received() == 1);
     CHECK(t.fake.paid() == 1);
     CHECK(paid_by_items == 1);  // one item paid; the 99 others reused its answer
+}
+
+TEST_CASE(
+    "service with Claude: a replica stopped past its leases sends no waiting call on resuming",
+    "[e2e]") {
+    // One call a second, from a bucket that starts empty: once a few calls are answered the
+    // others wait in the first replica's rate limiter.
+    fakes::fake_anthropic_options fake_options;
+    fake_options.limits.requests = 60;
+    fake_options.limits.start_full = 0.0;
+    fake_options.default_confidence = 0.95;
+    fake_options.default_price = 25.0;
+    fakes::fake_anthropic fake(fake_options);
+    temp_dir dir;
+    auto env = claude_env(fake);
+    // Both on one data folder, so one call keeper finishes a call the first had in flight when
+    // it stopped and hands its answer to the second; the hints make each item's request its own.
+    const std::vector<std::string> args{"--lease-seconds=2", "--near-duplicate-distance=0"};
+    service_process first(dir.path(), args);
+    api_client api(first.port());
+    constexpr int items = 6;
+    std::vector<std::string> jobs;
+    for (int i = 0; i < items; ++i) {
+        auto res =
+            api.post_item({jpeg(camera_photo)}, {{"title_hint", "Camera " + std::to_string(i)}});
+        REQUIRE(res);
+        REQUIRE(res->status == 202);
+        jobs.push_back(str(parse_object(res->body).at("job_id")));
+    }
+    const auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+    while (fake.paid() < 2 && std::chrono::steady_clock::now() < give_up) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    REQUIRE(fake.paid() >= 2);
+    REQUIRE(fake.paid() < items);  // the rest wait for the limits
+
+    // The first replica stops (as a paused container) past its leases; the second takes its
+    // jobs over once they end and finishes them, each call paid once.
+    // A stop that lands while the first holds the database's write lock (a heartbeat, a commit)
+    // keeps the second from starting: the first then runs a moment and is stopped again.
+    std::optional<service_process> second;
+    for (int tries = 0; !second && tries < 5; ++tries) {
+        REQUIRE(::kill(first.pid(), SIGSTOP) == 0);
+        try {
+            second.emplace(dir.path(), args);
+        } catch (const std::exception& e) {
+            REQUIRE_THAT(e.what(), Catch::Contains("database is locked"));
+            REQUIRE(::kill(first.pid(), SIGCONT) == 0);
+            std::this_thread::sleep_for(std::chrono::milliseconds(50));
+        }
+    }
+    REQUIRE(second);
+    api_client other(second->port());
+    for (const auto& job_id : jobs) {
+        auto job = other.wait_final(job_id);
+        CHECK(str(job.at("state")) == "succeeded");
+    }
+    CHECK(fake.paid() == items);
+
+    // When the first resumes, its limiter's timers fire before its next heartbeat could say
+    // the jobs are gone: the calls they let go must still not be sent.
+    const auto received = fake.received();
+    REQUIRE(::kill(first.pid(), SIGCONT) == 0);
+    std::this_thread::sleep_for(std::chrono::seconds(2));
+    CHECK(fake.received() == received);
+    CHECK(fake.paid() == items);
 }
 
 TEST_CASE("service with Claude: a stronger model slower than the deadline leaves the cheap answer",

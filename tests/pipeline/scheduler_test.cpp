@@ -110,11 +110,17 @@ public:
     // skip_heartbeat, when set and true for a lease, leaves that lease as it was (as when the
     // worker's heartbeats stall) while telling the worker it is held.
     std::function<bool(const st::lease_ref&)> skip_heartbeat;
+    // before_heartbeat, when set, runs before each heartbeat_many (it may stall the lease thread,
+    // as when the process is stopped).
+    std::function<void()> before_heartbeat;
     std::vector<bool> heartbeat_many(const std::vector<st::lease_ref>& leases,
                                      std::int64_t until) override {
         {
             std::lock_guard lock(mutex);
             lease_batches.push_back(leases.size());
+        }
+        if (before_heartbeat) {
+            before_heartbeat();
         }
         if (!skip_heartbeat) {
             return inner_.heartbeat_many(leases, until);
@@ -1505,7 +1511,7 @@ TEST_CASE("scheduler: a call the open breaker refused gives the job's attempt ba
 namespace {
 
 // A vision model whose first call takes `first_call`, or ends sooner once its request is given
-// up (identify_request::abandoned) when `until_abandoned`; later calls answer at once. Each
+// up (identify_request::wanted) when `until_abandoned`; later calls answer at once. Each
 // answer names its call ("Call 2 print"). Calls run on the fixture's one I/O thread.
 class slow_first_vision final : public pipeline::vision_model {
 public:
@@ -1522,7 +1528,7 @@ public:
             const auto began = std::chrono::steady_clock::now();
             boost::asio::steady_timer tick(co_await boost::asio::this_coro::executor);
             while (std::chrono::steady_clock::now() - began < first_call_) {
-                if (until_abandoned_ && request.abandoned && request.abandoned->load()) {
+                if (until_abandoned_ && request.wanted && !request.wanted()) {
                     break;
                 }
                 tick.expires_after(std::chrono::milliseconds(10));
@@ -1530,7 +1536,7 @@ public:
             }
             first_took = std::chrono::duration_cast<std::chrono::milliseconds>(
                 std::chrono::steady_clock::now() - began);
-            first_abandoned = request.abandoned && request.abandoned->load();
+            first_abandoned = request.wanted && !request.wanted();
             first_done = true;
         }
         pipeline::identification id;
@@ -1639,6 +1645,32 @@ TEST_CASE("scheduler: a rescued job's first worker gives up its unsent call and 
     CHECK(vision.calls == 2);
     CHECK(f.events.finish_count[id] == 1);
     CHECK(identify_title(f, id) == "Call 2 print");
+}
+
+TEST_CASE("scheduler: a run whose lease ran out unrenewed gives up its unsent call", "[pipeline]") {
+    fixture f;
+    f.lease_ms = 1'000;
+    f.heartbeat_ms = 100;
+    f.rescue_every_ms = 60'000;  // nobody takes the job: only its own clock tells the run
+    const auto id = f.submit("orientation-3-landscape.jpg", "A print");
+    // Once the call waits, the heartbeats stall for 3 s, as in a process stopped that long: the
+    // lease runs out before any heartbeat could say whether another worker took the job.
+    batch_recorder store(*f.db);
+    std::atomic<bool> stall{false};
+    store.before_heartbeat = [&stall] {
+        if (stall.exchange(false)) {
+            std::this_thread::sleep_for(std::chrono::seconds(3));
+        }
+    };
+    f.scheduler_db = &store;
+    slow_first_vision vision(std::chrono::milliseconds(5'000), true);
+    vision.on_first = [&stall] { stall = true; };
+    f.run_until([&] { return !f.events.finished.empty() && vision.first_done; }, &vision);
+
+    CHECK(vision.first_abandoned);
+    CHECK(vision.first_took >= std::chrono::milliseconds(700));   // the lease's end, not sooner
+    CHECK(vision.first_took < std::chrono::milliseconds(2'900));  // before the heartbeat came back
+    CHECK(f.events.finish_count[id] == 1);
 }
 
 TEST_CASE("scheduler: a canceled item's run gives up its unsent call at once", "[pipeline]") {
