@@ -30,7 +30,8 @@ using channel =
 struct waiter {
     std::shared_ptr<channel> answer;
     std::string item_id;
-    bool park = false;  // answered `parked` once its call sits in a made batch
+    bool park = false;             // answered `parked` once its call sits in a made batch
+    std::function<bool()> wanted;  // batch_call::wanted
 };
 
 // One custom_id of a batch and the calls waiting for it.
@@ -120,6 +121,39 @@ void answer_all(const slots& batch, const failure& why, const std::string& batch
             reply.batch_id = batch_id;
             w.answer->try_send(boost::system::error_code{}, std::move(reply));
         }
+    }
+}
+
+// drop_unwanted answers the calls of a closed window whose items gave them up meanwhile
+// (batch_call::wanted) and takes out the lines no call waits for any more, so that they are not
+// submitted; a line another item still waits for stays, paid by one of those.
+void drop_unwanted(slots& batch) {
+    for (auto it = batch.begin(); it != batch.end();) {
+        auto& s = it->second;
+        std::erase_if(s.waiters, [](const waiter& w) {
+            if (!w.wanted || w.wanted()) {
+                return false;
+            }
+            batch_reply reply;
+            reply.error = failure{std::string(pipeline::abandoned_code),
+                                  "The item gave its batch call up before the batch was made (it "
+                                  "was canceled or its lease was lost).",
+                                  true, 0};
+            reply.error->counts_as_attempt = false;
+            w.answer->try_send(boost::system::error_code{}, std::move(reply));
+            return true;
+        });
+        if (s.waiters.empty() && s.parked.empty()) {
+            it = batch.erase(it);
+            continue;
+        }
+        const bool payer_waits =
+            std::any_of(s.waiters.begin(), s.waiters.end(),
+                        [&s](const waiter& w) { return w.item_id == s.payer; });
+        if (!payer_waits && !s.waiters.empty()) {
+            s.payer = s.waiters.front().item_id;
+        }
+        ++it;
     }
 }
 
@@ -448,7 +482,7 @@ void claude_batcher::impl::resolve(slots waiting, const std::map<std::string, st
                 continue;
             }
             // The first waiter takes the params into the new slot; the others attach to it.
-            batch_call c{s.key, std::move(s.params), w.item_id, std::move(s.hold)};
+            batch_call c{s.key, std::move(s.params), w.item_id, std::move(s.hold), false, w.wanted};
             if (batch == found.end()) {
                 enqueue_locked(c, w);
             } else {
@@ -573,6 +607,7 @@ asio::awaitable<result<http_response>> claude_batcher::impl::send(self_ref self,
 }
 
 asio::awaitable<void> claude_batcher::impl::submit(self_ref self, slots& batch) {
+    drop_unwanted(batch);
     if (batch.empty()) {
         co_return;
     }
@@ -1129,7 +1164,7 @@ void claude_batcher::impl::keep_outcomes(
     const auto now = now_ms();
     std::lock_guard lock(mutex);
     for (const auto& item : s.parked) {
-        outcomes[{custom_id, item}] = {reply_for(waiter{nullptr, item}), now};
+        outcomes[{custom_id, item}] = {reply_for(waiter{nullptr, item, false, {}}), now};
     }
 }
 
@@ -1288,7 +1323,7 @@ asio::awaitable<batch_reply> claude_batcher::call(batch_call& c) {
         }
     }
     auto executor = co_await asio::this_coro::executor;
-    waiter w{std::make_shared<channel>(executor, 1), c.item_id, c.park};
+    waiter w{std::make_shared<channel>(executor, 1), c.item_id, c.park, c.wanted};
     std::optional<batch_record> record;
     if (self->options.answers) {
         const std::string name = batch_record_key(c.key);

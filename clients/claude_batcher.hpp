@@ -90,6 +90,10 @@ struct batch_call {
     // when it has ended the listener (on_parked_ended) is told, and the same call made again by
     // the same item gets the outcome kept for it.
     bool park = false;
+    // Whether the caller still wants the answer (identify_request::wanted); empty: always. A
+    // call no longer wanted when its window closes is not submitted (failure vision_abandoned),
+    // and its line is left out unless another call waits for it.
+    std::function<bool()> wanted;
 };
 
 // What the batch answered for one call.

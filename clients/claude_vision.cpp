@@ -127,6 +127,7 @@ batch_call batch_call_for(pipeline::identify_request& request, std::string key, 
     call.params = std::move(body);
     call.item_id = request.item_id;
     call.park = request.may_park;
+    call.wanted = request.wanted;
     if (request.reload_photos) {
         call.hold = std::move(request.hold);
         request.drop_photos();

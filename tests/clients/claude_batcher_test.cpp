@@ -830,6 +830,32 @@ TEST_CASE("claude batcher: identical calls share one request and only the first 
     CHECK(out[1]->cost_micros == 0);
 }
 
+TEST_CASE("claude batcher: calls given up before their window closes are not submitted",
+          "[clients]") {
+    harness h;
+    // Canceled items (or ones whose lease was lost) while the window was open: one alone on
+    // its photo, one with a copy that is still wanted.
+    auto given_up = [](pipeline::identify_request r) {
+        r.wanted = [] { return false; };
+        return r;
+    };
+    auto out =
+        h.identify_all({given_up(bulk_request("itm_alone", 1)),
+                        given_up(bulk_request("itm_leader", 0)), bulk_request("itm_copy", 0)});
+    for (int i : {0, 1}) {
+        REQUIRE_FALSE(out[i]);
+        CHECK(out[i].error().code == pipeline::abandoned_code);
+        CHECK_FALSE(out[i].error().counts_as_attempt);
+    }
+    REQUIRE(out[2]);
+    CHECK(out[2]->title == "Item 0");
+    CHECK(out[2]->calls.at(0).outcome == "ok");  // the copy paid the line it still wanted
+    CHECK(out[2]->cost_micros > 0);
+    const auto billed = h.fake.batch_billed();
+    REQUIRE(billed.size() == 1);  // photo 1's line was never sent
+    CHECK(h.fake.received() == 0);
+}
+
 TEST_CASE("claude batcher: escalation of an unsure bulk answer goes through a batch too",
           "[clients]") {
     harness h;

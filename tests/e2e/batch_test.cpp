@@ -334,3 +334,39 @@ TEST_CASE(
     REQUIRE(billed.size() == 2);
     CHECK(billed[1].model == "claude-sonnet-4-5");
 }
+
+TEST_CASE(
+    "service with Claude batches: a bulk item canceled while its batch collects is not "
+    "sent in it",
+    "[e2e]") {
+    fakes::fake_anthropic fake(pending_for(1));
+    add_fixtures(fake);
+    temp_dir dir;
+    auto env = batch_env(fake);
+    service_process svc(dir.path());
+    api_client api(svc.port());
+
+    // The first item's call waits in the open window (a batch of three, a minute's window)...
+    const auto canceled_job = submit(api, bulk_photos[0], "bulk");
+    const auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+    std::string stage;
+    while (stage != "identify" && std::chrono::steady_clock::now() < give_up) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(20));
+        stage = str(parse_object(api.get("/v1/jobs/" + canceled_job)->body).at("stage"));
+    }
+    REQUIRE(stage == "identify");
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));
+    const auto item_id = str(parse_object(api.get("/v1/jobs/" + canceled_job)->body).at("item_id"));
+    REQUIRE(api.post("/v1/items/" + item_id + "/cancel")->status == 200);
+
+    // ...and is left out when two more calls fill the batch and it is made.
+    std::vector<std::string> jobs{submit(api, bulk_photos[1], "bulk"),
+                                  submit(api, bulk_photos[2], "bulk")};
+    for (const auto& job_id : jobs) {
+        auto job = api.wait_final(job_id);
+        CHECK(str(job.at("state")) == "needs_review");  // identified; no comps, no price
+    }
+    CHECK(fake.batches_created() == 1);
+    CHECK(fake.batch_billed().size() == 2);
+    CHECK(str(parse_object(api.get("/v1/jobs/" + canceled_job)->body).at("state")) == "canceled");
+}
