@@ -262,7 +262,9 @@ result<item_json, input_error> read_item_json(std::string_view body, dom::parser
     }
     dom::object members;
     if (root.get(members) != simdjson::SUCCESS) {
-        return wrong_type("", "a JSON object", root);
+        return refuse(
+            json_error::invalid_field, "",
+            fmt::format("the body must be a JSON object, not {}", type_name(root.type())));
     }
     item_json item;
     bool has_photos = false;

@@ -273,6 +273,11 @@ awaitable<http_response> submit_json(api_deps& deps, const http_request& req) {
     if (!item) {
         co_return problem_response(item.error().what, item.error().pointer, true);
     }
+    // Checked again by intake, but only here is the member at fault known.
+    std::string field;
+    if (auto fields = pipeline::check_fields(item->request, deps.limits, &field); !fields) {
+        co_return problem_response(fields.error(), "/" + field, true);
+    }
     if (auto refused = co_await fetch_urls(deps, *item)) {
         // A replay whose URLs are gone since the first submission: the original item stands
         // (its photos cannot be compared with the first ones, so this is not checked).

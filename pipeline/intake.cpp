@@ -20,7 +20,10 @@ std::string describe(std::size_t index, const intake_file& file) {
     return fmt::format("photo {} ({})", index + 1, valid_utf8(file.filename));
 }
 
-result<bool> check_fields(const intake_request& request, const intake_limits& limits) {
+}  // namespace
+
+result<bool> check_fields(const intake_request& request, const intake_limits& limits,
+                          std::string* field) {
     const std::pair<std::string_view, const std::string*> fields[] = {
         {"title_hint", &request.title_hint},
         {"sku", &request.sku},
@@ -28,12 +31,18 @@ result<bool> check_fields(const intake_request& request, const intake_limits& li
     };
     for (const auto& [name, value] : fields) {
         if (value->size() > limits.max_text_field) {
+            if (field != nullptr) {
+                *field = name;
+            }
             return fail(std::string(intake_error::field_too_long),
                         fmt::format("field '{}' is {} bytes long; the limit is {}", name,
                                     value->size(), limits.max_text_field));
         }
     }
     if (!request.category_hint.empty() && !market::is_category_id(request.category_hint)) {
+        if (field != nullptr) {
+            *field = "category_id";
+        }
         return fail(std::string(intake_error::invalid_category),
                     fmt::format("category_id must be an eBay category id (1 to 9 digits, e.g. "
                                 "15230), not '{}'",
@@ -41,6 +50,8 @@ result<bool> check_fields(const intake_request& request, const intake_limits& li
     }
     return true;
 }
+
+namespace {
 
 // check_file sniffs one photo's header and returns its image row (without the hash yet).
 result<store::image_ref> check_file(std::size_t index, const intake_file& file,
@@ -117,7 +128,7 @@ result<intake_receipt> submit(const intake_request& request, const intake_limits
                     fmt::format("an item takes at most {} photos; {} were sent", limits.max_files,
                                 request.files.size()));
     }
-    if (auto fields = check_fields(request, limits); !fields) {
+    if (auto fields = check_fields(request, limits, nullptr); !fields) {
         return make_unexpected(fields.error());
     }
 

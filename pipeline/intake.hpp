@@ -69,6 +69,12 @@ inline constexpr std::string_view key_reused = "idempotency_key_reused";        
 inline constexpr std::string_view invalid_category = "invalid_category";         // 400
 }  // namespace intake_error
 
+// check_fields checks the request's text fields and category hint, as submit() does first; on
+// a failure (field_too_long, invalid_category) `field` (may be null) receives the name of the
+// field at fault. Thread-safe.
+result<bool> check_fields(const intake_request& request, const intake_limits& limits,
+                          std::string* field);
+
 // submit validates and persists one item. Blocking (disk and database): call it on the store
 // pool. Thread-safe. Throws store::store_error when the database fails.
 result<intake_receipt> submit(const intake_request& request, const intake_limits& limits,

@@ -133,7 +133,9 @@ TEST_CASE("service: JSON submissions refuse each bad input with its own problem"
         CHECK(str(p.at("pointer")).empty());
     }
     SECTION("a body that is not an object") {
-        expect_problem(post("[1, 2]"), 400, "invalid_field");
+        auto p = expect_problem(post("[1, 2]"), 400, "invalid_field");
+        CHECK(str(p.at("detail")) == "the body must be a JSON object, not an array");
+        CHECK(str(p.at("pointer")).empty());
     }
     SECTION("a field of the wrong type") {
         json::object item = item_with({good});
@@ -201,7 +203,17 @@ TEST_CASE("service: JSON submissions refuse each bad input with its own problem"
         CHECK(str(p.at("pointer")) == "/priority");
         item["priority"] = "bulk";
         item["category_id"] = "lamps";
-        expect_problem(post(body_of(item)), 400, "invalid_category");
+        p = expect_problem(post(body_of(item)), 400, "invalid_category");
+        CHECK(str(p.at("pointer")) == "/category_id");
+        item["category_id"] = 0;  // a number, but no category id
+        p = expect_problem(post(body_of(item)), 400, "invalid_category");
+        CHECK(str(p.at("pointer")) == "/category_id");
+    }
+    SECTION("a text field over the limit") {
+        json::object item = item_with({good});
+        item["sku"] = std::string(1001, 's');
+        auto p = expect_problem(post(body_of(item)), 400, "field_too_long");
+        CHECK(str(p.at("pointer")) == "/sku");
     }
     SECTION("a URL that is not https") {
         auto p =
