@@ -116,8 +116,10 @@ photo_hold as_photo_hold(std::shared_ptr<byte_budget> budget, byte_budget::hold 
 }
 
 // load_photos waits for the photos' share of `budget`, then reads them from the blob store on
-// `pool`; a photo missing from the store is left out. Errors: store_unavailable (retryable) or
-// internal_error when the store cannot be read.
+// `pool`. Errors: store_unavailable (retryable) or internal_error when the store cannot be read;
+// photo_missing (retryable, so that the item fails once its attempts are spent) when a photo is
+// not in it: the job was rescued by a worker that does not share the photo store of the one that
+// took the item in, a misconfiguration that must not pass for an item without photos.
 asio::awaitable<result<loaded_photos>> load_photos(std::shared_ptr<byte_budget> budget,
                                                    const store::blob_store* blobs,
                                                    asio::thread_pool* pool, photo_refs images) {
@@ -127,9 +129,16 @@ asio::awaitable<result<loaded_photos>> load_photos(std::shared_ptr<byte_budget> 
     auto load = [&images, blobs, &out, &problem] {
         try {
             for (const auto& sha256 : images.sha256) {
-                if (auto bytes = blobs->get(sha256)) {
-                    out.jpeg_images.push_back(std::move(*bytes));
+                auto bytes = blobs->get(sha256);
+                if (!bytes) {
+                    problem = failure{"photo_missing",
+                                      "the normalized photo " + sha256 +
+                                          " is not in this worker's photo store; every replica "
+                                          "must share the data folder's blobs (deploy/README.md)",
+                                      true};
+                    break;
                 }
+                out.jpeg_images.push_back(std::move(*bytes));
             }
         } catch (const store::store_error& e) {
             const bool retryable = e.kind() == store::error_kind::retryable;

@@ -1692,3 +1692,31 @@ TEST_CASE("scheduler: a canceled item's run gives up its unsent call at once", "
     CHECK(f.db->find_item("default", id)->state == store::job_state::canceled);
     CHECK(identify_title(f, id).empty());
 }
+
+TEST_CASE("scheduler: photos missing from the photo store fail the item, not pass for none",
+          "[pipeline]") {
+    fixture f;
+    f.max_attempts = 2;  // the vanished worker's and this one's
+    const auto id = f.submit("orientation-3-landscape.jpg", "A print");
+    const auto job_id = f.db->find_item("default", id)->job_id;
+    // Another worker, with another photo store, normalized the photo, then vanished: this
+    // worker's store lacks the normalized photo.
+    auto now = system_clock::instance().now_ms();
+    auto claimed = f.db->claim("elsewhere:1:boot", 1, 1, now);
+    REQUIRE(claimed.size() == 1);
+    const std::string absent(64, 'a');
+    REQUIRE(f.db->save_checkpoint(
+        job_id, claimed[0].fence,
+        {"normalize", R"({"images":[{"sha256":")" + absent + R"(","bytes":1000}]})", 5, now}));
+    REQUIRE(f.db->save_checkpoint(
+        job_id, claimed[0].fence,
+        {"analyze", R"({"barcodes":[],"warnings":[],"duplicate_photos":[]})", 5, now}));
+    REQUIRE(f.db->rescue_expired(now + 10).requeued == 1);
+
+    counting_vision vision;
+    f.run_until_finished(1, &vision);
+    CHECK(vision.calls == 0);
+    CHECK(f.events.finished[id] == store::job_state::failed);
+    CHECK_THAT(f.events.finish_reasons[id],
+               Catch::StartsWith("photo_missing: ") && Catch::Contains(absent));
+}
